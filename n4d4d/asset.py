@@ -1,0 +1,345 @@
+"""The record that flows through n4d4d: :class:`Asset` and the frozen records it holds.
+
+Each stage is a function ``Asset -> Asset`` that fills some optional fields with
+``dataclasses.replace``; it checks at its boundary that what it needs is there
+(:meth:`Asset.require`) and raises :class:`~n4d4d.errors.StageInputError` otherwise.
+No stage reaches back into an earlier one. All arrays follow :mod:`n4d4d.conventions`
+(SI units, Z up, quaternions ``(w, x, y, z)``).
+
+This module defines data only: loading lives in :mod:`n4d4d.io`, writing in
+:mod:`n4d4d.exporters` (reached through :meth:`Asset.save`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+import numpy as np
+
+from n4d4d.errors import StageInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import trimesh
+
+    from n4d4d.volume import SparseSDF
+
+JointType = Literal["fixed", "revolute", "continuous", "prismatic"]
+
+
+def _frozen_array(a, dtype) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=dtype)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """A triangle mesh in the asset frame.
+
+    Attributes:
+        vertices: ``(V, 3) float64``, metres, Z up.
+        faces: ``(F, 3) int64``, counter-clockwise seen from outside.
+        normals: ``(V, 3) float64`` unit vertex normals, or None.
+        uvs: ``(V, 2) float64`` texture coordinates (glTF convention, v down), or None.
+        vertex_colors: ``(V, 4) uint8`` RGBA, or None.
+        base_color: ``(4,) float64`` RGBA in [0, 1] of the material, or None.
+        texture_png: base-colour texture as PNG bytes, or None.
+        face_submesh: ``(F,) int32`` index into ``submesh_names`` of the source sub-mesh
+            each face came from, or None.
+        submesh_names: names of the source sub-meshes (scene geometry names).
+
+    Arrays are made read-only on construction so the record stays immutable.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray | None = None
+    uvs: np.ndarray | None = None
+    vertex_colors: np.ndarray | None = None
+    base_color: np.ndarray | None = None
+    texture_png: bytes | None = None
+    face_submesh: np.ndarray | None = None
+    submesh_names: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "vertices", _frozen_array(self.vertices, np.float64).reshape(-1, 3))
+        set_(self, "faces", _frozen_array(self.faces, np.int64).reshape(-1, 3))
+        for name, dtype, width in (("normals", np.float64, 3), ("uvs", np.float64, 2),
+                                   ("vertex_colors", np.uint8, 4)):
+            value = getattr(self, name)
+            if value is not None:
+                value = _frozen_array(value, dtype)
+                if value.shape != (len(self.vertices), width):
+                    raise ValueError(f"Mesh.{name} must have shape (V, {width}), got {value.shape}")
+                set_(self, name, value)
+        if self.base_color is not None:
+            set_(self, "base_color", _frozen_array(self.base_color, np.float64).reshape(4))
+        if self.face_submesh is not None:
+            fs = _frozen_array(self.face_submesh, np.int32)
+            if fs.shape != (len(self.faces),):
+                raise ValueError(f"Mesh.face_submesh must have shape (F,), got {fs.shape}")
+            set_(self, "face_submesh", fs)
+        set_(self, "submesh_names", tuple(self.submesh_names))
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """Axis-aligned bounds ``(2, 3) float64``: min corner, max corner (m)."""
+        return np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
+
+    @property
+    def diagonal(self) -> float:
+        """Length of the bounding-box diagonal (m)."""
+        b = self.bounds
+        return float(np.linalg.norm(b[1] - b[0]))
+
+    def to_trimesh(self, process: bool = False) -> "trimesh.Trimesh":
+        """A ``trimesh.Trimesh`` copy (geometry only; ``process=False`` keeps vertex order)."""
+        import trimesh
+
+        return trimesh.Trimesh(np.array(self.vertices), np.array(self.faces), process=process)
+
+    @classmethod
+    def from_trimesh(cls, tm: "trimesh.Trimesh", **attributes) -> "Mesh":
+        """Geometry of a ``trimesh.Trimesh`` as a :class:`Mesh`; extra fields by keyword."""
+        return cls(vertices=np.asarray(tm.vertices), faces=np.asarray(tm.faces), **attributes)
+
+    def replace(self, **changes) -> "Mesh":
+        """``dataclasses.replace`` for meshes."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A rigid part of the asset.
+
+    Attributes:
+        name: unique part name (a link name in URDF / MJCF, a prim name in USD).
+        mesh: the part's watertight surface, in the asset frame at the rest pose (m).
+        face_indices: ``(F_part,) int64`` indices of this part's faces in ``Asset.visual``,
+            or None when the part mesh is not a subset of the visual mesh.
+    """
+
+    name: str
+    mesh: Mesh
+    face_indices: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Joint:
+    """A joint between two parts (URDF / UsdPhysics semantics).
+
+    Attributes:
+        name: unique joint name.
+        type: ``"fixed" | "revolute" | "continuous" | "prismatic"``.
+        parent: parent part name.
+        child: child part name.
+        origin: ``(3,) float64`` pivot point in the asset frame at rest pose (m).
+        axis: ``(3,) float64`` unit axis in the asset frame (rotation axis for revolute /
+            continuous, translation direction for prismatic).
+        lower, upper: limits in rad (revolute) or m (prismatic); ignored for fixed and
+            continuous joints (set to -inf, inf).
+        effort: maximum force (N) or torque (N m) the joint drive may apply.
+        velocity: maximum speed (rad/s or m/s).
+    """
+
+    name: str
+    type: JointType
+    parent: str
+    child: str
+    origin: np.ndarray
+    axis: np.ndarray
+    lower: float = -np.inf
+    upper: float = np.inf
+    effort: float = 100.0
+    velocity: float = 10.0
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A skeleton for organic shapes (UsdSkel / glTF skin semantics).
+
+    Attributes:
+        joint_names: ``J`` unique names.
+        parents: ``(J,) int64`` parent index per joint, -1 for the root.
+        bind_positions: ``(J, 3) float64`` joint positions in the asset frame at bind pose (m).
+        bind_transforms: ``(J, 4, 4) float64`` world-space bind transforms (the inverse of the
+            inverse bind matrices), or None meaning pure translations to ``bind_positions``.
+    """
+
+    joint_names: tuple[str, ...]
+    parents: np.ndarray
+    bind_positions: np.ndarray
+    bind_transforms: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class MotionClip:
+    """A time-sampled motion of the asset.
+
+    Attributes:
+        name: clip name.
+        times: ``(T,) float64`` sample times (s), increasing.
+        joint_positions: joint name -> ``(T,) float64`` joint coordinate (rad or m).
+        root_poses: ``(T, 7) float64`` root position (m) and orientation (w, x, y, z), or None.
+        vertices: ``(T, V, 3) float64`` per-frame visual vertices (m), or None.
+    """
+
+    name: str
+    times: np.ndarray
+    joint_positions: Mapping[str, np.ndarray] = field(default_factory=dict)
+    root_poses: np.ndarray | None = None
+    vertices: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class MassProperties:
+    """Rigid-body mass properties of one part, computed from its watertight mesh.
+
+    Attributes:
+        mass: kg.
+        center_of_mass: ``(3,) float64`` in the asset frame (m).
+        inertia: ``(3, 3) float64`` inertia tensor about the centre of mass, axes of the asset
+            frame (kg m^2).
+        principal_moments: ``(3,) float64`` eigenvalues of ``inertia``, ascending (kg m^2).
+        principal_axes: ``(4,) float64`` quaternion (w, x, y, z) rotating the asset frame onto
+            the principal axes (columns of the eigenvector matrix), as UsdPhysics.MassAPI wants.
+        volume: m^3 of the mesh the properties came from.
+        density: kg/m^3 used.
+    """
+
+    mass: float
+    center_of_mass: np.ndarray
+    inertia: np.ndarray
+    principal_moments: np.ndarray
+    principal_axes: np.ndarray
+    volume: float
+    density: float
+
+
+@dataclass(frozen=True)
+class Material:
+    """Physical surface and bulk material.
+
+    Attributes:
+        density: kg/m^3 (default 500: hard plastic / wood, a middle value for household objects).
+        static_friction, dynamic_friction: Coulomb coefficients (dimensionless).
+        restitution: coefficient of restitution in [0, 1].
+    """
+
+    density: float = 500.0
+    static_friction: float = 0.8
+    dynamic_friction: float = 0.6
+    restitution: float = 0.1
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an asset came from, enough to repeat its build bit for bit.
+
+    Attributes:
+        source: input path (or ``sample:NAME`` / ``generator:...``), as given.
+        source_sha256: hex SHA-256 of the input file's bytes ("" for generated input).
+        seed: the build's random seed.
+        options: the build options as plain JSON values.
+        versions: package name -> version of n4d4d and of each dependency that shaped it.
+    """
+
+    source: str
+    source_sha256: str
+    seed: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """What one stage did: its name, wall time (s), and key figures (JSON values)."""
+
+    name: str
+    seconds: float
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One asset as it flows through the pipeline; optional fields are filled stage by stage.
+
+    Attributes:
+        name: asset name (output folder name, default prim name), ``[A-Za-z0-9_]`` safe.
+        visual: the watertight visual mesh (asset frame, m), from the static stage.
+        source_mesh: the loaded (scaled, Z-up) input mesh before remeshing.
+        volume: the sparse narrow-band SDF the visual mesh was extracted from, or None.
+        parts: rigid parts; a single-body asset has one part holding the whole visual mesh.
+        joints: joints between parts (empty for a single rigid body).
+        skeleton: skeleton for organic shapes, or None.
+        skin_weights: ``(V, J) float64`` per visual vertex, rows sum to 1, or None.
+        motion_clips: time-sampled motions.
+        collision: part name -> convex hulls (each a closed convex :class:`Mesh`, asset frame).
+        mass: part name -> :class:`MassProperties`.
+        material: physical material.
+        physics: the physics report (JSON-ready mapping with ``passed: bool``), or None.
+        provenance: where the asset came from.
+        stages: what each stage did, in order.
+        notes: human-readable remarks for the report (e.g. "scaled to default size").
+    """
+
+    name: str
+    visual: Mesh | None = None
+    source_mesh: Mesh | None = None
+    volume: "SparseSDF | None" = None
+    parts: tuple[Part, ...] = ()
+    joints: tuple[Joint, ...] = ()
+    skeleton: Skeleton | None = None
+    skin_weights: np.ndarray | None = None
+    motion_clips: tuple[MotionClip, ...] = ()
+    collision: Mapping[str, tuple[Mesh, ...]] = field(default_factory=dict)
+    mass: Mapping[str, MassProperties] = field(default_factory=dict)
+    material: Material = field(default_factory=Material)
+    physics: Mapping[str, Any] | None = None
+    provenance: Provenance | None = None
+    stages: tuple[StageRecord, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def replace(self, **changes) -> "Asset":
+        """A copy with ``changes`` applied (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_stage(self, record: StageRecord, **changes) -> "Asset":
+        """A copy with ``changes`` applied and ``record`` appended to :attr:`stages`."""
+        return dataclasses.replace(self, stages=self.stages + (record,), **changes)
+
+    def require(self, stage: str, *fields: str) -> None:
+        """Raise :class:`StageInputError` naming ``stage`` if any of ``fields`` is empty/None."""
+        missing = [f for f in fields if getattr(self, f) in (None, (), {})]
+        if missing:
+            raise StageInputError(
+                f"stage '{stage}' needs {', '.join(missing)}, which earlier stages did not fill",
+                self.name,
+            )
+
+    def part(self, name: str) -> Part:
+        """The part called ``name``; KeyError if there is none."""
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def passed(self) -> bool:
+        """True when the physics report exists and says the asset passed."""
+        return bool(self.physics and self.physics.get("passed"))
+
+    def save(self, out_dir: str | Path, formats: tuple[str, ...] = ("usda",)) -> Path:
+        """Write the asset's folder ``out_dir`` atomically: files, then ``report.json``.
+
+        The folder is assembled in a temporary sibling and renamed into place, so ``out_dir``
+        is either absent or complete. Returns ``out_dir`` as a Path. Raises
+        :class:`~n4d4d.errors.ExportError` if an exporter fails (nothing is left behind).
+        """
+        from n4d4d.output import save_asset
+
+        return save_asset(self, Path(out_dir), formats=formats)
