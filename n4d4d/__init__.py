@@ -1,0 +1,48 @@
+"""n4d4d: physics-validated 4D assets for simulation and robotics.
+
+Turn a mesh (or, later, a generated shape) into a sim-ready asset: watertight remesh through a
+sparse signed-distance volume, parts and joints, collision hulls, mass properties, a physics
+certificate from PyBullet and Newton, and USD / URDF / MJCF / GLB / 3MF files.
+
+    import n4d4d
+    asset = n4d4d.build("mug.obj", height=0.1)
+    asset.save("out/mug")
+
+Importing ``n4d4d`` is light: heavy dependencies load when a stage runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from n4d4d.asset import (  # noqa: E402
+    Asset,
+    Joint,
+    Material,
+    MassProperties,
+    Mesh,
+    MotionClip,
+    Part,
+    Provenance,
+    Skeleton,
+    StageRecord,
+)
+from n4d4d.errors import N4d4dError  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    from n4d4d.options import BuildOptions
+
+
+def build(path: Any, **options: Any) -> Asset:
+    """Build a sim-ready :class:`Asset` from a mesh file; see :func:`n4d4d.pipeline.build`."""
+    from n4d4d.pipeline import build as _build
+
+    return _build(path, **options)
+
+
+__all__ = [
+    "Asset", "Joint", "Material", "MassProperties", "Mesh", "MotionClip", "Part",
+    "Provenance", "Skeleton", "StageRecord", "N4d4dError", "build", "__version__",
+]

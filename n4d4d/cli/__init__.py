@@ -1,0 +1,16 @@
+"""Command-line interface: ``n4d4d build``, ``n4d4d eval ...``.
+
+Each command module registers itself on :mod:`n4d4d.cli.app`; importing them here wires
+the CLI. Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+from n4d4d.cli.app import app
+
+from n4d4d.cli import build as _build  # noqa: F401,E402
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

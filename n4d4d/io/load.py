@@ -1,0 +1,149 @@
+"""Load a mesh file (OBJ, GLB/glTF, STL, PLY, OFF) into one :class:`~n4d4d.asset.Mesh`.
+
+Reading is trimesh's; this module adds what n4d4d needs on top: a scene is flattened into one
+mesh with every face tagged by the sub-mesh it came from (``Mesh.face_submesh``), glTF's Y-up
+frame is turned to n4d4d's Z-up, visual attributes that survive (base colour, vertex colours,
+UVs and base-colour texture of a single textured mesh) are kept, and bad input is refused with
+a typed error naming the file. It does not scale, repair or remesh (see :mod:`n4d4d.pipeline`
+and :mod:`n4d4d.volume`). URDF input is read by :mod:`n4d4d.io.urdf`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Mesh
+from n4d4d.conventions import Y_UP_TO_Z_UP
+from n4d4d.errors import EmptyMeshError, InputError, MissingFileError, NonFiniteError, UnsupportedFormatError
+
+#: File suffix -> trimesh file type, the mesh formats n4d4d reads.
+MESH_FORMATS = {".obj": "obj", ".glb": "glb", ".gltf": "gltf", ".stl": "stl", ".ply": "ply", ".off": "off"}
+#: Formats whose files are Y up by specification (glTF 2.0, section 3.4).
+Y_UP_FORMATS = {".glb", ".gltf"}
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_path(path: str | Path, formats=MESH_FORMATS) -> Path:
+    """Return ``path`` as a Path if it is an existing file with a known suffix.
+
+    Raises:
+        MissingFileError: no such file (or it is a folder).
+        UnsupportedFormatError: the suffix is not one of ``formats``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError("no such file" if not p.exists() else "not a file", p)
+    if p.suffix.lower() not in formats:
+        raise UnsupportedFormatError(
+            f"unknown format '{p.suffix or '(no suffix)'}'; n4d4d reads {', '.join(sorted(formats))}", p)
+    return p
+
+
+def _texture_png(visual) -> tuple[np.ndarray | None, bytes | None]:
+    """UVs ``(V, 2)`` and the base-colour texture as PNG bytes of a TextureVisuals, if any."""
+    uv = getattr(visual, "uv", None)
+    material = getattr(visual, "material", None)
+    image = None
+    if material is not None:
+        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+    if uv is None or image is None:
+        return (None if uv is None else np.asarray(uv, dtype=np.float64)), None
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return np.asarray(uv, dtype=np.float64), buf.getvalue()
+
+
+def _base_color(visual) -> np.ndarray | None:
+    """Material base colour RGBA in [0, 1] of a trimesh visual, if it has one."""
+    material = getattr(visual, "material", None)
+    for attr in ("baseColorFactor", "main_color", "diffuse"):
+        c = getattr(material, attr, None) if material is not None else None
+        if c is not None:
+            c = np.asarray(c, dtype=np.float64).reshape(-1)
+            if c.size >= 3:
+                c = np.concatenate([c[:4], [255.0] * (4 - c[:4].size)]) if c.size < 4 else c[:4]
+                return c / 255.0 if c.max() > 1.0 else c
+    return None
+
+
+def load_mesh(path: str | Path, *, up: str | None = None) -> Mesh:
+    """Read a mesh file into one Z-up :class:`Mesh` in the file's own length unit.
+
+    Args:
+        path: an OBJ, GLB, glTF, STL, PLY or OFF file.
+        up: the file's up axis, ``"y"`` or ``"z"``; default ``"y"`` for glTF/GLB (the spec)
+            and ``"z"`` otherwise. A Y-up mesh is rotated by ``conventions.Y_UP_TO_Z_UP``.
+
+    Returns:
+        A Mesh with ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``face_submesh (F,)
+        int32`` and ``submesh_names`` (one per scene geometry instance), plus base colour,
+        vertex colours, or (for a single textured geometry) UVs and a PNG texture.
+
+    Raises:
+        MissingFileError, UnsupportedFormatError: bad path.
+        InputError: trimesh cannot parse the file.
+        EmptyMeshError: the file holds no triangles.
+        NonFiniteError: NaN or infinite vertex coordinates.
+    """
+    import trimesh
+
+    p = check_path(path)
+    suffix = p.suffix.lower()
+    try:
+        scene = trimesh.load(str(p), file_type=MESH_FORMATS[suffix], force="scene", process=False)
+    except Exception as exc:  # trimesh raises many types for malformed files
+        raise InputError(f"cannot read {MESH_FORMATS[suffix].upper()} file: {exc}", p) from exc
+
+    parts, names = [], []
+    for node_name in scene.graph.nodes_geometry:
+        transform, geom_name = scene.graph[node_name]
+        geom = scene.geometry.get(geom_name)
+        if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
+            continue
+        parts.append((geom, np.asarray(transform, dtype=np.float64)))
+        names.append(str(node_name))
+    if not parts:
+        raise EmptyMeshError("the file contains no triangles", p)
+
+    verts, faces, labels, offset = [], [], [], 0
+    for i, (geom, transform) in enumerate(parts):
+        v = np.asarray(geom.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
+        verts.append(v)
+        faces.append(np.asarray(geom.faces, dtype=np.int64) + offset)
+        labels.append(np.full(len(geom.faces), i, dtype=np.int32))
+        offset += len(v)
+    vertices = np.concatenate(verts)
+    if not np.isfinite(vertices).all():
+        bad = int((~np.isfinite(vertices)).any(axis=1).sum())
+        raise NonFiniteError(f"{bad} vertices have NaN or infinite coordinates", p)
+
+    if (up or ("y" if suffix in Y_UP_FORMATS else "z")).lower() == "y":
+        vertices = vertices @ Y_UP_TO_Z_UP.T
+    elif (up or "z").lower() != "z":
+        raise InputError(f"up axis must be 'y' or 'z', got {up!r}", p)
+
+    attrs: dict = {}
+    visuals = [g.visual for g, _ in parts]
+    colors = [_base_color(v) for v in visuals]
+    if colors[0] is not None:
+        attrs["base_color"] = colors[0]
+    if len(parts) == 1 and getattr(visuals[0], "kind", None) == "texture":
+        uv, png = _texture_png(visuals[0])
+        if uv is not None and len(uv) == len(vertices):
+            attrs["uvs"], attrs["texture_png"] = uv, png
+    elif all(getattr(v, "kind", None) == "vertex" for v in visuals):
+        attrs["vertex_colors"] = np.concatenate([np.asarray(v.vertex_colors, np.uint8) for v in visuals])
+    return Mesh(vertices=vertices, faces=np.concatenate(faces), face_submesh=np.concatenate(labels),
+                submesh_names=tuple(names), **attrs)

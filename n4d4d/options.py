@@ -1,0 +1,63 @@
+"""Build options: one pydantic model shared by the CLI (``n4d4d build``) and the API
+(``n4d4d.build(path, **options)``), so both validate and default the same way.
+
+Defaults are documented here once; the README's table is generated from the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Longest side (m) an asset is scaled to when neither a size nor a unit is given: a
+#: household / tabletop object that a robot hand can grasp (YCB objects span 0.05-0.3 m).
+DEFAULT_LONGEST_SIDE = 0.25
+
+
+class BuildOptions(BaseModel):
+    """Options of one asset build. All lengths in metres, masses in kg, times in seconds.
+
+    Size (at most one of ``height``, ``longest_side``, ``unit``): ``height`` scales so the
+    Z extent is that many metres; ``longest_side`` scales the largest bounding-box side;
+    ``unit`` reads file coordinates in that unit. With none, the asset is scaled to
+    :data:`DEFAULT_LONGEST_SIDE` and the report says so.
+
+    Raises:
+        pydantic.ValidationError: out-of-range or conflicting values.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(None, description="asset name; default: the input file's stem")
+    height: float | None = Field(None, gt=0, description="target height along Z (m)")
+    longest_side: float | None = Field(None, gt=0, description="target longest bounding-box side (m)")
+    unit: Literal["mm", "cm", "m", "in"] | None = Field(None, description="length unit of the file")
+    up: Literal["y", "z"] | None = Field(None, description="up axis of the file (default: y for glTF, z otherwise)")
+    resolution: int = Field(256, ge=16, le=1024, description="sparse SDF grid cells along the longest side")
+    max_faces: int = Field(20_000, ge=100, description="face budget of the visual mesh")
+    remesh: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto keeps input that is already watertight and manifold")
+    density: float | None = Field(None, gt=0, description="kg/m^3 (default 500, see Material)")
+    mass: float | None = Field(None, gt=0, description="total mass in kg (overrides density)")
+    static_friction: float = Field(0.8, ge=0)
+    dynamic_friction: float = Field(0.6, ge=0)
+    restitution: float = Field(0.1, ge=0, le=1)
+    rig: Literal["auto", "articulated", "skeletal", "rigid"] = Field("auto", description="structure to infer")
+    joints: Literal["from-file", "infer"] = Field("from-file", description="use joints an input URDF gives")
+    max_hulls: int = Field(32, ge=1, le=256, description="convex hulls per part (Isaac Lab / PhysX GPU limit)")
+    max_hull_vertices: int = Field(64, ge=8, le=255, description="vertices per hull (PhysX GPU limit 64)")
+    decomposition_time_budget: float = Field(60.0, gt=0, description="CoACD seconds per part")
+    simulation_time_budget: float = Field(60.0, gt=0, description="wall seconds for the physics checks")
+    memory_budget_gb: float = Field(8.0, gt=0, description="peak memory allowed for the sparse volume")
+    seed: int = Field(0, ge=0, description="seed of every random choice; written into the outputs")
+    formats: tuple[str, ...] = Field(("usda",), description="files to write: usda usdc urdf mjcf glb 3mf")
+
+    @model_validator(mode="after")
+    def _one_size(self):
+        given = [k for k in ("height", "longest_side", "unit") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of height, longest_side, unit (got {', '.join(given)})")
+        if self.static_friction < self.dynamic_friction:
+            raise ValueError("static_friction must be >= dynamic_friction")
+        return self

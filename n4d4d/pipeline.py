@@ -1,0 +1,190 @@
+"""The main job: mesh file -> sim-ready :class:`~n4d4d.asset.Asset`, stage by stage.
+
+``build`` runs, in order: load (trimesh, Z up, real-world scale) -> static (watertight remesh
+through the sparse SDF volume, :mod:`n4d4d.volume`) -> rig (parts, joints, skeleton:
+:mod:`n4d4d.rigging`) -> collision (CoACD hulls per part) -> mass (per part) -> physics
+(stability checks, :mod:`n4d4d.physics_validation`). Each stage is a function
+``Asset -> Asset``; this module only sequences them, times them and reports progress.
+Writing files is :meth:`Asset.save` (:mod:`n4d4d.output`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from n4d4d.asset import Asset, Material, Mesh, Provenance, StageRecord
+from n4d4d.errors import EmptyMeshError, InputError
+from n4d4d.options import DEFAULT_LONGEST_SIDE, BuildOptions
+
+#: Stage names in order, for progress bars.
+STAGES = ("load", "static", "rig", "collision", "mass", "physics")
+
+#: Packages whose versions shape a build's result (written into provenance).
+DEPENDENCIES = ("numpy", "scipy", "trimesh", "scikit-image", "fast-simplification", "warp-lang",
+                "libigl", "coacd", "pybullet", "newton", "usd-core", "mujoco")
+
+ProgressCallback = Callable[[str, str], None]
+
+
+def dependency_versions() -> dict[str, str]:
+    """n4d4d's version and those of :data:`DEPENDENCIES` (``"absent"`` if not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from n4d4d import __version__
+
+    out = {"n4d4d": __version__}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def _safe_name(text: str) -> str:
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_") or "asset"
+    return ("_" + name) if name[0].isdigit() else name
+
+
+def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: float | None = None,
+                  path: str | Path | None = None) -> tuple[Mesh, float, str]:
+    """Scale ``mesh`` to real-world size and drop it so its lowest point is at z = 0.
+
+    Returns the scaled mesh, the factor applied (m per file unit), and a sentence for the
+    report saying how the size was chosen. ``file_scale`` (m per unit, e.g. a sample's URDF
+    scale) is used when the options give no size. Raises EmptyMeshError for a mesh with no
+    extent (all vertices at one point).
+    """
+    extents = np.ptp(mesh.vertices, axis=0)
+    if extents.max() <= 0:
+        raise EmptyMeshError("the mesh has zero extent (all vertices coincide)", path)
+    if opts.height is not None:
+        if extents[2] <= 0:
+            raise EmptyMeshError("the mesh is flat in Z, so --height cannot scale it", path)
+        factor, how = opts.height / extents[2], f"scaled to the requested height {opts.height} m"
+    elif opts.longest_side is not None:
+        factor, how = opts.longest_side / extents.max(), f"scaled to the requested longest side {opts.longest_side} m"
+    elif opts.unit is not None:
+        from n4d4d.conventions import UNIT_SCALE
+
+        factor, how = UNIT_SCALE[opts.unit], f"file units read as {opts.unit}"
+    elif file_scale is not None:
+        factor, how = file_scale, f"sample scale {file_scale} m per file unit (from its pybullet URDF)"
+    else:
+        factor = DEFAULT_LONGEST_SIDE / extents.max()
+        how = (f"no size given: scaled to the default longest side {DEFAULT_LONGEST_SIDE} m "
+               "(give --height, --longest-side or --unit for real size)")
+    v = mesh.vertices * factor
+    v = v - np.array([0.5 * (v[:, 0].min() + v[:, 0].max()), 0.5 * (v[:, 1].min() + v[:, 1].max()), v[:, 2].min()])
+    return mesh.replace(vertices=v, normals=None), float(factor), how
+
+
+def _timed(stage: str, fn: Callable[[], Any], progress: ProgressCallback | None):
+    if progress:
+        progress(stage, "start")
+    t0 = time.perf_counter()
+    out = fn()
+    if progress:
+        progress(stage, "done")
+    return out, time.perf_counter() - t0
+
+
+def load_stage(source: str | Path, opts: BuildOptions, *, sample: str | None = None) -> Asset:
+    """Load and scale the input into a fresh Asset with ``source_mesh`` and provenance.
+
+    Raises the typed errors of :func:`n4d4d.io.load.load_mesh` and :func:`scale_to_size`.
+    """
+    from n4d4d.io.load import load_mesh, sha256_file
+
+    file_scale, up = None, opts.up
+    if sample is not None:
+        from n4d4d.io.samples import resolve_sample
+
+        s = resolve_sample(sample)
+        source, file_scale, up = s.path, s.scale, opts.up or s.up
+    path = Path(source)
+    t0 = time.perf_counter()
+    mesh = load_mesh(path, up=up)
+    mesh, factor, how = scale_to_size(mesh, opts, file_scale, path)
+    name = _safe_name(opts.name or (sample.replace("/", "_") if sample else path.stem))
+    provenance = Provenance(
+        source=f"sample:{sample}" if sample else str(path),
+        source_sha256=sha256_file(path), seed=opts.seed,
+        options=opts.model_dump(mode="json"), versions=dependency_versions(),
+    )
+    figures = {"file": str(path), "vertices": len(mesh.vertices), "faces": len(mesh.faces),
+               "submeshes": len(mesh.submesh_names), "scale_m_per_unit": factor, "size": how,
+               "extents_m": np.ptp(mesh.vertices, axis=0).round(6).tolist()}
+    material = Material(density=opts.density or Material().density, static_friction=opts.static_friction,
+                        dynamic_friction=opts.dynamic_friction, restitution=opts.restitution)
+    asset = Asset(name=name, source_mesh=mesh, material=material, provenance=provenance, notes=(how,))
+    return asset.with_stage(StageRecord("load", time.perf_counter() - t0, figures))
+
+
+def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
+    """Watertight, manifold visual mesh and sparse SDF volume from the loaded mesh."""
+    from n4d4d.volume import remesh_watertight
+
+    asset.require("static", "source_mesh")
+    t0 = time.perf_counter()
+    visual, volume, figures = remesh_watertight(
+        asset.source_mesh, resolution=opts.resolution, max_faces=opts.max_faces, mode=opts.remesh,
+        memory_budget_bytes=int(opts.memory_budget_gb * 2**30), path=asset.provenance.source)
+    if len(visual.faces) == 0:
+        raise EmptyMeshError("the watertight remesh is empty", asset.provenance.source)
+    return asset.with_stage(StageRecord("static", time.perf_counter() - t0, figures),
+                            visual=visual, volume=volume)
+
+
+def rig_stage(asset: Asset, opts: BuildOptions) -> Asset:
+    """Parts, joints, skeleton and skin weights (:func:`n4d4d.rigging.rig_stage`)."""
+    from n4d4d import rigging
+
+    return rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed)
+
+
+def build(path: str | Path | None = None, *, sample: str | None = None,
+          progress: ProgressCallback | None = None, **options: Any) -> Asset:
+    """Build a physics-checked, simulator-ready asset from a mesh file or a named sample.
+
+    Args:
+        path: mesh file (OBJ, GLB/glTF, STL, PLY, OFF). Exactly one of ``path``/``sample``.
+        sample: a pybullet_data sample name (``duck``, ``teddy``, ``bunny``, ``mug``,
+            ``random_urdfs/NNN``), built at the size its URDF gives.
+        progress: called as ``progress(stage, "start" | "done")`` around each stage.
+        **options: the fields of :class:`~n4d4d.options.BuildOptions` (``height``,
+            ``resolution``, ``max_faces``, ``density``, ``mass``, ``seed``, ...).
+
+    Returns:
+        The Asset with visual mesh, volume, parts, joints, collision hulls, mass properties,
+        physics report (``asset.passed``), provenance and per-stage records. Save it with
+        ``asset.save(out_dir)``.
+
+    Raises:
+        InputError (and subclasses): missing file, unknown format, empty, zero-volume or
+            non-finite mesh. MemoryBudgetError: the volume would exceed the memory budget.
+            TimeBudgetError: CoACD or the simulation ran past its budget.
+            pydantic.ValidationError: bad options.
+    """
+    from n4d4d.physics_validation import collision_stage, mass_stage, stability_stage
+
+    opts = options.pop("options", None) or BuildOptions(**options)
+    if (path is None) == (sample is None):
+        raise InputError("give exactly one of a path or a sample name")
+    asset, t = _timed("load", lambda: load_stage(path, opts, sample=sample), progress)
+    steps = [
+        ("static", lambda a: static_stage(a, opts)),
+        ("rig", lambda a: rig_stage(a, opts)),
+        ("collision", lambda a: collision_stage(
+            a, max_hulls=opts.max_hulls, max_hull_vertices=opts.max_hull_vertices,
+            time_budget_s=opts.decomposition_time_budget, seed=opts.seed)),
+        ("mass", lambda a: mass_stage(a, density=None if opts.mass else asset.material.density, mass=opts.mass)),
+        ("physics", lambda a: stability_stage(a, seed=opts.seed, time_budget_s=opts.simulation_time_budget)),
+    ]
+    for stage, fn in steps:
+        asset, _ = _timed(stage, lambda: fn(asset), progress)
+    return asset
