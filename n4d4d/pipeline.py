@@ -50,13 +50,13 @@ def _safe_name(text: str) -> str:
     return ("_" + name) if name[0].isdigit() else name
 
 
-def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: float | None = None,
+def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: tuple[float, str] | None = None,
                   path: str | Path | None = None) -> tuple[Mesh, float, str]:
     """Scale ``mesh`` to real-world size and drop it so its lowest point is at z = 0.
 
     Returns the scaled mesh, the factor applied (m per file unit), and a sentence for the
-    report saying how the size was chosen. ``file_scale`` (m per unit, e.g. a sample's URDF
-    scale) is used when the options give no size. Raises EmptyMeshError for a mesh with no
+    report saying how the size was chosen. ``file_scale`` (m per unit and where it comes from,
+    e.g. a sample's URDF scale) is used when the options give no size. Raises EmptyMeshError for a mesh with no
     extent (all vertices at one point).
     """
     extents = np.ptp(mesh.vertices, axis=0)
@@ -73,7 +73,7 @@ def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: float | None = Non
 
         factor, how = UNIT_SCALE[opts.unit], f"file units read as {opts.unit}"
     elif file_scale is not None:
-        factor, how = file_scale, f"sample scale {file_scale} m per file unit (from its pybullet URDF)"
+        factor, how = file_scale[0], f"sample scale {file_scale[0]} m per file unit (from {file_scale[1]})"
     else:
         factor = DEFAULT_LONGEST_SIDE / extents.max()
         how = (f"no size given: scaled to the default longest side {DEFAULT_LONGEST_SIDE} m "
@@ -105,7 +105,7 @@ def load_stage(source: str | Path, opts: BuildOptions, *, sample: str | None = N
         from n4d4d.io.samples import resolve_sample
 
         s = resolve_sample(sample)
-        source, file_scale, up = s.path, s.scale, opts.up or s.up
+        source, file_scale, up, sample = s.path, (s.scale, s.scale_source), opts.up or s.up, s.name
     path = Path(source)
     t0 = time.perf_counter()
     mesh = load_mesh(path, up=up)

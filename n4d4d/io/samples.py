@@ -22,6 +22,7 @@ class Sample:
     path: Path
     scale: float
     up: str
+    scale_source: str = ""
 
 
 # name -> (mesh file, URDF giving its scale or None, scale if no URDF, up axis)
@@ -56,10 +57,12 @@ def resolve_sample(name: str) -> Sample:
     if name in _NAMED:
         mesh, urdf, scale, up = _NAMED[name]
         path = root / mesh
+        source = "its pybullet URDF" if urdf else "n4d4d's sample table"
         if urdf is not None:
             scale = _urdf_mesh_scale(root / urdf)
     elif name.startswith("random_urdfs/") and name.split("/", 1)[1].isdigit():
         n = f"{int(name.split('/', 1)[1]):03d}"
+        name, source = f"random_urdfs/{n}", "its pybullet URDF"
         path, up = root / "random_urdfs" / n / f"{n}.obj", "z"
         urdf_path = path.with_suffix(".urdf")
         scale = _urdf_mesh_scale(urdf_path) if urdf_path.is_file() else 1.0
@@ -67,4 +70,4 @@ def resolve_sample(name: str) -> Sample:
         raise MissingFileError(f"unknown sample; choose one of {', '.join(SAMPLE_NAMES)}", f"sample:{name}")
     if not path.is_file():
         raise MissingFileError("sample mesh missing from pybullet_data", path)
-    return Sample(name=name, path=path, scale=float(scale), up=up)
+    return Sample(name=name, path=path, scale=float(scale), up=up, scale_source=source)
