@@ -34,6 +34,9 @@ def build(
     joints: str = typer.Option("from-file", help="from-file | infer"),
     max_hulls: int = typer.Option(32, "--max-hulls", help="convex hulls per part"),
     max_hull_vertices: int = typer.Option(64, "--max-hull-vertices", help="vertices per hull"),
+    decomposition_time_budget: float = typer.Option(60.0, "--decomposition-time-budget", help="CoACD seconds per part"),
+    simulation_time_budget: float = typer.Option(60.0, "--simulation-time-budget", help="seconds for the physics checks"),
+    memory_budget_gb: float = typer.Option(8.0, "--memory-budget-gb", help="memory allowed for the sparse volume, GiB"),
     seed: int = typer.Option(0, help="random seed (written into every output)"),
     formats: str = typer.Option("usda", "--formats", help="comma list: usda,usdc,urdf,mjcf,glb,3mf"),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="export assets that fail the physics checks, marked FAILED"),
@@ -58,6 +61,8 @@ def build(
             height=height, longest_side=longest_side, unit=unit, up=up, resolution=resolution,
             max_faces=max_faces, remesh=remesh, density=density, mass=mass, rig=rig, joints=joints,
             max_hulls=max_hulls, max_hull_vertices=max_hull_vertices, seed=seed,
+            decomposition_time_budget=decomposition_time_budget, simulation_time_budget=simulation_time_budget,
+            memory_budget_gb=memory_budget_gb,
             formats=tuple(f.strip() for f in formats.split(",") if f.strip()))
     except ValidationError as exc:
         msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
