@@ -186,6 +186,10 @@ class MotionClip:
         joint_positions: joint name -> ``(T,) float64`` joint coordinate (rad or m).
         root_poses: ``(T, 7) float64`` root position (m) and orientation (w, x, y, z), or None.
         vertices: ``(T, V, 3) float64`` per-frame visual vertices (m), or None.
+        joint_rotations: skeleton joint name -> ``(T, 4) float64`` rotation (w, x, y, z) of
+            the joint relative to its bind pose, applied in the joint's own frame (local
+            transform at t = bind-pose local transform @ rotation); empty without a skeleton.
+            Exported as UsdSkel.Animation / glTF skin animation.
     """
 
     name: str
@@ -193,6 +197,7 @@ class MotionClip:
     joint_positions: Mapping[str, np.ndarray] = field(default_factory=dict)
     root_poses: np.ndarray | None = None
     vertices: np.ndarray | None = None
+    joint_rotations: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
