@@ -170,12 +170,12 @@ def build(path: str | Path | None = None, *, sample: str | None = None,
             TimeBudgetError: CoACD or the simulation ran past its budget.
             pydantic.ValidationError: bad options.
     """
-    from n4d4d.physics_validation import collision_stage, mass_stage, stability_stage
-
     opts = options.pop("options", None) or BuildOptions(**options)
     if (path is None) == (sample is None):
         raise InputError("give exactly one of a path or a sample name")
     asset, t = _timed("load", lambda: load_stage(path, opts, sample=sample), progress)
+    from n4d4d.physics_validation import collision_stage, mass_stage, stability_stage
+
     steps = [
         ("static", lambda a: static_stage(a, opts)),
         ("rig", lambda a: rig_stage(a, opts)),
