@@ -1,1 +1,13 @@
-"""(filled by its issue)"""
+"""Rigging: parts, joints, skeletons and skin weights inferred from geometry alone.
+
+The stage function is :func:`rig_stage` (:mod:`n4d4d.rigging.stage`). Parts and watertight
+closing live in :mod:`~n4d4d.rigging.parts`, joint inference in :mod:`~n4d4d.rigging.joints`
+(collision sweeps in :mod:`~n4d4d.rigging.sweep`), curve skeletons in
+:mod:`~n4d4d.rigging.skeleton`, bone-heat skin weights in :mod:`~n4d4d.rigging.skinning`,
+and the evaluation harness behind ``n4d4d eval rigging`` in :mod:`~n4d4d.rigging.harness`
+(metrics in :mod:`~n4d4d.rigging.metrics`). No learned weights are used.
+"""
+
+from n4d4d.rigging.stage import MODES, rig_stage
+
+__all__ = ["MODES", "rig_stage"]
