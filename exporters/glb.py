@@ -1,0 +1,92 @@
+"""GLB export (``asset.glb``): glTF 2.0 binary through trimesh, converted to glTF's Y up.
+
+The scene has a root node named after the asset and one node per part, nested along the
+kinematic tree, each translated to its part frame (see :mod:`._common`) and holding that part's
+visual mesh. Coordinates are turned from n4d4d's Z up into glTF's Y up by
+:data:`n4d4d.conventions.Z_UP_TO_Y_UP` (a -90 degree rotation about X) baked into vertices,
+normals and node translations, so a loader that ignores node transforms still sees Y up.
+Units stay metres (glTF 2.0 section 3.4). Materials are glTF metallic-roughness: base-colour
+texture with UVs (glTF's v-down convention, as ``Mesh.uvs``), base-colour factor, or vertex
+colours (``COLOR_0``).
+
+Collision hulls, mass and joints are not written (glTF has no physics in its core spec), nor
+are skins and animations (trimesh writes neither): a skinned or animated asset exports its
+rest-pose geometry here and its skeleton and clips in USD.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Asset, Mesh
+from n4d4d.conventions import Z_UP_TO_Y_UP
+from n4d4d.errors import ExportError
+from n4d4d.io.atomic import atomic_write_bytes
+
+from ._common import kinematic_tree, part_visual, safe_name
+
+
+def to_trimesh_visual(mesh: Mesh, rotation: np.ndarray, origin: np.ndarray, name: str):
+    """``mesh`` in a part frame at ``origin`` (m, asset frame), rotated by ``rotation`` (3, 3).
+
+    Returns a ``trimesh.Trimesh`` (``process=False``: vertex order kept) carrying normals and a
+    PBR material (base-colour texture and factor) or vertex colours.
+    """
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+
+    verts = (mesh.vertices - origin) @ rotation.T
+    normals = None if mesh.normals is None else mesh.normals @ rotation.T
+    tm = trimesh.Trimesh(verts, mesh.faces, vertex_normals=normals, process=False)
+    factor = None if mesh.base_color is None else np.round(np.clip(mesh.base_color, 0, 1) * 255).astype(np.uint8)
+    if mesh.texture_png is not None and mesh.uvs is not None:
+        from PIL import Image
+
+        image = Image.open(io.BytesIO(mesh.texture_png))
+        material = PBRMaterial(name=f"{name}_material", baseColorTexture=image, baseColorFactor=factor,
+                               metallicFactor=0.0, roughnessFactor=0.6)
+        # trimesh keeps OpenGL's v-up internally and flips v on glTF export
+        uv = np.column_stack([mesh.uvs[:, 0], 1.0 - mesh.uvs[:, 1]])
+        tm.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    elif mesh.vertex_colors is not None:
+        tm.visual = trimesh.visual.ColorVisuals(tm, vertex_colors=np.asarray(mesh.vertex_colors))
+    elif factor is not None:
+        material = PBRMaterial(name=f"{name}_material", baseColorFactor=factor, metallicFactor=0.0,
+                               roughnessFactor=0.6)
+        tm.visual = trimesh.visual.TextureVisuals(material=material)
+    return tm
+
+
+def write_glb(asset: Asset, path: Path) -> Path:
+    """Write the parts' visual meshes of ``asset`` as a Y-up glTF 2.0 binary at ``path``.
+
+    Returns ``path``. Raises :class:`ExportError` when the asset has no parts or a part has an
+    empty visual mesh, or when trimesh fails; the file is written atomically.
+    """
+    import trimesh
+
+    path = Path(path)
+    if not asset.parts:
+        raise ExportError("GLB export needs at least one part", asset.name)
+    frames = kinematic_tree(asset)
+    scene = trimesh.Scene(base_frame=safe_name(asset.name))
+    origins = {f.name: f.origin for f in frames}
+    for f in frames:
+        vis, _ = part_visual(asset, f.part)
+        if len(vis.faces) == 0:
+            raise ExportError(f"part '{f.part.name}' has an empty visual mesh", asset.name)
+        parent_origin = np.zeros(3) if f.parent is None else origins[f.parent]
+        T = np.eye(4)
+        T[:3, 3] = Z_UP_TO_Y_UP @ (f.origin - parent_origin)
+        scene.add_geometry(to_trimesh_visual(vis, Z_UP_TO_Y_UP, f.origin, f.name), node_name=f.name,
+                           geom_name=f.name, parent_node_name=f.parent or scene.graph.base_frame,
+                           transform=T)
+    scene.metadata["n4d4d"] = {"asset": asset.name, "up": "Y (converted from n4d4d's Z up)",
+                               "source": asset.provenance.source if asset.provenance else ""}
+    data = scene.export(file_type="glb", include_normals=any(
+        part_visual(asset, f.part)[0].normals is not None for f in frames))
+    atomic_write_bytes(path, data)
+    return path

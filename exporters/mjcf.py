@@ -1,0 +1,160 @@
+"""MJCF export (``asset.xml`` + ``meshes/``) built with ``mujoco.MjSpec`` (MuJoCo XML reference).
+
+The model: ``<compiler angle="radian" meshdir="meshes" texturedir="meshes"
+inertiafromgeom="false">``, gravity ``(0, 0, -9.80665)`` m/s^2 (Z up), and one ``<body>`` per
+part nested along the kinematic tree at its part frame (see :mod:`._common`; ``pos`` is the
+offset from the parent part's origin). Each body has
+
+- an explicit ``<inertial>``: mass (kg), centre of mass (m, body frame) and the full inertia
+  tensor (``fullinertia``, kg m^2), which MuJoCo stores diagonalised (principal moments and
+  ``iquat``);
+- a visual mesh geom (the part's OBJ; ``contype=conaffinity=0``, group 2) with the base colour
+  as ``rgba`` or a textured material;
+- one collision mesh geom per convex hull (STL; group 3), friction ``(dynamic_friction, 0.005,
+  0.0001)`` (sliding, torsional, rolling: MuJoCo's defaults for the last two);
+- its joint: ``hinge`` (revolute / continuous) or ``slide`` (prismatic) at the body origin with
+  ``axis`` = ``Joint.axis``; ``range`` in rad or m with ``limited="true"`` for revolute and
+  prismatic joints, unlimited for continuous; ``actfrcrange = [-effort, effort]``. Fixed joints
+  weld the body to its parent (no joint element). Root bodies get a ``<freejoint/>`` unless
+  ``fixed_base``.
+
+MuJoCo has no coefficient of restitution and no joint velocity limit: neither is written. Its
+XML writer keeps 6 significant digits, so reloaded positions and masses differ from the spec's
+by up to 5e-7 relative. ``spec.compile()`` is run before writing: an asset MuJoCo rejects raises
+:class:`ExportError` and writes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Asset
+from n4d4d.conventions import GRAVITY
+from n4d4d.errors import ExportError
+from n4d4d.io.atomic import atomic_write_text
+
+from ._common import cleanup_on_failure, effective_type, kinematic_tree, require_exportable, safe_name, unit_axis
+from ._meshfiles import write_part_meshes
+
+
+def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixed_base: bool = False):
+    """The ``mujoco.MjSpec`` of ``asset``, writing its mesh files into ``mesh_dir``.
+
+    ``mesh_dir_name`` is the meshdir written into the XML (relative to the XML file); the spec's
+    ``modelfiledir`` is set to ``mesh_dir.parent`` so it compiles in place. Raises ExportError
+    for assets without hulls or mass, or joints that do not form a forest.
+    """
+    import mujoco
+
+    require_exportable(asset, "MJCF")
+    frames = kinematic_tree(asset)
+    files = write_part_meshes(asset, frames, mesh_dir)
+    spec = mujoco.MjSpec()
+    spec.modelname = safe_name(asset.name)
+    spec.compiler.degree = False
+    spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_FALSE
+    spec.meshdir = mesh_dir_name
+    spec.texturedir = mesh_dir_name
+    spec.modelfiledir = str(Path(mesh_dir).parent)
+    spec.option.gravity = np.asarray(GRAVITY, np.float64)
+    by_name = {f.name: f for f in frames}
+    bodies = {}
+    mu = float(asset.material.dynamic_friction)
+    jtaken: set[str] = set()
+    for f in frames:
+        parent_body = spec.worldbody if f.parent is None else bodies[f.parent]
+        body = parent_body.add_body()
+        bodies[f.name] = body
+        body.name = f.name
+        body.pos = f.origin - (0.0 if f.parent is None else by_name[f.parent].origin)
+        mp = asset.mass[f.part.name]
+        I = np.asarray(mp.inertia, np.float64)
+        body.mass = float(mp.mass)
+        body.ipos = np.asarray(mp.center_of_mass, np.float64) - f.origin
+        body.fullinertia = [I[0, 0], I[1, 1], I[2, 2], I[0, 1], I[0, 2], I[1, 2]]
+        body.explicitinertial = True
+        if f.joint is None:
+            if not fixed_base:
+                body.add_freejoint()
+        else:
+            _add_joint(body, f.joint, asset, jtaken)
+        pf = files[f.name]
+        vmesh = spec.add_mesh()
+        vmesh.name, vmesh.file = f"{f.name}_visual", pf.visual
+        vmesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL  # visual meshes may be open
+        geom = body.add_geom()
+        geom.name, geom.type, geom.meshname = f"{f.name}_visual", mujoco.mjtGeom.mjGEOM_MESH, vmesh.name
+        geom.contype, geom.conaffinity, geom.group = 0, 0, 2
+        geom.rgba = pf.rgba if pf.rgba is not None else np.array([0.8, 0.8, 0.8, 1.0])
+        if pf.texture is not None:
+            tex = spec.add_texture()
+            tex.name, tex.file, tex.type = f"{f.name}_base_color", pf.texture, mujoco.mjtTexture.mjTEXTURE_2D
+            mat = spec.add_material()
+            mat.name = f"{f.name}_material"
+            textures = [""] * int(mujoco.mjtTextureRole.mjNTEXROLE)
+            textures[int(mujoco.mjtTextureRole.mjTEXROLE_RGB)] = tex.name
+            mat.textures = textures
+            geom.material = mat.name
+            geom.rgba = [1.0, 1.0, 1.0, 1.0]
+        for k, hull in enumerate(pf.hulls):
+            cmesh = spec.add_mesh()
+            cmesh.name, cmesh.file = f"{f.name}_hull_{k:03d}", hull
+            g = body.add_geom()
+            g.name, g.type, g.meshname = cmesh.name, mujoco.mjtGeom.mjGEOM_MESH, cmesh.name
+            g.group, g.friction = 3, [mu, 0.005, 0.0001]
+            g.rgba = [0.5, 0.6, 0.9, 0.4]
+    return spec
+
+
+def _add_joint(body, joint, asset: Asset, taken: set[str]) -> None:
+    import mujoco
+
+    kind = effective_type(joint)
+    if kind == "fixed":
+        return
+    if kind not in ("revolute", "continuous", "prismatic"):
+        raise ExportError(f"joint '{joint.name}' has unknown type '{joint.type}'", asset.name)
+    j = body.add_joint()
+    j.name = safe_name(joint.name, taken)
+    j.type = mujoco.mjtJoint.mjJNT_SLIDE if kind == "prismatic" else mujoco.mjtJoint.mjJNT_HINGE
+    j.axis = unit_axis(joint, asset.name)
+    j.pos = [0.0, 0.0, 0.0]
+    if kind == "continuous":
+        j.limited = mujoco.mjtLimited.mjLIMITED_FALSE
+    else:
+        if not (np.isfinite(joint.lower) and np.isfinite(joint.upper) and joint.lower <= joint.upper):
+            raise ExportError(f"joint '{joint.name}' needs finite limits lower <= upper, got "
+                              f"[{joint.lower}, {joint.upper}]", asset.name)
+        j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+        j.range = [float(joint.lower), float(joint.upper)]
+    j.actfrclimited = mujoco.mjtLimited.mjLIMITED_TRUE
+    j.actfrcrange = [-float(joint.effort), float(joint.effort)]
+
+
+def write_mjcf(asset: Asset, path: Path, mesh_dir_name: str = "meshes", fixed_base: bool = False) -> Path:
+    """Write ``asset`` as MJCF at ``path`` with meshes in ``path.parent / mesh_dir_name``.
+
+    Args:
+        asset: parts with hulls and mass properties (SI units, Z up).
+        path: the XML file to write (``asset.xml``).
+        mesh_dir_name: mesh folder beside ``path``.
+        fixed_base: weld root bodies to the world instead of giving them a free joint.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ExportError: the asset lacks hulls or mass, a joint lacks limits, or MuJoCo's compiler
+            rejects the model (its message is kept). Nothing new is left behind.
+    """
+    path = Path(path)
+    with cleanup_on_failure(path.parent):
+        spec = build_spec(asset, path.parent / mesh_dir_name, mesh_dir_name, fixed_base)
+        try:
+            spec.compile()
+        except ValueError as e:
+            raise ExportError(f"MuJoCo rejects the model: {e}", asset.name) from e
+        atomic_write_text(path, spec.to_xml())
+    return path

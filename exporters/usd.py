@@ -1,0 +1,394 @@
+"""USD export (``asset.usda`` / ``asset.usdc``) following the UsdGeom, UsdShade and UsdPhysics schemas.
+
+Written as Isaac Sim / Isaac Lab (PhysX) and Newton's ``ModelBuilder.add_usd`` read them::
+
+    /<name>                       Xform, default prim; customData["n4d4d"] = provenance
+      /Looks                      Scope: visual (UsdPreviewSurface) and physics materials
+      /<part>                     Xform at the part frame: RigidBodyAPI, MassAPI
+                                  (+ ArticulationRootAPI on the root of a jointed tree)
+        /visual                   Mesh (points, normals, primvars:st, displayColor, material)
+                                  or, with a skeleton, /skin: SkelRoot (see usd_skel.py)
+        /collisions               Scope
+          /hull_000 ...           Mesh, purpose guide, invisible; CollisionAPI,
+                                  MeshCollisionAPI approximation "convexHull",
+                                  physics material bound with the "physics" purpose
+      /joints/<joint>             PhysicsRevoluteJoint / PhysicsPrismaticJoint / PhysicsFixedJoint
+    /physicsScene                 gravity -Z 9.80665 m/s^2 (outside the default prim, so a
+                                  stage that references the asset keeps its own scene)
+
+Stage metadata: upAxis "Z", metersPerUnit 1, kilogramsPerUnit 1, and ``customLayerData``
+``n4d4d`` (source, sha256, seed, versions). Part frames follow :mod:`._common`: each rigid body
+sits at its part origin with the asset's orientation, its meshes in that frame.
+
+Joints: the UsdPhysics axis token is the coordinate axis nearest to ``Joint.axis`` and the joint
+frame (``localRot0`` / ``localRot1``) is rotated so that token maps exactly onto ``Joint.axis``;
+``localPos0`` is the pivot in the parent body, ``localPos1`` in the child (its origin). Revolute
+limits are degrees, prismatic limits metres; continuous joints are revolute joints without limits.
+Each movable joint carries a DriveAPI with ``maxForce`` = ``Joint.effort`` (zero stiffness and
+damping: no drive unless a user sets gains); ``Joint.velocity`` has no UsdPhysics attribute and
+is written as ``n4d4d:maxJointVelocity`` (rad/s or m/s) custom data.
+
+Motion clips (rigid parts): each clip is a variant of the variant set ``motion`` on the default
+prim, authoring time samples of every part's ``xformOp:translate`` / ``xformOp:orient`` from
+forward kinematics, and of the visual points when the clip has per-frame vertices; the first clip
+is selected. Time codes are seconds times ``timeCodesPerSecond`` (from the first clip's median
+sample interval). This is kinematic playback for viewers and for kinematic drivers: a physics
+simulation ignores authored xforms of dynamic bodies. With a skeleton, clips become
+``UsdSkel.Animation`` prims (see :mod:`.usd_skel`).
+
+Not written: tendons, actuators with gains, contact offsets, PhysX-specific schemas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Asset, Mesh
+from n4d4d.errors import ExportError
+from n4d4d.io.atomic import atomic_path, atomic_write_bytes
+
+from ._common import (PartFrame, cleanup_on_failure, effective_type, kinematic_tree, part_poses,
+                      part_visual, quat_between, require_exportable, safe_name, unit_axis)
+
+_AXES = ("X", "Y", "Z")
+
+
+def write_usd(asset: Asset, path: Path) -> Path:
+    """Write ``asset`` as a USD stage at ``path`` (``.usda`` text or ``.usdc`` crate, by suffix).
+
+    A base-colour texture is written beside it as ``textures/base_color_<hash>.png`` and
+    referenced by a relative asset path. Every file is written atomically; on failure nothing
+    new is left in ``path.parent``.
+
+    Args:
+        asset: an asset with parts, collision hulls and mass properties per part (SI units,
+            Z up, asset frame).
+        path: target file; its suffix picks the format.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ExportError: the suffix is not .usda/.usdc/.usd, the asset lacks parts, hulls or mass,
+            the joints do not form a forest, or pxr fails to write.
+    """
+    path = Path(path)
+    if path.suffix not in (".usda", ".usdc", ".usd"):
+        raise ExportError(f"USD file name must end in .usda, .usdc or .usd, got '{path.name}'", asset.name)
+    require_exportable(asset, "USD")
+    frames = kinematic_tree(asset)
+    with cleanup_on_failure(path.parent):
+        stage = build_stage(asset, frames, path.parent)
+        with atomic_path(path) as tmp:
+            if not stage.GetRootLayer().Export(str(tmp)):
+                raise ExportError(f"pxr could not write {path.name}", asset.name)
+    return path
+
+
+def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
+    """Build the in-memory ``Usd.Stage`` of ``asset`` (textures are written into ``out_dir``)."""
+    from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics
+
+    stage = Usd.Stage.CreateInMemory()
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z)
+    UsdGeom.SetStageMetersPerUnit(stage, 1.0)
+    UsdPhysics.SetStageKilogramsPerUnit(stage, 1.0)
+    root_name = safe_name(asset.name)
+    root = UsdGeom.Xform.Define(stage, f"/{root_name}").GetPrim()
+    stage.SetDefaultPrim(root)
+    info = _provenance(asset)
+    stage.GetRootLayer().customLayerData = {"n4d4d": info}
+    root.SetCustomDataByKey("n4d4d", info)
+    scene = UsdPhysics.Scene.Define(stage, "/physicsScene")
+    scene.CreateGravityDirectionAttr(Gf.Vec3f(0.0, 0.0, -1.0))
+    scene.CreateGravityMagnitudeAttr(9.80665)
+    looks = UsdGeom.Scope.Define(stage, root.GetPath().AppendChild("Looks")).GetPath()
+    taken = {"Looks", "joints"}
+    prim_names = {f.name: safe_name(f.name, taken) for f in frames}
+    has_children = {f.parent for f in frames if f.parent is not None}
+    skinned = asset.skeleton is not None and asset.skin_weights is not None
+    body_paths: dict[str, Sdf.Path] = {}
+    visual_prims: dict[str, tuple] = {}
+    for f in frames:
+        body_path = root.GetPath().AppendChild(prim_names[f.name])
+        body_paths[f.name] = body_path
+        xf = UsdGeom.Xform.Define(stage, body_path)
+        xf.AddTranslateOp(UsdGeom.XformOp.PrecisionDouble).Set(Gf.Vec3d(*f.origin))
+        xf.AddOrientOp(UsdGeom.XformOp.PrecisionDouble).Set(Gf.Quatd(1.0))
+        prim = xf.GetPrim()
+        UsdPhysics.RigidBodyAPI.Apply(prim)
+        _mass_api(prim, asset, f)
+        if f.parent is None and f.name in has_children:
+            UsdPhysics.ArticulationRootAPI.Apply(prim)
+        vis, index = part_visual(asset, f.part)
+        material = _visual_material(stage, looks, f.name, vis, out_dir)
+        if skinned and f.joint is None and index is not None and not visual_prims.get("__skin__"):
+            from .usd_skel import add_skinned_mesh
+
+            mesh_prim = add_skinned_mesh(stage, asset, body_path.AppendChild("skin"), vis, index, f.origin)
+            visual_prims["__skin__"] = (mesh_prim, None, f.origin)
+        else:
+            mesh_prim = define_mesh(stage, body_path.AppendChild("visual"), vis, f.origin)
+            visual_prims[f.name] = (mesh_prim, index, f.origin)
+        if material is not None:
+            from pxr import UsdShade
+
+            UsdShade.MaterialBindingAPI.Apply(mesh_prim).Bind(material)
+        _collisions(stage, asset, f, body_path, _physics_material(stage, looks, asset, f))
+    if asset.joints:
+        joints_path = root.GetPath().AppendChild("joints")
+        UsdGeom.Scope.Define(stage, joints_path)
+        jtaken: set[str] = set()
+        for f in frames:
+            if f.joint is not None:
+                _joint(stage, joints_path.AppendChild(safe_name(f.joint.name, jtaken)), asset, f,
+                       next(g for g in frames if g.name == f.parent), body_paths)
+    if asset.motion_clips:
+        if skinned and "__skin__" in visual_prims:
+            from .usd_skel import add_animations
+
+            add_animations(stage, asset, visual_prims["__skin__"][0])
+        _rigid_motion(stage, root, asset, frames, body_paths, visual_prims)
+    return stage
+
+
+def _provenance(asset: Asset) -> dict:
+    from importlib import metadata
+
+    p = asset.provenance
+    versions = dict(p.versions) if p is not None else {}
+    try:
+        n4d4d_version = versions.get("n4d4d") or metadata.version("n4d4d")
+    except metadata.PackageNotFoundError:
+        n4d4d_version = "unknown"
+    info = {"n4d4d_version": str(n4d4d_version), "asset": asset.name}
+    if p is not None:
+        info.update(source=str(p.source), source_sha256=str(p.source_sha256), seed=int(p.seed),
+                    versions={str(k): str(v) for k, v in versions.items()})
+    if asset.physics is not None:
+        info["physics_passed"] = bool(asset.physics.get("passed"))
+    return info
+
+
+def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False):
+    """Define a ``UsdGeom.Mesh`` at ``path`` from ``mesh`` moved into a part frame at ``origin``.
+
+    Writes points ``(V, 3)`` (m, float32), faceVertexCounts / faceVertexIndices, extent,
+    subdivisionScheme "none", vertex normals, ``primvars:st`` (texCoord2f, vertex, v flipped to
+    USD's v-up) and ``primvars:displayColor`` / ``displayOpacity`` (vertex colours, else base
+    colour as a constant). ``guide=True`` makes it purpose "guide" and invisible. Returns the prim.
+    """
+    from pxr import Gf, Sdf, UsdGeom, Vt
+
+    gm = UsdGeom.Mesh.Define(stage, path)
+    pts = np.asarray(mesh.vertices - origin, np.float32)
+    gm.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(pts))
+    gm.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(mesh.faces), 3, np.int32)))
+    gm.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(mesh.faces.astype(np.int32).ravel()))
+    gm.CreateExtentAttr([Gf.Vec3f(*pts.min(axis=0).tolist()), Gf.Vec3f(*pts.max(axis=0).tolist())])
+    gm.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
+    gm.CreateOrientationAttr(UsdGeom.Tokens.rightHanded)
+    gm.CreateDoubleSidedAttr(False)
+    if guide:
+        gm.CreatePurposeAttr(UsdGeom.Tokens.guide)
+        gm.CreateVisibilityAttr(UsdGeom.Tokens.invisible)
+        return gm.GetPrim()
+    if mesh.normals is not None:
+        gm.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(np.asarray(mesh.normals, np.float32)))
+        gm.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
+    api = UsdGeom.PrimvarsAPI(gm)
+    if mesh.uvs is not None:
+        st = np.column_stack([mesh.uvs[:, 0], 1.0 - mesh.uvs[:, 1]]).astype(np.float32)
+        api.CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set(
+            Vt.Vec2fArray.FromNumpy(st))
+    if mesh.vertex_colors is not None:
+        rgba = mesh.vertex_colors.astype(np.float32) / 255.0
+        gm.CreateDisplayColorPrimvar(UsdGeom.Tokens.vertex).Set(Vt.Vec3fArray.FromNumpy(rgba[:, :3].copy()))
+        gm.CreateDisplayOpacityPrimvar(UsdGeom.Tokens.vertex).Set(Vt.FloatArray.FromNumpy(rgba[:, 3].copy()))
+    elif mesh.base_color is not None:
+        c = mesh.base_color
+        gm.CreateDisplayColorPrimvar(UsdGeom.Tokens.constant).Set([Gf.Vec3f(*map(float, c[:3]))])
+        gm.CreateDisplayOpacityPrimvar(UsdGeom.Tokens.constant).Set([float(c[3])])
+    return gm.GetPrim()
+
+
+def _visual_material(stage, looks, part: str, mesh: Mesh, out_dir: Path):
+    """A UsdPreviewSurface material for a textured or base-coloured mesh, or None."""
+    if mesh.base_color is None and (mesh.texture_png is None or mesh.uvs is None):
+        return None
+    from pxr import Gf, Sdf, UsdShade
+
+    mat = UsdShade.Material.Define(stage, looks.AppendChild(f"{part}_visual"))
+    surf = UsdShade.Shader.Define(stage, mat.GetPath().AppendChild("PreviewSurface"))
+    surf.CreateIdAttr("UsdPreviewSurface")
+    surf.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(0.6)
+    surf.CreateInput("metallic", Sdf.ValueTypeNames.Float).Set(0.0)
+    color = mesh.base_color if mesh.base_color is not None else np.ones(4)
+    if mesh.texture_png is not None and mesh.uvs is not None:
+        digest = hashlib.sha256(mesh.texture_png).hexdigest()[:12]
+        rel = f"textures/base_color_{digest}.png"
+        atomic_write_bytes(Path(out_dir) / rel, mesh.texture_png)
+        reader = UsdShade.Shader.Define(stage, mat.GetPath().AppendChild("stReader"))
+        reader.CreateIdAttr("UsdPrimvarReader_float2")
+        reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("st")
+        tex = UsdShade.Shader.Define(stage, mat.GetPath().AppendChild("baseColorTexture"))
+        tex.CreateIdAttr("UsdUVTexture")
+        tex.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(Sdf.AssetPath(f"./{rel}"))
+        tex.CreateInput("sourceColorSpace", Sdf.ValueTypeNames.Token).Set("sRGB")
+        tex.CreateInput("wrapS", Sdf.ValueTypeNames.Token).Set("repeat")
+        tex.CreateInput("wrapT", Sdf.ValueTypeNames.Token).Set("repeat")
+        tex.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(*map(float, color)))
+        tex.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(
+            reader.ConnectableAPI(), "result")
+        rgb = tex.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
+        surf.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(rgb)
+    else:
+        surf.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).Set(Gf.Vec3f(*map(float, color[:3])))
+    surf.CreateInput("opacity", Sdf.ValueTypeNames.Float).Set(float(color[3]))
+    mat.CreateSurfaceOutput().ConnectToSource(surf.ConnectableAPI(), "surface")
+    return mat
+
+
+def _physics_material(stage, looks, asset: Asset, f: PartFrame):
+    """The part's UsdPhysics material: friction, restitution, density of its mass properties."""
+    from pxr import UsdPhysics, UsdShade
+
+    mat = UsdShade.Material.Define(stage, looks.AppendChild(f"{f.name}_physics"))
+    api = UsdPhysics.MaterialAPI.Apply(mat.GetPrim())
+    m = asset.material
+    api.CreateStaticFrictionAttr(float(m.static_friction))
+    api.CreateDynamicFrictionAttr(float(m.dynamic_friction))
+    api.CreateRestitutionAttr(float(m.restitution))
+    api.CreateDensityAttr(float(asset.mass[f.part.name].density))
+    return mat
+
+
+def _mass_api(prim, asset: Asset, f: PartFrame) -> None:
+    from pxr import Gf, UsdPhysics
+
+    mp = asset.mass[f.part.name]
+    api = UsdPhysics.MassAPI.Apply(prim)
+    api.CreateMassAttr(float(mp.mass))
+    api.CreateCenterOfMassAttr(Gf.Vec3f(*map(float, np.asarray(mp.center_of_mass) - f.origin)))
+    api.CreateDiagonalInertiaAttr(Gf.Vec3f(*map(float, mp.principal_moments)))
+    w, x, y, z = map(float, np.asarray(mp.principal_axes, np.float64) / np.linalg.norm(mp.principal_axes))
+    api.CreatePrincipalAxesAttr(Gf.Quatf(w, Gf.Vec3f(x, y, z)))
+
+
+def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) -> None:
+    from pxr import UsdGeom, UsdPhysics, UsdShade
+
+    scope = UsdGeom.Scope.Define(stage, body_path.AppendChild("collisions"))
+    scope.CreatePurposeAttr(UsdGeom.Tokens.guide)
+    for k, hull in enumerate(asset.collision[f.part.name]):
+        if len(hull.faces) == 0:
+            raise ExportError(f"part '{f.part.name}' hull {k} is empty", asset.name)
+        prim = define_mesh(stage, scope.GetPath().AppendChild(f"hull_{k:03d}"), hull, f.origin, guide=True)
+        UsdPhysics.CollisionAPI.Apply(prim)
+        UsdPhysics.MeshCollisionAPI.Apply(prim).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
+        UsdShade.MaterialBindingAPI.Apply(prim).Bind(
+            physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
+
+
+def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_paths) -> None:
+    from pxr import Gf, Sdf, UsdPhysics
+
+    j, kind = f.joint, effective_type(f.joint)
+    if kind in ("revolute", "continuous"):
+        joint = UsdPhysics.RevoluteJoint.Define(stage, path)
+    elif kind == "prismatic":
+        joint = UsdPhysics.PrismaticJoint.Define(stage, path)
+    elif kind == "fixed":
+        joint = UsdPhysics.FixedJoint.Define(stage, path)
+    else:
+        raise ExportError(f"joint '{j.name}' has unknown type '{j.type}'", asset.name)
+    joint.CreateBody0Rel().SetTargets([body_paths[parent.name]])
+    joint.CreateBody1Rel().SetTargets([body_paths[f.name]])
+    rot = Gf.Quatf(1.0)
+    if kind != "fixed":
+        axis = unit_axis(j, asset.name)
+        k = int(np.argmax(np.abs(axis)))
+        w, x, y, z = quat_between(np.eye(3)[k], axis)
+        rot = Gf.Quatf(float(w), Gf.Vec3f(float(x), float(y), float(z)))
+        joint.CreateAxisAttr(_AXES[k])
+    joint.CreateLocalPos0Attr(Gf.Vec3f(*map(float, f.origin - parent.origin)))
+    joint.CreateLocalRot0Attr(rot)
+    joint.CreateLocalPos1Attr(Gf.Vec3f(0.0, 0.0, 0.0))
+    joint.CreateLocalRot1Attr(rot)
+    if kind == "revolute":
+        joint.CreateLowerLimitAttr(float(np.degrees(j.lower)))
+        joint.CreateUpperLimitAttr(float(np.degrees(j.upper)))
+    elif kind == "prismatic":
+        if not (np.isfinite(j.lower) and np.isfinite(j.upper)):
+            raise ExportError(f"prismatic joint '{j.name}' needs finite limits", asset.name)
+        joint.CreateLowerLimitAttr(float(j.lower))
+        joint.CreateUpperLimitAttr(float(j.upper))
+    if kind != "fixed":
+        drive = UsdPhysics.DriveAPI.Apply(joint.GetPrim(), "linear" if kind == "prismatic" else "angular")
+        drive.CreateMaxForceAttr(float(j.effort))
+        drive.CreateStiffnessAttr(0.0)
+        drive.CreateDampingAttr(0.0)
+        joint.GetPrim().CreateAttribute("n4d4d:maxJointVelocity", Sdf.ValueTypeNames.Float,
+                                        custom=True).Set(float(j.velocity))
+
+
+def time_codes_per_second(times: np.ndarray) -> float:
+    """Time codes per second for sample times (s): 1 / median interval, rounded; 24 if one sample."""
+    dt = np.diff(np.asarray(times, np.float64))
+    if len(dt) == 0 or not np.all(dt > 0):
+        return 24.0
+    return float(max(1.0, round(1.0 / float(np.median(dt)))))
+
+
+def _rigid_motion(stage, root, asset: Asset, frames: list[PartFrame], body_paths, visual_prims) -> None:
+    """One ``motion`` variant per clip: time-sampled part xforms (and visual points)."""
+    from pxr import Gf, UsdGeom, Vt
+
+    tcps = time_codes_per_second(asset.motion_clips[0].times)
+    stage.SetTimeCodesPerSecond(tcps)
+    stage.SetFramesPerSecond(tcps)
+    starts, ends = [], []
+    vset = root.GetVariantSets().AddVariantSet("motion")
+    taken: set[str] = set()
+    for clip in asset.motion_clips:
+        times = np.asarray(clip.times, np.float64)
+        if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
+            raise ExportError(f"clip '{clip.name}' has no finite sample times", asset.name)
+        poses = part_poses(asset, frames, clip)
+        codes = times * tcps
+        starts.append(codes[0])
+        ends.append(codes[-1])
+        variant = safe_name(clip.name, taken)
+        vset.AddVariant(variant)
+        vset.SetVariantSelection(variant)
+        with vset.GetVariantEditContext():
+            for f in frames:
+                xf = UsdGeom.Xform(stage.GetPrimAtPath(body_paths[f.name]))
+                ops = xf.GetOrderedXformOps()
+                quats = _matrix_to_wxyz(poses[f.name][:, :3, :3])
+                for t, code in enumerate(codes):
+                    ops[0].Set(Gf.Vec3d(*poses[f.name][t, :3, 3]), float(code))
+                    ops[1].Set(Gf.Quatd(float(quats[t, 0]), Gf.Vec3d(*quats[t, 1:])), float(code))
+            if clip.vertices is not None:
+                verts = np.asarray(clip.vertices, np.float64)
+                for key, (prim, index, _origin) in visual_prims.items():
+                    if index is None or key == "__skin__":
+                        continue
+                    pose = poses[key]
+                    inv = np.linalg.inv(pose)
+                    pts_attr = UsdGeom.Mesh(prim).GetPointsAttr()
+                    for t, code in enumerate(codes):
+                        local = verts[t, index] @ inv[t, :3, :3].T + inv[t, :3, 3]
+                        pts_attr.Set(Vt.Vec3fArray.FromNumpy(local.astype(np.float32)), float(code))
+    vset.SetVariantSelection(safe_name(asset.motion_clips[0].name))
+    stage.SetStartTimeCode(float(min(starts)))
+    stage.SetEndTimeCode(float(max(ends)))
+
+
+def _matrix_to_wxyz(rot: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(rot).as_quat(scalar_first=True)
