@@ -28,13 +28,16 @@ Each movable joint carries a DriveAPI with ``maxForce`` = ``Joint.effort`` (zero
 damping: no drive unless a user sets gains); ``Joint.velocity`` has no UsdPhysics attribute and
 is written as ``n4d4d:maxJointVelocity`` (rad/s or m/s) custom data.
 
-Motion clips (rigid parts): each clip is a variant of the variant set ``motion`` on the default
-prim, authoring time samples of every part's ``xformOp:translate`` / ``xformOp:orient`` from
-forward kinematics, and of the visual points when the clip has per-frame vertices; the first clip
-is selected. Time codes are seconds times ``timeCodesPerSecond`` (from the first clip's median
-sample interval). This is kinematic playback for viewers and for kinematic drivers: a physics
-simulation ignores authored xforms of dynamic bodies. With a skeleton, clips become
-``UsdSkel.Animation`` prims (see :mod:`.usd_skel`).
+Motion clips: time samples of every part's ``xformOp:translate`` / ``xformOp:orient`` from
+forward kinematics (root poses and joint tracks), and of the visual points when the clip has
+per-frame vertices (in the part frame). Clips are laid end to end on one timeline, one time code
+apart; ``timeCodesPerSecond`` comes from the first clip's median sample interval, and each
+clip's range is in ``customLayerData["n4d4d"]["clips"]``. Default (non-time) values stay the
+rest pose, which is what physics parsers read. This is kinematic playback for viewers and
+kinematic drivers: a simulation ignores authored xforms of dynamic bodies. (Variants were not
+used: an attribute's rest default in the root layer would outrank a variant's time samples.)
+With a skeleton, each clip's ``joint_rotations`` also become a ``UsdSkel.Animation`` on the
+same timeline (see :mod:`.usd_skel`).
 
 Not written: tendons, actuators with gains, contact offsets, PhysX-specific schemas.
 """
@@ -147,11 +150,12 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
                 _joint(stage, joints_path.AppendChild(safe_name(f.joint.name, jtaken)), asset, f,
                        next(g for g in frames if g.name == f.parent), body_paths)
     if asset.motion_clips:
+        codes = _timeline(stage, asset)
         if skinned and "__skin__" in visual_prims:
             from .usd_skel import add_animations
 
-            add_animations(stage, asset, visual_prims["__skin__"][0])
-        _rigid_motion(stage, root, asset, frames, body_paths, visual_prims)
+            add_animations(stage, asset, visual_prims["__skin__"][0], codes)
+        _rigid_motion(stage, asset, frames, body_paths, visual_prims, codes)
     return stage
 
 
@@ -343,49 +347,68 @@ def time_codes_per_second(times: np.ndarray) -> float:
     return float(max(1.0, round(1.0 / float(np.median(dt)))))
 
 
-def _rigid_motion(stage, root, asset: Asset, frames: list[PartFrame], body_paths, visual_prims) -> None:
-    """One ``motion`` variant per clip: time-sampled part xforms (and visual points)."""
-    from pxr import Gf, UsdGeom, Vt
+def clip_time_codes(asset: Asset) -> tuple[float, list[np.ndarray]]:
+    """The stage's timeCodesPerSecond and each clip's time codes on the shared timeline.
 
+    Clips are laid end to end: clip k starts one time code after clip k-1 ends, and its codes
+    are ``start_k + (times - times[0]) * timeCodesPerSecond``. Raises ExportError for a clip
+    whose times are empty, non-finite or not increasing.
+    """
     tcps = time_codes_per_second(asset.motion_clips[0].times)
-    stage.SetTimeCodesPerSecond(tcps)
-    stage.SetFramesPerSecond(tcps)
-    starts, ends = [], []
-    vset = root.GetVariantSets().AddVariantSet("motion")
-    taken: set[str] = set()
+    out, start = [], 0.0
     for clip in asset.motion_clips:
         times = np.asarray(clip.times, np.float64)
-        if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
-            raise ExportError(f"clip '{clip.name}' has no finite sample times", asset.name)
+        if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise ExportError(f"clip '{clip.name}' needs finite, increasing sample times", asset.name)
+        codes = start + (times - times[0]) * tcps
+        out.append(codes)
+        start = float(codes[-1]) + 1.0
+    return tcps, out
+
+
+def _timeline(stage, asset: Asset) -> list[np.ndarray]:
+    """Set the stage's time metadata for the clips; record their ranges in customLayerData."""
+    tcps, codes = clip_time_codes(asset)
+    stage.SetTimeCodesPerSecond(tcps)
+    stage.SetFramesPerSecond(tcps)
+    stage.SetStartTimeCode(float(codes[0][0]))
+    stage.SetEndTimeCode(float(codes[-1][-1]))
+    layer = stage.GetRootLayer()
+    data = dict(layer.customLayerData)
+    info = dict(data.get("n4d4d", {}))
+    info["clips"] = {safe_name(c.name): {"startTimeCode": float(k[0]), "endTimeCode": float(k[-1])}
+                     for c, k in zip(asset.motion_clips, codes)}
+    data["n4d4d"] = info
+    layer.customLayerData = data
+    return codes
+
+
+def _rigid_motion(stage, asset: Asset, frames: list[PartFrame], body_paths, visual_prims,
+                  all_codes: list[np.ndarray]) -> None:
+    """Time samples of every part's xform ops (and visual points) from forward kinematics."""
+    from pxr import Gf, UsdGeom, Vt
+
+    for clip, codes in zip(asset.motion_clips, all_codes):
         poses = part_poses(asset, frames, clip)
-        codes = times * tcps
-        starts.append(codes[0])
-        ends.append(codes[-1])
-        variant = safe_name(clip.name, taken)
-        vset.AddVariant(variant)
-        vset.SetVariantSelection(variant)
-        with vset.GetVariantEditContext():
-            for f in frames:
-                xf = UsdGeom.Xform(stage.GetPrimAtPath(body_paths[f.name]))
-                ops = xf.GetOrderedXformOps()
-                quats = _matrix_to_wxyz(poses[f.name][:, :3, :3])
-                for t, code in enumerate(codes):
-                    ops[0].Set(Gf.Vec3d(*poses[f.name][t, :3, 3]), float(code))
-                    ops[1].Set(Gf.Quatd(float(quats[t, 0]), Gf.Vec3d(*quats[t, 1:])), float(code))
-            if clip.vertices is not None:
-                verts = np.asarray(clip.vertices, np.float64)
-                for key, (prim, index, _origin) in visual_prims.items():
-                    if index is None or key == "__skin__":
-                        continue
-                    pose = poses[key]
-                    inv = np.linalg.inv(pose)
-                    pts_attr = UsdGeom.Mesh(prim).GetPointsAttr()
-                    for t, code in enumerate(codes):
-                        local = verts[t, index] @ inv[t, :3, :3].T + inv[t, :3, 3]
-                        pts_attr.Set(Vt.Vec3fArray.FromNumpy(local.astype(np.float32)), float(code))
-    vset.SetVariantSelection(safe_name(asset.motion_clips[0].name))
-    stage.SetStartTimeCode(float(min(starts)))
-    stage.SetEndTimeCode(float(max(ends)))
+        for f in frames:
+            ops = UsdGeom.Xform(stage.GetPrimAtPath(body_paths[f.name])).GetOrderedXformOps()
+            quats = _matrix_to_wxyz(poses[f.name][:, :3, :3])
+            for t, code in enumerate(codes):
+                ops[0].Set(Gf.Vec3d(*poses[f.name][t, :3, 3]), float(code))
+                ops[1].Set(Gf.Quatd(float(quats[t, 0]), Gf.Vec3d(*quats[t, 1:])), float(code))
+        if clip.vertices is None:
+            continue
+        verts = np.asarray(clip.vertices, np.float64)
+        if verts.shape[:1] != (len(codes),) or (asset.visual is not None and verts.shape[1:] != asset.visual.vertices.shape):
+            raise ExportError(f"clip '{clip.name}': vertices have shape {verts.shape}", asset.name)
+        for key, (prim, index, _origin) in visual_prims.items():
+            if index is None or key == "__skin__":
+                continue
+            inv = np.linalg.inv(poses[key])
+            pts_attr = UsdGeom.Mesh(prim).GetPointsAttr()
+            for t, code in enumerate(codes):
+                local = verts[t, index] @ inv[t, :3, :3].T + inv[t, :3, 3]
+                pts_attr.Set(Vt.Vec3fArray.FromNumpy(local.astype(np.float32)), float(code))
 
 
 def _matrix_to_wxyz(rot: np.ndarray) -> np.ndarray:

@@ -135,19 +135,18 @@ def add_skinned_mesh(stage, asset: Asset, path, mesh: Mesh, index: np.ndarray, o
     return prim
 
 
-def add_animations(stage, asset: Asset, mesh_prim) -> None:
+def add_animations(stage, asset: Asset, mesh_prim, all_codes: list[np.ndarray]) -> None:
     """One ``UsdSkel.Animation`` per clip with ``joint_rotations``; the first is bound.
 
-    Per time code (seconds x the stage's timeCodesPerSecond), every joint's local transform is
+    ``all_codes`` holds each clip's time codes on the stage timeline (``usd.clip_time_codes``).
+    Per time code, every joint's local transform is
     its rest transform followed by the clip's rotation (identity for joints without a track),
     written as translations ``float3[]``, rotations ``quatf[]`` and scales ``half3[]``.
     """
     from pxr import Gf, UsdSkel, Vt
     from scipy.spatial.transform import Rotation
 
-    from .usd import time_codes_per_second
-
-    clips = [c for c in asset.motion_clips if c.joint_rotations]
+    clips = [(c, k) for c, k in zip(asset.motion_clips, all_codes) if c.joint_rotations]
     if not clips:
         return
     skin_path = mesh_prim.GetPath().GetParentPath()
@@ -156,11 +155,9 @@ def add_animations(stage, asset: Asset, mesh_prim) -> None:
     rest = np.array([np.array(m).T for m in skel.GetRestTransformsAttr().Get()])
     order = np.array(skel.GetPrim().GetAttribute("n4d4d:jointOrder").Get(), np.int64)
     names = [asset.skeleton.joint_names[j] for j in order]
-    tcps = time_codes_per_second(asset.motion_clips[0].times)  # the same as the rigid clips'
-    stage.SetTimeCodesPerSecond(tcps)
     taken: set[str] = set()
     first = None
-    for clip in clips:
+    for clip, codes in clips:
         unknown = set(clip.joint_rotations) - set(names)
         if unknown:
             raise ExportError(f"clip '{clip.name}' animates unknown skeleton joints {sorted(unknown)}",
@@ -182,7 +179,7 @@ def add_animations(stage, asset: Asset, mesh_prim) -> None:
                 local[:, n] = rest[n] @ delta
         tr, ro, sc = anim.CreateTranslationsAttr(), anim.CreateRotationsAttr(), anim.CreateScalesAttr()
         for t in range(T):
-            code = float(times[t] * tcps)
+            code = float(codes[t])
             quats = Rotation.from_matrix(local[t, :, :3, :3]).as_quat(scalar_first=True)
             tr.Set(Vt.Vec3fArray.FromNumpy(local[t, :, :3, 3].astype(np.float32)), code)
             ro.Set(Vt.QuatfArray([Gf.Quatf(float(q[0]), *map(float, q[1:])) for q in quats]), code)
