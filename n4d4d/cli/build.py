@@ -40,6 +40,9 @@ def build(
     seed: int = typer.Option(0, help="random seed (written into every output)"),
     formats: str = typer.Option("usda", "--formats", help="comma list: usda,usdc,urdf,mjcf,glb,3mf"),
     keep_failed: bool = typer.Option(False, "--keep-failed", help="export assets that fail the physics checks, marked FAILED"),
+    workers: int = typer.Option(1, "--workers", help="assets built at once (processes, or Ray tasks)"),
+    backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'n4d4d[ray]')"),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="skip inputs whose OUT/<name>/report.json exists"),
 ) -> None:
     """Build physics-validated, simulator-ready assets from mesh files or samples."""
     from pydantic import ValidationError
@@ -68,6 +71,10 @@ def build(
         msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
         console.print(f"error: bad options: {msgs}")
         raise typer.Exit(2)
+
+    if workers > 1 or backend != "local" or skip_existing:
+        raise typer.Exit(_run_batch(jobs, out, opts, console, workers=workers, backend=backend,
+                                    keep_failed=keep_failed, skip_existing=skip_existing))
 
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -110,3 +117,36 @@ def build(
             results.append(asset.passed)
     console.print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
     raise typer.Exit(0 if all(results) else 1)
+
+
+def _run_batch(jobs, out, opts, console, *, workers, backend, keep_failed, skip_existing) -> int:
+    """Many inputs through :func:`n4d4d.scenarios.build_batch`, one line per finished asset."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from n4d4d.scenarios import build_batch
+
+    if backend not in ("local", "ray"):
+        console.print(f"error: unknown backend {backend!r} (local or ray)")
+        return 2
+    with Progress(TextColumn("assets"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("assets", total=len(jobs))
+
+        def on_result(r):
+            bar.advance(task)
+            if r.error:
+                console.print(f"[red]error[/red] {r.error}", markup=True, highlight=False, soft_wrap=True)
+            else:
+                state = "[green]passed[/green]" if r.passed else "[yellow]failed[/yellow]"
+                console.print(f"{state} {r.name}: {r.folder} ({r.seconds:.1f} s)", markup=True,
+                              highlight=False, soft_wrap=True)
+
+        try:
+            results = build_batch([(k, str(v)) for k, v in jobs], out, opts, workers=workers, backend=backend,
+                                  keep_failed=keep_failed, skip_existing=skip_existing, on_result=on_result)
+        except ImportError as exc:
+            console.print(f"error: {exc}")
+            return 2
+    passed = sum(r.passed for r in results)
+    console.print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
