@@ -1,7 +1,8 @@
 """GLB export (``asset.glb``): glTF 2.0 binary through trimesh, converted to glTF's Y up.
 
-The scene has a root node named after the asset and one node per part, nested along the
-kinematic tree, each translated to its part frame (see :mod:`._common`) and holding that part's
+The scene has one node per part, named after it and nested along the kinematic tree (root
+parts are the scene's root nodes; the asset name is in the scene's ``extras``), each
+translated to its part frame (see :mod:`._common`) and holding that part's
 visual mesh. Coordinates are turned from n4d4d's Z up into glTF's Y up by
 :data:`n4d4d.conventions.Z_UP_TO_Y_UP` (a -90 degree rotation about X) baked into vertices,
 normals and node translations, so a loader that ignores node transforms still sees Y up.
