@@ -65,7 +65,9 @@ def write_part_meshes(asset: Asset, frames: list[PartFrame], mesh_dir: Path) -> 
 
             image = Image.open(io.BytesIO(vis.texture_png))
             uv = np.column_stack([vis.uvs[:, 0], 1.0 - vis.uvs[:, 1]])  # OBJ vt: v up
-            material = trimesh.visual.material.SimpleMaterial(image=image, name=f"{f.name}_material")
+            diffuse = (np.ones(4) if vis.base_color is None else np.clip(vis.base_color, 0, 1)) * 255
+            material = trimesh.visual.material.SimpleMaterial(  # Kd multiplies the texture: white
+                image=image, name=f"{f.name}_material", diffuse=diffuse.round().astype(np.uint8))
             tm.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
         text, extra = trimesh.exchange.obj.export_obj(
             tm, include_normals=vis.normals is not None, include_color=False,

@@ -91,6 +91,7 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
         if pf.texture is not None:
             tex = spec.add_texture()
             tex.name, tex.file, tex.type = f"{f.name}_base_color", pf.texture, mujoco.mjtTexture.mjTEXTURE_2D
+            tex.colorspace = mujoco.mjtColorSpace.mjCOLORSPACE_SRGB  # base colour images are sRGB
             mat = spec.add_material()
             mat.name = f"{f.name}_material"
             textures = [""] * int(mujoco.mjtTextureRole.mjNTEXROLE)

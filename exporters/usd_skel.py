@@ -67,16 +67,20 @@ def skeleton_layout(asset: Asset) -> tuple[np.ndarray, list[str], np.ndarray]:
 def top_influences(weights: np.ndarray, k: int = INFLUENCES) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest weights per row of ``(V, J)`` weights, renormalised to sum 1.
 
-    Returns indices ``(V, k) int32`` and weights ``(V, k) float32`` (k is capped at J).
+    Returns indices ``(V, k) int32`` and weights ``(V, k) float32``; with fewer than ``k``
+    joints the extra columns are joint 0 with weight 0 (UsdSkel and glTF both accept that).
     Raises ValueError when a row has no positive weight.
     """
     w = np.clip(np.asarray(weights, np.float64), 0.0, None)
-    k = min(k, w.shape[1])
+    if w.shape[1] < k:
+        w = np.column_stack([w, np.zeros((len(w), k - w.shape[1]))])
     idx = np.argsort(-w, axis=1, kind="stable")[:, :k]
     top = np.take_along_axis(w, idx, axis=1)
     s = top.sum(axis=1, keepdims=True)
     if np.any(s <= 0):
         raise ValueError(f"{int(np.sum(s <= 0))} vertices have no positive skin weight")
+    n_joints = np.asarray(weights).shape[1]
+    idx = np.where(idx < n_joints, idx, 0)
     return idx.astype(np.int32), (top / s).astype(np.float32)
 
 

@@ -186,7 +186,7 @@ def test_skeleton_skin_and_animation_deform_like_linear_blend_skinning(tmp_path)
     assert query.GetAnimQuery().GetPrim().GetPath() == "/bar/body/skin/animations/bend"
     mesh_prim = stage.GetPrimAtPath("/bar/body/skin/mesh")
     skinning = cache.GetSkinningQuery(mesh_prim)
-    assert skinning.GetNumInfluencesPerComponent() == 2  # two joints: both kept
+    assert skinning.GetNumInfluencesPerComponent() == 4  # padded to the glTF / UsdSkel 4
     rest = np.array(UsdGeom.Mesh(mesh_prim).GetPointsAttr().Get(), np.float64)
     time = Usd.TimeCode(1.0 * stage.GetTimeCodesPerSecond())
     xforms = query.ComputeSkinningTransforms(time)
