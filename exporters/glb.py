@@ -10,9 +10,9 @@ Units stay metres (glTF 2.0 section 3.4). Materials are glTF metallic-roughness:
 texture with UVs (glTF's v-down convention, as ``Mesh.uvs``), base-colour factor, or vertex
 colours (``COLOR_0``).
 
-Collision hulls, mass and joints are not written (glTF has no physics in its core spec), nor
-are skins and animations (trimesh writes neither): a skinned or animated asset exports its
-rest-pose geometry here and its skeleton and clips in USD.
+A skeleton with skin weights becomes a glTF skin, and motion clips become glTF animations
+(node TRS tracks), added by :mod:`.glb_anim` since trimesh writes neither. Collision hulls,
+mass and joints are not written: glTF's core spec has no physics.
 """
 
 from __future__ import annotations
@@ -89,5 +89,7 @@ def write_glb(asset: Asset, path: Path) -> Path:
                                "source": asset.provenance.source if asset.provenance else ""}
     data = scene.export(file_type="glb", include_normals=any(
         part_visual(asset, f.part)[0].normals is not None for f in frames))
-    atomic_write_bytes(path, data)
+    from .glb_anim import add_skin_and_animations
+
+    atomic_write_bytes(path, add_skin_and_animations(data, asset, frames))
     return path

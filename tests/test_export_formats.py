@@ -161,7 +161,7 @@ def _glb_json_and_bin(path):
 def _accessor(tree, blob, index):
     acc = tree["accessors"][index]
     view = tree["bufferViews"][acc["bufferView"]]
-    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc["type"]]
     dtype = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}[acc["componentType"]]
     start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
     return np.frombuffer(blob, dtype, acc["count"] * width, start).reshape(acc["count"], width)
