@@ -1,0 +1,145 @@
+"""Torch reference of the three attention branches of spatial sparse attention: the specification.
+
+Plain, exact (computed in float32 whatever the input dtype), readable, any device. The Triton kernels
+(:mod:`n4d4d.kernels.triton_varlen`, :mod:`n4d4d.kernels.triton_selection`) are tested against it.
+
+All three branches are one operation, *block-sparse attention*: query token ``t`` (query head ``h``,
+which belongs to key/value head ``g = h // (H // H_kv)``: grouped-query attention, GQA) attends with
+one softmax to the union of the key blocks ``block_idx[t, g, :]``:
+
+* compression (Native Sparse Attention, Yuan et al. 2025, sec. 3.3.1; Direct3D-S2 sec. 3.2): keys are
+  the compressed tokens, one block per batch item, each query picks its own batch item;
+* selection (NSA sec. 3.3.2): keys are the tokens, blocks are the selection blocks, each query picks
+  its top-k blocks per KV head (:func:`n4d4d.kernels.compression.select_blocks`);
+* sliding window (Direct3D-S2's 3D windows): keys are the window-ordered tokens, each query picks its
+  own window.
+
+Queries are processed in chunks; each chunk gathers the union of the key blocks its queries picked
+and computes a masked dense softmax over it, so no ``N x N`` matrix is formed (memory per chunk is
+``chunk x H x |union|``). With gradients enabled, each chunk runs under activation checkpointing
+(recomputed in the backward pass) so the memory of forward+backward does not grow with ``N``.
+A query whose blocks hold no key (only possible if ``block_idx`` is all ``-1``) gets output 0 and
+log-sum-exp ``-inf``.
+
+What it does not do: it is not fast (Python loop over chunks), and it does not choose blocks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from n4d4d.kernels.layout import BlockLayout, WindowLayout
+
+
+def _ranges(starts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Concatenation of ``arange(starts[i], starts[i] + lengths[i])``, int64."""
+    total = int(lengths.sum())
+    first = torch.cumsum(lengths, 0) - lengths
+    return torch.arange(total, device=starts.device) - torch.repeat_interleave(first - starts, lengths)
+
+
+def _chunk(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tok: torch.Tensor,
+           mask: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked softmax attention of ``q (C, H, D)`` over keys ``k[tok], v[tok]`` (``tok`` ``(T,)``).
+
+    ``mask`` ``(C, H_kv or 1, T)`` bool says which keys each query sees. Returns ``o (C, H, D)``
+    float32 and ``lse (C, H)`` float32.
+    """
+    c, h, d = q.shape
+    hkv = k.shape[1]
+    qf = q.float().view(c, hkv, h // hkv, d)
+    kf, vf = k[tok].float(), v[tok].float()                        # (T, H_kv, D)
+    s = torch.einsum("cgjd,tgd->cgjt", qf, kf) * scale              # (C, H_kv, G, T)
+    m = mask[:, :, None, :]
+    s = s.masked_fill(~m, torch.finfo(torch.float32).min)
+    p = torch.softmax(s, dim=-1) * m                                # rows with no key: all 0
+    o = torch.einsum("cgjt,tgd->cgjd", p, vf).reshape(c, h, d)
+    lse = torch.logsumexp(s, dim=-1).reshape(c, h)
+    has_key = m.any(-1).expand(c, hkv, h // hkv).reshape(c, h)
+    lse = torch.where(has_key, lse, -math.inf)
+    return o, lse
+
+
+def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                           key_offsets: torch.Tensor, block_idx: torch.Tensor, scale: float | None = None,
+                           chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query attends to the union of the key blocks it picked (one softmax over all of them).
+
+    Args:
+        q: ``(N_q, H, D)`` queries, any float dtype.
+        k, v: ``(N_k, H_kv, D)`` keys and values, ``H`` a multiple of ``H_kv`` (GQA).
+        key_offsets: ``(n_blocks + 1,)`` int; key block ``i`` is keys ``key_offsets[i]:key_offsets[i+1]``.
+        block_idx: ``(N_q, H_kv or 1, K)`` int, the blocks each query picks per KV head (a size-1
+            middle axis means the same blocks for all heads); ``-1`` entries pick nothing, and a
+            block listed twice counts once.
+        scale: softmax scale, default ``1 / sqrt(D)``.
+        chunk: queries per chunk (memory ``chunk x H x |union of picked keys|`` floats).
+
+    Returns:
+        ``o`` ``(N_q, H, D)`` in ``q.dtype`` and ``lse`` ``(N_q, H)`` float32 (natural log of the
+        softmax normaliser, ``-inf`` for a query that picked no key).
+    """
+    nq, h, d = q.shape
+    hkv = k.shape[1]
+    if h % hkv:
+        raise ValueError(f"query heads ({h}) must be a multiple of key/value heads ({hkv})")
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    key_offsets = key_offsets.long()
+    use_ckpt = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+    outs, lses = [], []
+    for a in range(0, nq, chunk):
+        idx = block_idx[a:a + chunk].long()                         # (C, H_i, K)
+        blocks = torch.unique(idx[idx >= 0])
+        starts = key_offsets[blocks]
+        lengths = key_offsets[blocks + 1] - starts
+        tok = _ranges(starts, lengths)                              # (T,) union of picked keys
+        tok_block = torch.repeat_interleave(blocks, lengths)
+        mask = (idx[..., None] == tok_block).any(dim=2)             # (C, H_i, T)
+        if use_ckpt:
+            o, lse = checkpoint(_chunk, q[a:a + chunk], k, v, tok, mask, scale, use_reentrant=False)
+        else:
+            o, lse = _chunk(q[a:a + chunk], k, v, tok, mask, scale)
+        outs.append(o)
+        lses.append(lse)
+    return torch.cat(outs).to(q.dtype), torch.cat(lses)
+
+
+def compression_attention(q: torch.Tensor, k_cmp: torch.Tensor, v_cmp: torch.Tensor,
+                          layout: BlockLayout, scale: float | None = None) -> torch.Tensor:
+    """Every query attends to all compressed tokens of its batch item (NSA eq. 7 without causality).
+
+    ``q`` ``(N, H, D)`` in block order; ``k_cmp, v_cmp`` ``(n_cmp, H_kv, D)`` from
+    :func:`n4d4d.kernels.compression.compress_kv`. Returns ``(N, H, D)`` in ``q.dtype``.
+    """
+    return block_sparse_attention(q, k_cmp, v_cmp, layout.compression.cu_blocks,
+                                  layout.token_batch[:, None, None], scale)[0]
+
+
+def selection_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_idx: torch.Tensor,
+                        layout: BlockLayout, scale: float | None = None) -> torch.Tensor:
+    """Every query attends to the tokens of its selected blocks (NSA sec. 3.3.2, one softmax).
+
+    ``q`` ``(N, H, D)``, ``k, v`` ``(N, H_kv, D)`` in block order; ``block_idx`` ``(N, H_kv, K)`` int
+    selection-block indices (global, ``-1`` = none) shared by the query heads of a KV group.
+    Returns ``(N, H, D)``.
+    """
+    return block_sparse_attention(q, k, v, layout.selection.offsets, block_idx, scale)[0]
+
+
+def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: WindowLayout,
+                     scale: float | None = None) -> torch.Tensor:
+    """Every query attends to the tokens of its own 3D window (full attention inside the window).
+
+    ``q`` ``(N, H, D)``, ``k, v`` ``(N, H_kv, D)`` in *block* order; they are permuted into window
+    order and the output ``(N, H, D)`` back. A window with fewer tokens than ``window**3`` (the usual
+    case on a sparse grid) is simply a shorter run; a token alone in its window attends to itself.
+    """
+    part = window.partition
+    if window.is_identity:
+        return block_sparse_attention(q, k, v, part.offsets, part.block_of_token[:, None, None], scale)[0]
+    o, _ = block_sparse_attention(q[window.order], k[window.order], v[window.order], part.offsets,
+                                  part.block_of_token[:, None, None], scale)
+    return o[window.inverse]
