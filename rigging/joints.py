@@ -160,6 +160,27 @@ def snap_to_cylinder(points: np.ndarray, origin: np.ndarray, axis: np.ndarray, m
     return origin + cx * u + cy * v
 
 
+def _pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: float) -> list[PartGeometry]:
+    """Connected components of ``part`` within ``eps`` of ``points`` and smaller than ``max_diag``."""
+    import trimesh
+
+    tm = trimesh.Trimesh(part.vertices, part.faces, process=False)
+    tm.merge_vertices()
+    comps = trimesh.graph.connected_components(tm.face_adjacency, nodes=np.arange(len(tm.faces)), min_len=1)
+    if len(comps) < 2 or len(comps) > 200:
+        return []
+    out = []
+    for k, c in enumerate(comps):
+        c = np.asarray(c)
+        v = part.vertices[np.unique(part.faces[c])]
+        if len(c) < 8 or np.linalg.norm(np.ptp(v, 0)) > max_diag:
+            continue
+        g = PartGeometry(f"{part.name}#{k}", part.vertices, part.faces[c], n_samples=600, seed=part.seed)
+        if float(g.distance(points).min()) <= eps:
+            out.append(g)
+    return out[:6]
+
+
 def _line_near(point, axis, target, radius) -> bool:
     r = target - point
     return float(np.linalg.norm(r - (r @ axis) * axis)) <= radius
@@ -193,11 +214,14 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
     def late() -> bool:
         return deadline is not None and time.monotonic() > deadline
 
-    # 1. symmetry axes of the child, then of the parent, through the contact region
+    # 1. symmetry axes of the child, then of the parent, then of the parent's pieces that touch
+    # the contact (a motor housing or shaft the child is mounted on), through the contact region
     reach = 0.25 * child.diag + eps
-    for source, part in (("child-symmetry", child), ("parent-symmetry", parent)):
-        if part is parent and parent.diag > 3.0 * child.diag:
-            continue  # a large parent's symmetry says little about a small child's joint
+    shapes = [("child-symmetry", child)]
+    if parent.diag <= 3.0 * child.diag:  # a large parent's symmetry says little about a small child
+        shapes.append(("parent-symmetry", parent))
+    shapes += [("parent-piece-symmetry", g) for g in _pieces_near(parent, own, eps, 3.0 * child.diag)]
+    for source, part in shapes:
         for point, axis, _ in revolution_axes(part):
             if late():
                 return fixed

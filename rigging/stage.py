@@ -153,7 +153,8 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_b
         notes.append("no movable part found: single rigid part")
         return _rigid(asset, t0, "rigid", notes)
 
-    parts, rebuilt = _close_parts(parts)
+    source_parts = parts  # joints are inferred on the parts as given (winding numbers cope
+    parts, rebuilt = _close_parts(parts)  # with soups); closed meshes are what later stages get
     if rebuilt:
         notes.append(f"{rebuilt} part mesh(es) were not watertight: re-extracted from a solid voxel grid")
     names = {p.name for p in parts}
@@ -162,7 +163,7 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_b
         out_joints = tuple(given)
         source = "from-file"
     else:
-        geos = [PartGeometry(p.name, p.mesh.vertices, p.mesh.faces, seed=seed) for p in parts]
+        geos = [PartGeometry(p.name, p.mesh.vertices, p.mesh.faces, seed=seed) for p in source_parts]
         inferred = infer_joints(geos, deadline=deadline)
         if time.monotonic() > deadline:
             notes.append(f"time budget of {time_budget_s:g} s reached: joints not yet inferred left fixed")

@@ -28,7 +28,7 @@ def eval_rigging(
 
     from n4d4d.rigging.harness import default_paths, evaluate, render_table
 
-    console = Console()
+    console = Console(width=200)  # the table is wide; never wrap it to a narrow pipe
     todo = list(paths) if paths else default_paths()
     missing = [p for p in todo if not Path(p).exists()]
     if missing:
