@@ -26,7 +26,9 @@ frame (``localRot0`` / ``localRot1``) is rotated so that token maps exactly onto
 limits are degrees, prismatic limits metres; continuous joints are revolute joints without limits.
 Each movable joint carries a DriveAPI with ``maxForce`` = ``Joint.effort`` (zero stiffness and
 damping: no drive unless a user sets gains); ``Joint.velocity`` has no UsdPhysics attribute and
-is written as ``n4d4d:maxJointVelocity`` (rad/s or m/s) custom data.
+is written as PhysxSchema's ``physxJoint:maxJointVelocity`` (PhysxJointAPI, read by Isaac Sim)
+and Newton's ``newton:velocityLimit`` (NewtonJointAPI), both degrees/s for revolute joints and
+m/s for prismatic ones.
 
 Motion clips: time samples of every part's ``xformOp:translate`` / ``xformOp:orient`` from
 forward kinematics (root poses and joint tracks), and of the visual points when the clip has
@@ -335,8 +337,14 @@ def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_path
         drive.CreateMaxForceAttr(float(j.effort))
         drive.CreateStiffnessAttr(0.0)
         drive.CreateDampingAttr(0.0)
-        joint.GetPrim().CreateAttribute("n4d4d:maxJointVelocity", Sdf.ValueTypeNames.Float,
-                                        custom=True).Set(float(j.velocity))
+        # PhysxSchema's PhysxJointAPI (read by Isaac Sim and Newton): deg/s angular, m/s linear
+        joint.GetPrim().AddAppliedSchema("PhysxJointAPI")
+        velocity = float(j.velocity) if kind == "prismatic" else float(np.degrees(j.velocity))
+        joint.GetPrim().CreateAttribute("physxJoint:maxJointVelocity", Sdf.ValueTypeNames.Float,
+                                        custom=False).Set(velocity)
+        joint.GetPrim().AddAppliedSchema("NewtonJointAPI")  # newton-usd-schemas: the same units
+        joint.GetPrim().CreateAttribute("newton:velocityLimit", Sdf.ValueTypeNames.Float,
+                                        custom=False).Set(velocity)
 
 
 def time_codes_per_second(times: np.ndarray) -> float:

@@ -242,6 +242,9 @@ def test_newton_loads_the_hinge_with_its_limits(tmp_path):
     # Newton converts UsdPhysics degrees back to radians
     assert builder.joint_limit_lower[dof] == pytest.approx(LID_LIMITS[0], abs=1e-6)
     assert builder.joint_limit_upper[dof] == pytest.approx(LID_LIMITS[1], rel=1e-6)
+    joint = hinged_asset().joints[0]  # effort from DriveAPI maxForce, speed from newton:velocityLimit
+    assert builder.joint_effort_limit[dof] == pytest.approx(joint.effort, rel=1e-6)
+    assert builder.joint_velocity_limit[dof] == pytest.approx(joint.velocity, rel=1e-6)
     assert sorted(builder.body_mass) == pytest.approx(sorted([0.4 * 0.4 * 0.02 * DENSITY, 0.4 * 0.4 * 0.1 * DENSITY]))
 
 
