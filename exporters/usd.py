@@ -239,7 +239,7 @@ def _visual_material(stage, looks, part: str, mesh: Mesh, out_dir: Path):
         atomic_write_bytes(Path(out_dir) / rel, mesh.texture_png)
         reader = UsdShade.Shader.Define(stage, mat.GetPath().AppendChild("stReader"))
         reader.CreateIdAttr("UsdPrimvarReader_float2")
-        reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("st")
+        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("st")
         tex = UsdShade.Shader.Define(stage, mat.GetPath().AppendChild("baseColorTexture"))
         tex.CreateIdAttr("UsdUVTexture")
         tex.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(Sdf.AssetPath(f"./{rel}"))

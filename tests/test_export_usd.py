@@ -253,3 +253,24 @@ def test_export_api_writes_usda_and_usdc_with_one_shared_texture(tmp_path):
     assert out == {"usda": tmp_path / "asset.usda", "usdc": tmp_path / "asset.usdc"}
     assert len(list((tmp_path / "textures").iterdir())) == 1
     assert Usd.Stage.Open(str(out["usdc"])).GetPrimAtPath("/box/body/visual").IsValid()
+
+
+@pytest.mark.parametrize("which", ["textured_box", "hinge_with_clips", "skinned_bar"])
+def test_openusd_validators_find_nothing(tmp_path, which):
+    """Every validator OpenUSD registers (UsdGeom, UsdShade, UsdPhysics, UsdSkel, UsdUtils ...)."""
+    from pxr import UsdValidation
+
+    if which == "textured_box":
+        asset = box_asset(uvs=np.zeros((8, 2)), texture_png=png_bytes(), base_color=np.array([1, 0, 0, 1.0]))
+    elif which == "hinge_with_clips":
+        t = np.linspace(0, 1, 5)
+        asset = hinged_asset().replace(motion_clips=(MotionClip("open", t, {"hinge": t}),
+                                                     MotionClip("close", t, {"hinge": 1 - t})))
+    else:
+        asset = skinned_asset()
+    stage = Usd.Stage.Open(str(write_usd(asset, tmp_path / "asset.usdc")))
+    registry = UsdValidation.ValidationRegistry()
+    validators = registry.GetOrLoadAllValidators()
+    assert len(validators) >= 20  # the physics and skel validators are among them
+    errors = UsdValidation.ValidationContext(validators).Validate(stage)
+    assert [(e.GetName(), e.GetMessage()) for e in errors] == []
