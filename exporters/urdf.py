@@ -12,9 +12,11 @@ One ``<joint>`` per asset joint: origin = child part origin minus parent part or
 ``Joint.axis`` (unit, joint frame = child link frame), limits in rad (revolute) or m
 (prismatic) with effort (N or N m) and velocity (rad/s or m/s); continuous joints carry effort
 and velocity only. Mesh paths are relative to the URDF file. The URDF format needs one root
-link: assets with several unconnected parts raise :class:`ExportError`. The asset's friction
-and restitution go into a ``<gazebo>``-free ``<contact>`` block that PyBullet reads
-(``lateral_friction``, ``restitution``); other consumers ignore it.
+link: assets with several unconnected parts raise :class:`ExportError`. The asset's dynamic
+friction and restitution go into each link's ``<contact>`` element (``lateral_friction``,
+``restitution``), a PyBullet extension that ROS parsers ignore. PyBullet replaces the file's
+inertia by one computed from collision shapes unless loaded with
+``flags=URDF_USE_INERTIA_FROM_FILE``. Link and joint names are sanitised to ``[A-Za-z0-9_]``.
 
 Not written: transmissions, ``<safety_controller>``, ``<calibration>``, dynamics damping.
 """
@@ -90,6 +92,7 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
             ET.SubElement(contact, "lateral_friction", value=repr(float(asset.material.dynamic_friction)))
             ET.SubElement(contact, "restitution", value=repr(float(asset.material.restitution)))
         by_name = {f.name: f for f in frames}
+        jtaken: set[str] = set()
         for f in frames:
             if f.joint is None:
                 continue
@@ -98,7 +101,7 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
                 raise ExportError(f"joint '{j.name}' has unknown type '{j.type}'", asset.name)
             if kind == "prismatic" and not (np.isfinite(j.lower) and np.isfinite(j.upper)):
                 raise ExportError(f"prismatic joint '{j.name}' needs finite limits in URDF", asset.name)
-            el = ET.SubElement(robot, "joint", name=j.name, type=kind)
+            el = ET.SubElement(robot, "joint", name=safe_name(j.name, jtaken), type=kind)
             ET.SubElement(el, "origin", xyz=_vec(f.origin - by_name[f.parent].origin), rpy="0 0 0")
             ET.SubElement(el, "parent", link=f.parent)
             ET.SubElement(el, "child", link=f.name)

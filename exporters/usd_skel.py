@@ -15,7 +15,8 @@ Layout under the root rigid body (the part frame at the asset origin)::
 Joints are re-ordered parent-first (UsdSkel requires a parent's index below its children's)
 and the joint indices of the weights follow. Each vertex keeps its 4 largest weights,
 renormalised to sum 1 (the UsdSkel / glTF limit). USD matrices are row-vector (translation in
-the last row): n4d4d's column-vector 4x4 matrices are transposed at this boundary. Follows
+the last row): n4d4d's column-vector 4x4 matrices are transposed at this boundary. A clip's
+per-frame vertices are not written on the skinned mesh (skinning would move them again). Follows
 the UsdSkel schema (openusd.org, "UsdSkel: Schemas In-Depth"). Writes no file.
 """
 

@@ -203,6 +203,13 @@ def test_glb_keeps_texture_uvs_and_base_colour(tmp_path):
     assert tree["images"] and "baseColorTexture" in pbr
 
 
+def test_glb_keeps_vertex_colours(tmp_path):
+    colors = np.random.default_rng(2).integers(0, 256, (8, 4)).astype(np.uint8)
+    tree, blob = _glb_json_and_bin(export(box_asset(vertex_colors=colors), tmp_path, ["glb"])["glb"])
+    prim = tree["meshes"][0]["primitives"][0]
+    assert np.array_equal(_accessor(tree, blob, prim["attributes"]["COLOR_0"]), colors)
+
+
 def test_3mf_is_in_millimetres_with_one_object_per_part(tmp_path):
     import trimesh
 

@@ -274,3 +274,21 @@ def test_openusd_validators_find_nothing(tmp_path, which):
     assert len(validators) >= 20  # the physics and skel validators are among them
     errors = UsdValidation.ValidationContext(validators).Validate(stage)
     assert [(e.GetName(), e.GetMessage()) for e in errors] == []
+
+
+def test_root_poses_move_the_body_and_clips_lie_end_to_end(tmp_path):
+    """A second clip lifting and yawing the whole asset plays after the first, one code later."""
+    t = np.linspace(0.0, 0.5, 16)  # 30 samples/s, like the first clip
+    yaw = t * np.pi  # 90 degrees at 0.5 s
+    root = np.column_stack([np.zeros_like(t), np.zeros_like(t), t, np.cos(yaw / 2), 0 * t, 0 * t, np.sin(yaw / 2)])
+    open_clip = MotionClip("open", np.linspace(0, 1, 31), {"hinge": np.linspace(0, 1, 31)})
+    lift = MotionClip("lift", t, root_poses=root)
+    stage = Usd.Stage.Open(str(write_usd(hinged_asset().replace(motion_clips=(open_clip, lift)),
+                                         tmp_path / "asset.usda")))
+    clips = stage.GetRootLayer().customLayerData["n4d4d"]["clips"]
+    assert clips["lift"] == {"startTimeCode": 31.0, "endTimeCode": 46.0}
+    assert stage.GetEndTimeCode() == 46.0
+    lid = UsdGeom.Xformable(stage.GetPrimAtPath("/chest/lid"))
+    world = lid.ComputeLocalToWorldTransform(Usd.TimeCode(46.0))
+    # the hinge (0, 0.2, 0.1) yawed 90 degrees about Z and lifted 0.5 m: (-0.2, 0, 0.6)
+    assert np.allclose(np.array(world.Transform(Gf.Vec3d(0, 0, 0))), [-0.2, 0, 0.6], atol=1e-6)
