@@ -9,6 +9,7 @@ from __future__ import annotations
 from n4d4d.cli.app import app
 
 from n4d4d.cli import build as _build  # noqa: F401,E402
+from n4d4d.cli import corpus as _corpus  # noqa: F401,E402
 from n4d4d.cli import eval_rigging as _eval_rigging  # noqa: F401,E402
 
 

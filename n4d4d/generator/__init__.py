@@ -1,0 +1,17 @@
+"""The SSA static generator, part 1: a corpus of sparse SDF volumes and the sparse SDF VAE (SS-VAE).
+
+Modules (each imports torch only when imported itself; ``import n4d4d.generator`` is light):
+
+* :mod:`~n4d4d.generator.sparse_conv`: submanifold sparse convolution, 2x downsampling and 2x
+  subdivision in plain torch over neighbour maps cached per resolution;
+* :mod:`~n4d4d.generator.attention`: shifted-window self-attention on sparse voxels;
+* :mod:`~n4d4d.generator.vae`: the SS-VAE (Direct3D-S2, Wu et al. 2025) and its config;
+* :mod:`~n4d4d.generator.losses`: SDF regression with sharp-edge weights, KL, pruning BCE;
+* :mod:`~n4d4d.generator.checkpoint`: JSON config + safetensors checkpoints (never unpickled);
+* :mod:`~n4d4d.generator.procedural`: seeded procedural shape families with parts and joints;
+* :mod:`~n4d4d.generator.corpus`: corpus building and reading (manifest, splits, npz volumes);
+* :mod:`~n4d4d.generator.train`: the training loop and named configs;
+* :mod:`~n4d4d.generator.metrics`: Chamfer-L1, F-score, normal consistency, volume IoU, watertightness.
+
+The flow transformer that samples latents (part 2) is not here.
+"""

@@ -1,0 +1,140 @@
+"""Between :class:`~n4d4d.volume.SparseSDF` and the SS-VAE's tensors; encode, decode, extract a mesh.
+
+What it does:
+
+* :func:`sdf_to_tensors`: band nodes and values of a SparseSDF -> coords ``(N, 3) int32`` and the
+  normalised SDF ``clip(values / (voxel_size * truncation), -1, 1)`` ``(N, 1) float32``;
+* :func:`tensors_to_sdf`: decoded coords and normalised SDF -> a SparseSDF on the grid of a reference
+  volume (same origin, voxel size, block size and grid), keeping the nodes inside the grid whose
+  decoded distance is within the band;
+* :func:`reconstruct`: encode (posterior mean) and decode (predicted pruning) one SparseSDF;
+* :func:`decoded_surface`: the zero level set of a decoded band as a closed mesh.
+
+Why a separate extraction: :func:`n4d4d.volume.extract_surface` is exact for a true narrow band
+(every node within ``band`` of the surface is stored), which a decoded band need not be: a pruned
+block can leave the contoured region with a border. :func:`decoded_surface` instead fills the whole
+grid: nodes outside the decoded band take the sign of the band nodes their connected region (6-
+connectivity, the grid padded with an outside layer) touches, by majority, then runs Lewiner's
+marching cubes (``skimage.measure.marching_cubes``) on the dense grid, whose output is closed
+because every cell of the padded grid is contoured. Memory is the dense grid (``R^3`` float32:
+8 MiB at R = 128, 64 MiB at R = 256). It does not decimate or smooth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from n4d4d.volume.sparse import SparseSDF
+
+
+def sdf_to_tensors(sdf: SparseSDF, truncation: float):
+    """``(coords (N, 3) int32 torch, feats (N, 1) float32 torch)`` of ``sdf``'s band (truncation in voxels)."""
+    import torch
+
+    feats = np.clip(sdf.values / (sdf.voxel_size * truncation), -1.0, 1.0).astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(sdf.coords)), torch.from_numpy(feats)[:, None]
+
+
+def pack(coords: np.ndarray, values: np.ndarray, like: SparseSDF, band: float | None = None) -> SparseSDF:
+    """A SparseSDF of nodes ``coords (N, 3)`` with ``values (N,)`` (m) on ``like``'s grid, block-sorted.
+
+    Nodes outside the grid or with ``|value| > band`` (default ``like.band``) are dropped.
+    """
+    band = like.band if band is None else band
+    c = np.asarray(coords, np.int64)
+    v = np.asarray(values, np.float32)
+    ok = np.all((c >= 0) & (c < like.grid_shape), axis=1) & (np.abs(v) <= band)
+    c, v = c[ok], v[ok]
+    bs = like.block_size
+    nb = -(-like.grid_shape.astype(np.int64) // bs)
+    blk, loc = c // bs, c % bs
+    bkey = (blk[:, 0] * nb[1] + blk[:, 1]) * nb[2] + blk[:, 2]
+    order = np.lexsort(((loc[:, 0] * bs + loc[:, 1]) * bs + loc[:, 2], bkey))
+    c, v, bkey = c[order], v[order], bkey[order]
+    starts = np.flatnonzero(np.r_[True, bkey[1:] != bkey[:-1]]) if len(c) else np.zeros(0, np.int64)
+    return SparseSDF(resolution=like.resolution, voxel_size=like.voxel_size, origin=like.origin,
+                     block_size=bs, coords=c.astype(np.int32), values=v,
+                     block_coords=(c[starts] // bs).astype(np.int32),
+                     block_offsets=np.r_[starts, len(c)].astype(np.int64), band=band,
+                     grid_shape=like.grid_shape)
+
+
+def tensors_to_sdf(coords, feats, like: SparseSDF, truncation: float) -> SparseSDF:
+    """Decoded ``coords (N, 3)`` and normalised ``feats (N, 1)`` (torch or numpy) -> SparseSDF on ``like``'s grid."""
+    c = np.asarray(coords.cpu() if hasattr(coords, "cpu") else coords)
+    f = np.asarray(feats.detach().float().cpu() if hasattr(feats, "cpu") else feats).reshape(-1)
+    return pack(c, f * truncation * like.voxel_size, like)
+
+
+def reconstruct(model, sdf: SparseSDF, device: str = "cpu") -> SparseSDF:
+    """Encode ``sdf`` (posterior mean) and decode it with predicted pruning; the decoded SparseSDF.
+
+    Raises ``ValueError`` when the decoder prunes every voxel of some level.
+    """
+    import torch
+
+    from n4d4d.kernels.sparse_tensor import SparseTensor
+
+    trunc = model.config.truncation
+    c, f = sdf_to_tensors(sdf, trunc)
+    x = SparseTensor(torch.cat([torch.zeros(len(c), 1, dtype=torch.int32), c], 1).to(device), f.to(device))
+    with torch.no_grad():
+        posterior, _ = model.encode(x)
+        out = model.decode(posterior.mode())
+    return tensors_to_sdf(out.sdf.coords[:, 1:], out.sdf.feats, sdf, trunc)
+
+
+def dense_signed_grid(sdf: SparseSDF) -> np.ndarray:
+    """The grid ``grid_shape + 2`` (one outside layer each side) with signs filled beyond the band.
+
+    Band nodes keep their values (in voxels); other nodes get ``+-band`` (voxels) with the majority
+    sign of the band nodes their 6-connected unstored region touches (outside if it touches none,
+    and the region touching the grid's outer layer is outside).
+    """
+    from scipy import ndimage
+
+    shape = tuple(int(s) + 2 for s in sdf.grid_shape)
+    band = sdf.band / sdf.voxel_size
+    vol = np.full(shape, np.nan, np.float32)
+    c = sdf.coords.astype(np.int64) + 1
+    vol[c[:, 0], c[:, 1], c[:, 2]] = sdf.values / np.float32(sdf.voxel_size)
+    unknown = np.isnan(vol)
+    labels, n = ndimage.label(unknown)
+    votes = np.zeros(n + 1, np.float64)
+    for axis in range(3):
+        for step in (1, -1):
+            a, b = [slice(None)] * 3, [slice(None)] * 3
+            a[axis] = slice(0, -1) if step == 1 else slice(1, None)
+            b[axis] = slice(1, None) if step == 1 else slice(0, -1)
+            la, vb = labels[tuple(a)], vol[tuple(b)]
+            pick = (la > 0) & ~np.isnan(vb)
+            np.add.at(votes, la[pick], np.where(vb[pick] < 0, -1.0, 1.0))
+    sign = np.where(votes < 0, -1.0, 1.0).astype(np.float32)
+    sign[labels[0, 0, 0]] = 1.0  # the outer layer is outside
+    vol[unknown] = sign[labels[unknown]] * np.float32(band)
+    return vol
+
+
+def decoded_surface(sdf: SparseSDF):
+    """Closed mesh (:class:`n4d4d.asset.Mesh`, metres) of a decoded band's zero level set.
+
+    Raises :class:`~n4d4d.errors.EmptyMeshError` when the filled grid has no sign change.
+    """
+    from skimage.measure import marching_cubes
+
+    from n4d4d.asset import Mesh
+    from n4d4d.errors import EmptyMeshError
+
+    vol = dense_signed_grid(sdf)
+    if not (vol < 0).any():
+        raise EmptyMeshError("the decoded volume has no inside (no zero crossing)")
+    verts, faces, _, _ = marching_cubes(vol, 0.0, method="lewiner")
+    # marching_cubes orders faces so that normals point towards increasing values (outwards)
+    verts = sdf.origin + (verts - 1.0) * sdf.voxel_size
+    return Mesh(vertices=verts, faces=faces[:, ::-1].astype(np.int64) if _inward(verts, faces) else faces)
+
+
+def _inward(verts: np.ndarray, faces: np.ndarray) -> bool:
+    """True when the closed mesh's signed volume is negative (faces need flipping)."""
+    tri = verts[faces]
+    return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) < 0
