@@ -65,3 +65,22 @@ def test_atomic_dir_replaces_whole_folder(tmp_path):
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["asset"]
+
+
+def test_atomic_outputs_have_normal_permissions(tmp_path):
+    # mkstemp/mkdtemp create 0600/0700 temporaries; published outputs must be readable by
+    # others like any file the user makes (0644/0755 under the usual umask 022).
+    import os
+    import stat
+
+    from n4d4d.io.atomic import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        f = atomic_write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(f.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
