@@ -1,0 +1,179 @@
+"""Every threshold of the physics certificate, in one place, each with its reason.
+
+Three frozen records: :class:`StabilityThresholds` (rest and drop checks, in every engine),
+:class:`FidelityThresholds` (how closely the convex hulls must follow the visual surface) and
+:class:`CertificateThresholds` (penetration between links, articulation sweeps, motion clips,
+cross-engine agreement). The physics report writes :func:`as_dict` of each next to the values
+it measured, so a reader sees bound and measurement side by side.
+
+Sources: BlenderProc's settle rule (an object is at rest when it moved under 1 cm and 0.1 rad
+over the last second: ``blenderproc.object.simulate_physics_and_fix_final_poses``) is the
+documented lower bar; we are stricter where the engines allow (measured with
+``benchmarks/physics.py``). NVIDIA SimReady rule BA.002 (no contact between non-adjacent
+links at rest); Infinigen-Sim's asset test (constraint force at rest under a bound); Isaac
+Lab / PhysX GPU limits (64 vertices per convex hull).
+
+This module holds numbers and their reasons only; the checks that use them live in
+:mod:`.pybullet_check`, :mod:`.newton_check`, :mod:`.penetration`, :mod:`.articulation`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+G = 9.80665  # m/s^2, n4d4d.conventions.GRAVITY
+
+
+@dataclass(frozen=True)
+class StabilityThresholds:
+    """Bounds of the rest and drop checks (SI units).
+
+    Attributes:
+        time_step_s: simulation step. 1/240 s is PyBullet's default and what its contact
+            solver is tuned for; Newton runs the same step so both engines see the same dynamics.
+        settle_time_s: the body must be at rest (speeds below ``rest_*_speed``) from this time
+            after release on. A 5 cm drop lands in 0.1 s; 2 s leaves room for tumbling and
+            rocking of household objects without accepting slow creep.
+        rest_window_s: the last stretch of the simulation over which drift is measured
+            ("over the last second", BlenderProc).
+        rest_linear_speed_m_s, rest_angular_speed_rad_s: "at rest" means the COM speed and
+            the angular speed stay below these from the settle time on. 1 cm/s and 0.1 rad/s
+            are BlenderProc's per-second drift bounds read as speeds.
+        max_drift_m, max_drift_rad: COM displacement and rotation angle over the last
+            ``rest_window_s``. BlenderProc accepts 1 cm and 0.1 rad; resting contact in PyBullet
+            drifts microns per second, so 2 mm and 0.02 rad (5x stricter) still leave margin
+            for Newton's XPBD/MuJoCo contact.
+        max_penetration_m: deepest ground penetration of any hull at any step. Both engines
+            hold resting contact to well under 1 mm at 240 Hz for household masses; 3 mm is
+            the impact transient of a 5 cm drop at this step (1 m/s x 4 ms) and below what a
+            camera or gripper notices at tabletop scale. Deeper means tunnelling, or a hull
+            that sits below the visual surface.
+        speed_factor: explosion bound. Energy conservation caps the COM speed at
+            ``sqrt(2 g dh)`` and the angular speed at ``sqrt(2 m g dh / I_min)``, where dh is
+            the most the COM can fall (drop height + bounding-box diagonal); a solver that
+            exceeds either by this factor injected energy (an explosion).
+        speed_slack_m_s: absolute slack added to the linear bound (contact restitution and
+            depenetration impulses of a few cm/s are not explosions).
+        drop_height_m: clearance between the lowest hull point and the ground at release in
+            the drop check (the same drop for every asset, so verdicts compare).
+        rest_perturbation_rad: the rest check tilts the authored pose by this angle about a
+            seeded horizontal axis. Real placement is never exact: an equilibrium that a 0.6
+            degree tilt upsets (a cone on its tip) is not a rest pose.
+        max_rest_shift_m, max_rest_shift_rad: in the rest check, how far the settled pose may
+            be from the placed pose. Settling onto the ground moves a body by contact depth
+            and the tilt above; 1 cm / 0.1 rad (BlenderProc's numbers) separates that from
+            tipping over or sliding away.
+    """
+
+    time_step_s: float = 1.0 / 240.0
+    settle_time_s: float = 2.0
+    rest_window_s: float = 1.0
+    rest_linear_speed_m_s: float = 0.01
+    rest_angular_speed_rad_s: float = 0.1
+    max_drift_m: float = 0.002
+    max_drift_rad: float = 0.02
+    max_penetration_m: float = 0.003
+    speed_factor: float = 1.2
+    speed_slack_m_s: float = 0.05
+    drop_height_m: float = 0.05
+    rest_perturbation_rad: float = 0.01
+    max_rest_shift_m: float = 0.01
+    max_rest_shift_rad: float = 0.1
+
+    @property
+    def duration_s(self) -> float:
+        """Simulated seconds per check: settle time plus the rest window."""
+        return self.settle_time_s + self.rest_window_s
+
+    @property
+    def steps(self) -> int:
+        """Simulation steps per check (``duration_s / time_step_s``, rounded)."""
+        return int(round(self.duration_s / self.time_step_s))
+
+    def speed_bounds(self, diagonal_m: float, mass_kg: float, min_moment: float) -> tuple[float, float]:
+        """Linear (m/s) and angular (rad/s) peak-speed bounds from energy conservation.
+
+        ``diagonal_m``: bounding-box diagonal (m); ``mass_kg``: total mass;
+        ``min_moment``: smallest principal moment about the COM (kg m^2).
+        """
+        dh = self.drop_height_m + diagonal_m
+        v = self.speed_factor * math.sqrt(2.0 * G * dh) + self.speed_slack_m_s
+        w = self.speed_factor * math.sqrt(2.0 * mass_kg * G * dh / max(min_moment, 1e-12))
+        return v, w
+
+
+@dataclass(frozen=True)
+class FidelityThresholds:
+    """How closely a part's convex hulls must follow its surface (CoACD, Wei et al. 2022).
+
+    Distances are percentages of the part's bounding-box diagonal; volumes are ratios to the
+    part's volume.
+
+    Attributes:
+        convex_fast_path_ratio: a part whose volume is at least this fraction of its convex
+            hull's is treated as convex (one hull, no CoACD), provided the fidelity bounds below
+            still hold. A solid with 3% hollowness has concavities of ~1% of its diagonal.
+        max_hausdorff_p95_pct: 95th percentile of the symmetric surface distance. CoACD's
+            default concavity threshold (0.05, a Hausdorff-like measure relative to the
+            bounding box) is the fidelity its authors accept; we bound the 95th percentile at
+            5% of the diagonal, and a miss triggers a finer retry.
+        max_mean_distance_pct: mean symmetric surface distance bound (1.5% of the diagonal).
+        min_volume_ratio, max_volume_ratio: union of hulls over part volume. Hulls cover the
+            part (ratio >= ~1); 0.95 tolerates the decimation of hulls to 64 vertices, and
+            1.35 rejects hulls that bridge large concavities (a mug filled in).
+        samples: surface points per side used to measure distances (seeded). 20,000 points
+            on a 20k-face mesh put the sampling error of the mean well under 0.1% of the
+            diagonal (distances themselves are exact point-to-triangle queries).
+        retry_threshold_factor: a fidelity miss reruns CoACD with its concavity threshold
+            multiplied by this (finer), if the time budget leaves room.
+    """
+
+    convex_fast_path_ratio: float = 0.97
+    max_hausdorff_p95_pct: float = 5.0
+    max_mean_distance_pct: float = 1.5
+    min_volume_ratio: float = 0.95
+    max_volume_ratio: float = 1.35
+    samples: int = 20_000
+    retry_threshold_factor: float = 0.6
+
+
+@dataclass(frozen=True)
+class CertificateThresholds:
+    """Bounds of the checks beyond rest and drop.
+
+    Attributes:
+        max_link_penetration_m: deepest allowed overlap between the hulls of two non-adjacent
+            links in the rest pose and along articulation sweeps and motion clips (SimReady
+            BA.002 asks for none; 1 mm absorbs the float32 round-off of exported hulls and
+            contact margins).
+        max_frame_ground_penetration_m: deepest allowed ground penetration of the visual
+            surface in a motion-clip frame (same reason as the stability check's 3 mm).
+        max_rest_force_ratio: Infinigen-Sim's test: at rest, the total contact force on the
+            asset may exceed its weight by at most this ratio (a larger force means links
+            pushing against each other or against the ground: a preloaded constraint).
+        limit_tolerance_rad, limit_tolerance_m: an articulation sweep may overshoot a joint
+            limit by this much (PyBullet's limit constraint is soft by one step's motion).
+        max_sweep_speed_factor: during a sweep, no link moves faster than this times the
+            commanded joint speed times its distance from the joint axis plus 1 m/s
+            (anything faster is an explosion).
+        max_rest_disagreement_m, max_rest_disagreement_rad: cross-engine agreement of the
+            rest pose (COM position and orientation) between PyBullet and Newton after the
+            rest check. 5 mm and 0.05 rad: both are at rest on the same face; contact models
+            differ by their penetration (~1 mm) and settling micro-tilt.
+    """
+
+    max_link_penetration_m: float = 0.001
+    max_frame_ground_penetration_m: float = 0.003
+    max_rest_force_ratio: float = 1.5
+    limit_tolerance_rad: float = 0.02
+    limit_tolerance_m: float = 0.002
+    max_sweep_speed_factor: float = 3.0
+    max_rest_disagreement_m: float = 0.005
+    max_rest_disagreement_rad: float = 0.05
+
+
+def as_dict(thresholds) -> dict:
+    """The thresholds record as a plain JSON-ready dict (field name -> value)."""
+    return {f.name: getattr(thresholds, f.name) for f in dataclasses.fields(thresholds)}
