@@ -13,17 +13,19 @@ import math
 import torch
 
 
-def shell_coords(n: int, seed: int, thickness: float = 1.0) -> torch.Tensor:
+def shell_coords(n: int, seed: int, thickness: float = 1.0, radius: float | None = None) -> torch.Tensor:
     """``(n, 3)`` int32 unique voxel coordinates (x, y, z >= 0) on a sphere shell, random order.
 
-    The sphere's radius is chosen so the shell of ``thickness`` voxels holds at least ``n`` voxels
-    (about ``4 pi r**2 thickness``); ``n`` of them are kept at random (``torch.Generator`` seeded with
-    ``seed``). Needs ``n >= 1``.
+    The sphere's radius (in voxels) is ``radius``, or by default the smallest for which the shell of
+    ``thickness`` voxels holds ``n`` voxels (about ``4 pi r**2 thickness``); it grows by 10% steps
+    until the shell holds at least ``n`` voxels, and ``n`` of them are kept at random
+    (``torch.Generator`` seeded with ``seed``); a large ``radius`` gives a sparser, wider set.
+    Needs ``n >= 1``.
     """
     if n < 1:
         raise ValueError("n must be >= 1")
     gen = torch.Generator().manual_seed(seed)
-    r = max(2.0, math.sqrt(n / (4 * math.pi * thickness)))
+    r = max(2.0, math.sqrt(n / (4 * math.pi * thickness)) if radius is None else float(radius))
     while True:
         side = int(math.ceil(2 * r + thickness)) + 2
         c = (side - 1) / 2.0

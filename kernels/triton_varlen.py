@@ -9,12 +9,14 @@ Flash-attention-2 style kernels (Dao 2023) for attention between *segments*: the
 * window branch: segments are the 3D windows of window-ordered tokens (queries and keys the same).
 
 Online softmax (running max and normaliser, base-2 exponentials), so no ``N x N`` matrix exists: the
-forward keeps a ``BLOCK_M x BLOCK_N`` tile of scores per program and stores the output and the
+forward keeps a ``BLOCK_R x BLOCK_N`` tile of scores per program and stores the output and the
 log-sum-exp; the backward recomputes the probabilities from the log-sum-exp, one kernel for ``dK, dV``
-(parallel over key tiles, looping over the query heads of the KV group and the segment's queries:
-no atomics) and one for ``dQ`` (parallel over query tiles). Segments of any length (including 0 and
-1) are cut into tiles of ``BLOCK_M`` queries / ``BLOCK_N`` keys listed in tables built once per
-layout. Grouped-query attention: query head ``h`` reads key/value head ``h // (H / H_kv)``.
+(parallel over key tiles, looping over the segment's queries: no atomics) and one for ``dQ``
+(parallel over query tiles). Grouped-query attention: query head ``h`` reads key/value head
+``h // (H / H_kv)``; the rows of a tile are (token, query head) pairs, ``BLOCK_T`` tokens times the
+``H / H_kv`` heads of one KV group (about 64 rows), so each key/value tile is loaded once per group
+(the "packed GQA" layout of FlashAttention-3). Segments of any length (including 0 and 1) are cut
+into tiles of ``BLOCK_T`` query tokens / ``BLOCK_N`` keys listed in tables built once per layout.
 
 What it does not do: no causal mask, no dropout, no head dims above 256. On CPU tensors it runs only
 under the Triton interpreter (``TRITON_INTERPRET=1`` set before this module is imported).
@@ -34,24 +36,26 @@ LOG2E = 1.4426950408889634
 @triton.jit
 def _varlen_fwd(Q, K, V, O, LSE, TSEG, TSTART, CU_Q, CU_K,
                 sqn, sqh, skn, skh, svn, svh, son, soh, lse_n, qk_scale,
-                GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr,
+                GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_R: tl.constexpr,
                 BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr):
     tile = tl.program_id(0)
-    h = tl.program_id(1)
-    g = h // GROUP
+    g = tl.program_id(1)
     seg = tl.load(TSEG + tile)
     m0 = tl.load(TSTART + tile)
     q_end = tl.load(CU_Q + seg + 1)
     k_beg = tl.load(CU_K + seg)
     k_end = tl.load(CU_K + seg + 1)
-    offs_m = (m0 + tl.arange(0, BLOCK_M)).to(tl.int64)
+    r = tl.arange(0, BLOCK_R)
+    t = (m0 + r // GROUP).to(tl.int64)                            # row r = (token t, query head h)
+    h = g * GROUP + r % GROUP
+    rv = (r < BLOCK_T * GROUP) & (t < q_end)
     offs_d = tl.arange(0, BLOCK_D)
-    mm = offs_m < q_end
     dm = offs_d < HEAD_DIM
-    q = tl.load(Q + offs_m[:, None] * sqn + h * sqh + offs_d[None, :], mask=mm[:, None] & dm[None, :], other=0.0)
-    m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
-    l_i = tl.zeros((BLOCK_M,), tl.float32)
-    acc = tl.zeros((BLOCK_M, BLOCK_D), tl.float32)
+    qm = rv[:, None] & dm[None, :]
+    q = tl.load(Q + t[:, None] * sqn + h[:, None] * sqh + offs_d[None, :], mask=qm, other=0.0)
+    m_i = tl.full((BLOCK_R,), float("-inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_R,), tl.float32)
+    acc = tl.zeros((BLOCK_R, BLOCK_D), tl.float32)
     for n0 in range(k_beg, k_end, BLOCK_N):
         offs_n = (n0 + tl.arange(0, BLOCK_N)).to(tl.int64)
         nm = offs_n < k_end
@@ -69,17 +73,16 @@ def _varlen_fwd(Q, K, V, O, LSE, TSEG, TSTART, CU_Q, CU_K,
     has = l_i > 0.0
     o = acc / tl.where(has, l_i, 1.0)[:, None]
     lse = tl.where(has, (m_i + tl.log2(tl.where(has, l_i, 1.0))) / 1.4426950408889634, float("-inf"))
-    tl.store(O + offs_m[:, None] * son + h * soh + offs_d[None, :], o.to(O.dtype.element_ty),
-             mask=mm[:, None] & dm[None, :])
-    tl.store(LSE + offs_m * lse_n + h, lse, mask=mm)
+    tl.store(O + t[:, None] * son + h[:, None] * soh + offs_d[None, :], o.to(O.dtype.element_ty), mask=qm)
+    tl.store(LSE + t * lse_n + h, lse, mask=rv)
 
 
 @triton.jit
 def _varlen_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, TSEG, TSTART, CU_Q, CU_K,
                      sqn, sqh, skn, skh, svn, svh, sdon, sdoh, sdkn, sdkh, sdvn, sdvh, lse_n,
                      qk_scale, sm_scale,
-                     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr,
-                     BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr):
+                     GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_T: tl.constexpr,
+                     BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr):
     tile = tl.program_id(0)
     g = tl.program_id(1)
     seg = tl.load(TSEG + tile)
@@ -96,22 +99,22 @@ def _varlen_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, TSEG, TSTART, CU_Q, CU_K,
     v = tl.load(V + offs_n[:, None] * svn + g * svh + offs_d[None, :], mask=kvm, other=0.0)
     dk = tl.zeros((BLOCK_N, BLOCK_D), tl.float32)
     dv = tl.zeros((BLOCK_N, BLOCK_D), tl.float32)
-    for j in range(GROUP):
-        h = g * GROUP + j
-        for m0 in range(q_beg, q_end, BLOCK_M):
-            offs_m = (m0 + tl.arange(0, BLOCK_M)).to(tl.int64)
-            mm = offs_m < q_end
-            qm = mm[:, None] & dm[None, :]
-            q = tl.load(Q + offs_m[:, None] * sqn + h * sqh + offs_d[None, :], mask=qm, other=0.0)
-            do = tl.load(DO + offs_m[:, None] * sdon + h * sdoh + offs_d[None, :], mask=qm, other=0.0)
-            lse = tl.load(LSE + offs_m * lse_n + h, mask=mm, other=float("inf")) * 1.4426950408889634
-            delta = tl.load(DELTA + offs_m * lse_n + h, mask=mm, other=0.0)
-            s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
-            p = tl.where(nm[None, :], tl.exp2(s - lse[:, None]), 0.0)
-            dv += tl.dot(tl.trans(p).to(do.dtype), do, input_precision=PREC)
-            dp = tl.dot(do, tl.trans(v), input_precision=PREC)
-            ds = p * (dp - delta[:, None])
-            dk += tl.dot(tl.trans(ds).to(q.dtype), q, input_precision=PREC)
+    r = tl.arange(0, BLOCK_R)
+    h = g * GROUP + r % GROUP
+    for m0 in range(q_beg, q_end, BLOCK_T):
+        t = (m0 + r // GROUP).to(tl.int64)
+        rv = (r < BLOCK_T * GROUP) & (t < q_end)
+        qm = rv[:, None] & dm[None, :]
+        q = tl.load(Q + t[:, None] * sqn + h[:, None] * sqh + offs_d[None, :], mask=qm, other=0.0)
+        do = tl.load(DO + t[:, None] * sdon + h[:, None] * sdoh + offs_d[None, :], mask=qm, other=0.0)
+        lse = tl.load(LSE + t * lse_n + h, mask=rv, other=float("inf")) * 1.4426950408889634
+        delta = tl.load(DELTA + t * lse_n + h, mask=rv, other=0.0)
+        s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
+        p = tl.where(nm[None, :], tl.exp2(s - lse[:, None]), 0.0)
+        dv += tl.dot(tl.trans(p).to(do.dtype), do, input_precision=PREC)
+        dp = tl.dot(do, tl.trans(v), input_precision=PREC)
+        ds = p * (dp - delta[:, None])
+        dk += tl.dot(tl.trans(ds).to(q.dtype), q, input_precision=PREC)
     tl.store(DK + offs_n[:, None] * sdkn + g * sdkh + offs_d[None, :], (dk * sm_scale).to(DK.dtype.element_ty), mask=kvm)
     tl.store(DV + offs_n[:, None] * sdvn + g * sdvh + offs_d[None, :], dv.to(DV.dtype.element_ty), mask=kvm)
 
@@ -119,26 +122,27 @@ def _varlen_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, TSEG, TSTART, CU_Q, CU_K,
 @triton.jit
 def _varlen_bwd_dq(Q, K, V, DO, LSE, DELTA, DQ, TSEG, TSTART, CU_Q, CU_K,
                    sqn, sqh, skn, skh, svn, svh, sdon, sdoh, sdqn, sdqh, lse_n, qk_scale, sm_scale,
-                   GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr,
+                   GROUP: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_R: tl.constexpr,
                    BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr):
     tile = tl.program_id(0)
-    h = tl.program_id(1)
-    g = h // GROUP
+    g = tl.program_id(1)
     seg = tl.load(TSEG + tile)
     m0 = tl.load(TSTART + tile)
     q_end = tl.load(CU_Q + seg + 1)
     k_beg = tl.load(CU_K + seg)
     k_end = tl.load(CU_K + seg + 1)
-    offs_m = (m0 + tl.arange(0, BLOCK_M)).to(tl.int64)
+    r = tl.arange(0, BLOCK_R)
+    t = (m0 + r // GROUP).to(tl.int64)
+    h = g * GROUP + r % GROUP
+    rv = (r < BLOCK_T * GROUP) & (t < q_end)
     offs_d = tl.arange(0, BLOCK_D)
-    mm = offs_m < q_end
     dm = offs_d < HEAD_DIM
-    qm = mm[:, None] & dm[None, :]
-    q = tl.load(Q + offs_m[:, None] * sqn + h * sqh + offs_d[None, :], mask=qm, other=0.0)
-    do = tl.load(DO + offs_m[:, None] * sdon + h * sdoh + offs_d[None, :], mask=qm, other=0.0)
-    lse = tl.load(LSE + offs_m * lse_n + h, mask=mm, other=float("inf")) * 1.4426950408889634
-    delta = tl.load(DELTA + offs_m * lse_n + h, mask=mm, other=0.0)
-    dq = tl.zeros((BLOCK_M, BLOCK_D), tl.float32)
+    qm = rv[:, None] & dm[None, :]
+    q = tl.load(Q + t[:, None] * sqn + h[:, None] * sqh + offs_d[None, :], mask=qm, other=0.0)
+    do = tl.load(DO + t[:, None] * sdon + h[:, None] * sdoh + offs_d[None, :], mask=qm, other=0.0)
+    lse = tl.load(LSE + t * lse_n + h, mask=rv, other=float("inf")) * 1.4426950408889634
+    delta = tl.load(DELTA + t * lse_n + h, mask=rv, other=0.0)
+    dq = tl.zeros((BLOCK_R, BLOCK_D), tl.float32)
     for n0 in range(k_beg, k_end, BLOCK_N):
         offs_n = (n0 + tl.arange(0, BLOCK_N)).to(tl.int64)
         nm = offs_n < k_end
@@ -150,7 +154,7 @@ def _varlen_bwd_dq(Q, K, V, DO, LSE, DELTA, DQ, TSEG, TSTART, CU_Q, CU_K,
         dp = tl.dot(do, tl.trans(v), input_precision=PREC)
         ds = p * (dp - delta[:, None])
         dq += tl.dot(ds.to(k.dtype), k, input_precision=PREC)
-    tl.store(DQ + offs_m[:, None] * sdqn + h * sdqh + offs_d[None, :], (dq * sm_scale).to(DQ.dtype.element_ty), mask=qm)
+    tl.store(DQ + t[:, None] * sdqn + h[:, None] * sdqh + offs_d[None, :], (dq * sm_scale).to(DQ.dtype.element_ty), mask=qm)
 
 
 # -- host side ---------------------------------------------------------------------------------
@@ -190,21 +194,15 @@ def check_launchable(kernel, *tensors: torch.Tensor) -> None:
                            "n4d4d.kernels.triton_* is first imported (the CPU interpreter)")
 
 
-BLOCK_M, BLOCK_N = 64, 64
+BLOCK_N = 64       # keys per tile
+ROWS = 64          # (token, query head) rows per program: BLOCK_T = ROWS // group tokens
 
 
-def _forward(q, k, v, cu_q, cu_k, q_tiles, scale):
-    n, h, d = q.shape
-    o = torch.empty_like(q)
-    lse = torch.empty((n, h), dtype=torch.float32, device=q.device)
-    if q_tiles[0].numel():
-        _varlen_fwd[(q_tiles[0].numel(), h)](
-            q, k, v, o, lse, q_tiles[0], q_tiles[1], cu_q, cu_k,
-            q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
-            o.stride(0), o.stride(1), h, scale * LOG2E,
-            GROUP=h // k.shape[1], HEAD_DIM=d, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_D=block_d(d),
-            PREC=precision(q.dtype))
-    return o, lse
+def rows_meta(group: int, head_dim: int, dtype: torch.dtype, rows: int = ROWS) -> dict:
+    """Compile-time sizes: ``BLOCK_T`` tokens x ``group`` heads packed into ``BLOCK_R`` tile rows."""
+    bt = max(1, rows // triton.next_power_of_2(group))
+    return dict(GROUP=group, HEAD_DIM=head_dim, BLOCK_T=bt, BLOCK_R=max(16, triton.next_power_of_2(bt * group)),
+                BLOCK_N=BLOCK_N, BLOCK_D=block_d(head_dim), PREC=precision(dtype))
 
 
 class VarlenAttention(torch.autograd.Function):
@@ -212,7 +210,16 @@ class VarlenAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, cu_q, cu_k, q_tiles, k_tiles, scale):
-        o, lse = _forward(q, k, v, cu_q, cu_k, q_tiles, scale)
+        n, h, d = q.shape
+        hkv = k.shape[1]
+        meta = rows_meta(h // hkv, d, q.dtype)
+        o = torch.empty_like(q)
+        lse = torch.empty((n, h), dtype=torch.float32, device=q.device)
+        if q_tiles[0].numel():
+            _varlen_fwd[(q_tiles[0].numel(), hkv)](
+                q, k, v, o, lse, q_tiles[0], q_tiles[1], cu_q, cu_k,
+                q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
+                o.stride(0), o.stride(1), h, scale * LOG2E, **meta)
         ctx.save_for_backward(q, k, v, o, lse, cu_q, cu_k, *q_tiles, *k_tiles)
         ctx.scale = scale
         ctx.mark_non_differentiable(lse)
@@ -224,22 +231,18 @@ class VarlenAttention(torch.autograd.Function):
         do = do.contiguous()
         n, h, d = q.shape
         hkv = k.shape[1]
+        meta = rows_meta(h // hkv, d, q.dtype)
         delta = (o.float() * do.float()).sum(-1)                    # (N, H) rowsum(dO * O)
-        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-        meta = dict(GROUP=h // hkv, HEAD_DIM=d, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_D=block_d(d),
-                    PREC=precision(q.dtype))
+        dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
         qk_scale = ctx.scale * LOG2E
-        dk.zero_()
-        dv.zero_()
         if ks.numel():
             _varlen_bwd_dkdv[(ks.numel(), hkv)](
                 q, k, v, do, lse, delta, dk, dv, ks, kt, cu_q, cu_k,
                 q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
                 do.stride(0), do.stride(1), dk.stride(0), dk.stride(1), dv.stride(0), dv.stride(1),
                 h, qk_scale, ctx.scale, **meta)
-        dq.zero_()
         if qs.numel():
-            _varlen_bwd_dq[(qs.numel(), h)](
+            _varlen_bwd_dq[(qs.numel(), hkv)](
                 q, k, v, do, lse, delta, dq, qs, qt, cu_q, cu_k,
                 q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
                 do.stride(0), do.stride(1), dq.stride(0), dq.stride(1), h, qk_scale, ctx.scale, **meta)
@@ -268,11 +271,13 @@ def varlen_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqle
     if q.shape[1] % k.shape[1]:
         raise ValueError(f"query heads ({q.shape[1]}) must be a multiple of key/value heads ({k.shape[1]})")
     cache = {} if tile_cache is None else tile_cache
-    if "q" not in cache:
+    if "cu_q" not in cache:
         cache["cu_q"] = cu_seqlens_q.to(device=q.device, dtype=torch.int32).contiguous()
         cache["cu_k"] = cu_seqlens_k.to(device=q.device, dtype=torch.int32).contiguous()
-        cache["q"] = tiles(cache["cu_q"], BLOCK_M)
         cache["k"] = tiles(cache["cu_k"], BLOCK_N)
+    bt = rows_meta(q.shape[1] // k.shape[1], q.shape[2], q.dtype)["BLOCK_T"]
+    if ("q", bt) not in cache:
+        cache[("q", bt)] = tiles(cache["cu_q"], bt)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     return VarlenAttention.apply(q.contiguous(), k.contiguous(), v.contiguous(), cache["cu_q"],
-                                 cache["cu_k"], cache["q"], cache["k"], scale)
+                                 cache["cu_k"], cache[("q", bt)], cache["k"], scale)
