@@ -32,7 +32,7 @@ def sdf_to_tensors(sdf: SparseSDF, truncation: float):
     import torch
 
     feats = np.clip(sdf.values / (sdf.voxel_size * truncation), -1.0, 1.0).astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(sdf.coords)), torch.from_numpy(feats)[:, None]
+    return torch.from_numpy(np.array(sdf.coords, dtype=np.int32)), torch.from_numpy(feats)[:, None]
 
 
 def pack(coords: np.ndarray, values: np.ndarray, like: SparseSDF, band: float | None = None) -> SparseSDF:

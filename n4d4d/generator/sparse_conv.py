@@ -190,18 +190,28 @@ def subdivide_map(coords: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tenso
     return child.to(torch.int32), _map_from_pairs(k, parent, rows, 8, parent.shape[0])
 
 
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Accumulate half / bfloat16 products in float32 (mixed precision); other dtypes as they are."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 class _MapConv(torch.autograd.Function):
-    """``out[o] = sum_k sum_{(i, o) in map_k} feats[i] @ weight[k]`` and its exact gradients."""
+    """``out[o] = sum_k sum_{(i, o) in map_k} feats[i] @ weight[k]`` and its exact gradients.
+
+    Products run in ``feats.dtype``; sums over kernel offsets accumulate in float32 for half
+    precision inputs. Autocast is off inside: :func:`map_conv` casts the inputs once beforehand.
+    """
 
     @staticmethod
     def forward(ctx, feats, weight, nmap: NeighbourMap):
-        weight = weight.to(feats.dtype)
-        out = feats.new_zeros(nmap.num_out, weight.shape[2])
+        acc = _acc_dtype(feats.dtype)
+        out = feats.new_zeros(nmap.num_out, weight.shape[2], dtype=acc)
         off = nmap.offsets
-        for k in range(nmap.num_kernel):
-            if off[k + 1] > off[k]:
-                i, o = nmap.in_idx[off[k]:off[k + 1]], nmap.out_idx[off[k]:off[k + 1]]
-                out.index_add_(0, o, feats.index_select(0, i) @ weight[k])
+        with torch.autocast(feats.device.type, enabled=False):
+            for k in range(nmap.num_kernel):
+                if off[k + 1] > off[k]:
+                    i, o = nmap.in_idx[off[k]:off[k + 1]], nmap.out_idx[off[k]:off[k + 1]]
+                    out.index_add_(0, o, (feats.index_select(0, i) @ weight[k]).to(acc))
         ctx.save_for_backward(feats, weight)
         ctx.nmap = nmap
         return out
@@ -210,27 +220,35 @@ class _MapConv(torch.autograd.Function):
     def backward(ctx, grad_out):
         feats, weight = ctx.saved_tensors
         nmap = ctx.nmap
+        acc = _acc_dtype(feats.dtype)
         grad_out = grad_out.to(feats.dtype)
-        gf = torch.zeros_like(feats) if ctx.needs_input_grad[0] else None
-        gw = torch.zeros_like(weight) if ctx.needs_input_grad[1] else None
+        gf = torch.zeros(feats.shape, dtype=acc, device=feats.device) if ctx.needs_input_grad[0] else None
+        gw = torch.zeros(weight.shape, dtype=acc, device=weight.device) if ctx.needs_input_grad[1] else None
         off = nmap.offsets
-        for k in range(nmap.num_kernel):
-            if off[k + 1] == off[k]:
-                continue
-            i, o = nmap.in_idx[off[k]:off[k + 1]], nmap.out_idx[off[k]:off[k + 1]]
-            g = grad_out.index_select(0, o)
-            if gf is not None:
-                gf.index_add_(0, i, g @ weight[k].t())
-            if gw is not None:
-                gw[k] = feats.index_select(0, i).t() @ g
-        return gf, gw, None
+        with torch.autocast(feats.device.type, enabled=False):
+            for k in range(nmap.num_kernel):
+                if off[k + 1] == off[k]:
+                    continue
+                i, o = nmap.in_idx[off[k]:off[k + 1]], nmap.out_idx[off[k]:off[k + 1]]
+                g = grad_out.index_select(0, o)
+                if gf is not None:
+                    gf.index_add_(0, i, (g @ weight[k].t()).to(acc))
+                if gw is not None:
+                    gw[k] = (feats.index_select(0, i).t() @ g).to(acc)
+        return (None if gf is None else gf.to(feats.dtype)), (None if gw is None else gw.to(weight.dtype)), None
 
 
 def map_conv(feats: torch.Tensor, weight: torch.Tensor, nmap: NeighbourMap) -> torch.Tensor:
-    """Apply a neighbour map: ``feats (N_in, C_in)``, ``weight (K, C_in, C_out)`` -> ``(N_out, C_out)``."""
+    """Apply a neighbour map: ``feats (N_in, C_in)``, ``weight (K, C_in, C_out)`` -> ``(N_out, C_out)``.
+
+    Under autocast both inputs are cast to the autocast dtype (products in it, sums in float32, a
+    float32 result); otherwise the weight is cast to ``feats.dtype``.
+    """
     if weight.shape[0] != nmap.num_kernel:
         raise ValueError(f"weight has {weight.shape[0]} kernel offsets, the map {nmap.num_kernel}")
-    return _MapConv.apply(feats, weight, nmap)
+    dev = feats.device.type
+    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else feats.dtype
+    return _MapConv.apply(feats.to(dtype), weight.to(dtype), nmap)
 
 
 def _init_weight(k: int, cin: int, cout: int) -> nn.Parameter:
