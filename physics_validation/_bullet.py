@@ -1,0 +1,204 @@
+"""PyBullet boundary (private): a quiet client per check, the asset as multibodies, state reads.
+
+Conversions happen here and only here: PyBullet quaternions are (x, y, z, w), n4d4d's are
+(w, x, y, z) (:mod:`n4d4d.conventions`). Each part is a link whose frame is at its joint pivot
+with the asset's axes (:mod:`.rigid_model`); its hulls form one compound shape (an OBJ with one
+object per hull, which PyBullet loads as one convex hull each); its inertial frame is the COM
+with the principal axes and the principal moments are set explicitly (PyBullet would otherwise
+estimate them from the shape's bounding box).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Material
+from n4d4d.conventions import GRAVITY, wxyz_to_xyzw, xyzw_to_wxyz
+
+from .rigid_model import RigidModel
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence C-level stdout and stderr while PyBullet loads and connects (it prints its build
+    time and ``argv[0]=`` there, which would interleave with the CLI's progress bars)."""
+    import ctypes
+    import sys
+
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no real file descriptors (some embedders)
+        yield
+        return
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        libc.fflush(None)  # C stdio buffers text written to a pipe: drop it into devnull now
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def connect(time_step: float):
+    """A new DIRECT ``BulletClient`` with gravity -Z (9.80665 m/s^2) and the given step (s)."""
+    with _quiet():
+        import pybullet
+        from pybullet_utils import bullet_client
+
+        client = bullet_client.BulletClient(pybullet.DIRECT)
+    client.setGravity(*GRAVITY.tolist())
+    client.setPhysicsEngineParameter(fixedTimeStep=time_step, deterministicOverlappingPairs=1)
+    return client
+
+
+def ground_plane(client) -> int:
+    """A static plane z = 0 with friction and restitution 1, so that PyBullet's product rule
+    for combining coefficients leaves the asset's own values in effect."""
+    import pybullet
+
+    shape = client.createCollisionShape(pybullet.GEOM_PLANE)
+    plane = client.createMultiBody(0.0, shape)
+    client.changeDynamics(plane, -1, lateralFriction=1.0, restitution=1.0)
+    return plane
+
+
+def _hull_obj(hulls, offset: np.ndarray, path: Path) -> None:
+    lines, base = [], 1
+    for k, h in enumerate(hulls):
+        lines.append(f"o hull_{k:03d}")
+        lines.extend(f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in np.asarray(h.vertices) - offset)
+        lines.extend(f"f {a + base} {b + base} {c + base}" for a, b, c in np.asarray(h.faces))
+        base += len(h.vertices)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@dataclass(frozen=True)
+class BulletBodies:
+    """Handles of the asset in one client.
+
+    Attributes:
+        bodies: PyBullet body id per model link.
+        links: PyBullet link index per model link (-1 for a tree's base).
+        points: per model link, hull vertices ``(n, 3)`` in that link's COM frame (the frame
+            PyBullet reports), for geometric ground-penetration measurement.
+    """
+
+    bodies: tuple[int, ...]
+    links: tuple[int, ...]
+    points: tuple[np.ndarray, ...]
+
+
+def _rot(q_wxyz) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_quat(wxyz_to_xyzw(np.asarray(q_wxyz))).as_matrix()
+
+
+def build(client, model: RigidModel, material: Material, rotation: np.ndarray, translation: np.ndarray,
+          *, self_collision: bool = True) -> BulletBodies:
+    """Create the asset's multibodies in ``client``, posed as ``x_world = R x_asset + t``.
+
+    Args:
+        rotation: ``(3, 3)`` R. translation: ``(3,)`` t (m). Joint coordinates start at 0.
+        self_collision: let non-adjacent links collide (adjacent ones never do).
+
+    Returns:
+        :class:`BulletBodies`.
+    """
+    import pybullet
+    from scipy.spatial.transform import Rotation
+
+    q_world = Rotation.from_matrix(rotation).as_quat()  # xyzw
+    bodies, links, points = [0] * len(model.links), [0] * len(model.links), [None] * len(model.links)
+    flags = (pybullet.URDF_USE_SELF_COLLISION | pybullet.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT) if self_collision else 0
+    with tempfile.TemporaryDirectory(prefix="n4d4d_pb_") as tmp:
+        def shape(link):
+            path = Path(tmp) / f"link_{link.index}.obj"
+            _hull_obj(link.hulls, link.origin, path)
+            return client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(path))
+
+        def inertial(link):
+            return (np.asarray(link.mass.center_of_mass) - link.origin).tolist(), wxyz_to_xyzw(link.mass.principal_axes).tolist()
+
+        for root in model.roots:
+            tree = [root]
+            for link in model.links:
+                if link.parent in tree and link.index not in tree:
+                    tree.append(link.index)
+            rl = model.links[root]
+            pos_i, orn_i = inertial(rl)
+            kids = [model.links[i] for i in tree[1:]]
+            pyb_index = {root: -1, **{k.index: n for n, k in enumerate(kids)}}
+            jt = {"revolute": pybullet.JOINT_REVOLUTE, "continuous": pybullet.JOINT_REVOLUTE,
+                  "prismatic": pybullet.JOINT_PRISMATIC, "fixed": pybullet.JOINT_FIXED}
+            kid_inertials = [inertial(k) for k in kids]
+            body = client.createMultiBody(
+                baseMass=rl.mass.mass, baseCollisionShapeIndex=shape(rl),
+                basePosition=(rotation @ rl.origin + translation).tolist(), baseOrientation=q_world.tolist(),
+                baseInertialFramePosition=pos_i, baseInertialFrameOrientation=orn_i,
+                linkMasses=[k.mass.mass for k in kids],
+                linkCollisionShapeIndices=[shape(k) for k in kids],
+                linkVisualShapeIndices=[-1] * len(kids),
+                linkPositions=[(k.origin - model.links[k.parent].origin).tolist() for k in kids],
+                linkOrientations=[[0, 0, 0, 1]] * len(kids),
+                linkInertialFramePositions=[p for p, _ in kid_inertials],
+                linkInertialFrameOrientations=[o for _, o in kid_inertials],
+                linkParentIndices=[pyb_index[k.parent] + 1 for k in kids],
+                linkJointTypes=[jt[k.joint.type] for k in kids],
+                linkJointAxis=[np.asarray(k.joint.axis, dtype=float).tolist() for k in kids],
+                flags=flags)
+            for idx in tree:
+                link = model.links[idx]
+                li = pyb_index[idx]
+                bodies[idx], links[idx] = body, li
+                client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist(),
+                                      lateralFriction=material.dynamic_friction, restitution=material.restitution,
+                                      linearDamping=0.0, angularDamping=0.0)
+                R = _rot(link.mass.principal_axes)
+                verts = np.vstack([h.vertices for h in link.hulls])
+                points[idx] = (verts - link.mass.center_of_mass) @ R  # COM principal frame
+                if li >= 0:
+                    j = link.joint
+                    client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
+                    if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
+                        client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
+    return BulletBodies(tuple(bodies), tuple(links), tuple(points))
+
+
+def read_state(client, handles: BulletBodies) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """COM positions ``(B, 3)``, orientations ``(B, 4)`` (w, x, y, z), linear ``(B, 3)`` and
+    angular ``(B, 3)`` velocities of every model link, world frame."""
+    n = len(handles.bodies)
+    pos, quat, lin, ang = np.empty((n, 3)), np.empty((n, 4)), np.empty((n, 3)), np.empty((n, 3))
+    for i, (b, li) in enumerate(zip(handles.bodies, handles.links)):
+        if li < 0:
+            p, q = client.getBasePositionAndOrientation(b)
+            v, w = client.getBaseVelocity(b)
+        else:
+            s = client.getLinkState(b, li, computeLinkVelocity=1)
+            p, q, v, w = s[0], s[1], s[6], s[7]
+        pos[i], quat[i], lin[i], ang[i] = p, xyzw_to_wxyz(np.asarray(q)), v, w
+    return pos, quat, lin, ang
+
+
+def ground_contacts(client, handles: BulletBodies, plane: int) -> tuple[float, float]:
+    """Deepest ground penetration reported by PyBullet (m, >= 0) and total normal force (N)."""
+    depth, force = 0.0, 0.0
+    for b in set(handles.bodies):
+        for c in client.getContactPoints(bodyA=b, bodyB=plane):
+            depth = max(depth, -c[8])
+            force += c[9]
+    return depth, force

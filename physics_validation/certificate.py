@@ -1,0 +1,185 @@
+"""The physics certificate: every check of an asset, in every engine, and one verdict.
+
+:func:`certify` runs, within one time budget:
+
+- collision fidelity per part (from the collision stage's record, or measured now);
+- rest and drop checks in each engine asked for (:mod:`.pybullet_check`, :mod:`.newton_check`,
+  the latter on the USD file exactly as :func:`n4d4d.exporters.usd.write_usd` writes it);
+- initial penetration between non-adjacent links (SimReady BA.002, :mod:`.penetration`) and
+  the rest contact force (Infinigen-Sim), when the asset has more than one part;
+- articulation sweeps when it has movable joints (:mod:`.articulation`);
+- motion-clip frames when it has clips (:mod:`.penetration`);
+- cross-engine agreement of the rest pose when two engines ran.
+
+The report is JSON-ready: ``passed``, ``reasons`` (why not, one line each), ``warnings``
+(findings that do not fail), ``checks`` (flat list; each has ``name``, ``engine``,
+``passed``, measured values and thresholds), ``engines`` (name -> version, solver),
+``collision_fidelity`` (per part), ``cross_engine``, ``thresholds``, ``seconds_per_check``,
+``seed``. A disagreement between engines is a failed check with its numbers, never hidden.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from n4d4d.asset import Asset
+from n4d4d.errors import TimeBudgetError
+
+from .thresholds import Thresholds, as_dict
+
+
+def _fidelity_checks(asset: Asset, th: Thresholds, seed: int) -> list[dict]:
+    from .fidelity import collision_fidelity, fidelity_misses
+
+    record = next((s for s in reversed(asset.stages) if s.name == "collision"), None)
+    parts = (record.figures.get("parts", {}) if record is not None else {})
+    checks = []
+    for part in asset.parts:
+        fig = parts.get(part.name, {}).get("fidelity")
+        if fig is None:
+            fig = collision_fidelity(part.mesh, asset.collision[part.name], samples=th.fidelity.samples, seed=seed)
+        misses = fidelity_misses(fig, th.fidelity)
+        checks.append({"name": "collision_fidelity", "engine": None, "part": part.name, "passed": not misses,
+                       "measured": {"hulls": len(asset.collision[part.name]),
+                                    "max_hull_vertices": max(len(h.vertices) for h in asset.collision[part.name]),
+                                    **{k: fig[k] for k in ("mean_pct", "p95_pct", "hausdorff_pct", "volume_ratio",
+                                                           "over_volume_ratio", "under_volume_ratio")}},
+                       "threshold": {k: v for k, v in as_dict(th.fidelity).items()
+                                     if k.startswith(("max_", "min_"))},
+                       "reasons": [f"part {part.name}: {m}" for m in misses], "seconds": 0.0})
+    return checks
+
+
+def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
+    """Agreement of two engines' rest checks: settled COM positions and orientations.
+
+    Args:
+        a, b: engine results (``check_pybullet`` / ``check_newton`` dicts) with a "rest" check.
+
+    Returns:
+        Check dict ``name`` "cross_engine": ``measured`` {``position_m``, ``angle_rad``},
+        ``threshold``, ``passed``, ``reasons``.
+    """
+    from .trajectory import quat_angle
+
+    ra = next(c for c in a["checks"] if c["name"] == "rest")["measured"]
+    rb = next(c for c in b["checks"] if c["name"] == "rest")["measured"]
+    dp = float(np.linalg.norm(np.asarray(ra["final_positions_m"]) - np.asarray(rb["final_positions_m"]), axis=-1).max())
+    da = float(quat_angle(np.asarray(ra["final_quats_wxyz"]), np.asarray(rb["final_quats_wxyz"])).max())
+    ct = th.certificate
+    reasons = []
+    if dp > ct.max_rest_disagreement_m or da > ct.max_rest_disagreement_rad:
+        reasons.append(f"{a['engine']} and {b['engine']} rest poses differ by {1e3 * dp:.1f} mm / {da:.3f} rad "
+                       f"(bounds {1e3 * ct.max_rest_disagreement_m:.0f} mm / {ct.max_rest_disagreement_rad} rad)")
+    return {"name": "cross_engine", "engine": f"{a['engine']}+{b['engine']}", "passed": not reasons,
+            "measured": {"position_m": dp, "angle_rad": da},
+            "threshold": {"max_rest_disagreement_m": ct.max_rest_disagreement_m,
+                          "max_rest_disagreement_rad": ct.max_rest_disagreement_rad},
+            "reasons": reasons, "seconds": 0.0}
+
+
+def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines: tuple[str, ...] = ("pybullet",),
+            orientations: int = 3, thresholds: Thresholds | None = None, label: str | None = None) -> dict:
+    """Run every applicable check on ``asset`` and return the certificate (module docstring).
+
+    Args:
+        asset: with parts, collision hulls and mass properties per part.
+        seed: seeds tilts, drop orientations and samplers.
+        time_budget_s: wall seconds for everything.
+        engines: any of "pybullet", "newton".
+        orientations: drops per engine.
+        thresholds: the bounds (default :class:`~.thresholds.Thresholds`).
+        label: what a TimeBudgetError names (default the asset name).
+
+    Raises:
+        TimeBudgetError: the checks ran past ``time_budget_s``. ValueError: unknown engine.
+        StageInputError: missing hulls or mass.
+    """
+    from .rigid_model import rigid_model
+
+    th = thresholds or Thresholds()
+    label = label or asset.name
+    unknown = set(engines) - {"pybullet", "newton"}
+    if unknown:
+        raise ValueError(f"unknown physics engine(s) {sorted(unknown)}; known: pybullet, newton")
+    t0 = time.perf_counter()
+
+    def left() -> float:
+        remaining = time_budget_s - (time.perf_counter() - t0)
+        if remaining <= 0:
+            raise TimeBudgetError(f"physics checks ran past their time budget of {time_budget_s:g} s", label)
+        return remaining
+
+    model = rigid_model(asset)
+    checks, timing, sections, versions = [], {}, {}, {}
+    t1 = time.perf_counter()
+    checks += _fidelity_checks(asset, th, seed)
+    timing["collision_fidelity"] = time.perf_counter() - t1
+
+    for engine in engines:
+        t1 = time.perf_counter()
+        try:
+            if engine == "pybullet":
+                from .pybullet_check import check_pybullet
+
+                res = check_pybullet(asset, thresholds=th.stability, seed=seed, orientations=orientations,
+                                     time_budget_s=left())
+            else:
+                from .newton_check import check_newton
+
+                res = check_newton(asset, thresholds=th.stability, seed=seed, orientations=orientations,
+                                   time_budget_s=left())
+        except TimeBudgetError:
+            raise TimeBudgetError(f"{engine} checks ran past the physics time budget of {time_budget_s:g} s",
+                                  label) from None
+        sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
+        versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
+        checks += res["checks"]
+        timing[engine] = time.perf_counter() - t1
+
+    if len(model.links) > 1:
+        from .penetration import check_link_penetration
+
+        t1 = time.perf_counter()
+        left()
+        checks.append(check_link_penetration(model, th.certificate))
+        timing["initial_penetration"] = time.perf_counter() - t1
+    if any(j.type != "fixed" for j in asset.joints):
+        from .articulation import check_articulation
+
+        t1 = time.perf_counter()
+        checks.append(check_articulation(asset, model, th, time_budget_s=left(), label=label))
+        timing["articulation"] = time.perf_counter() - t1
+    if asset.motion_clips:
+        from .penetration import check_motion_clips
+
+        t1 = time.perf_counter()
+        left()
+        checks.append(check_motion_clips(asset, model, th.certificate, seed=seed))
+        timing["motion_clips"] = time.perf_counter() - t1
+    agreement = None
+    if "pybullet" in sections and "newton" in sections:
+        pb = [c for c in checks if c.get("engine") == "pybullet"]
+        nw = [c for c in checks if c.get("engine") == "newton"]
+        agreement = cross_engine({"engine": "pybullet", "checks": pb}, {"engine": "newton", "checks": nw}, th)
+        checks.append(agreement)
+
+    for c in checks:
+        ratio = c.get("measured", {}).get("rest_force_ratio")
+        if c["name"] == "rest" and ratio is not None and np.isfinite(ratio) and ratio > th.certificate.max_rest_force_ratio:
+            c["passed"] = False
+            c["reasons"].append(f"ground force at rest is {ratio:.2f} x the weight (bound "
+                                f"{th.certificate.max_rest_force_ratio}): preloaded contact (Infinigen-Sim)")
+    reasons = [f"{c['engine'] + ' ' if c.get('engine') else ''}{c['name']}: {r}" for c in checks for r in c["reasons"]]
+    warnings = [f"{c.get('engine') or ''} {c['name']}: {w}".strip() for c in checks for w in c.get("warnings", [])]
+    return {
+        "passed": not reasons, "reasons": reasons, "warnings": warnings, "checks": checks,
+        "engines": versions, **sections,
+        "collision_fidelity": {c["part"]: {**c["measured"], "passed": c["passed"]}
+                               for c in checks if c["name"] == "collision_fidelity"},
+        "cross_engine": None if agreement is None else agreement["measured"],
+        "thresholds": th.as_dict(), "seconds_per_check": timing,
+        "seconds": time.perf_counter() - t0, "seed": seed,
+    }

@@ -1,0 +1,166 @@
+"""PyBullet stability checks: rest in the authored pose, and drops from seeded orientations.
+
+For each check a fresh DIRECT client (never the global one) gets a ground plane z = 0 and the
+asset built from its collision hulls, mass properties and joints (:mod:`._bullet`), then is
+stepped at :attr:`StabilityThresholds.time_step_s` for ``settle_time_s + rest_window_s``
+seconds while every link's COM pose and velocity, the deepest ground penetration and the
+ground normal force are recorded; :func:`.trajectory.evaluate` gives the verdict.
+
+- ``rest``: the asset in its authored pose (asset frame = world, ground at z = 0), tilted by
+  ``rest_perturbation_rad`` about a seeded horizontal axis through the COM and lifted so its
+  lowest hull point stays at the authored height; it must stay where it was placed.
+- ``drop``: ``orientations`` seeded uniform random orientations, lowest hull point
+  ``drop_height_m`` above the ground; it must land without tunnelling or explosion and rest.
+
+Ground penetration is measured geometrically (the lowest hull vertex below z = 0, exact for a
+plane) and compared with PyBullet's own contact depth (reported as ``engine_penetration_m``).
+This module does not change the asset; it reports. Joints are passive (motors off) and held
+within their limits.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from n4d4d.asset import Asset
+from n4d4d.errors import TimeBudgetError
+
+from .rigid_model import RigidModel, rigid_model
+from .thresholds import StabilityThresholds, as_dict
+from .trajectory import Trajectory, evaluate
+
+
+def rest_pose(model: RigidModel, th: StabilityThresholds, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """World placement ``(R (3, 3), t (3,))`` of the rest check: a seeded tilt of
+    ``th.rest_perturbation_rad`` about a horizontal axis through the total COM, then a vertical
+    shift keeping the lowest hull point at its authored height."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(seed)
+    phi = rng.uniform(0.0, 2.0 * np.pi)
+    R = Rotation.from_rotvec(th.rest_perturbation_rad * np.array([np.cos(phi), np.sin(phi), 0.0])).as_matrix()
+    com = sum(link.mass.mass * np.asarray(link.mass.center_of_mass) for link in model.links) / model.total_mass
+    pts = model.hull_points()
+    t = com - R @ com
+    t[2] += pts[:, 2].min() - ((pts - com) @ R.T + com)[:, 2].min()
+    return R, t
+
+
+def drop_poses(model: RigidModel, th: StabilityThresholds, n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n`` seeded uniform random placements ``(R, t)``: COM above the origin, lowest hull point
+    ``th.drop_height_m`` above the ground."""
+    from scipy.spatial.transform import Rotation
+
+    if n <= 0:
+        return []
+    rots = Rotation.random(n, random_state=np.random.default_rng(seed + 1)).as_matrix().reshape(n, 3, 3)
+    com = sum(link.mass.mass * np.asarray(link.mass.center_of_mass) for link in model.links) / model.total_mass
+    pts = model.hull_points()
+    out = []
+    for R in rots:
+        t = -R @ com
+        t[2] = th.drop_height_m - (pts @ R.T)[:, 2].min()
+        out.append((R, t))
+    return out
+
+
+def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> float:
+    """Lowest z (m) of every link's ``points`` (link COM frame) at poses ``pos (B, 3)``,
+    ``quat (B, 4)`` (w, x, y, z)."""
+    from scipy.spatial.transform import Rotation
+
+    from n4d4d.conventions import wxyz_to_xyzw
+
+    z = np.inf
+    for p, x, q in zip(points, pos, quat):
+        z = min(z, float((Rotation.from_quat(wxyz_to_xyzw(q)).apply(p)[:, 2] + x[2]).min()))
+    return z
+
+
+def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
+             *, deadline: float, name: str) -> tuple[Trajectory, float]:
+    """Run one PyBullet simulation from placement ``(R, t)``; returns the trajectory and the
+    deepest contact depth PyBullet itself reported (m).
+
+    Raises:
+        TimeBudgetError: ``time.perf_counter()`` passed ``deadline``.
+    """
+    from . import _bullet
+
+    client = _bullet.connect(th.time_step_s)
+    try:
+        plane = _bullet.ground_plane(client)
+        h = _bullet.build(client, model, asset.material, R, t)
+        p0, q0, _, _ = _bullet.read_state(client, h)
+        initial = max(0.0, -lowest_point(h.points, p0, q0))
+        n = th.steps
+        T, B = n, len(model.links)
+        pos, quat = np.empty((T, B, 3)), np.empty((T, B, 4))
+        lin, ang = np.empty((T, B, 3)), np.empty((T, B, 3))
+        pen, force = np.empty(T), np.empty(T)
+        engine_pen = 0.0
+        for k in range(n):
+            client.stepSimulation()
+            pos[k], quat[k], lin[k], ang[k] = _bullet.read_state(client, h)
+            pen[k] = max(0.0, -lowest_point(h.points, pos[k], quat[k]))
+            d, force[k] = _bullet.ground_contacts(client, h, plane)
+            engine_pen = max(engine_pen, d)
+            if k % 120 == 0 and time.perf_counter() > deadline:
+                raise TimeBudgetError("PyBullet stability check ran past its time budget", name or None)
+    finally:
+        client.disconnect()
+    times = th.time_step_s * np.arange(1, n + 1)
+    return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0), engine_pen
+
+
+def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = None, seed: int = 0,
+                   orientations: int = 3, time_budget_s: float = 60.0) -> dict:
+    """Rest and drop checks of ``asset`` in PyBullet.
+
+    Args:
+        asset: with parts, collision hulls and mass properties per part (joints optional).
+        thresholds: bounds (default :class:`StabilityThresholds`).
+        seed: seeds the rest-check tilt axis and the drop orientations.
+        orientations: number of drops (seeded uniform random orientations).
+        time_budget_s: wall seconds for all simulations of this call.
+
+    Returns:
+        JSON-ready dict: ``engine`` ("pybullet"), ``version``, ``checks`` (one per simulation:
+        ``name`` "rest" or "drop", ``engine``, ``orientation_wxyz``, ``measured``, ``bounds``,
+        ``passed``, ``reasons``, ``seconds``), ``thresholds``, ``passed``, ``reasons``
+        (prefixed by the check name), ``seconds``, ``seed``.
+
+    Raises:
+        StageInputError: missing hulls / mass (see :func:`.rigid_model.rigid_model`).
+        TimeBudgetError: the simulations ran past ``time_budget_s`` (message names the asset).
+    """
+    from importlib.metadata import version
+
+    from scipy.spatial.transform import Rotation
+
+    th = thresholds or StabilityThresholds()
+    t0 = time.perf_counter()
+    deadline = t0 + time_budget_s
+    model = rigid_model(asset)
+    runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
+    checks = []
+    for kind, R, t in runs:
+        t1 = time.perf_counter()
+        try:
+            traj, engine_pen = simulate(model, asset, R, t, th, deadline=deadline, name=asset.name)
+        except TimeBudgetError:
+            raise TimeBudgetError(f"PyBullet stability checks ran past their time budget of {time_budget_s:g} s",
+                                  asset.name) from None
+        result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
+                          min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0)
+        result["measured"]["engine_penetration_m"] = engine_pen
+        xyzw = Rotation.from_matrix(R).as_quat()
+        checks.append({"name": kind, "engine": "pybullet", "orientation_wxyz": [xyzw[3], *xyzw[:3]],
+                       **result, "seconds": time.perf_counter() - t1})
+    reasons = [f"{c['name']}{'' if c['name'] == 'rest' else ' ' + str(i)}: {r}"
+               for i, c in enumerate(checks) for r in c["reasons"]]
+    return {"engine": "pybullet", "version": version("pybullet"), "checks": checks,
+            "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
+            "seconds": time.perf_counter() - t0, "seed": seed}

@@ -1,0 +1,129 @@
+"""The asset as rigid bodies and joints, ready to hand to a physics engine.
+
+Turns an :class:`~n4d4d.asset.Asset` (parts, collision hulls, mass properties, joints) into a
+forest of :class:`Link` records: each part becomes a link whose frame sits at its joint's pivot
+(``Joint.origin``, asset frame) with the asset's axes (the root part's frame is the asset frame),
+its hulls and centre of mass expressed in that frame, and its joint's axis unchanged (asset axes
+= link axes). This is URDF's convention with identity joint rotations, and the layout the USD
+exporter writes. Engine-specific building lives in :mod:`.pybullet_check` and
+:mod:`.newton_check`; this module only arranges data and answers adjacency questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from n4d4d.asset import Asset, Joint, MassProperties, Mesh
+from n4d4d.errors import StageInputError
+
+
+@dataclass(frozen=True)
+class Link:
+    """One rigid part as a simulator link.
+
+    Attributes:
+        name: part name.
+        index: position in :attr:`RigidModel.links` (parents come before children).
+        parent: index of the parent link, or -1 for a root.
+        joint: the joint to the parent (None for a root).
+        origin: ``(3,) float64`` link-frame origin in the asset frame at rest (m): the joint
+            pivot, or zeros for a root. Link axes are the asset's axes.
+        hulls: convex hulls, vertices in the asset frame (m).
+        mass: the part's mass properties (COM and inertia in the asset frame).
+    """
+
+    name: str
+    index: int
+    parent: int
+    joint: Joint | None
+    origin: np.ndarray
+    hulls: tuple[Mesh, ...]
+    mass: MassProperties
+
+
+@dataclass(frozen=True)
+class RigidModel:
+    """The asset's links (parents first), with the derived figures the checks need."""
+
+    links: tuple[Link, ...]
+
+    @property
+    def roots(self) -> list[int]:
+        """Indices of root links (one per free-floating body tree)."""
+        return [link.index for link in self.links if link.parent < 0]
+
+    @property
+    def total_mass(self) -> float:
+        """Sum of link masses (kg)."""
+        return float(sum(link.mass.mass for link in self.links))
+
+    @property
+    def min_moment(self) -> float:
+        """Smallest principal moment over all links (kg m^2)."""
+        return float(min(link.mass.principal_moments.min() for link in self.links))
+
+    def hull_points(self) -> np.ndarray:
+        """All hull vertices in the asset frame, ``(N, 3) float64`` (m)."""
+        return np.vstack([h.vertices for link in self.links for h in link.hulls])
+
+    @property
+    def diagonal(self) -> float:
+        """Bounding-box diagonal of all hulls (m)."""
+        pts = self.hull_points()
+        return float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
+
+    def adjacent(self, i: int, j: int) -> bool:
+        """True when links ``i`` and ``j`` are joined by a joint (parent and child)."""
+        return self.links[i].parent == j or self.links[j].parent == i
+
+    def non_adjacent_pairs(self) -> list[tuple[int, int]]:
+        """Pairs ``(i, j)``, i < j, of links not joined by a joint (SimReady BA.002's pairs)."""
+        n = len(self.links)
+        return [(i, j) for i in range(n) for j in range(i + 1, n) if not self.adjacent(i, j)]
+
+
+def rigid_model(asset: Asset) -> RigidModel:
+    """The :class:`RigidModel` of ``asset``.
+
+    Raises:
+        StageInputError: a part lacks hulls or mass properties, a joint names an unknown part,
+            a part has two parent joints, or the joints form a cycle.
+    """
+    names = [p.name for p in asset.parts]
+    for n in names:
+        if not asset.collision.get(n):
+            raise StageInputError(f"part '{n}' has no collision hulls (run the collision stage first)", asset.name)
+        if n not in asset.mass:
+            raise StageInputError(f"part '{n}' has no mass properties (run the mass stage first)", asset.name)
+    parent_joint: dict[str, Joint] = {}
+    for j in asset.joints:
+        for end in (j.parent, j.child):
+            if end not in names:
+                raise StageInputError(f"joint '{j.name}' names unknown part '{end}'", asset.name)
+        if j.child in parent_joint:
+            raise StageInputError(f"part '{j.child}' has two parent joints", asset.name)
+        parent_joint[j.child] = j
+    order: list[str] = []
+    placed: set[str] = set()
+    pending = list(names)
+    while pending:
+        progressed = False
+        for n in list(pending):
+            j = parent_joint.get(n)
+            if j is None or j.parent in placed:
+                order.append(n)
+                placed.add(n)
+                pending.remove(n)
+                progressed = True
+        if not progressed:
+            raise StageInputError(f"joints form a cycle among parts {pending}", asset.name)
+    index = {n: i for i, n in enumerate(order)}
+    links = []
+    for n in order:
+        j = parent_joint.get(n)
+        origin = np.zeros(3) if j is None else np.asarray(j.origin, dtype=np.float64)
+        links.append(Link(name=n, index=index[n], parent=-1 if j is None else index[j.parent], joint=j,
+                          origin=origin, hulls=tuple(asset.collision[n]), mass=asset.mass[n]))
+    return RigidModel(links=tuple(links))

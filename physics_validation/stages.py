@@ -1,0 +1,165 @@
+"""Pipeline stages of physics validation: collision hulls, mass properties, the certificate.
+
+Each stage is a function ``Asset -> Asset`` that checks its inputs with ``asset.require``,
+fills its fields and appends a :class:`~n4d4d.asset.StageRecord` (seconds and key figures):
+
+- :func:`collision_stage` fills ``asset.collision`` (CoACD hulls per part, :mod:`.decomposition`);
+- :func:`mass_stage` fills ``asset.mass`` (:mod:`.mass`);
+- :func:`stability_stage` fills ``asset.physics``, the certificate (:mod:`.certificate`).
+
+The stages never change geometry or the material; a failed check is a verdict in the report,
+not an exception. Exceptions are for bad input and exhausted budgets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from n4d4d.asset import Asset, StageRecord
+from n4d4d.errors import EmptyMeshError
+
+from .thresholds import FidelityThresholds
+
+
+def _label(asset: Asset, part: str | None = None) -> str:
+    """What errors name: the input file (or the asset name) and the part."""
+    src = asset.provenance.source if asset.provenance is not None else asset.name
+    return f"{src} (part {part})" if part and len(asset.parts) > 1 else src
+
+
+def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int = 64,
+                    time_budget_s: float = 60.0, seed: int = 0,
+                    fidelity: FidelityThresholds | None = None) -> Asset:
+    """Convex hulls for every part (:func:`.decomposition.convex_decomposition`).
+
+    Args:
+        asset: with ``parts`` (closed part meshes, asset frame).
+        max_hulls: hulls per part (32: Isaac Lab / PhysX GPU default).
+        max_hull_vertices: vertices per hull (64: PhysX GPU limit).
+        time_budget_s: wall seconds per part for decomposition (CoACD runs, retries, fidelity).
+            The default leaves 6x headroom over the ~7-10 s a 20k-face part takes on 2 busy
+            cores (benchmarks/physics.py).
+        seed: CoACD and fidelity-sampling seed.
+        fidelity: fidelity bounds (default :class:`FidelityThresholds`).
+
+    Returns:
+        The asset with ``collision`` = part name -> hulls, and a "collision" stage record
+        (per part: method, hulls, max hull vertices, seconds, volume ratio, surface distance
+        mean / p95 in % of the diagonal, fidelity verdict, attempts).
+
+    Raises:
+        StageInputError: no parts. TimeBudgetError: a part's CoACD ran past ``time_budget_s``
+        (names the input file and part). EmptyMeshError / InputError: a degenerate part.
+    """
+    from .decomposition import convex_decomposition
+
+    asset.require("collision", "parts")
+    t0 = time.perf_counter()
+    collision, per_part = {}, {}
+    for part in asset.parts:
+        hulls, fig = convex_decomposition(part.mesh, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
+                                          time_budget_s=time_budget_s, seed=seed, name=_label(asset, part.name),
+                                          fidelity=fidelity)
+        collision[part.name] = hulls
+        per_part[part.name] = {k: v for k, v in fig.items() if k not in ("thresholds",)}
+    figures = {
+        "parts": per_part,
+        "hulls_total": sum(len(h) for h in collision.values()),
+        "max_hull_vertices": max(f["max_hull_vertices"] for f in per_part.values()),
+        "fidelity_passed": all(f["fidelity_passed"] for f in per_part.values()),
+        "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s},
+    }
+    return asset.with_stage(StageRecord("collision", time.perf_counter() - t0, figures), collision=collision)
+
+
+def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None = None) -> Asset:
+    """Mass, centre of mass and inertia of every part (:func:`.mass.mass_properties`).
+
+    Args:
+        asset: with ``parts``.
+        density: kg/m^3 for every part; default ``asset.material.density``.
+        mass: total kg instead of a density; parts share one uniform density (mass
+            distributed by volume).
+
+    A part whose mesh encloses no volume (an open part surface) gets the mass properties of
+    the union of its collision hulls, when it has them, and the stage record says so.
+
+    Returns:
+        The asset with ``mass`` = part name -> MassProperties and a "mass" stage record
+        (per-part mass, volume, COM; total mass; density; the source of each part's volume).
+
+    Raises:
+        StageInputError: no parts. ValueError: both ``density`` and ``mass`` given, or a
+        non-positive one. EmptyMeshError: a part with no volume and no hulls.
+    """
+    import numpy as np
+
+    from n4d4d.asset import Mesh
+
+    from .fidelity import hull_union
+    from .mass import mass_properties
+
+    asset.require("mass", "parts")
+    if density is not None and mass is not None:
+        raise ValueError("give density or mass, not both")
+    t0 = time.perf_counter()
+    solids, source = {}, {}
+    for part in asset.parts:
+        try:
+            mass_properties(part.mesh, density=1.0, name=_label(asset, part.name))
+            solids[part.name], source[part.name] = part.mesh, "part mesh"
+        except EmptyMeshError:
+            hulls = asset.collision.get(part.name)
+            if not hulls:
+                raise
+            um = hull_union(hulls).to_mesh64()
+            solids[part.name] = Mesh(np.asarray(um.vert_properties)[:, :3], np.asarray(um.tri_verts, dtype=np.int64))
+            source[part.name] = "union of collision hulls (part mesh encloses no volume)"
+    if mass is not None:
+        unit = {n: mass_properties(m, density=1.0) for n, m in solids.items()}
+        rho = mass / sum(u.volume for u in unit.values())
+    else:
+        rho = density if density is not None else asset.material.density
+    props = {n: mass_properties(m, density=rho, name=_label(asset, n)) for n, m in solids.items()}
+    figures = {
+        "density_kg_m3": rho, "total_mass_kg": sum(p.mass for p in props.values()),
+        "parts": {n: {"mass_kg": p.mass, "volume_m3": p.volume, "center_of_mass_m": p.center_of_mass.tolist(),
+                      "principal_moments_kg_m2": p.principal_moments.tolist(), "volume_source": source[n]}
+                  for n, p in props.items()},
+    }
+    return asset.with_stage(StageRecord("mass", time.perf_counter() - t0, figures), mass=props)
+
+
+def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
+                    engines: Sequence[str] = ("pybullet",), orientations: int = 3, thresholds=None) -> Asset:
+    """The physics certificate (:func:`.certificate.certify`) as ``asset.physics``.
+
+    Args:
+        asset: with parts, collision hulls and mass properties (joints and motion clips are
+            checked when present).
+        seed: seeds rest tilt and drop orientations.
+        time_budget_s: wall seconds for all checks.
+        engines: "pybullet" and/or "newton".
+        orientations: drops per engine.
+        thresholds: a :class:`~.certificate.Thresholds` bundle (default thresholds).
+
+    Returns:
+        The asset with ``physics`` (JSON-ready: ``passed``, ``reasons``, ``warnings``,
+        ``checks``, ``engines``, per-engine sections, ``collision_fidelity``, ``thresholds``)
+        and a "physics" stage record.
+
+    Raises:
+        StageInputError: missing parts, hulls or mass. TimeBudgetError: the checks ran past
+        ``time_budget_s`` (names the input file).
+    """
+    from .certificate import certify
+
+    asset.require("physics", "parts", "collision", "mass")
+    t0 = time.perf_counter()
+    report = certify(asset, seed=seed, time_budget_s=time_budget_s, engines=tuple(engines),
+                     orientations=orientations, thresholds=thresholds, label=_label(asset))
+    figures = {"passed": report["passed"], "engines": list(report["engines"]),
+               "checks": len(report["checks"]), "failed": [c["name"] for c in report["checks"] if not c["passed"]],
+               "seconds_per_check": report["seconds_per_check"]}
+    return asset.with_stage(StageRecord("physics", time.perf_counter() - t0, figures), physics=report)

@@ -1,0 +1,140 @@
+"""Engine-independent verdicts on a simulated trajectory: rest, drop, explosion, penetration.
+
+An engine check (:mod:`.pybullet_check`, :mod:`.newton_check`) records a :class:`Trajectory`
+(the pose and velocity of every body's centre of mass at every step, the deepest ground
+penetration and the total ground normal force per step); :func:`evaluate` measures it against
+:class:`~.thresholds.StabilityThresholds` the same way for every engine, so two engines'
+verdicts differ only by their physics. This module simulates nothing.
+
+The rules (BlenderProc's settle rule, made stricter; see :mod:`.thresholds`):
+
+- settled: every body's COM speed and angular speed stay under the rest speeds from
+  ``settle_time_s`` on; the measured settle time is the first time after which they do;
+- drift: over the last ``rest_window_s``, no body's COM moves more than ``max_drift_m`` or
+  turns more than ``max_drift_rad``;
+- penetration: the placed pose and the rest window stay within ``max_penetration_m`` of the
+  ground, and no step goes deeper than :meth:`~.thresholds.StabilityThresholds.penetration_bound`
+  (one step's travel at impact speed more);
+- explosion: peak COM speed and angular speed stay under the energy-conservation bounds of
+  :meth:`~.thresholds.StabilityThresholds.speed_bounds`;
+- rest pose kept (rest check only, a warning rather than a failure): the settled pose is
+  within ``max_rest_shift_m`` / ``max_rest_shift_rad`` of the placed pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .thresholds import StabilityThresholds
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What one simulation recorded, in the world frame (Z up, metres, seconds).
+
+    Attributes:
+        times: ``(T,) float64`` sample times (s), after each step.
+        positions: ``(T, B, 3) float64`` COM position of each of B bodies (m).
+        quats: ``(T, B, 4) float64`` body orientation (w, x, y, z).
+        linear_velocities: ``(T, B, 3) float64`` COM velocity (m/s).
+        angular_velocities: ``(T, B, 3) float64`` angular velocity (rad/s).
+        penetration: ``(T,) float64`` deepest ground penetration at each sample (m, >= 0).
+        ground_force: ``(T,) float64`` total ground normal force (N), NaN where not measured.
+        initial_penetration: deepest ground penetration of the placed pose before any step (m).
+        placed_positions: ``(B, 3)`` COM positions of the placed pose (m).
+        placed_quats: ``(B, 4)`` placed orientations (w, x, y, z).
+    """
+
+    times: np.ndarray
+    positions: np.ndarray
+    quats: np.ndarray
+    linear_velocities: np.ndarray
+    angular_velocities: np.ndarray
+    penetration: np.ndarray
+    ground_force: np.ndarray
+    initial_penetration: float
+    placed_positions: np.ndarray
+    placed_quats: np.ndarray
+
+
+def quat_angle(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """Rotation angle (rad) between unit quaternions ``(..., 4)`` (w, x, y, z), in [0, pi]."""
+    d = np.abs(np.sum(np.asarray(q1) * np.asarray(q2), axis=-1))
+    return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
+
+
+def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: float, diagonal: float,
+             min_moment: float, drop_height_m: float = 0.0) -> dict:
+    """Measure ``traj`` against ``th``.
+
+    Args:
+        traj: the recorded trajectory.
+        th: the thresholds.
+        kind: ``"rest"`` (also checks the rest pose is kept) or ``"drop"``.
+        mass: total mass (kg); diagonal: bounding-box diagonal (m); min_moment: smallest
+            principal moment of any body (kg m^2), for the explosion bounds.
+        drop_height_m: release height of the lowest point (m), for the impact allowance.
+
+    Returns:
+        JSON-ready dict: ``measured`` (settle_time_s, drift_m, drift_rad, max_penetration_m,
+        initial_penetration_m, peak_speed_m_s, peak_angular_speed_rad_s, final_speed_m_s,
+        rest_force_ratio and, for rest, rest_shift_m / rest_shift_rad), ``bounds`` (the
+        per-asset speed and penetration bounds), ``passed``, ``reasons`` (empty when passed)
+        and ``warnings`` (findings that do not fail the check).
+    """
+    t = traj.times
+    speed = np.linalg.norm(traj.linear_velocities, axis=-1).max(axis=1)  # (T,)
+    wspeed = np.linalg.norm(traj.angular_velocities, axis=-1).max(axis=1)
+    moving = (speed > th.rest_linear_speed_m_s) | (wspeed > th.rest_angular_speed_rad_s)
+    settle = float(t[np.nonzero(moving)[0][-1]]) if moving.any() else 0.0
+    if moving[-1]:
+        settle = float("inf")
+    w0 = int(np.searchsorted(t, t[-1] - th.rest_window_s - 1e-9))
+    drift_m = float(np.linalg.norm(traj.positions[-1] - traj.positions[w0], axis=-1).max())
+    drift_rad = float(quat_angle(traj.quats[-1], traj.quats[w0]).max())
+    pen = max(float(traj.penetration.max(initial=0.0)), float(traj.initial_penetration))
+    rest_pen = float(traj.penetration[w0:].max(initial=0.0))
+    pen_bound = th.penetration_bound(drop_height_m)
+    v_bound, w_bound = th.speed_bounds(diagonal, mass, min_moment)
+    force = traj.ground_force[w0:]
+    force_ratio = float(np.nanmean(force) / (mass * 9.80665)) if np.isfinite(force).any() else float("nan")
+    measured = {
+        "settle_time_s": settle, "drift_m": drift_m, "drift_rad": drift_rad,
+        "max_penetration_m": pen, "initial_penetration_m": float(traj.initial_penetration),
+        "rest_penetration_m": rest_pen,
+        "peak_speed_m_s": float(speed.max()), "peak_angular_speed_rad_s": float(wspeed.max()),
+        "final_speed_m_s": float(speed[-1]), "final_angular_speed_rad_s": float(wspeed[-1]),
+        "rest_force_ratio": force_ratio,
+        "final_positions_m": traj.positions[-1].tolist(), "final_quats_wxyz": traj.quats[-1].tolist(),
+    }
+    reasons = []
+    if traj.initial_penetration > th.max_penetration_m:
+        reasons.append(f"hull penetrates the ground by {1e3 * traj.initial_penetration:.1f} mm in the placed pose "
+                       f"(bound {1e3 * th.max_penetration_m:.1f} mm)")
+    if rest_pen > th.max_penetration_m:
+        reasons.append(f"sinks {1e3 * rest_pen:.1f} mm into the ground at rest (bound {1e3 * th.max_penetration_m:.1f} mm)")
+    if pen > pen_bound and traj.initial_penetration <= th.max_penetration_m:
+        reasons.append(f"ground penetration {1e3 * pen:.1f} mm > {1e3 * pen_bound:.1f} mm (tunnelling)")
+    if speed.max() > v_bound or wspeed.max() > w_bound:
+        reasons.append(f"explosion: peak speed {speed.max():.2f} m/s (bound {v_bound:.2f}) or angular "
+                       f"{wspeed.max():.1f} rad/s (bound {w_bound:.1f}) exceeds what gravity can supply")
+    if settle > th.settle_time_s:
+        reasons.append(f"still moving: not at rest by {th.settle_time_s:g} s (final speed {speed[-1]:.3f} m/s, "
+                       f"{wspeed[-1]:.3f} rad/s)")
+    if drift_m > th.max_drift_m or drift_rad > th.max_drift_rad:
+        reasons.append(f"drifts {1e3 * drift_m:.1f} mm / {drift_rad:.3f} rad over the last {th.rest_window_s:g} s "
+                       f"(bounds {1e3 * th.max_drift_m:.1f} mm / {th.max_drift_rad} rad)")
+    warnings = []
+    if kind == "rest":
+        shift_m = float(np.linalg.norm(traj.positions[-1] - traj.placed_positions, axis=-1).max())
+        shift_rad = float(quat_angle(traj.quats[-1], traj.placed_quats).max())
+        measured.update(rest_shift_m=shift_m, rest_shift_rad=shift_rad)
+        if shift_m > th.max_rest_shift_m or shift_rad > th.max_rest_shift_rad:
+            warnings.append(f"moved from its rest pose by {1e3 * shift_m:.0f} mm / {shift_rad:.2f} rad "
+                           f"(bounds {1e3 * th.max_rest_shift_m:.0f} mm / {th.max_rest_shift_rad} rad): "
+                           "rolled, tipped over or slid to another rest pose")
+    bounds = {"peak_speed_m_s": v_bound, "peak_angular_speed_rad_s": w_bound, "max_penetration_m": pen_bound,
+              "rest_penetration_m": th.max_penetration_m}
+    return {"measured": measured, "bounds": bounds, "passed": not reasons, "reasons": reasons, "warnings": warnings}
