@@ -1,0 +1,22 @@
+"""Sparse signed-distance volumes and watertight remeshing.
+
+- :class:`SparseSDF`: a narrow-band signed-distance field stored block-sparse.
+- :func:`compute_sparse_sdf`: any triangle mesh (open, non-manifold, self-intersecting soup)
+  to a :class:`SparseSDF`, coarse to fine, sign from the generalized winding number.
+- :func:`extract_surface`: marching cubes over the occupied blocks; closed manifold shells.
+- :func:`decimate`: quadric simplification to a face budget that keeps the mesh closed.
+- :func:`mesh_quality`: watertight / manifold / orientation / volume figures.
+- :func:`remesh_watertight`: the static stage's remesh, all of the above with figures.
+
+Heavy dependencies (warp, libigl, scikit-image, fast_simplification) load on first use.
+"""
+
+from n4d4d.volume.simplify import decimate
+from n4d4d.volume.extract import extract_surface
+from n4d4d.volume.quality import mesh_quality
+from n4d4d.volume.remesh import remesh_watertight
+from n4d4d.volume.sdf import compute_sparse_sdf, estimate_memory_bytes
+from n4d4d.volume.sparse import SparseSDF
+
+__all__ = ["SparseSDF", "compute_sparse_sdf", "decimate", "estimate_memory_bytes",
+           "extract_surface", "mesh_quality", "remesh_watertight"]

@@ -1,0 +1,130 @@
+"""Topology and size figures of a triangle mesh, as JSON-ready values.
+
+:func:`mesh_quality` answers: is it closed (every edge has exactly two faces), is every edge
+and every vertex manifold (a vertex is manifold when its faces form one fan, not two cones
+touching at a point), are neighbouring faces consistently oriented, how many shells, and its
+volume, area and Euler number. Vertices at the same position are welded first, so a mesh
+split at UV seams is judged by its shape. It does not repair anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from n4d4d.volume._chain import weld
+
+
+def _edges(faces: np.ndarray, n_vertices: int):
+    """Directed half-edges ``(3F, 2)`` and, per half-edge, the id of its undirected edge,
+    and the number of half-edges of each undirected edge."""
+    he = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    key = np.minimum(he[:, 0], he[:, 1]) * n_vertices + np.maximum(he[:, 0], he[:, 1])
+    _, edge_id, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return he, edge_id.reshape(-1), counts
+
+
+def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
+    """True when the faces around every vertex form a single fan (connected through edges
+    shared by two faces of that vertex)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(faces) == 0:
+        return True
+    # corners (vertex, face) of one vertex are linked when their faces share an edge (with
+    # exactly two faces) through that vertex; a manifold vertex has all corners linked
+    f = len(faces)
+    corner_v = faces.reshape(-1)
+    he = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
+    key_fwd = he[:, 0].astype(np.int64) * n_vertices + he[:, 1]
+    key_rev = he[:, 1].astype(np.int64) * n_vertices + he[:, 0]
+    und = np.minimum(key_fwd, key_rev)
+    order = np.argsort(und, kind="stable")
+    su = und[order]
+    # pair up half-edges with the same undirected edge (only edges with exactly 2 uses)
+    starts = np.flatnonzero(np.r_[True, su[1:] != su[:-1]])
+    counts = np.diff(np.r_[starts, len(su)])
+    two = starts[counts == 2]
+    h1, h2 = order[two], order[two + 1]
+    # half-edge h = 3 * face + k starts at corner h and ends at corner 3 * face + (k + 1) % 3
+    nxt = lambda h: 3 * (h // 3) + (h % 3 + 1) % 3  # noqa: E731
+    same_dir = he[h2, 0] == he[h1, 0]
+    ca1, cb1 = h1, nxt(h1)
+    ca2 = np.where(same_dir, h2, nxt(h2))
+    cb2 = np.where(same_dir, nxt(h2), h2)
+    n_c = 3 * f
+    graph = coo_matrix((np.ones(2 * len(h1), np.int8),
+                        (np.r_[ca1, cb1], np.r_[ca2, cb2])), shape=(n_c, n_c))
+    _, comp = connected_components(graph, directed=False)
+    # a vertex is manifold when all its corners fall in one component
+    fans = np.unique(corner_v.astype(np.int64) * n_c + comp) // n_c
+    return bool(np.all(np.bincount(fans, minlength=n_vertices) <= 1))
+
+
+def shell_labels(faces: np.ndarray, n_vertices: int) -> tuple[int, np.ndarray]:
+    """``(n_shells, label (F,))``: faces connected through shared vertices."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    f = len(faces)
+    graph = coo_matrix((np.ones(3 * f, np.int8), (np.repeat(np.arange(f), 3),
+                                                  f + faces.reshape(-1))),
+                       shape=(f + n_vertices,) * 2)
+    _, label = connected_components(graph, directed=False)
+    uniq, face_label = np.unique(label[:f], return_inverse=True)
+    return len(uniq), face_label.reshape(-1)
+
+
+def signed_volumes(vertices: np.ndarray, faces: np.ndarray, label: np.ndarray, n: int):
+    """``(n,)`` signed volume enclosed by the faces of each label (divergence theorem)."""
+    tri = vertices[faces] - vertices.mean(axis=0)
+    six = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2]))
+    return np.bincount(label, weights=six, minlength=n) / 6.0
+
+
+def mesh_quality(mesh) -> dict:
+    """Figures of ``mesh`` (a :class:`n4d4d.asset.Mesh`), all plain JSON values:
+
+    ``watertight`` (every edge shared by exactly two faces), ``edge_manifold`` (no edge with
+    more than two faces), ``vertex_manifold`` (one fan per vertex), ``winding_consistent``
+    (every two-face edge used once in each direction), ``n_shells`` (connected
+    components), ``volume`` (m^3, signed: positive for outward normals), ``area`` (m^2),
+    ``euler_number`` (V - E + F), ``n_vertices``, ``n_faces`` (after welding coincident
+    vertices and dropping collapsed faces).
+    """
+    v, f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    out = {"n_vertices": int(len(v)), "n_faces": int(len(f))}
+    if len(f) == 0:
+        out.update(watertight=False, edge_manifold=True, vertex_manifold=True,
+                   winding_consistent=True, n_shells=0, volume=0.0, area=0.0,
+                   euler_number=int(len(v)))
+        return out
+    he, edge_id, counts = _edges(f, len(v))
+    n_edges = len(counts)
+    watertight = bool(np.all(counts == 2))
+    edge_manifold = bool(np.all(counts <= 2))
+    # consistent: for 2-face edges, the two half-edges run in opposite directions
+    two = counts[edge_id] == 2
+    fwd = he[:, 0] < he[:, 1]
+    per_edge_fwd = np.bincount(edge_id[two], weights=fwd[two], minlength=n_edges)
+    winding_consistent = bool(np.all(per_edge_fwd[counts == 2] == 1))
+    # shells: faces connected through shared vertices
+    n_shells, _ = shell_labels(f, len(v))
+    tri = v[f]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area = float(0.5 * np.linalg.norm(cross, axis=1).sum())
+    volume = float(signed_volumes(v, f, np.zeros(len(f), np.int64), 1)[0])
+    out.update(
+        watertight=watertight, edge_manifold=edge_manifold,
+        vertex_manifold=_vertex_manifold(f, len(v)),
+        winding_consistent=winding_consistent, n_shells=n_shells, volume=volume, area=area,
+        euler_number=int(len(v) - n_edges + len(f)),
+    )
+    return out
+
+
+def is_closed_manifold(q: dict) -> bool:
+    """True when the figures of :func:`mesh_quality` describe a closed, edge- and
+    vertex-manifold, consistently oriented mesh with positive volume."""
+    return bool(q["watertight"] and q["edge_manifold"] and q["vertex_manifold"]
+                and q["winding_consistent"] and q["volume"] > 0)

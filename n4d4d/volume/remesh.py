@@ -1,0 +1,130 @@
+"""The static stage's watertight remesh: input mesh -> (closed manifold mesh, sparse SDF,
+figures).
+
+``mode="auto"`` keeps an input that is already closed, edge- and vertex-manifold,
+consistently oriented and of positive volume (welded at coincident vertices, simplified only
+when over the face budget) and remeshes anything else; ``"always"`` remeshes; ``"never"``
+keeps the input and refuses one that is not closed. The sparse SDF is computed in every mode,
+since later stages (rigging, the training corpus) read it.
+
+This module orchestrates and reports; the work is in :mod:`~n4d4d.volume.sdf`,
+:mod:`~n4d4d.volume.extract` and :mod:`~n4d4d.volume.simplify`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.errors import InputError
+from n4d4d.volume._chain import weld
+from n4d4d.volume.simplify import decimate
+from n4d4d.volume.extract import extract_surface
+from n4d4d.volume.quality import is_closed_manifold, mesh_quality
+from n4d4d.volume.sdf import compute_sparse_sdf
+
+MODES = ("auto", "always", "never")
+
+
+def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
+                      mode: str = "auto", block_size: int = 8, band_voxels: float = 2.0,
+                      memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None):
+    """Watertight, manifold, outward-oriented version of ``mesh`` and its sparse SDF.
+
+    Args:
+        mesh: :class:`n4d4d.asset.Mesh` (metres), any triangle soup.
+        resolution: SDF grid cells along the longest side of the padded bounding box.
+        max_faces: face budget of the returned mesh.
+        mode: ``"auto" | "always" | "never"`` (see module doc).
+        block_size, band_voxels, memory_budget_bytes: passed to
+            :func:`~n4d4d.volume.compute_sparse_sdf`.
+        path: the input file, named in errors.
+
+    Returns:
+        ``(mesh, sdf, figures)``: figures is a JSON-ready dict (mode and why, grid, band and
+        block counts, memory, seconds per sub-step, quality and volume before and after,
+        which visual attributes survived).
+
+    Raises:
+        ValueError: unknown ``mode``.
+        InputError: ``mode="never"`` with an input that is not a closed manifold; and the
+            errors of :func:`~n4d4d.volume.compute_sparse_sdf` /
+            :func:`~n4d4d.volume.extract_surface` (empty, non-finite, over budget, encloses
+            no volume).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    t0 = time.perf_counter()
+    q_before = mesh_quality(mesh)
+    closed = is_closed_manifold(q_before)
+    if mode == "never" and not closed:
+        raise InputError("remesh mode 'never' needs a closed, manifold, consistently oriented "
+                         "input with positive volume; this one is not ("
+                         + _defects(q_before) + ")", path)
+    sdf_stats: dict = {}
+    sdf = compute_sparse_sdf(mesh, resolution=resolution, block_size=block_size,
+                             band_voxels=band_voxels, memory_budget_bytes=memory_budget_bytes,
+                             path=path, stats=sdf_stats)
+    t_sdf = time.perf_counter()
+
+    extract_stats: dict = {}
+    keep = mode == "never" or (mode == "auto" and closed)
+    if keep:
+        v, f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+        welded = len(v) != len(mesh.vertices) or len(f) != len(mesh.faces)
+        surface = mesh if not welded else mesh.__class__(
+            vertices=v, faces=f, base_color=mesh.base_color, texture_png=None)
+        action = "kept"
+        reason = ("input is closed, manifold, consistently oriented with positive volume"
+                  if mode == "auto" else "remesh mode 'never'")
+        if welded:
+            reason += "; coincident vertices welded (UV seams), per-vertex attributes dropped"
+    else:
+        surface = extract_surface(sdf, stats=extract_stats)
+        surface = surface.replace(base_color=mesh.base_color)
+        action = "remeshed"
+        reason = ("remesh mode 'always'" if mode == "always"
+                  else "input is not a closed manifold (" + _defects(q_before) + ")")
+    t_mc = time.perf_counter()
+
+    dec_stats: dict = {}
+    out = decimate(surface, max_faces, stats=dec_stats)
+    t_dec = time.perf_counter()
+    q_after = mesh_quality(out)
+
+    vol_before, vol_after = q_before["volume"], q_after["volume"]
+    figures = {
+        "mode": mode, "action": action, "reason": reason,
+        "resolution": int(sdf.resolution), "voxel_size": float(sdf.voxel_size),
+        "band": float(sdf.band), "band_voxels": float(band_voxels),
+        "block_size": int(sdf.block_size), "grid_nodes": [int(x) for x in sdf.grid_shape],
+        "band_nodes": int(sdf.n_nodes), "occupied_blocks": int(sdf.n_blocks),
+        "total_blocks": int(np.prod(sdf.blocks_shape)),
+        "sdf_bytes": int(sdf.nbytes), "memory_estimate_bytes": int(sdf_stats["estimate_bytes"]),
+        "boundary_loops_capped": int(sdf_stats["boundary_loops"]),
+        "winding_evaluations": int(sdf_stats["winding_evaluations"]),
+        "seconds": {"sdf": t_sdf - t0, "marching_cubes": t_mc - t_sdf,
+                    "decimation": t_dec - t_mc, "total": time.perf_counter() - t0},
+        "marching_cubes": {k: v for k, v in extract_stats.items() if not k.startswith("sec")},
+        "decimation": {k: v for k, v in dec_stats.items() if k != "seconds"},
+        "quality_before": q_before, "quality_after": q_after,
+        "input_closed": bool(closed),
+        "volume_before": vol_before, "volume_after": vol_after,
+        "volume_rel_change": (vol_after / vol_before - 1) if closed and vol_before else None,
+        "uvs_kept": out.uvs is not None,
+        "vertex_colors_kept": out.vertex_colors is not None,
+        "base_color_kept": out.base_color is not None or mesh.base_color is None,
+    }
+    return out, sdf, figures
+
+
+def _defects(q: dict) -> str:
+    """What keeps a mesh from being a closed manifold, in words."""
+    words = [f"not {k.replace('_', ' ')}" for k in ("watertight", "edge_manifold",
+                                                    "vertex_manifold", "winding_consistent")
+             if not q[k]]
+    if q["volume"] <= 0:
+        words.append("volume not positive")
+    return ", ".join(words) or "no defect"
