@@ -24,8 +24,20 @@ from n4d4d.errors import InputError
 FORMAT = "n4d4d.ssvae/1"
 
 
+#: The checkpoint shipped inside the package (see ``weights/MODEL_CARD.md`` beside it).
+SHIPPED = "weights/ssvae_cpu.safetensors"
+
+
 class CheckpointError(InputError):
     """A checkpoint cannot be used: unreadable, another format, or a config / weight mismatch."""
+
+
+def default_checkpoint() -> Path:
+    """Path of the shipped SS-VAE checkpoint; :class:`CheckpointError` if the package has none."""
+    p = Path(__file__).parent / SHIPPED
+    if not p.is_file():
+        raise CheckpointError("this installation ships no SS-VAE checkpoint; pass --checkpoint", p)
+    return p
 
 
 def save_vae(path: str | Path, model, meta: dict | None = None, extra: dict | None = None) -> Path:

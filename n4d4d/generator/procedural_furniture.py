@@ -87,12 +87,12 @@ def table(rng: np.random.Generator):
         if rng.random() < 0.5:
             legs = [cylinder([0, 0, 0.02], [0, 0, h - top_t + EPS], rng.uniform(0.03, 0.06)),
                     cylinder([0, 0, 0], [0, 0, 0.03], 0.6 * r)]
-            params = {"height": h, "radius": r, "pedestal": 1}
+            params = {"height": h, "radius": r, "pedestal": 1, "top": top_t}
         else:
             a = 0.6 * r
             legs = [capsule([a * np.cos(t), a * np.sin(t), 0.02], [a * np.cos(t), a * np.sin(t), h - top_t], 0.02)
                     for t in np.pi / 2 * np.arange(4) + np.pi / 4]
-            params = {"height": h, "radius": r, "pedestal": 0}
+            params = {"height": h, "radius": r, "pedestal": 0, "top": top_t}
     else:
         w, d = rng.uniform(0.5, 1.8), rng.uniform(0.4, 1.0)
         top = box([-w / 2, -d / 2, h - top_t], [w / 2, d / 2, h])
@@ -101,7 +101,7 @@ def table(rng: np.random.Generator):
         legs = [box([sx * (w / 2 - inset) - lw / 2, sy * (d / 2 - inset) - lw / 2, 0],
                     [sx * (w / 2 - inset) + lw / 2, sy * (d / 2 - inset) + lw / 2, h - top_t + EPS])
                 for sx in (-1, 1) for sy in (-1, 1)]
-        params = {"height": h, "width": w, "depth": d, "leg": lw}
+        params = {"height": h, "width": w, "depth": d, "leg": lw, "top": top_t}
     return {"top": [top], "legs": legs}, [joint("top_legs", "fixed", "legs", "top", [0, 0, h - top_t], [0, 0, 1])], params
 
 

@@ -338,5 +338,6 @@ def train_vae(cfg: TrainConfig, corpus_dir: str | Path, run_dir: str | Path, *, 
                 break
     finally:
         logf.close()
+    metrics = {**metrics, "step": step, "wall": round(wall, 1)}
     save(run / "vae.safetensors", False, metrics)
     return metrics

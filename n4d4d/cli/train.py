@@ -1,0 +1,56 @@
+"""``n4d4d train vae --config NAME --corpus DIR --run DIR``: train the sparse SDF VAE.
+
+Resumes from ``RUN/last.safetensors`` when present; logs one line per ``log_every`` steps and
+``RUN/log.jsonl``; the final weights are ``RUN/vae.safetensors``. ``--steps`` and ``--time-limit``
+override the config's length (the former changes the config, so a run folder keeps one value).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from n4d4d.cli.app import app
+
+train_app = typer.Typer(help="Train the generator's models.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("vae")
+def vae(
+    config: str = typer.Option("cpu", "--config", help="named config: tiny, cpu, gpu"),
+    corpus: Path = typer.Option(..., "--corpus", help="corpus folder (n4d4d corpus build)"),
+    run: Path = typer.Option(..., "--run", help="run folder: last.safetensors, vae.safetensors, log.jsonl"),
+    steps: Optional[int] = typer.Option(None, help="override the config's number of steps"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop (and save) after this many seconds"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)"),
+) -> None:
+    """Train (or resume) the SS-VAE on a corpus's train split."""
+    from rich.console import Console
+
+    from n4d4d.errors import N4d4dError
+    from n4d4d.generator.train import get_config, train_vae
+
+    console = Console(stderr=True)
+    try:
+        cfg = get_config(config)
+    except KeyError as exc:
+        console.print(f"error: {exc.args[0]}")
+        raise typer.Exit(2)
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, steps=steps)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        metrics = train_vae(cfg, corpus, run, device=device, time_limit_s=time_limit,
+                            log=lambda line: typer.echo(line, err=True))
+    except (N4d4dError, ValueError) as exc:
+        console.print(f"error: {exc}")
+        raise typer.Exit(2)
+    typer.echo(f"wrote {run / 'vae.safetensors'} at step {metrics.get('step')}")
