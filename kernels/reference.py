@@ -41,12 +41,12 @@ def _ranges(starts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return torch.arange(total, device=starts.device) - torch.repeat_interleave(first - starts, lengths)
 
 
-def _chunk(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tok: torch.Tensor,
-           mask: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _chunk(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor,
+           scale: float, with_lse: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Masked softmax attention of ``q (C, H, D)`` over keys ``k[tok], v[tok]`` (``tok`` ``(T,)``).
 
     ``mask`` ``(C, H_kv or 1, T)`` bool says which keys each query sees. Returns ``o (C, H, D)``
-    float32 and ``lse (C, H)`` float32.
+    float32 and ``lse (C, H)`` float32 (or None unless ``with_lse``).
     """
     c, h, d = q.shape
     hkv = k.shape[1]
@@ -54,18 +54,21 @@ def _chunk(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tok: torch.Tensor,
     kf, vf = k[tok].float(), v[tok].float()                        # (T, H_kv, D)
     s = torch.einsum("cgjd,tgd->cgjt", qf, kf) * scale              # (C, H_kv, G, T)
     m = mask[:, :, None, :]
-    s = s.masked_fill(~m, torch.finfo(torch.float32).min)
-    p = torch.softmax(s, dim=-1) * m                                # rows with no key: all 0
+    s = s.masked_fill(~m, torch.finfo(torch.float32).min)           # finite: no NaN in any gradient
+    p = torch.softmax(s, dim=-1)
+    has_key = m.any(-1)                                             # (C, H_i, 1)
+    if not bool(has_key.all()):
+        p = p * m                                                   # rows with no key: all 0
     o = torch.einsum("cgjt,tgd->cgjd", p, vf).reshape(c, h, d)
-    lse = torch.logsumexp(s, dim=-1).reshape(c, h)
-    has_key = m.any(-1).expand(c, hkv, h // hkv).reshape(c, h)
-    lse = torch.where(has_key, lse, -math.inf)
-    return o, lse
+    if not with_lse:
+        return o, None
+    lse = torch.logsumexp(s, dim=-1)                                # (C, H_kv, G)
+    return o, torch.where(has_key.expand(c, hkv, h // hkv), lse, -math.inf).reshape(c, h)
 
 
 def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            key_offsets: torch.Tensor, block_idx: torch.Tensor, scale: float | None = None,
-                           chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+                           chunk: int = 256, return_lse: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each query attends to the union of the key blocks it picked (one softmax over all of them).
 
     Args:
@@ -77,10 +80,11 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
             block listed twice counts once.
         scale: softmax scale, default ``1 / sqrt(D)``.
         chunk: queries per chunk (memory ``chunk x H x |union of picked keys|`` floats).
+        return_lse: also return the log-sum-exp (one more pass over the scores).
 
     Returns:
         ``o`` ``(N_q, H, D)`` in ``q.dtype`` and ``lse`` ``(N_q, H)`` float32 (natural log of the
-        softmax normaliser, ``-inf`` for a query that picked no key).
+        softmax normaliser, ``-inf`` for a query that picked no key), or None if not ``return_lse``.
     """
     nq, h, d = q.shape
     hkv = k.shape[1]
@@ -96,15 +100,19 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         starts = key_offsets[blocks]
         lengths = key_offsets[blocks + 1] - starts
         tok = _ranges(starts, lengths)                              # (T,) union of picked keys
-        tok_block = torch.repeat_interleave(blocks, lengths)
-        mask = (idx[..., None] == tok_block).any(dim=2)             # (C, H_i, T)
+        # picked[c, g, u]: query c picked the u-th block of the union (slot len(blocks): "-1")
+        slot = torch.where(idx >= 0, torch.searchsorted(blocks, idx.clamp_min(0)), len(blocks))
+        picked = torch.zeros(idx.shape[:2] + (len(blocks) + 1,), dtype=torch.bool, device=idx.device)
+        picked.scatter_(2, slot, True)
+        mask = picked[:, :, torch.repeat_interleave(torch.arange(len(blocks), device=idx.device), lengths)]
         if use_ckpt:
-            o, lse = checkpoint(_chunk, q[a:a + chunk], k, v, tok, mask, scale, use_reentrant=False)
+            o, lse = checkpoint(_chunk, q[a:a + chunk], k, v, tok, mask, scale, return_lse,
+                                use_reentrant=False)
         else:
-            o, lse = _chunk(q[a:a + chunk], k, v, tok, mask, scale)
+            o, lse = _chunk(q[a:a + chunk], k, v, tok, mask, scale, return_lse)
         outs.append(o)
         lses.append(lse)
-    return torch.cat(outs).to(q.dtype), torch.cat(lses)
+    return torch.cat(outs).to(q.dtype), (torch.cat(lses) if return_lse else None)
 
 
 def compression_attention(q: torch.Tensor, k_cmp: torch.Tensor, v_cmp: torch.Tensor,
@@ -115,7 +123,8 @@ def compression_attention(q: torch.Tensor, k_cmp: torch.Tensor, v_cmp: torch.Ten
     :func:`n4d4d.kernels.compression.compress_kv`. Returns ``(N, H, D)`` in ``q.dtype``.
     """
     return block_sparse_attention(q, k_cmp, v_cmp, layout.compression.cu_blocks,
-                                  layout.token_batch[:, None, None], scale)[0]
+                                  layout.token_batch[:, None, None], scale,
+                                  return_lse=False)[0]
 
 
 def selection_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_idx: torch.Tensor,
@@ -126,7 +135,7 @@ def selection_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block
     selection-block indices (global, ``-1`` = none) shared by the query heads of a KV group.
     Returns ``(N, H, D)``.
     """
-    return block_sparse_attention(q, k, v, layout.selection.offsets, block_idx, scale)[0]
+    return block_sparse_attention(q, k, v, layout.selection.offsets, block_idx, scale, return_lse=False)[0]
 
 
 def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: WindowLayout,
@@ -139,7 +148,8 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: 
     """
     part = window.partition
     if window.is_identity:
-        return block_sparse_attention(q, k, v, part.offsets, part.block_of_token[:, None, None], scale)[0]
+        return block_sparse_attention(q, k, v, part.offsets, part.block_of_token[:, None, None], scale,
+                                      return_lse=False)[0]
     o, _ = block_sparse_attention(q[window.order], k[window.order], v[window.order], part.offsets,
-                                  part.block_of_token[:, None, None], scale)
+                                  part.block_of_token[:, None, None], scale, return_lse=False)
     return o[window.inverse]
