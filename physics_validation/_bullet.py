@@ -92,19 +92,17 @@ class BulletBodies:
     Attributes:
         bodies: PyBullet body id per model link.
         links: PyBullet link index per model link (-1 for a tree's base).
-        points: per model link, hull vertices ``(n, 3)`` in that link's COM frame (the frame
-            PyBullet reports), for geometric ground-penetration measurement.
+        points: per model link, hull vertices ``(n, 3)`` relative to the link's COM, in the
+            link's axes (the asset's axes at rest), for geometric ground-penetration measurement.
+        principal: per model link, the principal-axes quaternion (x, y, z, w): PyBullet reports
+            the orientation of the inertial frame, which :func:`read_state` turns back into the
+            link frame's so that every engine reports the same frame.
     """
 
     bodies: tuple[int, ...]
     links: tuple[int, ...]
     points: tuple[np.ndarray, ...]
-
-
-def _rot(q_wxyz) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_quat(wxyz_to_xyzw(np.asarray(q_wxyz))).as_matrix()
+    principal: tuple[np.ndarray, ...]
 
 
 def build(client, model: RigidModel, material: Material, rotation: np.ndarray, translation: np.ndarray,
@@ -122,7 +120,8 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
     from scipy.spatial.transform import Rotation
 
     q_world = Rotation.from_matrix(rotation).as_quat()  # xyzw
-    bodies, links, points = [0] * len(model.links), [0] * len(model.links), [None] * len(model.links)
+    bodies, links = [0] * len(model.links), [0] * len(model.links)
+    points, principal = [None] * len(model.links), [None] * len(model.links)
     flags = (pybullet.URDF_USE_SELF_COLLISION | pybullet.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT) if self_collision else 0
     with tempfile.TemporaryDirectory(prefix="n4d4d_pb_") as tmp:
         def shape(link):
@@ -167,20 +166,21 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
                 client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist(),
                                       lateralFriction=material.dynamic_friction, restitution=material.restitution,
                                       linearDamping=0.0, angularDamping=0.0)
-                R = _rot(link.mass.principal_axes)
-                verts = np.vstack([h.vertices for h in link.hulls])
-                points[idx] = (verts - link.mass.center_of_mass) @ R  # COM principal frame
+                points[idx] = np.vstack([h.vertices for h in link.hulls]) - link.mass.center_of_mass
+                principal[idx] = wxyz_to_xyzw(link.mass.principal_axes)
                 if li >= 0:
                     j = link.joint
                     client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
                     if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
                         client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
-    return BulletBodies(tuple(bodies), tuple(links), tuple(points))
+    return BulletBodies(tuple(bodies), tuple(links), tuple(points), tuple(principal))
 
 
 def read_state(client, handles: BulletBodies) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """COM positions ``(B, 3)``, orientations ``(B, 4)`` (w, x, y, z), linear ``(B, 3)`` and
-    angular ``(B, 3)`` velocities of every model link, world frame."""
+    """COM positions ``(B, 3)``, link-frame orientations ``(B, 4)`` (w, x, y, z), COM linear
+    ``(B, 3)`` and angular ``(B, 3)`` velocities of every model link, world frame."""
+    from scipy.spatial.transform import Rotation
+
     n = len(handles.bodies)
     pos, quat, lin, ang = np.empty((n, 3)), np.empty((n, 4)), np.empty((n, 3)), np.empty((n, 3))
     for i, (b, li) in enumerate(zip(handles.bodies, handles.links)):
@@ -190,8 +190,10 @@ def read_state(client, handles: BulletBodies) -> tuple[np.ndarray, np.ndarray, n
         else:
             s = client.getLinkState(b, li, computeLinkVelocity=1)
             p, q, v, w = s[0], s[1], s[6], s[7]
-        pos[i], quat[i], lin[i], ang[i] = p, xyzw_to_wxyz(np.asarray(q)), v, w
-    return pos, quat, lin, ang
+        pos[i], quat[i], lin[i], ang[i] = p, q, v, w
+    link = Rotation.from_quat(quat) * Rotation.from_quat(np.asarray(handles.principal)).inv()
+    quat = xyzw_to_wxyz(link.as_quat())
+    return pos, np.where(quat[:, :1] < 0, -quat, quat), lin, ang
 
 
 def ground_contacts(client, handles: BulletBodies, plane: int) -> tuple[float, float]:

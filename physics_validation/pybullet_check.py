@@ -67,8 +67,8 @@ def drop_poses(model: RigidModel, th: StabilityThresholds, n: int, seed: int) ->
 
 
 def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> float:
-    """Lowest z (m) of every link's ``points`` (link COM frame) at poses ``pos (B, 3)``,
-    ``quat (B, 4)`` (w, x, y, z)."""
+    """Lowest z (m) of every link's ``points`` (relative to its COM, link axes) at COM positions
+    ``pos (B, 3)`` and link orientations ``quat (B, 4)`` (w, x, y, z)."""
     from scipy.spatial.transform import Rotation
 
     from n4d4d.conventions import wxyz_to_xyzw

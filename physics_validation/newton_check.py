@@ -1,0 +1,235 @@
+"""Newton stability checks on the asset exactly as exported to USD (Newton on Warp, CPU).
+
+The asset is written with :func:`n4d4d.exporters.usd.write_usd` (or an existing USD file is
+given) and loaded with ``newton.ModelBuilder.add_usd``, so what is checked is the file a user
+loads in Isaac Sim / Isaac Lab / Newton: its bodies, MassAPI values, convex-hull colliders,
+joints and physics material. The rest placement and the seeded drop placements of
+:mod:`.pybullet_check` become separate Newton *worlds* of one model (``ModelBuilder.replicate``
+with one transform per world) and are stepped together: on the CPU, Warp's cost is dominated by
+kernel launches, so four placements cost little more than one. A static plane z = 0 with the
+asset's friction is shared by all worlds.
+
+Solver: ``SolverXPBD`` (Newton's position-based rigid solver; it runs on the CPU device, and
+SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFeatherstone's
+penalty contact does not hold a resting box still at this step, see benchmarks/physics.py),
+at the same step as PyBullet. Trajectories go through the same verdict as PyBullet's
+(:func:`.trajectory.evaluate`); ground penetration is measured geometrically from the colliders
+Newton loaded. Newton reports no per-contact forces for XPBD, so ``rest_force_ratio`` is NaN.
+
+The first run on a machine compiles Newton's CPU kernels (minutes, cached in Warp's kernel
+cache afterwards). This module does not change the asset or the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Asset
+from n4d4d.errors import TimeBudgetError
+
+from .thresholds import StabilityThresholds, as_dict
+from .trajectory import Trajectory, evaluate
+
+#: XPBD solver iterations per step (measured: fewer let a resting box creep; more cost time).
+XPBD_ITERATIONS = 8
+
+
+def _newton():
+    import warp as wp
+
+    wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+    import newton
+
+    return wp, newton
+
+
+def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
+    """Model with one world per placement ``(R, t)`` and a shared ground plane.
+
+    Returns ``(model, bodies_per_world, points, com)``: ``points[b]`` collider vertices in body
+    b's frame (of world 0's copy), ``com[b]`` body COM in its frame.
+    """
+    wp, newton = _newton()
+    from scipy.spatial.transform import Rotation
+
+    sub = newton.ModelBuilder()
+    sub.add_usd(str(path))
+    n = sub.body_count
+    points, com = [], []
+    for b in range(n):
+        pts = []
+        for s in range(sub.shape_count):
+            if sub.shape_body[s] != b or not (sub.shape_flags[s] & int(newton.ShapeFlags.COLLIDE_SHAPES)):
+                continue
+            src = sub.shape_source[s]
+            v = np.asarray(src.vertices, dtype=np.float64) * np.asarray(sub.shape_scale[s], dtype=np.float64)
+            tf = sub.shape_transform[s]
+            R = Rotation.from_quat(np.asarray(tf[3:7], dtype=np.float64)).as_matrix()
+            pts.append(v @ R.T + np.asarray(tf[0:3], dtype=np.float64))
+        points.append(np.vstack(pts) if pts else np.zeros((0, 3)))
+        com.append(np.asarray(sub.body_com[b], dtype=np.float64))
+    main = newton.ModelBuilder()
+    tfs = [wp.transform(wp.vec3(*map(float, t)), wp.quat(*map(float, Rotation.from_matrix(R).as_quat())))
+           for R, t in xforms]
+    main.replicate(sub, len(xforms), xforms=tfs)
+    main.add_ground_plane(cfg=newton.ModelBuilder.ShapeConfig(mu=mu))
+    return main.finalize(device="cpu"), n, points, com
+
+
+def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
+                 steps: int, deadline: float = float("inf"), name: str = "",
+                 iterations: int = XPBD_ITERATIONS, capture: bool = True) -> tuple[list[Trajectory], int]:
+    """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
+
+    Args:
+        path: USD file. xforms: placements ``(R (3, 3), t (3,))``, ``x_world = R x_file + t``.
+        mu: friction coefficient of the ground (the asset's, so any combination rule keeps it).
+        time_step: s. steps: number of steps (rounded up to even: states are sampled every
+            second step). deadline: ``time.perf_counter()`` limit.
+        capture: record two steps as a Warp graph once and replay it (Warp captures on the
+            CPU too). Newton's collide + XPBD step is ~40 kernel launches whose Python-side
+            launch cost (~0.1 ms each) dominates on the CPU; a replay calls the compiled
+            kernels directly, ~50x faster. ``False`` launches every kernel from Python.
+
+    Returns:
+        ``(trajectories, bodies per world)``, states sampled every second step. Trajectory
+        body order is the file's body order.
+
+    Raises:
+        TimeBudgetError: past ``deadline``. ExportError-free: a file Newton cannot load raises
+        Newton's own exception.
+    """
+    wp, newton = _newton()
+    from scipy.spatial.transform import Rotation
+
+    model, nb, points, com = _load(path, xforms, mu)
+    W = len(xforms)
+    solver = newton.solvers.SolverXPBD(model, iterations=iterations)
+    s0, s1, ctrl = model.state(), model.state(), model.control()
+    pipe = newton.CollisionPipeline(model)
+    contacts = pipe.contacts()
+
+    def read(state):
+        q = state.body_q.numpy().astype(np.float64).reshape(W, nb, 7)
+        qd = state.body_qd.numpy().astype(np.float64).reshape(W, nb, 6)
+        rot = Rotation.from_quat(q[..., 3:7].reshape(-1, 4))
+        c = q[..., :3] + rot.apply(np.tile(np.vstack(com), (W, 1))).reshape(W, nb, 3)
+        wxyz = np.concatenate([q[..., 6:7], q[..., 3:6]], axis=-1)
+        low = np.full(W, np.inf)
+        for b in range(nb):
+            if len(points[b]):
+                R = Rotation.from_quat(q[:, b, 3:7]).as_matrix()  # (W, 3, 3)
+                z = np.einsum("wj,nj->wn", R[:, 2, :], points[b]) + q[:, b, 2:3]
+                low = np.minimum(low, z.min(axis=1))
+        return c, wxyz, qd[..., :3], qd[..., 3:], np.maximum(0.0, -low)
+
+    def two_steps():  # s0 -> s1 -> s0, so a captured graph leaves the state where it found it
+        for a, b in ((s0, s1), (s1, s0)):
+            a.clear_forces()
+            pipe.collide(a, contacts)
+            solver.step(a, b, ctrl, contacts, time_step)
+
+    p0, q0, _, _, pen0 = read(s0)
+    n = (steps + 1) // 2
+    pos, quat = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 4))
+    lin, ang, pen = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 3)), np.empty((n, W))
+    graph = None
+    for k in range(n):
+        if graph is None and capture and k == 1:  # step 0 ran eagerly: kernels are loaded
+            with wp.ScopedCapture(device="cpu") as cap:
+                two_steps()
+            graph = cap.graph  # the capture did not execute: replay it for this sample
+        if graph is not None:
+            wp.capture_launch(graph)
+        else:
+            two_steps()
+        pos[k], quat[k], lin[k], ang[k], pen[k] = read(s0)
+        if k % 30 == 0 and time.perf_counter() > deadline:
+            raise TimeBudgetError("Newton stability check ran past its time budget", name or None)
+    times = 2 * time_step * np.arange(1, n + 1)
+    trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], np.full(n, np.nan),
+                        float(pen0[w]), p0[w], q0[w]) for w in range(W)]
+    return trajs, nb
+
+
+def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: float = 1.0 / 240.0,
+                         mu: float = 0.6) -> dict:
+    """Load a USD asset in Newton, as authored, over a ground plane z = 0 and let it settle.
+
+    Returns:
+        ``{"bodies", "final_speed" (max COM speed at the end, m/s), "final_angular_speed"
+        (rad/s), "min_height" (lowest collider point over the run, m), "seconds"}``.
+    """
+    t0 = time.perf_counter()
+    steps = int(round(seconds / time_step))
+    (traj,), nb = simulate_usd(Path(path), [(np.eye(3), np.zeros(3))], mu=mu, time_step=time_step, steps=steps)
+    return {"bodies": nb,
+            "final_speed": float(np.linalg.norm(traj.linear_velocities[-1], axis=-1).max()),
+            "final_angular_speed": float(np.linalg.norm(traj.angular_velocities[-1], axis=-1).max()),
+            "min_height": -float(max(traj.penetration.max(initial=0.0), traj.initial_penetration)),
+            "seconds": time.perf_counter() - t0}
+
+
+def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None, seed: int = 0,
+                 orientations: int = 3, time_budget_s: float = 60.0, usd_path: str | Path | None = None) -> dict:
+    """Rest and drop checks of ``asset`` in Newton, from its exported USD.
+
+    The placements are exactly those of :func:`.pybullet_check.check_pybullet` with the same
+    seed, so the two engines' verdicts and rest poses compare one to one.
+
+    Args:
+        asset: with parts, collision hulls and mass properties (what the USD writer needs).
+        thresholds: bounds (default :class:`StabilityThresholds`).
+        seed: seeds the rest tilt axis and drop orientations.
+        orientations: number of drops.
+        time_budget_s: wall seconds for export, load and simulation.
+        usd_path: check this already-exported file instead of writing one.
+
+    Returns:
+        JSON-ready dict like :func:`.pybullet_check.check_pybullet`'s, with ``engine``
+        "newton", ``version``, ``solver`` and ``bodies``.
+
+    Raises:
+        TimeBudgetError: past ``time_budget_s``. ExportError: the USD writer refused the asset.
+    """
+    from importlib.metadata import version
+
+    from scipy.spatial.transform import Rotation
+
+    from .pybullet_check import drop_poses, rest_pose
+    from .rigid_model import rigid_model
+
+    th = thresholds or StabilityThresholds()
+    t0 = time.perf_counter()
+    model = rigid_model(asset)
+    runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
+    with tempfile.TemporaryDirectory(prefix="n4d4d_newton_") as tmp:
+        path = Path(usd_path) if usd_path is not None else None
+        if path is None:
+            from n4d4d.exporters.usd import write_usd
+
+            path = write_usd(asset, Path(tmp) / f"{asset.name}.usda")
+        try:
+            trajs, nb = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
+                                     time_step=th.time_step_s, steps=th.steps, deadline=t0 + time_budget_s,
+                                     name=asset.name)
+        except TimeBudgetError:
+            raise TimeBudgetError(f"Newton stability checks ran past their time budget of {time_budget_s:g} s",
+                                  asset.name) from None
+    sim_seconds = time.perf_counter() - t0
+    checks = []
+    for (kind, R, _t), traj in zip(runs, trajs):
+        result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
+                          min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0)
+        xyzw = Rotation.from_matrix(R).as_quat()
+        checks.append({"name": kind, "engine": "newton", "orientation_wxyz": [xyzw[3], *xyzw[:3]], **result,
+                       "seconds": sim_seconds / len(runs)})
+    reasons = [f"{c['name']}{'' if c['name'] == 'rest' else ' ' + str(i)}: {r}"
+               for i, c in enumerate(checks) for r in c["reasons"]]
+    return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={XPBD_ITERATIONS})",
+            "bodies": nb, "checks": checks, "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
+            "seconds": time.perf_counter() - t0, "seed": seed}
