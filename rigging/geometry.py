@@ -3,8 +3,12 @@ inside tests, principal axes and rotational-symmetry (solid of revolution) detec
 
 What it does: wraps one part's triangle mesh (asset frame, m) in :class:`PartGeometry`, which
 caches seeded area-weighted surface samples, a libigl AABB tree for exact unsigned distances
-and the generalized winding number (Jacobson et al. 2013, robust on the non-watertight
-triangle soups PartNet-Mobility ships) for inside tests. What it does not: change the mesh.
+and the generalized winding number (Jacobson et al. 2013) for inside tests. Inside tests run
+on an optional closed *solid* version of the part when one is given (the rigging stage passes
+its voxel-closed part meshes): the winding number of an open triangle soup (PartNet-Mobility's
+thin, double-sided sheets) is near 0 everywhere, so such a part would never block a sweep.
+Surface samples, distances and symmetry tests always use the mesh as given, whose exact
+cylinders and planes the voxel closing would blur. What it does not: change the mesh.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class PartGeometry:
         vertices: ``(V, 3) float64`` (m, asset frame); faces ``(F, 3) int64``.
         points: ``(N, 3) float64`` area-weighted surface samples (seeded).
         normals: ``(N, 3) float64`` face normals at the samples.
+        solid: optional ``(vertices (S, 3) float64, faces (G, 3) int64)`` of a closed version
+            of the part used by :meth:`inside` and :meth:`interior_points` (same frame).
     """
 
     name: str
@@ -69,14 +75,18 @@ class PartGeometry:
     faces: np.ndarray
     n_samples: int = 1500
     seed: int = 0
+    solid: tuple | None = None
     points: np.ndarray = field(init=False)
     normals: np.ndarray = field(init=False)
     _interior: np.ndarray | None = field(init=False, default=None)
     _aabb: object = field(init=False, default=None)
 
     def __post_init__(self):
-        self.vertices = np.ascontiguousarray(self.vertices, np.float64)
-        self.faces = np.ascontiguousarray(self.faces, np.int64)
+        V = np.asarray(self.vertices, np.float64)
+        F = np.asarray(self.faces, np.int64).reshape(-1, 3)
+        used, inv = np.unique(F, return_inverse=True)  # a piece given as the whole mesh's
+        self.vertices = np.ascontiguousarray(V[used])  # vertices and some faces keeps its own
+        self.faces = np.ascontiguousarray(inv.reshape(-1, 3), np.int64)
         self.points, self.normals = sample_surface(self.vertices, self.faces, self.n_samples, self.seed)
 
     @property
@@ -110,7 +120,8 @@ class PartGeometry:
         bounding box by :meth:`inside`, seeded); empty for a part that encloses nothing."""
         if self._interior is None:
             rng = np.random.default_rng(self.seed + 1)
-            lo, hi = self.vertices.min(0), self.vertices.max(0)
+            V = self.vertices if self.solid is None else np.asarray(self.solid[0])
+            lo, hi = V.min(0), V.max(0)
             q = rng.uniform(lo, hi, size=(4 * n, 3))
             self._interior = q[self.inside(q)][:n]
         return self._interior
@@ -119,7 +130,9 @@ class PartGeometry:
         """``(M,) bool``: generalized winding number of the mesh at each point > 0.5."""
         import igl
 
-        return igl.fast_winding_number(self.vertices, self.faces, np.ascontiguousarray(q, np.float64)) > 0.5
+        V, F = (self.vertices, self.faces) if self.solid is None else self.solid
+        V, F = np.ascontiguousarray(V, np.float64), np.ascontiguousarray(F, np.int64)
+        return igl.fast_winding_number(V, F, np.ascontiguousarray(q, np.float64)) > 0.5
 
 
 def sample_surface(V: np.ndarray, F: np.ndarray, n: int, seed: int):
@@ -163,3 +176,39 @@ def revolution_axes(part: PartGeometry, tol: float = 0.03):
         if res <= tol:
             out.append((mean, a, res))
     return sorted(out, key=lambda r: r[2])
+
+
+def mesh_components(vertices: np.ndarray, faces: np.ndarray, *, tol: float = 1e-6) -> list[np.ndarray]:
+    """Pieces of a triangle mesh: ``[faces (F_i,) int64, ...]``, largest first.
+
+    Vertices closer than ``tol`` x the bounding-box diagonal are welded first (UV and normal
+    seams, OBJ soups that repeat every corner), duplicate triangles (double-sided sheets, as
+    PartNet-Mobility ships them) counted once, and two triangles are joined when they share an
+    edge that exactly two distinct triangles use. Edges used by three or more triangles are
+    where separate bodies touch (two boxes sharing an edge, a pin through a plate modelled on
+    coincident vertices), so they do not join; nor does a shared single vertex.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    V = np.asarray(vertices, np.float64)
+    F = np.asarray(faces, np.int64).reshape(-1, 3)
+    if len(F) == 0:
+        return []
+    scale = max(float(np.linalg.norm(np.ptp(V[np.unique(F)], axis=0))), 1e-300) * tol
+    _, weld = np.unique(np.round(V / scale), axis=0, return_inverse=True)
+    W = weld.ravel()[F]
+    _, first, tri = np.unique(np.sort(W, 1), axis=0, return_index=True, return_inverse=True)
+    U = W[first]
+    edges = np.sort(np.concatenate([U[:, [0, 1]], U[:, [1, 2]], U[:, [2, 0]]]), 1)
+    _, eid, count = np.unique(edges, axis=0, return_inverse=True, return_counts=True)
+    eid = eid.ravel()
+    keep = count[eid] == 2
+    nu, ne = len(U), len(count)
+    fid = np.tile(np.arange(nu), 3)
+    g = coo_matrix((np.ones(int(keep.sum())), (fid[keep], nu + eid[keep])), shape=(nu + ne, nu + ne))
+    _, lab = connected_components(g, directed=False)
+    lab = lab[:nu][tri.ravel()]
+    order = np.argsort(-np.bincount(lab))
+    groups = [np.flatnonzero(lab == k).astype(np.int64) for k in order]
+    return [g for g in groups if len(g)]

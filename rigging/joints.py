@@ -35,17 +35,21 @@ from a handle); or detect spherical, planar or screw joints.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from n4d4d.rigging.geometry import PartGeometry, pca, revolution_axes, surface_pca
+from n4d4d.rigging.contact import Contact, analyse_contact, plane_candidates
+from n4d4d.rigging.geometry import PartGeometry, mesh_components, revolution_axes, surface_pca
 from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
 
 MIN_REVOLUTE = np.deg2rad(20.0)  # a hinge that cannot open 20 degrees is not a useful joint
 MIN_SLIDE = 0.25  # fraction of the child's extent a drawer must slide out
 FULL_TURN_TOL = np.deg2rad(1.0)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,53 +83,35 @@ def hull_volume(part: PartGeometry) -> float:
 def kinematic_tree(parts: list[PartGeometry], root: str | None = None) -> list[tuple[str, str]]:
     """Parent -> child edges ``[(parent, child), ...]`` in breadth-first order.
 
-    Minimum spanning tree of the parts' closest-distance graph (distances from each part's
-    samples to the other's exact surface), rooted at ``root`` or at the part of largest
-    convex-hull volume.
+    Minimum spanning tree of the parts' graph weighted by ``gap / D + 0.05 (1 - bond)``:
+    ``gap`` the closest distance between the two parts (exact distances from each part's
+    samples to the other's surface), ``D`` the largest part diagonal, and ``bond`` (0..1) the
+    fraction of the smaller part's samples touching the other (within ``gap`` + 1 % of its
+    diagonal) plus the fraction inside it. Among parts that touch, a part mounted inside
+    another (a steering knuckle in a wheel hub) or resting on it over a wide patch (a lid on
+    its base, rather than a magazine grazing it) is linked first. Rooted at ``root`` or at
+    the part of largest convex-hull volume.
     """
     import networkx as nx
-    from scipy.spatial import cKDTree
 
     if len(parts) < 2:
         return []
     g = nx.Graph()
-    trees = [cKDTree(p.points) for p in parts]
+    D = max(p.diag for p in parts)
     for i in range(len(parts)):
         for j in range(i + 1, len(parts)):
-            d = trees[j].query(parts[i].points, k=1)[0]
-            near = parts[i].points[np.argsort(d)[:20]]
-            dist = float(parts[j].distance(near).min())
-            g.add_edge(parts[i].name, parts[j].name, weight=dist)
+            a, b = parts[i], parts[j]
+            da, db = b.distance(a.points), a.distance(b.points)
+            gap = float(min(da.min(), db.min()))
+            small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
+            bond = float((d_small <= gap + 0.01 * small.diag).mean())
+            if gap <= 0.05 * D:
+                bond += float(large.inside(small.points).mean())
+            g.add_edge(a.name, b.name, weight=gap / D + 0.05 * (1.0 - min(bond, 1.0)))
     mst = nx.minimum_spanning_tree(g)
     if root is None:
         root = max(parts, key=hull_volume).name
     return [(u, v) for u, v in nx.bfs_edges(mst, root)]
-
-
-def _contact(child: PartGeometry, parent: PartGeometry):
-    """Contact samples of both parts (m), and the contact distance used."""
-    dc = parent.distance(child.points)
-    dp = child.distance(parent.points)
-    dmin = float(min(dc.min(), dp.min()))
-    eps = dmin + 0.01 * min(child.diag, parent.diag)
-    sel_c, sel_p = dc <= eps, dp <= eps
-    if sel_c.sum() + sel_p.sum() < 8:
-        sel_c = np.isin(np.arange(len(dc)), np.argsort(dc)[:16])
-        sel_p = np.isin(np.arange(len(dp)), np.argsort(dp)[:16])
-    pts = np.concatenate([child.points[sel_c], parent.points[sel_p]])
-    nrm = np.concatenate([child.normals[sel_c], parent.normals[sel_p]])
-    return pts, nrm, child.points[sel_c], eps
-
-
-def refine_normal(normals: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """Mean of the face normals ``(N, 3)`` within 25 degrees of +-``axis`` (sign-aligned):
-    the exact normal of a flat contact, where the sample PCA is tilted by stray samples."""
-    dots = normals @ axis
-    keep = np.abs(dots) > np.cos(np.deg2rad(25.0))
-    if keep.sum() < 3:
-        return axis
-    m = (normals[keep] * np.sign(dots[keep])[:, None]).sum(0)
-    return m / np.linalg.norm(m)
 
 
 def snap_to_cylinder(points: np.ndarray, origin: np.ndarray, axis: np.ndarray, max_radius: float):
@@ -160,25 +146,40 @@ def snap_to_cylinder(points: np.ndarray, origin: np.ndarray, axis: np.ndarray, m
     return origin + cx * u + cy * v
 
 
-def _pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: float) -> list[PartGeometry]:
-    """Connected components of ``part`` within ``eps`` of ``points`` and smaller than ``max_diag``."""
-    import trimesh
-
-    tm = trimesh.Trimesh(part.vertices, part.faces, process=False)
-    tm.merge_vertices()
-    comps = trimesh.graph.connected_components(tm.face_adjacency, nodes=np.arange(len(tm.faces)), min_len=1)
+def pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: float) -> list[PartGeometry]:
+    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) of ``part`` with at least 8
+    triangles, a diagonal under ``max_diag`` (m), and within ``eps`` (m) of ``points (N, 3)``;
+    the 6 nearest, none when the part is one piece or more than 200."""
+    comps = mesh_components(part.vertices, part.faces)
     if len(comps) < 2 or len(comps) > 200:
         return []
     out = []
     for k, c in enumerate(comps):
-        c = np.asarray(c)
         v = part.vertices[np.unique(part.faces[c])]
         if len(c) < 8 or np.linalg.norm(np.ptp(v, 0)) > max_diag:
             continue
         g = PartGeometry(f"{part.name}#{k}", part.vertices, part.faces[c], n_samples=600, seed=part.seed)
-        if float(g.distance(points).min()) <= eps:
-            out.append(g)
-    return out[:6]
+        d = float(g.distance(points).min())
+        if d <= eps:
+            out.append((d, k, g))
+    return [g for _, _, g in sorted(out, key=lambda t: t[:2])[:6]]
+
+
+def nested_fraction(child: PartGeometry, parent: PartGeometry) -> float:
+    """Fraction of the child's surface samples inside the parent's convex hull (0 when the
+    hull is degenerate): a drawer sits inside its cabinet's hull, a door or lid outside."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = ConvexHull(parent.vertices)
+    except (QhullError, ValueError):
+        return 0.0
+    tol = 1e-3 * parent.diag
+    return float(np.all(child.points @ hull.equations[:, :3].T + hull.equations[:, 3] <= tol, axis=1).mean())
+
+
+def _extent(x: np.ndarray) -> float:
+    return float(np.ptp(x)) if len(x) else 0.0
 
 
 def _line_near(point, axis, target, radius) -> bool:
@@ -197,15 +198,37 @@ def _finish(parent, child, kind, origin, axis, lo, hi, source, centre):
     return InferredJoint(parent, child, kind, np.asarray(origin, float), axis, float(lo), float(hi), source)
 
 
+def _symmetry_candidates(parent: PartGeometry, child: PartGeometry, c: Contact):
+    """Axes of revolution through the contact: the child's pieces' at the contact (the
+    bearing surface: a motor disc carrying a bracket, a ball head carrying an eye), the
+    child's, the parent's when it is not much larger, and
+    the parent's pieces' at the contact (a shaft or housing the child is mounted on). A part
+    symmetric about two or more axes (a ball) gives the contact normal through its centre."""
+    reach = 0.25 * child.diag + c.eps
+    shapes = [("child-piece-symmetry", g, 0.5 * g.diag + c.eps)
+              for g in pieces_near(child, c.points, c.eps, child.diag)]
+    shapes.append(("child-symmetry", child, reach))
+    if parent.diag <= 3.0 * child.diag:  # a large parent's symmetry says little about a small child
+        shapes.append(("parent-symmetry", parent, reach))
+    shapes += [("parent-piece-symmetry", g, 0.5 * g.diag + c.eps)
+               for g in pieces_near(parent, c.own, c.eps, 3.0 * child.diag)]
+    for source, part, radius in shapes:
+        axes = revolution_axes(part)
+        if len(axes) >= 2:  # a ball turns about any axis: take the normal of its seat
+            axes = [(axes[0][0], c.normal, 0.0)]
+        for point, axis, _ in axes:
+            if _line_near(point, axis, c.centre, radius):
+                yield source, point, axis
+
+
 def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | None = None) -> InferredJoint:
     """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring).
 
     Returns a fixed joint (origin at the contact centre, axis +Z) when no candidate moves
     freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
     """
-    contact, cnormals, own, eps = _contact(child, parent)
-    centre, lam, vecs = pca(contact)
-    sd = np.sqrt(lam / max(lam[0], 1e-30))
+    c = analyse_contact(child, parent, seed=child.seed)
+    centre = c.centre
     sub = child.points[:: max(1, len(child.points) // 700)]
     probes = np.concatenate([sub, child.interior_points()])
     checker = SweepChecker(probes, parent, delta=0.005 * min(child.diag, parent.diag))
@@ -214,60 +237,31 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
     def late() -> bool:
         return deadline is not None and time.monotonic() > deadline
 
-    # 1. symmetry axes of the child, then of the parent, then of the parent's pieces that touch
-    # the contact (a motor housing or shaft the child is mounted on), through the contact region
-    reach = 0.25 * child.diag + eps
-    shapes = [("child-symmetry", child)]
-    if parent.diag <= 3.0 * child.diag:  # a large parent's symmetry says little about a small child
-        shapes.append(("parent-symmetry", parent))
-    shapes += [("parent-piece-symmetry", g) for g in _pieces_near(parent, own, eps, 3.0 * child.diag)]
-    for source, part in shapes:
-        for point, axis, _ in revolution_axes(part):
-            if late():
-                return fixed
-            if not _line_near(point, axis, centre, reach):
-                continue
-            lo, hi = sweep_revolute(checker, point, axis)
-            if hi - lo >= 2 * np.pi - FULL_TURN_TOL:
-                return _finish(parent.name, child.name, "continuous", point, axis, lo, hi, source, centre)
-            if hi - lo >= MIN_REVOLUTE:
-                return _finish(parent.name, child.name, "revolute", point, axis, lo, hi, source, centre)
+    def snap(source, point, axis):
+        if source in ("contact-line", "contact-edge"):  # a hinge barrel or pin: its axis
+            point = snap_to_cylinder(c.own, point, axis, 0.2 * child.diag)
+        return source, point, axis
 
-    flat = sd[2] < 0.2
-    candidates = []
-    if sd[1] < 0.25:
-        candidates.append(("contact-line", centre, vecs[:, 0]))
-    tall = float(np.ptp(child.points @ vecs[:, 2])) >= 0.5 * 2.0 * np.sqrt(lam[0] * 3.0)
-    if flat and sd[1] > 0.5 and tall:  # a column standing on a compact flange turns about its normal
-        candidates.append(("contact-disc", centre, refine_normal(cnormals, vecs[:, 2])))
-    if flat and sd[1] >= 0.25 and not tall:  # a panel (door, lid) hinges on an edge
-        proj = (contact - centre) @ vecs
-        off = child.points.mean(0) - centre
-        edges = []
-        for along, across in ((0, 1), (1, 0)):
-            for sign in (1.0, -1.0):
-                ext = proj[:, across].max() if sign > 0 else proj[:, across].min()
-                away = -sign * (off @ vecs[:, across])  # larger when the edge is away from the centroid offset
-                edges.append((along, away, centre + ext * vecs[:, across], vecs[:, along]))
-        edges.sort(key=lambda e: (e[0], -e[1]))  # long edges first, then away from a handle
-        candidates += [("contact-edge", p, a) for _, _, p, a in edges]
-    candidates = [(src, snap_to_cylinder(own, p, a, 0.2 * child.diag) if src != "contact-disc" else p, a)
-                  for src, p, a in candidates]
-
-    best = None
+    nested_slide = c.flat and c.tall and nested_fraction(child, parent) >= 0.5
+    candidates = itertools.chain(_symmetry_candidates(parent, child, c),
+                                 [("nested-slide", None, c.normal)] if nested_slide else [],
+                                 (snap(*k) for k in plane_candidates(c)))
     for source, point, axis in candidates:
         if late():
             return fixed
+        if source == "nested-slide":  # a drawer: deep, inside the parent, out along its front's normal
+            extent = _extent(child.points @ axis)
+            lo, hi = sweep_prismatic(checker, axis, extent)
+            log.debug("%s nested slide %s [%.3f, %.3f] m of %.3f", child.name, axis, lo, hi, extent)
+            if max(hi, -lo) >= MIN_SLIDE * extent:
+                return _finish(parent.name, child.name, "prismatic", centre, axis, lo, hi, source, centre)
+            continue
         lo, hi = sweep_revolute(checker, point, axis)
+        log.debug("%s %s %s %s [%.1f, %.1f] deg", child.name, source, point, axis, np.degrees(lo), np.degrees(hi))
         if hi - lo >= 2 * np.pi - FULL_TURN_TOL:
             return _finish(parent.name, child.name, "continuous", point, axis, lo, hi, source, centre)
-        if hi - lo >= MIN_REVOLUTE and (best is None or hi - lo > best[0] + np.deg2rad(10.0)):
-            best = (hi - lo, source, point, axis, lo, hi)
-        if best is not None and source != "contact-edge":
-            break
-    if best is not None:
-        _, source, point, axis, lo, hi = best
-        return _finish(parent.name, child.name, "revolute", point, axis, lo, hi, source, centre)
+        if hi - lo >= MIN_REVOLUTE:
+            return _finish(parent.name, child.name, "revolute", point, axis, lo, hi, source, centre)
 
     # nested part: slide along the child's principal axes
     cmean, _, cvecs = surface_pca(child.vertices, child.faces)
@@ -278,6 +272,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
         d = cvecs[:, k]
         extent = float(np.ptp(child.points @ d))
         lo, hi = sweep_prismatic(checker, d, extent)
+        log.debug("%s slide %s [%.3f, %.3f] m of %.3f", child.name, d, lo, hi, extent)
         if max(hi, -lo) >= MIN_SLIDE * extent:
             slides.append((max(hi, -lo) / max(extent, 1e-12), d, lo, hi))
     if slides:

@@ -153,8 +153,8 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_b
         notes.append("no movable part found: single rigid part")
         return _rigid(asset, t0, "rigid", notes)
 
-    source_parts = parts  # joints are inferred on the parts as given (winding numbers cope
-    parts, rebuilt = _close_parts(parts)  # with soups); closed meshes are what later stages get
+    source_parts = parts  # joints are inferred on the parts as given, collisions on the closed
+    parts, rebuilt = _close_parts(parts)  # meshes (an open soup blocks nothing); later stages get those
     if rebuilt:
         notes.append(f"{rebuilt} part mesh(es) were not watertight: re-extracted from a solid voxel grid")
     names = {p.name for p in parts}
@@ -163,7 +163,9 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_b
         out_joints = tuple(given)
         source = "from-file"
     else:
-        geos = [PartGeometry(p.name, p.mesh.vertices, p.mesh.faces, seed=seed) for p in source_parts]
+        geos = [PartGeometry(s.name, s.mesh.vertices, s.mesh.faces, seed=seed,
+                             solid=None if c.mesh is s.mesh else (c.mesh.vertices, c.mesh.faces))
+                for s, c in zip(source_parts, parts)]
         inferred = infer_joints(geos, deadline=deadline)
         if time.monotonic() > deadline:
             notes.append(f"time budget of {time_budget_s:g} s reached: joints not yet inferred left fixed")
