@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from n4d4d.asset import Asset, Material, Mesh, Provenance, StageRecord
-from n4d4d.errors import EmptyMeshError, InputError
+from n4d4d.errors import EmptyMeshError, InputError, N4d4dError
 from n4d4d.options import DEFAULT_LONGEST_SIDE, BuildOptions
 
 #: Stage names in order, for progress bars.
@@ -83,11 +83,17 @@ def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: tuple[float, str] 
     return mesh.replace(vertices=v, normals=None), float(factor), how
 
 
-def _timed(stage: str, fn: Callable[[], Any], progress: ProgressCallback | None):
+def _timed(stage: str, fn: Callable[[], Any], progress: ProgressCallback | None, source: str | None = None):
+    """Run one stage; an n4d4d error that does not name its file gets ``source`` and the stage."""
     if progress:
         progress(stage, "start")
     t0 = time.perf_counter()
-    out = fn()
+    try:
+        out = fn()
+    except N4d4dError as exc:
+        if exc.path is None and source is not None:
+            raise type(exc)(f"{stage} stage: {exc.problem}", source) from exc
+        raise
     if progress:
         progress(stage, "done")
     return out, time.perf_counter() - t0
@@ -186,5 +192,5 @@ def build(path: str | Path | None = None, *, sample: str | None = None,
         ("physics", lambda a: stability_stage(a, seed=opts.seed, time_budget_s=opts.simulation_time_budget)),
     ]
     for stage, fn in steps:
-        asset, _ = _timed(stage, lambda: fn(asset), progress)
+        asset, _ = _timed(stage, lambda: fn(asset), progress, asset.provenance.source)
     return asset
