@@ -23,25 +23,20 @@ def _edges(faces: np.ndarray, n_vertices: int):
     return he, edge_id.reshape(-1), counts
 
 
-def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
-    """True when the faces around every vertex form a single fan (connected through edges
-    shared by two faces of that vertex)."""
+def corner_fans(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """``(3F,) int64`` fan label of every corner (face ``i``, position ``k`` is corner
+    ``3 i + k``): corners of one vertex share a label when their faces are linked through
+    edges (with exactly two faces) around that vertex. A manifold vertex has one label."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if len(faces) == 0:
-        return True
-    # corners (vertex, face) of one vertex are linked when their faces share an edge (with
-    # exactly two faces) through that vertex; a manifold vertex has all corners linked
-    f = len(faces)
-    corner_v = faces.reshape(-1)
+    n_c = 3 * len(faces)
     he = np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2)
     key_fwd = he[:, 0].astype(np.int64) * n_vertices + he[:, 1]
     key_rev = he[:, 1].astype(np.int64) * n_vertices + he[:, 0]
     und = np.minimum(key_fwd, key_rev)
     order = np.argsort(und, kind="stable")
     su = und[order]
-    # pair up half-edges with the same undirected edge (only edges with exactly 2 uses)
     starts = np.flatnonzero(np.r_[True, su[1:] != su[:-1]])
     counts = np.diff(np.r_[starts, len(su)])
     two = starts[counts == 2]
@@ -52,13 +47,30 @@ def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
     ca1, cb1 = h1, nxt(h1)
     ca2 = np.where(same_dir, h2, nxt(h2))
     cb2 = np.where(same_dir, nxt(h2), h2)
-    n_c = 3 * f
     graph = coo_matrix((np.ones(2 * len(h1), np.int8),
                         (np.r_[ca1, cb1], np.r_[ca2, cb2])), shape=(n_c, n_c))
-    _, comp = connected_components(graph, directed=False)
-    # a vertex is manifold when all its corners fall in one component
-    fans = np.unique(corner_v.astype(np.int64) * n_c + comp) // n_c
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
+    """True when the faces around every vertex form a single fan."""
+    if len(faces) == 0:
+        return True
+    comp = corner_fans(faces, n_vertices)
+    fans = np.unique(faces.reshape(-1).astype(np.int64) * len(comp) + comp) // len(comp)
     return bool(np.all(np.bincount(fans, minlength=n_vertices) <= 1))
+
+
+def split_pinched(vertices: np.ndarray, faces: np.ndarray):
+    """Give each fan of a non-manifold ("pinched") vertex its own copy of the vertex.
+    Returns ``(vertices, faces, number of vertices added)``; copies share a position."""
+    comp = corner_fans(faces, len(vertices))
+    key = faces.reshape(-1).astype(np.int64) * len(comp) + comp
+    uniq, inverse = np.unique(key, return_inverse=True)
+    added = len(uniq) - len(np.unique(faces))
+    if added == 0:
+        return vertices, faces, 0
+    return vertices[uniq // len(comp)], inverse.reshape(-1, 3), int(added)
 
 
 def shell_labels(faces: np.ndarray, n_vertices: int) -> tuple[int, np.ndarray]:
