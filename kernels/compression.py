@@ -9,8 +9,9 @@
   attention probabilities, summed over the compression blocks it contains and over the query heads
   of a KV group (NSA eqs. 8-10), and keeps the top-k blocks (NSA eq. 11).
 
-Both are plain torch and shared by the torch and Triton backends, so the two backends select the same
-blocks. The selection is not differentiable (gradients reach the compressed tokens through the
+Both are plain torch. :func:`compress_kv` serves both backends; :func:`select_blocks` is the torch
+backend's selection and the specification of the Triton one (:mod:`n4d4d.kernels.triton_topk`, which
+selects the same blocks up to float32 near-ties). The selection is not differentiable (gradients reach the compressed tokens through the
 compression branch's output only, as in NSA). What this module does not do: no attention output.
 """
 

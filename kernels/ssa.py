@@ -22,8 +22,10 @@ the intra-block one; no causal masking (3D tokens have no order).
 Backends: ``"torch"`` (:mod:`n4d4d.kernels.reference`, the specification, any device), ``"triton"``
 (:mod:`n4d4d.kernels.triton_varlen` and :mod:`n4d4d.kernels.triton_selection`, CUDA or the Triton CPU
 interpreter) and ``"auto"`` (Triton for CUDA tensors when Triton is installed, torch otherwise).
-Compression pooling and top-k selection are torch code shared by both backends
-(:mod:`n4d4d.kernels.compression`). What this module does not do: no feed-forward, normalisation or
+Compression pooling is torch code shared by both backends (:mod:`n4d4d.kernels.compression`);
+block importance for the top-k selection is torch in the torch backend and a Triton kernel reusing the
+compression branch's log-sum-exp in the Triton backend (:mod:`n4d4d.kernels.triton_topk`), followed
+by ``torch.topk`` in both. What this module does not do: no feed-forward, normalisation or
 residual (the transformer block around it is the generator's), no KV cache, no dropout.
 """
 
@@ -56,14 +58,22 @@ def use_triton(backend: str, x: torch.Tensor) -> bool:
 
 
 def compression_branch(q: torch.Tensor, k_cmp: torch.Tensor, v_cmp: torch.Tensor, layout: BlockLayout,
-                       scale: float | None = None, backend: str = "auto") -> torch.Tensor:
-    """``q`` ``(N, H, D)`` attends to the ``(n_cmp, H_kv, D)`` compressed tokens of its batch item."""
+                       scale: float | None = None, backend: str = "auto",
+                       return_lse: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """``q`` ``(N, H, D)`` attends to the ``(n_cmp, H_kv, D)`` compressed tokens of its batch item.
+
+    Returns ``(N, H, D)``, and with ``return_lse`` also the ``(N, H)`` float32 log-sum-exp.
+    """
     if use_triton(backend, q):
         from n4d4d.kernels.triton_varlen import varlen_attention
 
-        return varlen_attention(q, k_cmp, v_cmp, layout.cu_seqlens, layout.compression.cu_blocks, scale,
-                                tile_cache=layout.cache.setdefault(("triton_cmp", str(q.device)), {}))[0]
-    return reference.compression_attention(q, k_cmp, v_cmp, layout, scale)
+        o, lse = varlen_attention(q, k_cmp, v_cmp, layout.cu_seqlens, layout.compression.cu_blocks, scale,
+                                  tile_cache=layout.cache.setdefault(("triton_cmp", str(q.device)), {}))
+    else:
+        o, lse = reference.block_sparse_attention(q, k_cmp, v_cmp, layout.compression.cu_blocks,
+                                                  layout.token_batch[:, None, None], scale,
+                                                  return_lse=return_lse)
+    return (o, lse) if return_lse else o
 
 
 def selection_branch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_idx: torch.Tensor,
@@ -127,8 +137,14 @@ def spatial_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     if layout.num_tokens != n:
         raise ValueError(f"layout has {layout.num_tokens} tokens, q has {n}")
     k_cmp, v_cmp = compress_kv(k, v, layout, block_pe)
-    block_idx = select_blocks(q.detach(), k_cmp.detach(), layout, topk, scale)
-    o_cmp = compression_branch(q, k_cmp, v_cmp, layout, scale, backend)
+    if use_triton(backend, q):
+        from n4d4d.kernels.triton_topk import select_blocks_triton
+
+        o_cmp, lse_cmp = compression_branch(q, k_cmp, v_cmp, layout, scale, backend, return_lse=True)
+        block_idx = select_blocks_triton(q.detach(), k_cmp.detach(), lse_cmp, layout, topk, scale)
+    else:
+        block_idx = select_blocks(q.detach(), k_cmp.detach(), layout, topk, scale)
+        o_cmp = compression_branch(q, k_cmp, v_cmp, layout, scale, backend)
     o_slc = selection_branch(q, k, v, block_idx, layout, scale, backend)
     o_win = window_branch(q, k, v, window, scale, backend)
     g = gates.to(q.dtype)
