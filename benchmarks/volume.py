@@ -9,9 +9,10 @@ forced, as ``mode="always"``) and prints per mesh and as medians over meshes:
 - ``decimate``: :func:`decimate` to ``--max-faces``;
 - ``quality``: :func:`mesh_quality` of the result;
 
-and the peak resident memory above the process's baseline during each (sampled every 2 ms in
-a thread, so it sees the C++ libraries' allocations too). A warm-up first loads the libraries
-and warp's kernels (compiled once per machine, then cached), reported separately.
+and the peak resident memory above the baseline during each (sampled every 2 ms in a thread,
+so it sees the C++ libraries' allocations too). Each mesh runs in a fresh child process, after
+a warm-up that loads the libraries and warp's kernels (compiled once per machine, then cached;
+reported separately), so that memory freed by one mesh does not hide the next one's peak.
 
 Usage: ``python benchmarks/volume.py [--resolution 256] [--max-faces 20000] [--random 10]
 [--json out.json]``. Timings depend on what else runs on the machine: quote them with it.
@@ -22,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -113,14 +116,7 @@ def run_one(mesh, resolution: int, max_faces: int) -> dict:
     return row
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--resolution", type=int, default=256)
-    ap.add_argument("--max-faces", type=int, default=20000)
-    ap.add_argument("--random", type=int, default=10, help="how many random_urdfs")
-    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
-    args = ap.parse_args(argv)
-
+def warm_up() -> float:
     t0 = time.perf_counter()
     import trimesh
 
@@ -130,7 +126,27 @@ def main(argv=None) -> int:
     ball = trimesh.creation.icosphere(subdivisions=2)
     remesh_watertight(Mesh(vertices=ball.vertices, faces=ball.faces), resolution=32,
                       mode="always")
-    print(f"warm-up (imports, warp kernels): {time.perf_counter() - t0:.2f} s")
+    return time.perf_counter() - t0
+
+
+def child(path: str, resolution: int, max_faces: int) -> int:
+    warm = warm_up()
+    row = run_one(load(Path(path)), resolution, max_faces)
+    row["warm_up_s"] = warm
+    print("ROW " + json.dumps(row, default=float))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--resolution", type=int, default=256)
+    ap.add_argument("--max-faces", type=int, default=20000)
+    ap.add_argument("--random", type=int, default=10, help="how many random_urdfs")
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return child(args.child, args.resolution, args.max_faces)
 
     rows = {}
     head = (f"{'mesh':22s} {'faces':>6s} {'band nodes':>10s} {'blocks':>6s} {'sdf s':>6s} "
@@ -138,8 +154,14 @@ def main(argv=None) -> int:
             f"{'out':>6s} {'qual s':>6s} {'total s':>7s} closed dV")
     print(head)
     for name, path in meshes(args.random):
-        r = run_one(load(path), args.resolution, args.max_faces)
-        rows[name] = r
+        proc = subprocess.run([sys.executable, __file__, "--child", str(path), "--resolution",
+                               str(args.resolution), "--max-faces", str(args.max_faces)],
+                              capture_output=True, text=True)
+        line = [x for x in proc.stdout.splitlines() if x.startswith("ROW ")]
+        if proc.returncode or not line:
+            print(f"{name:22s} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = rows[name] = json.loads(line[0][4:])
         dv = "   -  " if not r["input_closed"] else f"{r['volume_rel_change']:+.2%}"
         print(f"{name:22s} {r['faces_in']:6d} {r['band_nodes']:10d} {r['blocks']:6d} "
               f"{r['sdf_s']:6.2f} {r['sdf_mb']:5.0f} {r['mc_s']:5.2f} {r['mc_mb']:5.0f} "
@@ -150,6 +172,7 @@ def main(argv=None) -> int:
     def med(key):
         return statistics.median(r[key] for r in rows.values())
 
+    print(f"warm-up per process (imports, warp kernels from cache): {med('warm_up_s'):.2f} s")
     print(f"median over {len(rows)} meshes at R={args.resolution}: "
           f"sdf {med('sdf_s'):.2f} s ({med('sdf_mb'):.0f} MB peak), "
           f"marching cubes {med('mc_s'):.2f} s ({med('mc_mb'):.0f} MB), "
@@ -163,7 +186,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"resolution": args.resolution, "rows": rows},
                                         indent=1, default=float))
-    return 0 if all(r["closed"] for r in rows.values()) else 1
+    return 0 if rows and all(r["closed"] for r in rows.values()) else 1
 
 
 if __name__ == "__main__":

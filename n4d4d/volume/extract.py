@@ -32,6 +32,11 @@ from n4d4d.volume.sparse import SparseSDF
 #: grid edge of every vertex can be read from scikit-image's float32 output.
 _NUDGE = 1e-3
 
+#: only shells with fewer faces are measured for the sub-voxel clean-up: the artefacts are
+#: single nodes or a few (8 to ~50 faces), while a shell of this many faces spans hundreds
+#: of voxels^2 and is a real, if thin, feature whatever its volume
+_SMALL_SHELL_FACES = 2000
+
 
 def extract_surface(sdf: SparseSDF, *, min_shell_voxels: float = 1.0,
                     stats: dict | None = None):
@@ -105,8 +110,14 @@ def extract_surface(sdf: SparseSDF, *, min_shell_voxels: float = 1.0,
     faces = inverse.reshape(-1)[faces]
     verts = grid[first]
     n_shells, label = shell_labels(faces, len(verts))
-    vol = signed_volumes(verts, faces, label, n_shells)
-    small = np.abs(vol) < min_shell_voxels
+    small = np.zeros(n_shells, dtype=bool)
+    if n_shells > 1:
+        # a shell under one voxel of volume has few faces: only those are measured
+        size = np.bincount(label, minlength=n_shells)
+        few = np.flatnonzero(size < _SMALL_SHELL_FACES)
+        pick = np.flatnonzero(np.isin(label, few))
+        vol = signed_volumes(verts, faces[pick], label[pick], n_shells)
+        small[few] = np.abs(vol[few]) < min_shell_voxels
     if small.all():
         raise EmptyMeshError("the volume encloses nothing larger than a voxel")
     if small.any():
