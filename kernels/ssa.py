@@ -128,6 +128,17 @@ def spatial_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     Returns:
         ``(N, H, D)`` in ``q.dtype``, differentiable in q, k, v, gates and block_pe (not through the
         discrete block selection).
+
+    Edge cases:
+        * empty blocks do not exist: blocks and windows are made of occupied voxels only, so every
+          compression block, selection block and window holds 1 to ``side**3`` tokens; a batch item
+          with no voxels is an empty run of ``cu_seqlens`` and contributes nothing;
+        * a block or window with fewer tokens than its side cubed (the usual case on a surface) is a
+          shorter run; a token alone in its window attends only to itself in the window branch, and a
+          one-token compression block compresses to that token (plus its positional encoding);
+        * batch items of different lengths share the flat token axis; no branch attends across items
+          (compressed tokens, selection blocks and windows are per item), and an item with fewer than
+          ``topk`` selection blocks selects all of them (the rest of ``block_idx`` is ``-1``).
     """
     n, h, d = q.shape
     if k.shape != v.shape or k.shape[0] != n or k.shape[2] != d or h % k.shape[1]:
