@@ -24,6 +24,16 @@ from n4d4d.conventions import GRAVITY, wxyz_to_xyzw, xyzw_to_wxyz
 from .rigid_model import RigidModel
 
 
+#: Torsional and rolling friction (m: resisting torque per newton of normal force). A single
+#: contact point has neither, yet a real contact patch resists spinning and rolling; without
+#: them a round-bottomed asset (the duck) spins on its point of contact for seconds. These are
+#: Newton's ``ShapeConfig`` defaults (``mu_torsional`` 0.005, ``mu_rolling`` 0.0001), which its
+#: USD importer gives the exported colliders, so both engines model the same contact: a 5 mm
+#: patch radius, and 0.1 mm rolling resistance (hard plastic on a hard floor).
+SPINNING_FRICTION_M = 0.005
+ROLLING_FRICTION_M = 0.0001
+
+
 @contextlib.contextmanager
 def _quiet():
     """Silence C-level stdout and stderr while PyBullet loads and connects (it prints its build
@@ -106,12 +116,13 @@ class BulletBodies:
 
 
 def build(client, model: RigidModel, material: Material, rotation: np.ndarray, translation: np.ndarray,
-          *, self_collision: bool = True) -> BulletBodies:
+          *, self_collision: bool = True, fixed_root: bool = False) -> BulletBodies:
     """Create the asset's multibodies in ``client``, posed as ``x_world = R x_asset + t``.
 
     Args:
         rotation: ``(3, 3)`` R. translation: ``(3,)`` t (m). Joint coordinates start at 0.
         self_collision: let non-adjacent links collide (adjacent ones never do).
+        fixed_root: root links are static (mass 0), as in an articulation sweep.
 
     Returns:
         :class:`BulletBodies`.
@@ -145,7 +156,7 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
                   "prismatic": pybullet.JOINT_PRISMATIC, "fixed": pybullet.JOINT_FIXED}
             kid_inertials = [inertial(k) for k in kids]
             body = client.createMultiBody(
-                baseMass=rl.mass.mass, baseCollisionShapeIndex=shape(rl),
+                baseMass=0.0 if fixed_root else rl.mass.mass, baseCollisionShapeIndex=shape(rl),
                 basePosition=(rotation @ rl.origin + translation).tolist(), baseOrientation=q_world.tolist(),
                 baseInertialFramePosition=pos_i, baseInertialFrameOrientation=orn_i,
                 linkMasses=[k.mass.mass for k in kids],
@@ -163,8 +174,11 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
                 link = model.links[idx]
                 li = pyb_index[idx]
                 bodies[idx], links[idx] = body, li
-                client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist(),
+                if not (fixed_root and li < 0):
+                    client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist())
+                client.changeDynamics(body, li,
                                       lateralFriction=material.dynamic_friction, restitution=material.restitution,
+                                      spinningFriction=SPINNING_FRICTION_M, rollingFriction=ROLLING_FRICTION_M,
                                       linearDamping=0.0, angularDamping=0.0)
                 points[idx] = np.vstack([h.vertices for h in link.hulls]) - link.mass.center_of_mass
                 principal[idx] = wxyz_to_xyzw(link.mass.principal_axes)
@@ -177,10 +191,9 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
 
 
 def read_state(client, handles: BulletBodies) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """COM positions ``(B, 3)``, link-frame orientations ``(B, 4)`` (w, x, y, z), COM linear
-    ``(B, 3)`` and angular ``(B, 3)`` velocities of every model link, world frame."""
-    from scipy.spatial.transform import Rotation
-
+    """Raw state of every model link, world frame: COM positions ``(B, 3)``, inertial-frame
+    orientations ``(B, 4)`` in PyBullet's (x, y, z, w), COM linear ``(B, 3)`` and angular
+    ``(B, 3)`` velocities. Convert orientations with :func:`link_orientations`."""
     n = len(handles.bodies)
     pos, quat, lin, ang = np.empty((n, 3)), np.empty((n, 4)), np.empty((n, 3)), np.empty((n, 3))
     for i, (b, li) in enumerate(zip(handles.bodies, handles.links)):
@@ -191,9 +204,20 @@ def read_state(client, handles: BulletBodies) -> tuple[np.ndarray, np.ndarray, n
             s = client.getLinkState(b, li, computeLinkVelocity=1)
             p, q, v, w = s[0], s[1], s[6], s[7]
         pos[i], quat[i], lin[i], ang[i] = p, q, v, w
-    link = Rotation.from_quat(quat) * Rotation.from_quat(np.asarray(handles.principal)).inv()
-    quat = xyzw_to_wxyz(link.as_quat())
-    return pos, np.where(quat[:, :1] < 0, -quat, quat), lin, ang
+    return pos, quat, lin, ang
+
+
+def link_orientations(handles: BulletBodies, quat_xyzw: np.ndarray) -> np.ndarray:
+    """Link-frame orientations (w, x, y, z), shape ``(..., B, 4)``, from PyBullet's inertial-frame
+    orientations ``(..., B, 4)`` (x, y, z, w): ``q_link = q_inertial * q_principal^-1``."""
+    from scipy.spatial.transform import Rotation
+
+    q = np.asarray(quat_xyzw, dtype=np.float64)
+    shape = q.shape
+    principal = np.broadcast_to(np.asarray(handles.principal), shape).reshape(-1, 4)
+    link = Rotation.from_quat(q.reshape(-1, 4)) * Rotation.from_quat(principal).inv()
+    out = xyzw_to_wxyz(link.as_quat()).reshape(shape)
+    return np.where(out[..., :1] < 0, -out, out)
 
 
 def ground_contacts(client, handles: BulletBodies, plane: int) -> tuple[float, float]:

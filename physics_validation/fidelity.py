@@ -4,7 +4,10 @@ Measures, between the union of the hulls and the part mesh:
 
 - one-sided surface distances, part -> hulls and hulls -> part: seeded points sampled on one
   surface, exact unsigned distance to the other surface (Warp BVH point queries, :mod:`._wp`);
-  mean, 95th percentile and maximum, in % of the part's bounding-box diagonal;
+  mean, 95th percentile and maximum, in % of the part's bounding-box diagonal. Points of the
+  hulls' union surface that lie inside the part (the seams between neighbouring hulls, which
+  nothing can touch) count as distance 0 (generalized winding number test), so hulls -> part
+  measures bulges beyond the part and part -> hulls measures what the hulls fail to cover;
 - symmetric figures: mean of the two means, the larger of the two 95th percentiles and of the
   two maxima (the symmetric Hausdorff distance, up to sampling);
 - volumes: union of hulls over part volume, and the over- and under-covered volume fractions
@@ -70,7 +73,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
 
     Returns:
         JSON-ready dict: ``part_to_hulls`` and ``hulls_to_part`` (each ``mean_pct``,
-        ``p95_pct``, ``max_pct``: % of the part's bounding-box diagonal), ``mean_pct``,
+        ``p95_pct``, ``max_pct``: % of the part's bounding-box diagonal; hull-surface points
+        inside the part count 0), ``hull_surface_inside_fraction``, ``mean_pct``,
         ``p95_pct``, ``hausdorff_pct`` (symmetric), ``volume_ratio`` (union / part),
         ``over_volume_ratio`` (union minus part, / part), ``under_volume_ratio`` (part minus
         union, / part), ``volume_exact``, ``diagonal_m``, ``samples``.
@@ -80,7 +84,7 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     """
     if not hulls:
         raise ValueError("collision_fidelity needs at least one hull")
-    from ._wp import surface_distance
+    from ._wp import inside_depth, surface_distance
 
     union = hull_union(hulls)
     um = union.to_mesh64()
@@ -89,7 +93,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     a = _sample(mesh.vertices, mesh.faces, samples, seed)
     b = _sample(uv, uf, samples, seed + 1)
     d_ab = surface_distance(uv, uf, a)
-    d_ba = surface_distance(mesh.vertices, mesh.faces, b)
+    inside, d_ba = inside_depth(mesh.vertices, mesh.faces, b)
+    d_ba = np.where(inside, 0.0, d_ba)
     s_ab, s_ba = _stats(d_ab, diag), _stats(d_ba, diag)
 
     part = _manifold(mesh.vertices, mesh.faces)
@@ -107,7 +112,7 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
         over = under = float("nan")
         exact = False
     return {
-        "part_to_hulls": s_ab, "hulls_to_part": s_ba,
+        "part_to_hulls": s_ab, "hulls_to_part": s_ba, "hull_surface_inside_fraction": float(inside.mean()),
         "mean_pct": 0.5 * (s_ab["mean_pct"] + s_ba["mean_pct"]),
         "p95_pct": max(s_ab["p95_pct"], s_ba["p95_pct"]),
         "hausdorff_pct": max(s_ab["max_pct"], s_ba["max_pct"]),

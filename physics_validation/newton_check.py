@@ -3,7 +3,8 @@
 The asset is written with :func:`n4d4d.exporters.usd.write_usd` (or an existing USD file is
 given) and loaded with ``newton.ModelBuilder.add_usd``, so what is checked is the file a user
 loads in Isaac Sim / Isaac Lab / Newton: its bodies, MassAPI values, convex-hull colliders,
-joints and physics material. The rest placement and the seeded drop placements of
+joints and physics material (movable joints are held at their rest coordinate with the drive
+gains of :func:`.rigid_model.drive_gains`, as in PyBullet). The rest placement and the seeded drop placements of
 :mod:`.pybullet_check` become separate Newton *worlds* of one model (``ModelBuilder.replicate``
 with one transform per world) and are stepped together: on the CPU, Warp's cost is dominated by
 kernel launches, so four placements cost little more than one. A static plane z = 0 with the
@@ -47,11 +48,15 @@ def _newton():
     return wp, newton
 
 
-def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
+def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, gains=None):
     """Model with one world per placement ``(R, t)`` and a shared ground plane.
 
-    Returns ``(model, bodies_per_world, points, com)``: ``points[b]`` collider vertices in body
-    b's frame (of world 0's copy), ``com[b]`` body COM in its frame.
+    ``gains``: optional callable ``(child body COM at rest (3,)) -> (kp, kd) | None`` giving the
+    drive gains of the joint whose child body has that COM; they are written into the model's
+    ``joint_target_ke`` / ``joint_target_kd`` (target: the rest coordinate, 0).
+
+    Returns ``(model, masses, points, com)``: ``masses`` (kg) of the bodies of one world in file
+    order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame.
     """
     wp, newton = _newton()
     from scipy.spatial.transform import Rotation
@@ -72,17 +77,29 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
             pts.append(v @ R.T + np.asarray(tf[0:3], dtype=np.float64))
         points.append(np.vstack(pts) if pts else np.zeros((0, 3)))
         com.append(np.asarray(sub.body_com[b], dtype=np.float64))
+    if gains is not None:
+        for j in range(sub.joint_count):
+            child = sub.joint_child[j]
+            if sub.joint_type[j] not in (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC) or child < 0:
+                continue
+            tf = sub.body_q[child]
+            R = Rotation.from_quat(np.asarray(tf[3:7], dtype=np.float64)).as_matrix()
+            kpd = gains(R @ com[child] + np.asarray(tf[0:3], dtype=np.float64))
+            if kpd is not None:
+                d = sub.joint_qd_start[j]
+                sub.joint_target_ke[d], sub.joint_target_kd[d] = float(kpd[0]), float(kpd[1])
+                sub.joint_target_q[d] = 0.0
     main = newton.ModelBuilder()
     tfs = [wp.transform(wp.vec3(*map(float, t)), wp.quat(*map(float, Rotation.from_matrix(R).as_quat())))
            for R, t in xforms]
     main.replicate(sub, len(xforms), xforms=tfs)
     main.add_ground_plane(cfg=newton.ModelBuilder.ShapeConfig(mu=mu))
-    return main.finalize(device="cpu"), n, points, com
+    return main.finalize(device="cpu"), np.asarray(sub.body_mass[:n], dtype=np.float64), points, com
 
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
                  steps: int, deadline: float = float("inf"), name: str = "",
-                 iterations: int = XPBD_ITERATIONS, capture: bool = True) -> tuple[list[Trajectory], int]:
+                 iterations: int = XPBD_ITERATIONS, capture: bool = True, gains=None) -> tuple[list[Trajectory], np.ndarray]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -90,14 +107,15 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         mu: friction coefficient of the ground (the asset's, so any combination rule keeps it).
         time_step: s. steps: number of steps (rounded up to even: states are sampled every
             second step). deadline: ``time.perf_counter()`` limit.
+        gains: joint drive gains by child COM (see :func:`_load`); None leaves the file's drives.
         capture: record two steps as a Warp graph once and replay it (Warp captures on the
             CPU too). Newton's collide + XPBD step is ~40 kernel launches whose Python-side
             launch cost (~0.1 ms each) dominates on the CPU; a replay calls the compiled
             kernels directly, ~50x faster. ``False`` launches every kernel from Python.
 
     Returns:
-        ``(trajectories, bodies per world)``, states sampled every second step. Trajectory
-        body order is the file's body order.
+        ``(trajectories, body masses (kg))``, states sampled every second step. Trajectory
+        body order (and the masses') is the file's body order.
 
     Raises:
         TimeBudgetError: past ``deadline``. ExportError-free: a file Newton cannot load raises
@@ -106,7 +124,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     wp, newton = _newton()
     from scipy.spatial.transform import Rotation
 
-    model, nb, points, com = _load(path, xforms, mu)
+    model, masses, points, com = _load(path, xforms, mu, gains)
+    nb = len(masses)
     W = len(xforms)
     solver = newton.solvers.SolverXPBD(model, iterations=iterations)
     s0, s1, ctrl = model.state(), model.state(), model.control()
@@ -153,7 +172,24 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     times = 2 * time_step * np.arange(1, n + 1)
     trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], np.full(n, np.nan),
                         float(pen0[w]), p0[w], q0[w]) for w in range(W)]
-    return trajs, nb
+    return trajs, masses
+
+
+def _gains_by_com(model):
+    """The drives of :func:`.rigid_model.drive_gains`, looked up by the child link's rest COM
+    (the link a Newton joint moves is found by where its body's centre of mass is)."""
+    from .rigid_model import drive_gains
+
+    table = [(np.asarray(model.links[i].mass.center_of_mass), g) for i, g in drive_gains(model).items()]
+    if not table:
+        return None
+    scale = max(model.diagonal, 1e-9)
+
+    def lookup(com):
+        best = min(table, key=lambda e: float(np.linalg.norm(e[0] - com)))
+        return best[1] if np.linalg.norm(best[0] - com) < 1e-3 * scale else None
+
+    return lookup
 
 
 def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: float = 1.0 / 240.0,
@@ -166,8 +202,8 @@ def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: f
     """
     t0 = time.perf_counter()
     steps = int(round(seconds / time_step))
-    (traj,), nb = simulate_usd(Path(path), [(np.eye(3), np.zeros(3))], mu=mu, time_step=time_step, steps=steps)
-    return {"bodies": nb,
+    (traj,), masses = simulate_usd(Path(path), [(np.eye(3), np.zeros(3))], mu=mu, time_step=time_step, steps=steps)
+    return {"bodies": len(masses),
             "final_speed": float(np.linalg.norm(traj.linear_velocities[-1], axis=-1).max()),
             "final_angular_speed": float(np.linalg.norm(traj.angular_velocities[-1], axis=-1).max()),
             "min_height": -float(max(traj.penetration.max(initial=0.0), traj.initial_penetration)),
@@ -214,7 +250,8 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
 
             path = write_usd(asset, Path(tmp) / f"{asset.name}.usda")
         try:
-            trajs, nb = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
+            trajs, masses = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
+                                         gains=_gains_by_com(model),
                                      time_step=th.time_step_s, steps=th.steps, deadline=t0 + time_budget_s,
                                      name=asset.name)
         except TimeBudgetError:
@@ -224,12 +261,13 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
     checks = []
     for (kind, R, _t), traj in zip(runs, trajs):
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
-                          min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0)
+                          min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
+                          masses=masses)
         xyzw = Rotation.from_matrix(R).as_quat()
         checks.append({"name": kind, "engine": "newton", "orientation_wxyz": [xyzw[3], *xyzw[:3]], **result,
                        "seconds": sim_seconds / len(runs)})
     reasons = [f"{c['name']}{'' if c['name'] == 'rest' else ' ' + str(i)}: {r}"
                for i, c in enumerate(checks) for r in c["reasons"]]
     return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={XPBD_ITERATIONS})",
-            "bodies": nb, "checks": checks, "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
+            "bodies": len(masses), "checks": checks, "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
             "seconds": time.perf_counter() - t0, "seed": seed}

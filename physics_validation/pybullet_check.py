@@ -14,8 +14,9 @@ ground normal force are recorded; :func:`.trajectory.evaluate` gives the verdict
 
 Ground penetration is measured geometrically (the lowest hull vertex below z = 0, exact for a
 plane) and compared with PyBullet's own contact depth (reported as ``engine_penetration_m``).
-This module does not change the asset; it reports. Joints are passive (motors off) and held
-within their limits.
+This module does not change the asset; it reports. Movable joints are held at their rest
+coordinate by PD drives (:func:`.rigid_model.drive_gains`, torque clipped to ``Joint.effort``)
+and kept within their limits: the asset as a servoed robot or a prop, not a rag doll.
 """
 
 from __future__ import annotations
@@ -66,17 +67,18 @@ def drop_poses(model: RigidModel, th: StabilityThresholds, n: int, seed: int) ->
     return out
 
 
-def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> float:
+def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
     """Lowest z (m) of every link's ``points`` (relative to its COM, link axes) at COM positions
-    ``pos (B, 3)`` and link orientations ``quat (B, 4)`` (w, x, y, z)."""
-    from scipy.spatial.transform import Rotation
-
-    from n4d4d.conventions import wxyz_to_xyzw
-
-    z = np.inf
-    for p, x, q in zip(points, pos, quat):
-        z = min(z, float((Rotation.from_quat(wxyz_to_xyzw(q)).apply(p)[:, 2] + x[2]).min()))
-    return z
+    ``pos (..., B, 3)`` and link orientations ``quat (..., B, 4)`` (w, x, y, z); shape ``(...)``."""
+    pos, quat = np.asarray(pos, dtype=np.float64), np.asarray(quat, dtype=np.float64)
+    w, x, y, z = np.moveaxis(quat, -1, 0)
+    # third row of the rotation matrix: world z of a body-frame vector
+    row = np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
+    low = np.full(pos.shape[:-2], np.inf)
+    for b, p in enumerate(points):
+        if len(p):
+            low = np.minimum(low, (row[..., b, :] @ p.T).min(axis=-1) + pos[..., b, 2])
+    return low
 
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
@@ -93,24 +95,35 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
     try:
         plane = _bullet.ground_plane(client)
         h = _bullet.build(client, model, asset.material, R, t)
+        import pybullet
+
+        from .rigid_model import drive_gains
+
+        held = [(h.bodies[i], h.links[i], kp, kd, model.links[i].joint.effort) for i, (kp, kd) in drive_gains(model).items()]
         p0, q0, _, _ = _bullet.read_state(client, h)
-        initial = max(0.0, -lowest_point(h.points, p0, q0))
+        q0 = _bullet.link_orientations(h, q0)
+        initial = max(0.0, -float(lowest_point(h.points, p0, q0)))
         n = th.steps
         T, B = n, len(model.links)
         pos, quat = np.empty((T, B, 3)), np.empty((T, B, 4))
         lin, ang = np.empty((T, B, 3)), np.empty((T, B, 3))
-        pen, force = np.empty(T), np.empty(T)
+        force = np.empty(T)
         engine_pen = 0.0
         for k in range(n):
+            for b, li, kp, kd, effort in held:  # joints servoed at their rest coordinate
+                q, dq = client.getJointState(b, li)[:2]
+                client.setJointMotorControl2(b, li, pybullet.TORQUE_CONTROL,
+                                             force=float(np.clip(-kp * q - kd * dq, -effort, effort)))
             client.stepSimulation()
             pos[k], quat[k], lin[k], ang[k] = _bullet.read_state(client, h)
-            pen[k] = max(0.0, -lowest_point(h.points, pos[k], quat[k]))
             d, force[k] = _bullet.ground_contacts(client, h, plane)
             engine_pen = max(engine_pen, d)
             if k % 120 == 0 and time.perf_counter() > deadline:
                 raise TimeBudgetError("PyBullet stability check ran past its time budget", name or None)
     finally:
         client.disconnect()
+    quat = _bullet.link_orientations(h, quat)
+    pen = np.maximum(0.0, -lowest_point(h.points, pos, quat))
     times = th.time_step_s * np.arange(1, n + 1)
     return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0), engine_pen
 
@@ -146,6 +159,7 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
     model = rigid_model(asset)
     runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
     checks = []
+    masses = np.array([link.mass.mass for link in model.links])
     for kind, R, t in runs:
         t1 = time.perf_counter()
         try:
@@ -154,7 +168,8 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
             raise TimeBudgetError(f"PyBullet stability checks ran past their time budget of {time_budget_s:g} s",
                                   asset.name) from None
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
-                          min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0)
+                          min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
+                          masses=masses)
         result["measured"]["engine_penetration_m"] = engine_pen
         xyzw = Rotation.from_matrix(R).as_quat()
         checks.append({"name": kind, "engine": "pybullet", "orientation_wxyz": [xyzw[3], *xyzw[:3]],

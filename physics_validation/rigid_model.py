@@ -127,3 +127,48 @@ def rigid_model(asset: Asset) -> RigidModel:
         links.append(Link(name=n, index=index[n], parent=-1 if j is None else index[j.parent], joint=j,
                           origin=origin, hulls=tuple(asset.collision[n]), mass=asset.mass[n]))
     return RigidModel(links=tuple(links))
+
+
+#: Closed-loop natural frequency of the default joint drives (Hz): a stiff position servo that
+#: an explicit PD integrates stably at 240 Hz (omega * dt = 0.26), sagging under gravity by
+#: under 0.03 rad for a 10 cm lever.
+NATURAL_FREQUENCY_HZ = 10.0
+
+
+def effective_inertia(model: RigidModel, index: int) -> float:
+    """Inertia (kg m^2) of link ``index``'s subtree about its joint axis (revolute), or its
+    mass (kg) for a prismatic joint, at the rest pose."""
+    link = model.links[index]
+    j = link.joint
+    a = np.asarray(j.axis, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    subtree = [index]
+    for other in model.links:
+        if other.parent in subtree and other.index not in subtree:
+            subtree.append(other.index)
+    total = 0.0
+    for i in subtree:
+        mp = model.links[i].mass
+        if j.type == "prismatic":
+            total += mp.mass
+        else:
+            r = np.cross(np.asarray(mp.center_of_mass) - link.origin, a)
+            total += float(a @ mp.inertia @ a) + mp.mass * float(r @ r)
+    return max(total, 1e-9)
+
+
+def drive_gains(model: RigidModel, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[int, tuple[float, float]]:
+    """PD gains ``(kp, kd)`` per movable joint (keyed by child link index): critically damped at
+    ``frequency_hz`` for the joint's effective inertia (N m/rad and N m s/rad, or N/m and N s/m).
+
+    The stability checks hold movable joints at their rest coordinate with these drives (in both
+    engines), the articulation sweep drives them along their range: the asset as a robot or a
+    prop with its joints servoed, not a rag doll.
+    """
+    w = 2.0 * np.pi * frequency_hz
+    out = {}
+    for link in model.links:
+        if link.joint is not None and link.joint.type != "fixed":
+            m = effective_inertia(model, link.index)
+            out[link.index] = (m * w * w, 2.0 * m * w)
+    return out

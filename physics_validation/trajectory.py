@@ -8,8 +8,9 @@ verdicts differ only by their physics. This module simulates nothing.
 
 The rules (BlenderProc's settle rule, made stricter; see :mod:`.thresholds`):
 
-- settled: every body's COM speed and angular speed stay under the rest speeds from
-  ``settle_time_s`` on; the measured settle time is the first time after which they do;
+- settled: every body's COM speed and angular speed, averaged over ``rest_speed_window_s``
+  (displacement over the window), stay under the rest speeds from ``settle_time_s`` on; the
+  measured settle time is the first time after which they do;
 - drift: over the last ``rest_window_s``, no body's COM moves more than ``max_drift_m`` or
   turns more than ``max_drift_rad``;
 - penetration: the placed pose and the rest window stay within ``max_penetration_m`` of the
@@ -17,8 +18,10 @@ The rules (BlenderProc's settle rule, made stricter; see :mod:`.thresholds`):
   (one step's travel at impact speed more);
 - explosion: peak COM speed and angular speed stay under the energy-conservation bounds of
   :meth:`~.thresholds.StabilityThresholds.speed_bounds`;
-- rest pose kept (rest check only, a warning rather than a failure): the settled pose is
-  within ``max_rest_shift_m`` / ``max_rest_shift_rad`` of the placed pose.
+- stable rest pose (rest check only): the settled COM is not lower than the placed one by more
+  than ``max(min_rest_com_drop_m, max_rest_com_drop_fraction * diagonal)`` (it did not topple
+  from an unstable balance); moving farther than ``max_rest_shift_m`` / ``max_rest_shift_rad``
+  without losing height (a ball rolling) is a warning, not a failure.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def quat_angle(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
 
 
 def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: float, diagonal: float,
-             min_moment: float, drop_height_m: float = 0.0) -> dict:
+             min_moment: float, drop_height_m: float = 0.0, masses: np.ndarray | None = None) -> dict:
     """Measure ``traj`` against ``th``.
 
     Args:
@@ -76,6 +79,7 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
         mass: total mass (kg); diagonal: bounding-box diagonal (m); min_moment: smallest
             principal moment of any body (kg m^2), for the explosion bounds.
         drop_height_m: release height of the lowest point (m), for the impact allowance.
+        masses: ``(B,)`` body masses (kg) for the total COM height (default equal weights).
 
     Returns:
         JSON-ready dict: ``measured`` (settle_time_s, drift_m, drift_rad, max_penetration_m,
@@ -87,7 +91,15 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
     t = traj.times
     speed = np.linalg.norm(traj.linear_velocities, axis=-1).max(axis=1)  # (T,)
     wspeed = np.linalg.norm(traj.angular_velocities, axis=-1).max(axis=1)
-    moving = (speed > th.rest_linear_speed_m_s) | (wspeed > th.rest_angular_speed_rad_s)
+    lag = max(1, int(round(th.rest_speed_window_s / max(float(np.median(np.diff(t))) if len(t) > 1 else 1.0, 1e-9))))
+    placed_p = np.concatenate([traj.placed_positions[None], traj.positions])
+    placed_q = np.concatenate([traj.placed_quats[None], traj.quats])
+    k = np.arange(1, len(t) + 1)
+    back = np.maximum(k - lag, 0)
+    span = np.maximum(t - np.where(back > 0, t[np.maximum(back - 1, 0)], 0.0), 1e-12)
+    avg_v = np.linalg.norm(placed_p[k] - placed_p[back], axis=-1).max(axis=1) / span
+    avg_w = quat_angle(placed_q[k], placed_q[back]).max(axis=1) / span
+    moving = (avg_v > th.rest_linear_speed_m_s) | (avg_w > th.rest_angular_speed_rad_s)
     settle = float(t[np.nonzero(moving)[0][-1]]) if moving.any() else 0.0
     if moving[-1]:
         settle = float("inf")
@@ -121,8 +133,8 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
         reasons.append(f"explosion: peak speed {speed.max():.2f} m/s (bound {v_bound:.2f}) or angular "
                        f"{wspeed.max():.1f} rad/s (bound {w_bound:.1f}) exceeds what gravity can supply")
     if settle > th.settle_time_s:
-        reasons.append(f"still moving: not at rest by {th.settle_time_s:g} s (final speed {speed[-1]:.3f} m/s, "
-                       f"{wspeed[-1]:.3f} rad/s)")
+        reasons.append(f"still moving: not at rest by {th.settle_time_s:g} s (last {th.rest_speed_window_s:g} s: "
+                       f"{avg_v[-1]:.3f} m/s, {avg_w[-1]:.3f} rad/s)")
     if drift_m > th.max_drift_m or drift_rad > th.max_drift_rad:
         reasons.append(f"drifts {1e3 * drift_m:.1f} mm / {drift_rad:.3f} rad over the last {th.rest_window_s:g} s "
                        f"(bounds {1e3 * th.max_drift_m:.1f} mm / {th.max_drift_rad} rad)")
@@ -130,11 +142,18 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
     if kind == "rest":
         shift_m = float(np.linalg.norm(traj.positions[-1] - traj.placed_positions, axis=-1).max())
         shift_rad = float(quat_angle(traj.quats[-1], traj.placed_quats).max())
-        measured.update(rest_shift_m=shift_m, rest_shift_rad=shift_rad)
+        wts = np.ones(traj.positions.shape[1]) if masses is None else np.asarray(masses, dtype=np.float64)
+        drop = float((traj.placed_positions[:, 2] - traj.positions[-1][:, 2]) @ wts / wts.sum())
+        drop_bound = max(th.min_rest_com_drop_m, th.max_rest_com_drop_fraction * diagonal)
+        measured.update(rest_shift_m=shift_m, rest_shift_rad=shift_rad, rest_com_drop_m=drop)
+        if drop > drop_bound:
+            reasons.append(f"unstable rest pose: moving off it, the centre of mass fell {1e3 * drop:.1f} mm after a "
+                           f"{th.rest_perturbation_rad} rad tilt (bound {1e3 * drop_bound:.1f} mm): it toppled")
         if shift_m > th.max_rest_shift_m or shift_rad > th.max_rest_shift_rad:
             warnings.append(f"moved from its rest pose by {1e3 * shift_m:.0f} mm / {shift_rad:.2f} rad "
                            f"(bounds {1e3 * th.max_rest_shift_m:.0f} mm / {th.max_rest_shift_rad} rad): "
                            "rolled, tipped over or slid to another rest pose")
     bounds = {"peak_speed_m_s": v_bound, "peak_angular_speed_rad_s": w_bound, "max_penetration_m": pen_bound,
-              "rest_penetration_m": th.max_penetration_m}
+              "rest_penetration_m": th.max_penetration_m,
+              "rest_com_drop_m": max(th.min_rest_com_drop_m, th.max_rest_com_drop_fraction * diagonal)}
     return {"measured": measured, "bounds": bounds, "passed": not reasons, "reasons": reasons, "warnings": warnings}
