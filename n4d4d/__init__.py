@@ -35,8 +35,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from n4d4d.options import BuildOptions
 
 
-def build(path: Any, **options: Any) -> Asset:
-    """Build a sim-ready :class:`Asset` from a mesh file; see :func:`n4d4d.pipeline.build`."""
+def build(path: Any = None, **options: Any) -> Asset:
+    """Build a sim-ready :class:`Asset` from a mesh file (or ``sample=NAME``); see
+    :func:`n4d4d.pipeline.build` for the options, return value and errors."""
     from n4d4d.pipeline import build as _build
 
     return _build(path, **options)
