@@ -15,11 +15,11 @@ of the other part (the *contact region*, both sides), and describes it in a fram
   ``v``, and the offset of the child's area centroid from the contact centre.
 
 From these it orders candidate hinges (:func:`plane_candidates`), following the kinematic
-pairs of mechanism theory (Reuleaux's lower pairs): two faces that touch over a patch much
-smaller than the child (a pin joint: scissors blades, a linkage, a flange under a column)
-turn about the patch normal; a panel resting on a rim (door, lid) turns about one of the
-contact's edges, first the edge on the far side of the child's centroid (a lid's back edge,
-the side of a door away from its handle), then long edges before short ones.
+pairs of mechanism theory (Reuleaux's lower pairs): a panel resting on a rim that spans much
+of it (door, lid) turns about one of the contact's edges, first the edge on the far side of
+the child's centroid (a lid's back edge, the side of a door away from its handle), then long
+edges before short ones; any other pair of touching faces is a pin joint's bearing (scissor
+blades, linkage bars side by side, a column on a flange) and turns about the face normal.
 
 What it does not: decide anything by motion; the sweep test (:mod:`n4d4d.rigging.sweep`) and
 the selection in :mod:`n4d4d.rigging.joints` do.
@@ -35,7 +35,8 @@ from n4d4d.rigging.geometry import PartGeometry, pca, sample_surface, surface_pc
 
 DENSE_SAMPLES = 12000  # per part for contact detection: ~1 % of a part's size between samples
 SNAP_DEG = 12.0  # contact axes within this angle of a child principal axis take that axis
-PIN_RATIO = 0.5  # a contact under half the child's extent both ways is a pin, not a rim
+PIN_RATIO = 0.5  # a rim spans at least half of the panel resting on it one way
+PANEL_RATIO = 0.8  # a panel is thinner than 80 % of its width (sampled extents wobble ~5 %)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ class Contact:
         normal, u, v: ``(3,)`` unit contact frame (``u`` the long in-plane axis, ``v = normal x u``).
         ext: ``(2,)`` contact extents along ``u``, ``v``; ``child_ext`` the child's.
         offset: ``(3,)`` child's area centroid minus ``centre`` (m), asset frame.
-        tall: the child reaches farther along ``normal`` than across it (a column on a
-            flange rather than a panel on a rim).
+        thickness: the child's extent along ``normal`` (m).
     """
 
     points: np.ndarray
@@ -69,7 +69,7 @@ class Contact:
     ext: np.ndarray
     child_ext: np.ndarray
     offset: np.ndarray
-    tall: bool
+    thickness: float
 
     @property
     def flat(self) -> bool:
@@ -82,9 +82,14 @@ class Contact:
         return bool(self.spread[1] < 0.25)
 
     @property
-    def pin(self) -> bool:
-        """A compact patch: under ``PIN_RATIO`` of the child's extent along ``u`` and ``v``."""
-        return bool(np.all(self.ext <= PIN_RATIO * np.maximum(self.child_ext, 1e-12)))
+    def panel_on_rim(self) -> bool:
+        """The child is a panel (along ``normal`` under ``PANEL_RATIO`` of its narrower
+        extent across: a square bar is not one) and the
+        contact spans at least ``PIN_RATIO`` of it along ``u`` or ``v``: a door on its frame,
+        a lid on its rim or hinge block. Any other flat contact is a pin joint's bearing face
+        (overlapping blades or bars, a column on a flange)."""
+        wide = bool(np.any(self.ext >= PIN_RATIO * self.child_ext))
+        return wide and self.thickness < PANEL_RATIO * float(self.child_ext.min())
 
 
 def _extent(x: np.ndarray) -> float:
@@ -134,18 +139,18 @@ def analyse_contact(child: PartGeometry, parent: PartGeometry, *, seed: int = 0)
     n = _snap(refine_normal(nrm, vecs[:, 2]), cvecs)
     u = vecs[:, 0] - (vecs[:, 0] @ n) * n
     u = u / max(np.linalg.norm(u), 1e-12)
-    u = _snap(u, cvecs)
-    u = u - (u @ n) * n
-    u /= np.linalg.norm(u)
+    inplane = [p / np.linalg.norm(p) for p in (cvecs - np.outer(n, n @ cvecs)).T if np.linalg.norm(p) > 0.5]
+    if inplane:  # the child's axes in the contact plane, and their perpendiculars there
+        u = _snap(u, np.stack(inplane + [np.cross(n, p) for p in inplane], 1))
     v = np.cross(n, u)
     ext = np.array([_extent(pts @ u), _extent(pts @ v)])
     child_ext = np.array([_extent(child.points @ u), _extent(child.points @ v)])
     if ext[1] > ext[0]:  # keep u the long axis after snapping
         u, v, ext, child_ext = v, -u, ext[::-1].copy(), child_ext[::-1].copy()
         v = np.cross(n, u)
-    tall = _extent(child.points @ n) >= child_ext.max()
     off = cmean - centre
-    return Contact(pts, nrm, pc[sel_c], eps, centre, spread, vecs, n, u, v, ext, child_ext, off, bool(tall))
+    return Contact(pts, nrm, pc[sel_c], eps, centre, spread, vecs, n, u, v, ext, child_ext, off,
+                   _extent(child.points @ n))
 
 
 def plane_candidates(c: Contact) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -153,10 +158,10 @@ def plane_candidates(c: Contact) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
     A *flat* contact gives its normal through the centre (``"contact-normal"``) and its four
     edges (``"contact-edge"``: the lines along ``u`` or ``v`` through the extreme contact
-    samples across them). A pin-like or tall child tries the normal first; otherwise the
-    edges come first, ordered by how far each lies on the opposite side of the child's
-    centroid (normalised by the contact's half-extent), long edges winning ties by 0.1, and
-    the normal last. A *line* contact adds the line itself (``"contact-line"``) in front.
+    samples across them). A panel on a rim (:attr:`Contact.panel_on_rim`) tries the edges
+    first, ordered by how far each lies on the opposite side of the child's centroid
+    (normalised by the contact's half-extent), long edges winning ties by 0.1, and the
+    normal last; any other flat contact tries the normal first. A *line* contact adds the line itself (``"contact-line"``) in front.
     A contact that is neither flat nor a line gives the line through its widest axis and
     the axis about which the child swings in the plane of that line and its centroid.
     """
@@ -184,4 +189,4 @@ def plane_candidates(c: Contact) -> list[tuple[str, np.ndarray, np.ndarray]]:
     edges.sort(key=lambda e: -e[0])
     normal = ("contact-normal", c.centre, c.normal)
     plane = [("contact-edge", p, a) for _, p, a in edges]
-    return out + ([normal] + plane if (c.pin or c.tall) else plane + [normal])
+    return out + (plane + [normal] if c.panel_on_rim else [normal] + plane)

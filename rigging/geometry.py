@@ -80,6 +80,7 @@ class PartGeometry:
     normals: np.ndarray = field(init=False)
     _interior: np.ndarray | None = field(init=False, default=None)
     _aabb: object = field(init=False, default=None)
+    _grids: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         V = np.asarray(self.vertices, np.float64)
@@ -125,6 +126,15 @@ class PartGeometry:
             q = rng.uniform(lo, hi, size=(4 * n, 3))
             self._interior = q[self.inside(q)][:n]
         return self._interior
+
+    def grid(self, resolution: int = 128):
+        """The part's :class:`~n4d4d.rigging.voxels.SolidGrid` at cell size diagonal /
+        ``resolution`` (cached): its closed volume, or its sheets one cell thick."""
+        if resolution not in self._grids:
+            from n4d4d.rigging.voxels import solid_grid
+
+            self._grids[resolution] = solid_grid(self.vertices, self.faces, self.diag / resolution)
+        return self._grids[resolution]
 
     def inside(self, q: np.ndarray) -> np.ndarray:
         """``(M,) bool``: generalized winding number of the mesh at each point > 0.5."""

@@ -9,8 +9,9 @@ What it does, per input path:
   * **kept parts**: the rigid bodies (links joined by fixed joints merged) are given, joints
     are inferred (``rig_stage(mode="articulated", joints="infer")``);
   * **merged mesh**: all links concatenated into one unlabelled mesh, as a generator would hand
-    it over; parts come from connected components fused where they interpenetrate, each
-    inferred part is mapped to the true body holding most of its nearest visual faces;
+    it over; parts come from the mesh's pieces (:func:`n4d4d.rigging.parts.component_groups`),
+    each inferred part is mapped to the true body with the largest share of the visual
+    surface nearest to it;
 
 - a skinned glTF / GLB is scored on the **skeleton** track: a curve skeleton inferred on its
   bind-pose mesh against the joints of its inverse bind matrices (CD-J2J, CD-J2B).
@@ -89,14 +90,27 @@ def _score(res: ObjectResult, pred_joints, true_joints, part_to_body, diag):
 
 
 def _body_of_parts(parts, visual) -> dict[str, str]:
-    """Inferred part name -> true body name holding most of its vertices' nearest faces."""
-    from scipy.spatial import cKDTree
+    """Inferred part name -> the true body most of whose visual surface the part holds.
 
-    tree = cKDTree(visual.vertices[visual.faces].mean(1))
+    Every visual face (centroid) goes to the part whose mesh is nearest by signed distance
+    (deepest inside wins; part meshes may be voxel-closed, so slightly inflated), and a part
+    takes the body with the largest face area among its faces."""
+    import igl
+
+    t = visual.vertices[visual.faces]
+    centroids = np.ascontiguousarray(t.mean(1))
+    area = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
+    sd = np.stack([igl.signed_distance(centroids, np.ascontiguousarray(p.mesh.vertices),
+                                       np.ascontiguousarray(p.mesh.faces),
+                                       igl.SIGNED_DISTANCE_TYPE_FAST_WINDING_NUMBER)[0] for p in parts], 1)
+    owner = np.argmin(sd, axis=1)
     out = {}
-    for p in parts:
-        lab = visual.face_submesh[tree.query(p.mesh.vertices[:: max(1, len(p.mesh.vertices) // 500)])[1]]
-        out[p.name] = visual.submesh_names[int(np.bincount(lab).argmax())]
+    for k, p in enumerate(parts):
+        mine = owner == k
+        if not mine.any():  # nothing nearer to it than to another part: its nearest faces
+            mine = np.argsort(sd[:, k])[:1]
+        w = np.bincount(visual.face_submesh[mine], weights=area[mine], minlength=len(visual.submesh_names))
+        out[p.name] = visual.submesh_names[int(np.argmax(w))]
     return out
 
 

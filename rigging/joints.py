@@ -44,9 +44,9 @@ import numpy as np
 
 from n4d4d.rigging.contact import Contact, analyse_contact, plane_candidates
 from n4d4d.rigging.geometry import PartGeometry, mesh_components, revolution_axes, surface_pca
-from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
+from n4d4d.rigging.sweep import GRID_RESOLUTION, SweepChecker, sweep_prismatic, sweep_revolute
 
-MIN_REVOLUTE = np.deg2rad(20.0)  # a hinge that cannot open 20 degrees is not a useful joint
+MIN_REVOLUTE = np.deg2rad(45.0)  # less is clearance wobble (a magazine in its stapler lid), not a hinge
 MIN_SLIDE = 0.25  # fraction of the child's extent a drawer must slide out
 FULL_TURN_TOL = np.deg2rad(1.0)
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ def kinematic_tree(parts: list[PartGeometry], root: str | None = None) -> list[t
     Minimum spanning tree of the parts' graph weighted by ``gap / D + 0.05 (1 - bond)``:
     ``gap`` the closest distance between the two parts (exact distances from each part's
     samples to the other's surface), ``D`` the largest part diagonal, and ``bond`` (0..1) the
-    fraction of the smaller part's samples touching the other (within ``gap`` + 1 % of its
-    diagonal) plus the fraction inside it. Among parts that touch, a part mounted inside
+    fraction of the smaller part's samples touching the other (within 1 % of its diagonal)
+    plus the fraction inside it. Among parts that touch, a part mounted inside
     another (a steering knuckle in a wheel hub) or resting on it over a wide patch (a lid on
     its base, rather than a magazine grazing it) is linked first. Rooted at ``root`` or at
     the part of largest convex-hull volume.
@@ -104,7 +104,7 @@ def kinematic_tree(parts: list[PartGeometry], root: str | None = None) -> list[t
             da, db = b.distance(a.points), a.distance(b.points)
             gap = float(min(da.min(), db.min()))
             small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
-            bond = float((d_small <= gap + 0.01 * small.diag).mean())
+            bond = float((d_small <= 0.01 * small.diag).mean())
             if gap <= 0.05 * D:
                 bond += float(large.inside(small.points).mean())
             g.add_edge(a.name, b.name, weight=gap / D + 0.05 * (1.0 - min(bond, 1.0)))
@@ -204,7 +204,7 @@ def _symmetry_candidates(parent: PartGeometry, child: PartGeometry, c: Contact):
     child's, the parent's when it is not much larger, and
     the parent's pieces' at the contact (a shaft or housing the child is mounted on). A part
     symmetric about two or more axes (a ball) gives the contact normal through its centre."""
-    reach = 0.25 * child.diag + c.eps
+    reach = 0.5 * child.diag + c.eps  # the axis passes within the child (a disc touching at its rim)
     shapes = [("child-piece-symmetry", g, 0.5 * g.diag + c.eps)
               for g in pieces_near(child, c.points, c.eps, child.diag)]
     shapes.append(("child-symmetry", child, reach))
@@ -230,7 +230,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
     c = analyse_contact(child, parent, seed=child.seed)
     centre = c.centre
     sub = child.points[:: max(1, len(child.points) // 700)]
-    probes = np.concatenate([sub, child.interior_points()])
+    probes = np.concatenate([sub, child.grid(GRID_RESOLUTION).interior_points(700, child.seed + 1)])
     checker = SweepChecker(probes, parent, delta=0.005 * min(child.diag, parent.diag))
     fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none")
 
@@ -242,7 +242,8 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
             point = snap_to_cylinder(c.own, point, axis, 0.2 * child.diag)
         return source, point, axis
 
-    nested_slide = c.flat and c.tall and nested_fraction(child, parent) >= 0.5
+    deep = c.thickness >= float(c.child_ext.max())  # deeper than wide: a drawer, not a door
+    nested_slide = c.flat and deep and nested_fraction(child, parent) >= 0.5
     candidates = itertools.chain(_symmetry_candidates(parent, child, c),
                                  [("nested-slide", None, c.normal)] if nested_slide else [],
                                  (snap(*k) for k in plane_candidates(c)))

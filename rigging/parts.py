@@ -14,8 +14,8 @@ What it does:
 - **Closing**: every part mesh handed to later stages must be watertight (the physics stage
   decomposes and weighs it). A part that already is (a closed component, or a union of closed
   components with consistent orientation) is kept as it is. Otherwise it is re-extracted from a
-  solid voxel grid: the surface is voxelized (trimesh), enclosed cavities filled, the grid
-  padded with one empty layer and its 0.5 iso-surface extracted by marching cubes
+  solid voxel grid (:func:`n4d4d.rigging.voxels.solid_grid`: surface cells, enclosed cavities
+  filled, one empty layer around) and its 0.5 iso-surface extracted by marching cubes
   (scikit-image); a padded binary volume always gives a closed, consistently oriented surface.
   The pitch is the part's diagonal / ``resolution`` (default 64), so thin sheets become solid
   plates about one voxel thick: cuts and holes are capped by that re-extraction.
@@ -48,24 +48,20 @@ def label_groups(mesh: Mesh) -> list[tuple[str, np.ndarray]]:
 
 
 def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """Face-connected components fused where they interpenetrate (see module docstring):
-    ``[("part_0", faces), ...]`` ordered by decreasing face count."""
-    import trimesh
+    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) fused where they
+    interpenetrate (see module docstring): ``[("part_0", faces), ...]`` ordered by
+    decreasing face count. A mesh of one piece, or of more than 400, is one group."""
     from scipy.sparse.csgraph import connected_components
 
-    from n4d4d.rigging.geometry import PartGeometry
+    from n4d4d.rigging.geometry import PartGeometry, mesh_components
 
-    tm = mesh.to_trimesh()
-    tm.merge_vertices(merge_tex=True, merge_norm=True)  # UV / normal seams do not split parts
-    comps = trimesh.graph.connected_components(tm.face_adjacency, nodes=np.arange(len(tm.faces)),
-                                               min_len=1)
-    comps = [np.sort(np.asarray(c, np.int64)) for c in comps]
+    comps = mesh_components(mesh.vertices, mesh.faces)
     if len(comps) <= 1 or len(comps) > 400:
         return [("part_0", np.arange(len(mesh.faces), dtype=np.int64))]
     geos = [PartGeometry(str(i), mesh.vertices, mesh.faces[c], n_samples=200, seed=seed)
             for i, c in enumerate(comps)]
-    lo = np.array([g.vertices[np.unique(g.faces)].min(0) for g in geos])
-    hi = np.array([g.vertices[np.unique(g.faces)].max(0) for g in geos])
+    lo = np.array([g.vertices.min(0) for g in geos])
+    hi = np.array([g.vertices.max(0) for g in geos])
     n = len(comps)
     adj = np.zeros((n, n), bool)
     for i in range(n):
@@ -133,20 +129,16 @@ def close_mesh(mesh: Mesh, *, resolution: int = 64) -> tuple[Mesh, bool]:
     if is_closed(mesh):
         return mesh, False
     import trimesh
-    from scipy import ndimage
     from skimage.measure import marching_cubes
+
+    from n4d4d.rigging.voxels import solid_grid
 
     diag = mesh.diagonal
     if diag <= 0:
         raise ValueError("part mesh has no extent")
-    pitch = diag / resolution
-    tm = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=False)
-    vox = tm.voxelized(pitch)
-    grid = ndimage.binary_fill_holes(np.asarray(vox.matrix, bool))
-    grid = np.pad(grid, 1)
-    verts, faces, _, _ = marching_cubes(grid.astype(np.float32), level=0.5)
-    # voxel (i, j, k) of the unpadded grid is centred at transform @ (i, j, k, 1)
-    verts = (verts - 1.0) @ np.asarray(vox.transform)[:3, :3].T + np.asarray(vox.transform)[:3, 3]
+    grid = solid_grid(mesh.vertices, mesh.faces, diag / resolution)
+    verts, faces, _, _ = marching_cubes(grid.occupied.astype(np.float32), level=0.5)
+    verts = verts * grid.pitch + grid.origin  # cell (i, j, k) is centred at origin + pitch (i, j, k)
     closed = trimesh.Trimesh(verts, faces[:, ::-1], process=True)
     if closed.volume < 0:
         closed.invert()

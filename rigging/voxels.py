@@ -1,0 +1,117 @@
+"""Solid voxel grids of part meshes: the closed volume a part occupies, and how deep a point lies
+inside it. Used to close open part meshes (:func:`n4d4d.rigging.parts.close_mesh`) and by the
+collision sweeps (:mod:`n4d4d.rigging.sweep`), where a lookup per probe replaces a winding
+number and a distance query (microseconds instead of tens of milliseconds per pose).
+
+What it does: marks every cell that the surface passes through (each triangle sampled on a
+barycentric lattice finer than half a cell, so no cell it crosses is skipped), fills the
+cavities the surface encloses (``scipy.ndimage.binary_fill_holes``: background not reachable
+from outside), and measures each occupied cell's depth with the Euclidean distance transform
+(``scipy.ndimage.distance_transform_edt``, inside and outside: a signed distance at cell
+centres, interpolated trilinearly between them). An open triangle soup thus becomes a solid
+at least one cell thick, a closed surface its interior.
+
+What it does not: resolve features thinner than a cell (they become one cell thick), or
+close gaps wider than a cell in a surface (a box missing a face stays open, hence empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _lattice(k: int) -> np.ndarray:
+    """Barycentric ``(m, 2)`` points ``(i / k, j / k)``, ``i + j <= k``."""
+    i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
+    keep = i + j <= k
+    return np.stack([i[keep], j[keep]], 1) / float(k)
+
+
+def surface_points(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> np.ndarray:
+    """Points ``(P, 3)`` on every triangle, no farther than ``spacing`` (m) from each other
+    along its edges: a barycentric lattice of ``ceil(longest edge / spacing)`` steps."""
+    t = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
+    if len(t) == 0:
+        return np.zeros((0, 3))
+    longest = np.max(np.linalg.norm(t - np.roll(t, 1, axis=1), axis=2), axis=1)
+    ks = np.maximum(1, np.ceil(longest / spacing)).astype(np.int64)
+    out = [t[:, 0]]
+    for k in np.unique(ks):
+        if k == 1:
+            continue
+        tri = t[ks == k]
+        bary = _lattice(int(k))
+        a, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+        pts = a[:, None] + bary[None, :, :1] * e1[:, None] + bary[None, :, 1:] * e2[:, None]
+        out.append(pts.reshape(-1, 3))
+    out += [t[ks == 1, 1], t[ks == 1, 2]]
+    return np.concatenate(out)
+
+
+@dataclass(frozen=True)
+class SolidGrid:
+    """A filled voxel grid of a part (asset frame, m).
+
+    Attributes:
+        occupied: ``(X, Y, Z) bool``, one empty layer all around.
+        origin: ``(3,) float64`` centre of cell ``(0, 0, 0)``.
+        pitch: cell size (m).
+        sdf: ``(X, Y, Z) float32`` signed distance (m) at cell centres, positive inside: for
+            an occupied cell the distance to the nearest empty cell's centre minus half a
+            cell (the depth below the voxel surface), for an empty cell minus the distance
+            to the nearest occupied one, plus half a cell.
+    """
+
+    occupied: np.ndarray
+    origin: np.ndarray
+    pitch: float
+    sdf: np.ndarray
+
+    def cells(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell indices ``(N, 3) int64`` of ``points (N, 3)`` and whether each is in the grid."""
+        idx = np.floor((np.asarray(points) - self.origin) / self.pitch + 0.5).astype(np.int64)
+        ok = np.all((idx >= 0) & (idx < np.array(self.occupied.shape)), axis=1)
+        return idx, ok
+
+    def depth_at(self, points: np.ndarray) -> np.ndarray:
+        """Signed depth ``(N,) float32`` (m) of ``points (N, 3)``: :attr:`sdf` interpolated
+        trilinearly, positive inside the solid; minus one cell beyond the grid."""
+        from scipy.ndimage import map_coordinates
+
+        c = ((np.asarray(points, np.float64) - self.origin) / self.pitch).T
+        return map_coordinates(self.sdf, c, order=1, mode="constant", cval=-self.pitch)
+
+    def interior_points(self, n: int, seed: int) -> np.ndarray:
+        """Up to ``n`` centres ``(M, 3)`` of occupied cells, drawn with ``default_rng(seed)``."""
+        cells = np.argwhere(self.occupied)
+        if len(cells) > n:
+            cells = cells[np.sort(np.random.default_rng(seed).choice(len(cells), n, replace=False))]
+        return cells * self.pitch + self.origin
+
+
+def solid_grid(vertices: np.ndarray, faces: np.ndarray, pitch: float) -> SolidGrid:
+    """The :class:`SolidGrid` of a triangle mesh at cell size ``pitch`` (m).
+
+    Raises ValueError for a non-positive pitch or a mesh without faces.
+    """
+    from scipy import ndimage
+
+    if not pitch > 0:
+        raise ValueError(f"voxel pitch must be positive, got {pitch}")
+    V = np.asarray(vertices, np.float64)
+    F = np.asarray(faces, np.int64)
+    if len(F) == 0:
+        raise ValueError("a solid grid needs a mesh with faces")
+    pts = surface_points(V, F, 0.5 * pitch)
+    lo = pts.min(0) - pitch  # one empty layer on each side
+    shape = np.floor((pts.max(0) + pitch - lo) / pitch + 0.5).astype(np.int64) + 1
+    idx = np.floor((pts - lo) / pitch + 0.5).astype(np.int64)
+    occ = np.zeros(shape, bool)
+    occ[idx[:, 0], idx[:, 1], idx[:, 2]] = True
+    occ = ndimage.binary_fill_holes(occ)
+    inside = ndimage.distance_transform_edt(occ)
+    outside = ndimage.distance_transform_edt(~occ)
+    sdf = (np.where(occ, inside - 0.5, 0.5 - outside) * pitch).astype(np.float32)
+    return SolidGrid(occ, lo, float(pitch), sdf)
