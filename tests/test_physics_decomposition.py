@@ -1,0 +1,103 @@
+"""Convex decomposition: hull budgets, closed convex hulls, fidelity, time budget, determinism."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import psutil
+import pytest
+import trimesh
+
+from n4d4d.asset import Mesh
+from n4d4d.errors import TimeBudgetError
+from n4d4d.physics_validation import collision_stage
+from n4d4d.physics_validation.decomposition import convex_decomposition, reduce_hull
+from n4d4d.physics_validation.fidelity import collision_fidelity
+from n4d4d.physics_validation.shapes import box, l_block
+
+
+def _duck(pybullet_data) -> Mesh:
+    tm = trimesh.load(pybullet_data / "duck.obj", force="mesh", process=False)
+    tm = trimesh.Trimesh(tm.vertices * 0.05, tm.faces, process=True)  # its URDF scale: 5 cm per unit
+    tm.merge_vertices(merge_tex=True, merge_norm=True)  # UV seams split it; merged it is closed
+    assert tm.is_watertight
+    return Mesh.from_trimesh(tm)
+
+
+def _check_hulls(hulls, max_hulls, max_vertices):
+    assert 1 <= len(hulls) <= max_hulls
+    for h in hulls:
+        tm = trimesh.Trimesh(h.vertices, h.faces, process=False)
+        assert len(h.vertices) <= max_vertices
+        assert tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
+        # convex: its own convex hull has the same volume (qhull, independent of our code)
+        assert tm.convex_hull.volume == pytest.approx(tm.volume, rel=1e-6)
+
+
+def test_box_takes_the_convex_fast_path():
+    part = box().parts[0].mesh
+    hulls, fig = convex_decomposition(part)
+    assert fig["method"] == "convex" and len(hulls) == 1 and len(hulls[0].vertices) == 8
+    assert fig["volume_ratio"] == pytest.approx(1.0, abs=1e-9)
+    assert fig["surface_distance_p95_pct"] < 1e-3  # the hull is the box itself
+    assert fig["attempts"] == []  # CoACD never ran
+
+
+def test_l_block_budgets_respected():
+    part = l_block().parts[0].mesh
+    hulls, fig = convex_decomposition(part, max_hulls=4, max_hull_vertices=16, seed=0)
+    _check_hulls(hulls, 4, 16)
+    assert fig["method"] == "coacd" and len(hulls) >= 2  # an L is not convex
+    # Two boxes cover an L exactly; allow CoACD's cut placement 2% of volume either way.
+    assert fig["volume_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert fig["fidelity_passed"], fig["fidelity_misses"]
+
+
+def test_duck_budgets_and_fidelity(pybullet_data):
+    part = _duck(pybullet_data)
+    hulls, fig = convex_decomposition(part, max_hulls=8, max_hull_vertices=32, seed=0, time_budget_s=120)
+    _check_hulls(hulls, 8, 32)
+    # Recomputed independently of the figures: hull union covers the duck within its bounds.
+    fid = collision_fidelity(part, hulls, samples=5000, seed=3)
+    assert 0.85 < fid["volume_ratio"] < 1.35 and fid["p95_pct"] < 5.0, fid  # FidelityThresholds bounds
+
+
+def test_reduced_hull_stays_close_to_the_full_hull():
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(2000, 3)) * [0.05, 0.03, 0.02]
+    full = trimesh.convex.convex_hull(pts)
+    red = reduce_hull(pts, 24)
+    tm = trimesh.Trimesh(red.vertices, red.faces)
+    assert len(red.vertices) <= 24
+    # Bulge capped at 1 mm (MAX_BULGE_M) beyond the full hull's face planes.
+    outside = np.einsum("vfk,fk->vf", red.vertices[:, None, :] - full.triangles_center[None], full.face_normals)
+    assert outside.max(axis=1).max() <= 1e-3 + 1e-9
+    assert 0.85 < tm.volume / full.volume < 1.05
+
+
+def test_time_budget_kills_coacd_and_leaves_no_child(pybullet_data):
+    part = _duck(pybullet_data)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    t0 = time.perf_counter()
+    with pytest.raises(TimeBudgetError, match="duck_test"):
+        convex_decomposition(part, time_budget_s=0.3, name="duck_test")
+    assert time.perf_counter() - t0 < 5.0  # stopped, not waited for
+    after = {p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+    assert after <= before
+
+
+def test_same_seed_same_hulls():
+    part = l_block().parts[0].mesh
+    a, _ = convex_decomposition(part, max_hulls=4, seed=7)
+    b, _ = convex_decomposition(part, max_hulls=4, seed=7)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.vertices, y.vertices)
+
+
+def test_collision_stage_records_figures():
+    out = collision_stage(box(), max_hulls=4)
+    rec = out.stages[-1]
+    assert rec.name == "collision" and set(out.collision) == {"base"}
+    assert rec.figures["hulls_total"] == 1 and rec.figures["parts"]["base"]["method"] == "convex"
