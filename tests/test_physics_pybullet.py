@@ -1,0 +1,108 @@
+"""PyBullet checks: free fall against closed form, rest of a box and a sphere, an unstable cone,
+a hull sunk into the ground, an exploding joint, determinism, the time budget."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from n4d4d.errors import TimeBudgetError
+from n4d4d.physics_validation import collision_stage, mass_stage, stability_stage
+from n4d4d.physics_validation import shapes
+from n4d4d.physics_validation.articulation import check_articulation
+from n4d4d.physics_validation.pybullet_check import check_pybullet, simulate
+from n4d4d.physics_validation.rigid_model import rigid_model
+from n4d4d.physics_validation.thresholds import StabilityThresholds
+
+
+def _ready(asset):
+    return mass_stage(collision_stage(asset))
+
+
+@pytest.fixture(scope="module")
+def box():
+    return _ready(shapes.box())
+
+
+def test_free_fall_matches_closed_form(box):
+    """Before touching the ground the COM follows z(t) = z0 - g t^2 / 2 (Bullet integrates
+    semi-implicitly: z_n = z0 - g dt^2 n (n + 1) / 2, exact for constant gravity)."""
+    th = StabilityThresholds(settle_time_s=0.25, rest_window_s=0.05)
+    model = rigid_model(box)
+    z0 = 1.0
+    traj, _ = simulate(model, box, np.eye(3), np.array([0.0, 0.0, z0]), th, deadline=time.perf_counter() + 60, name="box")
+    n = np.arange(1, len(traj.times) + 1)
+    expected = z0 + 0.1 - 9.80665 * th.time_step_s**2 * n * (n + 1) / 2  # COM 0.1 m above the base
+    airborne = expected > 0.1 + 0.01  # the base is still 1 cm above the ground
+    np.testing.assert_allclose(traj.positions[airborne, 0, 2], expected[airborne], atol=1e-6)
+    np.testing.assert_allclose(traj.linear_velocities[airborne, 0, 2], -9.80665 * th.time_step_s * n[airborne],
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [shapes.box, shapes.sphere])
+def test_box_and_sphere_come_to_rest(make):
+    asset = _ready(make())
+    res = check_pybullet(asset, seed=0, orientations=2)
+    assert res["passed"], res["reasons"]
+    th = StabilityThresholds()
+    for c in res["checks"]:
+        m = c["measured"]
+        assert m["settle_time_s"] <= th.settle_time_s and m["drift_m"] <= th.max_drift_m
+        assert m["max_penetration_m"] <= c["bounds"]["max_penetration_m"]
+    rest = res["checks"][0]["measured"]
+    # At rest the ground carries the weight: Newton's third law, within contact-solver noise.
+    assert rest["rest_force_ratio"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_cone_on_its_tip_is_reported_moving():
+    asset = _ready(shapes.cone_on_tip())
+    res = check_pybullet(asset, seed=0, orientations=0)
+    assert not res["passed"]
+    rest = res["checks"][0]
+    assert any("unstable rest pose" in r or "still moving" in r for r in rest["reasons"]), rest["reasons"]
+    # it fell: the COM dropped by a good part of the 0.15 m it started at
+    assert rest["measured"]["rest_com_drop_m"] > 0.05
+
+
+def test_hull_sunk_into_the_ground_fails_with_that_reason(box):
+    sunk = {"base": tuple(h.replace(vertices=h.vertices - [0.0, 0.0, 0.01]) for h in box.collision["base"])}
+    res = check_pybullet(box.replace(collision=sunk), seed=0, orientations=0)
+    assert not res["passed"]
+    assert any("penetrates the ground by 10.0 mm" in r for r in res["reasons"]), res["reasons"]
+
+
+def test_same_asset_same_verdict_twice(box):
+    a = check_pybullet(box, seed=3, orientations=2)
+    b = check_pybullet(box, seed=3, orientations=2)
+    assert a["passed"] == b["passed"]
+    for ca, cb in zip(a["checks"], b["checks"]):
+        assert ca["measured"] == cb["measured"]  # PyBullet is deterministic for one seed
+
+
+def test_exploding_joint_is_caught():
+    asset = _ready(shapes.hinged_arm())
+    model = rigid_model(asset)
+    sane = check_articulation(asset, model)
+    assert sane["passed"], sane["reasons"]
+    j = sane["measured"]["hinge"]
+    assert j["max_q"] == pytest.approx(np.pi / 2, abs=0.1) and j["min_q"] == pytest.approx(0.0, abs=0.05)
+    absurd = check_articulation(asset, model, gain_scale=1e5)  # kp * dt^2 / I = 1e5 * 0.07: unstable
+    assert not absurd["passed"] and any("exploded" in r for r in absurd["reasons"]), absurd["reasons"]
+
+
+def test_stability_stage_report():
+    asset = stability_stage(_ready(shapes.hinged_arm()), engines=("pybullet",), orientations=1)
+    p = asset.physics
+    names = [c["name"] for c in p["checks"]]
+    assert {"collision_fidelity", "rest", "drop", "initial_penetration", "articulation"} <= set(names)
+    assert p["passed"] == all(c["passed"] for c in p["checks"]), p["reasons"]
+    assert p["passed"], p["reasons"]
+    assert p["thresholds"]["stability"]["settle_time_s"] == StabilityThresholds().settle_time_s
+    assert asset.stages[-1].name == "physics"
+
+
+def test_time_budget(box):
+    with pytest.raises(TimeBudgetError, match="box"):
+        check_pybullet(box, orientations=3, time_budget_s=0.01)
