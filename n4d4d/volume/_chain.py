@@ -8,8 +8,12 @@ every connected piece of space minus the surface, and changes only where a segme
 triangle. That is what lets :mod:`n4d4d.volume.sdf` evaluate ``w`` at a handful of seed
 points and carry it along segments that provably cross no triangle.
 
-Open input (holes, cracks), flipped and duplicated triangles leave a non-zero boundary: the
-directed edges whose two directions do not cancel. This boundary is itself a 1-cycle (the
+Before that, :func:`clean` welds coincident vertices, keeps one of faces repeated on the same
+vertices (exact duplicates, and double-sided surfaces, where every triangle also appears
+flipped and the two would cancel to nothing) and orients each orientable patch consistently
+(libigl's BFS orientation) when it is not. Open input (holes, cracks) and any remaining
+orientation error leave a non-zero boundary: the directed edges whose two directions do not
+cancel. This boundary is itself a 1-cycle (the
 boundary of a boundary is zero), so a cone from one apex per connected piece of it, with each
 boundary edge ``a -> b`` contributing the triangle ``(b, a, apex)``, cancels it exactly.
 For a hole the cone is a cap spanning it (a fan from the centroid of the rim); for a flipped
@@ -56,6 +60,42 @@ def unique_rows(a: np.ndarray):
     inverse = np.empty(len(a), dtype=np.int64)
     inverse[order] = group
     return order[new], inverse
+
+
+def dedupe_faces(faces: np.ndarray):
+    """Keep the first of faces with the same vertex set (duplicates and double-sided pairs,
+    i.e. a triangle and its flip). Returns ``(faces, number removed)``."""
+    first, _ = unique_rows(np.sort(faces, axis=1))
+    keep = np.sort(first)
+    return faces[keep], int(len(faces) - len(keep))
+
+
+def winding_consistent(faces: np.ndarray, n_vertices: int) -> bool:
+    """True when every edge with exactly two faces is used once in each direction."""
+    a = faces.reshape(-1).astype(np.int64)
+    b = np.roll(faces, -1, axis=1).reshape(-1).astype(np.int64)
+    key = np.minimum(a, b) * n_vertices + np.maximum(a, b)
+    uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
+    fwd = np.bincount(inv.reshape(-1), weights=(a < b), minlength=len(uniq))
+    return bool(np.all(fwd[counts == 2] == 1))
+
+
+def clean(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Weld, drop repeated faces (keeping one side of double-sided surfaces), and orient
+    each orientable patch consistently if it is not (libigl's BFS orientation); a patch's
+    overall side is kept, which the non-zero winding rule does not care about. Returns
+    ``(vertices, faces, counts)``."""
+    v, f = weld(vertices, faces)
+    f, dup = dedupe_faces(f)
+    flipped = 0
+    if len(f) and not winding_consistent(f, len(v)):
+        import igl
+
+        oriented, _ = igl.bfs_orient(np.ascontiguousarray(f, dtype=np.int64))
+        oriented = np.asarray(oriented, dtype=np.int64)
+        flipped = int(np.any(oriented != f, axis=1).sum())
+        f = oriented
+    return v, f, {"duplicate_faces": dup, "faces_reoriented": flipped}
 
 
 def boundary_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray:

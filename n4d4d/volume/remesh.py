@@ -23,7 +23,7 @@ from n4d4d.volume._chain import weld
 from n4d4d.volume.simplify import decimate
 from n4d4d.volume.extract import extract_surface
 from n4d4d.volume.quality import is_closed_manifold, mesh_quality
-from n4d4d.volume.sdf import compute_sparse_sdf
+from n4d4d.volume.sdf import check_input, compute_sparse_sdf
 
 MODES = ("auto", "always", "never")
 
@@ -57,6 +57,7 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     t0 = time.perf_counter()
+    check_input(mesh, path)  # empty / non-finite input fails before anything else
     q_before = mesh_quality(mesh)
     closed = is_closed_manifold(q_before)
     if mode == "never" and not closed:

@@ -2,8 +2,9 @@
 
 :func:`compute_sparse_sdf` works in four steps:
 
-1. **Close the chain** (:mod:`n4d4d.volume._chain`): weld coincident vertices, then cancel the
-   boundary left by holes, cracks, flipped and duplicated triangles with cones, so that the
+1. **Close the chain** (:mod:`n4d4d.volume._chain`): weld coincident vertices, drop repeated
+   faces (one side of double-sided surfaces), orient patches consistently, then cancel the
+   boundary left by holes and cracks with cones, so that the
    generalized winding number ``w`` of the completed triangle set is an integer everywhere
    off the surface. Inside is ``|w| >= 1`` (the non-zero rule: overlapping and nested shells
    are solid, an inside-out shell is solid too).
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.errors import EmptyMeshError, InputError, MemoryBudgetError, NonFiniteError
-from n4d4d.volume._chain import close_chain, weld
+from n4d4d.volume._chain import clean, close_chain
 from n4d4d.volume.sparse import SparseSDF
 
 #: The grid origin is shifted by these fractions of a voxel so that axis-aligned faces of
@@ -89,7 +90,10 @@ def estimate_memory_bytes(area: float, voxel_size: float, band_voxels: float = 2
     return int(pixels * (_BYTES_PER_PIXEL + _BYTES_PER_PIXEL_BAND_VOXEL * band_voxels)) + 64 * 2**20
 
 
-def _check_input(mesh, path):
+def check_input(mesh, path=None):
+    """``(vertices, faces)`` of ``mesh`` as float64 / int64 arrays, or the input error:
+    :class:`EmptyMeshError` (no faces), :class:`InputError` (indices out of range),
+    :class:`NonFiniteError` (NaN or infinite coordinates), each naming ``path``."""
     v = np.asarray(mesh.vertices, dtype=np.float64)
     f = np.asarray(mesh.faces, dtype=np.int64)
     if len(f) == 0 or len(v) == 0:
@@ -128,8 +132,8 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
         raise ValueError(f"block_size must be a power of two >= 2, got {block_size}")
     if not band_voxels >= MIN_BAND_VOXELS:
         raise ValueError(f"band_voxels must be at least sqrt(3) = {MIN_BAND_VOXELS:.3f}")
-    v, f = _check_input(mesh, path)
-    v, f = weld(v, f)
+    v, f = check_input(mesh, path)
+    v, f, cleaning = clean(v, f)
     if len(f) == 0:
         raise EmptyMeshError("every face is degenerate (repeated vertices)", path)
     bounds = np.stack([v.min(axis=0), v.max(axis=0)])
@@ -176,7 +180,7 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
                     block_offsets=block_offsets, band=band_voxels * h, grid_shape=n_nodes)
     if stats is not None:
         stats.update({
-            "estimate_bytes": estimate, "surface_area": area, "cap_faces": n_caps,
+            "estimate_bytes": estimate, "surface_area": area, "cap_faces": n_caps, **cleaning,
             "boundary_loops": n_loops, "distance_queries": n_queries,
             "sign_components": n_comp, "winding_evaluations": n_seeds,
             "seconds_setup": t_setup - t0, "seconds_distance": t_dist - t_setup,
