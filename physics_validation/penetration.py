@@ -2,7 +2,8 @@
 
 A :class:`HullWorld` holds each link's hulls as a static compound body in its own PyBullet
 client, used purely as a collision library: PyBullet's GJK/EPA on convex hulls reports the
-signed distance between two links (negative = penetration depth). Poses come from
+signed distance between two links (negative = penetration depth), less the collision margin
+PyBullet gives every convex mesh shape (1 mm each, which is added back here). Poses come from
 :mod:`.kinematics`. Ground penetration is geometric (the lowest hull vertex below z = 0).
 
 Checks (each returns a JSON-ready check dict with ``name``, ``passed``, ``measured``,
@@ -27,6 +28,12 @@ from n4d4d.asset import Asset
 from .kinematics import link_transforms
 from .rigid_model import RigidModel
 from .thresholds import CertificateThresholds, as_dict
+
+
+#: PyBullet's collision margin around a convex mesh shape (``gUrdfDefaultCollisionMargin``, m):
+#: reported distances between two such shapes are short by twice this (measured: boxes
+#: overlapping by 5 mm are reported 7 mm deep).
+PYBULLET_CONVEX_MARGIN_M = 0.001
 
 
 class HullWorld:
@@ -67,8 +74,9 @@ class HullWorld:
 
     def depth(self, i: int, j: int) -> float:
         """Penetration depth (m, >= 0) between links i and j at the current poses."""
-        pts = self.client.getClosestPoints(self.bodies[i], self.bodies[j], 0.0)
-        return max((-p[8] for p in pts), default=0.0) if pts else 0.0
+        margin = 2.0 * PYBULLET_CONVEX_MARGIN_M
+        pts = self.client.getClosestPoints(self.bodies[i], self.bodies[j], margin)
+        return max(0.0, max((-(p[8] + margin) for p in pts), default=0.0))
 
     def ground_depth(self, transforms: list[tuple[np.ndarray, np.ndarray]]) -> float:
         """Deepest point of any hull below z = 0 (m, >= 0) for the given link poses."""

@@ -1,0 +1,91 @@
+"""Certificate checks beyond rest and drop: link penetration (SimReady BA.002), motion-clip
+frames, forward kinematics against closed form, fidelity recorded per part."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from n4d4d.asset import Asset, Mesh, MotionClip, Part
+from n4d4d.physics_validation import collision_stage, mass_stage, shapes
+from n4d4d.physics_validation.certificate import certify
+from n4d4d.physics_validation.kinematics import link_transforms
+from n4d4d.physics_validation.penetration import check_link_penetration, check_motion_clips
+from n4d4d.physics_validation.rigid_model import rigid_model
+
+
+def _ready(asset):
+    return mass_stage(collision_stage(asset))
+
+
+@pytest.fixture(scope="module")
+def arm():
+    return _ready(shapes.hinged_arm())
+
+
+def _two_boxes(overlap: float) -> Asset:
+    a = trimesh.creation.box(extents=[0.1, 0.1, 0.1])
+    a.apply_translation([0.0, 0.0, 0.05])
+    b = a.copy()
+    b.apply_translation([0.1 - overlap, 0.0, 0.0])
+    parts = (Part("a", Mesh.from_trimesh(a)), Part("b", Mesh.from_trimesh(b)))
+    return _ready(Asset(name="two_boxes", parts=parts))
+
+
+def test_overlapping_unjoined_links_fail_ba002():
+    bad = check_link_penetration(rigid_model(_two_boxes(0.005)))
+    assert not bad["passed"]
+    # GJK/EPA depth of two axis-aligned boxes overlapping by 5 mm is 5 mm.
+    assert bad["measured"]["max_depth_m"] == pytest.approx(0.005, abs=5e-4)
+    good = check_link_penetration(rigid_model(_two_boxes(-0.002)))  # 2 mm apart
+    assert good["passed"] and good["measured"]["max_depth_m"] == 0.0
+
+
+def test_forward_kinematics_closed_form(arm):
+    model = rigid_model(arm)
+    q = 0.7
+    (R0, t0), (R1, t1) = link_transforms(model, {"hinge": q})
+    np.testing.assert_allclose(R0, np.eye(3))
+    tip_rest = np.array([0.2, 0.0, 0.12])  # arm tip on the hinge line's level, 0.2 m out
+    tip = R1 @ tip_rest + t1
+    # Rotation about -Y by q lifts +X toward +Z: tip = pivot + 0.2 (cos q, 0, sin q).
+    np.testing.assert_allclose(tip, [0.2 * np.cos(q), 0.0, 0.12 + 0.2 * np.sin(q)], atol=1e-12)
+
+
+def test_motion_clip_frames_checked_for_ground(arm):
+    model = rigid_model(arm)
+    times = np.linspace(0.0, 1.0, 5)
+    up = MotionClip("lift", times, {"hinge": np.linspace(0.0, 1.2, 5)})
+    down = MotionClip("dig", times, {"hinge": np.linspace(0.0, -1.0, 5)})
+    ok = check_motion_clips(arm.replace(motion_clips=(up,)), model)
+    assert ok["passed"], ok["reasons"]
+    bad = check_motion_clips(arm.replace(motion_clips=(up, down)), model)
+    assert not bad["passed"] and "clip 'dig' frame 4" in bad["reasons"][0]
+    # Closed form: at q = -1 the arm's far lower corner, (0.2, -0.01) m from the pivot 0.12 m
+    # up, sits at 0.12 - 0.2 sin 1 - 0.01 cos 1. Box hulls are the boxes: exact to round-off.
+    depth = bad["measured"]["dig"]["max_ground_depth_m"]
+    assert depth == pytest.approx(0.2 * np.sin(1.0) + 0.01 * np.cos(1.0) - 0.12, abs=1e-9)
+
+
+def test_motion_clip_root_pose_lifts_every_link(arm):
+    model = rigid_model(arm)
+    poses = np.tile([0.0, 0.0, -0.02, 1.0, 0.0, 0.0, 0.0], (3, 1))  # sunk 2 cm: fails
+    clip = MotionClip("sunk", np.arange(3.0), {}, root_poses=poses)
+    res = check_motion_clips(arm.replace(motion_clips=(clip,)), model)
+    assert not res["passed"]
+    assert res["measured"]["sunk"]["max_ground_depth_m"] == pytest.approx(0.02, abs=1e-9)
+
+
+def test_certificate_lists_every_check_with_thresholds(arm):
+    clip = MotionClip("lift", np.linspace(0, 1, 4), {"hinge": np.linspace(0.0, 1.0, 4)})
+    report = certify(arm.replace(motion_clips=(clip,)), engines=("pybullet",), orientations=1)
+    names = {c["name"] for c in report["checks"]}
+    assert {"collision_fidelity", "rest", "drop", "initial_penetration", "articulation", "motion_clips"} <= names
+    assert set(report["collision_fidelity"]) == {"base", "arm"}
+    assert report["passed"] == (not report["reasons"]) == all(c["passed"] for c in report["checks"])
+    assert report["passed"], report["reasons"]
+    for section in ("stability", "fidelity", "certificate"):
+        assert report["thresholds"][section]
+    with pytest.raises(ValueError):
+        certify(arm, engines=("bullet3",))
