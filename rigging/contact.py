@@ -16,10 +16,11 @@ of the other part (the *contact region*, both sides), and describes it in a fram
 
 From these it orders candidate hinges (:func:`plane_candidates`), following the kinematic
 pairs of mechanism theory (Reuleaux's lower pairs): a panel resting on a rim that spans much
-of it (door, lid) turns about one of the contact's edges, first the edge on the far side of
-the child's centroid (a lid's back edge, the side of a door away from its handle), then long
-edges before short ones; any other pair of touching faces is a pin joint's bearing (scissor
-blades, linkage bars side by side, a column on a flange) and turns about the face normal.
+of it (door, lid), or a part touching along most of its length, turns about one of the
+contact's edges, first the edge on the far side of the child's centroid (a lid's back edge,
+the side of a door away from its handle), then long edges before short ones; any other pair
+of touching faces is a pin joint's bearing (scissor blades, linkage bars side by side, a
+column on a flange) and turns about the face normal (:attr:`Contact.edge_first`).
 
 What it does not: decide anything by motion; the sweep test (:mod:`n4d4d.rigging.sweep`) and
 the selection in :mod:`n4d4d.rigging.joints` do.
@@ -82,14 +83,23 @@ class Contact:
         return bool(self.spread[1] < 0.25)
 
     @property
-    def panel_on_rim(self) -> bool:
-        """The child is a panel (along ``normal`` under ``PANEL_RATIO`` of its narrower
-        extent across: a square bar is not one) and the
-        contact spans at least ``PIN_RATIO`` of it along ``u`` or ``v``: a door on its frame,
-        a lid on its rim or hinge block. Any other flat contact is a pin joint's bearing face
-        (overlapping blades or bars, a column on a flange)."""
-        wide = bool(np.any(self.ext >= PIN_RATIO * self.child_ext))
-        return wide and self.thickness < PANEL_RATIO * float(self.child_ext.min())
+    def edge_first(self) -> bool:
+        """Whether the child turns about an edge of the contact rather than its normal.
+
+        True for a panel (along ``normal`` under ``PANEL_RATIO`` of its narrower extent
+        across: a square bar is not one) on a contact spanning at least ``PIN_RATIO`` of it
+        along ``u`` or ``v`` (a door on its frame, a lid on its rim or hinge block), and for a
+        contact running along at least ``PIN_RATIO`` of the child's length (a magazine under
+        its stapler lid); False for a child deeper along ``normal`` than across (a column on
+        a flange) and for any other small bearing patch (overlapping scissor blades, linkage
+        bars side by side): those turn about the normal.
+        """
+        ce = np.maximum(self.child_ext, 1e-12)
+        if self.thickness >= ce.max():
+            return False
+        panel = self.thickness < PANEL_RATIO * float(ce.min())
+        wide = bool(np.any(self.ext >= PIN_RATIO * ce))
+        return (panel and wide) or bool(self.ext.max() >= PIN_RATIO * ce.max())
 
 
 def _extent(x: np.ndarray) -> float:
@@ -158,8 +168,7 @@ def plane_candidates(c: Contact) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
     A *flat* contact gives its normal through the centre (``"contact-normal"``) and its four
     edges (``"contact-edge"``: the lines along ``u`` or ``v`` through the extreme contact
-    samples across them). A panel on a rim (:attr:`Contact.panel_on_rim`) tries the edges
-    first, ordered by how far each lies on the opposite side of the child's centroid
+    samples across them). When :attr:`Contact.edge_first` the edges come first, ordered by how far each lies on the opposite side of the child's centroid
     (normalised by the contact's half-extent), long edges winning ties by 0.1, and the
     normal last; any other flat contact tries the normal first. A *line* contact adds the line itself (``"contact-line"``) in front.
     A contact that is neither flat nor a line gives the line through its widest axis and
@@ -189,4 +198,4 @@ def plane_candidates(c: Contact) -> list[tuple[str, np.ndarray, np.ndarray]]:
     edges.sort(key=lambda e: -e[0])
     normal = ("contact-normal", c.centre, c.normal)
     plane = [("contact-edge", p, a) for _, p, a in edges]
-    return out + (plane + [normal] if c.panel_on_rim else [normal] + plane)
+    return out + (plane + [normal] if c.edge_first else [normal] + plane)

@@ -127,14 +127,16 @@ class PartGeometry:
             self._interior = q[self.inside(q)][:n]
         return self._interior
 
-    def grid(self, resolution: int = 128):
+    def grid(self, resolution: int = 128, *, fill: bool = True):
         """The part's :class:`~n4d4d.rigging.voxels.SolidGrid` at cell size diagonal /
-        ``resolution`` (cached): its closed volume, or its sheets one cell thick."""
-        if resolution not in self._grids:
+        ``resolution`` (cached): its closed volume, or with ``fill`` False its surface
+        cells only; open sheets are one cell thick either way."""
+        key = (resolution, fill)
+        if key not in self._grids:
             from n4d4d.rigging.voxels import solid_grid
 
-            self._grids[resolution] = solid_grid(self.vertices, self.faces, self.diag / resolution)
-        return self._grids[resolution]
+            self._grids[key] = solid_grid(self.vertices, self.faces, self.diag / resolution, fill=fill)
+        return self._grids[key]
 
     def inside(self, q: np.ndarray) -> np.ndarray:
         """``(M,) bool``: generalized winding number of the mesh at each point > 0.5."""

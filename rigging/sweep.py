@@ -3,11 +3,12 @@ parent. The free range found is the joint's limit (rad or m).
 
 What it does: moves probes of the child (seeded surface samples and centres of its solid
 voxel cells, so a part pushed through a wall is caught) along the candidate motion (rotation
-about a line, or translation) in steps that move no probe farther than half a cell of the
-parent's solid grid (:mod:`n4d4d.rigging.voxels`, diagonal / 128), so no wall of the grid is
-crossed unseen; the first colliding step is refined by bisection. A pose collides when,
-compared with the rest pose, more probes lie inside the parent's solid deeper than
-``delta``. Comparing with the rest pose makes parts that touch or overlap slightly at rest
+about a line, or translation) in steps that move no probe farther than 0.4 cell of the
+parent's solid grid (:mod:`n4d4d.rigging.voxels`, diagonal / 128; enclosed cavities are
+filled except one that holds the child at rest: a magazine nested in a closed stapler lid
+moves in that room), so no wall of the grid is crossed unseen; the first
+colliding step is refined by bisection. A pose collides when, compared with the rest pose,
+more probes lie inside the parent's walls deeper than ``delta``. Comparing with the rest pose makes parts that touch or overlap slightly at rest
 (PartNet-Mobility meshes do; voxel solids are up to a cell fat) start collision-free, so
 every limit range contains 0 and the rest pose never collides; and a face sliding on a face
 (a pin joint's bearing) keeps its count.
@@ -31,15 +32,17 @@ class SweepChecker:
 
     Args:
         child_points: ``(N, 3) float64`` child probes at rest (m, asset frame).
-        parent: the parent's :class:`PartGeometry` (its solid grid is built on first use).
+        parent: the parent's :class:`PartGeometry` (its surface grid is built on first use).
         delta: penetration depth (m) below which a probe inside the parent is grazing
-            contact; capped at a quarter cell so one-cell-thick sheets still block.
+            contact; capped at a quarter cell so one-cell-thick walls block.
     """
 
     def __init__(self, child_points: np.ndarray, parent: PartGeometry, delta: float):
         self.points = np.asarray(child_points, np.float64)
         self.parent = parent
-        self.grid = parent.grid(GRID_RESOLUTION)
+        from n4d4d.rigging.voxels import fill_except_holding
+
+        self.grid = fill_except_holding(parent.grid(GRID_RESOLUTION, fill=False), self.points)
         self.delta = min(float(delta), 0.25 * self.grid.pitch)
         self.in0 = self._count(self.points)
         self.allow = max(3, int(0.01 * len(self.points)))
@@ -75,13 +78,13 @@ def sweep_revolute(checker: SweepChecker, pivot: np.ndarray, axis: np.ndarray,
                    step: float = np.deg2rad(15.0), max_angle: float = np.pi) -> tuple[float, float]:
     """Free rotation range ``(lower <= 0, upper >= 0)`` in rad about ``pivot + t axis``
     (right-hand rule about ``axis``), each side searched up to ``max_angle``. ``step`` (rad)
-    is the largest step; it shrinks so the probe farthest from the axis moves half a grid
+    is the largest step; it shrinks so the probe farthest from the axis moves 0.4 grid
     cell per step (at most ``MAX_STEPS`` steps a side)."""
     pts = checker.points
     a = np.asarray(axis, float) / np.linalg.norm(axis)
     rel = pts - pivot
     r = float(np.sqrt(np.max(np.sum(rel * rel, 1) - (rel @ a) ** 2, initial=0.0)))
-    step = float(np.clip(0.5 * checker.grid.pitch / max(r, 1e-12), max_angle / MAX_STEPS, step))
+    step = float(np.clip(0.4 * checker.grid.pitch / max(r, 1e-12), max_angle / MAX_STEPS, step))
     up = _free_extent(lambda t: checker.collides(rotate_about(pts, pivot, a, t)), step, max_angle)
     lo = _free_extent(lambda t: checker.collides(rotate_about(pts, pivot, a, -t)), step, max_angle)
     return -lo, up
@@ -90,13 +93,13 @@ def sweep_revolute(checker: SweepChecker, pivot: np.ndarray, axis: np.ndarray,
 def sweep_prismatic(checker: SweepChecker, direction: np.ndarray, max_travel: float,
                     steps: int = 12) -> tuple[float, float]:
     """Free translation range ``(lower <= 0, upper >= 0)`` in m along unit ``direction``,
-    each side searched up to ``max_travel`` (m) in at least ``steps`` steps of at most half
-    a grid cell (and at most ``MAX_STEPS``)."""
+    each side searched up to ``max_travel`` (m) in at least ``steps`` steps of at most 0.4
+    grid cell (and at most ``MAX_STEPS``)."""
     if not max_travel > 0:
         return 0.0, 0.0
     pts = checker.points
     d = np.asarray(direction, float) / np.linalg.norm(direction)
-    step = float(np.clip(0.5 * checker.grid.pitch, max_travel / MAX_STEPS, max_travel / steps))
+    step = float(np.clip(0.4 * checker.grid.pitch, max_travel / MAX_STEPS, max_travel / steps))
     up = _free_extent(lambda t: checker.collides(pts + t * d), step, max_travel)
     lo = _free_extent(lambda t: checker.collides(pts - t * d), step, max_travel)
     return -lo, up

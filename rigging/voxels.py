@@ -91,8 +91,10 @@ class SolidGrid:
         return cells * self.pitch + self.origin
 
 
-def solid_grid(vertices: np.ndarray, faces: np.ndarray, pitch: float) -> SolidGrid:
-    """The :class:`SolidGrid` of a triangle mesh at cell size ``pitch`` (m).
+def solid_grid(vertices: np.ndarray, faces: np.ndarray, pitch: float, *, fill: bool = True) -> SolidGrid:
+    """The :class:`SolidGrid` of a triangle mesh at cell size ``pitch`` (m); with ``fill``
+    False only the cells the surface crosses (a shell: a part nested in its parent's cavity,
+    a magazine in a closed stapler lid, is then not inside the parent).
 
     Raises ValueError for a non-positive pitch or a mesh without faces.
     """
@@ -110,8 +112,38 @@ def solid_grid(vertices: np.ndarray, faces: np.ndarray, pitch: float) -> SolidGr
     idx = np.floor((pts - lo) / pitch + 0.5).astype(np.int64)
     occ = np.zeros(shape, bool)
     occ[idx[:, 0], idx[:, 1], idx[:, 2]] = True
-    occ = ndimage.binary_fill_holes(occ)
-    inside = ndimage.distance_transform_edt(occ)
-    outside = ndimage.distance_transform_edt(~occ)
-    sdf = (np.where(occ, inside - 0.5, 0.5 - outside) * pitch).astype(np.float32)
-    return SolidGrid(occ, lo, float(pitch), sdf)
+    if fill:
+        occ = ndimage.binary_fill_holes(occ)
+    return from_occupancy(occ, lo, pitch)
+
+
+def from_occupancy(occupied: np.ndarray, origin: np.ndarray, pitch: float) -> SolidGrid:
+    """A :class:`SolidGrid` of a boolean grid (one empty layer around), its signed distance
+    from the Euclidean distance transforms inside and outside."""
+    from scipy import ndimage
+
+    inside = ndimage.distance_transform_edt(occupied)
+    outside = ndimage.distance_transform_edt(~occupied)
+    sdf = (np.where(occupied, inside - 0.5, 0.5 - outside) * pitch).astype(np.float32)
+    return SolidGrid(occupied, np.asarray(origin, np.float64), float(pitch), sdf)
+
+
+def fill_except_holding(shell: SolidGrid, points: np.ndarray, min_fraction: float = 0.1) -> SolidGrid:
+    """``shell`` (surface cells) with the cavities it encloses filled, except cavities that
+    hold at least ``min_fraction`` of ``points (N, 3)``: the space a nested part occupies (a
+    drawer in a closed cabinet, a magazine in a stapler lid) is room to move in, not matter,
+    while a closed link's interior is matter."""
+    from scipy import ndimage
+
+    cavity = ndimage.binary_fill_holes(shell.occupied) & ~shell.occupied
+    labels, n = ndimage.label(cavity)
+    keep = cavity
+    if n:
+        idx, ok = shell.cells(points)
+        held = labels[idx[ok, 0], idx[ok, 1], idx[ok, 2]]
+        count = np.bincount(held, minlength=n + 1)
+        drop = np.flatnonzero(count >= min_fraction * max(len(points), 1))
+        drop = drop[drop > 0]
+        if len(drop):
+            keep = cavity & ~np.isin(labels, drop)
+    return from_occupancy(shell.occupied | keep, shell.origin, shell.pitch)
