@@ -209,6 +209,19 @@ def test_triangle_soup_box_gives_solid():
     assert abs(mesh_quality(mesh)["volume"] - volume) <= edge_tolerance((0.4, 0.3, 0.2), h)
 
 
+def test_double_sided_box_gives_solid():
+    """Every triangle also present flipped (double-sided export, as in PartNet): as a chain
+    it cancels to nothing; one side of each pair is kept and the box comes back."""
+    tm = trimesh.creation.box(extents=(0.4, 0.3, 0.2))
+    rng = np.random.default_rng(1)
+    faces = np.vstack([tm.faces, tm.faces[:, ::-1]])[rng.permutation(24)]
+    sdf = compute_sparse_sdf(Mesh(vertices=tm.vertices, faces=faces), resolution=48)
+    mesh = extract_surface(sdf)
+    assert closed_manifold(mesh)
+    assert abs(mesh_quality(mesh)["volume"] - 0.024) <= edge_tolerance((0.4, 0.3, 0.2),
+                                                                       sdf.voxel_size)
+
+
 def test_open_cylinder_gives_capped_solid():
     """A tube without caps: its two rims are capped by planar fans, so the solid is the
     cylinder (up to the 64-gon's facetting and marching cubes)."""
