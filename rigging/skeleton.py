@@ -10,6 +10,9 @@ diagonal (surface noise spurs), and places joints at the root, at branch points,
 ends and every ``spacing`` x diagonal along each chain. The joint count is capped at
 ``max_joints`` by widening the spacing.
 
+A shape without branches that thinning erases entirely (a plain cylinder) gets its
+principal axis instead, inset by its radius at both ends.
+
 What it does not: name joints semantically (spine, arm ...), orient joint frames beyond pure
 translations, or handle shapes thinner than about two voxels (they vanish in the grid: the
 skeleton is then a single root joint).
@@ -57,6 +60,8 @@ def curve_skeleton(mesh: Mesh, *, resolution: int = 64, prune: float = 0.08, spa
     centroid = np.argwhere(solid).mean(0) * pitch + lo if solid.any() else mesh.vertices.mean(0)
     skel = skeletonize(solid) > 0 if solid.any() else solid
     idx = np.argwhere(skel)
+    if len(idx) < 2 and solid.any():
+        idx = _axis_voxels(np.argwhere(solid))
     if len(idx) < 2:
         return Skeleton(("joint_0",), np.array([-1], np.int64), centroid[None, :].astype(np.float64))
     pos = idx * pitch + lo
@@ -98,6 +103,24 @@ def curve_skeleton(mesh: Mesh, *, resolution: int = 64, prune: float = 0.08, spa
         step *= 1.25
     names = tuple(f"joint_{i}" for i in range(len(joints)))
     return Skeleton(names, np.array(parents, np.int64), np.array([pos[j] for j in joints], np.float64))
+
+
+def _axis_voxels(cells: np.ndarray) -> np.ndarray:
+    """Voxels ``(M, 3) int64`` along the principal axis of solid ``cells (N, 3)``, inset by
+    the solid's radius at each end (where Lee's thinning ends a limb): the curve skeleton of
+    a shape without branches, which thinning (scikit-image 0.26) can erase entirely. Empty
+    for a shape no longer than it is wide."""
+    mean = cells.mean(0)
+    w, v = np.linalg.eigh(np.cov((cells - mean).T))
+    a = v[:, np.argmax(w)]
+    t = (cells - mean) @ a
+    radius = float(np.sqrt(np.max(np.sum((cells - mean) ** 2, 1) - t ** 2)))
+    lo, hi = t.min() + radius, t.max() - radius
+    if hi - lo < 1.0:
+        return np.zeros((0, 3), np.int64)
+    steps = np.arange(lo, hi + 1e-9, 0.5)
+    line = np.unique(np.round(mean + steps[:, None] * a).astype(np.int64), axis=0)
+    return line[np.argsort((line - mean) @ a)]
 
 
 def _place_joints(t, root, pos, step):
