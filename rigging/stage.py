@@ -11,7 +11,9 @@ What it does, by ``mode``:
   asset becomes a single rigid part, and a note says so.
 - ``"skeletal"``: a curve skeleton (:mod:`n4d4d.rigging.skeleton`) and bone-heat skin weights
   (:mod:`n4d4d.rigging.skinning`); the whole mesh is one part ``"base"`` (the skinned body).
-- ``"auto"``: articulated when the input gives two or more parts and a joint moves; else
+- ``"auto"``: articulated when the input *declares* two or more parts (a URDF's links or named
+  sub-meshes; connected components alone are not a declaration: a mesh glued from convex
+  pieces, like pybullet_data's teddy, is one rigid body) and a joint moves; else
   skeletal when the single closed body looks organic (its volume under half of its convex
   hull's and its curve skeleton has at least 3 branch ends); else rigid.
 
@@ -47,8 +49,9 @@ def _rigid(asset: Asset, t0: float, mode: str, notes: list[str], figures=None) -
                             notes=asset.notes + tuple(notes))
 
 
-def _source_parts(asset: Asset, seed: int, notes: list[str]) -> list[Part]:
-    """Rigid parts the input gives (existing parts, labels, components), small ones merged."""
+def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = True) -> list[Part]:
+    """Rigid parts the input gives (existing parts, labels, and components when
+    ``components``), small ones merged."""
     from n4d4d.rigging.parts import component_groups, label_groups, merge_small, submesh
 
     if len(asset.parts) >= 2:
@@ -56,7 +59,7 @@ def _source_parts(asset: Asset, seed: int, notes: list[str]) -> list[Part]:
     visual = asset.visual
     groups = label_groups(visual)
     origin = "sub-mesh labels"
-    if len(groups) < 2:
+    if len(groups) < 2 and components:
         groups = component_groups(visual, seed=seed)
         origin = "connected components"
     if len(groups) < 2:
@@ -142,7 +145,7 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_b
     if mode == "skeletal":
         return skeletal(asset, t0, mode, notes)
 
-    parts = _source_parts(asset, seed, notes)
+    parts = _source_parts(asset, seed, notes, components=(mode == "articulated"))
     if len(parts) < 2:
         if mode == "auto" and looks_organic(asset.visual):
             from n4d4d.rigging.skeleton import curve_skeleton
