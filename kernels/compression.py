@@ -74,7 +74,7 @@ def block_importance(q: torch.Tensor, k_cmp: torch.Tensor, layout: BlockLayout, 
 
 @torch.no_grad()
 def select_blocks(q: torch.Tensor, k_cmp: torch.Tensor, layout: BlockLayout, topk: int,
-                  scale: float | None = None, max_scores: int = 1 << 25) -> torch.Tensor:
+                  scale: float | None = None, max_scores: int = 1 << 22) -> torch.Tensor:
     """Top-k selection blocks per query and KV head by :func:`block_importance`.
 
     Args:
