@@ -230,7 +230,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
     c = analyse_contact(child, parent, seed=child.seed)
     centre = c.centre
     sub = child.points[:: max(1, len(child.points) // 700)]
-    probes = np.concatenate([sub, child.grid(GRID_RESOLUTION).interior_points(700, child.seed + 1)])
+    probes = np.concatenate([sub, child.grid(48).interior_points(700, child.seed + 1)])
     checker = SweepChecker(probes, parent, delta=0.005 * min(child.diag, parent.diag))
     fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none")
 

@@ -6,10 +6,10 @@ number and a distance query (microseconds instead of tens of milliseconds per po
 What it does: marks every cell that the surface passes through (each triangle sampled on a
 barycentric lattice finer than half a cell, so no cell it crosses is skipped), fills the
 cavities the surface encloses (``scipy.ndimage.binary_fill_holes``: background not reachable
-from outside), and measures each occupied cell's depth with the Euclidean distance transform
-(``scipy.ndimage.distance_transform_edt``, inside and outside: a signed distance at cell
-centres, interpolated trilinearly between them). An open triangle soup thus becomes a solid
-at least one cell thick, a closed surface its interior.
+from outside), and gives a smooth inside measure: plus half a cell at occupied cell centres,
+minus half a cell at empty ones, interpolated trilinearly (its zero level lies midway between
+occupied and empty centres, like the marching-cubes surface of the grid). An open triangle
+soup thus becomes a solid at least one cell thick, a closed surface its interior.
 
 What it does not: resolve features thinner than a cell (they become one cell thick), or
 close gaps wider than a cell in a surface (a box missing a face stays open, hence empty).
@@ -58,10 +58,9 @@ class SolidGrid:
         occupied: ``(X, Y, Z) bool``, one empty layer all around.
         origin: ``(3,) float64`` centre of cell ``(0, 0, 0)``.
         pitch: cell size (m).
-        sdf: ``(X, Y, Z) float32`` signed distance (m) at cell centres, positive inside: for
-            an occupied cell the distance to the nearest empty cell's centre minus half a
-            cell (the depth below the voxel surface), for an empty cell minus the distance
-            to the nearest occupied one, plus half a cell.
+        sdf: ``(X, Y, Z) float32`` inside measure (m) at cell centres: ``+pitch / 2``
+            occupied, ``-pitch / 2`` empty; interpolated, it is the signed distance to the
+            voxel surface within half a cell of it and saturates beyond.
     """
 
     occupied: np.ndarray
@@ -77,11 +76,11 @@ class SolidGrid:
 
     def depth_at(self, points: np.ndarray) -> np.ndarray:
         """Signed depth ``(N,) float32`` (m) of ``points (N, 3)``: :attr:`sdf` interpolated
-        trilinearly, positive inside the solid; minus one cell beyond the grid."""
+        trilinearly, positive inside the solid (at most half a cell); negative outside."""
         from scipy.ndimage import map_coordinates
 
         c = ((np.asarray(points, np.float64) - self.origin) / self.pitch).T
-        return map_coordinates(self.sdf, c, order=1, mode="constant", cval=-self.pitch)
+        return map_coordinates(self.sdf, c, order=1, mode="constant", cval=-0.5 * self.pitch)
 
     def interior_points(self, n: int, seed: int) -> np.ndarray:
         """Up to ``n`` centres ``(M, 3)`` of occupied cells, drawn with ``default_rng(seed)``."""
@@ -118,13 +117,8 @@ def solid_grid(vertices: np.ndarray, faces: np.ndarray, pitch: float, *, fill: b
 
 
 def from_occupancy(occupied: np.ndarray, origin: np.ndarray, pitch: float) -> SolidGrid:
-    """A :class:`SolidGrid` of a boolean grid (one empty layer around), its signed distance
-    from the Euclidean distance transforms inside and outside."""
-    from scipy import ndimage
-
-    inside = ndimage.distance_transform_edt(occupied)
-    outside = ndimage.distance_transform_edt(~occupied)
-    sdf = (np.where(occupied, inside - 0.5, 0.5 - outside) * pitch).astype(np.float32)
+    """A :class:`SolidGrid` of a boolean grid (one empty layer around)."""
+    sdf = np.where(occupied, 0.5 * pitch, -0.5 * pitch).astype(np.float32)
     return SolidGrid(occupied, np.asarray(origin, np.float64), float(pitch), sdf)
 
 
