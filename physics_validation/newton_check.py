@@ -10,7 +10,8 @@ with one transform per world) and are stepped together: on the CPU, Warp's cost 
 kernel launches, so four placements cost little more than one. A static plane z = 0 with the
 asset's friction is shared by all worlds.
 
-Solver: ``SolverXPBD`` (Newton's position-based rigid solver; it runs on the CPU device, and
+Solver: ``SolverXPBD`` with two substeps per step and sticky contact matching (see
+:data:`SUBSTEPS`; Newton's position-based rigid solver runs on the CPU device, and
 SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFeatherstone's
 penalty contact does not hold a resting box still at this step, see benchmarks/physics.py),
 at the same step as PyBullet. Trajectories go through the same verdict as PyBullet's
@@ -33,10 +34,23 @@ from n4d4d.asset import Asset
 from n4d4d.errors import TimeBudgetError
 
 from .thresholds import StabilityThresholds, as_dict
-from .trajectory import Trajectory, evaluate
+from .trajectory import Trajectory, evaluate, settled
 
-#: XPBD solver iterations per step (measured: fewer let a resting box creep; more cost time).
+#: XPBD solver iterations per substep.
 XPBD_ITERATIONS = 8
+
+#: Solver substeps per time step (1/480 s substeps). With one substep, or without sticky
+#: contacts, a resting mug (28 hulls, many contact points) creeps 2-8 mm/s in XPBD whatever the
+#: iteration count (2 to 32 tried); two substeps with sticky contacts hold it to 0.05 mm/s
+#: (benchmarks/physics.py, measured on pybullet_data's mug).
+SUBSTEPS = 2
+
+#: Keyword arguments of ``newton.CollisionPipeline``: "sticky" contact matching keeps each
+#: contact's anchor from step to step instead of regenerating it, which stops the creep above.
+PIPELINE_OPTIONS: dict = {"contact_matching": "sticky"}
+
+#: Keyword arguments of ``newton.solvers.SolverXPBD`` besides iterations.
+SOLVER_OPTIONS: dict = {}
 
 
 def _newton():
@@ -99,7 +113,8 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, ga
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
                  steps: int, deadline: float = float("inf"), name: str = "",
-                 iterations: int = XPBD_ITERATIONS, capture: bool = True, gains=None) -> tuple[list[Trajectory], np.ndarray]:
+                 iterations: int | None = None, capture: bool = True, gains=None,
+                 early_exit: StabilityThresholds | None = None) -> tuple[list[Trajectory], np.ndarray]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -108,6 +123,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         time_step: s. steps: number of steps (rounded up to even: states are sampled every
             second step). deadline: ``time.perf_counter()`` limit.
         gains: joint drive gains by child COM (see :func:`_load`); None leaves the file's drives.
+        early_exit: stop once every world has rested for a whole window by these thresholds
+            (:func:`.trajectory.settled`); None runs all ``steps``.
         capture: record two steps as a Warp graph once and replay it (Warp captures on the
             CPU too). Newton's collide + XPBD step is ~40 kernel launches whose Python-side
             launch cost (~0.1 ms each) dominates on the CPU; a replay calls the compiled
@@ -124,12 +141,13 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     wp, newton = _newton()
     from scipy.spatial.transform import Rotation
 
+    th, early_exit = early_exit, early_exit is not None
     model, masses, points, com = _load(path, xforms, mu, gains)
     nb = len(masses)
     W = len(xforms)
-    solver = newton.solvers.SolverXPBD(model, iterations=iterations)
+    solver = newton.solvers.SolverXPBD(model, iterations=iterations or XPBD_ITERATIONS, **SOLVER_OPTIONS)
     s0, s1, ctrl = model.state(), model.state(), model.control()
-    pipe = newton.CollisionPipeline(model)
+    pipe = newton.CollisionPipeline(model, **PIPELINE_OPTIONS)
     contacts = pipe.contacts()
 
     def read(state):
@@ -147,10 +165,10 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         return c, wxyz, qd[..., :3], qd[..., 3:], np.maximum(0.0, -low)
 
     def two_steps():  # s0 -> s1 -> s0, so a captured graph leaves the state where it found it
-        for a, b in ((s0, s1), (s1, s0)):
+        for a, b in ((s0, s1), (s1, s0)) * SUBSTEPS:
             a.clear_forces()
             pipe.collide(a, contacts)
-            solver.step(a, b, ctrl, contacts, time_step)
+            solver.step(a, b, ctrl, contacts, time_step / SUBSTEPS)
 
     p0, q0, _, _, pen0 = read(s0)
     n = (steps + 1) // 2
@@ -167,8 +185,14 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         else:
             two_steps()
         pos[k], quat[k], lin[k], ang[k], pen[k] = read(s0)
-        if k % 30 == 0 and time.perf_counter() > deadline:
-            raise TimeBudgetError("Newton stability check ran past its time budget", name or None)
+        if k % 30 == 29:
+            if time.perf_counter() > deadline:
+                raise TimeBudgetError("Newton stability check ran past its time budget", name or None)
+            tk = 2 * time_step * np.arange(1, k + 2)
+            if early_exit and all(settled(tk, pos[:k + 1, w], quat[:k + 1, w], th) for w in range(W)):
+                n = k + 1  # every world at rest for a whole window: the verdicts are decided
+                break
+    pos, quat, lin, ang, pen = pos[:n], quat[:n], lin[:n], ang[:n], pen[:n]
     times = 2 * time_step * np.arange(1, n + 1)
     trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], np.full(n, np.nan),
                         float(pen0[w]), p0[w], q0[w]) for w in range(W)]
@@ -251,7 +275,7 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
             path = write_usd(asset, Path(tmp) / f"{asset.name}.usda")
         try:
             trajs, masses = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
-                                         gains=_gains_by_com(model),
+                                         gains=_gains_by_com(model), early_exit=th,
                                      time_step=th.time_step_s, steps=th.steps, deadline=t0 + time_budget_s,
                                      name=asset.name)
         except TimeBudgetError:

@@ -34,9 +34,11 @@ class StabilityThresholds:
         time_step_s: simulation step. 1/240 s is PyBullet's default and what its contact
             solver is tuned for; Newton runs the same step so both engines see the same dynamics.
         settle_time_s: the body must be at rest (speeds below ``rest_*_speed``) from this time
-            after release on. BlenderProc simulates at least 4 s before testing for rest; a
-            round-bottomed toy (pybullet_data's duck) dropped on its side rocks for 3 s, so 4 s
-            is the bound, and slow creep beyond it fails.
+            after release on. BlenderProc simulates at least 4 s (at most 20 s) before testing
+            for rest; pybullet_data's duck dropped on its side rocks for 3.0 s in PyBullet and
+            3.7 s in Newton, its mug on its side for 4.8 s; 8 s leaves margin for such rocking
+            while slow creep or endless rolling still fails. Simulations stop early once at
+            rest for a whole window, so the bound costs only the assets that need it.
         rest_window_s: the last stretch of the simulation over which drift is measured
             ("over the last second", BlenderProc).
         rest_linear_speed_m_s, rest_angular_speed_rad_s: "at rest" means the COM speed and
@@ -88,7 +90,7 @@ class StabilityThresholds:
     """
 
     time_step_s: float = 1.0 / 240.0
-    settle_time_s: float = 4.0
+    settle_time_s: float = 8.0
     rest_window_s: float = 1.0
     rest_linear_speed_m_s: float = 0.01
     rest_angular_speed_rad_s: float = 0.1

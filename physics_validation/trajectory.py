@@ -68,6 +68,29 @@ def quat_angle(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
     return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
 
 
+def settled(times: np.ndarray, positions: np.ndarray, quats: np.ndarray, th: StabilityThresholds,
+            margin: float = 0.5) -> bool:
+    """Early-exit test: has every body been at rest long enough that the verdict is decided?
+
+    True when the samples span more than ``rest_window_s + rest_speed_window_s`` and, over the
+    last ``rest_window_s``, each body's displacement from every sample to the last stays under
+    ``margin`` times the drift bounds (so the window-averaged speeds are under the rest speeds
+    too, and :func:`evaluate` on the trajectory up to here finds it settled and drift-free).
+
+    Args:
+        times: ``(T,)`` s. positions: ``(T, B, 3)`` m. quats: ``(T, B, 4)`` unit quaternions
+            (either component order: only angles between them are used).
+    """
+    if len(times) < 2 or times[-1] - times[0] < th.rest_window_s + th.rest_speed_window_s:
+        return False
+    w0 = int(np.searchsorted(times, times[-1] - th.rest_window_s - 1e-9))
+    dp = np.linalg.norm(positions[w0:] - positions[-1], axis=-1).max()
+    da = quat_angle(quats[w0:], quats[-1][None]).max()
+    v_ok = dp <= margin * min(th.max_drift_m, th.rest_linear_speed_m_s * th.rest_speed_window_s)
+    w_ok = da <= margin * min(th.max_drift_rad, th.rest_angular_speed_rad_s * th.rest_speed_window_s)
+    return bool(v_ok and w_ok)
+
+
 def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: float, diagonal: float,
              min_moment: float, drop_height_m: float = 0.0, masses: np.ndarray | None = None) -> dict:
     """Measure ``traj`` against ``th``.
