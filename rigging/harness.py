@@ -50,6 +50,7 @@ class ObjectResult:
     axis_deg: list = field(default_factory=list)
     pivot_pct: list = field(default_factory=list)
     limit_err: list = field(default_factory=list)
+    extra: int = 0
     cd_j2j: float | None = None
     cd_j2b: float | None = None
     seconds: float = 0.0
@@ -76,6 +77,7 @@ def _label(path: Path) -> str:
 
 
 def _score(res: ObjectResult, pred_joints, true_joints, part_to_body, diag):
+    res.extra = metrics.extra_joints(pred_joints, true_joints, part_to_body)
     for t, p in metrics.match_joints(pred_joints, true_joints, part_to_body):
         res.true_joints += 1
         if p is None:
@@ -202,7 +204,7 @@ def summarize(results: list[ObjectResult]) -> dict[str, dict]:
         med = {k: (float(np.median(v)) if v else float("nan")) for k, v in pool.items()}
         acc = sum(r.type_ok for r in rs) / n if n else float("nan")
         ta, tx, tp = TARGETS[track]
-        out[track] = {"objects": len(rs), "joints": n, "type_acc": acc,
+        out[track] = {"objects": len(rs), "joints": n, "extra": sum(r.extra for r in rs), "type_acc": acc,
                       "strict_acc": sum(r.strict_ok for r in rs) / n if n else float("nan"),
                       "axis_med": med["axis_deg"], "pivot_med": med["pivot_pct"], "limit_med": med["limit_err"],
                       "met": bool(acc >= ta and med["axis_deg"] <= tx and med["pivot_pct"] <= tp)}
@@ -218,22 +220,22 @@ def render_table(results: list[ObjectResult]):
     from rich.table import Table
 
     t = Table(title="n4d4d eval rigging")
-    for col in ("object", "track", "joints", "matched", "type acc", "axis med (deg)", "pivot med (%diag)",
-                "limit med", "CD-J2J", "CD-J2B", "time (s)", "error"):
+    for col in ("object", "track", "joints", "matched", "extra", "type acc", "axis med (deg)",
+                "pivot med (%diag)", "limit med", "CD-J2J", "CD-J2B", "time (s)", "error"):
         t.add_column(col)
     for r in results:
         med = lambda v: float(np.median(v)) if v else None  # noqa: E731
-        t.add_row(r.name, r.track, str(r.true_joints), str(r.matched),
+        t.add_row(r.name, r.track, str(r.true_joints), str(r.matched), "" if r.track == "skeleton" else str(r.extra),
                   _f(r.type_ok / r.true_joints if r.true_joints and r.track != "skeleton" else None),
                   _f(med(r.axis_deg)), _f(med(r.pivot_pct)), _f(med(r.limit_err)),
                   _f(r.cd_j2j, "{:.3f}"), _f(r.cd_j2b, "{:.3f}"), f"{r.seconds:.1f}", (r.error or "")[:60])
     for track, s in summarize(results).items():
         met = "target met" if s["met"] else "target MISSED"
         if track == "skeleton":
-            t.add_row(f"ALL ({s['objects']})", track, "", "", "", "", "", "", _f(s["cd_j2j"], "{:.3f}"),
+            t.add_row(f"ALL ({s['objects']})", track, "", "", "", "", "", "", "", _f(s["cd_j2j"], "{:.3f}"),
                       _f(s["cd_j2b"], "{:.3f}"), "", met, style="bold")
         else:
-            t.add_row(f"ALL ({s['objects']})", track, str(s["joints"]), "", _f(s["type_acc"]),
+            t.add_row(f"ALL ({s['objects']})", track, str(s["joints"]), "", str(s["extra"]), _f(s["type_acc"]),
                       _f(s["axis_med"]), _f(s["pivot_med"]), _f(s["limit_med"]), "", "", "",
                       f"{met}; strict type acc {_f(s['strict_acc'])}", style="bold")
     return t

@@ -14,7 +14,12 @@ Definitions (used by ``n4d4d eval rigging``):
 - **Pivot error** (% of the bounding-box diagonal): distance from the inferred pivot point to
   the true axis line, for hinges only (a slider's pivot is undefined).
 - **Limit range error**: ``|(upper - lower)_inferred - (upper - lower)_true|``, in degrees for
-  revolute joints, in % of the diagonal for prismatic ones; continuous joints are skipped.
+  revolute joints, in % of the diagonal for prismatic ones; continuous joints are skipped, and
+  so are true joints whose file gives no usable range (``lower == upper``, as pybullet_data's
+  minitaur knees: PyBullet then leaves them unlimited).
+- **Extra joints**: inferred movable joints that match no true movable joint (between two
+  pieces of one true body, or bodies the truth joins rigidly): the cost of over-segmenting,
+  which the accuracy above does not see.
 - **CD-J2J** (RigNet, Xu et al. 2020): symmetric Chamfer distance between inferred and true
   joint positions, ``(mean_i min_j |p_i - q_j| + mean_j min_i |q_j - p_i|) / 2``, with the mesh
   scaled so its bounding-box diagonal is 1.
@@ -54,6 +59,8 @@ def joint_errors(pred, true, diag: float) -> dict:
     out["axis_deg"] = axis_angle_deg(pred.axis, true.axis)
     if CLASS[true.type] == "hinge" and CLASS[pred.type] == "hinge":
         out["pivot_pct"] = 100.0 * point_line_distance(pred.origin, true.origin, true.axis) / diag
+    if true.upper <= true.lower:  # no usable range in the file
+        return out
     if pred.type == true.type == "revolute":
         out["limit_err"] = float(np.degrees(abs((pred.upper - pred.lower) - (true.upper - true.lower))))
     elif pred.type == true.type == "prismatic":
@@ -61,10 +68,18 @@ def joint_errors(pred, true, diag: float) -> dict:
     return out
 
 
+def extra_joints(pred_joints, true_joints, part_to_body: dict[str, str]) -> int:
+    """Number of inferred movable joints that :func:`match_joints` pairs with no true one."""
+    matched = {id(p) for _, p in match_joints(pred_joints, true_joints, part_to_body) if p is not None}
+    return sum(1 for j in pred_joints if j.type != "fixed" and id(j) not in matched)
+
+
 def match_joints(pred_joints, true_joints, part_to_body: dict[str, str]) -> list[tuple[object, object | None]]:
     """``[(true_joint, matched_pred_joint or None), ...]`` for the movable true joints.
 
-    ``part_to_body`` maps inferred part names to true body names."""
+    ``part_to_body`` maps inferred part names to true body names; when several inferred
+    joints join the same two bodies (pieces of a merged mesh), the first in the list (the
+    kinematic tree's breadth-first order: nearest the root) is the match."""
     index = {}
     for j in pred_joints:
         key = frozenset((part_to_body.get(j.parent, j.parent), part_to_body.get(j.child, j.child)))

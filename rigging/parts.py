@@ -5,7 +5,9 @@ What it does:
 - **Parts from labels**: faces grouped by the source's sub-mesh labels (``Mesh.face_submesh``:
   a multi-mesh GLB/OBJ, a URDF's links).
 - **Parts from connected components** (no labels: a merged mesh as a generator hands it over):
-  the mesh's face-connected components, then components that interpenetrate (more than 30 %
+  the mesh's pieces (triangles joined across edges two triangles share, after welding
+  coincident vertices and dropping duplicate triangles), then pieces that share three or more
+  vertex positions (one surface with a non-manifold seam) or interpenetrate (more than 30 %
   of the smaller one's surface samples inside the other) are fused into one rigid part, as a
   handle modelled through a door is one body with it.
 - **Merging degenerate or tiny parts**: a part with fewer than 4 faces, (almost) no area, or a
@@ -47,10 +49,30 @@ def label_groups(mesh: Mesh) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def shared_vertices(mesh: Mesh, pieces: list[np.ndarray], *, tol: float = 1e-6) -> np.ndarray:
+    """``(P, P) int64`` number of vertex positions (welded within ``tol`` x the diagonal)
+    that pieces (face index arrays) share; the diagonal holds each piece's own count."""
+    import scipy.sparse as sp
+
+    scale = max(mesh.diagonal, 1e-300) * tol
+    _, weld = np.unique(np.round(np.asarray(mesh.vertices) / scale), axis=0, return_inverse=True)
+    weld = weld.ravel()
+    rows, cols = [], []
+    for k, f in enumerate(pieces):
+        w = np.unique(weld[np.asarray(mesh.faces)[f]])
+        rows.append(np.full(len(w), k))
+        cols.append(w)
+    M = sp.csr_matrix((np.ones(sum(len(c) for c in cols)), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(len(pieces), int(weld.max()) + 1))
+    return np.asarray((M @ M.T).todense(), np.int64)
+
+
 def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) fused where they
-    interpenetrate (see module docstring): ``[("part_0", faces), ...]`` ordered by
-    decreasing face count. A mesh of one piece, or of more than 400, is one group."""
+    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) joined where they share
+    three or more vertex positions (one surface modelled across a non-manifold seam; two
+    solids touching along an edge share two) or interpenetrate (see module docstring):
+    ``[("part_0", faces), ...]`` ordered by decreasing face count. A mesh of one piece, or
+    of more than 400, is one group."""
     from scipy.sparse.csgraph import connected_components
 
     from n4d4d.rigging.geometry import PartGeometry, mesh_components
@@ -63,7 +85,7 @@ def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray
     lo = np.array([g.vertices.min(0) for g in geos])
     hi = np.array([g.vertices.max(0) for g in geos])
     n = len(comps)
-    adj = np.zeros((n, n), bool)
+    adj = shared_vertices(mesh, comps) >= 3
     for i in range(n):
         for j in range(n):
             if i == j or np.any(lo[i] > hi[j]) or np.any(lo[j] > hi[i]):
