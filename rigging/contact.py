@@ -86,20 +86,26 @@ class Contact:
     def edge_first(self) -> bool:
         """Whether the child turns about an edge of the contact rather than its normal.
 
-        True for a panel (along ``normal`` under ``PANEL_RATIO`` of its narrower extent
-        across: a square bar is not one) on a contact spanning at least ``PIN_RATIO`` of it
-        along ``u`` or ``v`` (a door on its frame, a lid on its rim or hinge block), and for a
-        contact running along at least ``PIN_RATIO`` of the child's length (a magazine under
-        its stapler lid); False for a child deeper along ``normal`` than across (a column on
-        a flange) and for any other small bearing patch (overlapping scissor blades, linkage
-        bars side by side): those turn about the normal.
+        True for a contact running along at least ``PIN_RATIO`` of the child's length (a
+        magazine under its stapler lid), and for a panel (along ``normal`` under
+        ``PANEL_RATIO`` of its narrower extent across: a square bar is not one) whose contact
+        spans at least ``PIN_RATIO`` of it both ways (a door on its frame, a lid on its rim),
+        or one way with the child's centroid beyond the contact the other way (a lid on its
+        hinge block). False for a child deeper along ``normal`` than across (a column on a
+        flange) and for any other bearing patch (scissor blades crossing at their pin,
+        linkage bars side by side): those turn about the normal.
         """
         ce = np.maximum(self.child_ext, 1e-12)
         if self.thickness >= ce.max():
             return False
-        panel = self.thickness < PANEL_RATIO * float(ce.min())
-        wide = bool(np.any(self.ext >= PIN_RATIO * ce))
-        return (panel and wide) or bool(self.ext.max() >= PIN_RATIO * ce.max())
+        if self.ext.max() >= PIN_RATIO * ce.max():
+            return True
+        if self.thickness >= PANEL_RATIO * float(ce.min()):
+            return False
+        spans = self.ext >= PIN_RATIO * ce
+        off = np.abs([self.offset @ self.u, self.offset @ self.v])
+        beyond = off > 0.5 * self.ext
+        return bool(spans.all() or (spans[0] and beyond[1]) or (spans[1] and beyond[0]))
 
 
 def _extent(x: np.ndarray) -> float:

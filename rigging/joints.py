@@ -2,35 +2,36 @@
 
 What it does, from geometry alone:
 
-1. **Kinematic tree.** Parts are nodes, edges are weighted by the closest distance between
-   parts; the minimum spanning tree rooted at the part of largest convex-hull volume is the
-   kinematic tree (the root is the base, as in PartNet-Mobility where the base link is the
-   largest static body).
-2. **Candidate joints** for each parent -> child edge, from the *contact region* (samples of
-   each part within a small distance of the other):
+1. **Kinematic tree** (:func:`kinematic_tree`): minimum spanning tree of the parts' contact
+   graph (closest distance, discounted where one part is mounted inside the other or rests
+   on it over a wide patch), rooted at the part of largest convex-hull volume (the base, as
+   in PartNet-Mobility where the base link is the largest static body).
+2. **Candidate joints** for each parent -> child edge, in this order:
 
-   - axes of revolution symmetry of the child, then of the parent, passing near the contact
-     (wheels, motor shafts, hinge barrels and pins);
-   - the contact's principal axes: a line-like contact gives a hinge along the line; a flat,
-     compact (disc-like) contact gives a rotation about its normal (robot flanges); a flat,
-     elongated contact gives hinges along its four edges (doors, lids); a contact that is
-     not flat (a part nested in another: drawers, sliders) gives slides along the child's
-     principal axes.
+   - axes of revolution through the contact (:func:`~n4d4d.rigging.geometry.revolution_axes`):
+     of the child's pieces that carry the contact (a motor disc with a bracket on it), of
+     the child, of the parent when not much larger, of the parent's pieces at the contact
+     (a shaft or pin); a ball-like part turns about its seat's normal;
+   - a slide out along the contact normal for a child deeper than wide and mostly inside
+     the parent's convex hull (a drawer);
+   - hinges from the contact region's shape (:mod:`n4d4d.rigging.contact`): a line contact's
+     line, a panel's rim edges, a pin's bearing normal, a bar's swing axis; edge and line
+     candidates snap to a fitted cylinder (a hinge barrel) where there is one;
+   - slides along the child's principal axes (a part nested in another).
 
 3. **Sweep test** (:mod:`n4d4d.rigging.sweep`): each candidate's child is rotated or
-   translated until it collides; the free range is the limit. Candidates are tried in the
-   order above and the first with a useful free range wins (>= 20 degrees; a slide must be
-   free for >= 25 % of the child's extent while rotations about the contact are blocked).
-   A rotation free over the whole turn about a symmetry axis is ``continuous``. When nothing
-   moves freely the joint is ``fixed``.
+   translated until it collides with the parent; the free range is the limit. The first
+   candidate whose free range is useful wins: a rotation of at least 45 degrees (less is
+   the wobble of a part in its clearance), free over the whole turn it is ``continuous``; a
+   slide of at least 25 % of the child's extent. When nothing moves the joint is ``fixed``.
 
 The axis sign is chosen so the larger free side is positive (``upper >= -lower``), and the
 pivot is the point of the axis line nearest the contact centre.
 
-What it does not: use learned priors, semantics (handles), or motion cues; pick between
-geometrically equivalent hinges by anything but simple, documented tie-breaks (a door's or
-lid's long edge; among those, the edge farther from the child's centroid offset, i.e. away
-from a handle); or detect spherical, planar or screw joints.
+What it does not: use learned priors, semantics (handles), or motion cues; test the child
+against parts other than its parent; or detect spherical, planar or screw joints. Where the
+geometry allows several motions (a pole that could turn or slide, a finger that could turn
+about the pole's axis or across it), the order above decides.
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ import numpy as np
 
 from n4d4d.rigging.contact import Contact, analyse_contact, plane_candidates
 from n4d4d.rigging.geometry import PartGeometry, mesh_components, revolution_axes, surface_pca
-from n4d4d.rigging.sweep import GRID_RESOLUTION, SweepChecker, sweep_prismatic, sweep_revolute
+from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
 
 MIN_REVOLUTE = np.deg2rad(45.0)  # less is clearance wobble (a magazine in its stapler lid), not a hinge
 MIN_SLIDE = 0.25  # fraction of the child's extent a drawer must slide out
 FULL_TURN_TOL = np.deg2rad(1.0)
+PROBE_GRID = 48  # cells along the child's diagonal for its interior probes
 log = logging.getLogger(__name__)
 
 
@@ -230,7 +232,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
     c = analyse_contact(child, parent, seed=child.seed)
     centre = c.centre
     sub = child.points[:: max(1, len(child.points) // 700)]
-    probes = np.concatenate([sub, child.grid(48).interior_points(700, child.seed + 1)])
+    probes = np.concatenate([sub, child.grid(PROBE_GRID).interior_points(700, child.seed + 1)])
     checker = SweepChecker(probes, parent, delta=0.005 * min(child.diag, parent.diag))
     fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none")
 
