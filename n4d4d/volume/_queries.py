@@ -23,7 +23,11 @@ import numpy as np
 def _warp():
     import warp as wp
 
-    wp.config.quiet = True
+    # no greeting or module-load lines on stdout (warp >= 1.10 has log levels, older 'quiet')
+    if hasattr(wp, "LOG_WARNING"):
+        wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+    else:  # pragma: no cover
+        wp.config.quiet = True
     wp.init()
 
     @wp.kernel(enable_backward=False)

@@ -23,10 +23,16 @@ def _edges(faces: np.ndarray, n_vertices: int):
     return he, edge_id.reshape(-1), counts
 
 
-def corner_fans(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+def corner_fans(faces: np.ndarray, n_vertices: int, vertices: np.ndarray | None = None):
     """``(3F,) int64`` fan label of every corner (face ``i``, position ``k`` is corner
     ``3 i + k``): corners of one vertex share a label when their faces are linked through
-    edges (with exactly two faces) around that vertex. A manifold vertex has one label."""
+    edges with exactly two faces around that vertex. A manifold vertex has one label.
+
+    With ``vertices`` given, faces around an edge with more than two faces are linked in
+    pairs too: sorted by angle around the edge, each face is paired with its neighbour across
+    the solid wedge it bounds (the side its normal points away from). Cutting vertices by
+    these fans (:func:`split_pinched`) then leaves every edge with exactly two faces.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -41,6 +47,10 @@ def corner_fans(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     counts = np.diff(np.r_[starts, len(su)])
     two = starts[counts == 2]
     h1, h2 = order[two], order[two + 1]
+    if vertices is not None:
+        p1, p2 = _pair_around_edges(he, order, starts[counts > 2], counts[counts > 2],
+                                    faces, vertices)
+        h1, h2 = np.r_[h1, p1], np.r_[h2, p2]
     # half-edge h = 3 * face + k starts at corner h and ends at corner 3 * face + (k + 1) % 3
     nxt = lambda h: 3 * (h // 3) + (h % 3 + 1) % 3  # noqa: E731
     same_dir = he[h2, 0] == he[h1, 0]
@@ -50,6 +60,41 @@ def corner_fans(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     graph = coo_matrix((np.ones(2 * len(h1), np.int8),
                         (np.r_[ca1, cb1], np.r_[ca2, cb2])), shape=(n_c, n_c))
     return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _pair_around_edges(he, order, starts, counts, faces, vertices):
+    """Half-edge pairs ``(h1, h2)`` across the solid wedges around non-manifold edges."""
+    out1, out2 = [], []
+    for s0, k in zip(starts, counts):
+        hs = order[s0:s0 + k]
+        a, b = he[hs[0]]
+        axis = vertices[b] - vertices[a]
+        axis /= np.linalg.norm(axis) or 1.0
+        third = vertices[faces[hs // 3]].sum(axis=1) - vertices[a] - vertices[b]
+        w = third - vertices[a]
+        w -= np.outer(w @ axis, axis)
+        ref = w[0] / (np.linalg.norm(w[0]) or 1.0)
+        theta = np.arctan2(np.cross(ref, w) @ axis, w @ ref)
+        ring = hs[np.argsort(theta)]
+        wr = w[np.argsort(theta)]
+        # the face normal, oriented by the half-edge's direction along the axis
+        sign = np.where(he[ring, 0] == a, 1.0, -1.0)
+        normal = np.cross(axis[None, :] * sign[:, None], wr)
+        tangent = np.cross(axis[None, :], wr)  # direction of increasing angle
+        # pair face i with i + 1 when turning forward from i enters the solid (against its
+        # normal); pairs must run in opposite directions, else try the other offset
+        n = len(ring)
+        offsets = [0, 1] if (tangent[0] @ normal[0]) < 0 else [1, 0]
+        for start in offsets:
+            pairs = [(ring[i % n], ring[(i + 1) % n]) for i in range(start, start + n - 1, 2)]
+            if n % 2 == 0 and all(he[p, 0] != he[q, 0] for p, q in pairs):
+                break
+        else:
+            continue  # an odd or tangled fan: leave it (the checks will refuse the mesh)
+        for p, q in pairs:
+            out1.append(p)
+            out2.append(q)
+    return np.asarray(out1, dtype=np.int64), np.asarray(out2, dtype=np.int64)
 
 
 def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
@@ -62,9 +107,10 @@ def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
 
 
 def split_pinched(vertices: np.ndarray, faces: np.ndarray):
-    """Give each fan of a non-manifold ("pinched") vertex its own copy of the vertex.
+    """Give each fan of a non-manifold vertex its own copy of the vertex: pinched vertices,
+    and the ends of edges with more than two faces (paired by :func:`corner_fans`).
     Returns ``(vertices, faces, number of vertices added)``; copies share a position."""
-    comp = corner_fans(faces, len(vertices))
+    comp = corner_fans(faces, len(vertices), vertices)
     key = faces.reshape(-1).astype(np.int64) * len(comp) + comp
     uniq, inverse = np.unique(key, return_inverse=True)
     added = len(uniq) - len(np.unique(faces))

@@ -10,14 +10,18 @@
    are solid, an inside-out shell is solid too).
 2. **Coarse to fine**: a cube of nodes with centre ``c`` and half-diagonal ``r`` can hold a
    node within ``band`` of the surface only if ``dist(c) <= r + band``. Starting from cubes
-   of ``block_size * 2**k`` nodes, only cubes passing that test are split in eight, down to
-   single nodes, where the exact closest-point distance to the triangles is kept if it is
-   at most ``band``. Every query carries that bound as its search cap, which prunes the BVH.
-3. **Sign by propagation**: the segment between two neighbouring nodes ``p, q`` (one voxel
-   apart) crosses no triangle when ``d(p) + d(q) > voxel`` (a crossing point would be closer
-   than that to one of them), so ``w(p) = w(q)``. The band nodes joined by such segments
-   form a few connected components; ``w`` is evaluated (libigl fast winding number) at one
-   node per component, the one farthest from the surface, and shared by the rest.
+   of ``block_size * 2**k`` nodes, only cubes passing that test (one BVH query each, capped
+   at ``r + band``, which prunes the search) are split in eight, down to 4x4x4 nodes. Each
+   2x2x2 cube inside a survivor then gets the exact closest-point distance of its 8 nodes
+   from one box query (the triangles overlapping the cube grown by ``band``), about 4x
+   cheaper than 8 point queries. Nodes farther than ``band`` are dropped.
+3. **Sign by propagation**: the segment between two nodes ``p, q`` crosses no triangle when
+   ``d(p) + d(q) > |p - q|`` (a crossing point would be closer than that to one of them), so
+   then ``w(p) = w(q)``. Band nodes farther than half a voxel from the surface are joined to
+   such neighbours (6-connected, labelled block by block and united across block faces):
+   a handful of components, each evaluated once (libigl's fast winding number). A node
+   nearer the surface takes the sign of a joined neighbour among its 26 when the segment
+   test allows; the ~1% that have none are evaluated directly.
 4. **Pack** the band nodes block by block (:class:`~n4d4d.volume.sparse.SparseSDF`).
 
 The memory a grid needs is estimated from the surface area before anything is allocated
@@ -46,11 +50,12 @@ GRID_SHIFT = np.array([0.1231, 0.2377, 0.3119])
 #: corner's sign is known or follows from a neighbour's (see n4d4d.volume.extract).
 MIN_BAND_VOXELS = math.sqrt(3.0)
 
-#: Bytes per surface "pixel" (area / voxel_size**2) and per band voxel, for the memory
-#: estimate: band nodes ~ 2 * band_voxels per pixel, each costing ~2.5 evaluated candidates of
-#: ~60 bytes and ~80 bytes of graph and packing arrays; the extraction holds ~4 padded
-#: blocks' worth of float32/int32 arrays per block and ~150 bytes of marching-cubes output per
-#: pixel. Calibrated against measured peaks (benchmarks/volume.py) and rounded up.
+#: Bytes per surface "pixel" (area / voxel_size**2), and per pixel and band voxel, of the
+#: memory estimate. The peak is the extraction's: dense padded blocks (a block of 8^3 nodes
+#: covers ~40 pixels) and marching cubes' output (~2 faces per pixel before welding); the
+#: SDF's own arrays (~2 band_voxels nodes per pixel) are smaller. Measured peaks above the
+#: baseline (benchmarks/volume.py, R=256, band 2): 1.0-1.4 kB per pixel; the estimate,
+#: 1.8 kB per pixel + 64 MiB, stays above them.
 _BYTES_PER_PIXEL = 400.0
 _BYTES_PER_PIXEL_BAND_VOXEL = 700.0
 

@@ -17,7 +17,7 @@ Candidates are tried in order, each checked with :func:`mesh_quality`:
    construction, every surface point moves less than the tolerance; the tolerance climbs a
    ladder (from :data:`LADDER_START` of the bounding-box diagonal, x1.6 a step) to twice the
    budget, then the quadric simplifier takes the last factor two; then the same from a
-   gentler rung, the plain quadric simplifier, and last the ladder all the way to the budget.
+   gentler rung, and last the ladder all the way to the budget.
    manifold3d may leave two vertices at one point (a touch); they are moved apart by
    :data:`SEPARATION` along their own sheets, so that welding by position cannot pinch them.
 
@@ -56,19 +56,30 @@ JITTER_SEED = 0
 
 
 def _remove_fins(v: np.ndarray, f: np.ndarray):
-    """Drop every face whose vertex set occurs more than once, then unused vertices."""
+    """Cancel faces repeated on one vertex set as a chain would: a triangle and its flip
+    (a fin) cancel, same-side copies count once. Returns ``(vertices, faces, removed)``."""
+    from n4d4d.volume._chain import unique_rows
+
     key = np.sort(f, axis=1)
-    order = np.lexsort(key.T[::-1])
-    s = key[order]
-    same = np.all(s[1:] == s[:-1], axis=1)
-    dup = np.zeros(len(f), dtype=bool)
-    dup[order[1:][same]] = True
-    dup[order[:-1][same]] = True
-    f = f[~dup]
-    used = np.unique(f)
+    first, group = unique_rows(key)
+    # orientation of each face relative to its group's first face: even permutation or not
+    ref = f[first][group]
+    pos = np.argmax(ref == f[:, :1], axis=1)  # where f's first vertex sits in ref
+    same = ref[np.arange(len(f)), (pos + 1) % 3] == f[:, 1]
+    net = np.bincount(group, weights=np.where(same, 1.0, -1.0), minlength=len(first))
+    count = np.bincount(group, minlength=len(first))
+    repeated = count[group] > 1
+    keep = ~repeated
+    # one face per repeated group with a non-zero net, facing the net's way
+    rep_groups = np.flatnonzero((count > 1) & (net != 0))
+    extra = f[first[rep_groups]]
+    extra = np.where((net[rep_groups] > 0)[:, None], extra, extra[:, ::-1])
+    f_new = np.vstack([f[keep], extra])
+    removed = int(len(f) - len(f_new))
+    used = np.unique(f_new)
     remap = np.full(len(v), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    return v[used], remap[f], int(dup.sum())
+    return v[used], remap[f_new], removed
 
 
 def _separate_coincident(v: np.ndarray, f: np.ndarray, step: float) -> tuple[np.ndarray, int]:
@@ -185,7 +196,6 @@ def _candidates(v, f, max_faces):
     gentle = [r for r in rungs[1:] if r[0].num_tri() >= 6 * max_faces]
     if gentle:
         yield lambda: finish(*gentle[-1])
-    yield lambda: _quadric(v, f, max_faces)
     yield lambda: finish(*rungs[-1])
 
 
