@@ -148,6 +148,10 @@ def test_remesh_keeps_base_color_drops_uvs():
     out, _, fig = remesh_watertight(mesh, resolution=32, mode="always")
     assert out.uvs is None and not fig["uvs_kept"]
     assert np.allclose(out.base_color, [0.8, 0.2, 0.1, 1.0]) and fig["base_color_kept"]
+    # vertex normals: unit, pointing out of the sphere (within the facetting of 32 voxels)
+    assert np.allclose(np.linalg.norm(out.normals, axis=1), 1.0)
+    radial = out.vertices / np.linalg.norm(out.vertices, axis=1, keepdims=True)
+    assert np.einsum("ij,ij->i", out.normals, radial).min() > 0.9
 
 
 def test_duck_volume_at_128(pybullet_data):
