@@ -124,18 +124,15 @@ def _measure_cpu(method: str, n: int, backward: bool, reps: int) -> dict:
 def run_cpu(sizes: list[int], reps: int) -> None:
     print(f"CPU variant: fp32, torch reference SSA vs SDPA, H={H}, H_kv={HKV}, D={D}, top-k={TOPK}, "
           f"median of {reps}; peak = ru_maxrss delta in a fresh process, allocations >= 64 KiB mmapped (MB)")
-    hdr = ("N", "n_cmp", "n_sel", "fwd SSA ms", "fwd SDPA ms", "fwd x", "f+b SSA ms", "f+b SDPA ms", "f+b x",
-           "peak f+b SSA MB", "peak f+b SDPA MB", "mem x")
-    print(" | ".join(hdr))
+    print("N | n_cmp | n_sel | fwd SSA ms | fwd SDPA ms | fwd x | f+b SSA ms | f+b SDPA ms | f+b x | "
+          "peak fwd SSA/SDPA MB | peak f+b SSA/SDPA MB | f+b mem x")
     for n in sizes:
         r = {(m, b): _measure_cpu(m, n, b, reps) for m in ("ssa", "full") for b in (False, True)}
-        s, f = r[("ssa", True)], r[("full", True)]
-        row = (n, s["n_cmp"], s["n_sel"], f"{r[('ssa', False)]['ms']:.0f}", f"{r[('full', False)]['ms']:.0f}",
-               f"{r[('full', False)]['ms'] / r[('ssa', False)]['ms']:.2f}", f"{s['ms']:.0f}", f"{f['ms']:.0f}",
-               f"{f['ms'] / s['ms']:.2f}", f"{s['peak_mb']:.0f}", f"{f['peak_mb']:.0f}",
-               f"{f['peak_mb'] / max(s['peak_mb'], 1e-9):.2f}")
-        print(" | ".join(map(str, row)), flush=True)
-    print(f"(torch threads: {s['threads']}; layout build at N={sizes[-1]}: {s['layout_s'] * 1e3:.0f} ms, "
+        (sf, ff), (sb, fb) = ((r[("ssa", b)], r[("full", b)]) for b in (False, True))
+        print(f"{n} | {sb['n_cmp']} | {sb['n_sel']} | {sf['ms']:.0f} | {ff['ms']:.0f} | {ff['ms'] / sf['ms']:.2f} | "
+              f"{sb['ms']:.0f} | {fb['ms']:.0f} | {fb['ms'] / sb['ms']:.2f} | {sf['peak_mb']:.0f}/{ff['peak_mb']:.0f} | "
+              f"{sb['peak_mb']:.0f}/{fb['peak_mb']:.0f} | {fb['peak_mb'] / max(sb['peak_mb'], 1e-9):.2f}", flush=True)
+    print(f"(torch threads: {sb['threads']}; layout build at N={sizes[-1]}: {sb['layout_s'] * 1e3:.0f} ms, "
           f"not timed; 'x' = SDPA / SSA, > 1 means SSA is faster or smaller)")
 
 

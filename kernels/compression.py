@@ -11,8 +11,9 @@
 
 Both are plain torch. :func:`compress_kv` serves both backends; :func:`select_blocks` is the torch
 backend's selection and the specification of the Triton one (:mod:`n4d4d.kernels.triton_topk`, which
-selects the same blocks up to float32 near-ties). The selection is not differentiable (gradients reach the compressed tokens through the
-compression branch's output only, as in NSA). What this module does not do: no attention output.
+selects the same blocks up to float32 near-ties). The selection is not differentiable (gradients
+reach the compressed tokens through the compression branch's output only, as in NSA).
+What this module does not do: no attention output.
 """
 
 from __future__ import annotations

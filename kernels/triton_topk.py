@@ -11,9 +11,9 @@ probabilities are exactly that branch's (Direct3D-S2, Wu et al. 2025, sec. 3.2, 
 The kernel computes these sums tile by tile (``BLOCK_T`` tokens x the group's heads per program),
 walking the selection blocks of the tile's batch item ``BLOCK_S`` at a time: their compressed tokens
 are one contiguous run, the probabilities of a chunk of them are summed per block with a one-hot
-matrix product, then over the group's heads. No ``N x n_cmp`` probability matrix is formed; ``torch.topk`` then picks the blocks from the
-``(tokens, H_kv, n_sel of the batch item)`` importance table, built in chunks of queries so its memory
-stays bounded. :func:`n4d4d.kernels.compression.select_blocks` is the torch specification.
+matrix product, then over the group's heads. No ``N x n_cmp`` probability matrix is formed;
+``torch.topk`` then picks the blocks from the ``(tokens, H_kv, n_sel of the batch item)`` importance
+table, built in chunks of queries so its memory stays bounded. :func:`n4d4d.kernels.compression.select_blocks` is the torch specification.
 
 What it does not do: no gradient (selection is discrete); the indices match the torch specification
 except where two blocks' importances differ by float32 rounding (a near tie).
@@ -136,9 +136,10 @@ def select_blocks_triton(q: torch.Tensor, k_cmp: torch.Tensor, lse_cmp: torch.Te
         e = min(i + tiles_per_chunk, tseg.numel())
         a, b = starts[i], starts[e]
         imp = torch.full((b - a, hkv, s_max), float("-inf"), dtype=torch.float32, device=q.device)
-        _importance[(e - i, hkv)](q, k_cmp, lse_cmp, imp, tseg[i:e], tstart[i:e], tab["cu_q"], tab["cu_sel"],
-                                  tab["sel_cmp"], tab["cmp_sel"], a, q.stride(0), q.stride(1), k_cmp.stride(0), k_cmp.stride(1),
-                                  h, imp.stride(0), imp.stride(1), scale * LOG2E, **meta)
+        _importance[(e - i, hkv)](
+            q, k_cmp, lse_cmp, imp, tseg[i:e], tstart[i:e], tab["cu_q"], tab["cu_sel"], tab["sel_cmp"],
+            tab["cmp_sel"], a, q.stride(0), q.stride(1), k_cmp.stride(0), k_cmp.stride(1), h,
+            imp.stride(0), imp.stride(1), scale * LOG2E, **meta)
         val, ind = imp.topk(kk, dim=-1)
         glob = ind.to(torch.int64) + tab["sel_base"][a:b, None, None]
         out[a:b, :, :kk] = torch.where(torch.isinf(val), -1, glob).to(torch.int32)

@@ -96,7 +96,7 @@ def test_triton_matches_reference(h, hkv, shift):
     q, k, v, gl, pe = _leaves((n, h, d), (n, hkv, d), (n, hkv, d), (n, h, 3), (64, hkv, d))
     n_sel_item1 = int(lay.selection.cu_blocks[2] - lay.selection.cu_blocks[1])
     topk = 4
-    assert n_sel_item1 < topk < int(lay.selection.cu_blocks[1])          # top-k larger than the number of blocks of batch item 1
+    assert n_sel_item1 < topk < int(lay.selection.cu_blocks[1])   # top-k > the blocks of batch item 1
     res = {}
     for backend in ("torch", "triton"):
         o = spatial_sparse_attention(q, k, v, torch.sigmoid(gl), lay, win, topk, pe, backend=backend)
