@@ -3,7 +3,8 @@
 What it does: builds three small objects from boxes and cylinders, each returned as an
 :class:`~n4d4d.asset.Asset` whose ``visual`` mesh is all parts concatenated (``face_submesh``
 labels the parts, as a multi-mesh GLB/OBJ would) together with the true joints (asset frame,
-m, rad): a box with a hinged lid, a cabinet with a drawer, and a two-link arm. Every part is a
+m, rad): a box with a hinged lid, a cabinet with a drawer, a two-link arm, two crossed
+blades on a pin, and a motor disc carrying a bracket. Every part is a
 union of closed primitives (watertight components), dimensions in metres.
 
 What it does not: model hinge pins as separate parts, or make the union a single manifold.
@@ -100,3 +101,31 @@ def two_link_arm() -> tuple[Asset, tuple[Joint, ...]]:
               Joint("elbow", "continuous", "link1", "link2", np.array([0.36, 0.0, 0.16]),
                     np.array([0.0, 0.0, 1.0]))]
     return _assemble("two_link_arm", {"base": base, "link1": link1, "link2": link2}, joints)
+
+
+def crossed_blades() -> tuple[Asset, tuple[Joint, ...]]:
+    """Two flat blades 4 cm wide and 1 cm thick, one lying on the other and crossing it at 30
+    degrees about the origin (a pair of scissors without handles, a linkage pin): the lower
+    blade 0.6 m long along X, the upper 0.5 m long.
+
+    True joint: continuous about Z through (0, 0, 0.01) (the blades turn in parallel planes)."""
+    import trimesh
+
+    lower = [_box([-0.3, -0.02, 0.0], [0.3, 0.02, 0.01])]
+    upper = _box([-0.25, -0.02, 0.01], [0.25, 0.02, 0.02])
+    upper.apply_transform(trimesh.transformations.rotation_matrix(np.deg2rad(30.0), [0, 0, 1]))
+    j = Joint("pin", "continuous", "lower", "upper", np.array([0.0, 0.0, 0.01]), np.array([0.0, 0.0, 1.0]))
+    return _assemble("crossed_blades", {"lower": lower, "upper": [upper]}, [j])
+
+
+def motor_with_bracket() -> tuple[Asset, tuple[Joint, ...]]:
+    """A 0.2 x 0.1 x 0.06 m block; a motor disc (radius 4 cm, 2 cm thick, axis Y) against its
+    +Y face, overlapping the block's end by 1 cm only; a bar bolted to the disc's outer face
+    off its axis, hanging down (pybullet_data's minitaur mounts its legs so).
+
+    True joint: continuous about Y through the disc centre (0.13, 0.06, 0)."""
+    block = [_box([-0.1, -0.05, -0.03], [0.1, 0.05, 0.03])]
+    rotor = [_cylinder([0.13, 0.06, 0.0], [0, 1, 0], 0.04, 0.02),
+             _box([0.12, 0.07, -0.15], [0.14, 0.08, -0.01])]
+    j = Joint("motor", "continuous", "block", "rotor", np.array([0.13, 0.06, 0.0]), np.array([0.0, 1.0, 0.0]))
+    return _assemble("motor_with_bracket", {"block": block, "rotor": rotor}, [j])

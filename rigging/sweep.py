@@ -6,12 +6,14 @@ voxel cells, so a part pushed through a wall is caught) along the candidate moti
 about a line, or translation) in steps that move no probe farther than 0.4 cell of the
 parent's solid grid (:mod:`n4d4d.rigging.voxels`, diagonal / 128; enclosed cavities are
 filled except one that holds the child at rest: a magazine nested in a closed stapler lid
-moves in that room), so no wall of the grid is crossed unseen; the first
-colliding step is refined by bisection. A pose collides when, compared with the rest pose,
-more probes lie inside the parent's walls deeper than ``delta``. Comparing with the rest pose makes parts that touch or overlap slightly at rest
-(PartNet-Mobility meshes do; voxel solids are up to a cell fat) start collision-free, so
-every limit range contains 0 and the rest pose never collides; and a face sliding on a face
-(a pin joint's bearing) keeps its count.
+moves in that room), so no wall of the grid is crossed unseen (up to ``MAX_STEPS`` steps a
+side); the first colliding step is refined by bisection. A pose collides when, compared
+with the rest pose, more probes lie inside the parent's grid (deeper than ``delta``) and
+farther than ``delta`` from its exact surface (libigl AABB): a face sliding on a face
+(crossed blades turning on their pin) stays on the surface, inside the grid's boundary cells
+yet not in collision. Comparing with the rest pose makes parts that touch or overlap
+slightly at rest (PartNet-Mobility meshes do; voxel solids are up to a cell fat) start
+collision-free, so every limit range contains 0 and the rest pose never collides.
 
 What it does not: test the child against parts other than its parent, or resolve features
 finer than a grid cell (about 0.8 % of the parent's diagonal).
@@ -24,7 +26,7 @@ import numpy as np
 from n4d4d.rigging.geometry import PartGeometry, rotate_about
 
 GRID_RESOLUTION = 128  # cells along the parent's diagonal
-MAX_STEPS = 360  # per side of a sweep (a probe far beyond the parent may move farther a step)
+MAX_STEPS = 180  # per side of a sweep (a probe far beyond the parent may move farther a step)
 
 
 class SweepChecker:
@@ -44,14 +46,23 @@ class SweepChecker:
 
         self.grid = fill_except_holding(parent.grid(GRID_RESOLUTION, fill=False), self.points)
         self.delta = min(float(delta), 0.25 * self.grid.pitch)
+        self.contact = self.delta  # exact distance below which a probe slides on the surface
         self.in0 = self._count(self.points)
         self.allow = max(3, int(0.01 * len(self.points)))
 
+    def _inside(self, q: np.ndarray) -> np.ndarray:
+        return self.grid.depth_at(q) > self.delta
+
     def _count(self, q: np.ndarray) -> int:
-        return int((self.grid.depth_at(q) > self.delta).sum())
+        cand = self._inside(q)
+        if not cand.any():
+            return 0
+        return int((self.parent.distance(q[cand]) > self.contact).sum())
 
     def collides(self, moved: np.ndarray) -> bool:
         """True when more of ``moved`` ``(N, 3)`` lies inside the parent than at rest."""
+        if int(self._inside(moved).sum()) <= self.in0 + self.allow:  # no exact test needed
+            return False
         return self._count(moved) > self.in0 + self.allow
 
 
