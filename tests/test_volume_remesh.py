@@ -112,6 +112,17 @@ def test_decimate_cylinder_reaches_budget():
     assert mesh_quality(out)["volume"] == pytest.approx(mesh_quality(dense)["volume"], rel=0.01)
 
 
+def test_decimate_impossible_budget_keeps_input():
+    """300 separate balls cannot fit in 500 faces (a closed shell needs at least 4): every
+    candidate is refused, the input comes back unchanged and the figures say so."""
+    balls = trimesh.util.concatenate([trimesh.creation.icosphere(1, radius=0.1)
+                                      .apply_translation((i, 0, 0)) for i in range(300)])
+    mesh = Mesh(vertices=balls.vertices, faces=balls.faces)
+    stats = {}
+    assert decimate(mesh, 500, stats=stats) is mesh
+    assert "input kept" in stats["method"]
+
+
 def test_decimate_noop_under_budget():
     tm = trimesh.creation.box()
     mesh = Mesh(vertices=tm.vertices, faces=tm.faces)

@@ -44,6 +44,8 @@ MAX_VOLUME_CHANGE = 0.01
 #: first tolerance of the manifold3d ladder, as a fraction of the bounding-box diagonal
 #: (about a tenth of a voxel at resolution 256)
 LADDER_START = 3e-4
+#: most rungs climbed (1.6 ** 30 x the start is far beyond any object's size)
+LADDER_RUNGS = 30
 #: how far apart (fraction of the bounding-box diagonal) vertices that a simplifier left at
 #: one position are moved, along their own sheet; far above any reader's welding tolerance
 SEPARATION = 1e-6
@@ -130,7 +132,7 @@ def _drop_debris(v: np.ndarray, f: np.ndarray, n_input_shells: int):
 def _reference(mesh) -> dict:
     """Shell count and volume of ``mesh`` (cheaper than a full :func:`mesh_quality`)."""
     v, f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
-    n, label = shell_labels(f, len(v))
+    n, _ = shell_labels(f, len(v))
     return {"n_shells": n, "volume": float(signed_volumes(v, f, np.zeros(len(f), np.int64),
                                                           1)[0])}
 
@@ -152,9 +154,9 @@ def _to_arrays(solid, step: float):
     return _separate_coincident(v, f, step)[0], f
 
 
-def _jittered_quadric(v, f, max_faces, diag):
+def _jittered_quadric(v, f, max_faces, diag, seed=JITTER_SEED):
     amp = JITTER * diag
-    rng = np.random.default_rng(JITTER_SEED)
+    rng = np.random.default_rng(seed)
     qv, qf, note = _quadric(v + rng.normal(scale=amp, size=v.shape), f, max_faces)
     return _separate_coincident(qv, qf, SEPARATION * diag)[0], qf, \
         f"{note} (vertices jittered by {amp:.2g} m rms)"
@@ -171,8 +173,8 @@ def _candidates(v, f, max_faces):
     solid = manifold3d.Manifold(manifold3d.Mesh(np.asarray(v, dtype=np.float32),
                                                 np.asarray(f, dtype=np.uint32)))
     if solid.status() != manifold3d.Error.NoError:
-        # not something manifold3d accepts: the quadric simplifier alone, checked after
-        yield lambda: _quadric(v, f, max_faces)
+        # not something manifold3d accepts: the quadric simplifier again, other jitter
+        yield lambda: _jittered_quadric(v, f, max_faces, diag, seed=JITTER_SEED + 1)
         return
 
     def finish(start, tol):
@@ -186,7 +188,7 @@ def _candidates(v, f, max_faces):
     # the ladder; rungs are kept, since a gentler one is the fallback start
     rungs = [(solid, 0.0)]
     tol = LADDER_START * diag
-    while solid.num_tri() > max_faces:
+    while solid.num_tri() > max_faces and len(rungs) <= LADDER_RUNGS:
         solid = solid.simplify(tol)
         rungs.append((solid, tol))
         tol *= 1.6
