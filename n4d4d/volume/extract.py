@@ -25,6 +25,7 @@ import numpy as np
 
 from n4d4d.errors import EmptyMeshError
 from n4d4d.volume.quality import shell_labels, signed_volumes
+from n4d4d.volume.sdf import MIN_BAND_VOXELS
 from n4d4d.volume.sparse import SparseSDF
 
 #: Node values closer to zero than this fraction of a voxel are pushed to it (keeping their
@@ -49,7 +50,8 @@ def extract_surface(sdf: SparseSDF, *, min_shell_voxels: float = 1.0,
     resolves.
 
     Raises :class:`~n4d4d.errors.EmptyMeshError` when the band has no sign change (nothing
-    enclosed, e.g. a single open sheet).
+    enclosed, e.g. a single open sheet), and ValueError for a band narrower than sqrt(3)
+    voxels, for which the closedness argument above does not hold.
     """
     from skimage.measure import marching_cubes
 
@@ -57,6 +59,9 @@ def extract_surface(sdf: SparseSDF, *, min_shell_voxels: float = 1.0,
     from n4d4d.volume._blocks import pad_blocks
 
     t0 = time.perf_counter()
+    if sdf.band < MIN_BAND_VOXELS * sdf.voxel_size * (1 - 1e-6):
+        raise ValueError(f"extract_surface needs a band of at least sqrt(3) voxels, got "
+                         f"{sdf.band / sdf.voxel_size:.3f}")
     vals = sdf.values
     if sdf.n_nodes == 0 or not (vals < 0).any() or not (vals >= 0).any():
         raise EmptyMeshError("the volume has no zero crossing (the input encloses no volume)")
