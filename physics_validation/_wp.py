@@ -1,9 +1,9 @@
-"""Warp kernels for exact point-to-surface distances on the CPU (private; imported lazily).
+"""Warp kernels for exact point-to-surface distances and inside tests on the CPU (private).
 
-``wp.mesh_query_point_no_sign`` walks a BVH over the triangles, so a query costs
-O(log F): 20,000 points against a 20,000-face mesh take ~0.1 s on one core, against
-~10 s for trimesh's ``closest_point``. The first call in a fresh kernel cache compiles the
-kernel (~5 s, cached under ``~/.cache/warp``).
+``wp.mesh_query_point_sign_winding_number`` walks a BVH over the triangles, so a query costs
+O(log F): 20,000 points against a 20,000-face mesh take ~0.1 s on one core, against ~10 s for
+trimesh's ``closest_point``. The first call in a fresh kernel cache compiles the kernel (~5 s,
+cached under ``~/.cache/warp``). Imported lazily: it imports warp.
 """
 
 from __future__ import annotations
@@ -13,44 +13,6 @@ import warp as wp
 
 # Warp's INFO log (device list, module loads) would interleave with the CLI's progress bars.
 wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
-
-
-@wp.kernel
-def _closest_distance(mesh: wp.uint64, points: wp.array(dtype=wp.vec3d), max_dist: float,
-                      out: wp.array(dtype=float)):
-    i = wp.tid()
-    p = wp.vec3(float(points[i][0]), float(points[i][1]), float(points[i][2]))
-    q = wp.mesh_query_point_no_sign(mesh, p, max_dist)
-    if q.result:
-        c = wp.mesh_eval_position(mesh, q.face, q.u, q.v)
-        out[i] = wp.length(c - p)
-    else:
-        out[i] = max_dist
-
-
-def surface_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Unsigned distance (m) from each point to the triangle surface.
-
-    Args:
-        vertices: ``(V, 3)`` float, metres. faces: ``(F, 3)`` int. points: ``(N, 3)`` float.
-
-    Returns:
-        ``(N,) float64`` distances. Computed in float32 after centring on the mesh's bounding
-        box (relative error ~1e-7 of the mesh size).
-    """
-    wp.init()
-    vertices = np.asarray(vertices, dtype=np.float64)
-    centre = 0.5 * (vertices.min(axis=0) + vertices.max(axis=0))
-    size = float(np.ptp(vertices, axis=0).max()) or 1.0
-    pts = np.ascontiguousarray(np.asarray(points, dtype=np.float64) - centre)
-    with wp.ScopedDevice("cpu"):
-        mesh = wp.Mesh(points=wp.array((vertices - centre).astype(np.float32), dtype=wp.vec3),
-                       indices=wp.array(np.asarray(faces, dtype=np.int32).ravel(), dtype=wp.int32))
-        out = wp.zeros(len(pts), dtype=float)
-        wp.launch(_closest_distance, dim=len(pts),
-                  inputs=[mesh.id, wp.array(pts, dtype=wp.vec3d), 1e3 * size, out])
-        wp.synchronize()
-        return out.numpy().astype(np.float64)
 
 
 @wp.kernel

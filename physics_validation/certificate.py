@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from n4d4d.asset import Asset
-from n4d4d.errors import TimeBudgetError
+from n4d4d.errors import ExportError, TimeBudgetError
 
 from .thresholds import Thresholds, as_dict
 
@@ -134,6 +134,12 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
         except TimeBudgetError:
             raise TimeBudgetError(f"{engine} checks ran past the physics time budget of {time_budget_s:g} s",
                                   label) from None
+        except ExportError as exc:  # Newton checks the exported file: no file, no certificate
+            checks.append({"name": "usd_export", "engine": engine, "passed": False, "measured": {},
+                           "threshold": {}, "reasons": [f"the USD writer refused the asset: {exc.problem}"],
+                           "seconds": time.perf_counter() - t1})
+            timing[engine] = time.perf_counter() - t1
+            continue
         sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
         versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
         checks += res["checks"]

@@ -29,7 +29,7 @@ This module does not place hulls in a simulator; it returns meshes in the part's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -38,6 +38,7 @@ from n4d4d.asset import Mesh
 from n4d4d.errors import EmptyMeshError, InputError, TimeBudgetError
 
 from .fidelity import collision_fidelity, fidelity_misses
+from .hulls import hull_of, merge_to_budget, reduce_hull
 from .thresholds import FidelityThresholds, as_dict
 
 
@@ -121,117 +122,9 @@ def run_coacd(vertices: np.ndarray, faces: np.ndarray, kwargs: dict, *, time_bud
     return result, cpu
 
 
-def _hull(points: np.ndarray):
-    import trimesh
-
-    try:
-        h = trimesh.convex.convex_hull(np.asarray(points, dtype=np.float64))
-    except Exception:  # qhull: flat or degenerate point set
-        return None
-    return h if len(h.faces) >= 4 and h.volume > 0 else None
-
-
-#: How far a reduced hull may reach beyond the full hull of its piece: 1% of the hull's size,
-#: at most 1 mm. Quadric decimation puts vertices where neighbouring face planes meet, which
-#: on a gently curved base can be millimetres outside (the duck's hulls sank 3 mm below its
-#: base: a 3 mm initial ground penetration); capping the bulge keeps most of decimation's
-#: advantage over inscribed hulls (duck.obj, 17k faces: mean surface distance 0.40% of the
-#: diagonal against 0.36% uncapped and 0.86% inscribed; volume ratio 0.989 / 0.990 / 0.947).
-MAX_BULGE_FRACTION = 0.01
-MAX_BULGE_M = 0.001
-
-
-def _pull_inside(points: np.ndarray, hull, tol: float = 0.0) -> np.ndarray:
-    """Move each point lying more than ``tol`` metres outside any face plane of convex ``hull``
-    (trimesh) radially toward the hull's centroid, onto the plane moved out by ``tol``; points
-    within that margin are unchanged."""
-    normals = np.asarray(hull.face_normals)
-    offsets = np.einsum("ij,ij->i", normals, np.asarray(hull.triangles_center)) + tol
-    c = np.asarray(hull.centroid)
-    d = points - c
-    denom = d @ normals.T  # (P, F)
-    room = offsets - normals @ c  # (F,) > 0: the centroid is inside
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(denom > 1e-15, room[None, :] / denom, np.inf).min(axis=1)
-    return c + np.minimum(s, 1.0)[:, None] * d
-
-
-def reduce_hull(points: np.ndarray, max_vertices: int) -> Mesh | None:
-    """Closed convex hull of ``points`` with at most ``max_vertices`` vertices.
-
-    Quadric-error decimation (fast-simplification) of the full hull to ``2 k - 4`` faces places
-    vertices to minimise distance to the original face planes, so the result straddles the
-    original surface instead of shrinking inside it (as keeping a subset of vertices, or
-    CoACD's own ``decimate``, does); vertices it pushed farther than :data:`MAX_BULGE_FRACTION`
-    of the hull's size (at most :data:`MAX_BULGE_M`) outside the full hull are pulled back
-    radially to that margin, and the result is re-hulled. Falls back to farthest-point sampling
-    of hull vertices if decimation stalls.
-
-    Args:
-        points: ``(N, 3) float64`` (m). max_vertices: >= 4.
-
-    Returns:
-        The hull as a :class:`Mesh` (outward faces), or None for a flat / degenerate set.
-    """
-    h = _hull(points)
-    if h is None:
-        return None
-    full = h
-    tol = min(MAX_BULGE_FRACTION * float(np.linalg.norm(np.ptp(h.vertices, axis=0))), MAX_BULGE_M)
-    k = int(max_vertices)
-    target = k
-    for _ in range(6):
-        if len(h.vertices) <= k:
-            return Mesh.from_trimesh(h)
-        import fast_simplification
-
-        centre = full.vertices.mean(axis=0)
-        v, _f = fast_simplification.simplify(np.asarray(h.vertices - centre, dtype=np.float32),
-                                             np.asarray(h.faces, dtype=np.int64),
-                                             target_count=max(2 * target - 4, 4), agg=7)
-        nh = _hull(_pull_inside(np.asarray(v, dtype=np.float64) + centre, full, tol))
-        if nh is None:
-            break
-        h, target = nh, max(target - 4, 4)
-    if len(h.vertices) > k:  # farthest-point sampling of the hull's own vertices
-        v = np.asarray(h.vertices)
-        idx = [int(np.argmax(np.linalg.norm(v - v.mean(axis=0), axis=1)))]
-        d = np.linalg.norm(v - v[idx[0]], axis=1)
-        for _ in range(k - 1):
-            idx.append(int(np.argmax(d)))
-            d = np.minimum(d, np.linalg.norm(v - v[idx[-1]], axis=1))
-        h = _hull(v[idx])
-        if h is None:
-            return None
-    return Mesh.from_trimesh(h)
-
-
-def _merge_to_budget(hulls: list[Mesh], max_hulls: int, max_vertices: int) -> list[Mesh]:
-    """Greedily merge the pair whose joint hull adds the least volume until within budget."""
-    import trimesh
-
-    def vol(m: Mesh) -> float:
-        return float(trimesh.Trimesh(m.vertices, m.faces, process=False).volume)
-
-    hulls = list(hulls)
-    while len(hulls) > max_hulls:
-        best = None
-        for i in range(len(hulls)):
-            for j in range(i + 1, len(hulls)):
-                merged = reduce_hull(np.vstack([hulls[i].vertices, hulls[j].vertices]), max_vertices)
-                if merged is None:
-                    continue
-                cost = vol(merged) - vol(hulls[i]) - vol(hulls[j])
-                if best is None or cost < best[0]:
-                    best = (cost, i, j, merged)
-        _, i, j, merged = best
-        hulls = [h for k, h in enumerate(hulls) if k not in (i, j)] + [merged]
-    return hulls
-
-
 def _finish(pieces: Sequence[np.ndarray], max_hulls: int, max_vertices: int) -> list[Mesh]:
     hulls = [h for h in (reduce_hull(p, max_vertices) for p in pieces) if h is not None]
-    return _merge_to_budget(hulls, max_hulls, max_vertices) if len(hulls) > max_hulls else hulls
+    return merge_to_budget(hulls, max_hulls, max_vertices) if len(hulls) > max_hulls else hulls
 
 
 def _summary(fid: dict) -> dict:
@@ -243,6 +136,11 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
                          name: str = "", settings: CoacdSettings | None = None,
                          fidelity: FidelityThresholds | None = None) -> tuple[tuple[Mesh, ...], dict]:
     """Convex hulls of a closed part mesh, within hull, vertex and time budgets.
+
+    A part made of several connected shells (pybullet_data's teddy is 15 overlapping convex
+    shells, on which CoACD crashes) is decomposed shell by shell, each with a share of the
+    hull budget proportional to its volume (at least one hull) and of the time budget
+    proportional to its faces; the union is then measured against the whole part.
 
     Args:
         mesh: closed part surface, metres, asset frame.
@@ -258,7 +156,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
 
     Returns:
         ``(hulls, figures)``: closed convex :class:`Mesh` es (outward faces, asset frame), and a
-        JSON-ready dict: ``method`` ("convex" fast path or "coacd"), ``hulls``,
+        JSON-ready dict: ``method`` ("convex" fast path, "coacd", or "shells" when the part
+        has several connected shells, each decomposed on its own: ``shells`` lists them), ``hulls``,
         ``max_hull_vertices``, ``seconds``, ``convexity_ratio`` (part / convex-hull volume),
         ``volume_ratio`` (hull union / part), ``surface_distance_mean_pct`` and
         ``surface_distance_p95_pct`` (symmetric, % of bounding-box diagonal), ``fidelity``
@@ -267,7 +166,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         ``thresholds``.
 
     Raises:
-        EmptyMeshError: no faces or no volume. InputError: non-finite vertices or CoACD failed.
+        EmptyMeshError: no faces or no volume. InputError: non-finite vertices, or CoACD failed
+            (a crash on a closed mesh is retried once with CoACD's manifold preprocessing).
         TimeBudgetError: the first CoACD run did not finish within ``time_budget_s`` (no child
             process is left running). ValueError: budgets below 1 hull / 4 vertices.
     """
@@ -276,60 +176,28 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     if max_hulls < 1 or max_hull_vertices < 4:
         raise ValueError(f"need max_hulls >= 1 and max_hull_vertices >= 4, got {max_hulls}, {max_hull_vertices}")
     fidelity = fidelity or FidelityThresholds()
-    settings = settings or CoacdSettings()
-    from dataclasses import replace
-
-    settings = replace(settings, threshold=threshold)
+    settings = replace(settings or CoacdSettings(), threshold=threshold)
     t0 = time.perf_counter()
     if len(mesh.faces) == 0:
         raise EmptyMeshError("convex decomposition of a mesh with no faces", name or None)
     if not np.isfinite(mesh.vertices).all():
         raise InputError("mesh has non-finite vertices", name or None)
     tm = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=False)
-    full = _hull(mesh.vertices)
+    full = hull_of(mesh.vertices)
     if full is None or abs(tm.volume) <= 0:
         raise EmptyMeshError("the part encloses no volume (flat or empty)", name or None)
     convexity = float(abs(tm.volume) / full.volume)
-    if settings.preprocess_mode == "auto":
-        closed = tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
-        settings = replace(settings, preprocess_mode="off" if closed else "on")
-
-    candidates = []  # (misses, p95, method, hulls, fid)
-    attempts = []
-    if convexity >= fidelity.convex_fast_path_ratio:
-        hull = reduce_hull(full.vertices, max_hull_vertices)
-        fid = collision_fidelity(mesh, [hull], samples=fidelity.samples, seed=seed)
-        candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
-
-    thr = settings.threshold
-    for _attempt in range(3):  # the first run, then at most two finer retries
-        if any(not c[0] for c in candidates):
-            break
-        left = time_budget_s - (time.perf_counter() - t0)
-        if attempts and left < 1.5 * attempts[-1]["seconds"] + 1.0:
-            attempts.append({"threshold": thr, "skipped": f"{left:.1f} s of budget left"})
-            break  # a finer run would not fit: keep the best so far (figures say so)
-        t1 = time.perf_counter()
-        try:
-            pieces, cpu = run_coacd(mesh.vertices, mesh.faces, replace(settings, threshold=thr).kwargs(max_hulls, seed),
-                                    time_budget_s=max(left, 0.0), name=name, budget_label=time_budget_s)
-        except TimeBudgetError:
-            if not candidates:
-                raise
-            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "timed_out": True})
-            break
-        hulls = _finish([p[0] for p in pieces], max_hulls, max_hull_vertices)
-        if not hulls:
-            raise InputError("CoACD returned no usable (non-flat) hull", name or None)
-        fid = collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
-        misses = fidelity_misses(fid, fidelity)
-        attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "coacd_cpu_seconds": cpu,
-                         "hulls": len(hulls),
-                         **_summary(fid), "misses": misses})
-        candidates.append((misses, fid["p95_pct"], "coacd", hulls, fid))
-        thr *= fidelity.retry_threshold_factor
-
-    misses, _, method, hulls, fid = min(candidates, key=lambda c: (len(c[0]), c[1]))
+    deadline = t0 + time_budget_s
+    shells = [s for s in tm.split(only_watertight=False) if len(s.faces) >= 4] if tm.body_count > 1 else [tm]
+    if len(shells) <= 1:
+        hulls, method, attempts, fid, used = _decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
+                                                              fidelity, seed, deadline, time_budget_s, name)
+        shell_figures = None
+    else:
+        hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
+                                                                 fidelity, seed, deadline, time_budget_s, name)
+        method, fid = "shells", collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+    misses = fidelity_misses(fid, fidelity)
     figures = {
         "method": method, "hulls": len(hulls), "max_hull_vertices": max(len(h.vertices) for h in hulls),
         "seconds": time.perf_counter() - t0, "convexity_ratio": convexity,
@@ -337,6 +205,89 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         "surface_distance_p95_pct": fid["p95_pct"], "fidelity": fid, "fidelity_passed": not misses,
         "fidelity_misses": misses, "attempts": attempts,
         "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s},
-        "coacd": as_dict(settings), "thresholds": as_dict(fidelity),
+        "coacd": as_dict(used), "thresholds": as_dict(fidelity),
     }
+    if shell_figures is not None:
+        figures["shells"] = shell_figures
     return tuple(hulls), figures
+
+
+def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, deadline, budget, name):
+    """Each shell on its own (hull budget by volume, time by faces), then merged to budget."""
+    vols = np.array([max(abs(float(s.volume)), 0.0) for s in shells])
+    order = np.argsort(-vols)
+    spare = max(max_hulls - len(shells), 0)
+    share = 1 + np.floor(spare * vols / max(vols.sum(), 1e-300)).astype(int)
+    faces_left = sum(len(s.faces) for s in shells)
+    area = max(sum(float(s.area) for s in shells), 1e-300)
+    hulls, attempts, figs, used = [], [], [], settings
+    for i in order:
+        s = shells[i]
+        left = deadline - time.perf_counter()
+        sub_deadline = time.perf_counter() + max(left * len(s.faces) / max(faces_left, 1), 0.0)
+        faces_left -= len(s.faces)
+        part = Mesh(np.asarray(s.vertices), np.asarray(s.faces))
+        fid_i = replace(fidelity, samples=max(2000, int(fidelity.samples * float(s.area) / area)))
+        h, method, att, _fid, used = _decompose_shell(part, s, int(share[i]), max_vertices, settings, fid_i,
+                                                      seed, sub_deadline, budget, name)
+        hulls += h
+        attempts += [{**a, "shell": int(i)} for a in att]
+        figs.append({"shell": int(i), "faces": len(s.faces), "volume_m3": float(vols[i]), "method": method,
+                     "hulls": len(h)})
+    if len(hulls) > max_hulls:
+        hulls = merge_to_budget(hulls, max_hulls, max_vertices)
+    return hulls, attempts, figs, used
+
+
+def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, deadline, budget, name):
+    """Fast path or CoACD (with finer retries) for one connected shell.
+
+    Returns ``(hulls, method, attempts, fidelity figures, settings used)``.
+    """
+    full = hull_of(mesh.vertices)
+    if full is None:  # a flat shell: nothing to collide with
+        raise EmptyMeshError("a shell of the part is flat (no volume)", name or None)
+    convexity = float(abs(tm.volume) / full.volume)
+    if settings.preprocess_mode == "auto":
+        closed = tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
+        settings = replace(settings, preprocess_mode="off" if closed else "on")
+    candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
+    if convexity >= fidelity.convex_fast_path_ratio or max_hulls == 1:
+        hull = reduce_hull(full.vertices, max_vertices)
+        fid = collision_fidelity(mesh, [hull], samples=fidelity.samples, seed=seed)
+        candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
+    thr = settings.threshold
+    for _attempt in range(4):  # the first run, at most two finer retries, one crash retry
+        if any(not c[0] for c in candidates) or max_hulls == 1:
+            break
+        left = deadline - time.perf_counter()
+        done = [a for a in attempts if "hulls" in a]
+        if done and left < 1.5 * done[-1]["seconds"] + 1.0:
+            attempts.append({"threshold": thr, "skipped": f"{left:.1f} s of budget left"})
+            break  # a finer run would not fit: keep the best so far (figures say so)
+        t1 = time.perf_counter()
+        try:
+            pieces, cpu = run_coacd(mesh.vertices, mesh.faces, replace(settings, threshold=thr).kwargs(max_hulls, seed),
+                                    time_budget_s=max(left, 0.0), name=name, budget_label=budget)
+        except TimeBudgetError:
+            if not candidates:
+                raise
+            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "timed_out": True})
+            break
+        except InputError as exc:
+            if settings.preprocess_mode != "off" or "died" not in str(exc):
+                raise
+            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "crashed": exc.problem})
+            settings = replace(settings, preprocess_mode="on")  # CoACD's manifold remesh, then again
+            continue
+        hulls = _finish([p[0] for p in pieces], max_hulls, max_vertices)
+        if not hulls:
+            raise InputError("CoACD returned no usable (non-flat) hull", name or None)
+        fid = collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+        misses = fidelity_misses(fid, fidelity)
+        attempts.append({"threshold": thr, "preprocess": settings.preprocess_mode, "seconds": time.perf_counter() - t1,
+                         "coacd_cpu_seconds": cpu, "hulls": len(hulls), **_summary(fid), "misses": misses})
+        candidates.append((misses, fid["p95_pct"], "coacd", hulls, fid))
+        thr *= fidelity.retry_threshold_factor
+    misses, _, method, hulls, fid = min(candidates, key=lambda c: (len(c[0]), c[1]))
+    return list(hulls), method, attempts, fid, settings

@@ -6,8 +6,10 @@ Measures, between the union of the hulls and the part mesh:
   surface, exact unsigned distance to the other surface (Warp BVH point queries, :mod:`._wp`);
   mean, 95th percentile and maximum, in % of the part's bounding-box diagonal. Points of the
   hulls' union surface that lie inside the part (the seams between neighbouring hulls, which
-  nothing can touch) count as distance 0 (generalized winding number test), so hulls -> part
-  measures bulges beyond the part and part -> hulls measures what the hulls fail to cover;
+  nothing can touch) count as distance 0, and so do points of the part's surface that lie
+  inside the union (covered; also a part's own interior faces, as where shells overlap)
+  (generalized winding number tests). So hulls -> part measures bulges beyond the part, and
+  part -> hulls what the hulls fail to cover: the two ways a collider misleads a simulator;
 - symmetric figures: mean of the two means, the larger of the two 95th percentiles and of the
   two maxima (the symmetric Hausdorff distance, up to sampling);
 - volumes: union of hulls over part volume, and the over- and under-covered volume fractions
@@ -74,7 +76,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     Returns:
         JSON-ready dict: ``part_to_hulls`` and ``hulls_to_part`` (each ``mean_pct``,
         ``p95_pct``, ``max_pct``: % of the part's bounding-box diagonal; hull-surface points
-        inside the part count 0), ``hull_surface_inside_fraction``, ``mean_pct``,
+        inside the part and part-surface points inside the hulls count 0),
+        ``hull_surface_inside_fraction``, ``part_surface_covered_fraction``, ``mean_pct``,
         ``p95_pct``, ``hausdorff_pct`` (symmetric), ``volume_ratio`` (union / part),
         ``over_volume_ratio`` (union minus part, / part), ``under_volume_ratio`` (part minus
         union, / part), ``volume_exact``, ``diagonal_m``, ``samples``.
@@ -84,7 +87,7 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     """
     if not hulls:
         raise ValueError("collision_fidelity needs at least one hull")
-    from ._wp import inside_depth, surface_distance
+    from ._wp import inside_depth
 
     union = hull_union(hulls)
     um = union.to_mesh64()
@@ -92,7 +95,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     diag = max(mesh.diagonal, 1e-12)
     a = _sample(mesh.vertices, mesh.faces, samples, seed)
     b = _sample(uv, uf, samples, seed + 1)
-    d_ab = surface_distance(uv, uf, a)
+    covered, d_ab = inside_depth(uv, uf, a)
+    d_ab = np.where(covered, 0.0, d_ab)
     inside, d_ba = inside_depth(mesh.vertices, mesh.faces, b)
     d_ba = np.where(inside, 0.0, d_ba)
     s_ab, s_ba = _stats(d_ab, diag), _stats(d_ba, diag)
@@ -113,6 +117,7 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
         exact = False
     return {
         "part_to_hulls": s_ab, "hulls_to_part": s_ba, "hull_surface_inside_fraction": float(inside.mean()),
+        "part_surface_covered_fraction": float(covered.mean()),
         "mean_pct": 0.5 * (s_ab["mean_pct"] + s_ba["mean_pct"]),
         "p95_pct": max(s_ab["p95_pct"], s_ba["p95_pct"]),
         "hausdorff_pct": max(s_ab["max_pct"], s_ba["max_pct"]),

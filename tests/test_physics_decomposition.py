@@ -12,7 +12,8 @@ import trimesh
 from n4d4d.asset import Mesh
 from n4d4d.errors import TimeBudgetError
 from n4d4d.physics_validation import collision_stage
-from n4d4d.physics_validation.decomposition import convex_decomposition, reduce_hull
+from n4d4d.physics_validation.decomposition import convex_decomposition
+from n4d4d.physics_validation.hulls import reduce_hull
 from n4d4d.physics_validation.fidelity import collision_fidelity
 from n4d4d.physics_validation.shapes import box, l_block
 
@@ -101,3 +102,31 @@ def test_collision_stage_records_figures():
     rec = out.stages[-1]
     assert rec.name == "collision" and set(out.collision) == {"base"}
     assert rec.figures["hulls_total"] == 1 and rec.figures["parts"]["base"]["method"] == "convex"
+
+
+def test_fidelity_miss_triggers_finer_retries_within_budget():
+    from n4d4d.physics_validation.thresholds import FidelityThresholds
+
+    strict = FidelityThresholds(max_mean_distance_pct=1e-6, convex_fast_path_ratio=1.1)  # unreachable
+    part = box().parts[0].mesh  # CoACD is quick on a box; the fast path is barred above
+    hulls, fig = convex_decomposition(part, max_hulls=4, fidelity=strict, time_budget_s=60)
+    runs = [a for a in fig["attempts"] if "hulls" in a]
+    assert len(runs) >= 2, fig["attempts"]
+    assert all(b["threshold"] < a["threshold"] for a, b in zip(runs, runs[1:]))  # finer each time
+    assert not fig["fidelity_passed"] and fig["fidelity_misses"]  # reported, not hidden
+    _check_hulls(hulls, 4, 64)
+
+
+def test_overlapping_shells_are_decomposed_one_by_one():
+    """Like pybullet_data's teddy (15 overlapping convex shells, on which CoACD crashes)."""
+    a = trimesh.creation.box(extents=[0.1, 0.1, 0.1])
+    b = trimesh.creation.box(extents=[0.1, 0.1, 0.1])
+    b.apply_translation([0.07, 0.0, 0.0])  # 3 cm overlap
+    part = Mesh.from_trimesh(trimesh.util.concatenate([a, b]))
+    hulls, fig = convex_decomposition(part, max_hulls=8)
+    assert fig["method"] == "shells" and len(fig["shells"]) == 2 and len(hulls) == 2
+    assert all(s["method"] == "convex" for s in fig["shells"])
+    # The union of the two boxes is 0.17 x 0.1 x 0.1 m, what the hulls must cover, and the
+    # interior faces of the overlap do not count against the fidelity.
+    assert fig["fidelity_passed"], fig["fidelity_misses"]
+    assert fig["fidelity"]["p95_pct"] < 0.01

@@ -1,0 +1,125 @@
+"""Convex hulls within simulator budgets: a hull cut down to k vertices, hulls merged to n.
+
+:func:`reduce_hull` makes a closed convex hull with at most ``max_vertices`` vertices (PhysX's
+GPU limit is 64) that stays on the original hull's surface within a small bulge;
+:func:`merge_to_budget` merges hulls pairwise, cheapest volume increase first, until at most
+``max_hulls`` remain. This module builds hulls only; choosing pieces is
+:mod:`.decomposition`'s job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from n4d4d.asset import Mesh
+
+
+def hull_of(points: np.ndarray):
+    """trimesh convex hull of ``points (N, 3)``, or None when flat / degenerate (qhull fails)."""
+    import trimesh
+
+    try:
+        h = trimesh.convex.convex_hull(np.asarray(points, dtype=np.float64))
+    except Exception:  # qhull: flat or degenerate point set
+        return None
+    return h if len(h.faces) >= 4 and h.volume > 0 else None
+
+
+#: How far a reduced hull may reach beyond the full hull of its piece: 1% of the hull's size,
+#: at most 1 mm. Quadric decimation puts vertices where neighbouring face planes meet, which
+#: on a gently curved base can be millimetres outside (the duck's hulls sank 3 mm below its
+#: base: a 3 mm initial ground penetration); capping the bulge keeps most of decimation's
+#: advantage over inscribed hulls (duck.obj, 17k faces: mean surface distance 0.40% of the
+#: diagonal against 0.36% uncapped and 0.86% inscribed; volume ratio 0.989 / 0.990 / 0.947).
+MAX_BULGE_FRACTION = 0.01
+MAX_BULGE_M = 0.001
+
+
+def _pull_inside(points: np.ndarray, hull, tol: float = 0.0) -> np.ndarray:
+    """Move each point lying more than ``tol`` metres outside any face plane of convex ``hull``
+    (trimesh) radially toward the hull's centroid, onto the plane moved out by ``tol``; points
+    within that margin are unchanged."""
+    normals = np.asarray(hull.face_normals)
+    offsets = np.einsum("ij,ij->i", normals, np.asarray(hull.triangles_center)) + tol
+    c = np.asarray(hull.centroid)
+    d = points - c
+    denom = d @ normals.T  # (P, F)
+    room = offsets - normals @ c  # (F,) > 0: the centroid is inside
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(denom > 1e-15, room[None, :] / denom, np.inf).min(axis=1)
+    return c + np.minimum(s, 1.0)[:, None] * d
+
+
+def reduce_hull(points: np.ndarray, max_vertices: int) -> Mesh | None:
+    """Closed convex hull of ``points`` with at most ``max_vertices`` vertices.
+
+    Quadric-error decimation (fast-simplification) of the full hull to ``2 k - 4`` faces places
+    vertices to minimise distance to the original face planes, so the result straddles the
+    original surface instead of shrinking inside it (as keeping a subset of vertices, or
+    CoACD's own ``decimate``, does); vertices it pushed farther than :data:`MAX_BULGE_FRACTION`
+    of the hull's size (at most :data:`MAX_BULGE_M`) outside the full hull are pulled back
+    radially to that margin, and the result is re-hulled. Falls back to farthest-point sampling
+    of hull vertices if decimation stalls.
+
+    Args:
+        points: ``(N, 3) float64`` (m). max_vertices: >= 4.
+
+    Returns:
+        The hull as a :class:`Mesh` (outward faces), or None for a flat / degenerate set.
+    """
+    h = hull_of(points)
+    if h is None:
+        return None
+    full = h
+    tol = min(MAX_BULGE_FRACTION * float(np.linalg.norm(np.ptp(h.vertices, axis=0))), MAX_BULGE_M)
+    k = int(max_vertices)
+    target = k
+    for _ in range(6):
+        if len(h.vertices) <= k:
+            return Mesh.from_trimesh(h)
+        import fast_simplification
+
+        centre = full.vertices.mean(axis=0)
+        v, _f = fast_simplification.simplify(np.asarray(h.vertices - centre, dtype=np.float32),
+                                             np.asarray(h.faces, dtype=np.int64),
+                                             target_count=max(2 * target - 4, 4), agg=7)
+        nh = hull_of(_pull_inside(np.asarray(v, dtype=np.float64) + centre, full, tol))
+        if nh is None:
+            break
+        h, target = nh, max(target - 4, 4)
+    if len(h.vertices) > k:  # farthest-point sampling of the hull's own vertices
+        v = np.asarray(h.vertices)
+        idx = [int(np.argmax(np.linalg.norm(v - v.mean(axis=0), axis=1)))]
+        d = np.linalg.norm(v - v[idx[0]], axis=1)
+        for _ in range(k - 1):
+            idx.append(int(np.argmax(d)))
+            d = np.minimum(d, np.linalg.norm(v - v[idx[-1]], axis=1))
+        h = hull_of(v[idx])
+        if h is None:
+            return None
+    return Mesh.from_trimesh(h)
+
+
+def merge_to_budget(hulls: list[Mesh], max_hulls: int, max_vertices: int) -> list[Mesh]:
+    """Greedily merge the pair whose joint hull adds the least volume until at most
+    ``max_hulls`` hulls remain (each re-reduced to ``max_vertices``). O(n^2) hull builds per
+    merge: meant for trimming a few hulls over budget, not for hundreds."""
+    import trimesh
+
+    def vol(m: Mesh) -> float:
+        return float(trimesh.Trimesh(m.vertices, m.faces, process=False).volume)
+
+    hulls = list(hulls)
+    while len(hulls) > max_hulls:
+        best = None
+        for i in range(len(hulls)):
+            for j in range(i + 1, len(hulls)):
+                merged = reduce_hull(np.vstack([hulls[i].vertices, hulls[j].vertices]), max_vertices)
+                if merged is None:
+                    continue
+                cost = vol(merged) - vol(hulls[i]) - vol(hulls[j])
+                if best is None or cost < best[0]:
+                    best = (cost, i, j, merged)
+        _, i, j, merged = best
+        hulls = [h for k, h in enumerate(hulls) if k not in (i, j)] + [merged]
+    return hulls
