@@ -172,12 +172,18 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
         agreement = cross_engine({"engine": "pybullet", "checks": pb}, {"engine": "newton", "checks": nw}, th)
         checks.append(agreement)
 
-    for c in checks:
+    bound = th.certificate.max_rest_force_ratio
+    for c in (c for c in checks if c["name"] == "rest"):  # Infinigen-Sim: constraint forces at rest
         ratio = c.get("measured", {}).get("rest_force_ratio")
-        if c["name"] == "rest" and ratio is not None and np.isfinite(ratio) and ratio > th.certificate.max_rest_force_ratio:
+        if ratio is not None and np.isfinite(ratio) and ratio > bound:
             c["passed"] = False
-            c["reasons"].append(f"ground force at rest is {ratio:.2f} x the weight (bound "
-                                f"{th.certificate.max_rest_force_ratio}): preloaded contact (Infinigen-Sim)")
+            c["reasons"].append(f"ground force at rest is {ratio:.2f} x the weight (bound {bound}): "
+                                "preloaded contact (Infinigen-Sim)")
+        for joint, r in c.get("measured", {}).get("joint_force_ratios", {}).items():
+            if np.isfinite(r) and r > bound:
+                c["passed"] = False
+                c["reasons"].append(f"joint '{joint}' carries {r:.2f} x the weight of its links at rest (bound "
+                                    f"{bound}): links pushing against each other (Infinigen-Sim)")
     reasons = [f"{c['engine'] + ' ' if c.get('engine') else ''}{c['name']}: {r}" for c in checks for r in c["reasons"]]
     warnings = [f"{c.get('engine') or ''} {c['name']}: {w}".strip() for c in checks for w in c.get("warnings", [])]
     return {

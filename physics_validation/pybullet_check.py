@@ -86,9 +86,14 @@ def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarr
 
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
-             *, deadline: float, name: str) -> tuple[Trajectory, float]:
-    """Run one PyBullet simulation from placement ``(R, t)``; returns the trajectory and the
-    deepest contact depth PyBullet itself reported (m).
+             *, deadline: float, name: str) -> tuple[Trajectory, dict]:
+    """Run one PyBullet simulation from placement ``(R, t)``.
+
+    Returns:
+        ``(trajectory, extras)``: extras ``engine_penetration_m`` (deepest contact depth
+        PyBullet itself reported, m, including its 1 mm convex margin) and
+        ``joint_force_ratios`` (joint name -> mean joint reaction force over the last
+        ``rest_window_s`` divided by the weight of the links it carries).
 
     Raises:
         TimeBudgetError: ``time.perf_counter()`` passed ``deadline``.
@@ -101,9 +106,13 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         h = _bullet.build(client, model, asset.material, R, t)
         import pybullet
 
-        from .rigid_model import drive_gains
+        from .rigid_model import drive_gains, subtree
 
         held = [(h.bodies[i], h.links[i], kp, kd, model.links[i].joint.effort) for i, (kp, kd) in drive_gains(model).items()]
+        jointed = [i for i, link in enumerate(model.links) if link.joint is not None]
+        for i in jointed:  # reaction forces of every joint (Infinigen-Sim's constraint-force test)
+            client.enableJointForceTorqueSensor(h.bodies[i], h.links[i], True)
+        jforce = np.zeros((th.steps, len(jointed)))
         p0, q0, _, _ = _bullet.read_state(client, h)
         q0 = _bullet.link_orientations(h, q0)
         initial = max(0.0, -float(lowest_point(h.points, p0, q0)))
@@ -121,6 +130,8 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
             client.stepSimulation()
             pos[k], quat[k], lin[k], ang[k] = _bullet.read_state(client, h)
             d, force[k] = _bullet.ground_contacts(client, h, plane)
+            for c, i in enumerate(jointed):
+                jforce[k, c] = np.linalg.norm(client.getJointState(h.bodies[i], h.links[i])[2][:3])
             engine_pen = max(engine_pen, d)
             if k % 60 == 59:
                 if time.perf_counter() > deadline:
@@ -130,11 +141,15 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
                     break
     finally:
         client.disconnect()
-    pos, quat, lin, ang, force = pos[:n], quat[:n], lin[:n], ang[:n], force[:n]
+    pos, quat, lin, ang, force, jforce = pos[:n], quat[:n], lin[:n], ang[:n], force[:n], jforce[:n]
     quat = _bullet.link_orientations(h, quat)
     pen = np.maximum(0.0, -lowest_point(h.points, pos, quat))
     times = th.time_step_s * np.arange(1, n + 1)
-    return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0), engine_pen
+    w0 = int(np.searchsorted(times, times[-1] - th.rest_window_s - 1e-9))
+    weight = {i: 9.80665 * sum(model.links[j].mass.mass for j in subtree(model, i)) for i in jointed}
+    ratios = {model.links[i].joint.name: float(jforce[w0:, c].mean() / weight[i]) for c, i in enumerate(jointed)}
+    extras = {"engine_penetration_m": engine_pen, "joint_force_ratios": ratios}
+    return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0), extras
 
 
 def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = None, seed: int = 0,
@@ -172,14 +187,14 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
     for kind, R, t in runs:
         t1 = time.perf_counter()
         try:
-            traj, engine_pen = simulate(model, asset, R, t, th, deadline=deadline, name=asset.name)
+            traj, extras = simulate(model, asset, R, t, th, deadline=deadline, name=asset.name)
         except TimeBudgetError:
             raise TimeBudgetError(f"PyBullet stability checks ran past their time budget of {time_budget_s:g} s",
                                   asset.name) from None
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)
-        result["measured"]["engine_penetration_m"] = engine_pen
+        result["measured"].update(extras)
         xyzw = Rotation.from_matrix(R).as_quat()
         checks.append({"name": kind, "engine": "pybullet", "orientation_wxyz": [xyzw[3], *xyzw[:3]],
                        **result, "seconds": time.perf_counter() - t1})

@@ -135,6 +135,15 @@ def rigid_model(asset: Asset) -> RigidModel:
 NATURAL_FREQUENCY_HZ = 10.0
 
 
+def subtree(model: RigidModel, index: int) -> list[int]:
+    """Indices of link ``index`` and every link below it (parents first)."""
+    out = [index]
+    for other in model.links:
+        if other.parent in out and other.index not in out:
+            out.append(other.index)
+    return out
+
+
 def effective_inertia(model: RigidModel, index: int) -> float:
     """Inertia (kg m^2) of link ``index``'s subtree about its joint axis (revolute), or its
     mass (kg) for a prismatic joint, at the rest pose."""
@@ -142,12 +151,8 @@ def effective_inertia(model: RigidModel, index: int) -> float:
     j = link.joint
     a = np.asarray(j.axis, dtype=np.float64)
     a = a / np.linalg.norm(a)
-    subtree = [index]
-    for other in model.links:
-        if other.parent in subtree and other.index not in subtree:
-            subtree.append(other.index)
     total = 0.0
-    for i in subtree:
+    for i in subtree(model, index):
         mp = model.links[i].mass
         if j.type == "prismatic":
             total += mp.mass

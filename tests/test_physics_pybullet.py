@@ -101,6 +101,10 @@ def test_stability_stage_report():
     assert p["passed"], p["reasons"]
     assert p["thresholds"]["stability"]["settle_time_s"] == StabilityThresholds().settle_time_s
     assert asset.stages[-1].name == "physics"
+    # Statics: at rest the hinge carries exactly the arm's weight, the ground the whole asset's.
+    rest = next(c for c in p["checks"] if c["name"] == "rest")["measured"]
+    assert rest["joint_force_ratios"]["hinge"] == pytest.approx(1.0, abs=0.02)
+    assert rest["rest_force_ratio"] == pytest.approx(1.0, abs=0.02)
 
 
 def test_time_budget(box):
