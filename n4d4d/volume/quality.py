@@ -106,11 +106,12 @@ def _vertex_manifold(faces: np.ndarray, n_vertices: int) -> bool:
     return bool(np.all(np.bincount(fans, minlength=n_vertices) <= 1))
 
 
-def split_pinched(vertices: np.ndarray, faces: np.ndarray):
+def split_pinched(vertices: np.ndarray, faces: np.ndarray, pair_edges: bool = True):
     """Give each fan of a non-manifold vertex its own copy of the vertex: pinched vertices,
-    and the ends of edges with more than two faces (paired by :func:`corner_fans`).
+    and the ends of edges with more than two faces (paired by :func:`corner_fans` when
+    ``pair_edges``; unpaired, such an edge links none of its faces, which cuts more).
     Returns ``(vertices, faces, number of vertices added)``; copies share a position."""
-    comp = corner_fans(faces, len(vertices), vertices)
+    comp = corner_fans(faces, len(vertices), vertices if pair_edges else None)
     key = faces.reshape(-1).astype(np.int64) * len(comp) + comp
     uniq, inverse = np.unique(key, return_inverse=True)
     added = len(uniq) - len(np.unique(faces))

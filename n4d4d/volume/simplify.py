@@ -143,8 +143,18 @@ def _quadric(v, f, max_faces):
     v1, f1 = fast_simplification.simplify(np.array(v, dtype=np.float64),
                                           np.array(f, dtype=np.int64), target_count=max_faces)
     v1, f1, fins = _remove_fins(np.asarray(v1), np.asarray(f1, dtype=np.int64))
-    v1, f1, cut = split_pinched(v1, f1)
-    return v1, f1, f"quadric to the budget, {fins} fin faces removed, {cut} pinched vertices cut"
+    v2, f2, cut = split_pinched(v1, f1)
+    if _max_edge_faces(f2) > 2:  # a tangled fan: cut without pairing, debris is dropped later
+        v2, f2, cut = split_pinched(v1, f1, pair_edges=False)
+    return v2, f2, f"quadric to the budget, {fins} fin faces removed, {cut} pinched vertices cut"
+
+
+def _max_edge_faces(f: np.ndarray) -> int:
+    """Largest number of faces on one edge."""
+    n = int(f.max()) + 1 if len(f) else 1
+    a, b = f.reshape(-1), np.roll(f, -1, axis=1).reshape(-1)
+    key = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+    return int(np.unique(key, return_counts=True)[1].max()) if len(key) else 0
 
 
 def _to_arrays(solid, step: float):
