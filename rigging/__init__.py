@@ -2,7 +2,8 @@
 
 The stage function is :func:`rig_stage` (:mod:`n4d4d.rigging.stage`). Parts and watertight
 closing live in :mod:`~n4d4d.rigging.parts`, joint inference in :mod:`~n4d4d.rigging.joints`
-(collision sweeps in :mod:`~n4d4d.rigging.sweep`), curve skeletons in
+(contact analysis in :mod:`~n4d4d.rigging.contact`, collision sweeps in
+:mod:`~n4d4d.rigging.sweep` on voxel solids from :mod:`~n4d4d.rigging.voxels`), curve skeletons in
 :mod:`~n4d4d.rigging.skeleton`, bone-heat skin weights in :mod:`~n4d4d.rigging.skinning`,
 and the evaluation harness behind ``n4d4d eval rigging`` in :mod:`~n4d4d.rigging.harness`
 (metrics in :mod:`~n4d4d.rigging.metrics`). No learned weights are used.

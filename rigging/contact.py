@@ -169,6 +169,36 @@ def analyse_contact(child: PartGeometry, parent: PartGeometry, *, seed: int = 0)
                    _extent(child.points @ n))
 
 
+def contact_symmetry_axes(c: Contact, tol: float = 0.06) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Axes ``[(point (3,), axis (3,)), ...]`` about which the contact region itself is (nearly)
+    rotationally symmetric: a bearing ring or disc (a robot flange), a cylindrical bearing
+    surface (a housing nested in a housing). Each principal axis of the contact samples,
+    through their centre, is tested: the samples rotated by 50, 90 and 137 degrees must land
+    within ``tol`` x their RMS distance from the axis of the nearest unrotated sample, and that
+    distance must be at least a quarter of the contact's extent (a line or a speck is no ring).
+    """
+    from scipy.spatial import cKDTree
+
+    from n4d4d.rigging.geometry import rotate_about
+
+    pts = c.points[:: max(1, len(c.points) // 1500)]
+    if len(pts) < 30:
+        return []
+    tree = cKDTree(pts)
+    out = []
+    for k in range(3):
+        a = c.axes[:, k]
+        rel = pts - c.centre
+        radial = float(np.sqrt(np.mean(np.sum(rel * rel, 1) - (rel @ a) ** 2)))
+        if radial < 0.25 * float(np.ptp(pts @ c.axes[:, 0])):
+            continue
+        res = max(float(tree.query(rotate_about(pts, c.centre, a, np.deg2rad(d)))[0].mean())
+                  for d in (50.0, 90.0, 137.0))
+        if res <= tol * radial:
+            out.append((c.centre, a))
+    return out
+
+
 def plane_candidates(c: Contact) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Ordered hinge candidates ``[(source, point (3,), axis (3,)), ...]`` of a contact.
 

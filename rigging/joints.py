@@ -11,7 +11,8 @@ What it does, from geometry alone:
    - axes of revolution through the contact (:func:`~n4d4d.rigging.geometry.revolution_axes`):
      of the child's pieces that carry the contact (a motor disc with a bracket on it), of
      the child, of the parent when not much larger, of the parent's pieces at the contact
-     (a shaft or pin); a ball-like part turns about its seat's normal;
+     (a shaft or pin); a ball-like part turns about its seat's normal; then the axes of
+     symmetry of the contact region itself (a flange ring, a cylindrical bearing);
    - a slide out along the contact normal for a child deeper than wide and mostly inside
      the parent's convex hull (a drawer);
    - hinges from the contact region's shape (:mod:`n4d4d.rigging.contact`): a line contact's
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from n4d4d.rigging.contact import Contact, analyse_contact, plane_candidates
+from n4d4d.rigging.contact import Contact, analyse_contact, contact_symmetry_axes, plane_candidates
 from n4d4d.rigging.geometry import PartGeometry, mesh_components, revolution_axes, surface_pca
 from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
 
@@ -247,6 +248,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | 
     deep = c.thickness >= float(c.child_ext.max())  # deeper than wide: a drawer, not a door
     nested_slide = c.flat and deep and nested_fraction(child, parent) >= 0.5
     candidates = itertools.chain(_symmetry_candidates(parent, child, c),
+                                 (("contact-symmetry", p, a) for p, a in contact_symmetry_axes(c)),
                                  [("nested-slide", None, c.normal)] if nested_slide else [],
                                  (snap(*k) for k in plane_candidates(c)))
     for source, point, axis in candidates:
