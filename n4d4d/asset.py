@@ -30,7 +30,11 @@ JointType = Literal["fixed", "revolute", "continuous", "prismatic"]
 
 
 def _frozen_array(a, dtype) -> np.ndarray:
-    arr = np.ascontiguousarray(a, dtype=dtype)
+    """A read-only C-contiguous array of ``a``; a copy unless ``a`` is already read-only, so
+    the caller's own array never becomes read-only behind its back."""
+    if isinstance(a, np.ndarray) and not a.flags.writeable and a.dtype == dtype and a.flags.c_contiguous:
+        return a
+    arr = np.array(a, dtype=dtype, order="C", copy=True)
     arr.setflags(write=False)
     return arr
 

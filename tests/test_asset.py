@@ -84,3 +84,9 @@ def test_atomic_outputs_have_normal_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(f.stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_mesh_does_not_freeze_callers_arrays():
+    v = np.zeros((3, 3))
+    Mesh(vertices=v, faces=[[0, 1, 2]])
+    v[0, 0] = 1.0  # the caller's array stays writable
