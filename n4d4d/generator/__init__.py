@@ -7,8 +7,12 @@ Modules (each imports torch only when imported itself; ``import n4d4d.generator`
 * :mod:`~n4d4d.generator.attention`: shifted-window self-attention on sparse voxels;
 * :mod:`~n4d4d.generator.vae`: the SS-VAE (Direct3D-S2, Wu et al. 2025) and its config;
 * :mod:`~n4d4d.generator.losses`: SDF regression with sharp-edge weights, KL, pruning BCE;
+* :mod:`~n4d4d.generator.codec`: SparseSDF <-> tensors, encode/decode one volume, decoded surface;
 * :mod:`~n4d4d.generator.checkpoint`: JSON config + safetensors checkpoints (never unpickled);
-* :mod:`~n4d4d.generator.procedural`: seeded procedural shape families with parts and joints;
+  the shipped one is ``weights/ssvae_cpu.safetensors`` (model card ``weights/MODEL_CARD.md``);
+* :mod:`~n4d4d.generator.store`: compact corpus files (occupancy bits + int8 SDF);
+* :mod:`~n4d4d.generator.procedural` (+ ``procedural_furniture``, ``_objects``, ``_creatures``):
+  seeded procedural shape families with parts and joints;
 * :mod:`~n4d4d.generator.corpus`: corpus building and reading (manifest, splits, npz volumes);
 * :mod:`~n4d4d.generator.train`: the training loop and named configs;
 * :mod:`~n4d4d.generator.metrics`: Chamfer-L1, F-score, normal consistency, volume IoU, watertightness.

@@ -13,10 +13,10 @@ What it does:
 Why a separate extraction: :func:`n4d4d.volume.extract_surface` is exact for a true narrow band
 (every node within ``band`` of the surface is stored), which a decoded band need not be: a pruned
 block can leave the contoured region with a border. :func:`decoded_surface` instead fills the whole
-grid: nodes outside the decoded band take the sign of the band nodes their connected region (6-
-connectivity, the grid padded with an outside layer) touches, by majority, then runs Lewiner's
-marching cubes (``skimage.measure.marching_cubes``) on the dense grid, whose output is closed
-because every cell of the padded grid is contoured. Memory is the dense grid (``R^3`` float32:
+grid: nodes outside the decoded band take the sign of the nearest band node (exact for a true band,
+and a hole in a decoded band closes half-way across), then runs Lewiner's marching cubes
+(``skimage.measure.marching_cubes``) on the dense grid padded with an outside layer, whose output is
+closed because every cell of the padded grid is contoured. Memory is the dense grid (``R^3`` float32:
 8 MiB at R = 128, 64 MiB at R = 256). It does not decimate or smooth.
 """
 
@@ -66,8 +66,9 @@ def tensors_to_sdf(coords, feats, like: SparseSDF, truncation: float) -> SparseS
     return pack(c, f * truncation * like.voxel_size, like)
 
 
-def reconstruct(model, sdf: SparseSDF, device: str = "cpu") -> SparseSDF:
-    """Encode ``sdf`` (posterior mean) and decode it with predicted pruning; the decoded SparseSDF.
+def reconstruct(model, sdf: SparseSDF, device: str = "cpu", prune_threshold: float = 0.0) -> SparseSDF:
+    """Encode ``sdf`` (posterior mean) and decode it with predicted pruning (children whose logit
+    exceeds ``prune_threshold``); the decoded SparseSDF.
 
     Raises ``ValueError`` when the decoder prunes every voxel of some level.
     """
@@ -80,39 +81,40 @@ def reconstruct(model, sdf: SparseSDF, device: str = "cpu") -> SparseSDF:
     x = SparseTensor(torch.cat([torch.zeros(len(c), 1, dtype=torch.int32), c], 1).to(device), f.to(device))
     with torch.no_grad():
         posterior, _ = model.encode(x)
-        out = model.decode(posterior.mode())
+        out = model.decode(posterior.mode(), prune_threshold=prune_threshold)
     return tensors_to_sdf(out.sdf.coords[:, 1:], out.sdf.feats, sdf, trunc)
 
 
 def dense_signed_grid(sdf: SparseSDF) -> np.ndarray:
     """The grid ``grid_shape + 2`` (one outside layer each side) with signs filled beyond the band.
 
-    Band nodes keep their values (in voxels); other nodes get ``+-band`` (voxels) with the majority
-    sign of the band nodes their 6-connected unstored region touches (outside if it touches none,
-    and the region touching the grid's outer layer is outside).
+    Band nodes keep their values (in voxels); every other node gets ``+-band`` (voxels) with the sign
+    of the nearest band node (Euclidean distance transform, ``scipy.ndimage.distance_transform_edt``),
+    the outer layer ``+band``. For a true band this is the true sign (a node farther than ``band``
+    from the surface is nearer to a band node on its own side); where a decoded band has a hole, the
+    two sides meet half-way across it and the surface closes there.
     """
     from scipy import ndimage
 
     shape = tuple(int(s) + 2 for s in sdf.grid_shape)
-    band = sdf.band / sdf.voxel_size
-    vol = np.full(shape, np.nan, np.float32)
+    band = np.float32(sdf.band / sdf.voxel_size)
+    vol = np.zeros(shape, np.float32)
+    known = np.zeros(shape, bool)
     c = sdf.coords.astype(np.int64) + 1
     vol[c[:, 0], c[:, 1], c[:, 2]] = sdf.values / np.float32(sdf.voxel_size)
-    unknown = np.isnan(vol)
-    labels, n = ndimage.label(unknown)
-    votes = np.zeros(n + 1, np.float64)
-    for axis in range(3):
-        for step in (1, -1):
-            a, b = [slice(None)] * 3, [slice(None)] * 3
-            a[axis] = slice(0, -1) if step == 1 else slice(1, None)
-            b[axis] = slice(1, None) if step == 1 else slice(0, -1)
-            la, vb = labels[tuple(a)], vol[tuple(b)]
-            pick = (la > 0) & ~np.isnan(vb)
-            np.add.at(votes, la[pick], np.where(vb[pick] < 0, -1.0, 1.0))
-    sign = np.where(votes < 0, -1.0, 1.0).astype(np.float32)
-    sign[labels[0, 0, 0]] = 1.0  # the outer layer is outside
-    vol[unknown] = sign[labels[unknown]] * np.float32(band)
-    return vol
+    known[c[:, 0], c[:, 1], c[:, 2]] = True
+    if not known.any():
+        return np.full(shape, band, np.float32)
+    idx = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
+    nearest = vol[idx[0], idx[1], idx[2]]
+    out = np.where(known, vol, np.where(nearest < 0, -band, band)).astype(np.float32)
+    for axis in range(3):  # the outer layer is outside
+        sl = [slice(None)] * 3
+        sl[axis] = 0
+        out[tuple(sl)] = band
+        sl[axis] = -1
+        out[tuple(sl)] = band
+    return out
 
 
 def decoded_surface(sdf: SparseSDF):

@@ -5,6 +5,9 @@ What it does: :func:`vae_loss` sums
 * SDF regression: mean squared error between decoded and true normalised SDF (``sdf / (voxel *
   truncation)``, in ``[-1, 1]``) over the band voxels, each voxel weighted ``1 + sharp_weight`` if it
   lies at a sharp edge, else 1;
+* outside-band rejection: decoded voxels that are not in the true band (the decoder's own false
+  positives, kept during training with ``include_predicted``) must decode to ``|sdf| >= 1``, so that
+  they fall out of the band: mean of ``relu(1 - |sdf|)^2`` over them, times ``outside``;
 * KL divergence of the diagonal Gaussian posterior from ``N(0, I)`` (per element, mean), times a
   small weight;
 * pruning: binary cross-entropy of every subdivision's child logits against "child is in the band",
@@ -41,6 +44,7 @@ class LossWeights:
     Attributes:
         sdf: SDF mean squared error.
         sharp: extra weight of sharp-edge voxels (weight ``1 + sharp``).
+        outside: weight of the outside-band rejection term.
         kl: KL divergence (per latent element).
         prune: pruning binary cross-entropy.
         sharp_angle_deg: normal turn between axis neighbours that marks a sharp edge.
@@ -50,6 +54,7 @@ class LossWeights:
     sharp: float = 2.0
     kl: float = 1e-5
     prune: float = 0.1
+    outside: float = 1.0
     sharp_angle_deg: float = 40.0
 
 
@@ -104,7 +109,8 @@ def vae_loss(x: SparseTensor, posterior: DiagonalGaussian, out: DecoderOutput,
         posterior: the encoder's posterior.
         out: the teacher-forced decoder output (with ``prune_targets``).
     Returns:
-        ``(loss, {"loss", "sdf", "kl", "prune", "prune_acc", "sharp_frac", "sdf_l1"})``.
+        ``(loss, {"loss", "sdf", "outside", "kl", "prune", "extra_frac", "prune_acc", "sharp_frac",
+        "sdf_l1"})``; ``extra_frac`` is the share of decoded voxels outside the true band.
     Raises:
         ValueError: ``out`` has no pruning targets (the decoder ran without a guide).
     """
@@ -118,13 +124,16 @@ def vae_loss(x: SparseTensor, posterior: DiagonalGaussian, out: DecoderOutput,
     w = 1.0 + weights.sharp * sharp.to(pred.dtype)
     err = (pred.float() - target.float()) ** 2
     sdf = (w * err).sum() / w.sum()
+    extra = out.sdf.feats[~ok, 0].float()
+    outside = (torch.relu(1.0 - extra.abs()) ** 2).mean() if extra.numel() else extra.sum()
     kl = posterior.kl()
     logits = torch.cat([lg.reshape(-1) for lg in out.prune_logits]).float()
     targets = torch.cat([t.reshape(-1) for t in out.prune_targets]).float()
     prune = F.binary_cross_entropy_with_logits(logits, targets)
-    loss = weights.sdf * sdf + weights.kl * kl + weights.prune * prune
+    loss = weights.sdf * sdf + weights.outside * outside + weights.kl * kl + weights.prune * prune
     with torch.no_grad():
-        terms = {"loss": float(loss), "sdf": float(sdf), "kl": float(kl), "prune": float(prune),
+        terms = {"loss": float(loss), "sdf": float(sdf), "outside": float(outside), "kl": float(kl),
+                 "prune": float(prune), "extra_frac": float((~ok).float().mean()),
                  "prune_acc": float(((logits > 0).float() == targets).float().mean()),
                  "sharp_frac": float(sharp.float().mean()),
                  "sdf_l1": float((pred.float() - target.float()).abs().mean())}

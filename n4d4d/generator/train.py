@@ -50,6 +50,8 @@ class TrainConfig:
         seed: seeds numpy (data) and torch (weights, posterior samples).
         val_shapes: validation shapes (first of the val split), ``val_every``/``log_every``/``ckpt_every`` in steps.
         mixed_precision, grad_checkpoint: bfloat16 autocast and gradient checkpointing (CUDA only).
+        self_pruning: after warm-up the decoder keeps its own predicted voxels too (teacher forcing
+            plus its false positives), learning to prune them and to decode them outside the band.
     """
 
     name: str
@@ -73,6 +75,7 @@ class TrainConfig:
     ckpt_every: int = 100
     mixed_precision: bool = False
     grad_checkpoint: bool = False
+    self_pruning: bool = True
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -199,8 +202,11 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def train_step(model, optimizer, x, cfg: TrainConfig, lr: float) -> dict:
-    """One optimisation step on batch ``x``; returns the loss terms (floats) and the gradient norm."""
+def train_step(model, optimizer, x, cfg: TrainConfig, lr: float, include_predicted: bool = False) -> dict:
+    """One optimisation step on batch ``x``; returns the loss terms (floats) and the gradient norm.
+
+    ``include_predicted``: the decoder also keeps the voxels it predicts itself (after warm-up), so
+    it learns to prune and to reject its own false positives."""
     import torch
 
     from n4d4d.generator.losses import vae_loss
@@ -210,7 +216,7 @@ def train_step(model, optimizer, x, cfg: TrainConfig, lr: float) -> dict:
     model.train()
     dev = x.device.type
     with torch.autocast(dev, dtype=torch.bfloat16, enabled=cfg.mixed_precision and dev == "cuda"):
-        posterior, out = model(x)
+        posterior, out = model(x, include_predicted=include_predicted)
     loss, terms = vae_loss(x, posterior, out, cfg.loss)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -317,7 +323,8 @@ def train_vae(cfg: TrainConfig, corpus_dir: str | Path, run_dir: str | Path, *, 
         while step < cfg.steps:
             x, r = draw_batch(source, cfg, rng)
             t0 = time.perf_counter()
-            terms = train_step(model, optimizer, x.to(dev), cfg, lr_at(step, cfg))
+            terms = train_step(model, optimizer, x.to(dev), cfg, lr_at(step, cfg),
+                               include_predicted=cfg.self_pruning and step >= cfg.warmup)
             step += 1
             wall = time.perf_counter() - t_start
             window.append({**terms, "nodes": x.num_tokens, "res": r, "seconds": time.perf_counter() - t0})

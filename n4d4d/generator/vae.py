@@ -232,12 +232,18 @@ class SparseSDFVAE(nn.Module):
         mean, logvar = self.enc_out(h.feats).chunk(2, dim=1)
         return DiagonalGaussian(h.coords, mean, logvar.clamp(-30.0, 20.0), h.batch_size), coords
 
-    def decode(self, z: SparseTensor, guide: list[torch.Tensor] | None = None) -> DecoderOutput:
+    def decode(self, z: SparseTensor, guide: list[torch.Tensor] | None = None,
+               prune_threshold: float = 0.0, include_predicted: bool = False) -> DecoderOutput:
         """Decode latents ``z`` (feats ``(M, C)`` on the latent grid) to a band at resolution ``R``.
 
         ``guide``: the encoder's per-level coords; children are kept where they are in the guide's
-        next-finer level (teacher forcing) and the pruning targets are returned. Without a guide,
-        children with a positive pruning logit are kept (``ValueError`` if a level keeps none).
+        next-finer level (teacher forcing) and the pruning targets are returned; with
+        ``include_predicted`` the children the model itself keeps are kept too, so training sees its
+        own false positives (their children's targets are all False, and their voxels at the input
+        resolution are outside the band, see :func:`n4d4d.generator.losses.vae_loss`). Without a guide,
+        children whose pruning logit exceeds ``prune_threshold`` are kept (0: probability 1/2; a
+        negative threshold keeps more, trading decode time for fewer holes); ``ValueError`` if a level
+        keeps none.
         """
         ck = self.use_checkpoint and torch.is_grad_enabled()
         h = z.replace(self.dec_in(z.feats))
@@ -256,8 +262,10 @@ class SparseSDFVAE(nn.Module):
                 child[..., 1:] = 2 * child[..., 1:] + CHILD_OFFSETS.to(child.device)
                 keep = coords_lookup(guide[target_level], child.reshape(-1, 4)).view(-1, 8) >= 0
                 out.prune_targets.append(keep)
+                if include_predicted:
+                    keep = keep | (logits.detach() > prune_threshold)
             else:
-                keep = logits > 0
+                keep = logits > prune_threshold
             out.prune_logits.append(logits)
             if i == self.config.levels - 1 and self.dec_out is None:  # the last subdivision is the SDF head
                 h = h.replace(nn.functional.silu(self.dec_norm(h.feats)))
@@ -267,12 +275,12 @@ class SparseSDFVAE(nn.Module):
         out.sdf = h
         return out
 
-    def forward(self, x: SparseTensor, sample: bool = True,
+    def forward(self, x: SparseTensor, sample: bool = True, include_predicted: bool = False,
                 generator: torch.Generator | None = None) -> tuple[DiagonalGaussian, DecoderOutput]:
         """Teacher-forced reconstruction for training: ``(posterior, decoder output)``."""
         posterior, guide = self.encode(x)
         z = posterior.sample(generator) if sample else posterior.mode()
-        return posterior, self.decode(z, guide)
+        return posterior, self.decode(z, guide, include_predicted=include_predicted)
 
 
 def count_parameters(model: nn.Module) -> int:
