@@ -132,7 +132,7 @@ def _summary(fid: dict) -> dict:
 
 
 def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: int = 64,
-                         threshold: float = 0.05, time_budget_s: float = 30.0, seed: int = 0,
+                         threshold: float = 0.05, time_budget_s: float = 60.0, seed: int = 0,
                          name: str = "", settings: CoacdSettings | None = None,
                          fidelity: FidelityThresholds | None = None) -> tuple[tuple[Mesh, ...], dict]:
     """Convex hulls of a closed part mesh, within hull, vertex and time budgets.

@@ -79,9 +79,11 @@ class StabilityThresholds:
             centre of mass is lower than the placed one by more than
             ``max(min_rest_com_drop_m, max_rest_com_drop_fraction * diagonal)``: the authored pose
             was an unstable balance (a cone on its tip, a plate on its edge) that the 0.6 degree
-            tilt upset. Settling into contact and rocking into the nearest equilibrium lower a
-            stable body's COM by well under a millimetre (the duck: 0.17 rad of rocking); toppling
-            loses a good fraction of the body's size. 2% of the diagonal, at least 1 mm.
+            tilt upset. Settling into contact and rocking into the nearest equilibrium lower the
+            COM by a few millimetres (pybullet_data's teddy: 3.4 mm, 2.5% of its diagonal; the
+            duck rocks 0.17 rad and rises); toppling loses far more (a cube off an edge: 12% of
+            its diagonal, off a corner 21%; a box onto its side 18%; the cone 50%). 5% of the
+            diagonal, at least 1 mm.
         max_rest_shift_m, max_rest_shift_rad: in the rest check, a settled pose farther than
             this from the placed pose is reported as a warning (the asset rolled, tipped over or
             slid to another rest pose), not a failure: a ball rolls, and an asset authored in an
@@ -103,7 +105,7 @@ class StabilityThresholds:
     speed_slack_m_s: float = 0.05
     drop_height_m: float = 0.05
     rest_perturbation_rad: float = 0.01
-    max_rest_com_drop_fraction: float = 0.02
+    max_rest_com_drop_fraction: float = 0.05
     min_rest_com_drop_m: float = 0.001
     max_rest_shift_m: float = 0.01
     max_rest_shift_rad: float = 0.1
