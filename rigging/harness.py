@@ -16,6 +16,9 @@ What it does, per input path:
 - a skinned glTF / GLB is scored on the **skeleton** track: a curve skeleton inferred on its
   bind-pose mesh against the joints of its inverse bind matrices (CD-J2J, CD-J2B).
 
+Each row also counts the *extra* movable joints, those that match no true one (pieces of one
+true body hinged to each other on the merged track): accuracy alone does not see them.
+
 With no path it evaluates the development set (``../shared/data``: PartNet-Mobility objects and
 rigged glTFs) and pybullet_data's robots. What it does not: tune anything on the data, or
 write files; it returns records and renders a table.
