@@ -93,3 +93,16 @@ def test_mass_stage_distributes_total_mass_by_volume():
     assert out.stages[-1].name == "mass" and out.stages[-1].figures["total_mass_kg"] == pytest.approx(10.0)
     default = mass_stage(box())  # the material's density (500 kg/m^3)
     assert default.mass["base"].mass == pytest.approx(500.0 * 0.1 * 0.15 * 0.2)
+
+
+def test_overlapping_shells_count_their_overlap_once():
+    from n4d4d.asset import Asset, Part
+
+    a = trimesh.creation.box(extents=[0.1, 0.1, 0.1])
+    b = trimesh.creation.box(extents=[0.1, 0.1, 0.1])
+    b.apply_translation([0.05, 0.0, 0.0])  # half overlapping: the solid is 0.15 x 0.1 x 0.1 m
+    part = Part("base", Mesh.from_trimesh(trimesh.util.concatenate([a, b])))
+    out = mass_stage(Asset(name="twin", parts=(part,)), density=1000.0)
+    assert out.mass["base"].mass == pytest.approx(1000.0 * 0.15 * 0.1 * 0.1, rel=1e-9)
+    assert out.mass["base"].center_of_mass[0] == pytest.approx(0.025, abs=1e-9)
+    assert "union" in out.stages[-1].figures["parts"]["base"]["volume_source"]
