@@ -75,7 +75,8 @@ def mass_properties(mesh: Mesh, *, density: float | None = None, mass: float | N
     import trimesh
 
     tm = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=False)
-    props = tm.mass_properties  # density 1: mass == volume
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero volume is reported below
+        props = tm.mass_properties  # density 1: mass == volume
     volume = float(props["volume"])
     scale = max(mesh.diagonal, 1e-300) ** 3
     if not volume > 1e-12 * scale:
