@@ -110,3 +110,21 @@ def test_stability_stage_report():
 def test_time_budget(box):
     with pytest.raises(TimeBudgetError, match="box"):
         check_pybullet(box, orientations=3, time_budget_s=0.01)
+
+
+def test_stable_orientation_lays_the_cone_on_its_side():
+    from n4d4d.asset import Asset, Part
+    from n4d4d.physics_validation.rest_pose import stable_orientation
+
+    R, fig = stable_orientation(shapes.box().visual)
+    assert fig["angle_rad"] == 0.0 and np.allclose(R, np.eye(3))  # a box on its base rests
+    cone = shapes.cone_on_tip()
+    R, fig = stable_orientation(cone.visual)
+    # Closed form: a cone (r 5 cm, h 20 cm) on its side tilts pi/2 - atan(r / h) from upright.
+    assert fig["angle_rad"] == pytest.approx(np.pi / 2 - np.arctan(0.05 / 0.2), abs=0.02)
+    v = cone.visual.vertices @ R.T
+    v -= [0.0, 0.0, v[:, 2].min()]
+    turned = cone.visual.replace(vertices=v)
+    res = check_pybullet(_ready(Asset(name="cone_on_side", visual=turned, parts=(Part("base", turned),))),
+                         orientations=0)
+    assert res["passed"], res["reasons"]  # re-posed, it rests where placed
