@@ -13,7 +13,18 @@ from typer.testing import CliRunner  # noqa: E402
 from n4d4d.cli import app  # noqa: E402
 
 
-def test_corpus_train_eval_round_trip(tmp_path, monkeypatch):
+@pytest.fixture
+def restore_threads():
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def test_corpus_train_eval_round_trip(tmp_path, monkeypatch, restore_threads):
+    """``--threads 1``: on a shared 2-core machine torch's two intra-op threads make the small
+    scatter-adds of the sparse convolution many times slower."""
     import trimesh
 
     from n4d4d.generator import train as train_mod
@@ -34,22 +45,22 @@ def test_corpus_train_eval_round_trip(tmp_path, monkeypatch):
     monkeypatch.setitem(train_mod.CONFIGS, "tiny", tiny)
     run = tmp_path / "run"
     res = runner.invoke(app, ["train", "vae", "--config", "tiny", "--corpus", str(tmp_path / "c"), "--run", str(run),
-                              "--steps", "2"])
+                              "--steps", "2", "--threads", "1"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["train", "vae", "--config", "tiny", "--corpus", str(tmp_path / "c"), "--run", str(run),
-                              "--steps", "2"])
+                              "--steps", "2", "--threads", "1"])
     assert res.exit_code == 0 and "at step 2" in res.output
     lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [2]
 
     # a different config in the same run folder is refused with a clear message
     res = runner.invoke(app, ["train", "vae", "--config", "tiny", "--corpus", str(tmp_path / "c"), "--run", str(run),
-                              "--steps", "3"])
+                              "--steps", "3", "--threads", "1"])
     assert res.exit_code == 2 and "another config" in res.output
 
     out = tmp_path / "eval.json"
     res = runner.invoke(app, ["eval", "vae", str(src / "capsule0.obj"), "--checkpoint", str(run / "vae.safetensors"),
-                              "--resolution", "32", "--points", "2000", "--json", str(out)])
+                              "--resolution", "32", "--points", "2000", "--json", str(out), "--threads", "1"])
     assert res.exit_code == 0, res.output
     report = json.loads(out.read_text())
     assert report["summary"]["n"] == 1 and "fscore" in report["rows"][0]
