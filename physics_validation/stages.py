@@ -161,7 +161,8 @@ def _solid(mesh):
 
 
 def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
-                    engines: Sequence[str] = ("pybullet",), orientations: int = 3, thresholds=None) -> Asset:
+                    engines: Sequence[str] = ("pybullet", "newton"), orientations: int = 3,
+                    thresholds=None) -> Asset:
     """The physics certificate (:func:`.certificate.certify`) as ``asset.physics``.
 
     Args:
@@ -169,7 +170,9 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
             checked when present).
         seed: seeds rest tilt and drop orientations.
         time_budget_s: wall seconds for all checks.
-        engines: "pybullet" and/or "newton".
+        engines: "pybullet" and/or "newton" (default both: the certificate of issue 4; Newton
+            adds ~1-3 s per asset once imported, ~3 s for its import, and minutes the very first
+            time on a machine, when Warp compiles its kernels).
         orientations: drops per engine.
         thresholds: a :class:`~.certificate.Thresholds` bundle (default thresholds).
 
