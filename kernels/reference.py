@@ -14,12 +14,18 @@ one softmax to the union of the key blocks ``block_idx[t, g, :]``:
 * sliding window (Direct3D-S2's 3D windows): keys are the window-ordered tokens, each query picks its
   own window.
 
-Queries are processed in chunks; each chunk gathers the union of the key blocks its queries picked
-and computes a masked dense softmax over it, so no ``N x N`` matrix is formed (memory per chunk is
-``chunk x H x |union|``). With gradients enabled, each chunk runs under activation checkpointing
-(recomputed in the backward pass) so the memory of forward+backward does not grow with ``N``.
-A query whose blocks hold no key (only possible if ``block_idx`` is all ``-1``) gets output 0 and
-log-sum-exp ``-inf``.
+Queries are processed in chunks, each in one of two exact ways, whichever touches fewer keys:
+
+* *union*: the chunk gathers the union of the key blocks its queries picked (``T`` keys) and computes
+  a masked dense softmax over it (cost ``chunk x H x T``; best when neighbouring queries pick the same
+  blocks: always for the compression and window branches);
+* *gather*: each query gathers its own ``K`` blocks, padded to the longest (``K x L_max`` keys, cost
+  ``chunk x H x K x L_max``; best when the choices are scattered, e.g. top-k from random features).
+
+Either way no ``N x N`` matrix is formed. With gradients enabled, each chunk runs under activation
+checkpointing (recomputed in the backward pass) so the memory of forward+backward does not grow with
+``N``. A query whose blocks hold no key (only possible if ``block_idx`` is all ``-1``) gets output 0
+and log-sum-exp ``-inf``.
 
 What it does not do: it is not fast (Python loop over chunks), and it does not choose blocks.
 """
@@ -43,32 +49,76 @@ def _ranges(starts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def _chunk(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, tok: torch.Tensor, mask: torch.Tensor,
            scale: float, with_lse: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Masked softmax attention of ``q (C, H, D)`` over keys ``k[tok], v[tok]`` (``tok`` ``(T,)``).
+    """Masked softmax attention of ``q (C, H, D)`` over keys ``k[tok], v[tok]``.
 
-    ``mask`` ``(C, H_kv or 1, T)`` bool says which keys each query sees. Returns ``o (C, H, D)``
+    ``tok`` is ``(T,)`` (keys shared by the chunk) or ``(C, H_kv, T)`` (keys per query and KV head);
+    ``mask`` ``(C, H_kv or 1, T)`` bool says which of them each query sees. Returns ``o (C, H, D)``
     float32 and ``lse (C, H)`` float32 (or None unless ``with_lse``).
     """
     c, h, d = q.shape
     hkv = k.shape[1]
     qf = q.float().view(c, hkv, h // hkv, d)
-    kf, vf = k[tok].float(), v[tok].float()                        # (T, H_kv, D)
-    s = torch.einsum("cgjd,tgd->cgjt", qf, kf) * scale              # (C, H_kv, G, T)
+    if tok.ndim == 1:
+        kf, vf = k.index_select(0, tok).float(), v.index_select(0, tok).float()      # (T, H_kv, D)
+        s = torch.einsum("cgjd,tgd->cgjt", qf, kf) * scale          # (C, H_kv, G, T)
+    else:                                                           # rows (token, head) of k as (N*H_kv, D)
+        rows = (tok * hkv + torch.arange(hkv, device=tok.device)[None, :, None]).reshape(-1)
+        kf = k.reshape(-1, d).index_select(0, rows).view(*tok.shape, d).float()      # (C, H_kv, T, D)
+        vf = v.reshape(-1, d).index_select(0, rows).view(*tok.shape, d).float()
+        s = torch.einsum("cgjd,cgtd->cgjt", qf, kf) * scale
     m = mask[:, :, None, :]
     s = s.masked_fill(~m, torch.finfo(torch.float32).min)           # finite: no NaN in any gradient
     p = torch.softmax(s, dim=-1)
     has_key = m.any(-1)                                             # (C, H_i, 1)
     if not bool(has_key.all()):
         p = p * m                                                   # rows with no key: all 0
-    o = torch.einsum("cgjt,tgd->cgjd", p, vf).reshape(c, h, d)
+    if tok.ndim == 1:
+        o = torch.einsum("cgjt,tgd->cgjd", p, vf).reshape(c, h, d)
+    else:
+        o = torch.einsum("cgjt,cgtd->cgjd", p, vf).reshape(c, h, d)
     if not with_lse:
         return o, None
     lse = torch.logsumexp(s, dim=-1)                                # (C, H_kv, G)
     return o, torch.where(has_key.expand(c, hkv, h // hkv), lse, -math.inf).reshape(c, h)
 
 
+def _union_keys(idx: torch.Tensor, key_offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tok (T,)``: the keys of every block in ``idx (C, H_i, K)``; ``mask (C, H_i, T)``: picked."""
+    blocks = torch.unique(idx[idx >= 0])
+    starts = key_offsets[blocks]
+    lengths = key_offsets[blocks + 1] - starts
+    tok = _ranges(starts, lengths)
+    # picked[c, g, u]: query c picked the u-th block of the union (slot len(blocks): "-1")
+    slot = torch.where(idx >= 0, torch.searchsorted(blocks, idx.clamp_min(0)), len(blocks))
+    picked = torch.zeros(idx.shape[:2] + (len(blocks) + 1,), dtype=torch.bool, device=idx.device)
+    picked.scatter_(2, slot, True)
+    return tok, picked[:, :, torch.repeat_interleave(torch.arange(len(blocks), device=idx.device), lengths)]
+
+
+def _gathered_keys(idx: torch.Tensor, key_offsets: torch.Tensor, hkv: int,
+                   l_max: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tok (C, H_kv, K * l_max)``: each query's blocks, each padded to ``l_max``; ``mask`` likewise.
+
+    A block repeated in a row is masked out after its first occurrence (it counts once).
+    """
+    idx = torch.sort(idx, dim=-1).values
+    repeat = torch.zeros_like(idx, dtype=torch.bool)
+    repeat[..., 1:] = idx[..., 1:] == idx[..., :-1]
+    ok = (idx >= 0) & ~repeat
+    start = key_offsets[idx.clamp_min(0)]
+    length = torch.where(ok, key_offsets[idx.clamp_min(0) + 1] - start, 0)
+    pos = torch.arange(l_max, device=idx.device)
+    mask = pos < length[..., None]                                  # (C, H_i, K, l_max)
+    tok = torch.where(mask, start[..., None] + pos, 0)
+    c, hi, k = idx.shape
+    return (tok.reshape(c, hi, k * l_max).expand(c, hkv, k * l_max),
+            mask.reshape(c, hi, k * l_max))
+
+
 def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            key_offsets: torch.Tensor, block_idx: torch.Tensor, scale: float | None = None,
-                           chunk: int = 256, return_lse: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+                           chunk: int = 64, return_lse: bool = True,
+                           strategy: str = "auto") -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each query attends to the union of the key blocks it picked (one softmax over all of them).
 
     Args:
@@ -79,8 +129,10 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
             middle axis means the same blocks for all heads); ``-1`` entries pick nothing, and a
             block listed twice counts once.
         scale: softmax scale, default ``1 / sqrt(D)``.
-        chunk: queries per chunk (memory ``chunk x H x |union of picked keys|`` floats).
+        chunk: queries per chunk.
         return_lse: also return the log-sum-exp (one more pass over the scores).
+        strategy: ``"union"``, ``"gather"`` (see the module docstring) or ``"auto"`` (per chunk,
+            whichever has fewer keys per query). All give the same result up to float32 rounding.
 
     Returns:
         ``o`` ``(N_q, H, D)`` in ``q.dtype`` and ``lse`` ``(N_q, H)`` float32 (natural log of the
@@ -90,21 +142,24 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     hkv = k.shape[1]
     if h % hkv:
         raise ValueError(f"query heads ({h}) must be a multiple of key/value heads ({hkv})")
+    if strategy not in ("auto", "union", "gather"):
+        raise ValueError(f"strategy must be 'auto', 'union' or 'gather', got {strategy!r}")
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     key_offsets = key_offsets.long()
+    lengths = key_offsets[1:] - key_offsets[:-1]
+    k, v = k.contiguous(), v.contiguous()                           # so k.reshape(-1, D) is a view
     use_ckpt = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     outs, lses = [], []
     for a in range(0, nq, chunk):
         idx = block_idx[a:a + chunk].long()                         # (C, H_i, K)
-        blocks = torch.unique(idx[idx >= 0])
-        starts = key_offsets[blocks]
-        lengths = key_offsets[blocks + 1] - starts
-        tok = _ranges(starts, lengths)                              # (T,) union of picked keys
-        # picked[c, g, u]: query c picked the u-th block of the union (slot len(blocks): "-1")
-        slot = torch.where(idx >= 0, torch.searchsorted(blocks, idx.clamp_min(0)), len(blocks))
-        picked = torch.zeros(idx.shape[:2] + (len(blocks) + 1,), dtype=torch.bool, device=idx.device)
-        picked.scatter_(2, slot, True)
-        mask = picked[:, :, torch.repeat_interleave(torch.arange(len(blocks), device=idx.device), lengths)]
+        picked = torch.unique(idx[idx >= 0])
+        l_max = int(lengths[picked].max()) if picked.numel() else 0
+        gather = strategy == "gather" or (strategy == "auto" and
+                                          idx.shape[2] * l_max < int(lengths[picked].sum()))
+        if gather:
+            tok, mask = _gathered_keys(idx, key_offsets, hkv, l_max)
+        else:
+            tok, mask = _union_keys(idx, key_offsets)
         if use_ckpt:
             o, lse = checkpoint(_chunk, q[a:a + chunk], k, v, tok, mask, scale, return_lse,
                                 use_reentrant=False)

@@ -47,15 +47,15 @@ def _qkv(n, h, hkv, d, seed=0, nk=None):
             for nn, hh in ((n, h), (nk or n, hkv), (nk or n, hkv))]
 
 
-@pytest.mark.parametrize("h,hkv", [(2, 2), (4, 2), (8, 1)])
-def test_block_sparse_attention_matches_brute_force(h, hkv):
+@pytest.mark.parametrize("h,hkv,strategy", [(2, 2, "union"), (4, 2, "gather"), (8, 1, "auto"), (4, 2, "union")])
+def test_block_sparse_attention_matches_brute_force(h, hkv, strategy):
     gen = torch.Generator().manual_seed(1)
     nk, nq, d = 90, 70, 16
     offsets = torch.tensor([0, 1, 20, 21, 55, 90])                      # blocks of 1..35 keys
     idx = torch.randint(-1, 5, (nq, hkv, 3), generator=gen)              # -1 = none, repeats allowed
     idx[0] = -1                                                          # a query that picks nothing
     q, k, v = _qkv(nq, h, hkv, d, nk=nk)
-    o, lse = block_sparse_attention(q, k, v, offsets, idx, chunk=16)
+    o, lse = block_sparse_attention(q, k, v, offsets, idx, chunk=16, strategy=strategy)
     key_block = torch.repeat_interleave(torch.arange(5), offsets[1:] - offsets[:-1])
     allowed = (idx[:, :, :, None] == key_block).any(2).repeat_interleave(h // hkv, 1)
     ref = _dense(q, k, v, allowed)
