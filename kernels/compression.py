@@ -2,9 +2,10 @@
 
 * :func:`compress_kv` pools the keys and values of each compression block into one compressed token:
   a learned intra-block positional encoding is added to each key, then keys and values are averaged
-  over the block's tokens (Direct3D-S2, Wu et al. 2025, sec. 3.2, "sparse 3D compression": intra-block
-  positional encoding followed by sparse mean pooling; NSA, Yuan et al. 2025, eq. 7, uses a learned
-  MLP over a block of a 1D sequence instead).
+  over the block's tokens. This is the pooling the issue specifies; Direct3D-S2 (Wu et al. 2025,
+  "sparse 3D compression") also uses an intra-block positional encoding and mean pooling but puts a
+  learned sparse 3D convolution in between, which is not implemented here; NSA (Yuan et al. 2025,
+  eq. 7) uses a learned MLP over a block of a 1D sequence.
 * :func:`select_blocks` scores each selection block for each query from the compression branch's
   attention probabilities, summed over the compression blocks it contains and over the query heads
   of a KV group (NSA eqs. 8-10), and keeps the top-k blocks (NSA eq. 11).

@@ -1,7 +1,7 @@
 """Token layout of spatial sparse attention: voxels sorted so that every 3D block is a contiguous run.
 
 Spatial Sparse Attention (Direct3D-S2, Wu et al. 2025, "Gigascale 3D Generation Made Easy with
-Spatial Sparse Attention", sec. 3.2) partitions the occupied voxels of a sparse grid three ways:
+Spatial Sparse Attention") partitions the occupied voxels of a sparse grid three ways:
 
 * compression blocks: cubes of side ``compression_block`` (``c``, default 4) voxels;
 * selection blocks: cubes of side ``selection_block`` (``s``, default 8, a multiple of ``c``);

@@ -7,7 +7,7 @@ All three branches are one operation, *block-sparse attention*: query token ``t`
 which belongs to key/value head ``g = h // (H // H_kv)``: grouped-query attention, GQA) attends with
 one softmax to the union of the key blocks ``block_idx[t, g, :]``:
 
-* compression (Native Sparse Attention, Yuan et al. 2025, sec. 3.3.1; Direct3D-S2 sec. 3.2): keys are
+* compression (Native Sparse Attention, Yuan et al. 2025, sec. 3.3.1; Direct3D-S2): keys are
   the compressed tokens, one block per batch item, each query picks its own batch item;
 * selection (NSA sec. 3.3.2): keys are the tokens, blocks are the selection blocks, each query picks
   its top-k blocks per KV head (:func:`n4d4d.kernels.compression.select_blocks`);

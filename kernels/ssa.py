@@ -1,7 +1,7 @@
 """Spatial Sparse Attention: the module, the functional form, and backend dispatch.
 
 Spatial Sparse Attention (SSA; Direct3D-S2, Wu et al. 2025, "Gigascale 3D Generation Made Easy with
-Spatial Sparse Attention", sec. 3.2) adapts Native Sparse Attention (NSA; Yuan et al. 2025, "Native
+Spatial Sparse Attention") adapts Native Sparse Attention (NSA; Yuan et al. 2025, "Native
 Sparse Attention: Hardware-Aligned and Natively Trainable Sparse Attention") to the occupied voxels
 of a sparse 3D grid. Each token's output is a gated sum of three branches (NSA eq. 5):
 
@@ -163,7 +163,7 @@ def spatial_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
 
 
 class SpatialSparseAttention(nn.Module):
-    """Spatial sparse self-attention over a :class:`SparseTensor` (Direct3D-S2 sec. 3.2, NSA).
+    """Spatial sparse self-attention over a :class:`SparseTensor` (Direct3D-S2, NSA).
 
     Args:
         dim: feature channels ``C`` of the input and output.

@@ -3,7 +3,7 @@
 Query token ``t`` and the query heads of KV group ``g`` attend, with one softmax, to the tokens of the
 selection blocks ``block_idx[t, g, :]`` (Native Sparse Attention, Yuan et al. 2025, sec. 3.3.2 and its
 kernel design, sec. 3.4: group-centric loading, all query heads of a GQA group in one tile so each
-selected key block is read once per group; Direct3D-S2, Wu et al. 2025, sec. 3.2, for 3D blocks).
+selected key block is read once per group; Direct3D-S2, Wu et al. 2025, for 3D blocks).
 
 * forward: one program per (tile of ``BLOCK_T`` consecutive query tokens, KV group); the rows of its
   tile are the (token, query head) pairs, ``BLOCK_T x group`` of them (about 32: NSA puts one token's

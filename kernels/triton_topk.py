@@ -7,7 +7,7 @@ branch's attention probabilities: for query token ``t`` and KV group ``g``
 of exp(scale * q[t, h] . k_cmp[c, g] - lse_cmp[t, h])``
 
 where ``lse_cmp`` is the log-sum-exp the compression branch's forward already computed, so the
-probabilities are exactly that branch's (Direct3D-S2, Wu et al. 2025, sec. 3.2, does the same in 3D).
+probabilities are exactly that branch's (Direct3D-S2, Wu et al. 2025, does the same in 3D).
 The kernel computes these sums tile by tile (``BLOCK_T`` tokens x the group's heads per program),
 walking the selection blocks of the tile's batch item ``BLOCK_S`` at a time: their compressed tokens
 are one contiguous run, the probabilities of a chunk of them are summed per block with a one-hot

@@ -5,7 +5,7 @@ Flash-attention-2 style kernels (Dao 2023) for attention between *segments*: the
 ``cu_seqlens_k[i]:cu_seqlens_k[i + 1]``. Spatial sparse attention uses it twice:
 
 * compression branch: segments are batch items, keys are the item's compressed tokens
-  (Native Sparse Attention, Yuan et al. 2025, sec. 3.3.1; Direct3D-S2, Wu et al. 2025, sec. 3.2);
+  (Native Sparse Attention, Yuan et al. 2025, sec. 3.3.1; Direct3D-S2, Wu et al. 2025);
 * window branch: segments are the 3D windows of window-ordered tokens (queries and keys the same).
 
 Online softmax (running max and normaliser, base-2 exponentials), so no ``N x N`` matrix exists: the
