@@ -63,10 +63,15 @@ class SparseTensor:
 
     # -- construction -------------------------------------------------------------------------
     def replace(self, feats: torch.Tensor) -> "SparseTensor":
-        """Same voxels (and cached layouts), new features ``(N, ...)`` in the same row order."""
+        """Same voxels (and cached layouts), new features ``(N, ...)`` in the same row order.
+
+        Checks only the row count (no device synchronisation: it is called once per layer).
+        """
         if feats.shape[0] != self.coords.shape[0]:
             raise ValueError(f"replace: feats must have {self.coords.shape[0]} rows, got {feats.shape[0]}")
-        return SparseTensor(self.coords, feats, self.batch_size, _cache=self._cache)
+        out = SparseTensor.__new__(SparseTensor)
+        out.coords, out.feats, out.batch_size, out._cache = self.coords, feats, self.batch_size, self._cache
+        return out
 
     @classmethod
     def from_batches(cls, coords_list: list[torch.Tensor], feats_list: list[torch.Tensor]) -> "SparseTensor":

@@ -110,6 +110,8 @@ def test_bad_input_raises():
         SparseTensor(co[:1], torch.zeros(2, 1))
     with pytest.raises(ValueError, match="batch"):
         SparseTensor(co, torch.zeros(2, 1), batch_size=0)
+    with pytest.raises(ValueError, match="rows"):
+        SparseTensor(co[:1], torch.zeros(1, 1)).replace(torch.zeros(3, 1))
 
 
 def test_from_batches_and_shell():
