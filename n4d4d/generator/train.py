@@ -6,7 +6,8 @@ each step draws shapes (seeded ``numpy`` generator) until ``max_nodes`` band nod
 shapes, at a resolution drawn from ``resolutions``; optionally crops a cube of ``crop`` voxels around
 a random band node (so R = 128 shapes train at CPU cost); applies one of the 48 symmetries of the
 cube (axis permutation and flips, which map a grid SDF to a grid SDF exactly); and takes an AdamW
-step with linear warm-up, cosine decay and gradient clipping. On CUDA it can use bfloat16 autocast
+step with linear warm-up, cosine decay and gradient clipping. After warm-up the decoder keeps its
+own predicted voxels besides the true ones (``self_pruning``), so it learns to reject them. On CUDA it can use bfloat16 autocast
 and gradient checkpointing. Every ``ckpt_every`` steps (and at the end or at the time limit) it
 writes ``last.safetensors`` holding weights, optimizer moments, the step and the RNG states, from
 which a rerun resumes exactly; metrics go to ``log.jsonl`` (one JSON object per line) and

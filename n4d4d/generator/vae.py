@@ -22,8 +22,11 @@ downsampling (a 2x2x2 patch embedding) and the last subdivision, which then is t
 larger than level 1, costs two gathers instead of several 27-neighbour convolutions.
 
 During training the decoder is teacher-forced: it keeps the children that are in the true band
-(``guide``) and returns the pruning logits with their targets for the classification loss; at
-inference it keeps the children whose logit is positive. The model works at any ``R`` that keeps the
+(``guide``) and returns the pruning logits with their targets for the classification loss; with
+``include_predicted`` it also keeps the children it predicts itself, so it learns to prune its own
+false positives and to decode them outside the band (scheduled-sampling style; without this, voxels
+kept by mistake at inference decode to arbitrary values and leave floating blobs). At inference it
+keeps the children whose logit is positive. The model works at any ``R`` that keeps the
 coarse grid non-empty; only the SDF normalisation (``truncation`` in voxels) ties it to the data.
 
 What it does not: compute losses (:mod:`n4d4d.generator.losses`), read meshes or SDF files
