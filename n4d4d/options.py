@@ -43,6 +43,8 @@ class BuildOptions(BaseModel):
     static_friction: float = Field(0.8, ge=0)
     dynamic_friction: float = Field(0.6, ge=0)
     restitution: float = Field(0.1, ge=0, le=1)
+    rest_pose: Literal["auto", "keep"] = Field(
+        "auto", description="auto turns an asset whose authored pose topples into its nearest stable resting pose")
     rig: Literal["auto", "articulated", "skeletal", "rigid"] = Field("auto", description="structure to infer")
     joints: Literal["from-file", "infer"] = Field("from-file", description="use joints an input URDF gives")
     max_hulls: int = Field(32, ge=1, le=256, description="convex hulls per part (Isaac Lab / PhysX GPU limit)")

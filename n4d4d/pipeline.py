@@ -1,7 +1,8 @@
 """The main job: mesh file -> sim-ready :class:`~n4d4d.asset.Asset`, stage by stage.
 
 ``build`` runs, in order: load (trimesh, Z up, real-world scale) -> static (watertight remesh
-through the sparse SDF volume, :mod:`n4d4d.volume`) -> rig (parts, joints, skeleton:
+through the sparse SDF volume, :mod:`n4d4d.volume`) -> pose (nearest stable resting pose when
+the authored one topples) -> rig (parts, joints, skeleton:
 :mod:`n4d4d.rigging`) -> collision (CoACD hulls per part) -> mass (per part) -> physics
 (stability checks, :mod:`n4d4d.physics_validation`). Each stage is a function
 ``Asset -> Asset``; this module only sequences them, times them and reports progress.
@@ -21,7 +22,7 @@ from n4d4d.errors import EmptyMeshError, InputError, N4d4dError
 from n4d4d.options import DEFAULT_LONGEST_SIDE, BuildOptions
 
 #: Stage names in order, for progress bars.
-STAGES = ("load", "static", "rig", "collision", "mass", "physics")
+STAGES = ("load", "static", "pose", "rig", "collision", "mass", "physics")
 
 #: Packages whose versions shape a build's result (written into provenance).
 DEPENDENCIES = ("numpy", "scipy", "trimesh", "scikit-image", "fast-simplification", "warp-lang",
@@ -146,6 +147,48 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
                             visual=visual, volume=volume)
 
 
+def _ground(vertices: np.ndarray) -> np.ndarray:
+    """Offset putting the lowest point at z = 0 and the bounding box centred on x = y = 0."""
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    return -np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])
+
+
+def rest_pose_stage(asset: Asset, opts: BuildOptions) -> Asset:
+    """Turn an asset whose authored pose topples into its nearest stable resting pose.
+
+    A simulator places an asset as authored; one that topples from there (a random blob, a
+    figure leaning back) is not at rest where the scene put it. With ``rest_pose="auto"`` the
+    asset is rotated by :func:`n4d4d.physics_validation.rest_pose.stable_orientation` (a short
+    PyBullet fall from the authored pose), set back on z = 0, and its sparse SDF recomputed in
+    the new frame; the rotation is written in the figures and a note. ``"keep"`` keeps the
+    authored pose (the physics checks then report a toppling asset as failing).
+    """
+    from n4d4d.physics_validation.rest_pose import stable_orientation
+    from n4d4d.volume import compute_sparse_sdf
+
+    asset.require("pose", "visual", "source_mesh")
+    t0 = time.perf_counter()
+    if opts.rest_pose == "keep":
+        return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, {"rotated": False, "mode": "keep"}))
+    R, figures = stable_orientation(asset.visual, seed=opts.seed)
+    figures = {"mode": "auto", **figures}
+    if np.allclose(R, np.eye(3)):
+        return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, {"rotated": False, **figures}))
+    v = asset.visual.vertices @ R.T
+    offset = _ground(v)
+    normals = None if asset.visual.normals is None else asset.visual.normals @ R.T
+    visual = asset.visual.replace(vertices=v + offset, normals=normals)
+    source = asset.source_mesh.replace(vertices=asset.source_mesh.vertices @ R.T + offset, normals=None)
+    volume = compute_sparse_sdf(visual, resolution=opts.resolution, memory_budget_bytes=int(opts.memory_budget_gb * 2**30),
+                                path=asset.provenance.source)
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
+    note = (f"authored pose topples: turned {angle:.1f} deg into its nearest stable resting pose "
+            "(--rest-pose keep keeps the authored pose)")
+    figures.update(rotated=True, rotation_matrix=R.tolist(), angle_deg=angle)
+    return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, figures), visual=visual, source_mesh=source,
+                            volume=volume, notes=asset.notes + (note,))
+
+
 def rig_stage(asset: Asset, opts: BuildOptions) -> Asset:
     """Parts, joints, skeleton and skin weights (:func:`n4d4d.rigging.rig_stage`)."""
     from n4d4d import rigging
@@ -184,6 +227,7 @@ def build(path: str | Path | None = None, *, sample: str | None = None,
 
     steps = [
         ("static", lambda a: static_stage(a, opts)),
+        ("pose", lambda a: rest_pose_stage(a, opts)),
         ("rig", lambda a: rig_stage(a, opts)),
         ("collision", lambda a: collision_stage(
             a, max_hulls=opts.max_hulls, max_hull_vertices=opts.max_hull_vertices,

@@ -30,6 +30,7 @@ def build(
     remesh: str = typer.Option("auto", help="auto | always | never"),
     density: Optional[float] = typer.Option(None, help="kg/m^3 (default 500)"),
     mass: Optional[float] = typer.Option(None, help="total mass, kg (overrides density)"),
+    rest_pose: str = typer.Option("auto", "--rest-pose", help="auto (turn a toppling asset into its nearest stable resting pose) | keep"),
     rig: str = typer.Option("auto", help="auto | articulated | skeletal | rigid"),
     joints: str = typer.Option("from-file", help="from-file | infer"),
     max_hulls: int = typer.Option(32, "--max-hulls", help="convex hulls per part"),
@@ -63,6 +64,7 @@ def build(
         opts = BuildOptions(
             height=height, longest_side=longest_side, unit=unit, up=up, resolution=resolution,
             max_faces=max_faces, remesh=remesh, density=density, mass=mass, rig=rig, joints=joints,
+            rest_pose=rest_pose,
             max_hulls=max_hulls, max_hull_vertices=max_hull_vertices, seed=seed,
             decomposition_time_budget=decomposition_time_budget, simulation_time_budget=simulation_time_budget,
             memory_budget_gb=memory_budget_gb,
