@@ -3,7 +3,9 @@
 Pipeline stages (``Asset -> Asset``): :func:`collision_stage` (CoACD hulls per part under hull,
 vertex and time budgets), :func:`mass_stage` (mass, COM, inertia), :func:`stability_stage`
 (the certificate: rest and drop checks in PyBullet and Newton, link penetration, articulation
-sweeps, motion clips, cross-engine agreement, collision fidelity). Building blocks:
+sweeps, motion clips, cross-engine agreement, collision fidelity); optionally, right after
+loading, :func:`rest_pose_stage` (turn an input authored in a toppling pose onto its stable
+face). Building blocks:
 :func:`mass_properties`, :func:`convex_decomposition`, :func:`collision_fidelity`,
 :func:`check_pybullet`, :func:`check_newton`, :func:`certify`; every bound is in
 :mod:`.thresholds` with its reason.
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .mass import mass_properties
-from .stages import collision_stage, mass_stage, stability_stage
+from .stages import collision_stage, mass_stage, rest_pose_stage, stability_stage
 from .thresholds import (CertificateThresholds, FidelityThresholds, StabilityThresholds,
                          Thresholds)
 
@@ -38,7 +40,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "collision_stage", "mass_stage", "stability_stage", "mass_properties", "convex_decomposition",
+    "collision_stage", "mass_stage", "stability_stage", "rest_pose_stage", "mass_properties", "convex_decomposition",
     "collision_fidelity", "check_pybullet", "check_newton", "certify", "StabilityThresholds",
     "FidelityThresholds", "CertificateThresholds", "Thresholds",
 ]

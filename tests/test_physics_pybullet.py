@@ -128,3 +128,19 @@ def test_stable_orientation_lays_the_cone_on_its_side():
     res = check_pybullet(_ready(Asset(name="cone_on_side", visual=turned, parts=(Part("base", turned),))),
                          orientations=0)
     assert res["passed"], res["reasons"]  # re-posed, it rests where placed
+
+
+def test_rest_pose_stage_turns_a_toppling_input_and_keeps_a_stable_one():
+    from n4d4d.physics_validation import rest_pose_stage
+
+    cone = shapes.cone_on_tip()
+    out = rest_pose_stage(cone.replace(source_mesh=cone.visual))
+    rec = out.stages[-1]
+    assert rec.name == "rest_pose" and rec.figures["angle_rad"] > 1.0 and out.notes
+    v = out.source_mesh.vertices
+    assert v[:, 2].min() == pytest.approx(0.0, abs=1e-12)
+    # On its side the cone's extent along z is its base diameter's projection, not its height.
+    assert np.ptp(v[:, 2]) < 0.15
+    box = shapes.box()
+    same = rest_pose_stage(box.replace(source_mesh=box.visual))
+    assert same.source_mesh is box.visual and same.stages[-1].figures["angle_rad"] == 0.0
