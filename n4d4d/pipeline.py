@@ -11,6 +11,7 @@ Writing files is :meth:`Asset.save` (:mod:`n4d4d.output`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -115,9 +116,24 @@ def load_stage(source: str | Path, opts: BuildOptions, *, sample: str | None = N
         source, file_scale, up, sample = s.path, (s.scale, s.scale_source), opts.up or s.up, s.name
     path = Path(source)
     t0 = time.perf_counter()
-    mesh = load_mesh(path, up=up)
-    mesh, factor, how = scale_to_size(mesh, opts, file_scale, path)
-    name = _safe_name(opts.name or (sample.replace("/", "_") if sample else path.stem))
+    parts, joints = (), ()
+    if path.suffix.lower() == ".urdf":
+        from n4d4d.io.urdf import load_urdf_asset
+
+        if any(getattr(opts, k) is not None for k in ("height", "longest_side", "unit")):
+            raise InputError("size options do not apply to URDF input (URDF lengths are metres)", path)
+        urdf = load_urdf_asset(path)
+        offset = _ground(urdf.source_mesh.vertices)  # rest on z = 0 like every other input
+        mesh = urdf.source_mesh.replace(vertices=urdf.source_mesh.vertices + offset)
+        parts = tuple(dataclasses.replace(p, mesh=p.mesh.replace(vertices=p.mesh.vertices + offset))
+                      for p in urdf.parts)
+        joints = tuple(dataclasses.replace(j, origin=np.asarray(j.origin) + offset) for j in urdf.joints)
+        factor, how = 1.0, "URDF lengths are metres (kept as authored), set on the ground"
+        name = _safe_name(opts.name or urdf.name)
+    else:
+        mesh = load_mesh(path, up=up)
+        mesh, factor, how = scale_to_size(mesh, opts, file_scale, path)
+        name = _safe_name(opts.name or (sample.replace("/", "_") if sample else path.stem))
     provenance = Provenance(
         source=f"sample:{sample}" if sample else str(path),
         source_sha256=sha256_file(path), seed=opts.seed,
@@ -128,7 +144,8 @@ def load_stage(source: str | Path, opts: BuildOptions, *, sample: str | None = N
                "extents_m": np.ptp(mesh.vertices, axis=0).round(6).tolist()}
     material = Material(density=opts.density or Material().density, static_friction=opts.static_friction,
                         dynamic_friction=opts.dynamic_friction, restitution=opts.restitution)
-    asset = Asset(name=name, source_mesh=mesh, material=material, provenance=provenance, notes=(how,))
+    asset = Asset(name=name, source_mesh=mesh, parts=parts, joints=joints, material=material,
+                  provenance=provenance, notes=(how,))
     return asset.with_stage(StageRecord("load", time.perf_counter() - t0, figures))
 
 
@@ -168,8 +185,9 @@ def rest_pose_stage(asset: Asset, opts: BuildOptions) -> Asset:
 
     asset.require("pose", "visual", "source_mesh")
     t0 = time.perf_counter()
-    if opts.rest_pose == "keep":
-        return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, {"rotated": False, "mode": "keep"}))
+    if opts.rest_pose == "keep" or asset.parts:
+        mode = "keep" if opts.rest_pose == "keep" else "kept: the input declares parts and joints (URDF)"
+        return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, {"rotated": False, "mode": mode}))
     R, figures = stable_orientation(asset.visual, seed=opts.seed)
     figures = {"mode": "auto", **figures}
     if np.allclose(R, np.eye(3)):

@@ -47,7 +47,7 @@ def check_path(path: str | Path, formats=MESH_FORMATS) -> Path:
         raise MissingFileError("no such file" if not p.exists() else "not a file", p)
     if p.suffix.lower() not in formats:
         raise UnsupportedFormatError(
-            f"unknown format '{p.suffix or '(no suffix)'}'; n4d4d reads {', '.join(sorted(formats))}", p)
+            f"unknown format '{p.suffix or '(no suffix)'}'; n4d4d reads {', '.join(sorted(formats))} and .urdf", p)
     return p
 
 
