@@ -17,7 +17,8 @@ Wall times on a shared 2-core machine grow with its load; CPU seconds do not, so
 printed. Usage::
 
     .venv/bin/python benchmarks/physics.py                      # sections 1-3
-    .venv/bin/python benchmarks/physics.py --random 0:100       # + pass rate (about 25 min)
+    .venv/bin/python benchmarks/physics.py --random 0:100       # + pass rate (1-2 h on a busy machine)
+    .venv/bin/python benchmarks/physics.py --samples --skip-vhacd --skip-defaults --random 0:100 --rest-pose
     .venv/bin/python benchmarks/physics.py --samples duck --skip-vhacd --skip-defaults
 """
 
@@ -40,13 +41,19 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+REST_POSE = False  # --rest-pose: insert physics_validation.rest_pose_stage after loading
+
+
 def rigged(sample: str, seed: int = 0):
-    """The asset of a pybullet_data sample after the load, static and rig stages (defaults)."""
+    """The asset of a pybullet_data sample after the load, (rest pose,) static and rig stages."""
     from n4d4d.options import BuildOptions
+    from n4d4d.physics_validation import rest_pose_stage
     from n4d4d.pipeline import load_stage, rig_stage, static_stage
 
     opts = BuildOptions(seed=seed)
     asset = load_stage(None, opts, sample=sample)
+    if REST_POSE:
+        asset = rest_pose_stage(asset, seed=seed)
     return rig_stage(static_stage(asset, opts), opts)
 
 
@@ -162,7 +169,10 @@ def main() -> None:
     ap.add_argument("--engines", nargs="*", default=["pybullet", "newton"])
     ap.add_argument("--skip-vhacd", action="store_true")
     ap.add_argument("--skip-defaults", action="store_true")
+    ap.add_argument("--rest-pose", action="store_true", help="turn toppling inputs onto their stable face first")
     args = ap.parse_args()
+    global REST_POSE
+    REST_POSE = args.rest_pose
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
     rows, assets = [], []
