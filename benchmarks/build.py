@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-STAGES = ("load", "static", "pose", "rig", "collision", "mass", "physics")
+STAGES = ("load", "pose", "static", "rig", "collision", "mass", "physics")
 NAMED = ["duck", "teddy", "mug", "bunny"]
 RANDOM = [f"random_urdfs/{i:03d}" for i in range(0, 100, 5)]
 

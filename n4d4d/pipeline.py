@@ -1,8 +1,8 @@
 """The main job: mesh file -> sim-ready :class:`~n4d4d.asset.Asset`, stage by stage.
 
-``build`` runs, in order: load (trimesh, Z up, real-world scale) -> static (watertight remesh
-through the sparse SDF volume, :mod:`n4d4d.volume`) -> pose (nearest stable resting pose when
-the authored one topples) -> rig (parts, joints, skeleton:
+``build`` runs, in order: load (trimesh, Z up, real-world scale) -> pose (nearest stable
+resting pose when the authored one topples) -> static (watertight remesh through the sparse
+SDF volume, :mod:`n4d4d.volume`) -> rig (parts, joints, skeleton:
 :mod:`n4d4d.rigging`) -> collision (CoACD hulls per part) -> mass (per part) -> physics
 (stability checks, :mod:`n4d4d.physics_validation`). Each stage is a function
 ``Asset -> Asset``; this module only sequences them, times them and reports progress.
@@ -23,7 +23,7 @@ from n4d4d.errors import EmptyMeshError, InputError, N4d4dError
 from n4d4d.options import DEFAULT_LONGEST_SIDE, BuildOptions
 
 #: Stage names in order, for progress bars.
-STAGES = ("load", "static", "pose", "rig", "collision", "mass", "physics")
+STAGES = ("load", "pose", "static", "rig", "collision", "mass", "physics")
 
 #: Packages whose versions shape a build's result (written into provenance).
 DEPENDENCIES = ("numpy", "scipy", "trimesh", "scikit-image", "fast-simplification", "warp-lang",
@@ -171,40 +171,21 @@ def _ground(vertices: np.ndarray) -> np.ndarray:
 
 
 def rest_pose_stage(asset: Asset, opts: BuildOptions) -> Asset:
-    """Turn an asset whose authored pose topples into its nearest stable resting pose.
+    """Turn an input authored in a pose it topples from onto its nearest stable resting face.
 
     A simulator places an asset as authored; one that topples from there (a random blob, a
-    figure leaning back) is not at rest where the scene put it. With ``rest_pose="auto"`` the
-    asset is rotated by :func:`n4d4d.physics_validation.rest_pose.stable_orientation` (a short
-    PyBullet fall from the authored pose), set back on z = 0, and its sparse SDF recomputed in
-    the new frame; the rotation is written in the figures and a note. ``"keep"`` keeps the
+    figure leaning back) is not at rest where the scene puts it. With ``rest_pose="auto"``
+    this runs :func:`n4d4d.physics_validation.rest_pose_stage` before the static stage, so the
+    volume, parts and hulls are all built in the stable pose; the rotation is in the stage
+    record and a note. ``"keep"``, or an input that declares parts and joints (URDF), keeps the
     authored pose (the physics checks then report a toppling asset as failing).
     """
-    from n4d4d.physics_validation.rest_pose import stable_orientation
-    from n4d4d.volume import compute_sparse_sdf
+    from n4d4d.physics_validation import rest_pose_stage as turn_to_rest
 
-    asset.require("pose", "visual", "source_mesh")
-    t0 = time.perf_counter()
     if opts.rest_pose == "keep" or asset.parts:
-        mode = "keep" if opts.rest_pose == "keep" else "kept: the input declares parts and joints (URDF)"
-        return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, {"rotated": False, "mode": mode}))
-    R, figures = stable_orientation(asset.visual, seed=opts.seed)
-    figures = {"mode": "auto", **figures}
-    if np.allclose(R, np.eye(3)):
-        return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, {"rotated": False, **figures}))
-    v = asset.visual.vertices @ R.T
-    offset = _ground(v)
-    normals = None if asset.visual.normals is None else asset.visual.normals @ R.T
-    visual = asset.visual.replace(vertices=v + offset, normals=normals)
-    source = asset.source_mesh.replace(vertices=asset.source_mesh.vertices @ R.T + offset, normals=None)
-    volume = compute_sparse_sdf(visual, resolution=opts.resolution, memory_budget_bytes=int(opts.memory_budget_gb * 2**30),
-                                path=asset.provenance.source)
-    angle = float(np.degrees(np.arccos(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
-    note = (f"authored pose topples: turned {angle:.1f} deg into its nearest stable resting pose "
-            "(--rest-pose keep keeps the authored pose)")
-    figures.update(rotated=True, rotation_matrix=R.tolist(), angle_deg=angle)
-    return asset.with_stage(StageRecord("pose", time.perf_counter() - t0, figures), visual=visual, source_mesh=source,
-                            volume=volume, notes=asset.notes + (note,))
+        why = "--rest-pose keep" if opts.rest_pose == "keep" else "input declares parts and joints"
+        return asset.with_stage(StageRecord("rest_pose", 0.0, {"rotated": False, "kept_because": why}))
+    return turn_to_rest(asset, seed=opts.seed)
 
 
 def rig_stage(asset: Asset, opts: BuildOptions) -> Asset:
@@ -244,8 +225,8 @@ def build(path: str | Path | None = None, *, sample: str | None = None,
     from n4d4d.physics_validation import collision_stage, mass_stage, stability_stage
 
     steps = [
-        ("static", lambda a: static_stage(a, opts)),
         ("pose", lambda a: rest_pose_stage(a, opts)),
+        ("static", lambda a: static_stage(a, opts)),
         ("rig", lambda a: rig_stage(a, opts)),
         ("collision", lambda a: collision_stage(
             a, max_hulls=opts.max_hulls, max_hull_vertices=opts.max_hull_vertices,

@@ -184,8 +184,13 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
                 c["passed"] = False
                 c["reasons"].append(f"joint '{joint}' carries {r:.2f} x the weight of its links at rest (bound "
                                     f"{bound}): links pushing against each other (Infinigen-Sim)")
-    reasons = [f"{c['engine'] + ' ' if c.get('engine') else ''}{c['name']}: {r}" for c in checks for r in c["reasons"]]
+    # Cross-engine disagreement is a finding, not a verdict (issue 4): each engine's own checks
+    # decide; a disagreement is reported under warnings with the measured gap.
+    reasons = [f"{c['engine'] + ' ' if c.get('engine') else ''}{c['name']}: {r}" for c in checks for r in c["reasons"]
+               if c["name"] != "cross_engine"]
     warnings = [f"{c.get('engine') or ''} {c['name']}: {w}".strip() for c in checks for w in c.get("warnings", [])]
+    warnings += [f"finding: {c['engine']} {c['name']}: {r}" for c in checks if c["name"] == "cross_engine"
+                 for r in c["reasons"]]
     return {
         "passed": not reasons, "reasons": reasons, "warnings": warnings, "checks": checks,
         "engines": versions, **sections,
