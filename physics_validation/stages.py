@@ -41,8 +41,9 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         max_hulls: hulls per part (32: Isaac Lab / PhysX GPU default).
         max_hull_vertices: vertices per hull (64: PhysX GPU limit).
         time_budget_s: wall seconds per part for decomposition (CoACD runs, retries, fidelity).
-            The default leaves 6x headroom over the ~7-10 s a 20k-face part takes on 2 busy
-            cores (benchmarks/physics.py).
+            CoACD needs 3.6 s (duck), 8.3 s (mug, 20k faces), 9.2 s (bunny) of CPU; on this
+            2-core machine shared by several builds, wall time ran 3-5x that (mug: 45 s), so 60 s
+            is the least that does not fail sound parts when the machine is busy.
         seed: CoACD and fidelity-sampling seed.
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
 
