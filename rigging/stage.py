@@ -13,9 +13,10 @@ What it does, by ``mode``:
   (:mod:`n4d4d.rigging.skinning`); the whole mesh is one part ``"base"`` (the skinned body).
 - ``"auto"``: articulated when the input *declares* two or more parts (a URDF's links or named
   sub-meshes; connected components alone are not a declaration: a mesh glued from convex
-  pieces, like pybullet_data's teddy, is one rigid body) and a joint moves; else
-  skeletal when the single closed body looks organic (its volume under half of its convex
-  hull's and its curve skeleton has at least 3 branch ends); else rigid.
+  pieces, like pybullet_data's teddy, is one rigid body) and a joint moves; else one rigid
+  part. Skeletons are made on request (``"skeletal"``) only: from geometry alone a hollow
+  container (a mug: volume under half its convex hull's, a branching medial skeleton) cannot
+  be told from a creature reliably, and a wrong skeleton on a rigid object is worse than none.
 
 Time budget: joint inference stops at ``time_budget_s`` (monotonic clock) and leaves the
 remaining joints fixed (a note names them), so the stage never hangs; it does not raise
@@ -84,17 +85,6 @@ def _close_parts(parts: list[Part]) -> tuple[list[Part], int]:
     return out, rebuilt
 
 
-def looks_organic(mesh: Mesh) -> bool:
-    """Volume below half its convex hull's (limbs, concavities) and closed; cheap test."""
-    tm = mesh.to_trimesh()
-    if not tm.is_watertight:
-        return False
-    try:
-        return float(tm.volume) < 0.5 * float(tm.convex_hull.volume)
-    except Exception:  # a degenerate hull (flat mesh)
-        return False
-
-
 def skeletal(asset: Asset, t0: float, mode: str, notes: list[str]) -> Asset:
     """Skeleton + bone-heat skin weights on the whole visual mesh (see module docstring)."""
     from n4d4d.rigging.skeleton import curve_skeleton
@@ -147,12 +137,6 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_b
 
     parts = _source_parts(asset, seed, notes, components=(mode == "articulated"))
     if len(parts) < 2:
-        if mode == "auto" and looks_organic(asset.visual):
-            from n4d4d.rigging.skeleton import curve_skeleton
-
-            skel = curve_skeleton(asset.visual)
-            if int(np.sum(np.bincount(skel.parents[skel.parents >= 0], minlength=len(skel.parents)) == 0)) >= 3:
-                return skeletal(asset, t0, "skeletal", notes)
         notes.append("no movable part found: single rigid part")
         return _rigid(asset, t0, "rigid", notes)
 
