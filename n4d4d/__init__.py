@@ -13,7 +13,7 @@ Importing ``n4d4d`` is light: heavy dependencies load when a stage runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -30,9 +30,6 @@ from n4d4d.asset import (  # noqa: E402
     StageRecord,
 )
 from n4d4d.errors import N4d4dError  # noqa: E402
-
-if TYPE_CHECKING:  # pragma: no cover
-    from n4d4d.options import BuildOptions
 
 
 def build(path: Any = None, **options: Any) -> Asset:

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from n4d4d.asset import Asset, Joint, Mesh, Part, StageRecord
+from n4d4d.asset import Asset, Joint, Part, StageRecord
 
 MODES = ("auto", "articulated", "skeletal", "rigid")
 JOINT_SOURCES = ("from-file", "infer")
