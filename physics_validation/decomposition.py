@@ -270,6 +270,12 @@ def _closed_shells(tm) -> list:
 
 def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, deadline, budget, name):
     """Each shell on its own (hull budget by volume, time by faces), then merged to budget."""
+    if len(shells) >= max_hulls:  # a hull per shell at most: hull them all, merge the cheapest
+        hulls = merge_to_budget([Mesh(np.asarray(s.vertices), np.asarray(s.faces)) for s in shells],
+                                max_hulls, max_vertices)
+        figs = [{"shell": i, "faces": len(s.faces), "volume_m3": abs(float(s.volume)), "method": "merged hull"}
+                for i, s in enumerate(shells)]
+        return hulls, [], figs, settings
     vols = np.array([max(abs(float(s.volume)), 0.0) for s in shells])
     order = np.argsort(-vols)
     spare = max(max_hulls - len(shells), 0)
@@ -307,14 +313,16 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
     if settings.preprocess_mode == "auto":
         closed = tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
         settings = replace(settings, preprocess_mode="off" if closed else "on")
+    if max_hulls == 1:  # one hull is all the budget allows: its convex hull, nothing to choose
+        return [reduce_hull(full.vertices, max_vertices)], "convex", [], None, settings
     candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
-    if convexity >= fidelity.convex_fast_path_ratio or max_hulls == 1:
+    if convexity >= fidelity.convex_fast_path_ratio:
         hull = reduce_hull(full.vertices, max_vertices)
         fid = collision_fidelity(mesh, [hull], samples=fidelity.samples, seed=seed)
         candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
     thr = settings.threshold
     for _attempt in range(4):  # the first run, at most two finer retries, one crash retry
-        if any(not c[0] for c in candidates) or max_hulls == 1:
+        if any(not c[0] for c in candidates):
             break
         left = deadline - time.perf_counter()
         done = [a for a in attempts if "hulls" in a]
