@@ -130,3 +130,24 @@ def test_overlapping_shells_are_decomposed_one_by_one():
     # interior faces of the overlap do not count against the fidelity.
     assert fig["fidelity_passed"], fig["fidelity_misses"]
     assert fig["fidelity"]["p95_pct"] < 0.01
+
+
+def test_more_shells_than_hulls_are_merged_within_budget():
+    """40 separate 1 cm cubes on a grid, budget 8 hulls: neighbours merge, the budget holds."""
+    cubes = []
+    for i in range(40):
+        c = trimesh.creation.box(extents=[0.01, 0.01, 0.01])
+        c.apply_translation([0.02 * (i % 8), 0.02 * (i // 8), 0.005])
+        cubes.append(c)
+    part = Mesh.from_trimesh(trimesh.util.concatenate(cubes))
+    t0 = time.perf_counter()
+    hulls, fig = convex_decomposition(part, max_hulls=8, max_hull_vertices=16)
+    assert time.perf_counter() - t0 < 30.0
+    assert fig["method"] == "shells" and len(fig["shells"]) == 40
+    _check_hulls(hulls, 8, 16)
+    # Every cube is covered: the hulls' union holds each cube centre.
+    centres = np.array([c.centroid for c in cubes])
+    inside = np.zeros(len(centres), bool)
+    for h in hulls:
+        inside |= trimesh.Trimesh(h.vertices, h.faces).contains(centres)
+    assert inside.all()
