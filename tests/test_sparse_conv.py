@@ -16,6 +16,15 @@ from n4d4d.generator.sparse_conv import (  # noqa: E402
 from n4d4d.kernels.sparse_tensor import SparseTensor  # noqa: E402
 
 G = 6  # dense grid side
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: two intra-op threads on a shared 2-core machine are many times slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 B, CIN, COUT = 2, 3, 4
 
 

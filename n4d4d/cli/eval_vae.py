@@ -29,6 +29,8 @@ def vae(
     resolution: int = typer.Option(128, help="grid resolution"),
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N shapes"),
     points: int = typer.Option(50_000, help="surface samples per mesh"),
+    min_shell_fraction: float = typer.Option(0.0, "--min-shell-fraction",
+                                             help="drop decoded shells under this fraction of the largest's volume"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write rows and summary here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
 ) -> None:
@@ -76,12 +78,14 @@ def vae(
                            f"watertight={row['watertight']} solids={row['solids']}/{row['ref_solids']} "
                            f"codec={row['seconds_codec']:.2f}s", err=True)
 
-        rows = evaluate_volumes(model, volumes, names=names, n_points=points, progress=progress)
+        rows = evaluate_volumes(model, volumes, names=names, n_points=points, progress=progress,
+                                min_shell_fraction=min_shell_fraction)
     except (N4d4dError, ValueError) as exc:
         console.print(f"error: {exc}")
         raise typer.Exit(2)
     summary = summarise(rows)
-    table = Table(title=f"SS-VAE reconstruction, R = {resolution}, {summary['n']} shapes")
+    clean = f", shells < {min_shell_fraction:g} of the largest dropped" if min_shell_fraction > 0 else ""
+    table = Table(title=f"SS-VAE reconstruction, R = {resolution}, {summary['n']} shapes{clean}")
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("target", justify="right")
@@ -95,4 +99,5 @@ def vae(
     if json_out:
         from n4d4d.io.atomic import atomic_write_text
 
-        atomic_write_text(json_out, json.dumps({"resolution": resolution, "summary": summary, "rows": rows}, indent=1))
+        atomic_write_text(json_out, json.dumps({"resolution": resolution, "min_shell_fraction": min_shell_fraction,
+                                                "summary": summary, "rows": rows}, indent=1))

@@ -8,7 +8,8 @@ What it does:
   volume (same origin, voxel size, block size and grid), keeping the nodes inside the grid whose
   decoded distance is within the band;
 * :func:`reconstruct`: encode (posterior mean) and decode (predicted pruning) one SparseSDF;
-* :func:`decoded_surface`: the zero level set of a decoded band as a closed mesh.
+* :func:`decoded_surface`: the zero level set of a decoded band as a closed mesh;
+  :func:`remove_small_shells` optionally drops floaters from it.
 
 Why a separate extraction: :func:`n4d4d.volume.extract_surface` is exact for a true narrow band
 (every node within ``band`` of the surface is stored), which a decoded band need not be: a pruned
@@ -134,6 +135,29 @@ def decoded_surface(sdf: SparseSDF):
     # marching_cubes orders faces so that normals point towards increasing values (outwards)
     verts = sdf.origin + (verts - 1.0) * sdf.voxel_size
     return Mesh(vertices=verts, faces=faces[:, ::-1].astype(np.int64) if _inward(verts, faces) else faces)
+
+
+def remove_small_shells(mesh, min_fraction: float):
+    """``mesh`` without its closed shells whose ``|volume|`` is under ``min_fraction`` of the largest.
+
+    A post-process for decoded surfaces (TRELLIS and Direct3D-S2 also drop small floating pieces):
+    it removes floaters left by voxels the decoder kept by mistake, and tiny cavities alike. Shells
+    are edge-connected components; the result keeps the vertex order of the kept faces.
+    """
+    from n4d4d.asset import Mesh
+
+    if min_fraction <= 0:
+        return mesh
+    tm = mesh.to_trimesh(process=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parts = tm.split(only_watertight=False)
+        vols = np.array([abs(p.volume) for p in parts])
+    if len(parts) <= 1:
+        return mesh
+    keep = [p for p, v in zip(parts, vols) if v >= min_fraction * vols.max()]
+    import trimesh
+
+    return Mesh.from_trimesh(trimesh.util.concatenate(keep))
 
 
 def _inward(verts: np.ndarray, faces: np.ndarray) -> bool:
