@@ -71,7 +71,9 @@ def test_usd_physics_parser_finds_one_body(built, name):
     asset, folder = built[name]
     stage = Usd.Stage.Open(str(folder / "asset.usda"))
     assert UsdGeom.GetStageUpAxis(stage) == "Z" and UsdGeom.GetStageMetersPerUnit(stage) == 1.0
-    parsed = UsdPhysics.LoadUsdPhysicsFromRange(stage, ["/"])
+    # The issue names LoadUsdPhysicsFromRange "or its successor": pxr 26 renamed it.
+    load = getattr(UsdPhysics, "UsdPhysicsLoadStageFromPrimRange", None) or UsdPhysics.LoadUsdPhysicsFromRange
+    parsed = load(stage, ["/"])
     bodies = parsed[UsdPhysics.ObjectType.RigidBody]
     assert len(bodies[0]) == 1
     colliders = parsed[UsdPhysics.ObjectType.MeshShape]
