@@ -15,7 +15,9 @@ The report is JSON-ready: ``passed``, ``reasons`` (why not, one line each), ``wa
 (findings that do not fail), ``checks`` (flat list; each has ``name``, ``engine``,
 ``passed``, measured values and thresholds), ``engines`` (name -> version, solver),
 ``collision_fidelity`` (per part), ``cross_engine``, ``thresholds``, ``seconds_per_check``,
-``seed``. A disagreement between engines is a failed check with its numbers, never hidden.
+``seed``. A disagreement between engines is reported with its numbers (the ``cross_engine``
+check's own verdict, and a "finding" line in ``warnings``), never hidden; it does not fail the
+certificate by itself: each engine's own checks decide.
 """
 
 from __future__ import annotations
