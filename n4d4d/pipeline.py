@@ -52,6 +52,12 @@ def _safe_name(text: str) -> str:
     return ("_" + name) if name[0].isdigit() else name
 
 
+def _ground(vertices: np.ndarray) -> np.ndarray:
+    """Offset putting the lowest point at z = 0 and the bounding box centred on x = y = 0."""
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    return -np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])
+
+
 def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: tuple[float, str] | None = None,
                   path: str | Path | None = None) -> tuple[Mesh, float, str]:
     """Scale ``mesh`` to real-world size and drop it so its lowest point is at z = 0.
@@ -81,7 +87,7 @@ def scale_to_size(mesh: Mesh, opts: BuildOptions, file_scale: tuple[float, str] 
         how = (f"no size given: scaled to the default longest side {DEFAULT_LONGEST_SIDE} m "
                "(give --height, --longest-side or --unit for real size)")
     v = mesh.vertices * factor
-    v = v - np.array([0.5 * (v[:, 0].min() + v[:, 0].max()), 0.5 * (v[:, 1].min() + v[:, 1].max()), v[:, 2].min()])
+    v = v + _ground(v)
     return mesh.replace(vertices=v, normals=None), float(factor), how
 
 
@@ -162,12 +168,6 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
         raise EmptyMeshError("the watertight remesh is empty", asset.provenance.source)
     return asset.with_stage(StageRecord("static", time.perf_counter() - t0, figures),
                             visual=visual, volume=volume)
-
-
-def _ground(vertices: np.ndarray) -> np.ndarray:
-    """Offset putting the lowest point at z = 0 and the bounding box centred on x = y = 0."""
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-    return -np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])
 
 
 def rest_pose_stage(asset: Asset, opts: BuildOptions) -> Asset:

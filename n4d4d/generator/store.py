@@ -14,7 +14,6 @@ What it does not: store values exactly (use :meth:`SparseSDF.save` for that) or 
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
@@ -28,7 +27,7 @@ STEPS = 127  # int8 steps per band
 
 def save_compact(sdf: SparseSDF, path: str | Path) -> Path:
     """Write ``sdf`` to ``path`` (``.npz``) atomically; returns the path."""
-    from n4d4d.io.atomic import atomic_path
+    from n4d4d.io.atomic import atomic_write_npz
 
     bs = sdf.block_size
     loc = sdf.coords.astype(np.int64) % bs
@@ -41,12 +40,7 @@ def save_compact(sdf: SparseSDF, path: str | Path) -> Path:
               "block_size": np.array(bs), "band": np.array(sdf.band), "grid_shape": sdf.grid_shape,
               "block_coords": sdf.block_coords.astype(np.int16 if sdf.grid_shape.max() < 2**15 else np.int32),
               "occupancy": np.packbits(occ, axis=1), "values": np.clip(q, -STEPS, STEPS).astype(np.int8)}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        tmp.write_bytes(buf.getvalue())
-    return path
+    return atomic_write_npz(path, arrays, compressed=True)
 
 
 def load_compact(path: str | Path) -> SparseSDF:

@@ -61,6 +61,20 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"))
 
 
+def atomic_write_npz(target: str | Path, arrays: dict, compressed: bool = False) -> Path:
+    """Write ``arrays`` (name -> numpy array) as an ``.npz`` to ``target`` atomically.
+
+    Plain arrays only (read back with ``numpy.load(..., allow_pickle=False)``). Returns ``target``.
+    """
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    return atomic_write_bytes(target, buf.getvalue())
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``target``; on success it replaces ``target``.

@@ -14,7 +14,6 @@ in :mod:`n4d4d.volume.sdf`, extracting a surface in :mod:`n4d4d.volume.extract`.
 
 from __future__ import annotations
 
-import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +149,7 @@ class SparseSDF:
     # ------------------------------------------------------------------ file format
     def save(self, path: str | Path) -> Path:
         """Write to ``path`` as an uncompressed ``.npz`` (atomically, no pickled objects)."""
-        from n4d4d.io.atomic import atomic_path
+        from n4d4d.io.atomic import atomic_write_npz
 
         arrays = {
             "format": np.array(_FORMAT),
@@ -165,12 +164,7 @@ class SparseSDF:
             "band": np.array(self.band, np.float64),
             "grid_shape": self.grid_shape,
         }
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            buf = io.BytesIO()
-            np.savez(buf, **arrays)
-            tmp.write_bytes(buf.getvalue())
-        return path
+        return atomic_write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "SparseSDF":
