@@ -58,6 +58,19 @@ def test_corpus_train_eval_round_trip(tmp_path, monkeypatch, restore_threads):
                               "--steps", "3", "--threads", "1"])
     assert res.exit_code == 2 and "another config" in res.output
 
+    # a second stage: --init starts from the first run's weights (0 steps: they come back unchanged)
+    from safetensors.numpy import load_file
+
+    run2 = tmp_path / "run2"
+    res = runner.invoke(app, ["train", "vae", "--config", "tiny", "--corpus", str(tmp_path / "c"), "--run", str(run2),
+                              "--init", str(run / "vae.safetensors"), "--steps", "0", "--lr", "1e-4", "--threads", "1"])
+    assert res.exit_code == 0 and "started from the weights" in res.output, res.output
+    first, second = load_file(str(run / "vae.safetensors")), load_file(str(run2 / "vae.safetensors"))
+    assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
+    res = runner.invoke(app, ["train", "vae", "--config", "tiny", "--corpus", str(tmp_path / "c"), "--run",
+                              str(tmp_path / "run3"), "--init", str(tmp_path / "nothing.safetensors")])
+    assert res.exit_code == 2 and "no such checkpoint" in res.output
+
     out = tmp_path / "eval.json"
     res = runner.invoke(app, ["eval", "vae", str(src / "capsule0.obj"), "--checkpoint", str(run / "vae.safetensors"),
                               "--resolution", "32", "--points", "2000", "--json", str(out), "--threads", "1"])

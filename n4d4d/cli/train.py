@@ -1,8 +1,10 @@
 """``n4d4d train vae --config NAME --corpus DIR --run DIR``: train the sparse SDF VAE.
 
 Resumes from ``RUN/last.safetensors`` when present; logs one line per ``log_every`` steps and
-``RUN/log.jsonl``; the final weights are ``RUN/vae.safetensors``. ``--steps`` and ``--time-limit``
-override the config's length (the former changes the config, so a run folder keeps one value).
+``RUN/log.jsonl``; the final weights are ``RUN/vae.safetensors``. ``--steps``, ``--lr``,
+``--warmup`` and ``--time-limit`` override the config (all but the last change the stored config,
+so a run folder keeps one value); ``--init CKPT`` starts from a trained checkpoint's weights with a
+fresh optimizer and schedule (a second, lower-rate stage).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ def vae(
     corpus: Path = typer.Option(..., "--corpus", help="corpus folder (n4d4d corpus build)"),
     run: Path = typer.Option(..., "--run", help="run folder: last.safetensors, vae.safetensors, log.jsonl"),
     steps: Optional[int] = typer.Option(None, help="override the config's number of steps"),
+    lr: Optional[float] = typer.Option(None, help="override the config's peak learning rate"),
+    warmup: Optional[int] = typer.Option(None, help="override the config's warm-up steps"),
+    init: Optional[Path] = typer.Option(None, "--init",
+                                        help="start from this checkpoint's weights (a second training stage)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop (and save) after this many seconds"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)"),
@@ -41,8 +47,13 @@ def vae(
     except KeyError as exc:
         console.print(f"error: {exc.args[0]}")
         raise typer.Exit(2)
-    if steps is not None:
-        cfg = dataclasses.replace(cfg, steps=steps)
+    overrides = {k: v for k, v in (("steps", steps), ("lr", lr), ("warmup", warmup)) if v is not None}
+    if init is not None:
+        if not init.is_file():
+            console.print(f"error: {init}: no such checkpoint")
+            raise typer.Exit(2)
+        overrides["init"] = str(init.resolve())
+    cfg = dataclasses.replace(cfg, **overrides)
     if threads:
         import torch
 

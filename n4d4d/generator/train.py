@@ -53,6 +53,9 @@ class TrainConfig:
         mixed_precision, grad_checkpoint: bfloat16 autocast and gradient checkpointing (CUDA only).
         self_pruning: after warm-up the decoder keeps its own predicted voxels too (teacher forcing
             plus its false positives), learning to prune them and to decode them outside the band.
+        init: a checkpoint (``vae.safetensors`` of an earlier run, same VAE config) whose weights
+            start this run, with a fresh optimizer and this run's schedule (a second stage at a
+            lower learning rate); "" starts from random weights.
     """
 
     name: str
@@ -77,6 +80,7 @@ class TrainConfig:
     mixed_precision: bool = False
     grad_checkpoint: bool = False
     self_pruning: bool = True
+    init: str = ""
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -303,7 +307,11 @@ def train_vae(cfg: TrainConfig, corpus_dir: str | Path, run_dir: str | Path, *, 
     last = run / "last.safetensors"
     if last.is_file():
         loaded, extra, meta = load_vae(last, expect=cfg.vae, device=str(dev), with_extra=True)
-        if meta.get("train_config") != cfg.to_dict():
+        try:
+            same = TrainConfig.from_dict(meta["train_config"]) == cfg
+        except (KeyError, TypeError, ValueError):
+            same = False
+        if not same:
             raise ValueError(f"{last}: was trained with another config; use another run folder")
         model.load_state_dict(loaded.state_dict())
         _load_optimizer(optimizer, {k: v.to(dev) for k, v in extra.items()})
@@ -311,6 +319,10 @@ def train_vae(cfg: TrainConfig, corpus_dir: str | Path, run_dir: str | Path, *, 
         rng.bit_generator.state = meta["numpy_rng"]
         step, wall = int(meta["step"]), float(meta["wall_seconds"])
         log(f"resumed {last} at step {step}")
+    elif cfg.init:
+        start = load_vae(cfg.init, expect=cfg.vae, device=str(dev))
+        model.load_state_dict(start.state_dict())
+        log(f"started from the weights of {cfg.init}")
 
     def save(path: Path, with_state: bool, metrics: dict) -> None:
         meta = {"train_config": cfg.to_dict(), "step": step, "wall_seconds": round(wall, 1),
