@@ -212,6 +212,10 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
                                                                  fidelity, seed, deadline, time_budget_s, name)
         method, fid = "shells", collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+        if len(shells) > max_hulls:  # hulls had to bridge the gaps between shells: say why, and the way out
+            fid = {**fid, "hint": f"the part is {len(shells)} separate shells, more than the {max_hulls} hulls "
+                                  f"allowed: hulls bridge the gaps between shells (--max-hulls {len(shells)} "
+                                  "gives one hull per shell, if the simulator accepts that many)"}
     misses = fidelity_misses(fid, fidelity)
     figures = {
         "method": method, "hulls": len(hulls), "max_hull_vertices": max(len(h.vertices) for h in hulls),

@@ -127,7 +127,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
 
 
 def fidelity_misses(figures: dict, thresholds: FidelityThresholds) -> list[str]:
-    """Reasons (empty when none) why ``figures`` from :func:`collision_fidelity` miss the bounds."""
+    """Reasons (empty when none) why ``figures`` from :func:`collision_fidelity` miss the bounds,
+    followed by the decomposition's ``hint`` (the cause and the way out) when ``figures`` has one."""
     out = []
     if figures["p95_pct"] > thresholds.max_hausdorff_p95_pct:
         out.append(f"surface distance p95 {figures['p95_pct']:.2f}% of diagonal > "
@@ -139,4 +140,6 @@ def fidelity_misses(figures: dict, thresholds: FidelityThresholds) -> list[str]:
     if not thresholds.min_volume_ratio <= r <= thresholds.max_volume_ratio:
         out.append(f"hull volume ratio {r:.3f} outside [{thresholds.min_volume_ratio}, "
                    f"{thresholds.max_volume_ratio}]")
+    if out and figures.get("hint"):  # the decomposition knows why (e.g. more shells than hulls)
+        out.append(figures["hint"])
     return out

@@ -151,3 +151,25 @@ def test_more_shells_than_hulls_are_merged_within_budget():
     for h in hulls:
         inside |= trimesh.Trimesh(h.vertices, h.faces).contains(centres)
     assert inside.all()
+
+
+def test_more_shells_than_hulls_says_why_and_how_to_fix():
+    """40 separate cubes spread out cannot be 8 hulls without bridging the gaps between them
+    (each merged hull fills the space between its cubes: hull volume ratio far above 1.35); the
+    misses name the cause and the budget that fixes it, and that budget does fix it (one hull per
+    cube is exact: volume ratio 1 within the fidelity sampler's error)."""
+    from n4d4d.physics_validation.fidelity import fidelity_misses
+    from n4d4d.physics_validation.thresholds import FidelityThresholds
+
+    cubes = []
+    for i in range(40):
+        c = trimesh.creation.box(extents=[0.01, 0.01, 0.01])
+        c.apply_translation([0.03 * (i % 8), 0.03 * (i // 8), 0.005])
+        cubes.append(c)
+    part = Mesh.from_trimesh(trimesh.util.concatenate(cubes))
+    _, fig = convex_decomposition(part, max_hulls=8, max_hull_vertices=16)
+    misses = fidelity_misses(fig["fidelity"], FidelityThresholds())
+    assert not fig["fidelity_passed"] and any("40 separate shells" in m and "--max-hulls 40" in m for m in misses)
+    hulls, fig = convex_decomposition(part, max_hulls=40, max_hull_vertices=16)
+    assert fig["fidelity_passed"] and len(hulls) == 40 and abs(fig["volume_ratio"] - 1.0) < 0.02
+    assert "hint" not in fig["fidelity"]
