@@ -24,8 +24,14 @@ Joints: the UsdPhysics axis token is the coordinate axis nearest to ``Joint.axis
 frame (``localRot0`` / ``localRot1``) is rotated so that token maps exactly onto ``Joint.axis``;
 ``localPos0`` is the pivot in the parent body, ``localPos1`` in the child (its origin). Revolute
 limits are degrees, prismatic limits metres; continuous joints are revolute joints without limits.
-Each movable joint carries a DriveAPI with ``maxForce`` = ``Joint.effort`` (zero stiffness and
-damping: no drive unless a user sets gains); ``Joint.velocity`` has no UsdPhysics attribute and
+Each movable joint carries a force DriveAPI ("angular" or "linear") holding its rest coordinate:
+``targetPosition`` 0, ``maxForce`` = ``Joint.effort``, and the gains the physics certificate
+assumes (:func:`n4d4d.physics_validation.rigid_model.drive_gains`: a critically damped position
+servo at 10 Hz for the joint's effective inertia). UsdPhysics angular drives are per degree
+(stiffness torque/degree, damping torque s/degree, targets in degrees), so an angular drive's
+stiffness and damping are ``kp * pi / 180`` and ``kd * pi / 180`` of the SI per-radian gains;
+linear drives are N/m and N s/m as they are (Newton's importer divides angular gains by
+pi/180 again, :func:`drive_gains_usd`). ``Joint.velocity`` has no UsdPhysics attribute and
 is written as PhysxSchema's ``physxJoint:maxJointVelocity`` (PhysxJointAPI, read by Isaac Sim)
 and Newton's ``newton:velocityLimit`` (NewtonJointAPI), both degrees/s for revolute joints and
 m/s for prismatic ones.
@@ -41,7 +47,8 @@ used: an attribute's rest default in the root layer would outrank a variant's ti
 With a skeleton, each clip's ``joint_rotations`` also become a ``UsdSkel.Animation`` on the
 same timeline (see :mod:`.usd_skel`).
 
-Not written: tendons, actuators with gains, contact offsets, PhysX-specific schemas.
+Not written: tendons, actuator prims (Newton / Isaac Lab actuator models), contact offsets,
+PhysX-specific schemas beyond ``physxJoint:maxJointVelocity``.
 """
 
 from __future__ import annotations
@@ -147,10 +154,11 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
         joints_path = root.GetPath().AppendChild("joints")
         UsdGeom.Scope.Define(stage, joints_path)
         jtaken: set[str] = set()
+        gains = drive_gains_usd(asset)
         for f in frames:
             if f.joint is not None:
                 _joint(stage, joints_path.AppendChild(safe_name(f.joint.name, jtaken)), asset, f,
-                       next(g for g in frames if g.name == f.parent), body_paths)
+                       next(g for g in frames if g.name == f.parent), body_paths, gains.get(f.joint.name))
     if asset.motion_clips:
         codes = _timeline(stage, asset)
         if skinned and "__skin__" in visual_prims:
@@ -299,7 +307,31 @@ def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) 
             physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
 
 
-def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_paths) -> None:
+def drive_gains_usd(asset: Asset) -> dict[str, tuple[float, float]]:
+    """UsdPhysics DriveAPI ``(stiffness, damping)`` per movable joint name.
+
+    From :func:`n4d4d.physics_validation.rigid_model.drive_gains` (SI: N m/rad and N m s/rad for
+    revolute and continuous joints, N/m and N s/m for prismatic ones), converted to the DriveAPI's
+    units: per degree for angular drives (times pi / 180), unchanged for linear ones. Empty when
+    the asset lacks the hulls or mass the rigid model needs (the writer then authors zero gains).
+    """
+    from n4d4d.errors import StageInputError
+    from n4d4d.physics_validation.rigid_model import drive_gains, rigid_model
+
+    try:
+        model = rigid_model(asset)
+    except StageInputError:
+        return {}
+    out = {}
+    for index, (kp, kd) in drive_gains(model).items():
+        j = model.links[index].joint
+        scale = 1.0 if effective_type(j) == "prismatic" else np.pi / 180.0
+        out[j.name] = (kp * scale, kd * scale)
+    return out
+
+
+def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_paths,
+           gains: tuple[float, float] | None = None) -> None:
     from pxr import Gf, Sdf, UsdPhysics
 
     j, kind = f.joint, effective_type(f.joint)
@@ -334,9 +366,11 @@ def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_path
         joint.CreateUpperLimitAttr(float(j.upper))
     if kind != "fixed":
         drive = UsdPhysics.DriveAPI.Apply(joint.GetPrim(), "linear" if kind == "prismatic" else "angular")
+        drive.CreateTypeAttr(UsdPhysics.Tokens.force)
         drive.CreateMaxForceAttr(float(j.effort))
-        drive.CreateStiffnessAttr(0.0)
-        drive.CreateDampingAttr(0.0)
+        drive.CreateTargetPositionAttr(0.0)  # the rest coordinate
+        drive.CreateStiffnessAttr(float(gains[0]) if gains else 0.0)
+        drive.CreateDampingAttr(float(gains[1]) if gains else 0.0)
         # PhysxSchema's PhysxJointAPI (read by Isaac Sim and Newton): deg/s angular, m/s linear
         joint.GetPrim().AddAppliedSchema("PhysxJointAPI")
         velocity = float(j.velocity) if kind == "prismatic" else float(np.degrees(j.velocity))

@@ -3,8 +3,9 @@
 The asset is written with :func:`n4d4d.exporters.usd.write_usd` (or an existing USD file is
 given) and loaded with ``newton.ModelBuilder.add_usd``, so what is checked is the file a user
 loads in Isaac Sim / Isaac Lab / Newton: its bodies, MassAPI values, convex-hull colliders,
-joints and physics material (movable joints are held at their rest coordinate with the drive
-gains of :func:`.rigid_model.drive_gains`, as in PyBullet). The rest placement and the seeded
+joints, physics material and joint drives (the writer authors each movable joint's DriveAPI
+with the gains of :func:`.rigid_model.drive_gains` holding the rest coordinate, which PyBullet
+applies too; Newton's importer converts them to SI, so nothing is overridden here). The rest placement and the seeded
 drop placements of :mod:`.pybullet_check` become separate Newton *worlds* of one model (``ModelBuilder.replicate``
 with one transform per world) and are stepped together: on the CPU, Warp's cost is dominated by
 kernel launches, so four placements cost little more than one. A static plane z = 0 with the
@@ -62,12 +63,9 @@ def _newton():
     return wp, newton
 
 
-def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, gains=None):
-    """Model with one world per placement ``(R, t)`` and a shared ground plane.
-
-    ``gains``: optional callable ``(child body COM at rest (3,)) -> (kp, kd) | None`` giving the
-    drive gains of the joint whose child body has that COM; they are written into the model's
-    ``joint_target_ke`` / ``joint_target_kd`` (target: the rest coordinate, 0).
+def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
+    """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
+    as the file authors them.
 
     Returns ``(model, masses, points, com)``: ``masses`` (kg) of the bodies of one world in file
     order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame.
@@ -91,18 +89,6 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, ga
             pts.append(v @ R.T + np.asarray(tf[0:3], dtype=np.float64))
         points.append(np.vstack(pts) if pts else np.zeros((0, 3)))
         com.append(np.asarray(sub.body_com[b], dtype=np.float64))
-    if gains is not None:
-        for j in range(sub.joint_count):
-            child = sub.joint_child[j]
-            if sub.joint_type[j] not in (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC) or child < 0:
-                continue
-            tf = sub.body_q[child]
-            R = Rotation.from_quat(np.asarray(tf[3:7], dtype=np.float64)).as_matrix()
-            kpd = gains(R @ com[child] + np.asarray(tf[0:3], dtype=np.float64))
-            if kpd is not None:
-                d = sub.joint_qd_start[j]
-                sub.joint_target_ke[d], sub.joint_target_kd[d] = float(kpd[0]), float(kpd[1])
-                sub.joint_target_q[d] = 0.0
     main = newton.ModelBuilder()
     tfs = [wp.transform(wp.vec3(*map(float, t)), wp.quat(*map(float, Rotation.from_matrix(R).as_quat())))
            for R, t in xforms]
@@ -113,7 +99,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, ga
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
                  steps: int, deadline: float = float("inf"), name: str = "",
-                 iterations: int | None = None, capture: bool = True, gains=None,
+                 iterations: int | None = None, capture: bool = True,
                  early_exit: StabilityThresholds | None = None) -> tuple[list[Trajectory], np.ndarray]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
@@ -122,7 +108,6 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         mu: friction coefficient of the ground (the asset's, so any combination rule keeps it).
         time_step: s. steps: number of steps (rounded up to even: states are sampled every
             second step). deadline: ``time.perf_counter()`` limit.
-        gains: joint drive gains by child COM (see :func:`_load`); None leaves the file's drives.
         early_exit: stop once every world has rested for a whole window by these thresholds
             (:func:`.trajectory.settled`); None runs all ``steps``.
         capture: record two steps as a Warp graph once and replay it (Warp captures on the
@@ -142,7 +127,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     from scipy.spatial.transform import Rotation
 
     th, early_exit = early_exit, early_exit is not None
-    model, masses, points, com = _load(path, xforms, mu, gains)
+    model, masses, points, com = _load(path, xforms, mu)
     nb = len(masses)
     W = len(xforms)
     solver = newton.solvers.SolverXPBD(model, iterations=iterations or XPBD_ITERATIONS, **SOLVER_OPTIONS)
@@ -197,23 +182,6 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], np.full(n, np.nan),
                         float(pen0[w]), p0[w], q0[w]) for w in range(W)]
     return trajs, masses
-
-
-def _gains_by_com(model):
-    """The drives of :func:`.rigid_model.drive_gains`, looked up by the child link's rest COM
-    (the link a Newton joint moves is found by where its body's centre of mass is)."""
-    from .rigid_model import drive_gains
-
-    table = [(np.asarray(model.links[i].mass.center_of_mass), g) for i, g in drive_gains(model).items()]
-    if not table:
-        return None
-    scale = max(model.diagonal, 1e-9)
-
-    def lookup(com):
-        best = min(table, key=lambda e: float(np.linalg.norm(e[0] - com)))
-        return best[1] if np.linalg.norm(best[0] - com) < 1e-3 * scale else None
-
-    return lookup
 
 
 def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: float = 1.0 / 240.0,
@@ -275,7 +243,7 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
             path = write_usd(asset, Path(tmp) / f"{asset.name}.usda")
         try:
             trajs, masses = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
-                                         gains=_gains_by_com(model), early_exit=th,
+                                         early_exit=th,
                                      time_step=th.time_step_s, steps=th.steps, deadline=t0 + time_budget_s,
                                      name=asset.name)
         except TimeBudgetError:

@@ -292,3 +292,45 @@ def test_root_poses_move_the_body_and_clips_lie_end_to_end(tmp_path):
     world = lid.ComputeLocalToWorldTransform(Usd.TimeCode(46.0))
     # the hinge (0, 0.2, 0.1) yawed 90 degrees about Z and lifted 0.5 m: (-0.2, 0, 0.6)
     assert np.allclose(np.array(world.Transform(Gf.Vec3d(0, 0, 0))), [-0.2, 0, 0.6], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["revolute", "prismatic"])
+def test_drive_gains_are_the_certificates_servo_in_usd_units_and_newton_reads_them_in_si(tmp_path, kind):
+    """The DriveAPI holds the rest coordinate with the certificate's 10 Hz critically damped servo.
+
+    Closed form for the lid (0.4 x 0.4 x 0.02 m, 1.6 kg): about its hinge (the X line through
+    (0, 0.2, 0.1), COM at (0, 0, 0.11)) I = m (0.4^2 + 0.02^2) / 12 + m (0.2^2 + 0.01^2); as a
+    drawer its effective inertia is its mass. kp = I w^2, kd = 2 I w, w = 2 pi 10 rad/s.
+    UsdPhysics angular drives are per degree (schema: stiffness "mass*DIST_UNITS*DIST_UNITS/
+    degrees/second/second"), so the file holds kp pi / 180; Newton's importer converts back.
+    """
+    newton = pytest.importorskip("newton")
+    from n4d4d.physics_validation.rigid_model import drive_gains, rigid_model
+
+    asset = hinged_asset(kind)
+    m = 0.4 * 0.4 * 0.02 * DENSITY
+    inertia = m * (0.4**2 + 0.02**2) / 12 + m * (0.2**2 + 0.01**2) if kind == "revolute" else m
+    w = 2 * np.pi * 10.0
+    kp, kd = drive_gains(rigid_model(asset))[1]  # link 1: the lid
+    assert (kp, kd) == pytest.approx((inertia * w * w, 2 * inertia * w), rel=1e-12)
+
+    path = write_usd(asset, tmp_path / "asset.usda")
+    stage = Usd.Stage.Open(str(path))
+    name = "angular" if kind == "revolute" else "linear"
+    joint = stage.GetPrimAtPath("/chest/joints/" + ("hinge" if kind == "revolute" else "slide"))
+    drive = UsdPhysics.DriveAPI(joint, name)
+    assert drive and drive.GetTypeAttr().Get() == UsdPhysics.Tokens.force
+    per_unit = np.pi / 180 if kind == "revolute" else 1.0
+    assert drive.GetStiffnessAttr().Get() == pytest.approx(kp * per_unit, **A32)  # float32 attribute
+    assert drive.GetDampingAttr().Get() == pytest.approx(kd * per_unit, **A32)
+    assert drive.GetTargetPositionAttr().Get() == 0.0
+    assert drive.GetMaxForceAttr().Get() == pytest.approx(asset.joints[0].effort, **A32)
+
+    builder = newton.ModelBuilder()
+    builder.add_usd(str(path))
+    j = next(i for i, t in enumerate(builder.joint_type) if t in (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC))
+    dof = builder.joint_qd_start[j]
+    # SI per radian (or per metre) again: float32 storage, 1e-6 relative
+    assert builder.joint_target_ke[dof] == pytest.approx(kp, rel=1e-6)
+    assert builder.joint_target_kd[dof] == pytest.approx(kd, rel=1e-6)
+    assert builder.joint_target_q[builder.joint_q_start[j]] == 0.0  # coordinates, not DOFs, index targets
