@@ -31,6 +31,8 @@ def vae(
     points: int = typer.Option(50_000, help="surface samples per mesh"),
     min_shell_fraction: float = typer.Option(0.0, "--min-shell-fraction",
                                              help="drop decoded shells under this fraction of the largest's volume"),
+    prune_threshold: float = typer.Option(0.0, "--prune-threshold",
+                                          help="keep decoded voxels whose pruning logit exceeds this"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write rows and summary here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
 ) -> None:
@@ -79,7 +81,7 @@ def vae(
                            f"codec={row['seconds_codec']:.2f}s", err=True)
 
         rows = evaluate_volumes(model, volumes, names=names, n_points=points, progress=progress,
-                                min_shell_fraction=min_shell_fraction)
+                                min_shell_fraction=min_shell_fraction, prune_threshold=prune_threshold)
     except (N4d4dError, ValueError) as exc:
         console.print(f"error: {exc}")
         raise typer.Exit(2)
@@ -100,4 +102,5 @@ def vae(
         from n4d4d.io.atomic import atomic_write_text
 
         atomic_write_text(json_out, json.dumps({"resolution": resolution, "min_shell_fraction": min_shell_fraction,
+                                                "prune_threshold": prune_threshold,
                                                 "summary": summary, "rows": rows}, indent=1))

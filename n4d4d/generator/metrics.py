@@ -87,10 +87,11 @@ def compare_meshes(pred, ref, *, n_points: int = 50_000, n_volume: int = 100_000
 
 def evaluate_volumes(model, volumes: Iterable, *, names: Iterable[str] | None = None, device: str = "cpu",
                      n_points: int = 50_000, seed: int = 0, min_shell_fraction: float = 0.0,
-                     progress: Callable[[str, dict], None] | None = None) -> list[dict]:
+                     prune_threshold: float = 0.0, progress: Callable[[str, dict], None] | None = None) -> list[dict]:
     """Reconstruct each SparseSDF with ``model`` and score it against the input's exact surface.
 
-    Returns one row per volume: ``name``, :func:`compare_meshes` figures, ``nodes``, ``seconds_codec``
+    ``prune_threshold``: the decoder keeps children whose pruning logit exceeds it
+    (:func:`n4d4d.generator.codec.reconstruct`). Returns one row per volume: ``name``, :func:`compare_meshes` figures, ``nodes``, ``seconds_codec``
     (encode + decode), ``seconds_surface`` (decoded surface extraction, and with ``min_shell_fraction
     > 0`` the removal of shells under that fraction of the largest one's volume,
     :func:`n4d4d.generator.codec.remove_small_shells`); a volume whose decode is
@@ -107,7 +108,7 @@ def evaluate_volumes(model, volumes: Iterable, *, names: Iterable[str] | None = 
         ref = extract_surface(sdf)
         t0 = time.perf_counter()
         try:
-            dec = reconstruct(model, sdf, device)
+            dec = reconstruct(model, sdf, device, prune_threshold=prune_threshold)
             t1 = time.perf_counter()
             pred = remove_small_shells(decoded_surface(dec), min_shell_fraction)
             row.update(seconds_codec=t1 - t0, seconds_surface=time.perf_counter() - t1)
