@@ -153,11 +153,11 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
     if asset.joints:
         joints_path = root.GetPath().AppendChild("joints")
         UsdGeom.Scope.Define(stage, joints_path)
-        jtaken: set[str] = set()
         gains = drive_gains_usd(asset)
+        prims = joint_prim_names(frames)
         for f in frames:
             if f.joint is not None:
-                _joint(stage, joints_path.AppendChild(safe_name(f.joint.name, jtaken)), asset, f,
+                _joint(stage, joints_path.AppendChild(prims[f.joint.name]), asset, f,
                        next(g for g in frames if g.name == f.parent), body_paths, gains.get(f.joint.name))
     if asset.motion_clips:
         codes = _timeline(stage, asset)
@@ -305,6 +305,14 @@ def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) 
         UsdPhysics.MeshCollisionAPI.Apply(prim).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
         UsdShade.MaterialBindingAPI.Apply(prim).Bind(
             physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
+
+
+def joint_prim_names(frames: list[PartFrame]) -> dict[str, str]:
+    """Prim name of each joint under ``/<asset>/joints``, by joint name, as :func:`build_stage`
+    writes them (``frames``: :func:`._common.kinematic_tree` of the asset). A simulator that
+    labels joints by prim path (Newton's ``joint_label``) maps back to the asset's joints with it."""
+    taken: set[str] = set()
+    return {f.joint.name: safe_name(f.joint.name, taken) for f in frames if f.joint is not None}
 
 
 def drive_gains_usd(asset: Asset) -> dict[str, tuple[float, float]]:

@@ -7,7 +7,8 @@ sweeps, motion clips, cross-engine agreement, collision fidelity); optionally, r
 loading, :func:`rest_pose_stage` (turn an input authored in a toppling pose onto its stable
 face). Building blocks:
 :func:`mass_properties`, :func:`convex_decomposition`, :func:`collision_fidelity`,
-:func:`check_pybullet`, :func:`check_newton`, :func:`certify`; every bound is in
+:func:`check_pybullet`, :func:`check_newton`, :func:`check_articulation` (PyBullet) and
+:func:`check_articulation_newton`, :func:`certify`; every bound is in
 :mod:`.thresholds` with its reason.
 
 Heavy dependencies (coacd, pybullet, newton, warp) load inside the functions that use them.
@@ -27,6 +28,8 @@ _LAZY = {
     "collision_fidelity": ".fidelity",
     "check_pybullet": ".pybullet_check",
     "check_newton": ".newton_check",
+    "check_articulation": ".articulation",
+    "check_articulation_newton": ".newton_articulation",
     "certify": ".certificate",
 }
 
@@ -41,6 +44,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "collision_stage", "mass_stage", "stability_stage", "rest_pose_stage", "mass_properties", "convex_decomposition",
-    "collision_fidelity", "check_pybullet", "check_newton", "certify", "StabilityThresholds",
+    "collision_fidelity", "check_pybullet", "check_newton", "check_articulation",
+    "check_articulation_newton", "certify", "StabilityThresholds",
     "FidelityThresholds", "CertificateThresholds", "Thresholds",
 ]

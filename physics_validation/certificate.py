@@ -4,10 +4,12 @@
 
 - collision fidelity per part (from the collision stage's record, or measured now);
 - rest and drop checks in each engine asked for (:mod:`.pybullet_check`, :mod:`.newton_check`,
-  the latter on the USD file exactly as :func:`n4d4d.exporters.usd.write_usd` writes it);
+  the latter on the USD file exactly as :func:`n4d4d.exporters.usd.write_usd` writes it, written
+  once per certificate);
 - initial penetration between non-adjacent links (SimReady BA.002, :mod:`.penetration`) and
   the rest contact force (Infinigen-Sim), when the asset has more than one part;
-- articulation sweeps when it has movable joints (:mod:`.articulation`);
+- articulation sweeps when it has movable joints, one "articulation" check per engine
+  (:mod:`.articulation` in PyBullet, :mod:`.newton_articulation` in Newton on the same USD file);
 - motion-clip frames when it has clips (:mod:`.penetration`);
 - cross-engine agreement of the rest pose when two engines ran.
 
@@ -22,7 +24,9 @@ certificate by itself: each engine's own checks decide.
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -120,46 +124,60 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
     checks += _fidelity_checks(asset, th, seed)
     timing["collision_fidelity"] = time.perf_counter() - t1
 
-    for engine in engines:
-        t1 = time.perf_counter()
-        try:
-            if engine == "pybullet":
-                from .pybullet_check import check_pybullet
+    with tempfile.TemporaryDirectory(prefix="n4d4d_certificate_") as tmp:
+        usd_path = None
+        for engine in engines:
+            t1 = time.perf_counter()
+            try:
+                if engine == "pybullet":
+                    from .pybullet_check import check_pybullet
 
-                res = check_pybullet(asset, thresholds=th.stability, seed=seed, orientations=orientations,
-                                     time_budget_s=left())
-            else:
-                from .newton_check import check_newton
+                    res = check_pybullet(asset, thresholds=th.stability, seed=seed, orientations=orientations,
+                                         time_budget_s=left())
+                else:
+                    from n4d4d.exporters.usd import write_usd
 
-                res = check_newton(asset, thresholds=th.stability, seed=seed, orientations=orientations,
-                                   time_budget_s=left())
-        except TimeBudgetError:
-            raise TimeBudgetError(f"{engine} checks ran past the physics time budget of {time_budget_s:g} s",
-                                  label) from None
-        except ExportError as exc:  # Newton checks the exported file: no file, no certificate
-            checks.append({"name": "usd_export", "engine": engine, "passed": False, "measured": {},
-                           "threshold": {}, "reasons": [f"the USD writer refused the asset: {exc.problem}"],
-                           "seconds": time.perf_counter() - t1})
+                    from .newton_check import check_newton
+
+                    usd_path = write_usd(asset, Path(tmp) / "asset.usda")
+                    res = check_newton(asset, thresholds=th.stability, seed=seed, orientations=orientations,
+                                       time_budget_s=left(), usd_path=usd_path)
+            except TimeBudgetError:
+                raise TimeBudgetError(f"{engine} checks ran past the physics time budget of {time_budget_s:g} s",
+                                      label) from None
+            except ExportError as exc:  # Newton checks the exported file: no file, no certificate
+                checks.append({"name": "usd_export", "engine": engine, "passed": False, "measured": {},
+                               "threshold": {}, "reasons": [f"the USD writer refused the asset: {exc.problem}"],
+                               "seconds": time.perf_counter() - t1})
+                timing[engine] = time.perf_counter() - t1
+                usd_path = None
+                continue
+            sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
+            versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
+            checks += res["checks"]
             timing[engine] = time.perf_counter() - t1
-            continue
-        sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
-        versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
-        checks += res["checks"]
-        timing[engine] = time.perf_counter() - t1
 
-    if len(model.links) > 1:
-        from .penetration import check_link_penetration
+        if len(model.links) > 1:
+            from .penetration import check_link_penetration
 
-        t1 = time.perf_counter()
-        left()
-        checks.append(check_link_penetration(model, th.certificate))
-        timing["initial_penetration"] = time.perf_counter() - t1
-    if any(j.type != "fixed" for j in asset.joints):
-        from .articulation import check_articulation
+            t1 = time.perf_counter()
+            left()
+            checks.append(check_link_penetration(model, th.certificate))
+            timing["initial_penetration"] = time.perf_counter() - t1
+        if any(j.type != "fixed" for j in asset.joints):
+            if "pybullet" in engines:
+                from .articulation import check_articulation
 
-        t1 = time.perf_counter()
-        checks.append(check_articulation(asset, model, th, time_budget_s=left(), label=label))
-        timing["articulation"] = time.perf_counter() - t1
+                t1 = time.perf_counter()
+                checks.append(check_articulation(asset, model, th, time_budget_s=left(), label=label))
+                timing["articulation_pybullet"] = time.perf_counter() - t1
+            if usd_path is not None:
+                from .newton_articulation import check_articulation_newton
+
+                t1 = time.perf_counter()
+                checks.append(check_articulation_newton(asset, model, th, time_budget_s=left(), label=label,
+                                                        usd_path=usd_path))
+                timing["articulation_newton"] = time.perf_counter() - t1
     if asset.motion_clips:
         from .penetration import check_motion_clips
 

@@ -12,7 +12,7 @@ kernel launches, so four placements cost little more than one. A static plane z 
 asset's friction is shared by all worlds.
 
 Solver: ``SolverXPBD`` with two substeps per step and sticky contact matching (see
-:data:`SUBSTEPS`; Newton's position-based rigid solver runs on the CPU device, and
+:data:`._newton_sim.SUBSTEPS`; Newton's position-based rigid solver runs on the CPU device, and
 SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFeatherstone's
 penalty contact had a resting box bouncing at 4 cm/s after one step, and cost as much per step
 as XPBD), at the same step as PyBullet. Trajectories go through the same verdict as PyBullet's
@@ -34,34 +34,9 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import TimeBudgetError
 
+from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
 from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, evaluate, settled
-
-#: XPBD solver iterations per substep.
-XPBD_ITERATIONS = 8
-
-#: Solver substeps per time step (1/480 s substeps). With one substep, or without sticky
-#: contacts, a resting mug (28 hulls, many contact points) creeps 2-8 mm/s in XPBD whatever the
-#: iteration count (2 to 32 tried); two substeps with sticky contacts hold it to 0.05 mm/s
-#: (measured on pybullet_data's mug, rest + 3 drops; the duck and the test shapes likewise).
-SUBSTEPS = 2
-
-#: Keyword arguments of ``newton.CollisionPipeline``: "sticky" contact matching keeps each
-#: contact's anchor from step to step instead of regenerating it, which stops the creep above.
-PIPELINE_OPTIONS: dict = {"contact_matching": "sticky"}
-
-#: Keyword arguments of ``newton.solvers.SolverXPBD`` besides iterations.
-SOLVER_OPTIONS: dict = {}
-
-
-def _newton():
-    import warp as wp
-
-    wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
-    import newton
-
-    return wp, newton
-
 
 def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
     """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
@@ -70,7 +45,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
     Returns ``(model, masses, points, com)``: ``masses`` (kg) of the bodies of one world in file
     order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame.
     """
-    wp, newton = _newton()
+    _, newton = newton_modules()
     from scipy.spatial.transform import Rotation
 
     sub = newton.ModelBuilder()
@@ -89,12 +64,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
             pts.append(v @ R.T + np.asarray(tf[0:3], dtype=np.float64))
         points.append(np.vstack(pts) if pts else np.zeros((0, 3)))
         com.append(np.asarray(sub.body_com[b], dtype=np.float64))
-    main = newton.ModelBuilder()
-    tfs = [wp.transform(wp.vec3(*map(float, t)), wp.quat(*map(float, Rotation.from_matrix(R).as_quat())))
-           for R, t in xforms]
-    main.replicate(sub, len(xforms), xforms=tfs)
-    main.add_ground_plane(cfg=newton.ModelBuilder.ShapeConfig(mu=mu))
-    return main.finalize(device="cpu"), np.asarray(sub.body_mass[:n], dtype=np.float64), points, com
+    return on_ground(sub, xforms, mu), np.asarray(sub.body_mass[:n], dtype=np.float64), points, com
 
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
@@ -123,17 +93,14 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         TimeBudgetError: past ``deadline``. ExportError-free: a file Newton cannot load raises
         Newton's own exception.
     """
-    wp, newton = _newton()
+    wp, _ = newton_modules()
     from scipy.spatial.transform import Rotation
 
     th, early_exit = early_exit, early_exit is not None
     model, masses, points, com = _load(path, xforms, mu)
     nb = len(masses)
     W = len(xforms)
-    solver = newton.solvers.SolverXPBD(model, iterations=iterations or XPBD_ITERATIONS, **SOLVER_OPTIONS)
-    s0, s1, ctrl = model.state(), model.state(), model.control()
-    pipe = newton.CollisionPipeline(model, **PIPELINE_OPTIONS)
-    contacts = pipe.contacts()
+    sim = Stepper(model, iterations=iterations)
 
     def read(state):
         q = state.body_q.numpy().astype(np.float64).reshape(W, nb, 7)
@@ -149,13 +116,11 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
                 low = np.minimum(low, z.min(axis=1))
         return c, wxyz, qd[..., :3], qd[..., 3:], np.maximum(0.0, -low)
 
-    def two_steps():  # s0 -> s1 -> s0, so a captured graph leaves the state where it found it
-        for a, b in ((s0, s1), (s1, s0)) * SUBSTEPS:
-            a.clear_forces()
-            pipe.collide(a, contacts)
-            solver.step(a, b, ctrl, contacts, time_step / SUBSTEPS)
+    def two_steps():  # an even number of substeps: a replay leaves the newest state in states[0]
+        sim.step(time_step)
+        sim.step(time_step)
 
-    p0, q0, _, _, pen0 = read(s0)
+    p0, q0, _, _, pen0 = read(sim.states[0])
     n = (steps + 1) // 2
     pos, quat = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 4))
     lin, ang, pen = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 3)), np.empty((n, W))
@@ -169,7 +134,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             wp.capture_launch(graph)
         else:
             two_steps()
-        pos[k], quat[k], lin[k], ang[k], pen[k] = read(s0)
+        pos[k], quat[k], lin[k], ang[k], pen[k] = read(sim.states[0])
         if k % 30 == 29:
             if time.perf_counter() > deadline:
                 raise TimeBudgetError("Newton stability check ran past its time budget", name or None)

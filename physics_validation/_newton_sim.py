@@ -1,0 +1,91 @@
+"""Newton boundary (private): the solver settings every Newton check uses, worlds over a ground
+plane, and a stepper that Warp graph capture can record.
+
+:mod:`.newton_check` (rest and drop) and :mod:`.newton_articulation` (joint sweeps) build their
+models here so that both run the same XPBD solver, substeps and contact pipeline. Imported
+lazily: ``newton`` and ``warp`` load inside the functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: XPBD solver iterations per substep.
+XPBD_ITERATIONS = 8
+
+#: Solver substeps per time step (1/480 s substeps). With one substep, or without sticky
+#: contacts, a resting mug (28 hulls, many contact points) creeps 2-8 mm/s in XPBD whatever the
+#: iteration count (2 to 32 tried); two substeps with sticky contacts hold it to 0.05 mm/s
+#: (measured on pybullet_data's mug, rest + 3 drops; the duck and the test shapes likewise).
+SUBSTEPS = 2
+
+#: Keyword arguments of ``newton.CollisionPipeline``: "sticky" contact matching keeps each
+#: contact's anchor from step to step instead of regenerating it, which stops the creep above.
+PIPELINE_OPTIONS: dict = {"contact_matching": "sticky"}
+
+#: Keyword arguments of ``newton.solvers.SolverXPBD`` besides iterations.
+SOLVER_OPTIONS: dict = {}
+
+
+def newton_modules():
+    """``(warp, newton)``, imported with Warp's log quieted to warnings."""
+    import warp as wp
+
+    wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+    import newton
+
+    return wp, newton
+
+
+def on_ground(sub, xforms: list[tuple[np.ndarray, np.ndarray]] | int, mu: float):
+    """The finalized CPU model with one world per placement of builder ``sub`` over a shared
+    static plane z = 0 with friction ``mu``.
+
+    ``xforms``: placements ``(R (3, 3), t (3,))`` (``x_world = R x_file + t``), or a number of
+    worlds all at the file's pose.
+    """
+    wp, newton = newton_modules()
+    from scipy.spatial.transform import Rotation
+
+    main = newton.ModelBuilder()
+    if isinstance(xforms, int):
+        main.replicate(sub, xforms)
+    else:
+        tfs = [wp.transform(wp.vec3(*map(float, t)), wp.quat(*map(float, Rotation.from_matrix(R).as_quat())))
+               for R, t in xforms]
+        main.replicate(sub, len(xforms), xforms=tfs)
+    main.add_ground_plane(cfg=newton.ModelBuilder.ShapeConfig(mu=mu))
+    return main.finalize(device="cpu")
+
+
+class Stepper:
+    """``SolverXPBD`` and the collision pipeline with the settings above, stepping ``model``.
+
+    Attributes:
+        states: two ``newton.State`` buffers; :meth:`step` leaves the newest in ``states[0]``.
+        control: the ``newton.Control`` the solver reads (joint targets, ``joint_f``).
+        contacts: the pipeline's contacts. observables: the solver observables filled every
+            substep (``SolverBase.observables`` of the requested kinds), or None.
+
+    :meth:`step` swaps the buffers every substep; a captured graph must hold an even number of
+    substeps so that each replay leaves the newest state in ``states[0]`` again.
+    """
+
+    def __init__(self, model, *, iterations: int | None = None, observables: frozenset[str] = frozenset()):
+        _, newton = newton_modules()
+        self.model = model
+        self.solver = newton.solvers.SolverXPBD(model, iterations=iterations or XPBD_ITERATIONS, **SOLVER_OPTIONS)
+        self.states = [model.state(), model.state()]
+        self.control = model.control()
+        self.pipe = newton.CollisionPipeline(model, **PIPELINE_OPTIONS)
+        self.contacts = self.pipe.contacts()
+        self.observables = self.solver.observables(observables, contacts=self.contacts) if observables else None
+
+    def step(self, dt: float) -> None:
+        """Advance ``states[0]`` by ``dt`` seconds in :data:`SUBSTEPS` substeps."""
+        for _ in range(SUBSTEPS):
+            a, b = self.states
+            a.clear_forces()
+            self.pipe.collide(a, self.contacts)
+            self.solver.step(a, b, self.control, self.contacts, dt / SUBSTEPS, observables=self.observables)
+            self.states.reverse()

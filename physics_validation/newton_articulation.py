@@ -1,0 +1,178 @@
+"""Articulation sweeps in Newton, on the asset exactly as exported to USD.
+
+The sweep of :mod:`.articulation` (each movable joint 0 -> upper -> lower -> 0 while the others
+hold 0, explicit PD torque clipped to ``Joint.effort``, same verdicts through
+:func:`.articulation.sweep_verdict`), run in Newton on the file
+:func:`n4d4d.exporters.usd.write_usd` writes: ``add_usd(..., floating=False)`` fixes each root
+body to the world with a fixed joint, self-collision is off (non-adjacent overlap is measured
+geometrically, as in PyBullet), and the ground plane z = 0 carries the asset's friction. Every
+joint's sweep is its own world of one model (``ModelBuilder.replicate``), all stepped together
+(SolverXPBD, the substeps and contact settings of :mod:`._newton_sim`, as the rest and drop
+checks), so J joints cost about
+as much as the longest one.
+
+The drive: the gains are those of the file's DriveAPI as Newton's importer loads them
+(``Model.joint_target_ke`` / ``joint_target_kd``, SI per radian), times ``gain_scale``, and the
+effort bound is the drive's ``maxForce`` (``Model.joint_effort_limit``). They act as an explicit
+PD torque written into ``Control.joint_f`` once per step by a Warp kernel
+(:mod:`._newton_kernels`), and XPBD's own drive is switched off for the sweep, because XPBD's
+implicit drive (a compliant position constraint) (1) is skipped while the joint sits beyond a
+limit, so a lid resting on its stop under gravity never lifts (measured: the hinged arm of
+:func:`.shapes.hinged_arm` stays at 0 rad with its target at 1.5 rad), (2) ignores effort limits
+and (3) cannot go unstable at any gain, so absurd gains would pass. The explicit PD is the
+actuator model of the PyBullet sweep (Isaac Lab's ``IdealPDActuator``), so the two engines are
+compared on their physics, not on two actuator models. Continuous joints: Newton reports their
+coordinate in (-pi, pi]; the PD error is taken modulo 2 pi and the recorded coordinate unwrapped.
+
+The step (joint coordinates by ``newton.eval_ik``, the PD kernel, collision, XPBD substeps) is
+captured once as a Warp graph over :data:`CHUNK` steps and replayed (launch cost dominates on the
+CPU). The kernel records every driven joint's coordinate and speed each step into arrays read
+once at the end. This module does not change the asset or the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.asset import Asset
+from n4d4d.errors import StageInputError, TimeBudgetError
+
+from .articulation import articulation_report, plan_sweeps, sweep_verdict
+from .rigid_model import RigidModel
+from .thresholds import Thresholds
+
+#: Steps per captured Warp graph (the time budget is checked between graph launches). Even, so
+#: that a replay holds an even number of substeps (see :class:`._newton_sim.Stepper`); small,
+#: because recording a graph costs as much Python as running its steps eagerly.
+CHUNK = 2
+
+
+def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | None = None, *,
+                              gain_scale: float = 1.0, time_budget_s: float = 60.0, label: str | None = None,
+                              time_step: float = 1.0 / 240.0, hold_s: float = 0.5,
+                              usd_path: str | Path | None = None) -> dict:
+    """Sweep every movable joint of ``asset`` through its range in Newton (module docstring).
+
+    Args:
+        asset: with joints, parts, hulls and mass properties.
+        model: ``rigid_model(asset)``.
+        th: thresholds (default :class:`~.thresholds.Thresholds`).
+        gain_scale: multiplies the drive gains read from the file.
+        time_budget_s: wall seconds for export, load and all sweeps.
+        label: what a TimeBudgetError names.
+        time_step: s. hold_s: seconds held at the end of each sweep.
+        usd_path: sweep this file (written by ``write_usd`` from ``asset``) instead of writing one.
+
+    Returns:
+        Check dict like :func:`.articulation.check_articulation`'s with ``engine`` "newton" and
+        ``solver``.
+
+    Raises:
+        TimeBudgetError: past ``time_budget_s``. ExportError: the USD writer refused the asset.
+        StageInputError: the file's joints are not the asset's.
+    """
+    from n4d4d.exporters._common import kinematic_tree
+    from n4d4d.exporters.usd import joint_prim_names, write_usd
+
+    from . import _newton_kernels as K
+    from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
+    from .penetration import HullWorld
+
+    th = th or Thresholds()
+    ct = th.certificate
+    t0 = time.perf_counter()
+    sweeps = plan_sweeps(model, time_step, hold_s)
+    solver_name = f"SolverXPBD(iterations={XPBD_ITERATIONS})"
+    if not sweeps:
+        return articulation_report("newton", {}, [], ct, time.perf_counter() - t0, solver=solver_name)
+    wp, newton = newton_modules()
+    with tempfile.TemporaryDirectory(prefix="n4d4d_newton_sweep_") as tmp:
+        path = Path(usd_path) if usd_path is not None else write_usd(asset, Path(tmp) / f"{asset.name}.usda")
+        sub = newton.ModelBuilder()
+        sub.add_usd(str(path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
+
+    link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}
+    by_prim = {prim: name for name, prim in joint_prim_names(kinematic_tree(asset)).items()}
+    moving = (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC)
+    drives = {}  # sub joint -> (link index, kp, kd, effort)
+    for j in range(sub.joint_count):
+        if sub.joint_type[j] not in moving:
+            continue
+        name = by_prim.get(str(sub.joint_label[j]).rsplit("/", 1)[-1])
+        if name not in link_of:
+            raise StageInputError(f"USD joint '{sub.joint_label[j]}' is not a joint of the asset", label or asset.name)
+        d = sub.joint_qd_start[j]
+        drives[j] = (link_of[name], gain_scale * float(sub.joint_target_ke[d]), gain_scale * float(sub.joint_target_kd[d]),
+                     float(sub.joint_effort_limit[d]))
+        sub.joint_target_ke[d] = sub.joint_target_kd[d] = 0.0  # the sweep's explicit PD replaces XPBD's drive
+    W = len(sweeps)
+    nm = on_ground(sub, W, asset.material.dynamic_friction)
+
+    # One row per driven DOF of every world (world-major, the replicated joint order).
+    jw, jq0, jd0 = nm.joint_world.numpy(), nm.joint_q_start.numpy(), nm.joint_qd_start.numpy()
+    rows = [(int(jw[g]), g % sub.joint_count) for g in range(nm.joint_count) if g % sub.joint_count in drives]
+    links = np.array([drives[j][0] for _, j in rows])
+    world = np.array([w for w, _ in rows])
+    column = np.where(links == np.array([sweeps[w].link for w in world]), world, -1).astype(np.int32)
+    cont = np.array([model.links[i].joint.type == "continuous" or not np.isfinite(
+        [model.links[i].joint.lower, model.links[i].joint.upper]).all() for i in links])
+    n = len(rows)
+    steps = max(s.steps for s in sweeps)
+    total = 1 + CHUNK * int(np.ceil(steps / CHUNK))  # >= steps + 1: post-step states of steps 0..steps-1
+    table = np.zeros((total, W), dtype=np.float32)
+    for w, s in enumerate(sweeps):
+        table[:s.steps, w] = s.target(time_step * np.arange(1, s.steps + 1))
+    f32 = dict(dtype=float, device="cpu")
+    i32 = dict(dtype=wp.int32, device="cpu")
+    driven = np.array([g for g in range(nm.joint_count) if g % sub.joint_count in drives])
+    args = [wp.zeros(1, **i32), wp.array(table, **f32), wp.array(column, **i32),
+            wp.array(jq0[driven].astype(np.int32), **i32), wp.array(jd0[driven].astype(np.int32), **i32),
+            wp.array(np.array([drives[j][1] for _, j in rows], np.float32), **f32),
+            wp.array(np.array([drives[j][2] for _, j in rows], np.float32), **f32),
+            wp.array(np.array([drives[j][3] for _, j in rows], np.float32), **f32),
+            wp.array(cont.astype(np.int32), **i32)]
+    jq, jqd = wp.zeros(nm.joint_coord_count, **f32), wp.zeros(nm.joint_dof_count, **f32)
+    hist_q, hist_qd = wp.zeros((total, n), **f32), wp.zeros((total, n), **f32)
+
+    sim = Stepper(nm)
+
+    def run(count: int) -> None:
+        for _ in range(count):
+            newton.eval_ik(nm, sim.states[0], jq, jqd)
+            wp.launch(K.pd_drive, dim=n, inputs=[*args, jq, jqd, sim.control.joint_f, hist_q, hist_qd], device="cpu")
+            wp.launch(K.advance, dim=1, inputs=[args[0]], device="cpu")
+            sim.step(time_step)
+
+    run(1)  # eagerly: loads every kernel before the capture
+    with wp.ScopedCapture(device="cpu") as cap:
+        run(CHUNK)
+    for _ in range((total - 1) // CHUNK):
+        wp.capture_launch(cap.graph)
+        if time.perf_counter() - t0 > time_budget_s:
+            raise TimeBudgetError(f"Newton articulation sweeps ran past their time budget of {time_budget_s:g} s",
+                                  label or asset.name)
+    hq, hqd = hist_q.numpy().astype(np.float64), hist_qd.numpy().astype(np.float64)
+    hq[:, cont] = np.unwrap(hq[:, cont], axis=0)
+
+    sim_done = time.perf_counter()
+    per_joint, reasons = {}, []
+    hulls = HullWorld(model) if model.non_adjacent_pairs() else None
+    try:
+        for w, s in enumerate(sweeps):
+            mine = np.nonzero(world == w)[0]
+            q_all = np.zeros((s.steps, len(model.links)))
+            q_all[:, links[mine]] = hq[1:s.steps + 1, mine]
+            i = mine[links[mine] == s.link][0]
+            kp, kd = args[5].numpy()[i], args[6].numpy()[i]
+            measured, why = sweep_verdict(model, s, q_all[:, s.link], hqd[1:s.steps + 1, i], q_all, ct, (kp, kd), hulls)
+            per_joint[s.joint.name] = measured
+            reasons += why
+    finally:
+        if hulls is not None:
+            hulls.close()
+    return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,
+                               simulation_seconds=sim_done - t0)
