@@ -1,5 +1,6 @@
 """Warp kernels of the Newton checks (private): an explicit joint PD drive that follows a target
-table, recording the joint states it acts on.
+table, recording the joint states it acts on, and the per-world total force of the ground on
+the asset.
 
 Kept apart from the modules that use them because kernels are compiled per module: this module
 imports warp at its top, so it is imported lazily (inside the functions that need it). The first
@@ -42,3 +43,26 @@ def pd_drive(counter: wp.array(dtype=wp.int32), table: wp.array2d(dtype=float), 
 def advance(counter: wp.array(dtype=wp.int32)):
     """Next step: ``counter[0] += 1``."""
     counter[0] = counter[0] + 1
+
+
+@wp.kernel
+def static_contact_force(count: wp.array(dtype=wp.int32), shape0: wp.array(dtype=wp.int32),
+                         shape1: wp.array(dtype=wp.int32), force: wp.array(dtype=wp.spatial_vector),
+                         shape_body: wp.array(dtype=wp.int32), shape_world: wp.array(dtype=wp.int32),
+                         out: wp.array(dtype=wp.vec3)):
+    """One thread per contact slot: the linear force of each active contact between a static
+    shape (no body: the ground) and a body's shape in world w is added to ``out[w]``, as the force
+    on the body. ``force`` is Newton's per-contact spatial force (linear part first) exerted on
+    shape0's body by shape1's (``SolverBase.Observables.contact_f``)."""
+    i = wp.tid()
+    if i >= count[0]:
+        return
+    a = shape0[i]
+    b = shape1[i]
+    if a < 0 or b < 0:
+        return
+    f = wp.spatial_top(force[i])
+    if shape_body[a] < 0 and shape_body[b] >= 0:
+        wp.atomic_add(out, shape_world[b], -f)
+    elif shape_body[b] < 0 and shape_body[a] >= 0:
+        wp.atomic_add(out, shape_world[a], f)

@@ -6,8 +6,13 @@
 - rest and drop checks in each engine asked for (:mod:`.pybullet_check`, :mod:`.newton_check`,
   the latter on the USD file exactly as :func:`n4d4d.exporters.usd.write_usd` writes it, written
   once per certificate);
-- initial penetration between non-adjacent links (SimReady BA.002, :mod:`.penetration`) and
-  the rest contact force (Infinigen-Sim), when the asset has more than one part;
+- initial penetration between non-adjacent links (SimReady BA.002, :mod:`.penetration`), when
+  the asset has more than one part;
+- the constraint forces at rest (Infinigen-Sim): each engine's rest check measures the ground
+  force and every joint's force over the rest window (``rest_force_ratio``,
+  ``joint_force_ratios``, both relative to the weight carried; PyBullet from its contact and
+  joint-reaction forces, Newton from XPBD's ``CONTACT_F`` / ``BODY_PARENT_F`` observables), and
+  a ratio above ``max_rest_force_ratio`` fails that rest check;
 - articulation sweeps when it has movable joints, one "articulation" check per engine
   (:mod:`.articulation` in PyBullet, :mod:`.newton_articulation` in Newton on the same USD file);
 - motion-clip frames when it has clips (:mod:`.penetration`);

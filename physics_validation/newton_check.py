@@ -5,11 +5,11 @@ given) and loaded with ``newton.ModelBuilder.add_usd``, so what is checked is th
 loads in Isaac Sim / Isaac Lab / Newton: its bodies, MassAPI values, convex-hull colliders,
 joints, physics material and joint drives (the writer authors each movable joint's DriveAPI
 with the gains of :func:`.rigid_model.drive_gains` holding the rest coordinate, which PyBullet
-applies too; Newton's importer converts them to SI, so nothing is overridden here). The rest placement and the seeded
-drop placements of :mod:`.pybullet_check` become separate Newton *worlds* of one model (``ModelBuilder.replicate``
-with one transform per world) and are stepped together: on the CPU, Warp's cost is dominated by
-kernel launches, so four placements cost little more than one. A static plane z = 0 with the
-asset's friction is shared by all worlds.
+applies too; Newton's importer converts them to SI, so nothing is overridden here). The rest
+placement and the seeded drop placements of :mod:`.pybullet_check` become separate Newton
+*worlds* of one model (``ModelBuilder.replicate`` with one transform per world) and are stepped
+together: on the CPU, Warp's cost is dominated by kernel launches, so four placements cost
+little more than one. A static plane z = 0 with the asset's friction is shared by all worlds.
 
 Solver: ``SolverXPBD`` with two substeps per step and sticky contact matching (see
 :data:`._newton_sim.SUBSTEPS`; Newton's position-based rigid solver runs on the CPU device, and
@@ -17,7 +17,20 @@ SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFea
 penalty contact had a resting box bouncing at 4 cm/s after one step, and cost as much per step
 as XPBD), at the same step as PyBullet. Trajectories go through the same verdict as PyBullet's
 (:func:`.trajectory.evaluate`); ground penetration is measured geometrically from the colliders
-Newton loaded. Newton reports no per-contact forces for XPBD, so ``rest_force_ratio`` is NaN.
+Newton loaded.
+
+Forces (Infinigen-Sim's rest-force test, as in PyBullet): the solver fills Newton's
+``CONTACT_F`` and ``BODY_PARENT_F`` observables every substep. ``CONTACT_F`` is XPBD's impulse
+per contact over the substep divided by its duration (after XPBD's 1/N contact weighting);
+the ground force of a world is the vertical part of the sum over its contacts with the ground
+plane, sampled at the last substep of every second step (:mod:`._newton_kernels`), and the
+rest check's ``rest_force_ratio`` is its mean over the last ``rest_window_s`` divided by the
+weight, as in PyBullet. ``BODY_PARENT_F`` is the wrench the parent transmits through a body's
+inbound joint (constraint reaction, drive included); ``joint_force_ratios`` is the mean norm of
+its force part over the window divided by the weight of the links the joint carries (its
+subtree), PyBullet's joint-reaction measure. Newton documents both as approximate for XPBD
+(relaxation, a finite iteration count, contact weighting); measured at rest: a box 1.0000 of
+its weight, the hinged arm's hinge 1.0000 of the arm's. No momentum balance is needed.
 
 The first run on a machine compiles Newton's CPU kernels (minutes, cached in Warp's kernel
 cache afterwards). This module does not change the asset or the file.
@@ -42,8 +55,10 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
     """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
     as the file authors them.
 
-    Returns ``(model, masses, points, com)``: ``masses`` (kg) of the bodies of one world in file
-    order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame.
+    Returns ``(model, masses, points, com, joints)``: ``masses`` (kg) of the bodies of one world
+    in file order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its
+    frame, ``joints`` ``(label, child body, mass carried (kg))`` per joint between two bodies
+    (the mass of the child's subtree).
     """
     _, newton = newton_modules()
     from scipy.spatial.transform import Rotation
@@ -64,13 +79,24 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
             pts.append(v @ R.T + np.asarray(tf[0:3], dtype=np.float64))
         points.append(np.vstack(pts) if pts else np.zeros((0, 3)))
         com.append(np.asarray(sub.body_com[b], dtype=np.float64))
-    return on_ground(sub, xforms, mu), np.asarray(sub.body_mass[:n], dtype=np.float64), points, com
+    masses = np.asarray(sub.body_mass[:n], dtype=np.float64)
+    joints = []
+    for j in range(sub.joint_count):
+        if sub.joint_parent[j] < 0:
+            continue
+        tree, grown = {sub.joint_child[j]}, True
+        while grown:
+            more = {sub.joint_child[k] for k in range(sub.joint_count) if sub.joint_parent[k] in tree}
+            grown = not more <= tree
+            tree |= more
+        joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum())))
+    return on_ground(sub, xforms, mu), masses, points, com, joints
 
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
                  steps: int, deadline: float = float("inf"), name: str = "",
                  iterations: int | None = None, capture: bool = True,
-                 early_exit: StabilityThresholds | None = None) -> tuple[list[Trajectory], np.ndarray]:
+                 early_exit: StabilityThresholds | None = None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -86,21 +112,28 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             kernels directly, ~50x faster. ``False`` launches every kernel from Python.
 
     Returns:
-        ``(trajectories, body masses (kg))``, states sampled every second step. Trajectory
-        body order (and the masses') is the file's body order.
+        ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
+        step. Trajectory body order (and the masses') is the file's body order; each
+        trajectory's ``ground_force`` is the vertical force of the ground on the asset (N, see
+        the module docstring). Joint force ratios: per world, joint label -> ``(T,)`` norm of
+        the force the joint transmits divided by the weight it carries.
 
     Raises:
         TimeBudgetError: past ``deadline``. ExportError-free: a file Newton cannot load raises
         Newton's own exception.
     """
-    wp, _ = newton_modules()
+    wp, newton = newton_modules()
     from scipy.spatial.transform import Rotation
 
+    from . import _newton_kernels as K
+
     th, early_exit = early_exit, early_exit is not None
-    model, masses, points, com = _load(path, xforms, mu)
+    model, masses, points, com, joints = _load(path, xforms, mu)
     nb = len(masses)
     W = len(xforms)
-    sim = Stepper(model, iterations=iterations)
+    kinds = newton.solvers.SolverXPBD.ObservableKind
+    sim = Stepper(model, iterations=iterations, observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}))
+    ground = wp.zeros(W, dtype=wp.vec3, device="cpu")
 
     def read(state):
         q = state.body_q.numpy().astype(np.float64).reshape(W, nb, 7)
@@ -119,11 +152,21 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     def two_steps():  # an even number of substeps: a replay leaves the newest state in states[0]
         sim.step(time_step)
         sim.step(time_step)
+        ground.zero_()  # the ground's force in the last substep
+        c = sim.contacts
+        wp.launch(K.static_contact_force, dim=c.rigid_contact_max, device="cpu",
+                  inputs=[c.rigid_contact_count, c.rigid_contact_shape0, c.rigid_contact_shape1,
+                          sim.observables.contact_f, model.shape_body, model.shape_world], outputs=[ground])
+
+    def forces():  # (W,) ground force, (W, joints) transmitted joint forces (N)
+        f = np.linalg.norm(sim.observables.body_parent_f.numpy().reshape(W, nb, 6)[..., :3], axis=-1)
+        return ground.numpy()[:, 2], f[:, [child for _, child, _ in joints]]
 
     p0, q0, _, _, pen0 = read(sim.states[0])
     n = (steps + 1) // 2
     pos, quat = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 4))
     lin, ang, pen = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 3)), np.empty((n, W))
+    gforce, jforce = np.empty((n, W)), np.empty((n, W, len(joints)))
     graph = None
     for k in range(n):
         if graph is None and capture and k == 1:  # step 0 ran eagerly: kernels are loaded
@@ -135,6 +178,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         else:
             two_steps()
         pos[k], quat[k], lin[k], ang[k], pen[k] = read(sim.states[0])
+        gforce[k], jforce[k] = forces()
         if k % 30 == 29:
             if time.perf_counter() > deadline:
                 raise TimeBudgetError("Newton stability check ran past its time budget", name or None)
@@ -142,11 +186,13 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             if early_exit and all(settled(tk, pos[:k + 1, w], quat[:k + 1, w], th) for w in range(W)):
                 n = k + 1  # every world at rest for a whole window: the verdicts are decided
                 break
-    pos, quat, lin, ang, pen = pos[:n], quat[:n], lin[:n], ang[:n], pen[:n]
+    pos, quat, lin, ang, pen, gforce, jforce = pos[:n], quat[:n], lin[:n], ang[:n], pen[:n], gforce[:n], jforce[:n]
     times = 2 * time_step * np.arange(1, n + 1)
-    trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], np.full(n, np.nan),
+    trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], gforce[:, w],
                         float(pen0[w]), p0[w], q0[w]) for w in range(W)]
-    return trajs, masses
+    ratios = [{label: jforce[:, w, c] / (9.80665 * carried) for c, (label, _, carried) in enumerate(joints)}
+              for w in range(W)]
+    return trajs, masses, ratios
 
 
 def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: float = 1.0 / 240.0,
@@ -159,7 +205,8 @@ def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: f
     """
     t0 = time.perf_counter()
     steps = int(round(seconds / time_step))
-    (traj,), masses = simulate_usd(Path(path), [(np.eye(3), np.zeros(3))], mu=mu, time_step=time_step, steps=steps)
+    (traj,), masses, _ = simulate_usd(Path(path), [(np.eye(3), np.zeros(3))], mu=mu, time_step=time_step,
+                                      steps=steps)
     return {"bodies": len(masses),
             "final_speed": float(np.linalg.norm(traj.linear_velocities[-1], axis=-1).max()),
             "final_angular_speed": float(np.linalg.norm(traj.angular_velocities[-1], axis=-1).max()),
@@ -207,19 +254,26 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
 
             path = write_usd(asset, Path(tmp) / f"{asset.name}.usda")
         try:
-            trajs, masses = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
-                                         early_exit=th,
-                                     time_step=th.time_step_s, steps=th.steps, deadline=t0 + time_budget_s,
-                                     name=asset.name)
+            trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs],
+                                                 mu=asset.material.dynamic_friction, early_exit=th,
+                                                 time_step=th.time_step_s, steps=th.steps,
+                                                 deadline=t0 + time_budget_s, name=asset.name)
         except TimeBudgetError:
             raise TimeBudgetError(f"Newton stability checks ran past their time budget of {time_budget_s:g} s",
                                   asset.name) from None
     sim_seconds = time.perf_counter() - t0
+    from n4d4d.exporters._common import kinematic_tree
+    from n4d4d.exporters.usd import joint_prim_names
+
+    by_prim = {prim: name for name, prim in joint_prim_names(kinematic_tree(asset)).items()}
     checks = []
-    for (kind, R, _t), traj in zip(runs, trajs):
+    for (kind, R, _t), traj, ratio in zip(runs, trajs, ratios):
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)
+        w0 = int(np.searchsorted(traj.times, traj.times[-1] - th.rest_window_s - 1e-9))
+        result["measured"]["joint_force_ratios"] = {by_prim.get(label.rsplit("/", 1)[-1], label): float(r[w0:].mean())
+                                                    for label, r in ratio.items()}
         xyzw = Rotation.from_matrix(R).as_quat()
         checks.append({"name": kind, "engine": "newton", "orientation_wxyz": [xyzw[3], *xyzw[:3]], **result,
                        "seconds": sim_seconds / len(runs)})
