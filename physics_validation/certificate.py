@@ -16,7 +16,8 @@
 - articulation sweeps when it has movable joints, one "articulation" check per engine
   (:mod:`.articulation` in PyBullet, :mod:`.newton_articulation` in Newton on the same USD file);
 - motion-clip frames when it has clips (:mod:`.penetration`);
-- cross-engine agreement of the rest pose when two engines ran.
+- cross-engine agreement when two engines ran: the rest pose, the forces at rest and the
+  swept joint extremes (:func:`cross_engine`).
 
 The report is JSON-ready: ``passed``, ``reasons`` (why not, one line each), ``warnings``
 (findings that do not fail), ``checks`` (flat list; each has ``name``, ``engine``,
@@ -64,14 +65,18 @@ def _fidelity_checks(asset: Asset, th: Thresholds, seed: int) -> list[dict]:
 
 
 def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
-    """Agreement of two engines' rest checks: settled COM positions and orientations.
+    """Agreement of two engines: the settled rest pose, the forces at rest and the swept joint
+    extremes.
 
     Args:
-        a, b: engine results (``check_pybullet`` / ``check_newton`` dicts) with a "rest" check.
+        a, b: ``{"engine": name, "checks": [...]}`` with each engine's "rest" check (and its
+            "articulation" check, when both have one).
 
     Returns:
-        Check dict ``name`` "cross_engine": ``measured`` {``position_m``, ``angle_rad``},
-        ``threshold``, ``passed``, ``reasons``.
+        Check dict ``name`` "cross_engine": ``measured`` {``position_m``, ``angle_rad``,
+        ``rest_force_ratio`` (gap between the engines' ground-force ratios), ``joint_force_ratio``
+        (largest gap of a joint's force ratio), ``articulation_q`` (joint -> largest gap of the
+        swept extremes, rad or m)}, ``threshold``, ``passed``, ``reasons``.
     """
     from .trajectory import quat_angle
 
@@ -80,14 +85,45 @@ def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
     dp = float(np.linalg.norm(np.asarray(ra["final_positions_m"]) - np.asarray(rb["final_positions_m"]), axis=-1).max())
     da = float(quat_angle(np.asarray(ra["final_quats_wxyz"]), np.asarray(rb["final_quats_wxyz"])).max())
     ct = th.certificate
+    pair = f"{a['engine']} and {b['engine']}"
     reasons = []
     if dp > ct.max_rest_disagreement_m or da > ct.max_rest_disagreement_rad:
-        reasons.append(f"{a['engine']} and {b['engine']} rest poses differ by {1e3 * dp:.1f} mm / {da:.3f} rad "
+        reasons.append(f"{pair} rest poses differ by {1e3 * dp:.1f} mm / {da:.3f} rad "
                        f"(bounds {1e3 * ct.max_rest_disagreement_m:.0f} mm / {ct.max_rest_disagreement_rad} rad)")
+    df = abs(ra.get("rest_force_ratio", np.nan) - rb.get("rest_force_ratio", np.nan))
+    if df > ct.max_force_ratio_disagreement:
+        reasons.append(f"{pair} disagree on the ground force at rest: {ra['rest_force_ratio']:.3g} vs "
+                       f"{rb['rest_force_ratio']:.3g} x the weight (bound {ct.max_force_ratio_disagreement})")
+    dj = 0.0
+    for joint, r in ra.get("joint_force_ratios", {}).items():
+        gap = abs(r - rb.get("joint_force_ratios", {}).get(joint, np.nan))
+        if not gap <= ct.max_force_ratio_disagreement:
+            dj = float("inf") if not np.isfinite(gap) else max(dj, gap)
+            reasons.append(f"{pair} disagree on joint '{joint}' force at rest: {r:.3g} vs "
+                           f"{rb.get('joint_force_ratios', {}).get(joint, np.nan):.3g} x the weight it carries "
+                           f"(bound {ct.max_force_ratio_disagreement})")
+        else:
+            dj = max(dj, gap)
+    dq = {}
+    sa = next((c for c in a["checks"] if c["name"] == "articulation"), None)
+    sb = next((c for c in b["checks"] if c["name"] == "articulation"), None)
+    for joint, ja in (sa["measured"] if sa and sb else {}).items():
+        jb = sb["measured"].get(joint)
+        if jb is None:
+            continue
+        gap = max(abs(ja["min_q"] - jb["min_q"]), abs(ja["max_q"] - jb["max_q"]))
+        dq[joint] = float(gap) if np.isfinite(gap) else float("inf")
+        tol = ct.limit_tolerance_m if ja["type"] == "prismatic" else ct.limit_tolerance_rad
+        if not gap <= tol:
+            reasons.append(f"{pair} sweep joint '{joint}' to different extremes: [{ja['min_q']:.3g}, "
+                           f"{ja['max_q']:.3g}] vs [{jb['min_q']:.3g}, {jb['max_q']:.3g}] (tolerance {tol})")
     return {"name": "cross_engine", "engine": f"{a['engine']}+{b['engine']}", "passed": not reasons,
-            "measured": {"position_m": dp, "angle_rad": da},
+            "measured": {"position_m": dp, "angle_rad": da, "rest_force_ratio": float(df), "joint_force_ratio": dj,
+                         "articulation_q": dq},
             "threshold": {"max_rest_disagreement_m": ct.max_rest_disagreement_m,
-                          "max_rest_disagreement_rad": ct.max_rest_disagreement_rad},
+                          "max_rest_disagreement_rad": ct.max_rest_disagreement_rad,
+                          "max_force_ratio_disagreement": ct.max_force_ratio_disagreement,
+                          "limit_tolerance_rad": ct.limit_tolerance_rad, "limit_tolerance_m": ct.limit_tolerance_m},
             "reasons": reasons, "seconds": 0.0}
 
 

@@ -21,8 +21,13 @@ limit, so a lid resting on its stop under gravity never lifts (measured: the hin
 :func:`.shapes.hinged_arm` stays at 0 rad with its target at 1.5 rad), (2) ignores effort limits
 and (3) cannot go unstable at any gain, so absurd gains would pass. The explicit PD is the
 actuator model of the PyBullet sweep (Isaac Lab's ``IdealPDActuator``), so the two engines are
-compared on their physics, not on two actuator models. Continuous joints: Newton reports their
-coordinate in (-pi, pi]; the PD error is taken modulo 2 pi and the recorded coordinate unwrapped.
+compared on their physics, not on two actuator models. XPBD's revolute limits are taken on an
+angle in (-pi, pi]: a range that reaches +-pi (a door opening 180 degrees) cannot be held, and the
+sweep explodes there (measured on PartNet-Mobility's fridge 10797, limits [0, pi]; with the upper
+limit at pi - 0.1 it sweeps like PyBullet); a joint with such a range that fails its sweep gets a
+warning naming this likely cause. Newton reports a revolute coordinate in
+(-pi, pi]: the PD error is taken modulo 2 pi and the recorded coordinate unwrapped, so
+continuous joints and ranges that reach pi are followed through the wrap.
 
 The step (joint coordinates by ``newton.eval_ik``, the PD kernel, collision, XPBD substeps) is
 captured once as a Warp graph over :data:`CHUNK` steps and replayed (launch cost dominates on the
@@ -118,8 +123,9 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     links = np.array([drives[j][0] for _, j in rows])
     world = np.array([w for w, _ in rows])
     column = np.where(links == np.array([sweeps[w].link for w in world]), world, -1).astype(np.int32)
-    cont = np.array([model.links[i].joint.type == "continuous" or not np.isfinite(
-        [model.links[i].joint.lower, model.links[i].joint.upper]).all() for i in links])
+    # Newton reports a revolute coordinate in (-pi, pi]: angles are wrapped for the PD error and
+    # unwrapped in the record (a door with limits [0, pi] reaches pi).
+    angular = np.array([model.links[i].joint.type != "prismatic" for i in links])
     n = len(rows)
     steps = max(s.steps for s in sweeps)
     total = 1 + CHUNK * int(np.ceil(steps / CHUNK))  # >= steps + 1: post-step states of steps 0..steps-1
@@ -134,7 +140,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
             wp.array(np.array([drives[j][1] for _, j in rows], np.float32), **f32),
             wp.array(np.array([drives[j][2] for _, j in rows], np.float32), **f32),
             wp.array(np.array([drives[j][3] for _, j in rows], np.float32), **f32),
-            wp.array(cont.astype(np.int32), **i32)]
+            wp.array(angular.astype(np.int32), **i32)]
     jq, jqd = wp.zeros(nm.joint_coord_count, **f32), wp.zeros(nm.joint_dof_count, **f32)
     hist_q, hist_qd = wp.zeros((total, n), **f32), wp.zeros((total, n), **f32)
 
@@ -156,10 +162,10 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
             raise TimeBudgetError(f"Newton articulation sweeps ran past their time budget of {time_budget_s:g} s",
                                   label or asset.name)
     hq, hqd = hist_q.numpy().astype(np.float64), hist_qd.numpy().astype(np.float64)
-    hq[:, cont] = np.unwrap(hq[:, cont], axis=0)
+    hq[:, angular] = np.unwrap(hq[:, angular], axis=0)
 
     sim_done = time.perf_counter()
-    per_joint, reasons = {}, []
+    per_joint, reasons, warnings = {}, [], []
     hulls = HullWorld(model) if model.non_adjacent_pairs() else None
     try:
         for w, s in enumerate(sweeps):
@@ -171,8 +177,14 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
             measured, why = sweep_verdict(model, s, q_all[:, s.link], hqd[1:s.steps + 1, i], q_all, ct, (kp, kd), hulls)
             per_joint[s.joint.name] = measured
             reasons += why
+            reaches_pi = max(abs(s.joint.lower), abs(s.joint.upper)) >= np.pi - 1e-6
+            if why and s.finite and s.joint.type != "prismatic" and reaches_pi:
+                warnings.append(f"joint '{s.joint.name}' range [{s.joint.lower:.4g}, {s.joint.upper:.4g}] reaches +-pi, "
+                                "which Newton's XPBD cannot hold: it measures a revolute angle in (-pi, pi], so a joint "
+                                "past pi reads as past its other limit and is thrown back (limits within pi - 0.1 "
+                                "sweep normally): the likely cause of this joint's failure in Newton")
     finally:
         if hulls is not None:
             hulls.close()
     return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,
-                               simulation_seconds=sim_done - t0)
+                               simulation_seconds=sim_done - t0, warnings=warnings)

@@ -192,7 +192,9 @@ class CertificateThresholds:
             asset may exceed its weight by at most this ratio (a larger force means links
             pushing against each other or against the ground: a preloaded constraint).
         limit_tolerance_rad, limit_tolerance_m: an articulation sweep may overshoot a joint
-            limit by this much (PyBullet's limit constraint is soft by one step's motion).
+            limit by this much (PyBullet's limit constraint is soft by one step's motion). Also
+            the cross-engine bound on a sweep's extremes: both engines run the same explicit PD
+            at the same step (the hinged arm's agree to 2e-3 rad).
         max_sweep_speed_factor: during a sweep, no link moves faster than this times the
             commanded joint speed times its distance from the joint axis plus 1 m/s
             (anything faster is an explosion).
@@ -200,6 +202,10 @@ class CertificateThresholds:
             rest pose (COM position and orientation) between PyBullet and Newton after the
             rest check. 5 mm and 0.05 rad: both are at rest on the same face; contact models
             differ by their penetration (~1 mm) and settling micro-tilt.
+        max_force_ratio_disagreement: cross-engine agreement of the forces at rest (ground force
+            and each joint's, as ratios to the weight carried). Both engines measure a resting
+            box and a hinged arm at 1 +- 3e-4; a gap of a tenth of the weight means one engine
+            sees a preload (parts pushing each other) that the other does not.
     """
 
     max_link_penetration_m: float = 0.001
@@ -211,6 +217,7 @@ class CertificateThresholds:
     max_sweep_speed_factor: float = 3.0
     max_rest_disagreement_m: float = 0.005
     max_rest_disagreement_rad: float = 0.05
+    max_force_ratio_disagreement: float = 0.1
 
 
 def as_dict(thresholds) -> dict:
