@@ -175,8 +175,9 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
         seed: seeds rest tilt and drop orientations.
         time_budget_s: wall seconds for all checks.
         engines: "pybullet" and/or "newton" (default both: the certificate of issue 4; Newton
-            adds ~1-3 s per asset once imported, ~3 s for its import, and minutes the very first
-            time on a machine, when Warp compiles its kernels).
+            adds ~1-3 s per asset once imported, ~1.5-3 s more for its articulation sweeps when
+            the asset has movable joints, ~3 s for its import, and minutes the very first time
+            on a machine, when Warp compiles its kernels).
         orientations: drops per engine.
         thresholds: a :class:`~.certificate.Thresholds` bundle (default thresholds).
 
