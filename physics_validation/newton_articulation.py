@@ -114,6 +114,9 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         drives[j] = (link_of[name], gain_scale * float(sub.joint_target_ke[d]), gain_scale * float(sub.joint_target_kd[d]),
                      float(sub.joint_effort_limit[d]))
         sub.joint_target_ke[d] = sub.joint_target_kd[d] = 0.0  # the sweep's explicit PD replaces XPBD's drive
+    missing = {s.joint.name for s in sweeps} - {model.links[i].joint.name for i, _, _, _ in drives.values()}
+    if missing:
+        raise StageInputError(f"the USD file has no movable joint for {sorted(missing)}", label or asset.name)
     W = len(sweeps)
     nm = on_ground(sub, W, asset.material.dynamic_friction)
 

@@ -51,6 +51,7 @@ from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
 from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, evaluate, settled
 
+
 def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
     """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
     as the file authors them.
