@@ -4,6 +4,8 @@ With mesh files: each is turned into a sparse SDF at ``--resolution`` and recons
 the ``--split`` (default test) of ``--corpus``. Prints one line per shape and a table of means
 (Chamfer-L1, F-score at 1% of the diagonal, normal consistency, volume IoU, watertight and
 single-volume fractions) against the issue's targets; ``--json`` writes rows and summary.
+Corpus shapes with a near-duplicate in train are dropped (``--keep-near-duplicates`` keeps them;
+see :mod:`n4d4d.generator.duplicates`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def vae(
                                           help="keep decoded voxels whose pruning logit exceeds this"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write rows and summary here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
+    exclude_near_duplicates: bool = typer.Option(
+        True, "--exclude-near-duplicates/--keep-near-duplicates",
+        help="corpus split: drop shapes with a near-duplicate in train (occupancy IoU > 0.93)"),
 ) -> None:
     """Reconstruct shapes with the SS-VAE and report Chamfer-L1, F-score, NC, IoU, watertightness."""
     from rich.console import Console
@@ -64,7 +69,16 @@ def vae(
             from n4d4d.generator.corpus import Corpus
 
             c = Corpus(corpus)
-            entries = c.entries(split, resolution)[:limit]
+            entries = c.entries(split, resolution)
+            if exclude_near_duplicates and split != "train":
+                from n4d4d.generator.duplicates import corpus_leaks
+
+                leaked = {r["id"] for r in corpus_leaks(c, split, "train")}
+                kept = [e for e in entries if e["id"] not in leaked]
+                console.print(f"dropped {len(entries) - len(kept)} of {len(entries)} {split} shapes with a "
+                              "near-duplicate in train (--keep-near-duplicates keeps them)")
+                entries = kept
+            entries = entries[:limit]
             if not entries:
                 console.print(f"error: corpus {corpus} has no {split} shapes at resolution {resolution}")
                 raise typer.Exit(2)

@@ -18,11 +18,18 @@ writes procedural part meshes (``parts/<id>.obj``, one object per part) and fina
 ``manifest.json``: per shape its id, category, source, split, files, node counts, and for
 procedural and URDF shapes the URDF-like joints (type, parent, child, origin m, axis, limits rad /
 m). The split is fixed by shape: :func:`split_of` hashes the shape id (SHA-256), so a shape keeps
-its split at every resolution and when the corpus grows. Each file is written atomically and the
-manifest last; an interrupted build is resumed by running it again (existing volumes are kept).
+its split at every resolution. Near-duplicates (a mesh and its ``_lores`` or convex-decomposed copy,
+one mesh in two folders, seeds that came out alike) would land in different splits and leak test
+shapes into training, so the build groups them (:mod:`n4d4d.generator.duplicates`: occupancy IoU of
+32^3 fingerprints of the R = 64 volumes above 0.93, connected components) and gives every member of
+a group the split of the group's first id (sorted); the manifest records the groups under
+``near_duplicates`` and the fingerprints go to ``fingerprints.npz``. A shape's split can therefore
+change when the corpus grows by a near-duplicate of it whose id sorts first. Each file is written
+atomically and the manifest last; an interrupted build is resumed by running it again (existing
+volumes are kept; splits are assigned again over all shapes).
 
-What it does not: augment, normalise SDFs for training (:mod:`n4d4d.generator.train` does), or
-deduplicate near-identical meshes from different sources.
+What it does not: augment, normalise SDFs for training (:mod:`n4d4d.generator.train` does), or drop
+near-duplicates (all are kept, in one split).
 """
 
 from __future__ import annotations
@@ -170,22 +177,29 @@ def load_item(item: CorpusItem):
 
 def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Sequence[int] = (64, 128), *,
                  procedural_per_family: int = 40, band_voxels: float = 2.0, block_size: int = 8,
-                 limit: int | None = None, progress: Callable[[int, int, str], None] | None = None) -> dict:
+                 limit: int | None = None, duplicate_threshold: float | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> dict:
     """Build (or resume) a corpus in ``out_dir``; returns the manifest (also written as ``manifest.json``).
 
     ``limit`` keeps the first ``limit`` discovered shapes (for quick builds). A shape that cannot be
     loaded or has no inside is listed under ``failed`` with its error, and the build goes on.
+    ``duplicate_threshold``: occupancy IoU above which shapes are grouped into one split (default
+    :data:`~n4d4d.generator.duplicates.IOU_THRESHOLD`; a value above 1 groups nothing).
     """
+    from n4d4d.generator import duplicates as dup
     from n4d4d.generator.procedural import parts_obj
-    from n4d4d.generator.store import save_compact
+    from n4d4d.generator.store import load_compact, save_compact
     from n4d4d.io.atomic import atomic_write_text
     from n4d4d.volume import compute_sparse_sdf
 
     out = Path(out_dir)
+    threshold = dup.IOU_THRESHOLD if duplicate_threshold is None else float(duplicate_threshold)
+    fp_res = dup.fingerprint_resolution(resolutions)
     items = discover(sources, procedural_per_family=procedural_per_family)[:limit]
     old = {}
     if (out / MANIFEST).is_file():
         old = {e["id"]: e for e in json.loads((out / MANIFEST).read_text()).get("shapes", [])}
+    fps = dup.load_fingerprints(out, fp_res)
     shapes, failed, seconds = [], [], {str(r): 0.0 for r in resolutions}
     t_start = time.perf_counter()
     for n, item in enumerate(items):
@@ -194,7 +208,9 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
         files = {str(r): f"r{r:03d}/{item.file_stem}.npz" for r in resolutions}
         prev = old.get(item.id)
         if prev and all(k in prev.get("files", {}) and (out / f).is_file() for k, f in files.items()):
-            shapes.append(prev)
+            shapes.append(dict(prev))
+            if item.id not in fps:
+                fps[item.id] = dup.occupancy_fingerprint(load_compact(out / files[str(fp_res)]))
             continue
         try:
             mesh, extra = load_item(item)
@@ -208,6 +224,8 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
                     raise ValueError("the volume has no inside (an open sheet or a flat mesh)")
                 save_compact(sdf, out / files[str(r)])
                 seconds[str(r)] += time.perf_counter() - t0
+                if r == fp_res:
+                    fps[item.id] = dup.occupancy_fingerprint(sdf)
                 entry["nodes"][str(r)] = sdf.n_nodes
                 entry["voxel_size"][str(r)] = sdf.voxel_size
             if "asset" in extra:
@@ -217,10 +235,24 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
             shapes.append(entry)
         except Exception as exc:  # one bad shape never stops the build
             failed.append({"id": item.id, "source": item.source, "error": f"{type(exc).__name__}: {exc}"})
+            fps.pop(item.id, None)
+    ids = [e["id"] for e in shapes]
+    fp = np.array([fps[i] for i in ids], np.uint8).reshape(len(ids), dup.FINGERPRINT_SIZE**3 // 8)
+    groups = dup.duplicate_groups(ids, dup.near_duplicate_pairs(fp, threshold))
+    split = dup.group_splits(ids, groups, split_of)
+    for e in shapes:
+        e["split"] = split[e["id"]]
+    dup.save_fingerprints(out / dup.FINGERPRINTS, ids, fp, fp_res)
     counts = {s: sum(e["split"] == s for e in shapes) for s in SPLITS}
     manifest = {"format": FORMAT, "sources": list(sources), "resolutions": list(resolutions),
                 "band_voxels": band_voxels, "block_size": block_size,
-                "split_rule": "sha256(id)[:8] / 2^64: < 0.9 train, < 0.95 val, else test",
+                "split_rule": "sha256(id)[:8] / 2^64: < 0.9 train, < 0.95 val, else test; every member of a "
+                              "near_duplicates group takes the split of the group's first id",
+                "near_duplicates": {"rule": f"occupancy IoU > {threshold:g} of {dup.FINGERPRINT_SIZE}^3 "
+                                            f"fingerprints (bounding box, one scale) of the R = {fp_res} volumes; "
+                                            "groups are connected components; first id = sorted first",
+                                    "threshold": threshold, "resolution": fp_res,
+                                    "fingerprints": dup.FINGERPRINTS, "groups": groups},
                 "counts": counts, "categories": sorted({e["category"] for e in shapes}),
                 "build_seconds": round(time.perf_counter() - t_start, 1),
                 "sdf_seconds": {k: round(v, 1) for k, v in seconds.items()},
