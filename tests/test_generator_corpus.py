@@ -91,6 +91,18 @@ def test_build_small_corpus_resume_and_failures(tmp_path):
     assert [e["id"] for e in m2["shapes"]] == [e["id"] for e in m["shapes"]]
     assert json.loads((out / "manifest.json").read_text())["counts"] == m2["counts"]
 
+    # a new resolution: only its volumes are computed, the others are kept; table 0, too thin at 24,
+    # has grid nodes inside it on the R = 40 grid and joins with
+    # that resolution alone, which Corpus.entries(split, resolution) respects
+    m3 = build_corpus([str(src), "procedural:1"], out, (40,))
+    assert (out / box["files"]["32"]).stat().st_mtime_ns == mtime
+    box3 = next(e for e in m3["shapes"] if e["id"] == "src/boxes/box")
+    assert set(box3["files"]) == {"24", "32", "40"} and m3["resolutions"] == [24, 32, 40]
+    assert c.load(box3, 40).resolution == 40 and box3["nodes"]["32"] == box["nodes"]["32"]
+    table = next(e for e in m3["shapes"] if e["id"] == "procedural/table_00000")
+    assert len(m3["shapes"]) == 11 and set(table["files"]) == {"40"}
+    assert table not in Corpus(out).entries(resolution=32) and len(Corpus(out).entries(resolution=40)) == 11
+
 
 def test_missing_source_is_a_clear_error(tmp_path):
     from n4d4d.errors import MissingFileError

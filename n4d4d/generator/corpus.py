@@ -181,6 +181,8 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
                  progress: Callable[[int, int, str], None] | None = None) -> dict:
     """Build (or resume) a corpus in ``out_dir``; returns the manifest (also written as ``manifest.json``).
 
+    Resuming keeps every volume already built; a resolution new to the corpus is computed alone
+    (``-r 256`` on a corpus of 64 and 128 adds the 256 volumes and keeps the others).
     ``limit`` keeps the first ``limit`` discovered shapes (for quick builds). A shape that cannot be
     loaded or has no inside is listed under ``failed`` with its error, and the build goes on.
     ``duplicate_threshold``: occupancy IoU above which shapes are grouped into one split (default
@@ -212,11 +214,20 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
             if item.id not in fps:
                 fps[item.id] = dup.occupancy_fingerprint(load_compact(out / files[str(fp_res)]))
             continue
+        have = {k for k, f in (prev or {}).get("files", {}).items() if (out / f).is_file()}
         try:
             mesh, extra = load_item(item)
             entry = {"id": item.id, "category": item.category, "kind": item.kind, "source": item.source,
-                     "split": split_of(item.id), "files": files, "nodes": {}, "voxel_size": {}}
+                     "split": split_of(item.id), "files": {}, "nodes": {}, "voxel_size": {}}
+            for k in sorted(have, key=int):  # resuming with a new resolution: the others are kept
+                for key in ("files", "nodes", "voxel_size"):
+                    entry[key][k] = prev[key][k]
+            entry["files"].update(files)
             for r in resolutions:
+                if str(r) in have:
+                    if r == fp_res and item.id not in fps:
+                        fps[item.id] = dup.occupancy_fingerprint(load_compact(out / files[str(r)]))
+                    continue
                 t0 = time.perf_counter()
                 sdf = compute_sparse_sdf(mesh, resolution=r, block_size=block_size, band_voxels=band_voxels,
                                          memory_budget_bytes=2 * 2**30, path=item.source)
@@ -244,7 +255,8 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
         e["split"] = split[e["id"]]
     dup.save_fingerprints(out / dup.FINGERPRINTS, ids, fp, fp_res)
     counts = {s: sum(e["split"] == s for e in shapes) for s in SPLITS}
-    manifest = {"format": FORMAT, "sources": list(sources), "resolutions": list(resolutions),
+    present = sorted({int(k) for e in shapes for k in e["files"]} | set(resolutions))
+    manifest = {"format": FORMAT, "sources": list(sources), "resolutions": present,
                 "band_voxels": band_voxels, "block_size": block_size,
                 "split_rule": "sha256(id)[:8] / 2^64: < 0.9 train, < 0.95 val, else test; every member of a "
                               "near_duplicates group takes the split of the group's first id",
