@@ -31,8 +31,10 @@ def test_corpus_train_eval_round_trip(tmp_path, monkeypatch, restore_threads):
 
     src = tmp_path / "meshes"
     src.mkdir()
-    for i, r in enumerate((0.08, 0.1, 0.12)):  # ids meshes/capsule0..2: splits val, train, train
-        trimesh.creation.capsule(height=3 * r, radius=r).export(src / f"capsule{i}.obj")
+    # ids meshes/capsule0..2: splits val, train, train; their proportions differ, so the corpus's
+    # near-duplicate grouping (which matches shapes up to scale) keeps them apart
+    for i, (r, h) in enumerate(((0.08, 0.5), (0.1, 0.2), (0.12, 0.05))):
+        trimesh.creation.capsule(height=h, radius=r).export(src / f"capsule{i}.obj")
     runner = CliRunner()
     res = runner.invoke(app, ["corpus", "build", str(src), "-o", str(tmp_path / "c"), "-r", "32"])
     assert res.exit_code == 0, res.output
