@@ -189,10 +189,49 @@ def rest_pose_stage(asset: Asset, opts: BuildOptions) -> Asset:
 
 
 def rig_stage(asset: Asset, opts: BuildOptions) -> Asset:
-    """Parts, joints, skeleton and skin weights (:func:`n4d4d.rigging.rig_stage`)."""
+    """Parts, joints, skeleton and skin weights (:func:`n4d4d.rigging.rig_stage`), then the asset
+    set back on the ground by its parts (:func:`reground`)."""
     from n4d4d import rigging
 
-    return rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed)
+    return reground(rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed))
+
+
+#: Part meshes whose lowest point is within this of z = 0 (m) are left where they are.
+GROUND_TOLERANCE_M = 1e-6
+
+
+def reground(asset: Asset) -> Asset:
+    """Move the asset along z so that its lowest part point is at z = 0.
+
+    Loading sets the input mesh on the ground, but rigging closes open part surfaces by voxel
+    re-extraction (:mod:`n4d4d.rigging.parts`), which gives a sheet about one voxel of thickness
+    around where it was: PartNet-Mobility's cabinet 40147, whose bottom panel is an open sheet,
+    comes out 15.9 mm below the ground, and would start every physics check sunk into it. Parts
+    are what the collision hulls and the simulators see, so they decide where the ground is.
+
+    Moves ``source_mesh``, ``visual``, ``volume``, ``parts`` and joint origins by the same
+    offset and adds a note; an asset with a skeleton or motion clips (their frames are not moved
+    here), or already on the ground, is returned unchanged.
+    """
+    if not asset.parts or asset.skeleton is not None or asset.motion_clips:
+        return asset
+    low = min(float(np.asarray(p.mesh.vertices)[:, 2].min()) for p in asset.parts)
+    if abs(low) <= GROUND_TOLERANCE_M:
+        return asset
+    dz = np.array([0.0, 0.0, -low])
+
+    def up(mesh):
+        return None if mesh is None else mesh.replace(vertices=np.asarray(mesh.vertices) + dz)
+
+    volume = asset.volume
+    if volume is not None:
+        volume = dataclasses.replace(volume, origin=np.asarray(volume.origin) + dz)
+    return asset.replace(
+        source_mesh=up(asset.source_mesh), visual=up(asset.visual), volume=volume,
+        parts=tuple(dataclasses.replace(p, mesh=up(p.mesh)) for p in asset.parts),
+        joints=tuple(dataclasses.replace(j, origin=np.asarray(j.origin) + dz) for j in asset.joints),
+        notes=asset.notes + (f"moved {1e3 * -low:+.1f} mm along z: closed part meshes reach "
+                             f"{'below' if low < 0 else 'above'} the ground the input stood on",))
 
 
 def build(path: str | Path | None = None, *, sample: str | None = None,

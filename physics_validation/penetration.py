@@ -30,12 +30,6 @@ from .rigid_model import RigidModel
 from .thresholds import CertificateThresholds, as_dict
 
 
-#: PyBullet's collision margin around a convex mesh shape (``gUrdfDefaultCollisionMargin``, m):
-#: reported distances between two such shapes are short by twice this (measured: boxes
-#: overlapping by 5 mm are reported 7 mm deep).
-PYBULLET_CONVEX_MARGIN_M = 0.001
-
-
 class HullWorld:
     """Each link's hulls as a static PyBullet body, for distance queries between links.
 
@@ -73,10 +67,10 @@ class HullWorld:
         self.client.performCollisionDetection()
 
     def depth(self, i: int, j: int) -> float:
-        """Penetration depth (m, >= 0) between links i and j at the current poses."""
-        margin = 2.0 * PYBULLET_CONVEX_MARGIN_M
-        pts = self.client.getClosestPoints(self.bodies[i], self.bodies[j], margin)
-        return max(0.0, max((-(p[8] + margin) for p in pts), default=0.0))
+        """Penetration depth (m, >= 0) between links i and j at the current poses (GJK/EPA on
+        the hulls; Bullet's margin is taken off the hulls it loads, :func:`._bullet.shrink_hull`)."""
+        pts = self.client.getClosestPoints(self.bodies[i], self.bodies[j], 0.0)
+        return max(0.0, max((-p[8] for p in pts), default=0.0))
 
     def ground_depth(self, transforms: list[tuple[np.ndarray, np.ndarray]]) -> float:
         """Deepest point of any hull below z = 0 (m, >= 0) for the given link poses."""

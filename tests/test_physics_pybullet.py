@@ -144,3 +144,35 @@ def test_rest_pose_stage_turns_a_toppling_input_and_keeps_a_stable_one():
     box = shapes.box()
     same = rest_pose_stage(box.replace(source_mesh=box.visual))
     assert same.source_mesh is box.visual and same.stages[-1].figures["angle_rad"] == 0.0
+
+
+def test_bullet_sees_the_hulls_themselves_not_hulls_plus_its_margin(tmp_path):
+    """Bullet inflates every convex hull it loads by a 1 mm margin (two 10 cm boxes 10 mm apart
+    are reported 8 mm apart); the hulls are shrunk by that margin first, so distances and contact
+    are the hulls' own. Closed forms: a box shrunk by m is the box with half-extents less m; two
+    boxes 10 mm apart, and a box 10 mm above the plane, are 10 mm away (to Bullet's 1e-6 m
+    round-off of the EPA/GJK distance)."""
+    import trimesh
+
+    from n4d4d.asset import Mesh
+    from n4d4d.physics_validation import _bullet
+
+    box = Mesh.from_trimesh(trimesh.creation.box(extents=[0.1, 0.1, 0.1]))
+    v = _bullet.shrink_hull(np.asarray(box.vertices), 0.001)
+    np.testing.assert_allclose(np.sort(np.unique(np.round(np.abs(v), 9))), [0.049], atol=1e-12)
+    thin = _bullet.shrink_hull(np.asarray(trimesh.creation.box(extents=[0.1, 0.1, 0.002]).vertices), 0.001)
+    assert np.ptp(thin[:, 2]) == pytest.approx(0.0015, abs=1e-9)  # a 2 mm plate loses a quarter, not all
+
+    client = _bullet.connect(1.0 / 240.0)
+    try:
+        import pybullet
+
+        _bullet._hull_obj([box], np.zeros(3), tmp_path / "box.obj")
+        shape = client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(tmp_path / "box.obj"))
+        a = client.createMultiBody(1.0, shape, basePosition=[0, 0, 0.06])
+        b = client.createMultiBody(1.0, shape, basePosition=[0, 0, 0.17])
+        plane = _bullet.ground_plane(client)
+        assert min(p[8] for p in client.getClosestPoints(a, b, 0.1)) == pytest.approx(0.010, abs=2e-6)
+        assert min(p[8] for p in client.getClosestPoints(a, plane, 0.1)) == pytest.approx(0.010, abs=2e-6)
+    finally:
+        client.disconnect()
