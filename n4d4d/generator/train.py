@@ -105,6 +105,12 @@ CONFIGS: dict[str, TrainConfig] = {
                                         attn_blocks=2, attn_heads=4, window=8),
                        resolutions=(64, 128), crop=64, max_nodes=50_000, batch_size=4, steps=3000, lr=1e-3,
                        warmup=100),
+    # a second CPU stage (--init a "cpu" checkpoint): whole R = 128 shapes, so the bottleneck's
+    # shifted windows see grids larger than one window, as in evaluation at R = 128
+    "cpu-r128": TrainConfig("cpu-r128", VAEConfig(channels=(16, 32, 64, 96), res_blocks=(0, 1, 1, 1),
+                                                  latent_channels=8, attn_blocks=2, attn_heads=4, window=8),
+                            resolutions=(128,), crop=0, max_nodes=160_000, batch_size=2, steps=800, lr=1e-4,
+                            warmup=20, val_shapes=8, val_every=200, ckpt_every=50),
     "gpu": TrainConfig("gpu", VAEConfig(channels=(32, 64, 128, 256), res_blocks=(1, 2, 2, 2), latent_channels=16,
                                         attn_blocks=4, attn_heads=8, window=8),
                        resolutions=(128, 256), crop=0, max_nodes=1_500_000, batch_size=8, steps=60_000, lr=5e-4,
