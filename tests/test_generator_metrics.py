@@ -68,3 +68,15 @@ def test_decoded_surface_of_a_true_band_equals_the_exact_extraction():
     again = pack(sdf.coords[perm], sdf.values[perm], sdf)
     assert np.array_equal(again.coords, sdf.coords) and np.array_equal(again.values, sdf.values)
     again.check_layout()
+
+
+def test_summary_counts_single_volumes_over_single_solid_references():
+    """A reference of several solids is decoded faithfully as several: only rows whose reference
+    is one solid count towards the single-volume rate of single-solid references (2 of 3 here)."""
+    rows = [{"single_volume": True, "solids": 1, "ref_solids": 1},
+            {"single_volume": False, "solids": 2, "ref_solids": 1},
+            {"single_volume": True, "solids": 1, "ref_solids": 1},
+            {"single_volume": False, "solids": 3, "ref_solids": 3}]
+    s = summarise(rows)
+    assert s["single_solid_refs"] == 3 and s["single_volume_of_single_solid_refs"] == pytest.approx(2 / 3)
+    assert s["single_volume"] == pytest.approx(0.5) and s["solids_match"] == pytest.approx(0.75)

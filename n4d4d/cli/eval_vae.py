@@ -17,9 +17,11 @@ from typing import List, Optional
 import typer
 
 from n4d4d.cli.app import eval_app
+from n4d4d.generator.codec import MIN_SHELL_FRACTION
 
-#: Targets at R = 128 (issue 6): F-score >= 0.9 and >= 99% watertight.
-TARGETS = {"fscore": 0.9, "watertight": 0.99}
+#: Targets at R = 128 (issue 6): F-score >= 0.9 and >= 99% watertight single-volume meshes (for
+#: a reference of one solid: a reference of several solids is faithfully decoded as several).
+TARGETS = {"fscore": 0.9, "watertight": 0.99, "single_volume_of_single_solid_refs": 0.99}
 
 
 @eval_app.command("vae")
@@ -31,8 +33,9 @@ def vae(
     resolution: int = typer.Option(128, help="grid resolution"),
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N shapes"),
     points: int = typer.Option(50_000, help="surface samples per mesh"),
-    min_shell_fraction: float = typer.Option(0.0, "--min-shell-fraction",
-                                             help="drop decoded shells under this fraction of the largest's volume"),
+    min_shell_fraction: float = typer.Option(MIN_SHELL_FRACTION, "--min-shell-fraction",
+                                             help="drop decoded shells under this fraction of the largest's volume "
+                                                  "(0 keeps all)"),
     prune_threshold: float = typer.Option(0.0, "--prune-threshold",
                                           help="keep decoded voxels whose pruning logit exceeds this"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write rows and summary here"),
@@ -106,7 +109,7 @@ def vae(
     table.add_column("mean", justify="right")
     table.add_column("target", justify="right")
     for k in ("chamfer_l1_rel", "fscore", "normal_consistency", "iou", "watertight", "single_volume",
-              "solids_match", "seconds_codec", "seconds_surface"):
+              "single_volume_of_single_solid_refs", "solids_match", "seconds_codec", "seconds_surface"):
         if k in summary:
             t = TARGETS.get(k)
             mark = "" if t is None else (f">= {t} " + ("ok" if summary[k] >= t else "MISSED"))
