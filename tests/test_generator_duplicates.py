@@ -177,4 +177,4 @@ def test_build_puts_near_duplicates_in_one_split_and_reports_leaks(tmp_path):
     assert f"{b}: F=" not in res.output  # no metrics row for it
     res = CliRunner().invoke(app, args + ["--keep-near-duplicates"])
     assert res.exit_code == 0, res.output
-    assert "dropped" not in res.output and f"{b}: F=" in res.output and f"{n_split} shapes" in res.output
+    assert "with a near-duplicate in train" not in res.output and f"{b}: F=" in res.output and f"{n_split} shapes" in res.output
