@@ -132,14 +132,19 @@ def test_overlapping_shells_are_decomposed_one_by_one():
     assert fig["fidelity"]["p95_pct"] < 0.01
 
 
-def test_more_shells_than_hulls_are_merged_within_budget():
-    """40 separate 1 cm cubes on a grid, budget 8 hulls: neighbours merge, the budget holds."""
+def _cube_grid(spacing: float):
+    """40 separate 1 cm cubes on an 8 x 5 grid of ``spacing`` (m): the cubes and the part."""
     cubes = []
     for i in range(40):
         c = trimesh.creation.box(extents=[0.01, 0.01, 0.01])
-        c.apply_translation([0.02 * (i % 8), 0.02 * (i // 8), 0.005])
+        c.apply_translation([spacing * (i % 8), spacing * (i // 8), 0.005])
         cubes.append(c)
-    part = Mesh.from_trimesh(trimesh.util.concatenate(cubes))
+    return cubes, Mesh.from_trimesh(trimesh.util.concatenate(cubes))
+
+
+def test_more_shells_than_hulls_are_merged_within_budget():
+    """40 separate 1 cm cubes on a grid, budget 8 hulls: neighbours merge, the budget holds."""
+    cubes, part = _cube_grid(0.02)
     t0 = time.perf_counter()
     hulls, fig = convex_decomposition(part, max_hulls=8, max_hull_vertices=16)
     assert time.perf_counter() - t0 < 30.0
@@ -161,12 +166,7 @@ def test_more_shells_than_hulls_says_why_and_how_to_fix():
     from n4d4d.physics_validation.fidelity import fidelity_misses
     from n4d4d.physics_validation.thresholds import FidelityThresholds
 
-    cubes = []
-    for i in range(40):
-        c = trimesh.creation.box(extents=[0.01, 0.01, 0.01])
-        c.apply_translation([0.03 * (i % 8), 0.03 * (i // 8), 0.005])
-        cubes.append(c)
-    part = Mesh.from_trimesh(trimesh.util.concatenate(cubes))
+    _, part = _cube_grid(0.03)
     _, fig = convex_decomposition(part, max_hulls=8, max_hull_vertices=16)
     misses = fidelity_misses(fig["fidelity"], FidelityThresholds())
     assert not fig["fidelity_passed"] and any("40 separate shells" in m and "--max-hulls 40" in m for m in misses)
