@@ -202,6 +202,10 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
     if (out / MANIFEST).is_file():
         old = {e["id"]: e for e in json.loads((out / MANIFEST).read_text()).get("shapes", [])}
     fps = dup.load_fingerprints(out, fp_res)
+
+    def fingerprint_from_file(shape_id: str, rel: str) -> None:  # a volume built by an earlier run
+        if shape_id not in fps:
+            fps[shape_id] = dup.occupancy_fingerprint(load_compact(out / rel))
     shapes, failed, seconds = [], [], {str(r): 0.0 for r in resolutions}
     t_start = time.perf_counter()
     for n, item in enumerate(items):
@@ -211,8 +215,7 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
         prev = old.get(item.id)
         if prev and all(k in prev.get("files", {}) and (out / f).is_file() for k, f in files.items()):
             shapes.append(dict(prev))
-            if item.id not in fps:
-                fps[item.id] = dup.occupancy_fingerprint(load_compact(out / files[str(fp_res)]))
+            fingerprint_from_file(item.id, files[str(fp_res)])
             continue
         have = {k for k, f in (prev or {}).get("files", {}).items() if (out / f).is_file()}
         try:
@@ -225,8 +228,8 @@ def build_corpus(sources: Sequence[str], out_dir: str | Path, resolutions: Seque
             entry["files"].update(files)
             for r in resolutions:
                 if str(r) in have:
-                    if r == fp_res and item.id not in fps:
-                        fps[item.id] = dup.occupancy_fingerprint(load_compact(out / files[str(r)]))
+                    if r == fp_res:
+                        fingerprint_from_file(item.id, files[str(r)])
                     continue
                 t0 = time.perf_counter()
                 sdf = compute_sparse_sdf(mesh, resolution=r, block_size=block_size, band_voxels=band_voxels,

@@ -97,8 +97,10 @@ def evaluate_volumes(model, volumes: Iterable, *, names: Iterable[str] | None = 
     the input volume (1-2 voxels^3 solids occur in random_urdfs) do not count as solids the decoder
     must reproduce (``ref_solids_all`` keeps the unfiltered count).
     ``prune_threshold``: the decoder keeps children whose pruning logit exceeds it
-    (:func:`n4d4d.generator.codec.reconstruct`). Returns one row per volume: ``name``, :func:`compare_meshes` figures, ``nodes``, ``seconds_codec``
-    (encode + decode), ``seconds_surface`` (decoded surface extraction, and with ``min_shell_fraction
+    (:func:`n4d4d.generator.codec.reconstruct`).
+
+    Returns one row per volume: ``name``, :func:`compare_meshes` figures, ``nodes``,
+    ``seconds_codec`` (encode + decode), ``seconds_surface`` (decoded surface extraction, and with ``min_shell_fraction
     > 0`` the removal of shells under that fraction of the largest one's volume,
     :func:`n4d4d.generator.codec.remove_small_shells`); a volume whose decode is
     empty or has no inside gets ``fscore = iou = 0``, ``watertight = single_volume = False`` and ``error``.
