@@ -179,23 +179,19 @@ def near_duplicate_pairs(fps: np.ndarray, threshold: float = IOU_THRESHOLD, *,
 def duplicate_groups(ids: Sequence[str], pairs: Sequence[tuple[int, int, float]]) -> list[list[str]]:
     """Connected components (2 or more members) of the graph whose edges are ``pairs`` over ``ids``.
 
-    Each group is sorted; groups are sorted by their first id.
+    Each group is sorted; groups are sorted by their first id. Components by
+    ``scipy.sparse.csgraph.connected_components``.
     """
-    parent = list(range(len(ids)))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def root(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for i, j, _ in pairs:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
+    n = len(ids)
+    i = np.array([p[0] for p in pairs], dtype=np.int64)
+    j = np.array([p[1] for p in pairs], dtype=np.int64)
+    _, label = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
     comps: dict[int, list[str]] = {}
     for k, name in enumerate(ids):
-        comps.setdefault(root(k), []).append(name)
+        comps.setdefault(int(label[k]), []).append(name)
     return sorted((sorted(g) for g in comps.values() if len(g) > 1), key=lambda g: g[0])
 
 
