@@ -80,3 +80,58 @@ def test_summary_counts_single_volumes_over_single_solid_references():
     s = summarise(rows)
     assert s["single_solid_refs"] == 3 and s["single_volume_of_single_solid_refs"] == pytest.approx(2 / 3)
     assert s["single_volume"] == pytest.approx(0.5) and s["solids_match"] == pytest.approx(0.75)
+
+
+def _dumbbell_sdf(bridge_half: float):
+    """Sparse SDF (R = 32) of two 8-voxel cubes joined by a square bar of half-thickness
+    ``bridge_half`` voxels, from the closed-form SDF of the union of three boxes (min of exact box
+    SDFs, exact outside and within a voxel of the surface here)."""
+    import trimesh
+
+    from n4d4d.generator.codec import pack
+    from n4d4d.volume import compute_sparse_sdf
+
+    like = compute_sparse_sdf(Mesh.from_trimesh(trimesh.creation.box((1.0, 1.0, 1.0))), resolution=32)
+    h = like.voxel_size
+    shape = tuple(int(s) for s in like.grid_shape)
+    p = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), -1).reshape(-1, 3)
+    x = like.origin + p * h  # node positions, m
+
+    def box(lo, hi):
+        c, half = (np.asarray(lo) + hi) / 2, (np.asarray(hi) - lo) / 2
+        q = np.abs(x - c) - half
+        return np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(1), 0)
+
+    mid = like.origin + (np.asarray(shape) - 1) / 2 * h  # a node of the grid
+    mid = like.origin + np.round((mid - like.origin) / h) * h
+    a = box(mid - [12 * h, 4 * h, 4 * h], mid + [-4 * h, 4 * h, 4 * h])
+    b = box(mid + [4 * h, -4 * h, -4 * h], mid + [12 * h, 4 * h, 4 * h])
+    t = bridge_half * h
+    bar = box(mid - [5 * h, t, t], mid + [5 * h, t, t])  # the bar's axis runs along a row of nodes
+    d = np.minimum(np.minimum(a, b), bar)
+    keep = np.abs(d) <= like.band
+    return pack(p[keep], d[keep], like)
+
+
+@pytest.mark.parametrize("bridge_half, eroded", [(0.15, 2), (1.0, 1)])
+def test_eroded_solids_split_references_held_by_sub_voxel_necks(bridge_half, eroded):
+    # a bar 0.3 voxels thick holds the two cubes together at the surface but not a quarter voxel
+    # inwards (its nodes lie 0.15 voxels deep); a bar 2 voxels thick holds them at both levels
+    from n4d4d.generator.metrics import eroded_solids
+    from n4d4d.volume import extract_surface
+
+    sdf = _dumbbell_sdf(bridge_half)
+    assert count_solids(extract_surface(sdf)) == 1
+    assert eroded_solids(sdf) == eroded
+    assert eroded_solids(sdf, erode_voxels=0.1) == 1  # 0.1 < 0.15: still joined
+
+
+def test_summary_single_volume_over_robust_references():
+    rows = [{"single_volume": True, "solids": 1, "ref_solids": 1, "ref_solids_eroded": 1},
+            {"single_volume": False, "solids": 2, "ref_solids": 1, "ref_solids_eroded": 3},
+            {"single_volume": False, "solids": 2, "ref_solids": 1, "ref_solids_eroded": 1},
+            {"single_volume": True, "solids": 1, "ref_solids": 1, "ref_solids_eroded": 2}]
+    s = summarise(rows)
+    assert s["robust_single_solid_refs"] == 2
+    assert s["single_volume_of_robust_single_solid_refs"] == pytest.approx(0.5)
+    assert s["single_volume_of_single_solid_refs"] == pytest.approx(0.5)

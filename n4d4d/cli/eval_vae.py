@@ -95,6 +95,7 @@ def vae(
                 typer.echo(f"{name}: F={row['fscore']:.3f} CD={row['chamfer_l1_rel']:.4f} "
                            f"NC={row['normal_consistency']:.3f} IoU={row['iou']:.3f} "
                            f"watertight={row['watertight']} solids={row['solids']}/{row['ref_solids']} "
+                           f"(eroded {row['ref_solids_eroded']}) "
                            f"codec={row['seconds_codec']:.2f}s", err=True)
 
         rows = evaluate_volumes(model, volumes, names=names, n_points=points, progress=progress,
@@ -109,12 +110,16 @@ def vae(
     table.add_column("mean", justify="right")
     table.add_column("target", justify="right")
     for k in ("chamfer_l1_rel", "fscore", "normal_consistency", "iou", "watertight", "single_volume",
-              "single_volume_of_single_solid_refs", "solids_match", "seconds_codec", "seconds_surface"):
+              "single_volume_of_single_solid_refs", "single_volume_of_robust_single_solid_refs",
+              "solids_match", "seconds_codec", "seconds_surface"):
         if k in summary:
             t = TARGETS.get(k)
             mark = "" if t is None else (f">= {t} " + ("ok" if summary[k] >= t else "MISSED"))
             table.add_row(k, f"{summary[k]:.4f}", mark)
     Console().print(table)
+    if "robust_single_solid_refs" in summary:
+        Console().print(f"references of one solid: {summary['single_solid_refs']}, of which "
+                        f"{summary['robust_single_solid_refs']} are still one solid a quarter voxel inwards (robust)")
     if json_out:
         from n4d4d.io.atomic import atomic_write_text
 

@@ -23,7 +23,7 @@ app.add_typer(train_app, name="train")
 
 @train_app.command("vae")
 def vae(
-    config: str = typer.Option("cpu", "--config", help="named config: tiny, cpu, gpu"),
+    config: str = typer.Option("cpu", "--config", help="named config: tiny, cpu, cpu-r128, cpu-thin, gpu"),
     corpus: Path = typer.Option(..., "--corpus", help="corpus folder (n4d4d corpus build)"),
     run: Path = typer.Option(..., "--run", help="run folder: last.safetensors, vae.safetensors, log.jsonl"),
     steps: Optional[int] = typer.Option(None, help="override the config's number of steps"),
