@@ -14,7 +14,8 @@ which a rerun resumes exactly; metrics go to ``log.jsonl`` (one JSON object per 
 validation (teacher-forced loss terms, and the band IoU of a free decode) to the same file.
 
 Named configs (:data:`CONFIGS`): ``tiny`` (tests), ``cpu`` (the 2-core CPU, R = 64 whole shapes and
-R = 128 crops), ``cpu-r128`` and ``cpu-thin`` (its second and third stages; the three <= 2 h) and ``gpu`` (wider, deeper, R = 128 and 256).
+R = 128 crops) with ``cpu-r128`` (its second stage, whole R = 128 shapes; the two <= 2 h), ``cpu-thin``
+(a third stage with thin features weighted; tried, not shipped: see the model card) and ``gpu`` (wider, deeper, R = 128 and 256).
 
 What it does not: evaluate meshes (:mod:`n4d4d.generator.metrics`), train on several GPUs, or use
 an EMA of the weights.
@@ -112,7 +113,8 @@ CONFIGS: dict[str, TrainConfig] = {
                             resolutions=(128,), crop=0, max_nodes=160_000, batch_size=2, steps=800, lr=1e-4,
                             warmup=20, val_shapes=8, val_every=200, ckpt_every=50),
     # a third CPU stage (--init a "cpu-r128" checkpoint): the same data with thin necks, walls and
-    # gaps weighted (losses.thin_feature_mask), whose sign decides how many solids a shape decodes to
+    # gaps weighted (losses.thin_feature_mask), whose sign decides how many solids a shape decodes
+    # to; it did not raise the single-volume rate on val (MODEL_CARD.md), so the shipped model skips it
     "cpu-thin": TrainConfig("cpu-thin", VAEConfig(channels=(16, 32, 64, 96), res_blocks=(0, 1, 1, 1),
                                                   latent_channels=8, attn_blocks=2, attn_heads=4, window=8),
                             loss=LossWeights(thin=3.0),
