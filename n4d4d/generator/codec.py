@@ -128,10 +128,11 @@ def dense_signed_grid(sdf: SparseSDF) -> np.ndarray:
     return out
 
 
-def decoded_surface(sdf: SparseSDF):
-    """Closed mesh (:class:`n4d4d.asset.Mesh`, metres) of a decoded band's zero level set.
+def decoded_surface(sdf: SparseSDF, level: float = 0.0):
+    """Closed mesh (:class:`n4d4d.asset.Mesh`, metres) of a decoded band's level set ``level``
+    (voxels; 0, the surface, by default; negative levels lie inside).
 
-    Raises :class:`~n4d4d.errors.EmptyMeshError` when the filled grid has no sign change.
+    Raises :class:`~n4d4d.errors.EmptyMeshError` when the filled grid has nothing below ``level``.
     """
     from skimage.measure import marching_cubes
 
@@ -139,9 +140,9 @@ def decoded_surface(sdf: SparseSDF):
     from n4d4d.errors import EmptyMeshError
 
     vol = dense_signed_grid(sdf)
-    if not (vol < 0).any():
-        raise EmptyMeshError("the decoded volume has no inside (no zero crossing)")
-    verts, faces, _, _ = marching_cubes(vol, 0.0, method="lewiner")
+    if not (vol < level).any():
+        raise EmptyMeshError(f"the decoded volume has no inside (nothing below level {level:g} voxels)")
+    verts, faces, _, _ = marching_cubes(vol, float(level), method="lewiner")
     # marching_cubes orders faces so that normals point towards increasing values (outwards)
     verts = sdf.origin + (verts - 1.0) * sdf.voxel_size
     return Mesh(vertices=verts, faces=faces[:, ::-1].astype(np.int64) if _inward(verts, faces) else faces)

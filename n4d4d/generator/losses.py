@@ -22,10 +22,11 @@ of a thin wall meeting at its medial surface, not an edge).
 Thin-feature weight (an addition to Direct3D-S2, ``thin``, 0 by default): an 8x latent rounds away
 necks, walls and gaps under about a voxel, so a decoded part falls apart into two solids, or two
 parts fuse, though the SDF is off by a fraction of a voxel there. :func:`thin_feature_mask` marks
-the medial voxels of such features from the true SDF: a voxel within ``near`` of the surface
-that is a local extremum along some axis with both neighbours stored (inside: no neighbour deeper,
-the middle of a neck or wall about two voxels thick or less; outside: no neighbour farther, the middle of
-a gap), and their SDF error is weighted ``1 + thin``: the voxels whose sign decides the topology.
+the medial voxels of such features from the true SDF: a voxel within ``near`` of the surface with
+the surface on both of its sides along some axis (a strict extremum of the SDF along it, or an axis
+neighbour on the same side with an opposite gradient): the middle of a neck or wall about two voxels
+thick or less inside, of a gap outside. Their SDF error is weighted ``1 + thin``: these are the
+voxels whose sign decides the topology.
 What it does not: no eikonal or surface-normal loss, no adversarial or perceptual term.
 """
 

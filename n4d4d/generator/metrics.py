@@ -60,22 +60,17 @@ ERODE_VOXELS = 0.25
 def eroded_solids(sdf, min_fraction: float = 0.0, erode_voxels: float = ERODE_VOXELS) -> int:
     """Solids of the level set ``sdf = -erode_voxels`` voxels of a :class:`~n4d4d.volume.SparseSDF`.
 
-    Marching cubes (``skimage.measure.marching_cubes``, Lewiner) of the sign-filled dense grid
-    (:func:`n4d4d.generator.codec.dense_signed_grid`) at that level, shells under ``min_fraction``
-    of the largest one's volume dropped, then :func:`count_solids`; 0 when nothing is that deep.
+    The level set of the sign-filled dense grid (:func:`n4d4d.generator.codec.decoded_surface`,
+    Lewiner's marching cubes), shells under ``min_fraction`` of the largest one's volume dropped,
+    then :func:`count_solids`; 0 when nothing lies that deep.
     """
-    from skimage.measure import marching_cubes
+    from n4d4d.errors import EmptyMeshError
+    from n4d4d.generator.codec import decoded_surface, remove_small_shells
 
-    from n4d4d.asset import Mesh
-    from n4d4d.generator.codec import _inward, dense_signed_grid, remove_small_shells
-
-    vol = dense_signed_grid(sdf)
-    level = -float(erode_voxels)
-    if not (vol < level).any():
+    try:
+        return count_solids(remove_small_shells(decoded_surface(sdf, level=-float(erode_voxels)), min_fraction))
+    except EmptyMeshError:
         return 0
-    v, f, _, _ = marching_cubes(vol, level, method="lewiner")
-    mesh = Mesh(vertices=v, faces=f[:, ::-1].astype(np.int64) if _inward(v, f) else f.astype(np.int64))
-    return count_solids(remove_small_shells(mesh, min_fraction))
 
 
 def _inside(mesh, q: np.ndarray) -> np.ndarray:
