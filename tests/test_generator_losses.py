@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 from n4d4d.generator.losses import LossWeights, sharp_edge_mask, thin_feature_mask, vae_loss  # noqa: E402
 from n4d4d.generator.train import CONFIGS, make_batch  # noqa: E402
 from n4d4d.generator.vae import SparseSDFVAE  # noqa: E402
+from test_volume import box_sdf  # noqa: E402  (closed-form box SDF)
 
 SIDE = 28
 TRUNC = 2.0  # voxels, the VAE's default truncation: normalised 0.5 = one voxel
@@ -17,18 +18,11 @@ NEAR = 0.5  # thin_feature_mask's default in LossWeights: one voxel
 _NO_PRUNING = ([torch.zeros(1, 8)], [torch.ones(1, 8, dtype=torch.bool)])  # one level, any logits
 
 
-def _box(p: np.ndarray, lo, hi) -> np.ndarray:
-    """Exact signed distance (voxels) of points ``p (..., 3)`` to the axis-aligned box [lo, hi]."""
-    c, h = (np.asarray(lo) + np.asarray(hi)) / 2, (np.asarray(hi) - np.asarray(lo)) / 2
-    q = np.abs(p - c) - h
-    return np.linalg.norm(np.maximum(q, 0), axis=-1) + np.minimum(q.max(-1), 0)
-
-
 def _band(*boxes):
     """Narrow band (|sdf| < 2 voxels) of the union of ``boxes`` on a SIDE^3 grid: the sparse tensor,
     its coords ``(N, 3)`` and the SDF in voxels ``(N,)``."""
     p = np.stack(np.meshgrid(*[np.arange(SIDE, dtype=float)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    d = np.min([_box(p, lo, hi) for lo, hi in boxes], axis=0)
+    d = np.min([box_sdf(p, (np.asarray(lo) + hi) / 2, np.asarray(hi) - lo) for lo, hi in boxes], axis=0)
     keep = np.abs(d) < TRUNC
     c, v = p[keep].astype(np.int32), d[keep]
     return make_batch([(c, (v / TRUNC).astype(np.float32))]), c, v

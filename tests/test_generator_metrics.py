@@ -7,6 +7,7 @@ import pytest
 
 from n4d4d.asset import Mesh
 from n4d4d.generator.metrics import compare_meshes, count_solids, summarise
+from test_volume import box_sdf
 
 
 def _sphere(r, centre=(0, 0, 0), subdivisions=5):
@@ -98,12 +99,9 @@ def _dumbbell_sdf(bridge_half: float):
     x = like.origin + p * h  # node positions, m
 
     def box(lo, hi):
-        c, half = (np.asarray(lo) + hi) / 2, (np.asarray(hi) - lo) / 2
-        q = np.abs(x - c) - half
-        return np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(1), 0)
+        return box_sdf(x, (np.asarray(lo) + hi) / 2, np.asarray(hi) - lo)
 
-    mid = like.origin + (np.asarray(shape) - 1) / 2 * h  # a node of the grid
-    mid = like.origin + np.round((mid - like.origin) / h) * h
+    mid = like.origin + (np.asarray(shape) // 2) * h  # a node of the grid
     a = box(mid - [12 * h, 4 * h, 4 * h], mid + [-4 * h, 4 * h, 4 * h])
     b = box(mid + [4 * h, -4 * h, -4 * h], mid + [12 * h, 4 * h, 4 * h])
     t = bridge_half * h

@@ -62,7 +62,14 @@ def eroded_solids(sdf, min_fraction: float = 0.0, erode_voxels: float = ERODE_VO
 
     The level set of the sign-filled dense grid (:func:`n4d4d.generator.codec.decoded_surface`,
     Lewiner's marching cubes), shells under ``min_fraction`` of the largest one's volume dropped,
-    then :func:`count_solids`; 0 when nothing lies that deep.
+    then :func:`count_solids`; 0 when nothing lies that deep (no error raised).
+
+    Args:
+        sdf: narrow-band volume (its values in metres; the level is in voxels of its grid).
+        min_fraction: shell filter, as :func:`n4d4d.generator.codec.remove_small_shells`.
+        erode_voxels: inward offset of the level set, voxels (>= 0).
+    Returns:
+        ``int`` count of solids.
     """
     from n4d4d.errors import EmptyMeshError
     from n4d4d.generator.codec import decoded_surface, remove_small_shells
