@@ -205,6 +205,62 @@ class MotionClip:
 
 
 @dataclass(frozen=True)
+class Drive:
+    """The position servo of one movable joint, computed once in the sim-ready stage.
+
+    Exporters write these numbers as they are (UsdPhysics DriveAPI, MJCF position actuators);
+    the physics checks drive the joint with them, so the file that ships carries the servo
+    the certificate tested.
+
+    Attributes:
+        joint: name of the :class:`Joint` it drives.
+        kind: ``"angular"`` (revolute, continuous) or ``"linear"`` (prismatic).
+        stiffness: proportional gain kp, SI: N m/rad (angular) or N/m (linear).
+        damping: derivative gain kd, SI: N m s/rad (angular) or N s/m (linear).
+        target: rest coordinate the servo holds (rad or m).
+        max_force: effort limit (N m or N): ``Joint.effort``.
+        frequency_hz: natural frequency the gains were tuned for (critically damped).
+    """
+
+    joint: str
+    kind: Literal["angular", "linear"]
+    stiffness: float
+    damping: float
+    target: float = 0.0
+    max_force: float = 100.0
+    frequency_hz: float = 10.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome, the schema every check in n4d4d reports with.
+
+    Attributes:
+        name: check name, e.g. ``"drop"``, ``"rest"``, ``"articulation"``, ``"clip:open"``.
+        engine: ``"pybullet"``, ``"newton"``, or ``""`` for a geometric / engine-free check.
+        part: the part (or joint, or clip) it concerns, or ``""`` for the whole asset.
+        measured: key figures measured (JSON values, SI units; keys say the unit, e.g.
+            ``max_penetration_m``).
+        threshold: the bounds those figures are held to, same keys as ``measured`` where
+            they correspond (reasons for each bound: :mod:`n4d4d.physics_validation.thresholds`).
+        passed: the verdict.
+        reasons: one sentence per violated bound (empty when passed).
+        seconds: wall time the check took (s).
+        details: anything else worth reporting (trajectories summaries, warnings), JSON values.
+    """
+
+    name: str
+    engine: str = ""
+    part: str = ""
+    measured: Mapping[str, Any] = field(default_factory=dict)
+    threshold: Mapping[str, Any] = field(default_factory=dict)
+    passed: bool = True
+    reasons: tuple[str, ...] = ()
+    seconds: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class MassProperties:
     """Rigid-body mass properties of one part, computed from its watertight mesh.
 
@@ -289,6 +345,7 @@ class Asset:
         motion_clips: time-sampled motions.
         collision: part name -> convex hulls (each a closed convex :class:`Mesh`, asset frame).
         mass: part name -> :class:`MassProperties`.
+        drives: joint name -> :class:`Drive` (movable joints), from the sim-ready stage.
         material: physical material.
         physics: the physics report (JSON-ready mapping with ``passed: bool``), or None.
         provenance: where the asset came from.
@@ -312,6 +369,7 @@ class Asset:
     provenance: Provenance | None = None
     stages: tuple[StageRecord, ...] = ()
     notes: tuple[str, ...] = ()
+    drives: Mapping[str, Drive] = field(default_factory=dict)
 
     def replace(self, **changes) -> "Asset":
         """A copy with ``changes`` applied (``dataclasses.replace``)."""

@@ -54,6 +54,15 @@ class BuildOptions(BaseModel):
     memory_budget_gb: float = Field(8.0, gt=0, description="peak memory allowed for the sparse volume")
     seed: int = Field(0, ge=0, description="seed of every random choice; written into the outputs")
     formats: tuple[str, ...] = Field(("usda",), description="files to write: usda usdc urdf mjcf glb 3mf")
+    motion: str = Field("auto", description="motion clips to make: auto, none, or a comma list of "
+                        "articulate drop gait idle soft")
+    fps: float = Field(30.0, gt=0, le=240, description="frames per second of motion clips")
+    seconds: float = Field(4.0, gt=0, le=60, description="length of each motion clip (s)")
+    skinning: Literal["lbs", "dqs"] = Field("lbs", description="skinning of skeletal clips: linear blend or dual quaternion")
+    deformable: bool = Field(False, description="treat the asset as an elastic body (soft motion)")
+    youngs_modulus: float = Field(1.0e5, gt=0, description="Young's modulus of a deformable asset (Pa)")
+    poisson_ratio: float = Field(0.3, gt=0, lt=0.5, description="Poisson ratio of a deformable asset")
+    report: bool = Field(True, description="write report.html with renders and plots beside report.json")
 
     @model_validator(mode="after")
     def _one_size(self):

@@ -1,0 +1,21 @@
+"""Time-evolving deformation (the ``animate`` stage): motion clips of an asset.
+
+Placeholder package until the deformation issue fills it: :func:`animate_stage` returns the
+asset unchanged with a stage record saying no clip was made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from n4d4d.asset import Asset
+    from n4d4d.options import BuildOptions
+
+
+def animate_stage(asset: "Asset", opts: "BuildOptions") -> "Asset":
+    """The animate stage: motion clips for ``asset`` (none yet); a stage record either way."""
+    from n4d4d.asset import StageRecord
+
+    return asset.with_stage(StageRecord("animate", 0.0, {"clips": [], "motion": opts.motion,
+                                                         "note": "no motion families yet"}))
