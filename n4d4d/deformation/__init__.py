@@ -1,7 +1,8 @@
 """Time-evolving deformation (the ``animate`` stage): motion clips of an asset.
 
 Placeholder package until the deformation issue fills it: :func:`animate_stage` returns the
-asset unchanged with a stage record saying no clip was made.
+asset unchanged with a stage record saying no clip was made, and :func:`clip_checks` has no
+plausibility check to add.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from n4d4d.asset import Asset
+    from n4d4d.asset import Asset, CheckResult
     from n4d4d.options import BuildOptions
 
 
@@ -19,3 +20,8 @@ def animate_stage(asset: "Asset", opts: "BuildOptions") -> "Asset":
 
     return asset.with_stage(StageRecord("animate", 0.0, {"clips": [], "motion": opts.motion,
                                                          "note": "no motion families yet"}))
+
+
+def clip_checks(asset: "Asset") -> "list[CheckResult]":
+    """Plausibility checks of every motion clip of ``asset`` (none yet)."""
+    return []
