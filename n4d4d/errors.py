@@ -55,3 +55,7 @@ class StageInputError(N4d4dError):
 
 class ExportError(N4d4dError):
     """An exporter could not write a valid file."""
+
+
+class GeneratorUnavailableError(InputError):
+    """A generated source was asked for and the generator cannot sample it (no model yet)."""
