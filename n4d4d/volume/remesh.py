@@ -30,7 +30,8 @@ MODES = ("auto", "always", "never")
 
 def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
                       mode: str = "auto", block_size: int = 8, band_voxels: float = 2.0,
-                      memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None):
+                      memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None,
+                      seed: int = 0):
     """Watertight, manifold, outward-oriented version of ``mesh`` and its sparse SDF.
 
     Args:
@@ -41,6 +42,7 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         block_size, band_voxels, memory_budget_bytes: passed to
             :func:`~n4d4d.volume.compute_sparse_sdf`.
         path: the input file, named in errors.
+        seed: the build's seed, for the simplifier's jitter (:func:`~n4d4d.volume.decimate`).
 
     Returns:
         ``(mesh, sdf, figures)``: figures is a JSON-ready dict (mode and why, grid, band and
@@ -92,7 +94,7 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
     t_mc = time.perf_counter()
 
     dec_stats: dict = {}
-    out = decimate(surface, max_faces, stats=dec_stats)
+    out = decimate(surface, max_faces, stats=dec_stats, seed=seed)
     if out.normals is None:
         out = out.replace(normals=vertex_normals(out.vertices, out.faces))
     t_dec = time.perf_counter()

@@ -172,19 +172,19 @@ def _jittered_quadric(v, f, max_faces, diag, seed=JITTER_SEED):
         f"{note} (vertices jittered by {amp:.2g} m rms)"
 
 
-def _candidates(v, f, max_faces):
+def _candidates(v, f, max_faces, seed=JITTER_SEED):
     """Yield thunks, each returning a ``(vertices, faces, note)`` simplification, best first
-    (see module doc); a thunk that raises is reported and skipped."""
+    (see module doc); a thunk that raises is reported and skipped. ``seed`` seeds the jitter."""
     import manifold3d
 
     diag = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0)))
     step = SEPARATION * diag
-    yield lambda: _jittered_quadric(v, f, max_faces, diag)
+    yield lambda: _jittered_quadric(v, f, max_faces, diag, seed=seed)
     solid = manifold3d.Manifold(manifold3d.Mesh(np.asarray(v, dtype=np.float32),
                                                 np.asarray(f, dtype=np.uint32)))
     if solid.status() != manifold3d.Error.NoError:
         # not something manifold3d accepts: the quadric simplifier again, other jitter
-        yield lambda: _jittered_quadric(v, f, max_faces, diag, seed=JITTER_SEED + 1)
+        yield lambda: _jittered_quadric(v, f, max_faces, diag, seed=seed + 1)
         return
 
     def finish(start, tol):
@@ -211,11 +211,12 @@ def _candidates(v, f, max_faces):
     yield lambda: finish(*rungs[-1])
 
 
-def decimate(mesh, max_faces: int, *, stats: dict | None = None):
+def decimate(mesh, max_faces: int, *, stats: dict | None = None, seed: int = JITTER_SEED):
     """``mesh`` (closed, manifold) simplified to at most ``max_faces`` faces, still closed,
     manifold and consistently oriented. Keeps ``base_color``; per-vertex attributes (UVs,
     normals, colours) do not survive a simplification and are dropped. Returns the input
     when it already fits, or when no simplification passes the checks (see module doc).
+    ``seed`` seeds the sub-voxel jitter of the quadric simplifier (the build's seed).
     """
     t0 = time.perf_counter()
     info = {"faces_before": int(len(mesh.faces)), "max_faces": int(max_faces), "method": None,
@@ -226,7 +227,7 @@ def decimate(mesh, max_faces: int, *, stats: dict | None = None):
         v = np.asarray(mesh.vertices)
         f = np.asarray(mesh.faces)
         best = None  # (rank, mesh, note) of the best valid result with a flaw
-        candidates = _candidates(v, f, max_faces)
+        candidates = _candidates(v, f, max_faces, seed=seed)
         while True:
             try:
                 cv, cf, note = next(candidates)()
