@@ -3,7 +3,7 @@
 One module per format: :mod:`.usd` (UsdGeom / UsdShade / UsdPhysics / UsdSkel, for Isaac Sim,
 Isaac Lab and Newton), :mod:`.urdf` (PyBullet, ROS), :mod:`.mjcf` (MuJoCo, built with
 ``mujoco.MjSpec``), :mod:`.glb` (glTF 2.0 binary, Y up) and :mod:`.threemf` (3MF core, mm).
-All share the part frames of :mod:`._common`. Every file is written atomically, and a failed
+All share the part frames of :mod:`n4d4d.kinematics`. Every file is written atomically, and a failed
 :func:`export` removes whatever it had created, so ``out_dir`` is left as it was.
 
 This package does not compute anything physical (hulls, mass, joints come from earlier

@@ -1,6 +1,6 @@
 """Mesh files shared by the URDF and MJCF exporters: ``meshes/`` beside the main file.
 
-Per part, in the part's frame (see :mod:`n4d4d.exporters._common`), metres:
+Per part, in the part's frame (see :mod:`n4d4d.kinematics`), metres:
 
 - ``<part>_visual.obj``: the visual mesh (Wavefront OBJ through trimesh) with vertex normals,
   and with UVs, an MTL file and the base-colour texture PNG when the asset has a texture;
@@ -22,7 +22,9 @@ from n4d4d.asset import Asset
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_bytes
 
-from ._common import PartFrame, part_visual
+from n4d4d.kinematics import PartFrame
+
+from ._common import part_visual
 
 
 @dataclass(frozen=True)

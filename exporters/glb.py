@@ -2,7 +2,7 @@
 
 The scene has one node per part, named after it and nested along the kinematic tree (root
 parts are the scene's root nodes; the asset name is in the scene's ``extras``), each
-translated to its part frame (see :mod:`._common`) and holding that part's
+translated to its part frame (see :mod:`n4d4d.kinematics`) and holding that part's
 visual mesh. Coordinates are turned from n4d4d's Z up into glTF's Y up by
 :data:`n4d4d.conventions.Z_UP_TO_Y_UP` (a -90 degree rotation about X) baked into vertices,
 normals and node translations, so a loader that ignores node transforms still sees Y up.
@@ -27,7 +27,9 @@ from n4d4d.conventions import Z_UP_TO_Y_UP
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_bytes
 
-from ._common import kinematic_tree, part_visual, safe_name
+from n4d4d.kinematics import kinematic_tree, safe_name
+
+from ._common import part_visual
 
 
 def to_trimesh_visual(mesh: Mesh, rotation: np.ndarray, origin: np.ndarray, name: str):

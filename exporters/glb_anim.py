@@ -28,7 +28,9 @@ from n4d4d.asset import Asset
 from n4d4d.conventions import Z_UP_TO_Y_UP
 from n4d4d.errors import ExportError
 
-from ._common import PartFrame, part_poses, part_visual
+from n4d4d.kinematics import PartFrame, part_poses
+
+from ._common import part_visual
 
 _C4 = np.eye(4)
 _C4[:3, :3] = Z_UP_TO_Y_UP

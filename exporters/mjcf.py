@@ -2,7 +2,7 @@
 
 The model: ``<compiler angle="radian" meshdir="meshes" texturedir="meshes"
 inertiafromgeom="false">``, gravity ``(0, 0, -9.80665)`` m/s^2 (Z up), and one ``<body>`` per
-part nested along the kinematic tree at its part frame (see :mod:`._common`; ``pos`` is the
+part nested along the kinematic tree at its part frame (see :mod:`n4d4d.kinematics`; ``pos`` is the
 offset from the parent part's origin). Each body has
 
 - an explicit ``<inertial>``: mass (kg), centre of mass (m, body frame) and the full inertia
@@ -35,7 +35,9 @@ from n4d4d.conventions import GRAVITY
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_text
 
-from ._common import cleanup_on_failure, effective_type, kinematic_tree, require_exportable, safe_name, unit_axis
+from n4d4d.kinematics import effective_type, kinematic_tree, safe_name, unit_axis
+
+from ._common import cleanup_on_failure, require_exportable
 from ._meshfiles import write_part_meshes
 
 

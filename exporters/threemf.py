@@ -18,7 +18,9 @@ from n4d4d.asset import Asset
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_bytes
 
-from ._common import kinematic_tree, part_visual, safe_name
+from n4d4d.kinematics import kinematic_tree, safe_name
+
+from ._common import part_visual
 
 #: Millimetres per metre: 3MF model unit "millimeter".
 MM_PER_M = 1000.0

@@ -1,6 +1,6 @@
 """URDF export (``asset.urdf`` + ``meshes/``), following the URDF XML specification (wiki.ros.org/urdf/XML).
 
-One ``<link>`` per part at its part frame (see :mod:`._common`: the pivot of its parent joint,
+One ``<link>`` per part at its part frame (see :mod:`n4d4d.kinematics`: the pivot of its parent joint,
 asset orientation), holding
 
 - ``<inertial>``: mass (kg), origin at the centre of mass (m, link frame, no rotation) and the
@@ -32,8 +32,9 @@ from n4d4d.asset import Asset
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_text
 
-from ._common import (cleanup_on_failure, effective_type, kinematic_tree, require_exportable, safe_name,
-                      unit_axis)
+from n4d4d.kinematics import effective_type, joint_names, kinematic_tree, safe_name, unit_axis
+
+from ._common import cleanup_on_failure, require_exportable
 from ._meshfiles import write_part_meshes
 
 
@@ -92,7 +93,7 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
             ET.SubElement(contact, "lateral_friction", value=repr(float(asset.material.dynamic_friction)))
             ET.SubElement(contact, "restitution", value=repr(float(asset.material.restitution)))
         by_name = {f.name: f for f in frames}
-        jtaken: set[str] = set()
+        jnames = joint_names(frames)
         for f in frames:
             if f.joint is None:
                 continue
@@ -101,7 +102,7 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
                 raise ExportError(f"joint '{j.name}' has unknown type '{j.type}'", asset.name)
             if kind == "prismatic" and not (np.isfinite(j.lower) and np.isfinite(j.upper)):
                 raise ExportError(f"prismatic joint '{j.name}' needs finite limits in URDF", asset.name)
-            el = ET.SubElement(robot, "joint", name=safe_name(j.name, jtaken), type=kind)
+            el = ET.SubElement(robot, "joint", name=jnames[j.name], type=kind)
             ET.SubElement(el, "origin", xyz=_vec(f.origin - by_name[f.parent].origin), rpy="0 0 0")
             ET.SubElement(el, "parent", link=f.parent)
             ET.SubElement(el, "child", link=f.name)

@@ -17,7 +17,7 @@ Written as Isaac Sim / Isaac Lab (PhysX) and Newton's ``ModelBuilder.add_usd`` r
                                   stage that references the asset keeps its own scene)
 
 Stage metadata: upAxis "Z", metersPerUnit 1, kilogramsPerUnit 1, and ``customLayerData``
-``n4d4d`` (source, sha256, seed, versions). Part frames follow :mod:`._common`: each rigid body
+``n4d4d`` (source, sha256, seed, versions). Part frames follow :mod:`n4d4d.kinematics`: each rigid body
 sits at its part origin with the asset's orientation, its meshes in that frame.
 
 Joints: the UsdPhysics axis token is the coordinate axis nearest to ``Joint.axis`` and the joint
@@ -62,8 +62,10 @@ from n4d4d.asset import Asset, Mesh
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_path, atomic_write_bytes
 
-from ._common import (PartFrame, cleanup_on_failure, effective_type, kinematic_tree, part_poses,
-                      part_visual, quat_between, require_exportable, safe_name, unit_axis)
+from n4d4d.kinematics import (PartFrame, effective_type, joint_names, kinematic_tree, part_poses, quat_between,
+                              safe_name, unit_axis)
+
+from ._common import cleanup_on_failure, part_visual, require_exportable
 
 _AXES = ("X", "Y", "Z")
 
@@ -154,7 +156,7 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
         joints_path = root.GetPath().AppendChild("joints")
         UsdGeom.Scope.Define(stage, joints_path)
         gains = drive_gains_usd(asset)
-        prims = joint_prim_names(frames)
+        prims = joint_names(frames)
         for f in frames:
             if f.joint is not None:
                 _joint(stage, joints_path.AppendChild(prims[f.joint.name]), asset, f,
@@ -305,14 +307,6 @@ def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) 
         UsdPhysics.MeshCollisionAPI.Apply(prim).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
         UsdShade.MaterialBindingAPI.Apply(prim).Bind(
             physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
-
-
-def joint_prim_names(frames: list[PartFrame]) -> dict[str, str]:
-    """Prim name of each joint under ``/<asset>/joints``, by joint name, as :func:`build_stage`
-    writes them (``frames``: :func:`._common.kinematic_tree` of the asset). A simulator that
-    labels joints by prim path (Newton's ``joint_label``) maps back to the asset's joints with it."""
-    taken: set[str] = set()
-    return {f.joint.name: safe_name(f.joint.name, taken) for f in frames if f.joint is not None}
 
 
 def drive_gains_usd(asset: Asset) -> dict[str, tuple[float, float]]:

@@ -27,7 +27,7 @@ import numpy as np
 from n4d4d.asset import Asset, Mesh
 from n4d4d.errors import ExportError
 
-from ._common import safe_name
+from n4d4d.kinematics import safe_name
 
 INFLUENCES = 4
 

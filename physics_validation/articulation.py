@@ -105,7 +105,7 @@ def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray
         ``(measured, reasons)``: measured {``type``, ``range``, ``sweep_speed``, ``min_q``,
         ``max_q``, ``peak_joint_speed``, ``speed_bound``, ``max_link_overlap_m``, ``gains``}.
     """
-    from .kinematics import link_transforms
+    from .rigid_model import link_transforms
 
     j = sweep.joint
     q, dq = np.asarray(q, dtype=np.float64), np.asarray(dq, dtype=np.float64)

@@ -80,8 +80,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         TimeBudgetError: past ``time_budget_s``. ExportError: the USD writer refused the asset.
         StageInputError: the file's joints are not the asset's.
     """
-    from n4d4d.exporters._common import kinematic_tree
-    from n4d4d.exporters.usd import joint_prim_names, write_usd
+    from n4d4d.exporters.usd import write_usd
+    from n4d4d.kinematics import joint_names, kinematic_tree
 
     from . import _newton_kernels as K
     from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
@@ -101,7 +101,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         sub.add_usd(str(path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
 
     link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}
-    by_prim = {prim: name for name, prim in joint_prim_names(kinematic_tree(asset)).items()}
+    by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
     moving = (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC)
     drives = {}  # sub joint -> (link index, kp, kd, effort)
     for j in range(sub.joint_count):

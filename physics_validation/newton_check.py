@@ -263,10 +263,9 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
             raise TimeBudgetError(f"Newton stability checks ran past their time budget of {time_budget_s:g} s",
                                   asset.name) from None
     sim_seconds = time.perf_counter() - t0
-    from n4d4d.exporters._common import kinematic_tree
-    from n4d4d.exporters.usd import joint_prim_names
+    from n4d4d.kinematics import joint_names, kinematic_tree
 
-    by_prim = {prim: name for name, prim in joint_prim_names(kinematic_tree(asset)).items()}
+    by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
     checks = []
     for (kind, R, _t), traj, ratio in zip(runs, trajs, ratios):
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,

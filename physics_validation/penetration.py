@@ -4,7 +4,7 @@ A :class:`HullWorld` holds each link's hulls as a static compound body in its ow
 client, used purely as a collision library: PyBullet's GJK/EPA on convex hulls reports the
 signed distance between two links (negative = penetration depth), less the collision margin
 PyBullet gives every convex mesh shape (1 mm each, which is added back here). Poses come from
-:mod:`.kinematics`. Ground penetration is geometric (the lowest hull vertex below z = 0).
+:func:`.rigid_model.link_transforms`. Ground penetration is geometric (the lowest hull vertex below z = 0).
 
 Checks (each returns a JSON-ready check dict with ``name``, ``passed``, ``measured``,
 ``threshold``, ``reasons``):
@@ -25,8 +25,7 @@ import numpy as np
 
 from n4d4d.asset import Asset
 
-from .kinematics import link_transforms
-from .rigid_model import RigidModel
+from .rigid_model import RigidModel, link_transforms
 from .thresholds import CertificateThresholds, as_dict
 
 

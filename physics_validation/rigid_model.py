@@ -1,22 +1,27 @@
 """The asset as rigid bodies and joints, ready to hand to a physics engine.
 
 Turns an :class:`~n4d4d.asset.Asset` (parts, collision hulls, mass properties, joints) into a
-forest of :class:`Link` records: each part becomes a link whose frame sits at its joint's pivot
+forest of :class:`Link` records, one per frame of :func:`n4d4d.kinematics.kinematic_tree` (the
+one kinematic tree): each part becomes a link whose frame sits at its joint's pivot
 (``Joint.origin``, asset frame) with the asset's axes (the root part's frame is the asset frame),
-its hulls and centre of mass expressed in that frame, and its joint's axis unchanged (asset axes
-= link axes). This is URDF's convention with identity joint rotations, and the layout the USD
-exporter writes. Engine-specific building lives in :mod:`.pybullet_check` and
-:mod:`.newton_check`; this module only arranges data and answers adjacency questions.
+its hulls and centre of mass in the asset frame, and its joint's axis unchanged (asset axes =
+link axes). This is URDF's convention with identity joint rotations, and the layout the USD
+exporter writes. Link poses come from :func:`n4d4d.kinematics.forward_kinematics`
+(:func:`link_transforms`); drive gains are derived here (:func:`drive_gains`). Engine-specific
+building lives in :mod:`.pybullet_check` and :mod:`.newton_check`; this module only arranges
+data and answers adjacency and inertia questions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
 from n4d4d.asset import Asset, Joint, MassProperties, Mesh
 from n4d4d.errors import StageInputError
+from n4d4d.kinematics import PartFrame, forward_kinematics, kinematic_tree, point_transform, unit_axis
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,15 @@ class Link:
 
 @dataclass(frozen=True)
 class RigidModel:
-    """The asset's links (parents first), with the derived figures the checks need."""
+    """The asset's links (parents first), with the derived figures the checks need.
+
+    Attributes:
+        links: one :class:`Link` per part, parents first.
+        frames: the matching :class:`n4d4d.kinematics.PartFrame` of each link (same order).
+    """
 
     links: tuple[Link, ...]
+    frames: tuple[PartFrame, ...] = ()
 
     @property
     def roots(self) -> list[int]:
@@ -85,48 +96,45 @@ class RigidModel:
 
 
 def rigid_model(asset: Asset) -> RigidModel:
-    """The :class:`RigidModel` of ``asset``.
+    """The :class:`RigidModel` of ``asset``: one link per :func:`n4d4d.kinematics.kinematic_tree`
+    frame, in its order (parents first; the order the USD writer gives Newton its bodies).
 
     Raises:
-        StageInputError: a part lacks hulls or mass properties, a joint names an unknown part,
-            a part has two parent joints, or the joints form a cycle.
+        StageInputError: a part lacks hulls or mass properties.
+        KinematicsError (a StageInputError): a joint names an unknown part, a part has two
+            parent joints, or the joints form a cycle.
     """
-    names = [p.name for p in asset.parts]
-    for n in names:
-        if not asset.collision.get(n):
-            raise StageInputError(f"part '{n}' has no collision hulls (run the collision stage first)", asset.name)
-        if n not in asset.mass:
-            raise StageInputError(f"part '{n}' has no mass properties (run the mass stage first)", asset.name)
-    parent_joint: dict[str, Joint] = {}
-    for j in asset.joints:
-        for end in (j.parent, j.child):
-            if end not in names:
-                raise StageInputError(f"joint '{j.name}' names unknown part '{end}'", asset.name)
-        if j.child in parent_joint:
-            raise StageInputError(f"part '{j.child}' has two parent joints", asset.name)
-        parent_joint[j.child] = j
-    order: list[str] = []
-    placed: set[str] = set()
-    pending = list(names)
-    while pending:
-        progressed = False
-        for n in list(pending):
-            j = parent_joint.get(n)
-            if j is None or j.parent in placed:
-                order.append(n)
-                placed.add(n)
-                pending.remove(n)
-                progressed = True
-        if not progressed:
-            raise StageInputError(f"joints form a cycle among parts {pending}", asset.name)
-    index = {n: i for i, n in enumerate(order)}
-    links = []
-    for n in order:
-        j = parent_joint.get(n)
-        origin = np.zeros(3) if j is None else np.asarray(j.origin, dtype=np.float64)
-        links.append(Link(name=n, index=index[n], parent=-1 if j is None else index[j.parent], joint=j,
-                          origin=origin, hulls=tuple(asset.collision[n]), mass=asset.mass[n]))
-    return RigidModel(links=tuple(links))
+    for p in asset.parts:
+        if not asset.collision.get(p.name):
+            raise StageInputError(f"part '{p.name}' has no collision hulls (run the collision stage first)", asset.name)
+        if p.name not in asset.mass:
+            raise StageInputError(f"part '{p.name}' has no mass properties (run the mass stage first)", asset.name)
+    frames = kinematic_tree(asset)
+    links = tuple(Link(name=f.part.name, index=f.index, parent=f.parent_index, joint=f.joint, origin=f.origin,
+                       hulls=tuple(asset.collision[f.part.name]), mass=asset.mass[f.part.name]) for f in frames)
+    return RigidModel(links=links, frames=tuple(frames))
+
+
+def link_transforms(model: RigidModel, joint_positions: Mapping[str, float] | None = None,
+                    root: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pose ``(R (3, 3), t (3,))`` of every link for the given joint coordinates, by
+    :func:`n4d4d.kinematics.forward_kinematics`.
+
+    Args:
+        model: the links (parents first).
+        joint_positions: joint name -> coordinate (rad or m); missing joints are at 0.
+        root: ``(R, t)`` applied to every root link (default identity: the authored pose).
+
+    Returns:
+        One ``(R, t)`` per link, in ``model.links`` order, mapping rest asset-frame points to
+        posed world points (``x_world = R x_rest + t``).
+    """
+    T = None
+    if root is not None:
+        T = np.eye(4)
+        T[:3, :3], T[:3, 3] = root
+    poses = forward_kinematics(list(model.frames), joint_positions, T)
+    return [point_transform(poses[f.name], f.origin) for f in model.frames]
 
 
 #: Closed-loop natural frequency of the default joint drives (Hz): a stiff position servo that
@@ -149,8 +157,7 @@ def effective_inertia(model: RigidModel, index: int) -> float:
     mass (kg) for a prismatic joint, at the rest pose."""
     link = model.links[index]
     j = link.joint
-    a = np.asarray(j.axis, dtype=np.float64)
-    a = a / np.linalg.norm(a)
+    a = unit_axis(j)
     total = 0.0
     for i in subtree(model, index):
         mp = model.links[i].mass

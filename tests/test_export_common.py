@@ -116,45 +116,6 @@ def skinned_asset() -> Asset:
 
 # --- tests of the shared machinery -------------------------------------------------------------
 
-def test_kinematic_tree_orders_parents_first_and_places_frames_at_pivots():
-    from n4d4d.exporters._common import kinematic_tree
-
-    a = hinged_asset()
-    # list the child first: the tree must still put the parent first
-    a = a.replace(parts=a.parts[::-1])
-    frames = kinematic_tree(a)
-    assert [f.name for f in frames] == ["base", "lid"]
-    assert frames[0].parent is None and np.allclose(frames[0].origin, 0)
-    assert frames[1].parent == "base" and np.allclose(frames[1].origin, [0, 0.2, 0.1])
-
-
-def test_kinematic_tree_rejects_unknown_part_and_cycles():
-    from n4d4d.exporters._common import kinematic_tree
-
-    a = hinged_asset()
-    bad = a.replace(joints=(Joint("j", "fixed", "base", "nowhere", np.zeros(3), np.array([1.0, 0, 0])),))
-    with pytest.raises(ExportError, match="unknown part 'nowhere'"):
-        kinematic_tree(bad)
-    j = a.joints[0]
-    cyc = a.replace(joints=(j, Joint("back", "fixed", "lid", "base", np.zeros(3), np.array([1.0, 0, 0]))))
-    with pytest.raises(ExportError, match="cycle"):
-        kinematic_tree(cyc)
-
-
-def test_forward_kinematics_of_hinge_opens_lid_upward():
-    """Rotating the lid 90 degrees about -X through its back edge puts its front edge above the hinge."""
-    from n4d4d.exporters._common import kinematic_tree, part_poses
-
-    a = hinged_asset()
-    frames = kinematic_tree(a)
-    clip = MotionClip("open", np.array([0.0, 1.0]), {"hinge": np.array([0.0, np.pi / 2])})
-    pose = part_poses(a, frames, clip)["lid"]
-    front = np.array([0, -0.4, 0.0, 1.0])  # lid's front edge, in the lid frame (hinge at origin)
-    assert np.allclose(pose[0] @ front, [0, -0.2, 0.1, 1], atol=1e-12)
-    # after 90 degrees the edge is 0.4 m straight above the hinge line (closed form)
-    assert np.allclose(pose[1] @ front, [0, 0.2, 0.5, 1], atol=1e-12)
-
-
 def test_unknown_format_is_an_export_error(tmp_path):
     from n4d4d.exporters import export
 

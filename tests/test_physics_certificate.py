@@ -10,7 +10,7 @@ import trimesh
 from n4d4d.asset import Asset, Mesh, MotionClip, Part
 from n4d4d.physics_validation import collision_stage, mass_stage, shapes
 from n4d4d.physics_validation.certificate import certify
-from n4d4d.physics_validation.kinematics import link_transforms
+from n4d4d.physics_validation.rigid_model import link_transforms
 from n4d4d.physics_validation.penetration import check_link_penetration, check_motion_clips
 from n4d4d.physics_validation.rigid_model import rigid_model
 
