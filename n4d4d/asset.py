@@ -400,16 +400,18 @@ class Asset:
         """True when the physics report exists and says the asset passed."""
         return bool(self.physics and self.physics.get("passed"))
 
-    def save(self, out_dir: str | Path, formats: tuple[str, ...] = ("usda",),
+    def save(self, out_dir: str | Path, formats: tuple[str, ...] | None = None,
              keep_failed: bool = True) -> Path:
         """Write the asset's folder ``out_dir`` atomically: files, then ``report.json``.
 
         The folder is assembled in a temporary sibling and renamed into place, so ``out_dir``
-        is either absent or complete. ``formats``: any of ``usda usdc urdf mjcf glb 3mf``.
+        is either absent or complete. ``formats``: any of ``usda usdc urdf mjcf glb 3mf``;
+        default: the formats of the build options the asset was built with
+        (``n4d4d.build(p, formats=("urdf",)).save(out)`` writes URDF), else USDA.
         With ``keep_failed=False`` an asset that failed its physics checks goes to
         ``rejected/`` beside ``out_dir`` with its report only (see :mod:`n4d4d.output`).
-        Returns the folder written. Raises :class:`~n4d4d.errors.ExportError` if an
-        exporter fails (nothing is left behind).
+        Returns the folder written. Raises :class:`~n4d4d.errors.ExportError` for an unknown
+        format or if an exporter fails (nothing is left behind).
         """
         from n4d4d.output import save_asset
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Longest side (m) an asset is scaled to when neither a size nor a unit is given: a
 #: household / tabletop object that a robot hand can grasp (YCB objects span 0.05-0.3 m).
 DEFAULT_LONGEST_SIDE = 0.25
+
+#: Motion families the animate stage knows (``--motion``), see :mod:`n4d4d.deformation`.
+MOTION_FAMILIES = ("articulate", "drop", "gait", "idle", "soft")
 
 
 class BuildOptions(BaseModel):
@@ -29,7 +32,8 @@ class BuildOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = Field(None, description="asset name; default: the input file's stem")
+    name: str | None = Field(None, description="asset name; default: the source's name (file stem, "
+                             "URDF folder for mobility.urdf, sample name)")
     height: float | None = Field(None, gt=0, description="target height along Z (m)")
     longest_side: float | None = Field(None, gt=0, description="target longest bounding-box side (m)")
     unit: Literal["mm", "cm", "m", "in"] | None = Field(None, description="length unit of the file")
@@ -40,9 +44,9 @@ class BuildOptions(BaseModel):
         "auto", description="auto keeps input that is already watertight and manifold")
     density: float | None = Field(None, gt=0, description="kg/m^3 (default 500, see Material)")
     mass: float | None = Field(None, gt=0, description="total mass in kg (overrides density)")
-    static_friction: float = Field(0.8, ge=0)
-    dynamic_friction: float = Field(0.6, ge=0)
-    restitution: float = Field(0.1, ge=0, le=1)
+    static_friction: float = Field(0.8, ge=0, description="Coulomb static friction coefficient (>= dynamic)")
+    dynamic_friction: float = Field(0.6, ge=0, description="Coulomb dynamic friction coefficient")
+    restitution: float = Field(0.1, ge=0, le=1, description="coefficient of restitution in [0, 1]")
     rest_pose: Literal["auto", "keep"] = Field(
         "auto", description="auto turns an asset whose authored pose topples into its nearest stable resting pose")
     rig: Literal["auto", "articulated", "skeletal", "rigid"] = Field("auto", description="structure to infer")
@@ -63,6 +67,36 @@ class BuildOptions(BaseModel):
     youngs_modulus: float = Field(1.0e5, gt=0, description="Young's modulus of a deformable asset (Pa)")
     poisson_ratio: float = Field(0.3, gt=0, lt=0.5, description="Poisson ratio of a deformable asset")
     report: bool = Field(True, description="write report.html with renders and plots beside report.json")
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _known_formats(cls, value):
+        """A comma string or a sequence of names from :data:`n4d4d.exporters.FORMATS`,
+        normalised (lower case, no dot, duplicates dropped); an unknown name is an error here,
+        before any stage runs."""
+        from n4d4d.exporters import FORMATS
+
+        items = value.split(",") if isinstance(value, str) else list(value)
+        names = list(dict.fromkeys(str(f).strip().lower().lstrip(".") for f in items if str(f).strip()))
+        unknown = [f for f in names if f not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}")
+        if not names:
+            raise ValueError(f"give at least one format of {', '.join(FORMATS)}")
+        return tuple(names)
+
+    @field_validator("motion")
+    @classmethod
+    def _known_motion(cls, value: str) -> str:
+        """``auto``, ``none`` or a comma list of :data:`MOTION_FAMILIES`, normalised."""
+        names = [m.strip().lower() for m in value.split(",") if m.strip()]
+        if names in (["auto"], ["none"]):
+            return names[0]
+        unknown = [m for m in names if m not in MOTION_FAMILIES]
+        if unknown or not names:
+            raise ValueError(f"unknown motion famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown) or '(none given)'}; "
+                             f"give auto, none or a comma list of {', '.join(MOTION_FAMILIES)}")
+        return ",".join(dict.fromkeys(names))
 
     @model_validator(mode="after")
     def _one_size(self):

@@ -3,7 +3,9 @@
 The folder is assembled in a temporary sibling (:func:`n4d4d.io.atomic.atomic_dir`) and
 renamed into place, so an output folder is absent or complete, never partial. An asset that
 failed its physics checks is not exported as sim-ready: unless ``keep_failed`` is set, only
-its report goes to ``<out_dir.parent>/rejected/<name>/`` with the reason.
+its report goes to ``<out_dir.parent>/rejected/<name>/`` with the reason. ``report.json``
+lists the SHA-256 of every other file in the folder (``files_sha256``), so a resumed batch
+can tell a complete folder from one whose files were damaged.
 """
 
 from __future__ import annotations
@@ -15,25 +17,46 @@ from n4d4d.io.atomic import atomic_dir
 from n4d4d.report import asset_report, dumps
 
 
-def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] = ("usda",),
+def default_formats(asset: Asset) -> tuple[str, ...]:
+    """The formats the asset's build options name (``provenance.options["formats"]``), else
+    ``("usda",)``."""
+    opts = asset.provenance.options if asset.provenance else {}
+    return tuple(opts.get("formats") or ("usda",))
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    """Relative path (POSIX) -> hex SHA-256 of every file under ``folder``, sorted."""
+    from n4d4d.io.load import sha256_file
+
+    return {p.relative_to(folder).as_posix(): sha256_file(p)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] | None = None,
                keep_failed: bool = True) -> Path:
     """Export ``asset`` in ``formats`` into ``out_dir`` with ``report.json``; returns the folder.
 
+    ``formats`` defaults to the formats of the asset's build options (:func:`default_formats`).
     With ``keep_failed=False`` an asset whose physics report did not pass is written to
     ``out_dir.parent / "rejected" / out_dir.name`` as ``report.json`` only, and that folder
     is returned. A failed asset exported anyway is marked ``"passed": false`` in its report
     and in a ``FAILED.txt`` beside it.
 
     Raises:
-        ExportError: an exporter failed; nothing is left behind.
+        ExportError: an unknown format, or an exporter failed; nothing is left behind.
     """
-    from n4d4d.exporters import export
+    from n4d4d.errors import ExportError
+    from n4d4d.exporters import FORMATS, export
 
     out_dir = Path(out_dir)
+    formats = default_formats(asset) if formats is None else tuple(formats)
+    unknown = [f for f in formats if str(f).lower().lstrip(".") not in FORMATS]
+    if unknown:
+        raise ExportError(f"unknown export format(s) {unknown}; known: {', '.join(FORMATS)}", asset.name)
     if not asset.passed and not keep_failed:
         target = out_dir.parent / "rejected" / out_dir.name
         with atomic_dir(target) as tmp:
-            (tmp / "report.json").write_text(dumps(asset_report(asset)))
+            (tmp / "report.json").write_text(dumps(asset_report(asset, files_sha256={})))
         return target
     with atomic_dir(out_dir) as tmp:
         written = export(asset, tmp, formats)
@@ -42,5 +65,5 @@ def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] = ("usda
             reasons = (asset.physics or {}).get("reasons") or ["no physics report"]
             (tmp / "FAILED.txt").write_text(
                 "This asset FAILED its physics checks and is not sim-ready:\n" + "\n".join(map(str, reasons)) + "\n")
-        (tmp / "report.json").write_text(dumps(asset_report(asset, files)))
+        (tmp / "report.json").write_text(dumps(asset_report(asset, files, files_sha256=folder_hashes(tmp))))
     return out_dir

@@ -9,7 +9,7 @@ import trimesh
 from n4d4d.errors import EmptyMeshError, InputError, MissingFileError, NonFiniteError, UnsupportedFormatError
 from n4d4d.io.load import load_mesh
 from n4d4d.options import DEFAULT_LONGEST_SIDE, BuildOptions
-from n4d4d.pipeline import scale_to_size
+from n4d4d.io.scale import scale_to_size
 
 
 @pytest.mark.parametrize("suffix", [".obj", ".stl", ".ply", ".off", ".glb"])

@@ -1,4 +1,4 @@
-"""The pipeline sets an asset back on the ground by its parts after rigging (``n4d4d.pipeline.reground``)."""
+"""The pipeline sets an asset back on the ground by its parts after rigging (``n4d4d.volume.ground.reground``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import trimesh
 
 from n4d4d.asset import Asset, Joint, Mesh, Part
-from n4d4d.pipeline import reground
+from n4d4d.volume.ground import reground
 
 
 def _box(lo, hi) -> Mesh:

@@ -4,151 +4,166 @@ One output folder per input (``OUT/<name>/``: asset.usda, report.json, ...), a p
 over the stages, one line per asset, and exit code 0 only when every asset passed. One bad
 input never stops the batch: its error is printed as one line naming the file and the
 problem, and no folder (or a ``rejected/`` report) is left for it.
+
+The build options are not typed here: every field of :class:`n4d4d.options.BuildOptions`
+becomes an option (``--max-faces`` for ``max_faces``) with its default, choices and help
+text (:func:`build_option_parameters`). User text (paths, names, error messages) is printed
+as plain text, never parsed as console markup.
 """
 
 from __future__ import annotations
 
+import inspect
+import typing
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from n4d4d.cli.app import app
+from n4d4d.options import BuildOptions
+
+#: Options of ``n4d4d build`` that are not build options (where the outputs go, batch control).
+COMMAND_ONLY = ("inputs", "out", "sample", "keep_failed", "workers", "backend", "skip_existing")
 
 
-@app.command()
-def build(
-    inputs: List[Path] = typer.Argument(None, help="mesh files: OBJ, GLB/glTF, STL, PLY, OFF"),
-    out: Path = typer.Option(Path("out"), "-o", "--out", help="output folder; one sub-folder per asset"),
-    sample: List[str] = typer.Option([], "--sample", help="pybullet_data sample: duck, teddy, bunny, mug, random_urdfs/NNN"),
-    height: Optional[float] = typer.Option(None, help="target height along Z, m"),
-    longest_side: Optional[float] = typer.Option(None, "--longest-side", help="target longest side, m"),
-    unit: Optional[str] = typer.Option(None, help="length unit of the file: mm, cm, m, in"),
-    up: Optional[str] = typer.Option(None, help="up axis of the file: y or z (default y for glTF, z otherwise)"),
-    resolution: int = typer.Option(256, help="sparse SDF cells along the longest side"),
-    max_faces: int = typer.Option(20_000, "--max-faces", help="face budget of the visual mesh"),
-    remesh: str = typer.Option("auto", help="auto | always | never"),
-    density: Optional[float] = typer.Option(None, help="kg/m^3 (default 500)"),
-    mass: Optional[float] = typer.Option(None, help="total mass, kg (overrides density)"),
-    rest_pose: str = typer.Option("auto", "--rest-pose", help="auto (turn a toppling asset into its nearest stable resting pose) | keep"),
-    rig: str = typer.Option("auto", help="auto | articulated | skeletal | rigid"),
-    joints: str = typer.Option("from-file", help="from-file | infer"),
-    max_hulls: int = typer.Option(32, "--max-hulls", help="convex hulls per part"),
-    max_hull_vertices: int = typer.Option(64, "--max-hull-vertices", help="vertices per hull"),
-    decomposition_time_budget: float = typer.Option(60.0, "--decomposition-time-budget", help="CoACD seconds per part"),
-    simulation_time_budget: float = typer.Option(60.0, "--simulation-time-budget", help="seconds for the physics checks"),
-    memory_budget_gb: float = typer.Option(8.0, "--memory-budget-gb", help="memory allowed for the sparse volume, GiB"),
-    seed: int = typer.Option(0, help="random seed (written into every output)"),
-    formats: str = typer.Option("usda", "--formats", help="comma list: usda,usdc,urdf,mjcf,glb,3mf"),
-    keep_failed: bool = typer.Option(False, "--keep-failed", help="export assets that fail the physics checks, marked FAILED"),
-    workers: int = typer.Option(1, "--workers", help="assets built at once (processes, or Ray tasks)"),
-    backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'n4d4d[ray]')"),
-    skip_existing: bool = typer.Option(False, "--skip-existing", help="skip inputs whose OUT/<name>/report.json exists"),
-) -> None:
-    """Build physics-validated, simulator-ready assets from mesh files or samples."""
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_option_parameters() -> list[inspect.Parameter]:
+    """One keyword-only :class:`inspect.Parameter` with a ``typer.Option`` per field of
+    :class:`BuildOptions`: same default, same choices (a ``Literal`` becomes a
+    choice), help text from the field's description; ``bool`` fields become
+    ``--x/--no-x`` flags and the ``formats`` tuple a comma list."""
+    params = []
+    for name, field in BuildOptions.model_fields.items():
+        ann, default, help_text = field.annotation, field.default, field.description or ""
+        args = typing.get_args(ann)
+        optional = type(None) in args
+        inner = next((a for a in args if a is not type(None)), ann) if optional else ann
+        extra: dict[str, Any] = {}
+        if typing.get_origin(inner) is typing.Literal:
+            py_type: Any = Optional[inner] if optional else inner  # typer makes a click.Choice
+            decls = [_flag(name)]
+        elif inner is bool:
+            py_type, decls = bool, [f"{_flag(name)}/--no-{name.replace('_', '-')}"]
+        elif typing.get_origin(inner) is tuple:
+            py_type, decls, default = str, [_flag(name)], ",".join(default)
+            help_text += " (comma list)"
+        else:
+            py_type = Optional[inner] if optional else inner
+            decls = [_flag(name)]
+        option = typer.Option(default, *decls, help=help_text, show_default=default is not None, **extra)
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=py_type))
+    return params
+
+
+def _build(inputs: List[Path], out: Path, sample: List[str], keep_failed: bool, workers: int,
+           backend: str, skip_existing: bool, **build_options: Any) -> None:
+    """Build physics-validated, simulator-ready assets from mesh files, URDFs or samples."""
     from pydantic import ValidationError
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from n4d4d.errors import N4d4dError
-    from n4d4d.options import BuildOptions
-    from n4d4d.pipeline import STAGES
-    from n4d4d.pipeline import build as build_asset
-
-    console = Console(stderr=True)
-    jobs = [("path", p) for p in (inputs or [])] + [("sample", s) for s in sample]
+    console = Console(stderr=True, highlight=False)
+    jobs = [("path", str(p)) for p in (inputs or [])] + [("sample", s) for s in sample]
     if not jobs:
-        console.print("error: give at least one INPUT file or --sample NAME")
+        console.print("error: give at least one INPUT file or --sample NAME", markup=False)
+        raise typer.Exit(2)
+    if backend not in ("local", "ray"):
+        console.print(f"error: unknown backend {backend!r} (local or ray)", markup=False)
         raise typer.Exit(2)
     try:
-        opts = BuildOptions(
-            height=height, longest_side=longest_side, unit=unit, up=up, resolution=resolution,
-            max_faces=max_faces, remesh=remesh, density=density, mass=mass, rig=rig, joints=joints,
-            rest_pose=rest_pose,
-            max_hulls=max_hulls, max_hull_vertices=max_hull_vertices, seed=seed,
-            decomposition_time_budget=decomposition_time_budget, simulation_time_budget=simulation_time_budget,
-            memory_budget_gb=memory_budget_gb,
-            formats=tuple(f.strip() for f in formats.split(",") if f.strip()))
+        opts = BuildOptions(**build_options)
     except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
-        console.print(f"error: bad options: {msgs}")
+        msgs = "; ".join(f"{_flag(str(e['loc'][0])) if e['loc'] else 'options'}: {e['msg']}" for e in exc.errors())
+        console.print(f"error: bad options: {msgs}", markup=False)
         raise typer.Exit(2)
-
-    if workers > 1 or backend != "local" or skip_existing:
-        raise typer.Exit(_run_batch(jobs, out, opts, console, workers=workers, backend=backend,
-                                    keep_failed=keep_failed, skip_existing=skip_existing))
-
-    results = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        for kind, value in jobs:
-            label = str(value)
-            task = bar.add_task(f"{label}: load", total=len(STAGES))
-
-            def progress(stage: str, event: str, task=task, label=label) -> None:
-                if event == "start":
-                    bar.update(task, description=f"{label}: {stage}")
-                else:
-                    bar.advance(task)
-
-            try:
-                kwargs = {"sample": value} if kind == "sample" else {"path": value}
-                asset = build_asset(progress=progress, options=opts, **kwargs)
-                folder = asset.save(out / asset.name, formats=opts.formats, keep_failed=keep_failed)
-            except N4d4dError as exc:
-                bar.remove_task(task)
-                console.print(f"[red]error[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
-                results.append(False)
-                continue
-            except Exception as exc:  # one bad asset never stops a batch
-                bar.remove_task(task)
-                console.print(f"[red]internal error[/red] {label}: {type(exc).__name__}: {exc}",
-                              markup=True, highlight=False, soft_wrap=True)
-                results.append(False)
-                continue
-            bar.remove_task(task)
-            seconds = sum(s.seconds for s in asset.stages)
-            if asset.passed:
-                usd = next(iter(sorted(folder.glob("asset.usd*"))), folder)
-                console.print(f"[green]passed[/green] {asset.name}: {usd} ({seconds:.1f} s)",
-                              markup=True, highlight=False, soft_wrap=True)
-            else:
-                reasons = "; ".join(map(str, (asset.physics or {}).get("reasons", []))) or "physics checks failed"
-                console.print(f"[yellow]failed[/yellow] {asset.name}: {reasons} -> {folder}",
-                              markup=True, highlight=False, soft_wrap=True)
-            results.append(asset.passed)
-    console.print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-    raise typer.Exit(0 if all(results) else 1)
+    raise typer.Exit(_run(jobs, out, opts, console, workers=workers, backend=backend,
+                          keep_failed=keep_failed, skip_existing=skip_existing))
 
 
-def _run_batch(jobs, out, opts, console, *, workers, backend, keep_failed, skip_existing) -> int:
-    """Many inputs through :func:`n4d4d.scenarios.build_batch`, one line per finished asset."""
+def _run(jobs, out, opts, console, *, workers, backend, keep_failed, skip_existing) -> int:
+    """Every job through :func:`n4d4d.scenarios.build_batch` (in this process for one local
+    worker, with a progress bar over the stages), one plain-text line per asset."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
+    from n4d4d.pipeline import STAGE_NAMES
     from n4d4d.scenarios import build_batch
 
-    if backend not in ("local", "ray"):
-        console.print(f"error: unknown backend {backend!r} (local or ray)")
-        return 2
-    with Progress(TextColumn("assets"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("assets", total=len(jobs))
+    def line(state: str, style: str, text: str) -> None:
+        console.print(Text.assemble((state, style), " ", text), soft_wrap=True)
 
-        def on_result(r):
-            bar.advance(task)
-            if r.error:
-                console.print(f"[red]error[/red] {r.error}", markup=True, highlight=False, soft_wrap=True)
+    with Progress(TextColumn("{task.fields[label]}", markup=False), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        overall = bar.add_task("", total=len(jobs), label="assets")
+        stage_task = bar.add_task("", total=len(STAGE_NAMES), label="", visible=False)
+
+        def progress(label: str, stage: str, event: str) -> None:
+            if event == "start":
+                if stage == STAGE_NAMES[0]:
+                    bar.reset(stage_task, total=len(STAGE_NAMES), visible=True)
+                bar.update(stage_task, label=f"{label}: {stage}")
             else:
-                state = "[green]passed[/green]" if r.passed else "[yellow]failed[/yellow]"
-                console.print(f"{state} {r.name}: {r.folder} ({r.seconds:.1f} s)", markup=True,
-                              highlight=False, soft_wrap=True)
+                bar.advance(stage_task)
+
+        def on_result(r) -> None:
+            bar.advance(overall)
+            bar.update(stage_task, visible=False)
+            if r.error:
+                line("error", "red", r.error)
+            elif r.skipped:
+                line("skipped", "cyan", f"{r.name}: {'passed' if r.passed else 'failed'} earlier -> {r.folder}")
+            elif r.passed:
+                line("passed", "green", f"{r.name}: {r.main_file or r.folder} ({r.seconds:.1f} s)")
+            else:
+                line("failed", "yellow", f"{r.name}: {r.reasons or 'physics checks failed'} -> {r.folder}")
+            for note in r.notes:
+                line("note", "blue", note)
 
         try:
-            results = build_batch([(k, str(v)) for k, v in jobs], out, opts, workers=workers, backend=backend,
-                                  keep_failed=keep_failed, skip_existing=skip_existing, on_result=on_result)
+            results = build_batch(jobs, out, opts, workers=workers, backend=backend, keep_failed=keep_failed,
+                                  skip_existing=skip_existing, on_result=on_result,
+                                  progress=progress if workers <= 1 and backend == "local" else None)
         except ImportError as exc:
-            console.print(f"error: {exc}")
+            console.print(f"error: {exc}", markup=False)
             return 2
     passed = sum(r.passed for r in results)
-    console.print(f"{passed} passed, {len(results) - passed} failed")
+    skipped = sum(r.skipped for r in results)
+    console.print(f"{passed} passed, {len(results) - passed} failed"
+                  + (f" ({skipped} skipped: built earlier)" if skipped else ""), markup=False)
     return 0 if passed == len(results) else 1
+
+
+def _command_parameters() -> list[inspect.Parameter]:
+    P = inspect.Parameter
+    kw = P.KEYWORD_ONLY
+    return [
+        P("inputs", P.POSITIONAL_OR_KEYWORD, annotation=Optional[List[Path]],
+          default=typer.Argument(None, help="mesh files (OBJ, GLB/glTF, STL, PLY, OFF) or URDFs")),
+        P("out", kw, annotation=Path, default=typer.Option(Path("out"), "-o", "--out",
+                                                           help="output folder; one sub-folder per asset")),
+        P("sample", kw, annotation=List[str], default=typer.Option(
+            [], "--sample", help="pybullet_data sample: duck, teddy, bunny, mug, random_urdfs/NNN")),
+        *build_option_parameters(),
+        P("keep_failed", kw, annotation=bool, default=typer.Option(
+            False, "--keep-failed", help="export assets that fail the physics checks, marked FAILED")),
+        P("workers", kw, annotation=int, default=typer.Option(
+            1, "--workers", min=1, help="assets built at once (processes, or Ray tasks)")),
+        P("backend", kw, annotation=str, default=typer.Option(
+            "local", "--backend", help="local | ray (pip install 'n4d4d[ray]')")),
+        P("skip_existing", kw, annotation=bool, default=typer.Option(
+            False, "--skip-existing", help="skip inputs whose OUT/<name>/ is complete (verified by the "
+                                           "hashes in its report.json); stale temporaries are removed")),
+    ]
+
+
+def build(**kwargs: Any) -> None:
+    """Build physics-validated, simulator-ready assets from mesh files, URDFs or samples."""
+    _build(**kwargs)
+
+
+build.__signature__ = inspect.Signature(_command_parameters())  # type: ignore[attr-defined]
+app.command(name="build")(build)

@@ -2,6 +2,13 @@
 
 Built from the :class:`~n4d4d.asset.Asset` record alone (no recomputation), so the report
 says exactly what the build measured. NumPy values are converted to plain JSON.
+
+Version 2: every check is a :class:`~n4d4d.asset.CheckResult` (``name, engine, part, measured,
+threshold, passed, reasons, seconds, details``), and every wall-clock figure (a key named
+``seconds``, ending in ``_seconds`` or in :data:`TIMING_KEYS`) is moved out of the sections
+into one ``timings`` section (``{"about": ..., "total_seconds": ..., "values": {path: s}}``,
+path = the dotted place it came from), so two builds of the same input, options and seed give
+reports that differ in ``timings`` only: hash the report without it to compare builds.
 """
 
 from __future__ import annotations
@@ -15,7 +22,13 @@ import numpy as np
 
 from n4d4d.asset import Asset
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+
+#: Keys whose values are wall-clock times (s) besides ``seconds`` and ``*_seconds``.
+TIMING_KEYS = frozenset({"seconds_per_check", "wall_s", "cpu_s", "elapsed_s", "time_s"})
+
+TIMINGS_ABOUT = ("wall-clock seconds, which vary from run to run; everything outside this section is "
+                 "identical for the same input, options and seed")
 
 
 def to_json(value: Any) -> Any:
@@ -43,13 +56,50 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def asset_report(asset: Asset, files: dict[str, str] | None = None) -> dict:
+def _is_timing(key: str) -> bool:
+    return key == "seconds" or key.endswith("_seconds") or key in TIMING_KEYS
+
+
+def split_timings(value: Any, path: str = "") -> tuple[Any, dict[str, Any]]:
+    """``value`` (JSON values) without its timing keys, and those timings by dotted path.
+
+    A list item's path uses its ``name`` (and ``engine``) when it has one, else its index,
+    so paths are stable: ``stages.static.seconds``, ``physics.checks.drop@pybullet.seconds``.
+    """
+    timings: dict[str, Any] = {}
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            here = f"{path}.{k}" if path else str(k)
+            if _is_timing(str(k)):
+                timings[here] = v
+                continue
+            out[k], sub = split_timings(v, here)
+            timings.update(sub)
+        return out, timings
+    if isinstance(value, list):
+        out_list = []
+        for i, v in enumerate(value):
+            label = str(i)
+            if isinstance(v, dict) and isinstance(v.get("name"), str):
+                label = v["name"] + (f"@{v['engine']}" if v.get("engine") else "") + (
+                    f"/{v['part']}" if v.get("part") else "")
+            item, sub = split_timings(v, f"{path}.{label}" if path else label)
+            out_list.append(item)
+            timings.update(sub)
+        return out_list, timings
+    return value, timings
+
+
+def asset_report(asset: Asset, files: dict[str, str] | None = None,
+                 files_sha256: dict[str, str] | None = None) -> dict:
     """The report of ``asset`` as a JSON-ready dict.
 
-    Keys: ``report_version``, ``name``, ``passed``, ``notes``, ``stages`` (name, seconds,
-    figures per stage), ``parts`` (faces, hull count, mass properties), ``joints``,
+    Keys: ``report_version``, ``name``, ``passed``, ``notes``, ``stages`` (name and figures
+    per stage), ``parts`` (faces, hull count, mass properties), ``joints``, ``drives``,
     ``material``, ``physics`` (checks with thresholds, measured values and verdicts),
-    ``provenance``, ``files``.
+    ``provenance`` (seed included), ``files`` (format -> file), ``files_sha256`` (every other
+    file in the folder -> SHA-256), and ``timings`` last (see the module docstring).
     """
     parts = []
     for p in asset.parts:
@@ -61,25 +111,31 @@ def asset_report(asset: Asset, files: dict[str, str] | None = None) -> dict:
             "mass": None if mp is None else {k: v for k, v in asdict(mp).items()},
         })
     joints = [{k: v for k, v in asdict(j).items()} for j in asset.joints]
-    return to_json({
+    report = to_json({
         "report_version": REPORT_VERSION,
         "name": asset.name,
         "passed": asset.passed,
         "notes": list(asset.notes),
         "stages": [{"name": s.name, "seconds": round(s.seconds, 4), "figures": s.figures} for s in asset.stages],
-        "total_seconds": round(sum(s.seconds for s in asset.stages), 4),
         "visual": None if asset.visual is None else {
             "vertices": len(asset.visual.vertices), "faces": len(asset.visual.faces),
             "bounds_m": asset.visual.bounds},
         "parts": parts,
         "joints": joints,
+        "drives": {k: v for k, v in asset.drives.items()},
         "skeleton": None if asset.skeleton is None else {"joints": len(asset.skeleton.joint_names)},
         "motion_clips": [{"name": c.name, "frames": len(c.times)} for c in asset.motion_clips],
         "material": asset.material,
         "physics": asset.physics,
         "provenance": asset.provenance,
         "files": files or {},
+        "files_sha256": files_sha256 or {},
     })
+    report, timings = split_timings(report)
+    report["timings"] = {"about": TIMINGS_ABOUT,
+                         "total_seconds": round(sum(s.seconds for s in asset.stages), 4),
+                         "values": timings}
+    return report
 
 
 def dumps(report: dict) -> str:
