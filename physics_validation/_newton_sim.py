@@ -27,6 +27,23 @@ PIPELINE_OPTIONS: dict = {"contact_matching": "sticky"}
 SOLVER_OPTIONS: dict = {}
 
 
+def usd_sha256(path, name: str = "") -> str:
+    """Hex SHA-256 of the bytes of the USD file at ``path`` (the file a Newton check reads).
+
+    Raises:
+        MissingFileError: no file at ``path`` (names it and the asset ``name``).
+    """
+    import hashlib
+    from pathlib import Path
+
+    from n4d4d.errors import MissingFileError
+
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"no USD file to check (asset '{name}')" if name else "no USD file to check", p)
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
 def newton_modules():
     """``(warp, newton)``, imported with Warp's log quieted to warnings."""
     import warp as wp

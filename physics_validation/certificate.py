@@ -4,8 +4,9 @@
 
 - collision fidelity per part (from the collision stage's record, or measured now);
 - rest and drop checks in each engine asked for (:mod:`.pybullet_check`, :mod:`.newton_check`,
-  the latter on the USD file exactly as :func:`n4d4d.exporters.usd.write_usd` writes it, written
-  once per certificate);
+  the latter on the asset's USD file as the caller hands it in: ``usd_path``, the file that
+  ships, whose SHA-256 the report records as ``usd_sha256``; or one written by the caller's
+  ``usd_writer`` into a temporary folder; physics validation never writes USD itself);
 - initial penetration between non-adjacent links (SimReady BA.002, :mod:`.penetration`), when
   the asset has more than one part;
 - the constraint forces at rest (Infinigen-Sim): each engine's rest check measures the ground
@@ -33,6 +34,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -40,6 +42,10 @@ from n4d4d.asset import Asset
 from n4d4d.errors import ExportError, TimeBudgetError
 
 from .thresholds import Thresholds, as_dict
+
+#: Writes an asset's USD file at the given path and returns the path written
+#: (:func:`n4d4d.exporters.usd.write_usd` has this signature).
+UsdWriter = Callable[[Asset, Path], Path]
 
 
 def _fidelity_checks(asset: Asset, th: Thresholds, seed: int) -> list[dict]:
@@ -128,7 +134,8 @@ def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
 
 
 def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines: tuple[str, ...] = ("pybullet",),
-            orientations: int = 3, thresholds: Thresholds | None = None, label: str | None = None) -> dict:
+            orientations: int = 3, thresholds: Thresholds | None = None, label: str | None = None,
+            usd_path: str | Path | None = None, usd_writer: UsdWriter | None = None) -> dict:
     """Run every applicable check on ``asset`` and return the certificate (module docstring).
 
     Args:
@@ -139,10 +146,18 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
         orientations: drops per engine.
         thresholds: the bounds (default :class:`~.thresholds.Thresholds`).
         label: what a TimeBudgetError names (default the asset name).
+        usd_path: the asset's USD file for the Newton checks: the file that ships (the
+            pipeline writes it with the USD exporter into its staging folder). Read, never
+            changed; its SHA-256 is ``report["usd_sha256"]``.
+        usd_writer: without ``usd_path``, ``usd_writer(asset, path) -> path`` writes the file
+            Newton checks into a temporary folder (tests and direct callers pass
+            :func:`n4d4d.exporters.usd.write_usd`; physics validation never imports an
+            exporter). With neither, the Newton checks do not run and ``warnings`` says so.
 
     Raises:
         TimeBudgetError: the checks ran past ``time_budget_s``. ValueError: unknown engine.
-        StageInputError: missing hulls or mass.
+        StageInputError: missing hulls or mass, or a USD file whose bodies or joints are not
+        the asset's. MissingFileError: ``usd_path`` names no file.
     """
     from .rigid_model import rigid_model
 
@@ -165,8 +180,9 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
     checks += _fidelity_checks(asset, th, seed)
     timing["collision_fidelity"] = time.perf_counter() - t1
 
+    skipped = []
     with tempfile.TemporaryDirectory(prefix="n4d4d_certificate_") as tmp:
-        usd_path = None
+        checked_usd = None  # the file Newton checks
         for engine in engines:
             t1 = time.perf_counter()
             try:
@@ -176,13 +192,18 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
                     res = check_pybullet(asset, thresholds=th.stability, seed=seed, orientations=orientations,
                                          time_budget_s=left())
                 else:
-                    from n4d4d.exporters.usd import write_usd
-
                     from .newton_check import check_newton
 
-                    usd_path = write_usd(asset, Path(tmp) / "asset.usda")
+                    if usd_path is not None:
+                        checked_usd = Path(usd_path)
+                    elif usd_writer is not None:
+                        checked_usd = Path(usd_writer(asset, Path(tmp) / "asset.usda"))
+                    else:
+                        skipped.append("newton checks not run: no USD file to check (pass usd_path= the "
+                                       "exported file, or usd_writer=)")
+                        continue
                     res = check_newton(asset, thresholds=th.stability, seed=seed, orientations=orientations,
-                                       time_budget_s=left(), usd_path=usd_path)
+                                       time_budget_s=left(), usd_path=checked_usd)
             except TimeBudgetError:
                 raise TimeBudgetError(f"{engine} checks ran past the physics time budget of {time_budget_s:g} s",
                                       label) from None
@@ -191,7 +212,7 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
                                "threshold": {}, "reasons": [f"the USD writer refused the asset: {exc.problem}"],
                                "seconds": time.perf_counter() - t1})
                 timing[engine] = time.perf_counter() - t1
-                usd_path = None
+                checked_usd = None
                 continue
             sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
             versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
@@ -212,12 +233,12 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
                 t1 = time.perf_counter()
                 checks.append(check_articulation(asset, model, th, time_budget_s=left(), label=label))
                 timing["articulation_pybullet"] = time.perf_counter() - t1
-            if usd_path is not None:
+            if checked_usd is not None:
                 from .newton_articulation import check_articulation_newton
 
                 t1 = time.perf_counter()
                 checks.append(check_articulation_newton(asset, model, th, time_budget_s=left(), label=label,
-                                                        usd_path=usd_path))
+                                                        usd_path=checked_usd))
                 timing["articulation_newton"] = time.perf_counter() - t1
     if asset.motion_clips:
         from .penetration import check_motion_clips
@@ -252,6 +273,7 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
     warnings = [f"{c.get('engine') or ''} {c['name']}: {w}".strip() for c in checks for w in c.get("warnings", [])]
     warnings += [f"finding: {c['engine']} {c['name']}: {r}" for c in checks if c["name"] == "cross_engine"
                  for r in c["reasons"]]
+    warnings += skipped
     return {
         "passed": not reasons, "reasons": reasons, "warnings": warnings, "checks": checks,
         "engines": versions, **sections,
@@ -260,4 +282,5 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
         "cross_engine": None if agreement is None else agreement["measured"],
         "thresholds": th.as_dict(), "seconds_per_check": timing,
         "seconds": time.perf_counter() - t0, "seed": seed,
+        "usd_sha256": sections.get("newton", {}).get("usd_sha256"),
     }

@@ -1,9 +1,9 @@
 """Articulation sweeps in Newton, on the asset exactly as exported to USD.
 
 The sweep of :mod:`.articulation` (each movable joint 0 -> upper -> lower -> 0 while the others
-hold 0, explicit PD torque clipped to ``Joint.effort``, same verdicts through
-:func:`.articulation.sweep_verdict`), run in Newton on the file
-:func:`n4d4d.exporters.usd.write_usd` writes: ``add_usd(..., floating=False)`` fixes each root
+hold 0, explicit PD torque clipped to the drive's ``max_force``, same verdicts through
+:func:`.articulation.sweep_verdict`), run in Newton on the asset's USD file as the caller hands
+it in (the file the pipeline ships): ``add_usd(..., floating=False)`` fixes each root
 body to the world with a fixed joint, self-collision is off (non-adjacent overlap is measured
 geometrically, as in PyBullet), and the ground plane z = 0 carries the asset's friction. Every
 joint's sweep is its own world of one model (``ModelBuilder.replicate``), all stepped together
@@ -37,7 +37,6 @@ once at the end. This module does not change the asset or the file.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -57,48 +56,47 @@ CHUNK = 2
 
 
 def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | None = None, *,
-                              gain_scale: float = 1.0, time_budget_s: float = 60.0, label: str | None = None,
-                              time_step: float = 1.0 / 240.0, hold_s: float = 0.5,
-                              usd_path: str | Path | None = None) -> dict:
+                              usd_path: str | Path, gain_scale: float = 1.0, time_budget_s: float = 60.0,
+                              label: str | None = None, time_step: float = 1.0 / 240.0,
+                              hold_s: float = 0.5) -> dict:
     """Sweep every movable joint of ``asset`` through its range in Newton (module docstring).
 
     Args:
         asset: with joints, parts, hulls and mass properties.
         model: ``rigid_model(asset)``.
         th: thresholds (default :class:`~.thresholds.Thresholds`).
+        usd_path: the asset's USD export to sweep (read, never changed; the pipeline writes it).
         gain_scale: multiplies the drive gains read from the file.
-        time_budget_s: wall seconds for export, load and all sweeps.
+        time_budget_s: wall seconds for load and all sweeps.
         label: what a TimeBudgetError names.
         time_step: s. hold_s: seconds held at the end of each sweep.
-        usd_path: sweep this file (written by ``write_usd`` from ``asset``) instead of writing one.
 
     Returns:
-        Check dict like :func:`.articulation.check_articulation`'s with ``engine`` "newton" and
-        ``solver``.
+        Check dict like :func:`.articulation.check_articulation`'s with ``engine`` "newton",
+        ``solver`` and ``usd_sha256`` (of the file swept).
 
     Raises:
-        TimeBudgetError: past ``time_budget_s``. ExportError: the USD writer refused the asset.
+        TimeBudgetError: past ``time_budget_s``. MissingFileError: no file at ``usd_path``.
         StageInputError: the file's joints are not the asset's.
     """
-    from n4d4d.exporters.usd import write_usd
     from n4d4d.kinematics import joint_names, kinematic_tree
 
     from . import _newton_kernels as K
-    from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
+    from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground, usd_sha256
     from .penetration import HullWorld
 
     th = th or Thresholds()
     ct = th.certificate
     t0 = time.perf_counter()
+    digest = usd_sha256(usd_path, asset.name)
     sweeps = plan_sweeps(model, time_step, hold_s)
     solver_name = f"SolverXPBD(iterations={XPBD_ITERATIONS})"
     if not sweeps:
-        return articulation_report("newton", {}, [], ct, time.perf_counter() - t0, solver=solver_name)
+        return articulation_report("newton", {}, [], ct, time.perf_counter() - t0, solver=solver_name,
+                                   usd_sha256=digest)
     wp, newton = newton_modules()
-    with tempfile.TemporaryDirectory(prefix="n4d4d_newton_sweep_") as tmp:
-        path = Path(usd_path) if usd_path is not None else write_usd(asset, Path(tmp) / f"{asset.name}.usda")
-        sub = newton.ModelBuilder()
-        sub.add_usd(str(path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
+    sub = newton.ModelBuilder()
+    sub.add_usd(str(usd_path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
 
     link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
@@ -190,4 +188,4 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         if hulls is not None:
             hulls.close()
     return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,
-                               simulation_seconds=sim_done - t0, warnings=warnings)
+                               simulation_seconds=sim_done - t0, warnings=warnings, usd_sha256=digest)

@@ -1,11 +1,12 @@
 """Newton stability checks on the asset exactly as exported to USD (Newton on Warp, CPU).
 
-The asset is written with :func:`n4d4d.exporters.usd.write_usd` (or an existing USD file is
-given) and loaded with ``newton.ModelBuilder.add_usd``, so what is checked is the file a user
-loads in Isaac Sim / Isaac Lab / Newton: its bodies, MassAPI values, convex-hull colliders,
-joints, physics material and joint drives (the writer authors each movable joint's DriveAPI
-with the gains of :func:`.rigid_model.drive_gains` holding the rest coordinate, which PyBullet
-applies too; Newton's importer converts them to SI, so nothing is overridden here). The rest
+The caller hands in the asset's USD file (the pipeline writes it once with the USD exporter
+into its staging folder and ships that file; this module never writes one, and the report
+carries the file's SHA-256), loaded with ``newton.ModelBuilder.add_usd``, so what is checked is
+the file a user loads in Isaac Sim / Isaac Lab / Newton: its bodies, MassAPI values, convex-hull
+colliders, joints, physics material and joint drives (the writer authors each movable joint's
+DriveAPI from ``asset.drives``, the servo holding the rest coordinate that PyBullet applies
+too; Newton's importer converts them to SI, so nothing is overridden here). The rest
 placement and the seeded drop placements of :mod:`.pybullet_check` become separate Newton
 *worlds* of one model (``ModelBuilder.replicate`` with one transform per world) and are stepped
 together: on the CPU, Warp's cost is dominated by kernel launches, so four placements cost
@@ -38,14 +39,13 @@ cache afterwards). This module does not change the asset or the file.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from n4d4d.asset import Asset
-from n4d4d.errors import TimeBudgetError
+from n4d4d.errors import StageInputError, TimeBudgetError
 
 from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
 from .thresholds import StabilityThresholds, as_dict
@@ -97,7 +97,8 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
                  steps: int, deadline: float = float("inf"), name: str = "",
                  iterations: int | None = None, capture: bool = True,
-                 early_exit: StabilityThresholds | None = None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
+                 early_exit: StabilityThresholds | None = None,
+                 bodies: int | None = None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -111,6 +112,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             CPU too). Newton's collide + XPBD step is ~40 kernel launches whose Python-side
             launch cost (~0.1 ms each) dominates on the CPU; a replay calls the compiled
             kernels directly, ~50x faster. ``False`` launches every kernel from Python.
+        bodies: the number of bodies the file must have (the asset's parts), or None.
 
     Returns:
         ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
@@ -120,8 +122,9 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         the force the joint transmits divided by the weight it carries.
 
     Raises:
-        TimeBudgetError: past ``deadline``. ExportError-free: a file Newton cannot load raises
-        Newton's own exception.
+        TimeBudgetError: past ``deadline``. StageInputError: the file does not have ``bodies``
+        bodies (it is not the asset's export; checked before any step). A file Newton cannot
+        load raises Newton's own exception.
     """
     wp, newton = newton_modules()
     from scipy.spatial.transform import Rotation
@@ -131,6 +134,9 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     th, early_exit = early_exit, early_exit is not None
     model, masses, points, com, joints = _load(path, xforms, mu)
     nb = len(masses)
+    if bodies is not None and nb != bodies:
+        raise StageInputError(f"the USD file {Path(path).name} has {nb} bodies, the asset {bodies} parts: "
+                              "it is not this asset's export", name or None)
     W = len(xforms)
     kinds = newton.solvers.SolverXPBD.ObservableKind
     sim = Stepper(model, iterations=iterations, observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}))
@@ -215,53 +221,54 @@ def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: f
             "seconds": time.perf_counter() - t0}
 
 
-def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None, seed: int = 0,
-                 orientations: int = 3, time_budget_s: float = 60.0, usd_path: str | Path | None = None) -> dict:
-    """Rest and drop checks of ``asset`` in Newton, from its exported USD.
+def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThresholds | None = None,
+                 seed: int = 0, orientations: int = 3, time_budget_s: float = 60.0) -> dict:
+    """Rest and drop checks of ``asset`` in Newton, on its exported USD file ``usd_path``.
 
     The placements are exactly those of :func:`.pybullet_check.check_pybullet` with the same
     seed, so the two engines' verdicts and rest poses compare one to one.
 
     Args:
-        asset: with parts, collision hulls and mass properties (what the USD writer needs).
+        asset: with parts, collision hulls and mass properties; ``usd_path`` must be its USD
+            export (the pipeline writes it with :func:`n4d4d.exporters.usd.write_usd` into
+            its staging folder; this module never writes one).
+        usd_path: the USD file to check (read, never changed).
         thresholds: bounds (default :class:`StabilityThresholds`).
         seed: seeds the rest tilt axis and drop orientations.
         orientations: number of drops.
-        time_budget_s: wall seconds for export, load and simulation.
-        usd_path: check this already-exported file instead of writing one.
+        time_budget_s: wall seconds for load and simulation.
 
     Returns:
         JSON-ready dict like :func:`.pybullet_check.check_pybullet`'s, with ``engine``
-        "newton", ``version``, ``solver`` and ``bodies``.
+        "newton", ``version``, ``solver``, ``bodies`` and ``usd_sha256`` (hex SHA-256 of the
+        file's bytes as checked).
 
     Raises:
-        TimeBudgetError: past ``time_budget_s``. ExportError: the USD writer refused the asset.
+        TimeBudgetError: past ``time_budget_s``. MissingFileError: no file at ``usd_path``.
+        StageInputError: the file's bodies are not the asset's parts.
     """
     from importlib.metadata import version
 
     from scipy.spatial.transform import Rotation
 
+    from ._newton_sim import usd_sha256
     from .pybullet_check import drop_poses, rest_pose
     from .rigid_model import rigid_model
 
     th = thresholds or StabilityThresholds()
     t0 = time.perf_counter()
     model = rigid_model(asset)
+    path, digest = Path(usd_path), usd_sha256(usd_path, asset.name)
     runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
-    with tempfile.TemporaryDirectory(prefix="n4d4d_newton_") as tmp:
-        path = Path(usd_path) if usd_path is not None else None
-        if path is None:
-            from n4d4d.exporters.usd import write_usd
-
-            path = write_usd(asset, Path(tmp) / f"{asset.name}.usda")
-        try:
-            trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs],
-                                                 mu=asset.material.dynamic_friction, early_exit=th,
-                                                 time_step=th.time_step_s, steps=th.steps,
-                                                 deadline=t0 + time_budget_s, name=asset.name)
-        except TimeBudgetError:
-            raise TimeBudgetError(f"Newton stability checks ran past their time budget of {time_budget_s:g} s",
-                                  asset.name) from None
+    try:
+        trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs],
+                                             mu=asset.material.dynamic_friction, early_exit=th,
+                                             time_step=th.time_step_s, steps=th.steps,
+                                             deadline=t0 + time_budget_s, name=asset.name,
+                                             bodies=len(model.links))
+    except TimeBudgetError:
+        raise TimeBudgetError(f"Newton stability checks ran past their time budget of {time_budget_s:g} s",
+                              asset.name) from None
     sim_seconds = time.perf_counter() - t0
     from n4d4d.kinematics import joint_names, kinematic_tree
 
@@ -280,5 +287,5 @@ def check_newton(asset: Asset, *, thresholds: StabilityThresholds | None = None,
     reasons = [f"{c['name']}{'' if c['name'] == 'rest' else ' ' + str(i)}: {r}"
                for i, c in enumerate(checks) for r in c["reasons"]]
     return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={XPBD_ITERATIONS})",
-            "bodies": len(masses), "checks": checks, "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
+            "bodies": len(masses), "usd_sha256": digest, "checks": checks, "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
             "seconds": time.perf_counter() - t0, "seed": seed}

@@ -17,7 +17,8 @@ not an exception. Exceptions are for bad input and exhausted budgets.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from n4d4d.asset import Asset, StageRecord
 from n4d4d.errors import EmptyMeshError
@@ -166,7 +167,8 @@ def _solid(mesh):
 
 def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
                     engines: Sequence[str] = ("pybullet", "newton"), orientations: int = 3,
-                    thresholds=None) -> Asset:
+                    thresholds=None, usd_path: str | Path | None = None,
+                    usd_writer: Callable[[Asset, Path], Path] | None = None) -> Asset:
     """The physics certificate (:func:`.certificate.certify`) as ``asset.physics``.
 
     Args:
@@ -180,22 +182,29 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
             on a machine, when Warp compiles its kernels).
         orientations: drops per engine.
         thresholds: a :class:`~.certificate.Thresholds` bundle (default thresholds).
+        usd_path: the asset's USD export that Newton checks, the file that ships (the pipeline
+            writes it into its staging folder first); ``report["usd_sha256"]`` is its SHA-256.
+        usd_writer: without ``usd_path``, ``usd_writer(asset, path) -> path`` writes one into a
+            temporary folder (e.g. :func:`n4d4d.exporters.usd.write_usd`). With neither,
+            Newton does not run and the report's ``warnings`` says so.
 
     Returns:
         The asset with ``physics`` (JSON-ready: ``passed``, ``reasons``, ``warnings``,
-        ``checks``, ``engines``, per-engine sections, ``collision_fidelity``, ``thresholds``)
-        and a "physics" stage record.
+        ``checks``, ``engines``, per-engine sections, ``collision_fidelity``, ``thresholds``,
+        ``usd_sha256``) and a "physics" stage record.
 
     Raises:
-        StageInputError: missing parts, hulls or mass. TimeBudgetError: the checks ran past
-        ``time_budget_s`` (names the input file).
+        StageInputError: missing parts, hulls or mass, or a USD file that is not the asset's.
+        TimeBudgetError: the checks ran past ``time_budget_s`` (names the input file).
+        MissingFileError: ``usd_path`` names no file.
     """
     from .certificate import certify
 
     asset.require("physics", "parts", "collision", "mass")
     t0 = time.perf_counter()
     report = certify(asset, seed=seed, time_budget_s=time_budget_s, engines=tuple(engines),
-                     orientations=orientations, thresholds=thresholds, label=_label(asset))
+                     orientations=orientations, thresholds=thresholds, label=_label(asset), usd_path=usd_path,
+                     usd_writer=usd_writer)
     figures = {"passed": report["passed"], "engines": list(report["engines"]),
                "checks": len(report["checks"]), "failed": [c["name"] for c in report["checks"] if not c["passed"]],
                "seconds_per_check": report["seconds_per_check"]}

@@ -8,9 +8,12 @@ The first Newton run on a machine compiles its CPU kernels (minutes, then cached
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
+from n4d4d.exporters.usd import write_usd
 from n4d4d.physics_validation import collision_stage, mass_stage, shapes, stability_stage
 from n4d4d.physics_validation.certificate import certify
 from n4d4d.physics_validation.newton_articulation import check_articulation_newton
@@ -23,11 +26,17 @@ def _ready(asset):
     return mass_stage(collision_stage(asset))
 
 
+def _usd(asset, tmp_path):
+    """The asset's USD export, the file the Newton checks read."""
+    return write_usd(asset, tmp_path / f"{asset.name}.usda")
+
+
 @pytest.mark.parametrize("make", [shapes.box, shapes.sphere])
 
 
-def test_box_and_sphere_come_to_rest_in_newton(make):
-    res = check_newton(_ready(make()), seed=0, orientations=2)
+def test_box_and_sphere_come_to_rest_in_newton(make, tmp_path):
+    asset = _ready(make())
+    res = check_newton(asset, usd_path=_usd(asset, tmp_path), seed=0, orientations=2)
     assert res["engine"] == "newton" and res["bodies"] == 1
     assert res["passed"], res["reasons"]
     th = StabilityThresholds()
@@ -36,22 +45,28 @@ def test_box_and_sphere_come_to_rest_in_newton(make):
         assert c["measured"]["drift_m"] <= th.max_drift_m
 
 
-def test_box_rests_at_its_height_in_newton():
+def test_box_rests_at_its_height_in_newton(tmp_path):
     """Closed form: a 0.2 m tall box at rest has its COM 0.1 m above the ground."""
-    res = check_newton(_ready(shapes.box()), seed=0, orientations=0)
+    box = _ready(shapes.box())
+    res = check_newton(box, usd_path=_usd(box, tmp_path), seed=0, orientations=0)
     z = res["checks"][0]["measured"]["final_positions_m"][0][2]
     assert z == pytest.approx(0.1, abs=1e-3)  # XPBD resting contact: sub-millimetre
 
 
-def test_cone_on_its_tip_fails_in_newton():
-    res = check_newton(_ready(shapes.cone_on_tip()), seed=0, orientations=0)
+def test_cone_on_its_tip_fails_in_newton(tmp_path):
+    cone = _ready(shapes.cone_on_tip())
+    res = check_newton(cone, usd_path=_usd(cone, tmp_path), seed=0, orientations=0)
     assert not res["passed"]
     assert any("unstable rest pose" in r or "still moving" in r for r in res["reasons"]), res["reasons"]
 
 
-def test_engines_agree_on_the_rest_pose():
-    asset = stability_stage(_ready(shapes.box()), engines=("pybullet", "newton"), orientations=1)
+def test_engines_agree_on_the_rest_pose(tmp_path):
+    box = _ready(shapes.box())
+    usd = _usd(box, tmp_path)
+    asset = stability_stage(box, engines=("pybullet", "newton"), orientations=1, usd_path=usd)
     p = asset.physics
+    # the certificate names the very file Newton read
+    assert p["usd_sha256"] == hashlib.sha256(usd.read_bytes()).hexdigest() == p["newton"]["usd_sha256"]
     assert set(p["engines"]) == {"pybullet", "newton"}
     agree = next(c for c in p["checks"] if c["name"] == "cross_engine")
     assert agree["passed"], agree
@@ -66,8 +81,6 @@ def test_engines_agree_on_the_rest_pose():
 
 
 def test_settle_usd_in_newton(tmp_path):
-    from n4d4d.exporters.usd import write_usd
-
     path = write_usd(_ready(shapes.box()), tmp_path / "box.usda")
     out = settle_usd_in_newton(path, seconds=1.0)
     assert out["bodies"] == 1 and out["final_speed"] < 0.01
@@ -80,7 +93,7 @@ def arm():
 
 
 def test_articulation_sweep_in_newton_reaches_its_limits_and_agrees_with_pybullet(arm):
-    report = certify(arm, engines=("pybullet", "newton"), orientations=1)
+    report = certify(arm, engines=("pybullet", "newton"), orientations=1, usd_writer=write_usd)
     sweeps = {c["engine"]: c for c in report["checks"] if c["name"] == "articulation"}
     assert set(sweeps) == {"pybullet", "newton"}
     assert report["passed"] and sweeps["newton"]["passed"], report["reasons"]
@@ -108,8 +121,24 @@ def test_articulation_sweep_in_newton_reaches_its_limits_and_agrees_with_pybulle
         assert rest[engine]["rest_force_ratio"] == pytest.approx(1.0, abs=0.02), engine
 
 
-def test_absurd_drive_gains_explode_in_newton(arm):
+def test_absurd_drive_gains_explode_in_newton(arm, tmp_path):
     # kp dt^2 / I = 1e4 (2 pi 10 / 240)^2 = 685, far beyond an explicit PD's stability (~4)
-    absurd = check_articulation_newton(arm, rigid_model(arm), gain_scale=1e4)
+    absurd = check_articulation_newton(arm, rigid_model(arm), usd_path=_usd(arm, tmp_path), gain_scale=1e4)
     assert absurd["engine"] == "newton" and not absurd["passed"]
     assert any("exploded" in r for r in absurd["reasons"]), absurd["reasons"]
+
+
+def test_newton_needs_the_file_it_checks(tmp_path):
+    """Without a USD file (or a writer) the certificate says Newton did not run; a path that
+    names no file is a typed error; a file of another asset is refused."""
+    from n4d4d.errors import MissingFileError, StageInputError
+
+    box = _ready(shapes.box())
+    report = certify(box, engines=("newton",), orientations=0)
+    assert "newton" not in report["engines"] and report["usd_sha256"] is None
+    assert any("newton checks not run: no USD file" in w for w in report["warnings"]), report["warnings"]
+    with pytest.raises(MissingFileError, match="no USD file to check"):
+        check_newton(box, usd_path=tmp_path / "absent.usda", orientations=0)
+    arm = _ready(shapes.hinged_arm())
+    with pytest.raises(StageInputError, match="2 bodies, the asset 1 parts"):
+        check_newton(box, usd_path=_usd(arm, tmp_path), orientations=0)
