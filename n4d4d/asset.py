@@ -194,6 +194,12 @@ class MotionClip:
             the joint relative to its bind pose, applied in the joint's own frame (local
             transform at t = bind-pose local transform @ rotation); empty without a skeleton.
             Exported as UsdSkel.Animation / glTF skin animation.
+        family: the motion family that made it (``"articulate"``, ``"drop"``, ``"gait"``,
+            ``"idle"``, ``"soft"``, ``"imported"``), or ``""``; plausibility checks read it to
+            know which frames should touch the ground (:mod:`n4d4d.deformation`).
+        commanded_positions: joint name -> ``(T,) float64`` target the joint's drive was given
+            (rad or m) in a driven clip; ``joint_positions`` holds what the simulation did, the
+            difference is the tracking error. Empty for undriven motion.
     """
 
     name: str
@@ -202,6 +208,8 @@ class MotionClip:
     root_poses: np.ndarray | None = None
     vertices: np.ndarray | None = None
     joint_rotations: Mapping[str, np.ndarray] = field(default_factory=dict)
+    family: str = ""
+    commanded_positions: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
