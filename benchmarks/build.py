@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-STAGES = ("load", "pose", "static", "rig", "collision", "mass", "physics")
+from n4d4d.pipeline import STAGE_NAMES as STAGES  # noqa: E402  (light: stages import lazily)
 NAMED = ["duck", "teddy", "mug", "bunny"]
 RANDOM = [f"random_urdfs/{i:03d}" for i in range(0, 100, 5)]
 
@@ -57,7 +57,7 @@ def _measure(job: tuple[str, str], options: dict, queue) -> None:
     thread.start()
     kind, value = job
     try:
-        kwargs = {"sample": value} if kind == "sample" else {"path": value}
+        kwargs = {"sample": value} if kind == "sample" else {"source": value}
         asset = n4d4d.build(progress=progress, **kwargs, **options)
         row = {"name": value, "passed": asset.passed, "faces": len(asset.visual.faces),
                "hulls": sum(len(h) for h in asset.collision.values()),

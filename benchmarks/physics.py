@@ -48,13 +48,15 @@ def rigged(sample: str, seed: int = 0):
     """The asset of a pybullet_data sample after the load, (rest pose,) static and rig stages."""
     from n4d4d.options import BuildOptions
     from n4d4d.physics_validation import rest_pose_stage
-    from n4d4d.pipeline import load_stage, rig_stage, static_stage
+    from n4d4d.pipeline import STAGES
+    from n4d4d.sources import Sample
 
     opts = BuildOptions(seed=seed)
-    asset = load_stage(None, opts, sample=sample)
+    stage = {s.name: s.run for s in STAGES}
+    asset = stage["load"](Sample(sample), opts)
     if REST_POSE:
         asset = rest_pose_stage(asset, seed=seed)
-    return rig_stage(static_stage(asset, opts), opts)
+    return stage["rigging"](stage["static"](asset, opts), opts)
 
 
 def physics(asset, engines=("pybullet", "newton"), seed: int = 0) -> dict:

@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 
 from n4d4d.asset import (  # noqa: E402
     Asset,
+    CheckResult,
+    Drive,
     Joint,
     Material,
     MassProperties,
@@ -32,15 +34,16 @@ from n4d4d.asset import (  # noqa: E402
 from n4d4d.errors import N4d4dError  # noqa: E402
 
 
-def build(path: Any = None, **options: Any) -> Asset:
-    """Build a sim-ready :class:`Asset` from a mesh file (or ``sample=NAME``); see
-    :func:`n4d4d.pipeline.build` for the options, return value and errors."""
+def build(source: Any = None, **options: Any) -> Asset:
+    """Build a sim-ready :class:`Asset` from a source: a mesh or URDF path, an
+    :mod:`n4d4d.sources` record, or ``sample=NAME``; see :func:`n4d4d.pipeline.build` for the
+    options, return value and errors."""
     from n4d4d.pipeline import build as _build
 
-    return _build(path, **options)
+    return _build(source, **options)
 
 
 __all__ = [
-    "Asset", "Joint", "Material", "MassProperties", "Mesh", "MotionClip", "Part",
+    "Asset", "CheckResult", "Drive", "Joint", "Material", "MassProperties", "Mesh", "MotionClip", "Part",
     "Provenance", "Skeleton", "StageRecord", "N4d4dError", "build", "__version__",
 ]

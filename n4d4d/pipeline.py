@@ -100,9 +100,20 @@ def _animate(asset: Asset, opts: BuildOptions) -> Asset:
 
 
 def _physics(asset: Asset, opts: BuildOptions) -> Asset:
+    """The certificate checks the USD that ships: the exporter writes ``asset.usda`` into a
+    staging folder, Newton checks that file, and the report records its SHA-256
+    (``physics.usd_sha256``). :meth:`Asset.save` writes the same bytes again: the USD
+    writer reads nothing the physics stage adds (a test compares the hashes)."""
+    import tempfile
+    from pathlib import Path
+
+    from n4d4d.exporters import FILE_NAMES, export
     from n4d4d.physics_validation import stability_stage
 
-    return stability_stage(asset, seed=opts.seed, time_budget_s=opts.simulation_time_budget)
+    with tempfile.TemporaryDirectory(prefix=f"n4d4d-{asset.name}-") as staging:
+        usd = export(asset, Path(staging), ("usda",))["usda"]
+        assert usd.name == FILE_NAMES["usda"]
+        return stability_stage(asset, seed=opts.seed, time_budget_s=opts.simulation_time_budget, usd_path=usd)
 
 
 #: The pipeline, in order (see the module docstring's table).

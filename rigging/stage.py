@@ -27,19 +27,15 @@ What it does not: cut a single watertight surface into parts, or learn anything.
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
 
 from n4d4d.asset import Asset, Joint, Part, StageRecord
+from n4d4d.kinematics import safe_name
 
 MODES = ("auto", "articulated", "skeletal", "rigid")
 JOINT_SOURCES = ("from-file", "infer")
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name) or "part"
 
 
 def _rigid(asset: Asset, t0: float, mode: str, notes: list[str], figures=None) -> Asset:
@@ -71,7 +67,7 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
     if len(groups) < 2:
         return []
     notes.append(f"{len(groups)} parts from {origin}")
-    return [Part(_safe(n), submesh(visual, f), face_indices=f) for n, f in groups]
+    return [Part(safe_name(n), submesh(visual, f), face_indices=f) for n, f in groups]
 
 
 def _close_parts(parts: list[Part]) -> tuple[list[Part], int]:

@@ -173,7 +173,10 @@ def build_one(job: Job, out_dir: str, options: dict, keep_failed: bool = False, 
             opts = opts.model_copy(update={"name": name})
         asset = build(source, options=opts, progress=progress)
         folder = asset.save(Path(out_dir) / asset.name, formats=opts.formats, keep_failed=keep_failed)
-        main = next((str(p) for p in sorted(folder.glob("asset.*"))), None)  # none in rejected/
+        from n4d4d.exporters import FILE_NAMES
+
+        main = next((str(folder / FILE_NAMES[f]) for f in FILE_NAMES if (folder / FILE_NAMES[f]).is_file()),
+                    None)  # none in rejected/
         reasons = "; ".join(map(str, (asset.physics or {}).get("reasons", [])))
         return BatchResult(job, asset.name, str(folder), asset.passed, None, time.perf_counter() - t0,
                            main_file=main, reasons=reasons)

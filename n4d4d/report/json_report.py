@@ -63,14 +63,17 @@ def _is_timing(key: str) -> bool:
 def split_timings(value: Any, path: str = "") -> tuple[Any, dict[str, Any]]:
     """``value`` (JSON values) without its timing keys, and those timings by dotted path.
 
-    A list item's path uses its ``name`` (and ``engine``) when it has one, else its index,
-    so paths are stable: ``stages.static.seconds``, ``physics.checks.drop@pybullet.seconds``.
+    A list item's path uses its ``name`` (and ``engine``, ``part``; ``#2``, ``#3`` for repeats)
+    when it has one, else its index, so paths are stable: ``stages.static.seconds``, ``physics.checks.drop@pybullet.seconds``.
     """
     timings: dict[str, Any] = {}
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             here = f"{path}.{k}" if path else str(k)
+            if here == "provenance":  # the build options (e.g. a clip's ``seconds``) are no timings
+                out[k] = v
+                continue
             if _is_timing(str(k)):
                 timings[here] = v
                 continue
@@ -78,12 +81,14 @@ def split_timings(value: Any, path: str = "") -> tuple[Any, dict[str, Any]]:
             timings.update(sub)
         return out, timings
     if isinstance(value, list):
-        out_list = []
+        out_list, seen = [], {}
         for i, v in enumerate(value):
             label = str(i)
             if isinstance(v, dict) and isinstance(v.get("name"), str):
                 label = v["name"] + (f"@{v['engine']}" if v.get("engine") else "") + (
                     f"/{v['part']}" if v.get("part") else "")
+                seen[label] = seen.get(label, 0) + 1
+                label += f"#{seen[label]}" if seen[label] > 1 else ""
             item, sub = split_timings(v, f"{path}.{label}" if path else label)
             out_list.append(item)
             timings.update(sub)
