@@ -24,14 +24,15 @@ Joints: the UsdPhysics axis token is the coordinate axis nearest to ``Joint.axis
 frame (``localRot0`` / ``localRot1``) is rotated so that token maps exactly onto ``Joint.axis``;
 ``localPos0`` is the pivot in the parent body, ``localPos1`` in the child (its origin). Revolute
 limits are degrees, prismatic limits metres; continuous joints are revolute joints without limits.
-Each movable joint carries a force DriveAPI ("angular" or "linear") holding its rest coordinate:
-``targetPosition`` 0, ``maxForce`` = ``Joint.effort``, and the gains the physics certificate
-assumes (:func:`n4d4d.physics_validation.rigid_model.drive_gains`: a critically damped position
-servo at 10 Hz for the joint's effective inertia). UsdPhysics angular drives are per degree
-(stiffness torque/degree, damping torque s/degree, targets in degrees), so an angular drive's
-stiffness and damping are ``kp * pi / 180`` and ``kd * pi / 180`` of the SI per-radian gains;
-linear drives are N/m and N s/m as they are (Newton's importer divides angular gains by
-pi/180 again, :func:`drive_gains_usd`). ``Joint.velocity`` has no UsdPhysics attribute and
+Each movable joint carries a force DriveAPI ("angular" or "linear") from ``asset.drives`` (the
+servo the mass stage computed once and the physics certificate tested: a critically damped
+position servo at 10 Hz for the joint's effective inertia, holding the rest coordinate):
+``targetPosition``, ``maxForce`` and the gains, converted only (:func:`usd_drive`): UsdPhysics
+angular drives are per degree (stiffness torque/degree, damping torque s/degree, targets in
+degrees), so an angular drive's stiffness and damping are ``kp * pi / 180`` and
+``kd * pi / 180`` of the SI per-radian gains; linear drives are N/m and N s/m as they are
+(Newton's importer divides angular gains by pi/180 again). A joint without a stored drive gets
+zero gains and ``maxForce`` = ``Joint.effort``. ``Joint.velocity`` has no UsdPhysics attribute and
 is written as PhysxSchema's ``physxJoint:maxJointVelocity`` (PhysxJointAPI, read by Isaac Sim)
 and Newton's ``newton:velocityLimit`` (NewtonJointAPI), both degrees/s for revolute joints and
 m/s for prismatic ones.
@@ -58,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-from n4d4d.asset import Asset, Mesh
+from n4d4d.asset import Asset, Drive, Mesh
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_path, atomic_write_bytes
 
@@ -155,12 +156,11 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
     if asset.joints:
         joints_path = root.GetPath().AppendChild("joints")
         UsdGeom.Scope.Define(stage, joints_path)
-        gains = drive_gains_usd(asset)
         prims = joint_names(frames)
         for f in frames:
             if f.joint is not None:
-                _joint(stage, joints_path.AppendChild(prims[f.joint.name]), asset, f,
-                       next(g for g in frames if g.name == f.parent), body_paths, gains.get(f.joint.name))
+                _joint(stage, joints_path.AppendChild(prims[f.joint.name]), asset, f, frames[f.parent_index],
+                       body_paths, asset.drives.get(f.joint.name))
     if asset.motion_clips:
         codes = _timeline(stage, asset)
         if skinned and "__skin__" in visual_prims:
@@ -184,9 +184,7 @@ def _provenance(asset: Asset) -> dict:
     if p is not None:
         info.update(source=str(p.source), source_sha256=str(p.source_sha256), seed=int(p.seed),
                     versions={str(k): str(v) for k, v in versions.items()})
-    if asset.physics is not None:
-        info["physics_passed"] = bool(asset.physics.get("passed"))
-    return info
+    return info  # nothing from asset.physics: the file Newton checks is byte for byte the one that ships
 
 
 def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False):
@@ -309,31 +307,23 @@ def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) 
             physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
 
 
-def drive_gains_usd(asset: Asset) -> dict[str, tuple[float, float]]:
-    """UsdPhysics DriveAPI ``(stiffness, damping)`` per movable joint name.
+def usd_drive(drive: Drive) -> tuple[float, float, float]:
+    """UsdPhysics DriveAPI ``(stiffness, damping, targetPosition)`` of a stored drive.
 
-    From :func:`n4d4d.physics_validation.rigid_model.drive_gains` (SI: N m/rad and N m s/rad for
-    revolute and continuous joints, N/m and N s/m for prismatic ones), converted to the DriveAPI's
-    units: per degree for angular drives (times pi / 180), unchanged for linear ones. Empty when
-    the asset lacks the hulls or mass the rigid model needs (the writer then authors zero gains).
+    ``asset.drives`` holds SI gains (N m/rad and N m s/rad for angular drives, N/m and N s/m
+    for linear ones) and a target in rad or m; UsdPhysics angular drives are per degree
+    (stiffness torque/degree, damping torque s/degree, target in degrees), so angular values
+    are converted; linear ones are written as they are. Nothing is computed here.
     """
-    from n4d4d.errors import StageInputError
-    from n4d4d.physics_validation.rigid_model import drive_gains, rigid_model
-
-    try:
-        model = rigid_model(asset)
-    except StageInputError:
-        return {}
-    out = {}
-    for index, (kp, kd) in drive_gains(model).items():
-        j = model.links[index].joint
-        scale = 1.0 if effective_type(j) == "prismatic" else np.pi / 180.0
-        out[j.name] = (kp * scale, kd * scale)
-    return out
+    if drive.kind == "linear":
+        return float(drive.stiffness), float(drive.damping), float(drive.target)
+    per_degree = np.pi / 180.0
+    return (float(drive.stiffness * per_degree), float(drive.damping * per_degree),
+            float(np.degrees(drive.target)))
 
 
 def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_paths,
-           gains: tuple[float, float] | None = None) -> None:
+           stored: Drive | None = None) -> None:
     from pxr import Gf, Sdf, UsdPhysics
 
     j, kind = f.joint, effective_type(f.joint)
@@ -369,10 +359,12 @@ def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_path
     if kind != "fixed":
         drive = UsdPhysics.DriveAPI.Apply(joint.GetPrim(), "linear" if kind == "prismatic" else "angular")
         drive.CreateTypeAttr(UsdPhysics.Tokens.force)
-        drive.CreateMaxForceAttr(float(j.effort))
-        drive.CreateTargetPositionAttr(0.0)  # the rest coordinate
-        drive.CreateStiffnessAttr(float(gains[0]) if gains else 0.0)
-        drive.CreateDampingAttr(float(gains[1]) if gains else 0.0)
+        # the servo the mass stage stored (asset.drives), in DriveAPI units; none: zero gains
+        stiffness, damping, target = usd_drive(stored) if stored is not None else (0.0, 0.0, 0.0)
+        drive.CreateMaxForceAttr(float(stored.max_force) if stored is not None else float(j.effort))
+        drive.CreateTargetPositionAttr(target)  # the rest coordinate
+        drive.CreateStiffnessAttr(stiffness)
+        drive.CreateDampingAttr(damping)
         # PhysxSchema's PhysxJointAPI (read by Isaac Sim and Newton): deg/s angular, m/s linear
         joint.GetPrim().AddAppliedSchema("PhysxJointAPI")
         velocity = float(j.velocity) if kind == "prismatic" else float(np.degrees(j.velocity))

@@ -1,7 +1,8 @@
 """Physics validation of n4d4d assets: collision hulls, mass properties, the physics certificate.
 
 Pipeline stages (``Asset -> Asset``): :func:`collision_stage` (CoACD hulls per part under hull,
-vertex and time budgets), :func:`mass_stage` (mass, COM, inertia), :func:`stability_stage`
+vertex and time budgets), :func:`mass_stage` (mass, COM, inertia, and the joint drives;
+:func:`drives_stage` alone for hand-built assets), :func:`stability_stage`
 (the certificate: rest and drop checks in PyBullet and Newton, link penetration, articulation
 sweeps, motion clips, cross-engine agreement, collision fidelity); optionally, right after
 loading, :func:`rest_pose_stage` (turn an input authored in a toppling pose onto its stable
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .mass import mass_properties
-from .stages import collision_stage, mass_stage, rest_pose_stage, stability_stage
+from .stages import collision_stage, drives_stage, mass_stage, rest_pose_stage, stability_stage
 from .thresholds import (CertificateThresholds, FidelityThresholds, StabilityThresholds,
                          Thresholds)
 
@@ -43,7 +44,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "collision_stage", "mass_stage", "stability_stage", "rest_pose_stage", "mass_properties", "convex_decomposition",
+    "collision_stage", "mass_stage", "drives_stage", "stability_stage", "rest_pose_stage", "mass_properties", "convex_decomposition",
     "collision_fidelity", "check_pybullet", "check_newton", "check_articulation",
     "check_articulation_newton", "certify", "StabilityThresholds",
     "FidelityThresholds", "CertificateThresholds", "Thresholds",

@@ -3,12 +3,14 @@
 The asset stands in its authored pose with its root links fixed, under gravity, above the
 ground plane. Each movable joint in turn follows a piecewise-linear target (0 -> upper -> lower
 -> 0; continuous joints 0 -> 2 pi -> 0) at ``min(Joint.velocity, range / 1 s)`` while every
-other joint holds 0, then holds 0 for ``hold_s``. The drive is an explicit PD torque clipped to
-``Joint.effort`` (Isaac Lab's explicit ``IdealPDActuator`` model, no gravity feed-forward),
-computed once per step from the joint state. Default gains put each joint's closed loop at
-``natural_frequency_hz`` with critical damping, from the effective inertia of the subtree about
-the joint axis (:func:`.rigid_model.drive_gains`, the gains the USD file's drives carry);
-``gain_scale`` multiplies them (a test uses absurd gains to make a joint explode).
+other joint holds its drive's target (its rest coordinate, 0), then holds 0 for ``hold_s``. The
+drive is an explicit PD torque clipped to the drive's ``max_force`` (``Joint.effort``; Isaac
+Lab's explicit ``IdealPDActuator`` model, no gravity feed-forward), computed once per step from
+the joint state. The gains are the asset's drives
+(``asset.drives``, filled by the mass stage: each joint's closed loop at
+:data:`.rigid_model.NATURAL_FREQUENCY_HZ` with critical damping for the effective inertia of its
+subtree about the joint axis; the gains the USD file's drives carry); ``gain_scale`` multiplies
+them (a test uses absurd gains to make a joint explode).
 
 Two engines run it: :func:`check_articulation` here in PyBullet (a fresh client, one joint
 after the other), and :func:`.newton_articulation.check_articulation_newton` in Newton from the
@@ -35,7 +37,7 @@ import numpy as np
 from n4d4d.asset import Asset, Joint
 from n4d4d.errors import TimeBudgetError
 
-from .rigid_model import RigidModel, drive_gains
+from .rigid_model import RigidModel, link_drives
 from .thresholds import CertificateThresholds, Thresholds
 
 #: Link overlap is measured on every this-many-th step of a sweep (33 ms at 240 Hz: a part at
@@ -176,7 +178,8 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
     ct = th.certificate
     t0 = time.perf_counter()
     sweeps = plan_sweeps(model, time_step, hold_s)
-    gains = {i: (gain_scale * kp, gain_scale * kd) for i, (kp, kd) in drive_gains(model).items()}
+    drives = link_drives(model, asset)
+    gains = {i: (gain_scale * d.stiffness, gain_scale * d.damping) for i, d in drives.items()}
     per_joint, reasons = {}, []
     client = _bullet.connect(time_step)
     import pybullet  # loaded quietly by connect()
@@ -197,11 +200,13 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
             dq = np.zeros(sweep.steps)
             for k in range(sweep.steps):
                 for link, b, li in joints:  # the torque from the state before the step
+                    if link.index not in drives:  # a fixed joint: nothing to drive
+                        continue
                     q, v = state[link.index]
-                    kp, kd = gains.get(link.index, (0.0, 0.0))
-                    want = goals[k] if link.index == sweep.link else 0.0
+                    (kp, kd), d = gains[link.index], drives[link.index]
+                    want = goals[k] if link.index == sweep.link else d.target
                     client.setJointMotorControl2(b, li, pybullet.TORQUE_CONTROL, force=float(
-                        np.clip(kp * (want - q) - kd * v, -link.joint.effort, link.joint.effort)))
+                        np.clip(kp * (want - q) - kd * v, -d.max_force, d.max_force)))
                 client.stepSimulation()
                 for link, b, li in joints:
                     state[link.index] = client.getJointState(b, li)[:2]

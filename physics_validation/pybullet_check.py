@@ -19,8 +19,9 @@ generous without making quick settlers pay for it.
 Ground penetration is measured geometrically (the lowest hull vertex below z = 0, exact for a
 plane) and compared with PyBullet's own contact depth (reported as ``engine_penetration_m``).
 This module does not change the asset; it reports. Movable joints are held at their rest
-coordinate by PD drives (:func:`.rigid_model.drive_gains`, torque clipped to ``Joint.effort``)
-and kept within their limits: the asset as a servoed robot or a prop, not a rag doll.
+coordinate by the asset's PD drives (``asset.drives``, filled by the mass stage: stiffness,
+damping, torque clipped to ``max_force``) and kept within their limits: the asset as a servoed
+robot or a prop, not a rag doll.
 """
 
 from __future__ import annotations
@@ -106,9 +107,10 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         h = _bullet.build(client, model, asset.material, R, t)
         import pybullet
 
-        from .rigid_model import drive_gains, subtree
+        from .rigid_model import link_drives, subtree
 
-        held = [(h.bodies[i], h.links[i], kp, kd, model.links[i].joint.effort) for i, (kp, kd) in drive_gains(model).items()]
+        held = [(h.bodies[i], h.links[i], d.stiffness, d.damping, d.target, d.max_force)
+                for i, d in link_drives(model, asset).items()]
         jointed = [i for i, link in enumerate(model.links) if link.joint is not None]
         for i in jointed:  # reaction forces of every joint (Infinigen-Sim's constraint-force test)
             client.enableJointForceTorqueSensor(h.bodies[i], h.links[i], True)
@@ -123,10 +125,10 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         force = np.empty(T)
         engine_pen = 0.0
         for k in range(n):
-            for b, li, kp, kd, effort in held:  # joints servoed at their rest coordinate
+            for b, li, kp, kd, target, effort in held:  # joints servoed at their rest coordinate
                 q, dq = client.getJointState(b, li)[:2]
                 client.setJointMotorControl2(b, li, pybullet.TORQUE_CONTROL,
-                                             force=float(np.clip(-kp * q - kd * dq, -effort, effort)))
+                                             force=float(np.clip(kp * (target - q) - kd * dq, -effort, effort)))
             client.stepSimulation()
             pos[k], quat[k], lin[k], ang[k] = _bullet.read_state(client, h)
             d, force[k] = _bullet.ground_contacts(client, h, plane)

@@ -19,9 +19,10 @@ from typing import Mapping
 
 import numpy as np
 
-from n4d4d.asset import Asset, Joint, MassProperties, Mesh
+from n4d4d.asset import Asset, Drive, Joint, MassProperties, Mesh
 from n4d4d.errors import StageInputError
-from n4d4d.kinematics import PartFrame, forward_kinematics, kinematic_tree, point_transform, unit_axis
+from n4d4d.kinematics import (PartFrame, effective_type, forward_kinematics, kinematic_tree, point_transform,
+                              unit_axis)
 
 
 @dataclass(frozen=True)
@@ -95,23 +96,27 @@ class RigidModel:
         return [(i, j) for i in range(n) for j in range(i + 1, n) if not self.adjacent(i, j)]
 
 
-def rigid_model(asset: Asset) -> RigidModel:
+def rigid_model(asset: Asset, *, hulls: bool = True) -> RigidModel:
     """The :class:`RigidModel` of ``asset``: one link per :func:`n4d4d.kinematics.kinematic_tree`
     frame, in its order (parents first; the order the USD writer gives Newton its bodies).
 
+    ``hulls=False`` accepts parts without collision hulls (their links hold none): enough for
+    the inertia questions of :func:`drive_gains`, not for a simulation.
+
     Raises:
-        StageInputError: a part lacks hulls or mass properties.
+        StageInputError: a part lacks hulls (with ``hulls``) or mass properties.
         KinematicsError (a StageInputError): a joint names an unknown part, a part has two
             parent joints, or the joints form a cycle.
     """
     for p in asset.parts:
-        if not asset.collision.get(p.name):
+        if hulls and not asset.collision.get(p.name):
             raise StageInputError(f"part '{p.name}' has no collision hulls (run the collision stage first)", asset.name)
         if p.name not in asset.mass:
             raise StageInputError(f"part '{p.name}' has no mass properties (run the mass stage first)", asset.name)
     frames = kinematic_tree(asset)
     links = tuple(Link(name=f.part.name, index=f.index, parent=f.parent_index, joint=f.joint, origin=f.origin,
-                       hulls=tuple(asset.collision[f.part.name]), mass=asset.mass[f.part.name]) for f in frames)
+                       hulls=tuple(asset.collision.get(f.part.name, ())), mass=asset.mass[f.part.name])
+                  for f in frames)
     return RigidModel(links=links, frames=tuple(frames))
 
 
@@ -183,4 +188,45 @@ def drive_gains(model: RigidModel, frequency_hz: float = NATURAL_FREQUENCY_HZ) -
         if link.joint is not None and link.joint.type != "fixed":
             m = effective_inertia(model, link.index)
             out[link.index] = (m * w * w, 2.0 * m * w)
+    return out
+
+
+def drives_of(asset: Asset, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[str, Drive]:
+    """The :class:`~n4d4d.asset.Drive` of every movable joint of ``asset`` (joint name -> drive):
+    the :func:`drive_gains` servo (SI, per radian or per metre) holding the rest coordinate
+    (``target`` 0), ``max_force`` = ``Joint.effort``. Needs mass properties, not hulls.
+
+    Raises:
+        StageInputError: a part lacks mass properties. KinematicsError: the joints do not form
+        a forest, or a movable joint's axis is zero.
+    """
+    model = rigid_model(asset, hulls=False)
+    out = {}
+    for index, (kp, kd) in drive_gains(model, frequency_hz).items():
+        j = model.links[index].joint
+        out[j.name] = Drive(joint=j.name, kind="linear" if effective_type(j) == "prismatic" else "angular",
+                            stiffness=float(kp), damping=float(kd), target=0.0, max_force=float(j.effort),
+                            frequency_hz=float(frequency_hz))
+    return out
+
+
+def link_drives(model: RigidModel, asset: Asset) -> dict[int, Drive]:
+    """``asset.drives`` keyed by child link index of ``model``: what the engine checks servo with.
+
+    Raises:
+        StageInputError: a movable joint has no drive (the mass stage, or
+        :func:`.stages.drives_stage` for an asset built by hand, fills ``asset.drives``).
+    """
+    out, missing = {}, []
+    for link in model.links:
+        if link.joint is None or link.joint.type == "fixed":
+            continue
+        d = asset.drives.get(link.joint.name)
+        if d is None:
+            missing.append(link.joint.name)
+        else:
+            out[link.index] = d
+    if missing:
+        raise StageInputError(f"joints {missing} have no drives (asset.drives is filled by the mass stage, "
+                              "or drives_stage for an asset built by hand)", asset.name)
     return out

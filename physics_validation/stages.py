@@ -4,7 +4,9 @@ Each stage is a function ``Asset -> Asset`` that checks its inputs with ``asset.
 fills its fields and appends a :class:`~n4d4d.asset.StageRecord` (seconds and key figures):
 
 - :func:`collision_stage` fills ``asset.collision`` (CoACD hulls per part, :mod:`.decomposition`);
-- :func:`mass_stage` fills ``asset.mass`` (:mod:`.mass`);
+- :func:`mass_stage` fills ``asset.mass`` (:mod:`.mass`) and ``asset.drives`` (the joint servos,
+  :func:`.rigid_model.drives_of`, computed once for every later stage); :func:`drives_stage`
+  fills the drives alone, for an asset whose mass came from elsewhere;
 - :func:`stability_stage` fills ``asset.physics``, the certificate (:mod:`.certificate`);
 - :func:`rest_pose_stage` (optional, right after loading) turns ``source_mesh`` onto its
   nearest stable resting face (:mod:`.rest_pose`), for inputs authored in a pose they cannot
@@ -23,6 +25,7 @@ from typing import Callable, Sequence
 from n4d4d.asset import Asset, StageRecord
 from n4d4d.errors import EmptyMeshError
 
+from .rigid_model import drives_of
 from .thresholds import FidelityThresholds
 
 
@@ -79,7 +82,8 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
 
 
 def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None = None) -> Asset:
-    """Mass, centre of mass and inertia of every part (:func:`.mass.mass_properties`).
+    """Mass, centre of mass and inertia of every part (:func:`.mass.mass_properties`), and the
+    drive of every movable joint (:func:`.rigid_model.drives_of`): the sim-ready body.
 
     Args:
         asset: with ``parts``.
@@ -90,13 +94,20 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
     A part whose mesh encloses no volume (an open part surface) gets the mass properties of
     the union of its collision hulls, when it has them, and the stage record says so.
 
+    Drives are computed here, once: every later stage (the physics checks in both engines,
+    the exporters, physics-driven motion) reads ``asset.drives`` and computes none.
+
     Returns:
-        The asset with ``mass`` = part name -> MassProperties and a "mass" stage record
-        (per-part mass, volume, COM; total mass; density; the source of each part's volume).
+        The asset with ``mass`` = part name -> MassProperties, ``drives`` = joint name ->
+        :class:`~n4d4d.asset.Drive` (SI gains per radian or metre, critically damped at
+        :data:`.rigid_model.NATURAL_FREQUENCY_HZ`) and a "mass" stage record (per-part mass,
+        volume, COM; total mass; density; the source of each part's volume; ``drives``: joint
+        -> kind, stiffness, damping, max_force).
 
     Raises:
         StageInputError: no parts. ValueError: both ``density`` and ``mass`` given, or a
         non-positive one. EmptyMeshError: a part with no volume and no hulls.
+        KinematicsError: the joints do not form a forest, or a movable joint's axis is zero.
     """
     import numpy as np
 
@@ -127,13 +138,46 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
     else:
         rho = density if density is not None else asset.material.density
     props = {n: mass_properties(m, density=rho, name=_label(asset, n)) for n, m in solids.items()}
+    drives = drives_of(asset.replace(mass=props))
     figures = {
         "density_kg_m3": rho, "total_mass_kg": sum(p.mass for p in props.values()),
         "parts": {n: {"mass_kg": p.mass, "volume_m3": p.volume, "center_of_mass_m": p.center_of_mass.tolist(),
                       "principal_moments_kg_m2": p.principal_moments.tolist(), "volume_source": source[n]}
                   for n, p in props.items()},
+        "drives": _drive_figures(drives),
     }
-    return asset.with_stage(StageRecord("mass", time.perf_counter() - t0, figures), mass=props)
+    return asset.with_stage(StageRecord("mass", time.perf_counter() - t0, figures), mass=props, drives=drives)
+
+
+def _drive_figures(drives) -> dict:
+    return {n: {"kind": d.kind, "stiffness_si": d.stiffness, "damping_si": d.damping, "max_force": d.max_force,
+                "frequency_hz": d.frequency_hz} for n, d in drives.items()}
+
+
+def drives_stage(asset: Asset, *, frequency_hz: float | None = None) -> Asset:
+    """The drives of an asset whose mass properties are already there (built by hand, or to
+    tune the servo): ``asset.drives`` from :func:`.rigid_model.drives_of`. The pipeline does not
+    call it: :func:`mass_stage` fills the drives with the mass.
+
+    Args:
+        asset: with ``parts`` and ``mass`` (and joints; none gives no drives).
+        frequency_hz: closed-loop natural frequency of every servo (Hz), default
+            :data:`.rigid_model.NATURAL_FREQUENCY_HZ`.
+
+    Returns:
+        The asset with ``drives`` (joint name -> :class:`~n4d4d.asset.Drive`, SI units per
+        radian or metre) and a "drives" stage record.
+
+    Raises:
+        StageInputError: no parts or no mass. KinematicsError: the joints do not form a forest.
+    """
+    from .rigid_model import NATURAL_FREQUENCY_HZ
+
+    asset.require("drives", "parts", "mass")
+    t0 = time.perf_counter()
+    drives = drives_of(asset, NATURAL_FREQUENCY_HZ if frequency_hz is None else frequency_hz)
+    return asset.with_stage(StageRecord("drives", time.perf_counter() - t0, {"drives": _drive_figures(drives)}),
+                            drives=drives)
 
 
 def _solid(mesh):

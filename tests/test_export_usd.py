@@ -305,14 +305,17 @@ def test_drive_gains_are_the_certificates_servo_in_usd_units_and_newton_reads_th
     degrees/second/second"), so the file holds kp pi / 180; Newton's importer converts back.
     """
     newton = pytest.importorskip("newton")
+    from n4d4d.physics_validation import drives_stage
     from n4d4d.physics_validation.rigid_model import drive_gains, rigid_model
 
-    asset = hinged_asset(kind)
+    asset = drives_stage(hinged_asset(kind))  # the servo stored once, in SI; the writer converts it
     m = 0.4 * 0.4 * 0.02 * DENSITY
     inertia = m * (0.4**2 + 0.02**2) / 12 + m * (0.2**2 + 0.01**2) if kind == "revolute" else m
     w = 2 * np.pi * 10.0
     kp, kd = drive_gains(rigid_model(asset))[1]  # link 1: the lid
     assert (kp, kd) == pytest.approx((inertia * w * w, 2 * inertia * w), rel=1e-12)
+    stored = asset.drives[asset.joints[0].name]
+    assert (stored.stiffness, stored.damping) == (kp, kd) and stored.kind == ("angular" if kind == "revolute" else "linear")
 
     path = write_usd(asset, tmp_path / "asset.usda")
     stage = Usd.Stage.Open(str(path))
@@ -334,3 +337,38 @@ def test_drive_gains_are_the_certificates_servo_in_usd_units_and_newton_reads_th
     assert builder.joint_target_ke[dof] == pytest.approx(kp, rel=1e-6)
     assert builder.joint_target_kd[dof] == pytest.approx(kd, rel=1e-6)
     assert builder.joint_target_q[builder.joint_q_start[j]] == 0.0  # coordinates, not DOFs, index targets
+
+
+def test_usd_does_not_depend_on_the_physics_verdict(tmp_path):
+    """The file the certificate's Newton checks read before the verdict exists is byte for byte
+    the file written after it (so the pipeline can ship the very file Newton checked)."""
+    import hashlib
+
+    from n4d4d.physics_validation import drives_stage
+
+    asset = drives_stage(hinged_asset())
+    before = write_usd(asset, tmp_path / "a" / "asset.usda")
+    after = write_usd(asset.replace(physics={"passed": True, "checks": []}), tmp_path / "b" / "asset.usda")
+    assert hashlib.sha256(before.read_bytes()).digest() == hashlib.sha256(after.read_bytes()).digest()
+
+
+def test_usd_drives_are_the_stored_drives_not_recomputed(tmp_path):
+    """The writer writes what ``asset.drives`` holds (here a 3 Hz servo and a 2 N m limit), in
+    DriveAPI units, and nothing for a joint without a drive: it computes no physics."""
+    from dataclasses import replace
+
+    from n4d4d.physics_validation import drives_stage
+
+    asset = drives_stage(hinged_asset(), frequency_hz=3.0)
+    d = replace(asset.drives["hinge"], max_force=2.0, target=0.5)
+    path = write_usd(asset.replace(drives={"hinge": d}), tmp_path / "asset.usda")
+    stage = Usd.Stage.Open(str(path))
+    drive = UsdPhysics.DriveAPI(stage.GetPrimAtPath("/chest/joints/hinge"), "angular")
+    assert drive.GetStiffnessAttr().Get() == pytest.approx(d.stiffness * np.pi / 180, **A32)
+    assert drive.GetDampingAttr().Get() == pytest.approx(d.damping * np.pi / 180, **A32)
+    assert drive.GetMaxForceAttr().Get() == pytest.approx(2.0, **A32)
+    assert drive.GetTargetPositionAttr().Get() == pytest.approx(np.degrees(0.5), **A32)
+    bare = write_usd(hinged_asset(), tmp_path / "bare" / "asset.usda")
+    stage = Usd.Stage.Open(str(bare))
+    drive = UsdPhysics.DriveAPI(stage.GetPrimAtPath("/chest/joints/hinge"), "angular")
+    assert drive.GetStiffnessAttr().Get() == 0.0 and drive.GetDampingAttr().Get() == 0.0
