@@ -53,6 +53,8 @@ class BuildOptions(BaseModel):
     joints: Literal["from-file", "infer"] = Field("from-file", description="use joints an input URDF gives")
     max_hulls: int = Field(32, ge=1, le=256, description="convex hulls per part (Isaac Lab / PhysX GPU limit)")
     max_hull_vertices: int = Field(64, ge=8, le=255, description="vertices per hull (PhysX GPU limit 64)")
+    rigging_time_budget: float = Field(120.0, gt=0, description="seconds of joint inference (joints not "
+                                       "inferred by then stay fixed, with a note)")
     decomposition_time_budget: float = Field(60.0, gt=0, description="CoACD seconds per part")
     simulation_time_budget: float = Field(60.0, gt=0, description="wall seconds for the physics checks")
     memory_budget_gb: float = Field(8.0, gt=0, description="peak memory allowed for the sparse volume")

@@ -77,7 +77,8 @@ def _rigging(asset: Asset, opts: BuildOptions) -> Asset:
     from n4d4d import rigging
     from n4d4d.volume.ground import reground
 
-    return reground(rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed))
+    return reground(rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed,
+                                      time_budget_s=opts.rigging_time_budget))
 
 
 def _collision(asset: Asset, opts: BuildOptions) -> Asset:

@@ -96,7 +96,7 @@ def skeletal(asset: Asset, t0: float, mode: str, notes: list[str]) -> Asset:
                             notes=asset.notes + tuple(notes))
 
 
-def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "infer", time_budget_s: float = 120.0,
+def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", time_budget_s: float = 120.0,
               seed: int = 0) -> Asset:
     """Fill ``parts``, ``joints``, ``skeleton`` and ``skin_weights`` of ``asset``.
 
