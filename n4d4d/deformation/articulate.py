@@ -1,0 +1,197 @@
+"""The ``articulate`` motion family: every movable joint driven open and closed through its limits
+by the certificate's PD drive, simulated in PyBullet, recorded as it happened.
+
+The asset stands in its authored pose with its root links fixed (as mounted, and as the
+certificate's articulation sweep holds it), under gravity, above the ground plane, with
+self-collision on between non-adjacent parts, so a drawer that meets a collider or a door that
+hits its neighbour stops there and the clip shows it. All movable joints move at once, each
+following its own target schedule over the clip (:func:`open_close_schedule`): 0 -> upper,
+hold, -> lower, hold, -> 0, hold (continuous joints: one turn forward and back), each ramp a
+minimum-jerk profile (Flash & Hogan 1985, ``10u^3 - 15u^4 + 6u^5``) then rate-limited to
+``Joint.velocity``. The drive is the explicit PD of :func:`.bullet_scene.drive_torques` with the
+asset's drive gains (:func:`.bullet_scene.drive_gains`), effort-clipped.
+
+:func:`simulate_clip` is the engine loop both this family and :mod:`.drop` use: drives on or
+off, root fixed or free, initial joint coordinates, an early stop once at rest. The clip's
+``joint_positions`` and ``root_poses`` are what PyBullet integrated (sampled at the clip's frame
+rate from a 240 Hz simulation); ``commanded_positions`` are the targets. Per-frame vertices are
+not stored: forward kinematics of the parts reproduces every frame.
+
+This module does not judge the clip (see :mod:`.plausibility`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from n4d4d.asset import Asset, Joint, MotionClip
+
+#: Simulation step (s): PyBullet's default and the certificate's (its contact solver is tuned for it).
+TIME_STEP_S = 1.0 / 240.0
+
+#: Share of an ``articulate`` clip spent holding still at each limit and at the end (the rest
+#: ramps), long enough for the 10 Hz drive to settle (four time constants of 16 ms and more).
+HOLD_SHARE = 0.1
+
+
+def _min_jerk(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, 0.0, 1.0)
+    return u ** 3 * (10.0 - 15.0 * u + 6.0 * u * u)
+
+
+def open_close_schedule(joint: Joint, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Waypoints of one joint's target over an ``articulate`` clip of ``seconds`` s.
+
+    Finite limits: 0 -> upper, hold, -> lower, hold, -> 0, hold; continuous (or unlimited)
+    joints: 0 -> 2 pi, hold, -> 0, hold. Holds take :data:`HOLD_SHARE` of the clip each; the
+    ramps share the rest in proportion to the distance they travel.
+
+    Returns:
+        ``(times (K,), values (K,))`` float64, s and rad or m; consecutive equal values are holds.
+    """
+    finite = joint.type != "continuous" and bool(np.isfinite([joint.lower, joint.upper]).all())
+    way = [0.0, float(joint.upper), float(joint.lower), 0.0] if finite else [0.0, 2 * np.pi, 0.0]
+    holds = len(way) - 1
+    ramp_time = seconds * (1.0 - HOLD_SHARE * holds)
+    dist = np.abs(np.diff(way))
+    share = dist / dist.sum() if dist.sum() > 0 else np.full(len(dist), 1.0 / len(dist))
+    times, values, t = [0.0], [way[0]], 0.0
+    for k in range(len(dist)):
+        t += ramp_time * share[k]
+        times.append(t)
+        values.append(way[k + 1])
+        t += seconds * HOLD_SHARE
+        times.append(t)
+        values.append(way[k + 1])
+    return np.array(times), np.array(values)
+
+
+def schedule_targets(times: np.ndarray, values: np.ndarray, t: np.ndarray, velocity: float,
+                     dt: float) -> np.ndarray:
+    """Target ``(N,)`` at step times ``t (N,)`` (uniform step ``dt``): minimum-jerk between the
+    waypoints ``(times, values)``, then rate-limited to ``velocity`` (rad/s or m/s)."""
+    t = np.asarray(t, np.float64)
+    out = np.full(len(t), values[-1], np.float64)
+    for k in range(len(times) - 1):
+        sel = (t >= times[k]) & (t < times[k + 1])
+        span = max(times[k + 1] - times[k], 1e-12)
+        out[sel] = values[k] + (values[k + 1] - values[k]) * _min_jerk((t[sel] - times[k]) / span)
+    out[t < times[0]] = values[0]
+    limited = np.empty_like(out)
+    cur, cap = float(values[0]), float(velocity) * dt
+    for n, want in enumerate(out):
+        cur += float(np.clip(want - cur, -cap, cap))
+        limited[n] = cur
+    return limited
+
+
+def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: float,
+                  targets: Mapping[str, np.ndarray] | None = None, drives: bool = True,
+                  fixed_root: bool = True, pose: np.ndarray | None = None,
+                  initial: Mapping[str, float] | None = None,
+                  rest: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+                  max_seconds: float | None = None, time_step: float = TIME_STEP_S) -> MotionClip:
+    """Simulate ``asset`` in PyBullet and record a :class:`~n4d4d.asset.MotionClip`.
+
+    Args:
+        asset: with parts, collision hulls and mass properties (joints and drives optional).
+        name, family: the clip's name and family.
+        seconds: simulated time (s). fps: frames per second of the clip (frames are taken
+            at the simulation step nearest each ``k / fps``).
+        targets: joint name -> ``(N,)`` drive target at every step (rad or m); joints without
+            a track hold 0. Ignored without ``drives``.
+        drives: apply the PD drive to every movable joint; False leaves every joint free
+            (passive), its built-in motor switched off.
+        fixed_root: root links static in their placed pose.
+        pose: ``(4, 4)`` placement of the asset (default identity: the authored pose).
+        initial: joint name -> starting coordinate (rad or m), speed 0 (default all 0).
+        rest: ``rest(times (k,), root_poses (k, 7)) -> bool`` called on the frames so far once
+            ``seconds`` have passed; the simulation goes on (to ``max_seconds``) until it is True.
+        max_seconds: hard end when ``rest`` is given (default ``seconds``).
+        time_step: simulation step (s).
+
+    Returns:
+        The clip: ``times (T,)`` s from 0, ``joint_positions`` per movable joint ``(T,)``,
+        ``root_poses (T, 7)`` of the first root part (position m, quaternion w, x, y, z),
+        ``commanded_positions`` per driven joint ``(T,)`` (empty without drives).
+
+    Raises:
+        StageInputError: the asset lacks hulls or mass (``rigid_model``).
+        ValueError: a target track is shorter than the simulation.
+    """
+    from n4d4d.physics_validation.rigid_model import rigid_model
+
+    from . import bullet_scene as bs
+
+    model = rigid_model(asset)
+    horizon = max(seconds, max_seconds or seconds) if rest is not None else seconds
+    steps = int(round(horizon / time_step))
+    every = max(1, int(round(1.0 / (fps * time_step))))
+    by_name = {link.joint.name: link.index for link in model.links if link.joint is not None}
+    goal = np.zeros((steps, len(model.links)))
+    for jn, track in (targets or {}).items():
+        track = np.asarray(track, np.float64)
+        if len(track) < steps:
+            raise ValueError(f"target track of joint '{jn}' has {len(track)} steps, the simulation {steps}")
+        goal[:, by_name[jn]] = track[:steps]
+    client = bs.connect(time_step)
+    try:
+        bs.add_ground(client)
+        scene = bs.build(client, model, asset.material, np.eye(4) if pose is None else pose, fixed_root=fixed_root)
+        if initial:
+            bs.set_joints(scene, {by_name[k]: v for k, v in initial.items()})
+        gains = bs.drive_gains(asset, model) if drives else {}
+        times, roots, qs, cmd = [0.0], [bs.root_pose(scene)], [bs.joint_state(scene)[0]], [goal[0]]
+        end_at = int(round(seconds / time_step))
+        for k in range(steps):
+            q, dq = bs.joint_state(scene)
+            if gains:
+                bs.drive_torques(scene, goal[k], gains, q, dq)
+            client.stepSimulation()
+            if (k + 1) % every:
+                continue
+            times.append((k + 1) * time_step)
+            roots.append(bs.root_pose(scene))
+            qs.append(bs.joint_state(scene)[0])
+            cmd.append(goal[k])
+            if rest is not None and k + 1 >= end_at and rest(np.array(times), np.array(roots)):
+                break
+    finally:
+        client.disconnect()
+    qs, cmd = np.array(qs), np.array(cmd)
+    movable = [link for link in model.links if link.index in scene.movable]
+    return MotionClip(
+        name=name, times=np.array(times), root_poses=np.array(roots), family=family,
+        joint_positions={link.joint.name: qs[:, link.index].copy() for link in movable},
+        commanded_positions={link.joint.name: cmd[:, link.index].copy() for link in movable} if gains else {})
+
+
+def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
+                    name: str = "articulate") -> MotionClip:
+    """Every movable joint driven open and closed through its limits (module docstring).
+
+    Args:
+        asset: with movable joints, parts, collision hulls and mass properties; drive gains from
+            ``asset.drives`` (else the certificate's defaults).
+        fps: frames per second. seconds: clip length (s).
+
+    Returns:
+        A clip of family ``"articulate"``: ``joint_positions`` (simulated), ``commanded_positions``
+        (targets), ``root_poses`` (identity: the root is fixed), ``times`` s.
+
+    Raises:
+        StageInputError: missing hulls or mass. ValueError: no movable joint.
+    """
+    movable = [j for j in asset.joints if j.type != "fixed"]
+    if not movable:
+        raise ValueError(f"{asset.name}: articulate needs a movable joint")
+    steps = int(round(seconds / TIME_STEP_S))
+    t = TIME_STEP_S * np.arange(1, steps + 1)
+    targets = {}
+    for j in movable:
+        wt, wv = open_close_schedule(j, seconds)
+        targets[j.name] = schedule_targets(wt, wv, t, j.velocity, TIME_STEP_S)
+    return simulate_clip(asset, name=name, family="articulate", seconds=seconds, fps=fps, targets=targets,
+                         drives=True, fixed_root=True)

@@ -1,0 +1,307 @@
+"""The asset in a PyBullet scene for motion clips: a quiet client, the ground, the multibodies,
+state reads in n4d4d's conventions, and the PD drive the certificate uses.
+
+Layout (the same as the certificate's, :mod:`n4d4d.physics_validation.rigid_model`): each part
+is a link whose frame sits at its joint pivot with the asset's axes; its collision hulls form one
+compound shape (an OBJ with one object per hull, each hull shrunk by Bullet's 1 mm convex margin
+so the shape Bullet collides is the hull itself); its inertial frame is the centre of mass with
+the principal axes, the principal moments set explicitly. Linear and angular damping are 0, and
+the joints' built-in velocity motors are switched off: what moves a joint is gravity, contact and
+the explicit drive of :func:`drive_torques` (Isaac Lab's ``IdealPDActuator``: torque
+``kp (target - q) - kd dq`` clipped to the effort limit, computed once per step from the state
+before it).
+
+Conversions happen here and only here: PyBullet quaternions are (x, y, z, w), n4d4d's (w, x, y,
+z). Poses returned are those of :mod:`n4d4d.kinematics`: a part frame's ``(4, 4)`` transform to
+world, so a rest point ``x`` lands at ``pose @ [x - origin, 1]``.
+
+This module does not decide what to simulate (see :mod:`.articulate`, :mod:`.drop`); it builds,
+reads and drives. A fresh client per clip (never PyBullet's global one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from n4d4d.asset import Asset, Material
+from n4d4d.conventions import GRAVITY, wxyz_to_xyzw, xyzw_to_wxyz
+
+#: Bullet inflates every convex hull it loads from a mesh by this margin (m); hulls are shrunk by
+#: it first (as the certificate does, see ``physics_validation`` for the measurement).
+BULLET_MARGIN_M = 0.001
+
+#: Torsional and rolling friction (m), Newton's ``ShapeConfig`` defaults, as the certificate's
+#: PyBullet checks use: a contact patch resists spinning and rolling.
+SPINNING_FRICTION_M = 0.005
+ROLLING_FRICTION_M = 0.0001
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence C-level stdout/stderr while PyBullet imports and connects (it prints its build
+    time and ``argv[0]=`` there)."""
+    import ctypes
+    import sys
+
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        ctypes.CDLL(None).fflush(None)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def connect(time_step: float):
+    """A new DIRECT ``bullet_client.BulletClient``, gravity -Z 9.80665 m/s^2, fixed step ``time_step`` (s)."""
+    with quiet():
+        import pybullet
+        from pybullet_utils import bullet_client
+
+        client = bullet_client.BulletClient(pybullet.DIRECT)
+    client.setGravity(*GRAVITY.tolist())
+    client.setPhysicsEngineParameter(fixedTimeStep=time_step, deterministicOverlappingPairs=1)
+    return client
+
+
+def add_ground(client) -> int:
+    """A static plane z = 0 with friction and restitution 1 (PyBullet multiplies coefficients,
+    so the asset's own values hold). Returns its body id."""
+    import pybullet
+
+    plane = client.createMultiBody(0.0, client.createCollisionShape(pybullet.GEOM_PLANE))
+    client.changeDynamics(plane, -1, lateralFriction=1.0, restitution=1.0)
+    return plane
+
+
+def shrink_hull(vertices: np.ndarray, margin: float) -> np.ndarray:
+    """Vertices ``(m, 3) float64`` of the convex hull of ``vertices (n, 3)`` with every face
+    moved ``margin`` metres inwards (at most a quarter of the centroid's depth, so a thin hull
+    never inverts); the input when it is flat."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
+
+    v = np.asarray(vertices, np.float64)
+    try:
+        hull = ConvexHull(v)
+    except (QhullError, ValueError):
+        return v
+    eq = hull.equations
+    centre = v[hull.vertices].mean(axis=0)
+    step = min(margin, 0.25 * float(-(eq[:, :3] @ centre + eq[:, 3]).max()))
+    if step <= 0:
+        return v
+    shifted = eq.copy()
+    shifted[:, 3] += step
+    try:
+        return HalfspaceIntersection(shifted, centre).intersections
+    except (QhullError, ValueError):
+        return v
+
+
+def _hull_obj(hulls, origin: np.ndarray, path: Path) -> None:
+    from scipy.spatial import ConvexHull
+
+    lines, base = [], 1
+    for k, h in enumerate(hulls):
+        v = shrink_hull(np.asarray(h.vertices) - origin, BULLET_MARGIN_M)
+        faces = ConvexHull(v).simplices if len(v) >= 4 else np.asarray(h.faces)
+        lines.append(f"o hull_{k:03d}")
+        lines += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in v]
+        lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in faces]
+        base += len(v)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """The asset's handles in one client.
+
+    Attributes:
+        client: the ``BulletClient``.
+        bodies: body id per model link. links: PyBullet link index per model link (-1: base).
+        origins: ``(B, 3)`` part-frame origins in the asset frame at rest (m).
+        coms: ``(B, 3)`` centres of mass in the asset frame at rest (m).
+        principal: ``(B, 4)`` principal-axes quaternions (x, y, z, w) of the inertial frames.
+        movable: model link indices whose joint moves (revolute, continuous, prismatic).
+    """
+
+    client: object
+    bodies: tuple[int, ...]
+    links: tuple[int, ...]
+    origins: np.ndarray
+    coms: np.ndarray
+    principal: np.ndarray
+    movable: tuple[int, ...]
+
+
+def build(client, model, material: Material, pose: np.ndarray, *, fixed_root: bool,
+          self_collision: bool = True) -> Scene:
+    """Create the asset's multibodies in ``client``, rest pose moved by ``pose`` (4, 4).
+
+    Args:
+        model: :func:`n4d4d.physics_validation.rigid_model.rigid_model` of the asset.
+        material: friction and restitution of every link.
+        pose: ``(4, 4)`` rigid transform applied to the whole asset (asset frame -> world).
+        fixed_root: root links static (mass 0), as in the certificate's articulation sweep.
+        self_collision: non-adjacent links collide (parent and child never do).
+
+    Returns:
+        :class:`Scene`; every joint coordinate starts at 0.
+    """
+    import pybullet
+    from scipy.spatial.transform import Rotation
+
+    pose = np.asarray(pose, np.float64)
+    R, t = pose[:3, :3], pose[:3, 3]
+    q_world = Rotation.from_matrix(R).as_quat().tolist()
+    n = len(model.links)
+    bodies, links = [0] * n, [0] * n
+    flags = (pybullet.URDF_USE_SELF_COLLISION | pybullet.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT) if self_collision else 0
+    types = {"revolute": pybullet.JOINT_REVOLUTE, "continuous": pybullet.JOINT_REVOLUTE,
+             "prismatic": pybullet.JOINT_PRISMATIC, "fixed": pybullet.JOINT_FIXED}
+    with tempfile.TemporaryDirectory(prefix="n4d4d_anim_") as tmp:
+        def shape(link):
+            path = Path(tmp) / f"link_{link.index}.obj"
+            _hull_obj(link.hulls, link.origin, path)
+            return client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(path))
+
+        def inertial(link):
+            return ((np.asarray(link.mass.center_of_mass) - link.origin).tolist(),
+                    wxyz_to_xyzw(link.mass.principal_axes).tolist())
+
+        for root in model.roots:
+            tree = [root]
+            for link in model.links:
+                if link.parent in tree and link.index not in tree:
+                    tree.append(link.index)
+            rl, kids = model.links[root], [model.links[i] for i in tree[1:]]
+            index = {root: -1, **{k.index: m for m, k in enumerate(kids)}}
+            pos_i, orn_i = inertial(rl)
+            kin = [inertial(k) for k in kids]
+            body = client.createMultiBody(
+                baseMass=0.0 if fixed_root else rl.mass.mass, baseCollisionShapeIndex=shape(rl),
+                basePosition=(R @ rl.origin + t).tolist(), baseOrientation=q_world,
+                baseInertialFramePosition=pos_i, baseInertialFrameOrientation=orn_i,
+                linkMasses=[k.mass.mass for k in kids], linkCollisionShapeIndices=[shape(k) for k in kids],
+                linkVisualShapeIndices=[-1] * len(kids),
+                linkPositions=[(k.origin - model.links[k.parent].origin).tolist() for k in kids],
+                linkOrientations=[[0, 0, 0, 1]] * len(kids),
+                linkInertialFramePositions=[p for p, _ in kin], linkInertialFrameOrientations=[o for _, o in kin],
+                linkParentIndices=[index[k.parent] + 1 for k in kids],
+                linkJointTypes=[types[k.joint.type] for k in kids],
+                linkJointAxis=[np.asarray(k.joint.axis, float).tolist() for k in kids], flags=flags)
+            for i in tree:
+                link, li = model.links[i], index[i]
+                bodies[i], links[i] = body, li
+                if not (fixed_root and li < 0):
+                    client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist())
+                client.changeDynamics(body, li, lateralFriction=material.dynamic_friction,
+                                      restitution=material.restitution, spinningFriction=SPINNING_FRICTION_M,
+                                      rollingFriction=ROLLING_FRICTION_M, linearDamping=0.0, angularDamping=0.0,
+                                      jointDamping=0.0)
+                if li >= 0:
+                    j = link.joint
+                    client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
+                    if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
+                        client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
+    movable = tuple(link.index for link in model.links if link.joint is not None and link.joint.type != "fixed")
+    return Scene(client, tuple(bodies), tuple(links), np.array([link.origin for link in model.links]),
+                 np.array([link.mass.center_of_mass for link in model.links]),
+                 np.array([wxyz_to_xyzw(link.mass.principal_axes) for link in model.links]), movable)
+
+
+def joint_state(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Joint coordinate ``(B,)`` (rad or m) and speed ``(B,)`` per model link (0 for roots and
+    fixed joints)."""
+    n = len(scene.bodies)
+    q, dq = np.zeros(n), np.zeros(n)
+    for i in scene.movable:
+        q[i], dq[i] = scene.client.getJointState(scene.bodies[i], scene.links[i])[:2]
+    return q, dq
+
+
+def set_joints(scene: Scene, q: Mapping[int, float]) -> None:
+    """Reset joint coordinates (model link index -> rad or m), speeds 0."""
+    for i, v in q.items():
+        scene.client.resetJointState(scene.bodies[i], scene.links[i], float(v), 0.0)
+
+
+def link_poses(scene: Scene) -> np.ndarray:
+    """``(B, 4, 4)`` part-frame poses (part frame -> world, :mod:`n4d4d.kinematics`) of every link,
+    from the inertial frames PyBullet reports: ``R = R_inertial R_principal^T``, origin at
+    ``com_world - R (com_rest - origin)``."""
+    from scipy.spatial.transform import Rotation
+
+    c = scene.client
+    n = len(scene.bodies)
+    pos, quat = np.empty((n, 3)), np.empty((n, 4))
+    for i, (b, li) in enumerate(zip(scene.bodies, scene.links)):
+        p, q = c.getBasePositionAndOrientation(b) if li < 0 else c.getLinkState(b, li, computeForwardKinematics=1)[:2]
+        pos[i], quat[i] = p, q
+    R = (Rotation.from_quat(quat) * Rotation.from_quat(scene.principal).inv()).as_matrix()
+    out = np.tile(np.eye(4), (n, 1, 1))
+    out[:, :3, :3] = R
+    out[:, :3, 3] = pos - np.einsum("bij,bj->bi", R, scene.coms - scene.origins)
+    return out
+
+
+def root_pose(scene: Scene, root: int = 0) -> np.ndarray:
+    """``(7,)`` pose of root link ``root`` as a clip stores it: position (m) and quaternion
+    (w, x, y, z) of the asset frame (a root part's frame is the asset frame)."""
+    from scipy.spatial.transform import Rotation
+
+    m = link_poses(scene)[root]
+    q = xyzw_to_wxyz(Rotation.from_matrix(m[:3, :3]).as_quat())
+    q = -q if q[0] < 0 else q
+    t = m[:3, 3] - m[:3, :3] @ scene.origins[root]
+    return np.concatenate([t, q])
+
+
+def drive_torques(scene: Scene, targets: np.ndarray, gains: Mapping[int, tuple[float, float, float]],
+                  q: np.ndarray, dq: np.ndarray) -> None:
+    """Apply the explicit PD torque ``clip(kp (target - q) - kd dq, -effort, effort)`` to each
+    link in ``gains`` (model link index -> (kp, kd, effort), SI), ``targets (B,)`` rad or m."""
+    import pybullet
+
+    for i, (kp, kd, effort) in gains.items():
+        tau = float(np.clip(kp * (targets[i] - q[i]) - kd * dq[i], -effort, effort))
+        scene.client.setJointMotorControl2(scene.bodies[i], scene.links[i], pybullet.TORQUE_CONTROL, force=tau)
+
+
+def drive_gains(asset: Asset, model) -> dict[int, tuple[float, float, float]]:
+    """``(kp, kd, effort)`` per movable link index: ``asset.drives`` where the sim-ready stage
+    filled them (SI stiffness, damping, max force), else the certificate's default gains
+    (:func:`n4d4d.physics_validation.rigid_model.drive_gains`, effort ``Joint.effort``)."""
+    from n4d4d.physics_validation.rigid_model import drive_gains as default_gains
+
+    fallback = default_gains(model)
+    out = {}
+    for link in model.links:
+        j = link.joint
+        if j is None or j.type == "fixed":
+            continue
+        d = asset.drives.get(j.name)
+        if d is not None:
+            out[link.index] = (float(d.stiffness), float(d.damping), float(d.max_force))
+        else:
+            kp, kd = fallback[link.index]
+            out[link.index] = (kp, kd, float(j.effort))
+    return out
