@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# compile and cache the Warp / Newton kernels once, so no build pays for it (n4d4d warmup)
+	$(BIN)/n4d4d warmup || echo "warning: n4d4d warmup failed; kernels will compile during the first build"
 	touch $(STAMP)
 
 demo: install

@@ -408,6 +408,18 @@ class Asset:
         """True when the physics report exists and says the asset passed."""
         return bool(self.physics and self.physics.get("passed"))
 
+    @classmethod
+    def load(cls, folder: str | Path) -> "Asset":
+        """The asset saved in ``folder`` (by :meth:`save`), exactly as it was built.
+
+        Reads the canonical record ``asset.json`` + ``asset.npz`` (:mod:`n4d4d.io.record`;
+        no pickle). Raises :class:`~n4d4d.errors.MissingFileError` when the folder has no
+        record, :class:`~n4d4d.errors.InputError` when it is damaged or of another format.
+        """
+        from n4d4d.io.record import read_record
+
+        return read_record(Path(folder))
+
     def save(self, out_dir: str | Path, formats: tuple[str, ...] | None = None,
              keep_failed: bool = True) -> Path:
         """Write the asset's folder ``out_dir`` atomically: files, then ``report.json``.

@@ -3,7 +3,9 @@
 The folder is assembled in a temporary sibling (:func:`n4d4d.io.atomic.atomic_dir`) and
 renamed into place, so an output folder is absent or complete, never partial. An asset that
 failed its physics checks is not exported as sim-ready: unless ``keep_failed`` is set, only
-its report goes to ``<out_dir.parent>/rejected/<name>/`` with the reason. ``report.json``
+its report goes to ``<out_dir.parent>/rejected/<name>/`` with the reason. Every exported
+folder also holds the asset's canonical record (``asset.json`` + ``asset.npz``,
+:mod:`n4d4d.io.record`), from which :meth:`Asset.load` restores it exactly. ``report.json``
 lists the SHA-256 of every other file in the folder (``files_sha256``), so a resumed batch
 can tell a complete folder from one whose files were damaged.
 """
@@ -58,8 +60,11 @@ def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] | None =
         with atomic_dir(target) as tmp:
             (tmp / "report.json").write_text(dumps(asset_report(asset, files_sha256={})))
         return target
+    from n4d4d.io.record import write_record
+
     with atomic_dir(out_dir) as tmp:
         written = export(asset, tmp, formats)
+        write_record(asset, tmp)
         files = {fmt: str(Path(p).relative_to(tmp)) for fmt, p in written.items()}
         if not asset.passed:
             reasons = (asset.physics or {}).get("reasons") or ["no physics report"]

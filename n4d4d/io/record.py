@@ -1,0 +1,168 @@
+"""The canonical serialised form of an :class:`~n4d4d.asset.Asset`: ``asset.json`` + ``asset.npz``.
+
+:meth:`Asset.save` writes it into every asset folder, so a built asset can be re-exported
+(``n4d4d export DIR --formats ...``), re-rendered or inspected without rebuilding
+(:meth:`Asset.load`). The round trip is exact: every field, every array's dtype, shape and
+bytes, every float (JSON floats are written with Python's shortest round-trip repr).
+
+Format (``"format": "n4d4d.Asset/1"``):
+
+- ``asset.npz``: every NumPy array of the record, uncompressed, plain arrays only (read with
+  ``allow_pickle=False``), named ``a0``, ``a1``, ... in the order they are met; ``bytes``
+  values (a PNG texture) are stored as ``uint8`` arrays.
+- ``asset.json``: the record as a tree of tagged JSON values: ``{"$type": "Mesh", ...fields}``
+  for a record of :mod:`n4d4d.asset` (or :class:`~n4d4d.volume.SparseSDF`), ``{"$array": "a3"}``,
+  ``{"$bytes": "a4"}``, ``{"$tuple": [...]}``, ``{"$float": "inf" | "-inf" | "nan"}``,
+  ``{"$dict": [[key, value], ...]}`` for a mapping with non-string keys; plain JSON
+  otherwise. NumPy scalars become Python scalars.
+
+No pickle, no code: a record from an untrusted folder can only name the types listed in
+:data:`RECORD_TYPES`. This module does not export simulator formats (:mod:`n4d4d.exporters`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from n4d4d.errors import InputError
+
+FORMAT = "n4d4d.Asset/1"
+JSON_NAME, NPZ_NAME = "asset.json", "asset.npz"
+
+
+def _record_types() -> dict[str, type]:
+    from n4d4d import asset as records
+    from n4d4d.volume.sparse import SparseSDF
+
+    names = ("Asset", "Mesh", "Part", "Joint", "Skeleton", "MotionClip", "MassProperties", "Material",
+             "Provenance", "StageRecord", "Drive", "CheckResult")
+    out = {n: getattr(records, n) for n in names if hasattr(records, n)}
+    out["SparseSDF"] = SparseSDF
+    return out
+
+
+#: Record types a serialised asset may contain, by name (filled on first use: the records
+#: import lazily so that importing this module stays light).
+RECORD_TYPES: dict[str, type] = {}
+
+
+def _types() -> dict[str, type]:
+    if not RECORD_TYPES:
+        RECORD_TYPES.update(_record_types())
+    return RECORD_TYPES
+
+
+def _encode(value: Any, arrays: list[np.ndarray]) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = type(value).__name__
+        if name not in _types():
+            raise TypeError(f"cannot serialise a {name}: not an n4d4d record")
+        return {"$type": name, **{f.name: _encode(getattr(value, f.name), arrays)
+                                  for f in dataclasses.fields(value) if f.init}}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            raise TypeError("object arrays cannot be serialised")
+        arrays.append(np.ascontiguousarray(value))
+        return {"$array": f"a{len(arrays) - 1}"}
+    if isinstance(value, (bytes, bytearray)):
+        arrays.append(np.frombuffer(bytes(value), dtype=np.uint8))
+        return {"$bytes": f"a{len(arrays) - 1}"}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v, arrays) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, arrays) for v in value]
+    if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "keys")):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value.keys()):
+            return {k: _encode(v, arrays) for k, v in value.items()}
+        return {"$dict": [[_encode(k, arrays), _encode(v, arrays)] for k, v in value.items()]}
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else {"$float": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")}
+    if value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise a {type(value).__name__}")
+
+
+def _decode(value: Any, arrays, where: Path) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, arrays, where) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$array" in value:
+        return arrays[value["$array"]]
+    if "$bytes" in value:
+        return arrays[value["$bytes"]].tobytes()
+    if "$tuple" in value:
+        return tuple(_decode(v, arrays, where) for v in value["$tuple"])
+    if "$float" in value:
+        return float(value["$float"])
+    if "$dict" in value:
+        return {_decode(k, arrays, where): _decode(v, arrays, where) for k, v in value["$dict"]}
+    if "$type" in value:
+        cls = _types().get(value["$type"])
+        if cls is None:
+            raise InputError(f"unknown record type {value['$type']!r}", where)
+        fields = {k: _decode(v, arrays, where) for k, v in value.items() if k != "$type"}
+        return cls(**fields)
+    return {k: _decode(v, arrays, where) for k, v in value.items()}
+
+
+def write_record(asset, folder: Path) -> tuple[Path, Path]:
+    """Write ``asset`` as ``folder/asset.json`` and ``folder/asset.npz`` (atomically each).
+
+    Returns the two paths. Raises TypeError for a value that is not an n4d4d record, array,
+    bytes, tuple, list, mapping, number, string or None (nothing is written then).
+    """
+    from n4d4d.io.atomic import atomic_write_bytes, atomic_write_text
+
+    arrays: list[np.ndarray] = []
+    tree = {"format": FORMAT, "asset": _encode(asset, arrays)}
+    text = json.dumps(tree, indent=1, allow_nan=False) + "\n"
+    buf = io.BytesIO()
+    np.savez(buf, **{f"a{i}": a for i, a in enumerate(arrays)})
+    folder = Path(folder)
+    return atomic_write_text(folder / JSON_NAME, text), atomic_write_bytes(folder / NPZ_NAME, buf.getvalue())
+
+
+def read_record(folder: str | Path):
+    """The :class:`~n4d4d.asset.Asset` stored in ``folder`` by :func:`write_record`.
+
+    Raises:
+        MissingFileError: the folder lacks ``asset.json`` / ``asset.npz``.
+        InputError: not an n4d4d asset record, of another format version, or damaged.
+    """
+    from n4d4d.errors import MissingFileError
+
+    folder = Path(folder)
+    jpath, npath = folder / JSON_NAME, folder / NPZ_NAME
+    for p in (jpath, npath):
+        if not p.is_file():
+            raise MissingFileError(f"no {p.name}: not an n4d4d asset folder (built before records were saved?)", folder)
+    try:
+        tree = json.loads(jpath.read_text())
+    except ValueError as exc:
+        raise InputError(f"{JSON_NAME} is not valid JSON: {exc}", folder) from exc
+    if not isinstance(tree, dict) or tree.get("format") != FORMAT:
+        raise InputError(f"{JSON_NAME} is not an {FORMAT} record (format {tree.get('format') if isinstance(tree, dict) else None!r})", folder)
+    try:
+        with np.load(npath, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as exc:  # a damaged zip or array header
+        raise InputError(f"{NPZ_NAME} cannot be read: {type(exc).__name__}: {exc}", folder) from exc
+    try:
+        return _decode(tree["asset"], arrays, folder)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"the asset record is damaged: {type(exc).__name__}: {exc}", folder) from exc
