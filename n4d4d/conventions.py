@@ -28,8 +28,11 @@ TIME_UNIT = "s"
 ANGLE_UNIT = "rad"
 QUATERNION_ORDER = "wxyz"
 
-#: Standard gravity, m/s^2, along -Z (Z up).
-GRAVITY = np.array([0.0, 0.0, -9.80665])
+#: Standard gravity (m/s^2): CGPM 1901, the value every engine and file here is given.
+GRAVITY_MAGNITUDE = 9.80665
+#: Gravity vector, m/s^2, along -Z (Z up); shape (3,), float64, read-only.
+GRAVITY = np.array([0.0, 0.0, -GRAVITY_MAGNITUDE])
+GRAVITY.setflags(write=False)
 
 VERTEX_DTYPE = np.float64
 FACE_DTYPE = np.int64

@@ -63,7 +63,7 @@ def _quiet():
 
 
 def connect(time_step: float):
-    """A new DIRECT ``BulletClient`` with gravity -Z (9.80665 m/s^2) and the given step (s)."""
+    """A new DIRECT ``BulletClient`` with gravity :data:`n4d4d.conventions.GRAVITY` and the given step (s)."""
     with _quiet():
         import pybullet
         from pybullet_utils import bullet_client

@@ -34,9 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from n4d4d.asset import Asset, Joint
+from n4d4d.asset import Asset, CheckResult, Joint
 from n4d4d.errors import TimeBudgetError
 
+from .checks import SERIES_SAMPLES, sample_indices
 from .rigid_model import RigidModel, link_drives
 from .thresholds import CertificateThresholds, Thresholds
 
@@ -141,13 +142,28 @@ def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray
     return measured, reasons
 
 
+def sweep_series(time_step: float, swept: dict[str, np.ndarray], limit: int = SERIES_SAMPLES) -> dict:
+    """The sweeps as one downsampled time series for plots: ``t_s`` (s, each sweep starting at
+    0: PyBullet runs them one after another, Newton side by side) and ``<joint>_q`` per swept
+    joint (rad or m; after its own sweep ends, a joint's series holds its last value), at most
+    ``limit`` samples. ``swept``: joint name -> ``(steps,)`` coordinates after each step."""
+    n = max((len(q) for q in swept.values()), default=0)
+    k = sample_indices(n, limit)
+    out = {"t_s": (time_step * (k + 1)).tolist()}
+    for name, q in swept.items():
+        q = np.asarray(q, dtype=np.float64)
+        out[f"{name}_q"] = q[np.minimum(k, len(q) - 1)].tolist() if len(q) else []
+    return out
+
+
 def articulation_report(engine: str, per_joint: dict, reasons: list[str], ct: CertificateThresholds,
-                        seconds: float, **extra) -> dict:
-    """The "articulation" check dict of one engine (see :func:`check_articulation`)."""
-    return {"name": "articulation", "engine": engine, "passed": not reasons, "measured": per_joint,
-            "threshold": {k: getattr(ct, k) for k in ("limit_tolerance_rad", "limit_tolerance_m",
-                                                      "max_sweep_speed_factor", "max_link_penetration_m")},
-            "reasons": reasons, "seconds": seconds, **extra}
+                        seconds: float, **details) -> CheckResult:
+    """The "articulation" check of one engine (see :func:`check_articulation`); ``details``
+    (``series``, ``solver``, ``warnings``, ...) go into ``CheckResult.details``."""
+    return CheckResult(name="articulation", engine=engine, measured=per_joint,
+                       threshold={k: getattr(ct, k) for k in ("limit_tolerance_rad", "limit_tolerance_m",
+                                                              "max_sweep_speed_factor", "max_link_penetration_m")},
+                       passed=not reasons, reasons=tuple(reasons), seconds=seconds, details=details)
 
 
 def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = None, *,
@@ -165,8 +181,9 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
         time_step: s. hold_s: seconds held at the end of each sweep.
 
     Returns:
-        Check dict ``name`` "articulation", ``engine`` "pybullet": ``measured`` per joint
-        (:func:`sweep_verdict`), ``threshold``, ``passed``, ``reasons``, ``seconds``.
+        :class:`~n4d4d.asset.CheckResult` ``name`` "articulation", ``engine`` "pybullet":
+        ``measured`` per joint (:func:`sweep_verdict`), ``threshold``, ``passed``, ``reasons``,
+        ``seconds``, ``details["series"]`` (:func:`sweep_series`).
 
     Raises:
         TimeBudgetError: past ``time_budget_s``.
@@ -180,7 +197,7 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
     sweeps = plan_sweeps(model, time_step, hold_s)
     drives = link_drives(model, asset)
     gains = {i: (gain_scale * d.stiffness, gain_scale * d.damping) for i, d in drives.items()}
-    per_joint, reasons = {}, []
+    per_joint, reasons, swept = {}, [], {}
     client = _bullet.connect(time_step)
     import pybullet  # loaded quietly by connect()
 
@@ -217,9 +234,11 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
                                           label or asset.name)
             measured, why = sweep_verdict(model, sweep, q_all[:, sweep.link], dq, q_all, ct, gains[sweep.link], world)
             per_joint[sweep.joint.name] = measured
+            swept[sweep.joint.name] = q_all[:, sweep.link]
             reasons += why
     finally:
         client.disconnect()
         if world is not None:
             world.close()
-    return articulation_report("pybullet", per_joint, reasons, ct, time.perf_counter() - t0)
+    return articulation_report("pybullet", per_joint, reasons, ct, time.perf_counter() - t0,
+                               series=sweep_series(time_step, swept))

@@ -16,31 +16,37 @@
   a ratio above ``max_rest_force_ratio`` fails that rest check;
 - articulation sweeps when it has movable joints, one "articulation" check per engine
   (:mod:`.articulation` in PyBullet, :mod:`.newton_articulation` in Newton on the same USD file);
-- motion-clip frames when it has clips (:mod:`.penetration`);
+- motion-clip frames when it has clips (:mod:`.penetration`), and the motion stage's own
+  plausibility checks of its clips (:func:`n4d4d.deformation.clip_checks`);
 - cross-engine agreement when two engines ran: the rest pose, the forces at rest and the
   swept joint extremes (:func:`cross_engine`).
 
-The report is JSON-ready: ``passed``, ``reasons`` (why not, one line each), ``warnings``
-(findings that do not fail), ``checks`` (flat list; each has ``name``, ``engine``,
-``passed``, measured values and thresholds), ``engines`` (name -> version, solver),
-``collision_fidelity`` (per part), ``cross_engine``, ``thresholds``, ``seconds_per_check``,
-``seed``. A disagreement between engines is reported with its numbers (the ``cross_engine``
-check's own verdict, and a "finding" line in ``warnings``), never hidden; it does not fail the
-certificate by itself: each engine's own checks decide.
+Every check is an :class:`~n4d4d.asset.CheckResult`. The report is JSON-ready: ``passed``,
+``reasons`` (why not, one line each), ``warnings`` (findings that do not fail), ``checks``
+(flat list of :func:`.checks.check_dict` dicts: ``name``, ``engine``, ``part``, ``measured``,
+``threshold``, ``passed``, ``reasons``, ``seconds``, ``details``; rest, drop and articulation
+checks carry ``details["series"]``), ``engines`` (name -> version, solver), per-engine
+sections, ``collision_fidelity`` (per part), ``cross_engine``, ``thresholds``,
+``seconds_per_check``, ``seed``, ``usd_sha256`` (of the USD file Newton checked, or None). A
+disagreement between engines is reported with its numbers (the ``cross_engine`` check's own
+verdict, and a "finding" line in ``warnings``), never hidden; it does not fail the certificate
+by itself: each engine's own checks decide.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from n4d4d.asset import Asset
+from n4d4d.asset import Asset, CheckResult
 from n4d4d.errors import ExportError, TimeBudgetError
 
+from .checks import check_dict
 from .thresholds import Thresholds, as_dict
 
 #: Writes an asset's USD file at the given path and returns the path written
@@ -48,25 +54,26 @@ from .thresholds import Thresholds, as_dict
 UsdWriter = Callable[[Asset, Path], Path]
 
 
-def _fidelity_checks(asset: Asset, th: Thresholds, seed: int) -> list[dict]:
+def _fidelity_checks(asset: Asset, th: Thresholds, seed: int) -> list[CheckResult]:
     from .fidelity import collision_fidelity, fidelity_misses
 
     record = next((s for s in reversed(asset.stages) if s.name == "collision"), None)
     parts = (record.figures.get("parts", {}) if record is not None else {})
     checks = []
     for part in asset.parts:
+        t0 = time.perf_counter()
         fig = parts.get(part.name, {}).get("fidelity")
         if fig is None:
             fig = collision_fidelity(part.mesh, asset.collision[part.name], samples=th.fidelity.samples, seed=seed)
         misses = fidelity_misses(fig, th.fidelity)
-        checks.append({"name": "collision_fidelity", "engine": None, "part": part.name, "passed": not misses,
-                       "measured": {"hulls": len(asset.collision[part.name]),
-                                    "max_hull_vertices": max(len(h.vertices) for h in asset.collision[part.name]),
-                                    **{k: fig[k] for k in ("mean_pct", "p95_pct", "hausdorff_pct", "volume_ratio",
-                                                           "over_volume_ratio", "under_volume_ratio")}},
-                       "threshold": {k: v for k, v in as_dict(th.fidelity).items()
-                                     if k.startswith(("max_", "min_"))},
-                       "reasons": [f"part {part.name}: {m}" for m in misses], "seconds": 0.0})
+        checks.append(CheckResult(
+            name="collision_fidelity", engine="", part=part.name, passed=not misses,
+            measured={"hulls": len(asset.collision[part.name]),
+                      "max_hull_vertices": max(len(h.vertices) for h in asset.collision[part.name]),
+                      **{k: fig[k] for k in ("mean_pct", "p95_pct", "hausdorff_pct", "volume_ratio",
+                                             "over_volume_ratio", "under_volume_ratio")}},
+            threshold={k: v for k, v in as_dict(th.fidelity).items() if k.startswith(("max_", "min_"))},
+            reasons=tuple(f"part {part.name}: {m}" for m in misses), seconds=time.perf_counter() - t0))
     return checks
 
 
@@ -75,19 +82,20 @@ def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
     extremes.
 
     Args:
-        a, b: ``{"engine": name, "checks": [...]}`` with each engine's "rest" check (and its
-            "articulation" check, when both have one).
+        a, b: ``{"engine": name, "checks": [CheckResult, ...]}`` with each engine's "rest"
+            check (and its "articulation" check, when both have one).
 
     Returns:
-        Check dict ``name`` "cross_engine": ``measured`` {``position_m``, ``angle_rad``,
-        ``rest_force_ratio`` (gap between the engines' ground-force ratios), ``joint_force_ratio``
-        (largest gap of a joint's force ratio), ``articulation_q`` (joint -> largest gap of the
-        swept extremes, rad or m)}, ``threshold``, ``passed``, ``reasons``.
+        :class:`~n4d4d.asset.CheckResult` ``name`` "cross_engine", ``engine`` "a+b":
+        ``measured`` {``position_m``, ``angle_rad``, ``rest_force_ratio`` (gap between the
+        engines' ground-force ratios), ``joint_force_ratio`` (largest gap of a joint's force
+        ratio), ``articulation_q`` (joint -> largest gap of the swept extremes, rad or m)},
+        ``threshold``, ``passed``, ``reasons``.
     """
     from .trajectory import quat_angle
 
-    ra = next(c for c in a["checks"] if c["name"] == "rest")["measured"]
-    rb = next(c for c in b["checks"] if c["name"] == "rest")["measured"]
+    ra = next(c for c in a["checks"] if c.name == "rest").measured
+    rb = next(c for c in b["checks"] if c.name == "rest").measured
     dp = float(np.linalg.norm(np.asarray(ra["final_positions_m"]) - np.asarray(rb["final_positions_m"]), axis=-1).max())
     da = float(quat_angle(np.asarray(ra["final_quats_wxyz"]), np.asarray(rb["final_quats_wxyz"])).max())
     ct = th.certificate
@@ -111,10 +119,10 @@ def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
         else:
             dj = max(dj, gap)
     dq = {}
-    sa = next((c for c in a["checks"] if c["name"] == "articulation"), None)
-    sb = next((c for c in b["checks"] if c["name"] == "articulation"), None)
-    for joint, ja in (sa["measured"] if sa and sb else {}).items():
-        jb = sb["measured"].get(joint)
+    sa = next((c for c in a["checks"] if c.name == "articulation"), None)
+    sb = next((c for c in b["checks"] if c.name == "articulation"), None)
+    for joint, ja in (sa.measured if sa and sb else {}).items():
+        jb = sb.measured.get(joint)
         if jb is None:
             continue
         gap = max(abs(ja["min_q"] - jb["min_q"]), abs(ja["max_q"] - jb["max_q"]))
@@ -123,14 +131,15 @@ def cross_engine(a: dict, b: dict, th: Thresholds) -> dict:
         if not gap <= tol:
             reasons.append(f"{pair} sweep joint '{joint}' to different extremes: [{ja['min_q']:.3g}, "
                            f"{ja['max_q']:.3g}] vs [{jb['min_q']:.3g}, {jb['max_q']:.3g}] (tolerance {tol})")
-    return {"name": "cross_engine", "engine": f"{a['engine']}+{b['engine']}", "passed": not reasons,
-            "measured": {"position_m": dp, "angle_rad": da, "rest_force_ratio": float(df), "joint_force_ratio": dj,
-                         "articulation_q": dq},
-            "threshold": {"max_rest_disagreement_m": ct.max_rest_disagreement_m,
-                          "max_rest_disagreement_rad": ct.max_rest_disagreement_rad,
-                          "max_force_ratio_disagreement": ct.max_force_ratio_disagreement,
-                          "limit_tolerance_rad": ct.limit_tolerance_rad, "limit_tolerance_m": ct.limit_tolerance_m},
-            "reasons": reasons, "seconds": 0.0}
+    return CheckResult(name="cross_engine", engine=f"{a['engine']}+{b['engine']}", passed=not reasons,
+                       measured={"position_m": dp, "angle_rad": da, "rest_force_ratio": float(df),
+                                 "joint_force_ratio": dj, "articulation_q": dq},
+                       threshold={"max_rest_disagreement_m": ct.max_rest_disagreement_m,
+                                  "max_rest_disagreement_rad": ct.max_rest_disagreement_rad,
+                                  "max_force_ratio_disagreement": ct.max_force_ratio_disagreement,
+                                  "limit_tolerance_rad": ct.limit_tolerance_rad,
+                                  "limit_tolerance_m": ct.limit_tolerance_m},
+                       reasons=tuple(reasons))
 
 
 def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines: tuple[str, ...] = ("pybullet",),
@@ -208,9 +217,9 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
                 raise TimeBudgetError(f"{engine} checks ran past the physics time budget of {time_budget_s:g} s",
                                       label) from None
             except ExportError as exc:  # Newton checks the exported file: no file, no certificate
-                checks.append({"name": "usd_export", "engine": engine, "passed": False, "measured": {},
-                               "threshold": {}, "reasons": [f"the USD writer refused the asset: {exc.problem}"],
-                               "seconds": time.perf_counter() - t1})
+                checks.append(CheckResult(name="usd_export", engine=engine, passed=False,
+                                          reasons=(f"the USD writer refused the asset: {exc.problem}",),
+                                          seconds=time.perf_counter() - t1))
                 timing[engine] = time.perf_counter() - t1
                 checked_usd = None
                 continue
@@ -247,40 +256,50 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
         left()
         checks.append(check_motion_clips(asset, model, th.certificate, seed=seed))
         timing["motion_clips"] = time.perf_counter() - t1
+        from n4d4d.deformation import clip_checks  # the motion stage's own plausibility checks
+
+        t1 = time.perf_counter()
+        left()
+        checks += list(clip_checks(asset))
+        timing["clip_checks"] = time.perf_counter() - t1
     agreement = None
     if "pybullet" in sections and "newton" in sections:
-        pb = [c for c in checks if c.get("engine") == "pybullet"]
-        nw = [c for c in checks if c.get("engine") == "newton"]
+        pb = [c for c in checks if c.engine == "pybullet"]
+        nw = [c for c in checks if c.engine == "newton"]
         agreement = cross_engine({"engine": "pybullet", "checks": pb}, {"engine": "newton", "checks": nw}, th)
         checks.append(agreement)
+    checks = [_rest_forces(c, th.certificate.max_rest_force_ratio) if c.name == "rest" else c for c in checks]
 
-    bound = th.certificate.max_rest_force_ratio
-    for c in (c for c in checks if c["name"] == "rest"):  # Infinigen-Sim: constraint forces at rest
-        ratio = c.get("measured", {}).get("rest_force_ratio")
-        if ratio is not None and np.isfinite(ratio) and ratio > bound:
-            c["passed"] = False
-            c["reasons"].append(f"ground force at rest is {ratio:.2f} x the weight (bound {bound}): "
-                                "preloaded contact (Infinigen-Sim)")
-        for joint, r in c.get("measured", {}).get("joint_force_ratios", {}).items():
-            if np.isfinite(r) and r > bound:
-                c["passed"] = False
-                c["reasons"].append(f"joint '{joint}' carries {r:.2f} x the weight of its links at rest (bound "
-                                    f"{bound}): links pushing against each other (Infinigen-Sim)")
     # Cross-engine disagreement is a finding, not a verdict (issue 4): each engine's own checks
     # decide; a disagreement is reported under warnings with the measured gap.
-    reasons = [f"{c['engine'] + ' ' if c.get('engine') else ''}{c['name']}: {r}" for c in checks for r in c["reasons"]
-               if c["name"] != "cross_engine"]
-    warnings = [f"{c.get('engine') or ''} {c['name']}: {w}".strip() for c in checks for w in c.get("warnings", [])]
-    warnings += [f"finding: {c['engine']} {c['name']}: {r}" for c in checks if c["name"] == "cross_engine"
-                 for r in c["reasons"]]
+    reasons = [f"{c.engine + ' ' if c.engine else ''}{c.name}: {r}" for c in checks for r in c.reasons
+               if c.name != "cross_engine"]
+    warnings = [f"{c.engine} {c.name}: {w}".strip() for c in checks for w in c.details.get("warnings", [])]
+    warnings += [f"finding: {c.engine} {c.name}: {r}" for c in checks if c.name == "cross_engine" for r in c.reasons]
     warnings += skipped
     return {
-        "passed": not reasons, "reasons": reasons, "warnings": warnings, "checks": checks,
+        "passed": not reasons, "reasons": reasons, "warnings": warnings, "checks": [check_dict(c) for c in checks],
         "engines": versions, **sections,
-        "collision_fidelity": {c["part"]: {**c["measured"], "passed": c["passed"]}
-                               for c in checks if c["name"] == "collision_fidelity"},
-        "cross_engine": None if agreement is None else agreement["measured"],
+        "collision_fidelity": {c.part: {**c.measured, "passed": c.passed}
+                               for c in checks if c.name == "collision_fidelity"},
+        "cross_engine": None if agreement is None else dict(agreement.measured),
         "thresholds": th.as_dict(), "seconds_per_check": timing,
         "seconds": time.perf_counter() - t0, "seed": seed,
         "usd_sha256": sections.get("newton", {}).get("usd_sha256"),
     }
+
+
+def _rest_forces(check: CheckResult, bound: float) -> CheckResult:
+    """A rest check failed by its constraint forces at rest (Infinigen-Sim): the ground force
+    or a joint's force above ``bound`` times the weight carried."""
+    why = []
+    ratio = check.measured.get("rest_force_ratio")
+    if ratio is not None and np.isfinite(ratio) and ratio > bound:
+        why.append(f"ground force at rest is {ratio:.2f} x the weight (bound {bound}): "
+                   "preloaded contact (Infinigen-Sim)")
+    for joint, r in check.measured.get("joint_force_ratios", {}).items():
+        if np.isfinite(r) and r > bound:
+            why.append(f"joint '{joint}' carries {r:.2f} x the weight of its links at rest (bound "
+                       f"{bound}): links pushing against each other (Infinigen-Sim)")
+    return replace(check, passed=check.passed and not why, reasons=check.reasons + tuple(why),
+                   threshold={**check.threshold, "max_rest_force_ratio": bound})

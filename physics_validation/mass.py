@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from n4d4d.asset import MassProperties, Mesh
+from n4d4d.conventions import xyzw_to_wxyz
 from n4d4d.errors import EmptyMeshError, InputError
 
 
@@ -36,8 +37,7 @@ def principal_frame(inertia: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             axes[:, k] = -axes[:, k]
     if np.linalg.det(axes) < 0:
         axes[:, 2] = -axes[:, 2]
-    xyzw = Rotation.from_matrix(axes).as_quat()
-    quat = np.concatenate([xyzw[3:], xyzw[:3]])
+    quat = xyzw_to_wxyz(Rotation.from_matrix(axes).as_quat())
     if quat[0] < 0:
         quat = -quat
     return moments, quat

@@ -45,7 +45,7 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import StageInputError, TimeBudgetError
 
-from .articulation import articulation_report, plan_sweeps, sweep_verdict
+from .articulation import articulation_report, plan_sweeps, sweep_series, sweep_verdict
 from .rigid_model import RigidModel
 from .thresholds import Thresholds
 
@@ -72,8 +72,9 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         time_step: s. hold_s: seconds held at the end of each sweep.
 
     Returns:
-        Check dict like :func:`.articulation.check_articulation`'s with ``engine`` "newton",
-        ``solver`` and ``usd_sha256`` (of the file swept).
+        :class:`~n4d4d.asset.CheckResult` like :func:`.articulation.check_articulation`'s with
+        ``engine`` "newton"; ``details``: ``solver``, ``simulation_seconds``, ``warnings``,
+        ``usd_sha256`` (of the file swept), ``series``.
 
     Raises:
         TimeBudgetError: past ``time_budget_s``. MissingFileError: no file at ``usd_path``.
@@ -166,7 +167,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     hq[:, angular] = np.unwrap(hq[:, angular], axis=0)
 
     sim_done = time.perf_counter()
-    per_joint, reasons, warnings = {}, [], []
+    per_joint, reasons, warnings, swept = {}, [], [], {}
     hulls = HullWorld(model) if model.non_adjacent_pairs() else None
     try:
         for w, s in enumerate(sweeps):
@@ -177,6 +178,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
             kp, kd = args[5].numpy()[i], args[6].numpy()[i]
             measured, why = sweep_verdict(model, s, q_all[:, s.link], hqd[1:s.steps + 1, i], q_all, ct, (kp, kd), hulls)
             per_joint[s.joint.name] = measured
+            swept[s.joint.name] = q_all[:, s.link]
             reasons += why
             reaches_pi = max(abs(s.joint.lower), abs(s.joint.upper)) >= np.pi - 1e-6
             if why and s.finite and s.joint.type != "prismatic" and reaches_pi:
@@ -188,4 +190,5 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         if hulls is not None:
             hulls.close()
     return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,
-                               simulation_seconds=sim_done - t0, warnings=warnings, usd_sha256=digest)
+                               simulation_seconds=sim_done - t0, warnings=warnings, usd_sha256=digest,
+                               series=sweep_series(time_step, swept))

@@ -40,11 +40,13 @@ cache afterwards). This module does not change the asset or the file.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from n4d4d.asset import Asset
+from n4d4d.conventions import GRAVITY_MAGNITUDE, xyzw_to_wxyz
 from n4d4d.errors import StageInputError, TimeBudgetError
 
 from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
@@ -147,7 +149,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         qd = state.body_qd.numpy().astype(np.float64).reshape(W, nb, 6)
         rot = Rotation.from_quat(q[..., 3:7].reshape(-1, 4))
         c = q[..., :3] + rot.apply(np.tile(np.vstack(com), (W, 1))).reshape(W, nb, 3)
-        wxyz = np.concatenate([q[..., 6:7], q[..., 3:6]], axis=-1)
+        wxyz = xyzw_to_wxyz(q[..., 3:7])  # Newton's body_q: position, quaternion (x, y, z, w)
         low = np.full(W, np.inf)
         for b in range(nb):
             if len(points[b]):
@@ -197,7 +199,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     times = 2 * time_step * np.arange(1, n + 1)
     trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], gforce[:, w],
                         float(pen0[w]), p0[w], q0[w]) for w in range(W)]
-    ratios = [{label: jforce[:, w, c] / (9.80665 * carried) for c, (label, _, carried) in enumerate(joints)}
+    ratios = [{label: jforce[:, w, c] / (GRAVITY_MAGNITUDE * carried) for c, (label, _, carried) in enumerate(joints)}
               for w in range(W)]
     return trajs, masses, ratios
 
@@ -239,8 +241,8 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         time_budget_s: wall seconds for load and simulation.
 
     Returns:
-        JSON-ready dict like :func:`.pybullet_check.check_pybullet`'s, with ``engine``
-        "newton", ``version``, ``solver``, ``bodies`` and ``usd_sha256`` (hex SHA-256 of the
+        dict like :func:`.pybullet_check.check_pybullet`'s (``checks``: CheckResult records,
+        engine "newton"), with ``version``, ``solver``, ``bodies`` and ``usd_sha256`` (hex SHA-256 of the
         file's bytes as checked).
 
     Raises:
@@ -279,13 +281,13 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)
         w0 = int(np.searchsorted(traj.times, traj.times[-1] - th.rest_window_s - 1e-9))
-        result["measured"]["joint_force_ratios"] = {by_prim.get(label.rsplit("/", 1)[-1], label): float(r[w0:].mean())
-                                                    for label, r in ratio.items()}
-        xyzw = Rotation.from_matrix(R).as_quat()
-        checks.append({"name": kind, "engine": "newton", "orientation_wxyz": [xyzw[3], *xyzw[:3]], **result,
-                       "seconds": sim_seconds / len(runs)})
-    reasons = [f"{c['name']}{'' if c['name'] == 'rest' else ' ' + str(i)}: {r}"
-               for i, c in enumerate(checks) for r in c["reasons"]]
+        forces = {by_prim.get(label.rsplit("/", 1)[-1], label): float(r[w0:].mean()) for label, r in ratio.items()}
+        orientation = xyzw_to_wxyz(Rotation.from_matrix(R).as_quat()).tolist()
+        checks.append(replace(result, engine="newton", measured={**result.measured, "joint_force_ratios": forces},
+                              details={**result.details, "orientation_wxyz": orientation},
+                              seconds=sim_seconds / len(runs)))
+    reasons = [f"{c.name}{'' if c.name == 'rest' else ' ' + str(i)}: {r}"
+               for i, c in enumerate(checks) for r in c.reasons]
     return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={XPBD_ITERATIONS})",
-            "bodies": len(masses), "usd_sha256": digest, "checks": checks, "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
-            "seconds": time.perf_counter() - t0, "seed": seed}
+            "bodies": len(masses), "usd_sha256": digest, "checks": checks, "thresholds": as_dict(th),
+            "passed": not reasons, "reasons": reasons, "seconds": time.perf_counter() - t0, "seed": seed}

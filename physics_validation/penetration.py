@@ -6,8 +6,7 @@ signed distance between two links (negative = penetration depth), less the colli
 PyBullet gives every convex mesh shape (1 mm each, which is added back here). Poses come from
 :func:`.rigid_model.link_transforms`. Ground penetration is geometric (the lowest hull vertex below z = 0).
 
-Checks (each returns a JSON-ready check dict with ``name``, ``passed``, ``measured``,
-``threshold``, ``reasons``):
+Checks (each returns an :class:`~n4d4d.asset.CheckResult`):
 
 - :func:`check_link_penetration`: in the rest pose, no two non-adjacent links overlap by more
   than :attr:`CertificateThresholds.max_link_penetration_m` (NVIDIA SimReady BA.002);
@@ -23,8 +22,9 @@ import time
 
 import numpy as np
 
-from n4d4d.asset import Asset
+from n4d4d.asset import Asset, CheckResult
 
+from .checks import sample_indices
 from .rigid_model import RigidModel, link_transforms
 from .thresholds import CertificateThresholds, as_dict
 
@@ -95,9 +95,9 @@ def check_link_penetration(model: RigidModel, th: CertificateThresholds | None =
     """SimReady BA.002 in the rest pose: non-adjacent links must not overlap.
 
     Returns:
-        Check dict ``name`` "initial_penetration": ``measured`` {``max_depth_m``, ``pairs``
-        (label -> depth for overlapping pairs), ``pairs_checked``}, ``threshold``
-        {``max_link_penetration_m``}, ``passed``, ``reasons``, ``seconds``.
+        :class:`~n4d4d.asset.CheckResult` ``name`` "initial_penetration": ``measured``
+        {``max_depth_m``, ``pairs`` (label -> depth for overlapping pairs), ``pairs_checked``},
+        ``threshold`` {``max_link_penetration_m``}, ``passed``, ``reasons``, ``seconds``.
     """
     th = th or CertificateThresholds()
     t0 = time.perf_counter()
@@ -114,10 +114,10 @@ def check_link_penetration(model: RigidModel, th: CertificateThresholds | None =
     reasons = [f"non-adjacent links {k} overlap by {1e3 * d:.1f} mm in the rest pose (SimReady BA.002, "
                f"bound {1e3 * th.max_link_penetration_m:.1f} mm)"
                for k, d in depths.items() if d > th.max_link_penetration_m]
-    return {"name": "initial_penetration", "engine": "pybullet-collision", "passed": not reasons,
-            "measured": {"max_depth_m": worst, "pairs": depths, "pairs_checked": len(pairs)},
-            "threshold": {"max_link_penetration_m": th.max_link_penetration_m}, "reasons": reasons,
-            "seconds": time.perf_counter() - t0}
+    return CheckResult(name="initial_penetration", engine="pybullet-collision",
+                       measured={"max_depth_m": worst, "pairs": depths, "pairs_checked": len(pairs)},
+                       threshold={"max_link_penetration_m": th.max_link_penetration_m}, passed=not reasons,
+                       reasons=tuple(reasons), seconds=time.perf_counter() - t0)
 
 
 def _root_transform(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,13 +162,14 @@ def check_motion_clips(asset: Asset, model: RigidModel, th: CertificateThreshold
     ``max_vertices`` seeded vertices per frame.
 
     Returns:
-        Check dict ``name`` "motion_clips": ``measured`` per clip {frames, max ground depth,
-        worst frame, max link overlap, self-penetration fraction}, ``threshold``,
-        ``passed``, ``reasons``, ``seconds``.
+        :class:`~n4d4d.asset.CheckResult` ``name`` "motion_clips": ``measured`` per clip
+        {frames, max ground depth, worst frame, max link overlap, self-penetration fraction},
+        ``threshold``, ``passed``, ``reasons``, ``seconds``, ``details["series"]``: clip ->
+        {``t_s``, ``penetration_m``, ``link_overlap_m``} per frame (at most 200 samples).
     """
     th = th or CertificateThresholds()
     t0 = time.perf_counter()
-    per_clip, reasons = {}, []
+    per_clip, reasons, series = {}, [], {}
     pairs = model.non_adjacent_pairs()
     world = HullWorld(model) if pairs or not any(c.vertices is not None for c in asset.motion_clips) else None
     rng = np.random.default_rng(seed)
@@ -194,6 +195,9 @@ def check_motion_clips(asset: Asset, model: RigidModel, th: CertificateThreshold
                     if clip.vertices is None:
                         ground[k] = world.ground_depth(tf)
                     overlap[k] = max((world.depth(i, j) for i, j in pairs), default=0.0)
+            k_ = sample_indices(n)
+            series[clip.name] = {"t_s": np.asarray(clip.times, dtype=np.float64)[k_].tolist(),
+                                 "penetration_m": ground[k_].tolist(), "link_overlap_m": overlap[k_].tolist()}
             per_clip[clip.name] = {
                 "frames": n, "max_ground_depth_m": float(ground.max(initial=0.0)),
                 "worst_ground_frame": int(np.argmax(ground)) if n else -1,
@@ -215,8 +219,9 @@ def check_motion_clips(asset: Asset, model: RigidModel, th: CertificateThreshold
     finally:
         if world is not None:
             world.close()
-    return {"name": "motion_clips", "engine": "pybullet-collision", "passed": not reasons, "measured": per_clip,
-            "threshold": {k: v for k, v in as_dict(th).items()
-                          if k in ("max_frame_ground_penetration_m", "max_link_penetration_m",
-                                   "max_self_penetration_fraction")},
-            "reasons": reasons, "seconds": time.perf_counter() - t0}
+    return CheckResult(name="motion_clips", engine="pybullet-collision", measured=per_clip,
+                       threshold={k: v for k, v in as_dict(th).items()
+                                  if k in ("max_frame_ground_penetration_m", "max_link_penetration_m",
+                                           "max_self_penetration_fraction")},
+                       passed=not reasons, reasons=tuple(reasons), seconds=time.perf_counter() - t0,
+                       details={"series": series})

@@ -27,10 +27,12 @@ robot or a prop, not a rag doll.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from n4d4d.asset import Asset
+from n4d4d.conventions import GRAVITY_MAGNITUDE, xyzw_to_wxyz
 from n4d4d.errors import TimeBudgetError
 
 from .rigid_model import RigidModel, rigid_model
@@ -148,7 +150,7 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
     pen = np.maximum(0.0, -lowest_point(h.points, pos, quat))
     times = th.time_step_s * np.arange(1, n + 1)
     w0 = int(np.searchsorted(times, times[-1] - th.rest_window_s - 1e-9))
-    weight = {i: 9.80665 * sum(model.links[j].mass.mass for j in subtree(model, i)) for i in jointed}
+    weight = {i: GRAVITY_MAGNITUDE * sum(model.links[j].mass.mass for j in subtree(model, i)) for i in jointed}
     ratios = {model.links[i].joint.name: float(jforce[w0:, c].mean() / weight[i]) for c, i in enumerate(jointed)}
     extras = {"engine_penetration_m": engine_pen, "joint_force_ratios": ratios}
     return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0), extras
@@ -166,10 +168,11 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
         time_budget_s: wall seconds for all simulations of this call.
 
     Returns:
-        JSON-ready dict: ``engine`` ("pybullet"), ``version``, ``checks`` (one per simulation:
-        ``name`` "rest" or "drop", ``engine``, ``orientation_wxyz``, ``measured``, ``bounds``,
-        ``passed``, ``reasons``, ``seconds``), ``thresholds``, ``passed``, ``reasons``
-        (prefixed by the check name), ``seconds``, ``seed``.
+        dict: ``engine`` ("pybullet"), ``version``, ``checks`` (one
+        :class:`~n4d4d.asset.CheckResult` per simulation: ``name`` "rest" or "drop", ``engine``
+        "pybullet", ``measured``, ``threshold``, ``passed``, ``reasons``, ``seconds``,
+        ``details`` {``orientation_wxyz``, ``warnings``, ``series``}), ``thresholds``,
+        ``passed``, ``reasons`` (prefixed by the check name), ``seconds``, ``seed``.
 
     Raises:
         StageInputError: missing hulls / mass (see :func:`.rigid_model.rigid_model`).
@@ -196,12 +199,12 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)
-        result["measured"].update(extras)
-        xyzw = Rotation.from_matrix(R).as_quat()
-        checks.append({"name": kind, "engine": "pybullet", "orientation_wxyz": [xyzw[3], *xyzw[:3]],
-                       **result, "seconds": time.perf_counter() - t1})
-    reasons = [f"{c['name']}{'' if c['name'] == 'rest' else ' ' + str(i)}: {r}"
-               for i, c in enumerate(checks) for r in c["reasons"]]
+        orientation = xyzw_to_wxyz(Rotation.from_matrix(R).as_quat()).tolist()
+        checks.append(replace(result, engine="pybullet", measured={**result.measured, **extras},
+                              details={**result.details, "orientation_wxyz": orientation},
+                              seconds=time.perf_counter() - t1))
+    reasons = [f"{c.name}{'' if c.name == 'rest' else ' ' + str(i)}: {r}"
+               for i, c in enumerate(checks) for r in c.reasons]
     return {"engine": "pybullet", "version": version("pybullet"), "checks": checks,
             "thresholds": as_dict(th), "passed": not reasons, "reasons": reasons,
             "seconds": time.perf_counter() - t0, "seed": seed}

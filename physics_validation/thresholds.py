@@ -23,7 +23,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-G = 9.80665  # m/s^2, n4d4d.conventions.GRAVITY
+from n4d4d.conventions import GRAVITY_MAGNITUDE as G  # m/s^2
 
 
 @dataclass(frozen=True)

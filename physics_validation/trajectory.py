@@ -30,6 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from n4d4d.asset import CheckResult
+from n4d4d.conventions import GRAVITY_MAGNITUDE
+
+from .checks import SERIES_SAMPLES, sample_indices
 from .thresholds import StabilityThresholds
 
 
@@ -92,7 +96,7 @@ def settled(times: np.ndarray, positions: np.ndarray, quats: np.ndarray, th: Sta
 
 
 def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: float, diagonal: float,
-             min_moment: float, drop_height_m: float = 0.0, masses: np.ndarray | None = None) -> dict:
+             min_moment: float, drop_height_m: float = 0.0, masses: np.ndarray | None = None) -> CheckResult:
     """Measure ``traj`` against ``th``.
 
     Args:
@@ -105,11 +109,14 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
         masses: ``(B,)`` body masses (kg) for the total COM height (default equal weights).
 
     Returns:
-        JSON-ready dict: ``measured`` (settle_time_s, drift_m, drift_rad, max_penetration_m,
-        initial_penetration_m, peak_speed_m_s, peak_angular_speed_rad_s, final_speed_m_s,
-        rest_force_ratio and, for rest, rest_shift_m / rest_shift_rad), ``bounds`` (the
-        per-asset speed and penetration bounds), ``passed``, ``reasons`` (empty when passed)
-        and ``warnings`` (findings that do not fail the check).
+        :class:`~n4d4d.asset.CheckResult` ``name`` = ``kind`` (engine "" and seconds 0: the
+        engine check fills them): ``measured`` (settle_time_s, drift_m, drift_rad,
+        max_penetration_m, initial_penetration_m, peak_speed_m_s, peak_angular_speed_rad_s,
+        final_speed_m_s, rest_force_ratio, final poses and, for rest, rest_shift_m /
+        rest_shift_rad / rest_com_drop_m), ``threshold`` (the per-asset speed, penetration
+        and COM-drop bounds), ``passed``, ``reasons`` (empty when passed), ``details``:
+        ``warnings`` (findings that do not fail the check) and ``series``
+        (:func:`trajectory_series`).
     """
     t = traj.times
     speed = np.linalg.norm(traj.linear_velocities, axis=-1).max(axis=1)  # (T,)
@@ -134,7 +141,7 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
     pen_bound = th.penetration_bound(drop_height_m)
     v_bound, w_bound = th.speed_bounds(diagonal, mass, min_moment)
     force = traj.ground_force[w0:]
-    force_ratio = float(np.nanmean(force) / (mass * 9.80665)) if np.isfinite(force).any() else float("nan")
+    force_ratio = float(np.nanmean(force) / (mass * GRAVITY_MAGNITUDE)) if np.isfinite(force).any() else float("nan")
     measured = {
         "settle_time_s": settle, "drift_m": drift_m, "drift_rad": drift_rad,
         "max_penetration_m": pen, "initial_penetration_m": float(traj.initial_penetration),
@@ -179,4 +186,21 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
     bounds = {"peak_speed_m_s": v_bound, "peak_angular_speed_rad_s": w_bound, "max_penetration_m": pen_bound,
               "rest_penetration_m": th.max_penetration_m,
               "rest_com_drop_m": max(th.min_rest_com_drop_m, th.max_rest_com_drop_fraction * diagonal)}
-    return {"measured": measured, "bounds": bounds, "passed": not reasons, "reasons": reasons, "warnings": warnings}
+    return CheckResult(name=kind, measured=measured, threshold=bounds, passed=not reasons, reasons=tuple(reasons),
+                       details={"warnings": warnings, "series": trajectory_series(traj, masses)})
+
+
+def trajectory_series(traj: Trajectory, masses: np.ndarray | None = None, limit: int = SERIES_SAMPLES) -> dict:
+    """A downsampled time series of ``traj`` for plots (at most ``limit`` samples, the first
+    and last kept), JSON-ready lists of floats:
+
+    ``t_s`` (s), ``height_m`` (height of the total centre of mass, weighted by ``masses``
+    ``(B,)`` kg, equal weights without), ``speed_m_s`` (fastest body's COM speed, m/s) and
+    ``penetration_m`` (deepest ground penetration, m, >= 0).
+    """
+    k = sample_indices(len(traj.times), limit)
+    w = np.ones(traj.positions.shape[1]) if masses is None else np.asarray(masses, dtype=np.float64)
+    height = traj.positions[k, :, 2] @ w / w.sum()
+    speed = np.linalg.norm(traj.linear_velocities[k], axis=-1).max(axis=1)
+    return {"t_s": traj.times[k].tolist(), "height_m": height.tolist(), "speed_m_s": speed.tolist(),
+            "penetration_m": np.asarray(traj.penetration, dtype=np.float64)[k].tolist()}

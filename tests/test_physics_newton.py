@@ -41,15 +41,15 @@ def test_box_and_sphere_come_to_rest_in_newton(make, tmp_path):
     assert res["passed"], res["reasons"]
     th = StabilityThresholds()
     for c in res["checks"]:
-        assert c["measured"]["settle_time_s"] <= th.settle_time_s
-        assert c["measured"]["drift_m"] <= th.max_drift_m
+        assert c.measured["settle_time_s"] <= th.settle_time_s
+        assert c.measured["drift_m"] <= th.max_drift_m
 
 
 def test_box_rests_at_its_height_in_newton(tmp_path):
     """Closed form: a 0.2 m tall box at rest has its COM 0.1 m above the ground."""
     box = _ready(shapes.box())
     res = check_newton(box, usd_path=_usd(box, tmp_path), seed=0, orientations=0)
-    z = res["checks"][0]["measured"]["final_positions_m"][0][2]
+    z = res["checks"][0].measured["final_positions_m"][0][2]
     assert z == pytest.approx(0.1, abs=1e-3)  # XPBD resting contact: sub-millimetre
 
 
@@ -124,8 +124,8 @@ def test_articulation_sweep_in_newton_reaches_its_limits_and_agrees_with_pybulle
 def test_absurd_drive_gains_explode_in_newton(arm, tmp_path):
     # kp dt^2 / I = 1e4 (2 pi 10 / 240)^2 = 685, far beyond an explicit PD's stability (~4)
     absurd = check_articulation_newton(arm, rigid_model(arm), usd_path=_usd(arm, tmp_path), gain_scale=1e4)
-    assert absurd["engine"] == "newton" and not absurd["passed"]
-    assert any("exploded" in r for r in absurd["reasons"]), absurd["reasons"]
+    assert absurd.engine == "newton" and not absurd.passed
+    assert any("exploded" in r for r in absurd.reasons), absurd.reasons
 
 
 def test_newton_needs_the_file_it_checks(tmp_path):

@@ -48,10 +48,10 @@ def test_box_and_sphere_come_to_rest(make):
     assert res["passed"], res["reasons"]
     th = StabilityThresholds()
     for c in res["checks"]:
-        m = c["measured"]
+        m = c.measured
         assert m["settle_time_s"] <= th.settle_time_s and m["drift_m"] <= th.max_drift_m
-        assert m["max_penetration_m"] <= c["bounds"]["max_penetration_m"]
-    rest = res["checks"][0]["measured"]
+        assert m["max_penetration_m"] <= c.threshold["max_penetration_m"]
+    rest = res["checks"][0].measured
     # At rest the ground carries the weight: Newton's third law, within contact-solver noise.
     assert rest["rest_force_ratio"] == pytest.approx(1.0, abs=0.02)
 
@@ -61,9 +61,9 @@ def test_cone_on_its_tip_is_reported_moving():
     res = check_pybullet(asset, seed=0, orientations=0)
     assert not res["passed"]
     rest = res["checks"][0]
-    assert any("unstable rest pose" in r or "still moving" in r for r in rest["reasons"]), rest["reasons"]
+    assert any("unstable rest pose" in r or "still moving" in r for r in rest.reasons), rest.reasons
     # it fell: the COM dropped by a good part of the 0.15 m it started at
-    assert rest["measured"]["rest_com_drop_m"] > 0.05
+    assert rest.measured["rest_com_drop_m"] > 0.05
 
 
 def test_hull_sunk_into_the_ground_fails_with_that_reason(box):
@@ -78,18 +78,18 @@ def test_same_asset_same_verdict_twice(box):
     b = check_pybullet(box, seed=3, orientations=2)
     assert a["passed"] == b["passed"]
     for ca, cb in zip(a["checks"], b["checks"]):
-        assert ca["measured"] == cb["measured"]  # PyBullet is deterministic for one seed
+        assert ca.measured == cb.measured  # PyBullet is deterministic for one seed
 
 
 def test_exploding_joint_is_caught():
     asset = _ready(shapes.hinged_arm())
     model = rigid_model(asset)
     sane = check_articulation(asset, model)
-    assert sane["passed"], sane["reasons"]
-    j = sane["measured"]["hinge"]
+    assert sane.passed, sane.reasons
+    j = sane.measured["hinge"]
     assert j["max_q"] == pytest.approx(np.pi / 2, abs=0.1) and j["min_q"] == pytest.approx(0.0, abs=0.05)
     absurd = check_articulation(asset, model, gain_scale=1e5)  # kp * dt^2 / I = 1e5 * 0.07: unstable
-    assert not absurd["passed"] and any("exploded" in r for r in absurd["reasons"]), absurd["reasons"]
+    assert not absurd.passed and any("exploded" in r for r in absurd.reasons), absurd.reasons
 
 
 def test_stability_stage_report():
