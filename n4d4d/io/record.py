@@ -7,9 +7,11 @@ bytes, every float (JSON floats are written with Python's shortest round-trip re
 
 Format (``"format": "n4d4d.Asset/1"``):
 
-- ``asset.npz``: every NumPy array of the record, uncompressed, plain arrays only (read with
-  ``allow_pickle=False``), named ``a0``, ``a1``, ... in the order they are met; ``bytes``
-  values (a PNG texture) are stored as ``uint8`` arrays.
+- ``asset.npz``: every NumPy array of the record, deflate-compressed, plain arrays only (read
+  with ``allow_pickle=False``), named ``a0``, ``a1``, ... in the order they are met; ``bytes``
+  values (a PNG texture) are stored as ``uint8`` arrays; a sparse volume's node coordinates
+  as ``uint8`` offsets inside their block (``{"$block_local": ...}``), rebuilt exactly from
+  its block table.
 - ``asset.json``: the record as a tree of tagged JSON values: ``{"$type": "Mesh", ...fields}``
   for a record of :mod:`n4d4d.asset` (or :class:`~n4d4d.volume.SparseSDF`), ``{"$array": "a3"}``,
   ``{"$bytes": "a4"}``, ``{"$tuple": [...]}``, ``{"$float": "inf" | "-inf" | "nan"}``,
@@ -59,13 +61,41 @@ def _types() -> dict[str, type]:
     return RECORD_TYPES
 
 
+def _block_local(sdf) -> np.ndarray | None:
+    """A sparse volume's node coordinates as ``(N, 3) uint8`` offsets inside their block, when
+    ``block_coords`` / ``block_offsets`` rebuild them exactly (4x smaller than the int32
+    coordinates, which are 70% of a volume's bytes); else None."""
+    bs = int(sdf.block_size)
+    if bs > 256 or len(sdf.block_offsets) != len(sdf.block_coords) + 1:
+        return None
+    local = sdf.coords.astype(np.int64) - _block_starts(sdf.block_coords, sdf.block_offsets, bs)
+    if local.min(initial=0) < 0 or local.max(initial=0) >= bs:
+        return None
+    return local.astype(np.uint8)
+
+
+def _block_starts(block_coords: np.ndarray, block_offsets: np.ndarray, bs: int) -> np.ndarray:
+    counts = np.diff(np.asarray(block_offsets, np.int64))
+    return np.repeat(np.asarray(block_coords, np.int64) * bs, counts, axis=0)
+
+
 def _encode(value: Any, arrays: list[np.ndarray]) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         name = type(value).__name__
         if name not in _types():
             raise TypeError(f"cannot serialise a {name}: not an n4d4d record")
-        return {"$type": name, **{f.name: _encode(getattr(value, f.name), arrays)
-                                  for f in dataclasses.fields(value) if f.init}}
+        out = {"$type": name, **{f.name: _encode(getattr(value, f.name), arrays)
+                                 for f in dataclasses.fields(value) if f.init and f.name != "coords"}}
+        if name == "SparseSDF":
+            local = _block_local(value)
+            if local is not None:
+                arrays.append(local)
+                out["coords"] = {"$block_local": f"a{len(arrays) - 1}"}
+            else:
+                out["coords"] = _encode(value.coords, arrays)
+        elif any(f.name == "coords" for f in dataclasses.fields(value)):
+            out["coords"] = _encode(value.coords, arrays)
+        return out
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             raise TypeError("object arrays cannot be serialised")
@@ -115,7 +145,14 @@ def _decode(value: Any, arrays, where: Path) -> Any:
         cls = _types().get(value["$type"])
         if cls is None:
             raise InputError(f"unknown record type {value['$type']!r}", where)
-        fields = {k: _decode(v, arrays, where) for k, v in value.items() if k != "$type"}
+        fields = {k: _decode(v, arrays, where) for k, v in value.items() if k not in ("$type", "coords")}
+        if "coords" in value:
+            c = value["coords"]
+            if isinstance(c, dict) and "$block_local" in c:
+                starts = _block_starts(fields["block_coords"], fields["block_offsets"], int(fields["block_size"]))
+                fields["coords"] = (starts + arrays[c["$block_local"]]).astype(np.int32)
+            else:
+                fields["coords"] = _decode(c, arrays, where)
         return cls(**fields)
     return {k: _decode(v, arrays, where) for k, v in value.items()}
 
@@ -132,7 +169,7 @@ def write_record(asset, folder: Path) -> tuple[Path, Path]:
     tree = {"format": FORMAT, "asset": _encode(asset, arrays)}
     text = json.dumps(tree, indent=1, allow_nan=False) + "\n"
     buf = io.BytesIO()
-    np.savez(buf, **{f"a{i}": a for i, a in enumerate(arrays)})
+    np.savez_compressed(buf, **{f"a{i}": a for i, a in enumerate(arrays)})
     folder = Path(folder)
     return atomic_write_text(folder / JSON_NAME, text), atomic_write_bytes(folder / NPZ_NAME, buf.getvalue())
 
