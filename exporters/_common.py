@@ -1,5 +1,5 @@
-"""What the exporters share beyond the kinematics core: the exportable check, part visuals,
-cleanup of a failed export.
+"""What the exporters share beyond the kinematics core: the exportable check, the provenance
+every format records (the seed among it), part visuals, cleanup of a failed export.
 
 Part frames, the kinematic tree, forward kinematics, joint helpers and names are
 :mod:`n4d4d.kinematics` (one implementation for every stage): meshes are written in their
@@ -37,6 +37,26 @@ def require_exportable(asset: Asset, what: str) -> None:
         m = asset.mass[p.name]
         if not (np.isfinite(m.mass) and m.mass > 0):
             raise ExportError(f"{what} export: part '{p.name}' has mass {m.mass}", asset.name)
+
+
+def provenance_info(asset: Asset) -> dict:
+    """What every format that can carry it records of the build, JSON-ready: ``n4d4d_version``,
+    ``asset`` (name) and, with provenance, ``source``, ``source_sha256``, ``seed`` (int) and
+    ``versions``. Nothing from ``asset.physics``, so a file written before the certificate is
+    byte for byte the one written after it."""
+    from importlib import metadata
+
+    p = asset.provenance
+    versions = dict(p.versions) if p is not None else {}
+    try:
+        n4d4d_version = versions.get("n4d4d") or metadata.version("n4d4d")
+    except metadata.PackageNotFoundError:
+        n4d4d_version = "unknown"
+    info = {"n4d4d_version": str(n4d4d_version), "asset": asset.name}
+    if p is not None:
+        info.update(source=str(p.source), source_sha256=str(p.source_sha256), seed=int(p.seed),
+                    versions={str(k): str(v) for k, v in versions.items()})
+    return info
 
 
 def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:

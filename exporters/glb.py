@@ -11,7 +11,8 @@ texture with UVs (glTF's v-down convention, as ``Mesh.uvs``), base-colour factor
 colours (``COLOR_0``).
 
 A skeleton with skin weights becomes a glTF skin, and motion clips become glTF animations
-(node TRS tracks), added by :mod:`.glb_anim` since trimesh writes neither. Collision hulls,
+(node TRS tracks), added by :mod:`.glb_anim` since trimesh writes neither. The build's
+provenance (seed, source, versions) is the glTF ``asset.extras["n4d4d"]``. Collision hulls,
 mass and joints are not written: glTF's core spec has no physics.
 """
 
@@ -29,7 +30,7 @@ from n4d4d.io.atomic import atomic_write_bytes
 
 from n4d4d.kinematics import kinematic_tree, safe_name
 
-from ._common import part_visual
+from ._common import part_visual, provenance_info
 
 
 def to_trimesh_visual(mesh: Mesh, rotation: np.ndarray, origin: np.ndarray, name: str):
@@ -91,7 +92,9 @@ def write_glb(asset: Asset, path: Path) -> Path:
                                "source": asset.provenance.source if asset.provenance else ""}
     data = scene.export(file_type="glb", include_normals=any(
         part_visual(asset, f.part)[0].normals is not None for f in frames))
-    from .glb_anim import add_skin_and_animations
+    from .glb_anim import add_skin_and_animations, join_glb, split_glb
 
-    atomic_write_bytes(path, add_skin_and_animations(data, asset, frames))
+    tree, blob = split_glb(add_skin_and_animations(data, asset, frames))
+    tree.setdefault("asset", {"version": "2.0"}).setdefault("extras", {})["n4d4d"] = provenance_info(asset)
+    atomic_write_bytes(path, join_glb(tree, blob))
     return path

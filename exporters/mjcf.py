@@ -1,7 +1,7 @@
 """MJCF export (``asset.xml`` + ``meshes/``) built with ``mujoco.MjSpec`` (MuJoCo XML reference).
 
 The model: ``<compiler angle="radian" meshdir="meshes" texturedir="meshes"
-inertiafromgeom="false">``, gravity ``(0, 0, -9.80665)`` m/s^2 (Z up), and one ``<body>`` per
+inertiafromgeom="false">``, gravity :data:`n4d4d.conventions.GRAVITY` (Z up), and one ``<body>`` per
 part nested along the kinematic tree at its part frame (see :mod:`n4d4d.kinematics`; ``pos`` is the
 offset from the parent part's origin). Each body has
 
@@ -18,6 +18,7 @@ offset from the parent part's origin). Each body has
   weld the body to its parent (no joint element). Root bodies get a ``<freejoint/>`` unless
   ``fixed_base``.
 
+The build's seed is ``<custom><text name="n4d4d_seed" data="N"/></custom>`` (:data:`SEED_TEXT`).
 MuJoCo has no coefficient of restitution and no joint velocity limit: neither is written. Its
 XML writer keeps 6 significant digits, so reloaded positions and masses differ from the spec's
 by up to 5e-7 relative. ``spec.compile()`` is run before writing: an asset MuJoCo rejects raises
@@ -41,6 +42,10 @@ from ._common import cleanup_on_failure, require_exportable
 from ._meshfiles import write_part_meshes
 
 
+#: Name of the MJCF custom text element holding the build's seed (MuJoCo: ``mjOBJ_TEXT``).
+SEED_TEXT = "n4d4d_seed"
+
+
 def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixed_base: bool = False):
     """The ``mujoco.MjSpec`` of ``asset``, writing its mesh files into ``mesh_dir``.
 
@@ -61,6 +66,9 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
     spec.texturedir = mesh_dir_name
     spec.modelfiledir = str(Path(mesh_dir).parent)
     spec.option.gravity = np.asarray(GRAVITY, np.float64)
+    if asset.provenance is not None:  # <custom><text name="n4d4d_seed" data="N"/></custom>
+        text = spec.add_text()
+        text.name, text.data = SEED_TEXT, str(int(asset.provenance.seed))
     by_name = {f.name: f for f in frames}
     bodies = {}
     mu = float(asset.material.dynamic_friction)

@@ -14,7 +14,8 @@ One ``<joint>`` per asset joint: origin = child part origin minus parent part or
 and velocity only. Mesh paths are relative to the URDF file. The URDF format needs one root
 link: assets with several unconnected parts raise :class:`ExportError`. The asset's dynamic
 friction and restitution go into each link's ``<contact>`` element (``lateral_friction``,
-``restitution``), a PyBullet extension that ROS parsers ignore. PyBullet replaces the file's
+``restitution``), a PyBullet extension that ROS parsers ignore. The build's seed is an XML
+comment ``<!-- n4d4d seed=N -->`` after the opening ``<robot>`` tag. PyBullet replaces the file's
 inertia by one computed from collision shapes unless loaded with
 ``flags=URDF_USE_INERTIA_FROM_FILE``. Link and joint names are sanitised to ``[A-Za-z0-9_]``.
 
@@ -69,6 +70,8 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
         robot = ET.Element("robot", name=safe_name(asset.name))
         robot.append(ET.Comment(f" written by n4d4d from {asset.provenance.source if asset.provenance else asset.name}; "
                                 "SI units, Z up "))
+        if asset.provenance is not None:  # a comment: every URDF parser ignores it
+            robot.append(ET.Comment(f" n4d4d seed={int(asset.provenance.seed)} "))
         for f in frames:
             link = ET.SubElement(robot, "link", name=f.name)
             mp = asset.mass[f.part.name]
@@ -115,3 +118,4 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
         ET.indent(robot)
         atomic_write_text(path, '<?xml version="1.0"?>\n' + ET.tostring(robot, encoding="unicode") + "\n")
     return path
+

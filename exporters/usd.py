@@ -13,7 +13,7 @@ Written as Isaac Sim / Isaac Lab (PhysX) and Newton's ``ModelBuilder.add_usd`` r
                                   MeshCollisionAPI approximation "convexHull",
                                   physics material bound with the "physics" purpose
       /joints/<joint>             PhysicsRevoluteJoint / PhysicsPrismaticJoint / PhysicsFixedJoint
-    /physicsScene                 gravity -Z 9.80665 m/s^2 (outside the default prim, so a
+    /physicsScene                 gravity n4d4d.conventions.GRAVITY (outside the default prim, so a
                                   stage that references the asset keeps its own scene)
 
 Stage metadata: upAxis "Z", metersPerUnit 1, kilogramsPerUnit 1, and ``customLayerData``
@@ -60,13 +60,14 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.asset import Asset, Drive, Mesh
+from n4d4d.conventions import GRAVITY, GRAVITY_MAGNITUDE
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_path, atomic_write_bytes
 
 from n4d4d.kinematics import (PartFrame, effective_type, joint_names, kinematic_tree, part_poses, quat_between,
                               safe_name, unit_axis)
 
-from ._common import cleanup_on_failure, part_visual, require_exportable
+from ._common import cleanup_on_failure, part_visual, provenance_info, require_exportable
 
 _AXES = ("X", "Y", "Z")
 
@@ -114,12 +115,12 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
     root_name = safe_name(asset.name)
     root = UsdGeom.Xform.Define(stage, f"/{root_name}").GetPrim()
     stage.SetDefaultPrim(root)
-    info = _provenance(asset)
+    info = provenance_info(asset)  # nothing from asset.physics: the file Newton checks is the one that ships
     stage.GetRootLayer().customLayerData = {"n4d4d": info}
     root.SetCustomDataByKey("n4d4d", info)
     scene = UsdPhysics.Scene.Define(stage, "/physicsScene")
-    scene.CreateGravityDirectionAttr(Gf.Vec3f(0.0, 0.0, -1.0))
-    scene.CreateGravityMagnitudeAttr(9.80665)
+    scene.CreateGravityDirectionAttr(Gf.Vec3f(*(GRAVITY / GRAVITY_MAGNITUDE).tolist()))
+    scene.CreateGravityMagnitudeAttr(GRAVITY_MAGNITUDE)
     looks = UsdGeom.Scope.Define(stage, root.GetPath().AppendChild("Looks")).GetPath()
     taken = {"Looks", "joints"}
     prim_names = {f.name: safe_name(f.name, taken) for f in frames}
@@ -169,22 +170,6 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
             add_animations(stage, asset, visual_prims["__skin__"][0], codes)
         _rigid_motion(stage, asset, frames, body_paths, visual_prims, codes)
     return stage
-
-
-def _provenance(asset: Asset) -> dict:
-    from importlib import metadata
-
-    p = asset.provenance
-    versions = dict(p.versions) if p is not None else {}
-    try:
-        n4d4d_version = versions.get("n4d4d") or metadata.version("n4d4d")
-    except metadata.PackageNotFoundError:
-        n4d4d_version = "unknown"
-    info = {"n4d4d_version": str(n4d4d_version), "asset": asset.name}
-    if p is not None:
-        info.update(source=str(p.source), source_sha256=str(p.source_sha256), seed=int(p.seed),
-                    versions={str(k): str(v) for k, v in versions.items()})
-    return info  # nothing from asset.physics: the file Newton checks is byte for byte the one that ships
 
 
 def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False):

@@ -234,3 +234,71 @@ def test_all_formats_together_share_meshes_and_return_main_files(tmp_path):
         "glb": "asset.glb", "3mf": "asset.3mf"}
     assert all(v.is_file() and v.stat().st_size > 0 for v in out.values())
     assert not [x for x in tmp_path.rglob(".*")]  # no temporaries left
+
+
+def test_every_format_carries_the_seed(tmp_path, bullet):
+    """The build's seed (provenance seed 7 of the test assets) read back from each file with
+    the format's own tools: pxr customData, the URDF's comment (and PyBullet still loads it),
+    MuJoCo's custom text, glTF ``asset.extras``, 3MF metadata."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    import mujoco
+    from lxml import etree
+    from pxr import Usd
+
+    asset = hinged_asset()
+    assert asset.provenance.seed == 7
+    files = export(asset, tmp_path, ["usda", "urdf", "mjcf", "glb", "3mf"])
+    stage = Usd.Stage.Open(str(files["usda"]))
+    assert stage.GetDefaultPrim().GetCustomDataByKey("n4d4d")["seed"] == 7
+    assert stage.GetRootLayer().customLayerData["n4d4d"]["seed"] == 7
+    urdf = files["urdf"].read_text()
+    assert re.findall(r"<!-- n4d4d seed=(\d+) -->", urdf) == ["7"]
+    ET.fromstring(urdf)  # still well-formed XML
+    p, cid = bullet
+    assert p.loadURDF(str(files["urdf"]), physicsClientId=cid) >= 0  # a URDF parser ignores the comment
+    model = mujoco.MjModel.from_xml_path(str(files["mjcf"]))
+    i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXT, "n4d4d_seed")
+    adr = model.text_adr[i]
+    assert bytes(model.text_data[adr:adr + model.text_size[i]]).rstrip(b"\0") == b"7"
+    data = files["glb"].read_bytes()
+    (jlen,) = struct.unpack_from("<I", data, 12)
+    gltf = json.loads(data[20:20 + jlen])
+    assert gltf["asset"]["version"] == "2.0" and gltf["asset"]["extras"]["n4d4d"]["seed"] == 7
+    root = etree.fromstring(zipfile.ZipFile(files["3mf"]).read("3D/3dmodel.model"))
+    core = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
+    meta = {m.get("name"): m.text for m in root.iter(f"{core}metadata")}
+    assert meta["n4d4d:seed"] == "7"
+    assert root.nsmap["n4d4d"]  # a metadata name outside 3MF's list is namespace-qualified (Core 4.3)
+
+
+def test_3mf_is_byte_reproducible(tmp_path):
+    """Two exports of one asset are the same bytes: trimesh's random p:UUIDs become name-based
+    (uuid5) ones, distinct per object, item and build; trimesh still reads the package."""
+    import trimesh
+    from lxml import etree
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = export(hinged_asset(), tmp_path / "a", ["3mf"])["3mf"]
+    b = export(hinged_asset(), tmp_path / "b", ["3mf"])["3mf"]
+    assert a.read_bytes() == b.read_bytes()
+    root = etree.fromstring(zipfile.ZipFile(a).read("3D/3dmodel.model"))
+    key = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}UUID"
+    uuids = [el.get(key) for el in root.iter() if key in el.attrib]
+    assert len(uuids) == 5 and len(set(uuids)) == 5  # 2 objects, 2 items, the build
+    other = export(hinged_asset(name="other_chest"), tmp_path, ["3mf"])["3mf"]
+    theirs = etree.fromstring(zipfile.ZipFile(other).read("3D/3dmodel.model"))
+    assert not set(uuids) & {el.get(key) for el in theirs.iter() if key in el.attrib}
+    loaded = trimesh.load(a)
+    assert sorted(loaded.geometry) == ["base", "lid"]
+
+
+def test_usd_scene_gravity_is_standard_gravity_down(tmp_path):
+    from pxr import Usd, UsdPhysics
+
+    stage = Usd.Stage.Open(str(export(box_asset(), tmp_path, ["usda"])["usda"]))
+    scene = UsdPhysics.Scene(stage.GetPrimAtPath("/physicsScene"))
+    assert tuple(scene.GetGravityDirectionAttr().Get()) == (0.0, 0.0, -1.0)
+    assert scene.GetGravityMagnitudeAttr().Get() == pytest.approx(9.80665, rel=1e-7)  # float32 attribute

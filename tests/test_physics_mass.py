@@ -45,8 +45,7 @@ def test_rotated_box_principal_axes():
     assert np.all(np.diff(mp.principal_moments) >= 0)
     # Columns of the principal quaternion's matrix are the box axes (up to sign) in
     # ascending-moment order; R diag(moments) R^T must rebuild the tensor.
-    w, x, y, z = mp.principal_axes
-    R = Rotation.from_quat([x, y, z, w]).as_matrix()
+    R = Rotation.from_quat(mp.principal_axes, scalar_first=True).as_matrix()  # (w, x, y, z)
     np.testing.assert_allclose(R @ np.diag(mp.principal_moments) @ R.T, mp.inertia, atol=1e-12)
     order = np.argsort(moments)
     for k in range(3):
