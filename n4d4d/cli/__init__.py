@@ -15,6 +15,7 @@ from n4d4d.cli import train as _train  # noqa: F401,E402
 from n4d4d.cli import eval_rigging as _eval_rigging  # noqa: F401,E402
 from n4d4d.cli import warmup as _warmup  # noqa: F401,E402
 from n4d4d.cli import export as _export  # noqa: F401,E402
+from n4d4d.cli import report as _report  # noqa: F401,E402
 
 
 def main() -> None:
