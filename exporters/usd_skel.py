@@ -27,7 +27,7 @@ import numpy as np
 from n4d4d.asset import Asset, Mesh
 from n4d4d.errors import ExportError
 
-from n4d4d.kinematics import safe_name
+from n4d4d.kinematics import safe_name, skeleton_bind, skeleton_order
 
 INFLUENCES = 4
 
@@ -44,24 +44,13 @@ def skeleton_layout(asset: Asset) -> tuple[np.ndarray, list[str], np.ndarray]:
     parents = np.asarray(sk.parents, np.int64).reshape(-1)
     if parents.shape != (J,) or np.any(parents >= J) or np.any(parents < -1):
         raise ExportError(f"skeleton parents {parents} do not match its {J} joints", asset.name)
-    if sk.bind_transforms is not None:
-        bind = np.asarray(sk.bind_transforms, np.float64).reshape(J, 4, 4)
-    else:
-        bind = np.tile(np.eye(4), (J, 1, 1))
-        bind[:, :3, 3] = np.asarray(sk.bind_positions, np.float64).reshape(J, 3)
-    order, queue = [], [j for j in range(J) if parents[j] < 0]
-    while queue:
-        j = queue.pop(0)
-        order.append(j)
-        queue.extend(int(c) for c in np.flatnonzero(parents == j))
-    if len(order) != J:
-        raise ExportError("skeleton parents form a cycle", asset.name)
+    bind = skeleton_bind(sk)
+    order = skeleton_order(parents, asset.name)  # KinematicsError (an ExportError) on a cycle
     taken: set[str] = set()
     names = {j: safe_name(sk.joint_names[j], taken) for j in range(J)}
     paths: dict[int, str] = {}
-    for j in order:
+    for j in order.tolist():
         paths[j] = names[j] if parents[j] < 0 else f"{paths[int(parents[j])]}/{names[j]}"
-    order = np.asarray(order, np.int64)
     return order, [paths[int(j)] for j in order], bind[order]
 
 

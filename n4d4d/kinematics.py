@@ -180,6 +180,44 @@ def kinematic_tree(asset: "Asset") -> list[PartFrame]:
     return out
 
 
+def skeleton_order(parents, asset_name: str = "") -> np.ndarray:
+    """Parent-first (breadth-first) order of a skeleton's joints: ``(J,) int64`` original
+    indices, roots first in index order, so a joint always comes after its parent (UsdSkel and
+    glTF skins need it; so does composing local transforms into world ones).
+
+    Args:
+        parents: ``(J,)`` parent index per joint, -1 for a root (:class:`~n4d4d.asset.Skeleton`).
+
+    Raises:
+        KinematicsError: a parent index out of range, or the parents form a cycle.
+    """
+    parents = np.asarray(parents, np.int64).reshape(-1)
+    J = len(parents)
+    if np.any(parents >= J) or np.any(parents < -1):
+        raise KinematicsError(f"skeleton parents {parents.tolist()} out of range for {J} joints", asset_name or None)
+    order, queue, head = [], [j for j in range(J) if parents[j] < 0], 0
+    while head < len(queue):
+        j = queue[head]
+        head += 1
+        order.append(j)
+        queue.extend(int(c) for c in np.flatnonzero(parents == j))
+    if len(order) != J:
+        raise KinematicsError("skeleton parents form a cycle", asset_name or None)
+    return np.asarray(order, np.int64)
+
+
+def skeleton_bind(skeleton) -> np.ndarray:
+    """World-space (asset frame) bind transforms ``(J, 4, 4) float64`` of a
+    :class:`~n4d4d.asset.Skeleton`: its ``bind_transforms``, or pure translations to its
+    ``bind_positions`` (m) when it has none. Column-vector convention."""
+    J = len(skeleton.joint_names)
+    if skeleton.bind_transforms is not None:
+        return np.asarray(skeleton.bind_transforms, np.float64).reshape(J, 4, 4).copy()
+    bind = np.tile(np.eye(4), (J, 1, 1))
+    bind[:, :3, 3] = np.asarray(skeleton.bind_positions, np.float64).reshape(J, 3)
+    return bind
+
+
 def joint_names(frames: list[PartFrame]) -> dict[str, str]:
     """Sanitised unique identifier (:func:`safe_name`) of every joint, by joint name, in tree
     order: the USD joint prim, URDF joint and MJCF joint names. A simulator that labels joints
@@ -305,5 +343,5 @@ def point_transform(pose: np.ndarray, origin: np.ndarray) -> tuple[np.ndarray, n
 
 
 __all__ = ["KinematicsError", "PartFrame", "safe_name", "effective_type", "unit_axis", "quat_between",
-           "axis_angle_matrix", "kinematic_tree", "joint_names", "joint_motion", "forward_kinematics", "root_matrices",
+           "axis_angle_matrix", "kinematic_tree", "skeleton_order", "skeleton_bind", "joint_names", "joint_motion", "forward_kinematics", "root_matrices",
            "part_poses", "point_transform"]

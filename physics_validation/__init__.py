@@ -35,11 +35,20 @@ _LAZY = {
 }
 
 
+#: The PyBullet boundary other stages share (physics-driven motion): public name -> the private
+#: implementation. ``bullet_client(time_step)``: a quiet DIRECT client, gravity
+#: :data:`n4d4d.conventions.GRAVITY`, deterministic pairs; ``bullet_ground_plane(client)``: the
+#: plane z = 0 with coefficients 1; ``quiet_output()``: silences PyBullet's C-level prints.
+_ALIASES = {"bullet_client": ("._bullet", "connect"), "bullet_ground_plane": ("._bullet", "ground_plane"),
+            "quiet_output": ("._bullet", "_quiet")}
+
+
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _LAZY or name in _ALIASES:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        module, attr = _ALIASES.get(name, (_LAZY.get(name), name))
+        return getattr(importlib.import_module(module, __name__), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -47,5 +56,6 @@ __all__ = [
     "collision_stage", "mass_stage", "drives_stage", "stability_stage", "rest_pose_stage", "mass_properties", "convex_decomposition",
     "collision_fidelity", "check_pybullet", "check_newton", "check_articulation",
     "check_articulation_newton", "certify", "StabilityThresholds",
-    "FidelityThresholds", "CertificateThresholds", "Thresholds",
+    "FidelityThresholds", "CertificateThresholds", "Thresholds", "bullet_client", "bullet_ground_plane",
+    "quiet_output",
 ]

@@ -13,7 +13,8 @@ documented lower bar; we are stricter where the engines allow (measured with
 links at rest); Infinigen-Sim's asset test (constraint force at rest under a bound); Isaac
 Lab / PhysX GPU limits (64 vertices per convex hull).
 
-This module holds numbers and their reasons only; the checks that use them live in
+This module holds numbers and their reasons only (and re-exports the motion-clip bounds of
+:mod:`.thresholds_motion`); the checks that use them live in
 :mod:`.pybullet_check`, :mod:`.newton_check`, :mod:`.penetration`, :mod:`.articulation`.
 """
 
@@ -237,3 +238,9 @@ class Thresholds:
         """``{"stability": {...}, "fidelity": {...}, "certificate": {...}}``, JSON-ready."""
         return {"stability": as_dict(self.stability), "fidelity": as_dict(self.fidelity),
                 "certificate": as_dict(self.certificate)}
+
+
+try:  # the motion-clip bounds (owned beside these by the motion stage), one import path for all bounds
+    from .thresholds_motion import *  # noqa: F401,F403,E402
+except ImportError:  # pragma: no cover - the motion stage is not installed
+    pass

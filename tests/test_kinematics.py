@@ -158,3 +158,16 @@ def test_names_and_axes():
     np.testing.assert_allclose(unit_axis(_chain().joints[2]), [0, 0, 1])
     with pytest.raises(KinematicsError, match="zero or non-finite axis"):
         unit_axis(Joint("z", "revolute", "a", "b", np.zeros(3), np.zeros(3)), "thing")
+
+
+def test_skeleton_order_puts_parents_first():
+    from n4d4d.kinematics import skeleton_order
+
+    parents = np.array([2, -1, 1, 2, 0])  # 1 is the root; 2 under it; 0 and 3 under 2; 4 under 0
+    order = skeleton_order(parents).tolist()
+    assert order == [1, 2, 0, 3, 4]
+    assert all(order.index(j) > order.index(p) for j, p in enumerate(parents) if p >= 0)
+    with pytest.raises(KinematicsError, match="cycle"):
+        skeleton_order(np.array([1, 0]))
+    with pytest.raises(KinematicsError, match="out of range"):
+        skeleton_order(np.array([-1, 5]))
