@@ -355,7 +355,7 @@ def _viewer(glb: Path | None) -> str:
         return ""
     return f"""<h2>3D view</h2>
 <p>{_e(glb.name)}: drag to orbit, scroll to zoom (Google &lt;model-viewer&gt;, bundled, offline).</p>
-<model-viewer id="viewer" camera-controls auto-rotate shadow-intensity="0.7" exposure="1.0" alt="{_e(glb.name)}"></model-viewer>
+<model-viewer id="viewer" loading="eager" camera-controls auto-rotate shadow-intensity="1" exposure="0.7" alt="{_e(glb.name)}"></model-viewer>
 <script src="{FILES_DIR}/{VIEWER_JS}"></script>
 <script src="{FILES_DIR}/asset_glb.js"></script>
 <script>

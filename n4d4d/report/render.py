@@ -252,7 +252,7 @@ class MjScene:
         if layer.texture is not None and layer.uvs is not None:
             img = np.ascontiguousarray(np.asarray(layer.texture, np.uint8)[..., :3])
             spec.add_texture(name=f"tex{i}", type=mj.mjtTexture.mjTEXTURE_2D, width=img.shape[1],
-                             height=img.shape[0], nchannel=3, data=img.tobytes())
+                             height=img.shape[0], nchannel=3, data=img.ravel().tolist())
             mat = spec.add_material(name=f"mat{i}", specular=0.1, shininess=0.2)
             mat.textures[mj.mjtTextureRole.mjTEXROLE_RGB] = f"tex{i}"
             material = f"mat{i}"
