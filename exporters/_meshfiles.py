@@ -21,7 +21,6 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_bytes
-
 from n4d4d.kinematics import PartFrame
 
 from ._common import part_visual

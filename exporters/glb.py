@@ -27,7 +27,6 @@ from n4d4d.asset import Asset, Mesh
 from n4d4d.conventions import Z_UP_TO_Y_UP
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_bytes
-
 from n4d4d.kinematics import kinematic_tree, safe_name
 
 from ._common import part_visual, provenance_info

@@ -27,7 +27,6 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.conventions import Z_UP_TO_Y_UP
 from n4d4d.errors import ExportError
-
 from n4d4d.kinematics import PartFrame, part_poses
 
 from ._common import part_visual

@@ -16,7 +16,11 @@ offset from the parent part's origin). Each body has
   ``axis`` = ``Joint.axis``; ``range`` in rad or m with ``limited="true"`` for revolute and
   prismatic joints, unlimited for continuous; ``actfrcrange = [-effort, effort]``. Fixed joints
   weld the body to its parent (no joint element). Root bodies get a ``<freejoint/>`` unless
-  ``fixed_base``.
+  ``fixed_base``;
+- for each movable joint with a stored drive (``asset.drives``, the servo the certificate
+  tested), a ``<position>`` actuator ``<joint>_drive``: ``kp`` = stiffness, ``kv`` = damping
+  (SI, per radian or metre), ``forcerange`` +-``max_force``; its control is the target
+  coordinate (the rest coordinate 0 holds the authored pose).
 
 The build's seed is ``<custom><text name="n4d4d_seed" data="N"/></custom>`` (:data:`SEED_TEXT`).
 MuJoCo has no coefficient of restitution and no joint velocity limit: neither is written. Its
@@ -35,7 +39,6 @@ from n4d4d.asset import Asset
 from n4d4d.conventions import GRAVITY
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_text
-
 from n4d4d.kinematics import effective_type, kinematic_tree, safe_name, unit_axis
 
 from ._common import cleanup_on_failure, require_exportable
@@ -89,7 +92,9 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
             if not fixed_base:
                 body.add_freejoint()
         else:
-            _add_joint(body, f.joint, asset, jtaken)
+            name = _add_joint(body, f.joint, asset, jtaken)
+            if name is not None and f.joint.name in asset.drives:
+                _add_drive(spec, name, asset.drives[f.joint.name])
         pf = files[f.name]
         vmesh = spec.add_mesh()
         vmesh.name, vmesh.file = f"{f.name}_visual", pf.visual
@@ -119,12 +124,26 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
     return spec
 
 
-def _add_joint(body, joint, asset: Asset, taken: set[str]) -> None:
+def _add_drive(spec, joint_name: str, drive) -> None:
+    """A position actuator on MJCF joint ``joint_name`` from a stored :class:`~n4d4d.asset.Drive`:
+    ``kp`` = stiffness, ``kv`` = damping (SI per radian or metre, MJCF's own units with
+    ``angle="radian"``), force range +-``max_force``; its control is the target coordinate."""
+    import mujoco
+
+    act = spec.add_actuator()
+    act.name, act.target, act.trntype = f"{joint_name}_drive", joint_name, mujoco.mjtTrn.mjTRN_JOINT
+    act.set_to_position(kp=float(drive.stiffness), kv=float(drive.damping))
+    act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+    act.forcerange = [-float(drive.max_force), float(drive.max_force)]
+
+
+def _add_joint(body, joint, asset: Asset, taken: set[str]) -> str | None:
+    """Add ``joint`` to ``body``; returns its MJCF name (None for a fixed joint: a weld)."""
     import mujoco
 
     kind = effective_type(joint)
     if kind == "fixed":
-        return
+        return None
     if kind not in ("revolute", "continuous", "prismatic"):
         raise ExportError(f"joint '{joint.name}' has unknown type '{joint.type}'", asset.name)
     j = body.add_joint()
@@ -142,6 +161,7 @@ def _add_joint(body, joint, asset: Asset, taken: set[str]) -> None:
         j.range = [float(joint.lower), float(joint.upper)]
     j.actfrclimited = mujoco.mjtLimited.mjLIMITED_TRUE
     j.actfrcrange = [-float(joint.effort), float(joint.effort)]
+    return j.name
 
 
 def write_mjcf(asset: Asset, path: Path, mesh_dir_name: str = "meshes", fixed_base: bool = False) -> Path:

@@ -32,7 +32,6 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_text
-
 from n4d4d.kinematics import effective_type, joint_names, kinematic_tree, safe_name, unit_axis
 
 from ._common import cleanup_on_failure, require_exportable

@@ -63,7 +63,6 @@ from n4d4d.asset import Asset, Drive, Mesh
 from n4d4d.conventions import GRAVITY, GRAVITY_MAGNITUDE
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_path, atomic_write_bytes
-
 from n4d4d.kinematics import (PartFrame, effective_type, joint_names, kinematic_tree, part_poses, quat_between,
                               safe_name, unit_axis)
 
