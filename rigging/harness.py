@@ -1,100 +1,218 @@
 """Evaluation harness behind ``n4d4d eval rigging``: infer joints / skeletons on objects with
-ground truth and score them (metric definitions in :mod:`n4d4d.rigging.metrics`).
+ground truth and score them joint by joint (metric definitions in :mod:`n4d4d.rigging.metrics`,
+tables and the leave-one-category-out figures in :mod:`n4d4d.rigging.scoring`).
 
-What it does, per input path:
+What it does, per input:
 
-- a URDF (a PartNet-Mobility folder's ``mobility.urdf``, or a robot such as pybullet_data's
-  r2d2, racecar, minitaur, kuka_iiwa) is scored on two tracks:
+- a URDF (a PartNet-Mobility folder's ``mobility.urdf``, or a robot of pybullet_data) or a
+  procedural family (:mod:`n4d4d.rigging.procedural`) is scored on two tracks:
 
-  * **kept parts**: the rigid bodies (links joined by fixed joints merged) are given, joints
-    are inferred (``rig_stage(mode="articulated", joints="infer")``);
-  * **merged mesh**: all links concatenated into one unlabelled mesh, as a generator would hand
-    it over; parts come from the mesh's pieces (:func:`n4d4d.rigging.parts.component_groups`),
+  * **kept parts**: the rigid bodies (links joined by fixed joints merged; a procedural
+    family's labelled parts) are given, joints are inferred;
+  * **merged mesh**: all parts concatenated into one unlabelled mesh, as a generator would
+    hand it over; parts come from the mesh's pieces (:func:`n4d4d.rigging.parts.component_groups`),
     each inferred part is mapped to the true body with the largest share of the visual
     surface nearest to it;
 
+  both through :func:`n4d4d.rigging.stage.articulate` with every joint emitted whatever its
+  confidence (``min_confidence=0``), so the confidence threshold can be chosen afterwards
+  (:func:`n4d4d.rigging.scoring.choose_threshold`) without running inference again; the
+  shipped threshold's figures are the joints at or above it;
 - a skinned glTF / GLB is scored on the **skeleton** track: a curve skeleton inferred on its
   bind-pose mesh against the joints of its inverse bind matrices (CD-J2J, CD-J2B).
 
-Each row also counts the *extra* movable joints, those that match no true one (pieces of one
-true body hinged to each other on the merged track): accuracy alone does not see them.
+Each true movable joint gives a :class:`JointRecord` (its type, the matched prediction's
+type, confidence and errors); each predicted movable joint matching no true one (pieces of
+one true body hinged to each other, a button of a fixed body) is an *extra* with its
+confidence: accuracy alone does not see them. Every object is labelled with its category
+(PartNet-Mobility's, from ``SOURCES.tsv`` beside the objects; ``robot``; ``procedural``).
 
 With no path it evaluates the development set (``../shared/data``: PartNet-Mobility objects and
-rigged glTFs) and pybullet_data's robots. What it does not: tune anything on the data, or
-write files; it returns records and renders a table.
+rigged glTFs), the procedural families and pybullet_data's robots (:data:`ROBOTS`). What it
+does not: tune anything, or write files (the CLI writes the JSON lines it is asked for).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from n4d4d.rigging import metrics
 
-ROBOTS = ("r2d2.urdf", "racecar/racecar.urdf", "quadruped/minitaur.urdf", "kuka_iiwa/model.urdf")
-#: Targets of issue 3 per track: (type accuracy >=, median axis error deg <=, median pivot % <=)
-TARGETS = {"kept": (0.95, 3.0, 2.0), "merged": (0.80, 10.0, 5.0)}
+#: pybullet_data robots of the default run (paths under ``pybullet_data.getDataPath()``)
+ROBOTS = ("r2d2.urdf", "racecar/racecar.urdf", "quadruped/minitaur.urdf", "kuka_iiwa/model.urdf",
+          "franka_panda/panda.urdf", "laikago/laikago.urdf", "laikago/laikago_toes.urdf", "a1/a1.urdf",
+          "aliengo/aliengo.urdf", "mini_cheetah/mini_cheetah.urdf", "xarm/xarm6_robot.urdf", "husky/husky.urdf")
 SKELETON_TARGET = 0.05  # CD-J2J <=
 
 
 @dataclass
+class JointRecord:
+    """One true movable joint on one track and its matched prediction (if any).
+
+    ``pred_type`` is ``"none"`` when no inferred joint joins the two bodies; ``confidence``
+    the matched prediction's (NaN when none). Errors as :func:`metrics.joint_errors`
+    (``limit_ok``: same type and range within 20 % of the true one; None without a usable
+    true range)."""
+
+    name: str
+    true_type: str
+    pred_type: str = "none"
+    confidence: float = float("nan")
+    source: str = ""
+    class_ok: bool = False
+    strict_ok: bool = False
+    axis_deg: float | None = None
+    pivot_pct: float | None = None
+    limit_err: float | None = None
+    limit_ok: bool | None = None
+
+
+@dataclass
+class Extra:
+    """A predicted movable joint that matches no true movable joint."""
+
+    name: str
+    pred_type: str
+    confidence: float
+    source: str = ""
+
+
+@dataclass
 class ObjectResult:
-    """One object on one track; per-joint lists hold matched joints' errors."""
+    """One object on one track: its joint records, extra joints, skeleton figures, time."""
 
     name: str
     track: str
-    true_joints: int = 0
-    matched: int = 0
-    type_ok: int = 0
-    strict_ok: int = 0
-    axis_deg: list = field(default_factory=list)
-    pivot_pct: list = field(default_factory=list)
-    limit_err: list = field(default_factory=list)
-    extra: int = 0
+    category: str = ""
+    records: list = field(default_factory=list)
+    extras: list = field(default_factory=list)
     cd_j2j: float | None = None
     cd_j2b: float | None = None
+    skeleton_joints: int = 0
+    skeleton_pred: int = 0
     seconds: float = 0.0
+    budget_s: float = float("inf")
     error: str | None = None
 
+    @property
+    def true_joints(self) -> int:
+        """Number of true joints (movable joints; skeleton joints on the skeleton track)."""
+        return self.skeleton_joints if self.track == "skeleton" else len(self.records)
 
-def default_paths(shared: Path | None = None) -> list[Path]:
-    """The dev set under ``shared`` (default ``../shared/data`` beside the repo, if present)
-    followed by pybullet_data's robots."""
+    @property
+    def matched(self) -> int:
+        """True joints with a prediction between the same bodies (inferred skeleton joints)."""
+        if self.track == "skeleton":
+            return self.skeleton_pred
+        return sum(r.pred_type != "none" for r in self.records)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (NaN / inf as None)."""
+        def clean(x):
+            if isinstance(x, float) and not math.isfinite(x):
+                return None
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, list):
+                return [clean(v) for v in x]
+            return x
+        d = clean(asdict(self))
+        d["true_joints"], d["matched"] = self.true_joints, self.matched
+        return d
+
+
+def categories(shared: Path) -> dict[str, str]:
+    """PartNet-Mobility object id -> category, from ``shared/partnet-mobility/SOURCES.tsv``
+    (empty when absent)."""
+    tsv = Path(shared) / "partnet-mobility" / "SOURCES.tsv"
+    if not tsv.is_file():
+        return {}
+    rows = [line.split("\t") for line in tsv.read_text().splitlines()[1:] if line.strip()]
+    return {r[0]: r[1] for r in rows if len(r) > 1}
+
+
+def category_of(path: Path) -> str:
+    """The category of an evaluated file (see module docstring)."""
+    path = Path(path)
+    if path.name == "mobility.urdf":
+        return categories(path.parent.parent.parent).get(path.parent.name, "PartNet-Mobility")
     import pybullet_data
 
-    if shared is None:
-        shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    base = Path(pybullet_data.getDataPath()).resolve()
+    return "robot" if base in path.resolve().parents else "other"
+
+
+def default_shared() -> Path:
+    """``../shared/data`` beside the repository."""
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def default_paths(shared: Path | None = None, *, robots: bool = True, skins: bool = True) -> list[Path]:
+    """The dev set under ``shared`` (default :func:`default_shared`, if present), then
+    pybullet_data's :data:`ROBOTS` when ``robots``."""
+    import pybullet_data
+
+    shared = default_shared() if shared is None else Path(shared)
     paths = []
     if shared.is_dir():
         paths += sorted((shared / "partnet-mobility").glob("*/mobility.urdf"))
-        paths += sorted(p for p in (shared / "rigged").glob("*") if p.suffix.lower() in (".glb", ".gltf"))
+        if skins:
+            paths += sorted(p for p in (shared / "rigged").glob("*") if p.suffix.lower() in (".glb", ".gltf"))
     base = Path(pybullet_data.getDataPath())
-    return paths + [base / r for r in ROBOTS if (base / r).is_file()]
+    return paths + ([base / r for r in ROBOTS if (base / r).is_file()] if robots else [])
+
+
+def all_robot_paths() -> list[Path]:
+    """Every pybullet_data URDF outside ``random_urdfs/`` with a movable joint (revolute,
+    continuous or prismatic) whose two bodies carry geometry: the robots the harness must run
+    on without an error."""
+    import pybullet_data
+
+    from n4d4d.io.urdf import parse_urdf
+
+    base = Path(pybullet_data.getDataPath())
+    out = []
+    for p in sorted(base.rglob("*.urdf")):
+        if "random_urdfs" in p.parts:
+            continue
+        try:
+            model = parse_urdf(p)
+        except Exception:  # noqa: BLE001 - a file pybullet itself cannot parse is no robot here
+            continue
+        if any(j.type in ("revolute", "continuous", "prismatic") for j in model.joints):
+            out.append(p)
+    return out
 
 
 def _label(path: Path) -> str:
     return f"{path.parent.name}/{path.name}" if path.name == "mobility.urdf" else path.stem
 
 
-def _score(res: ObjectResult, pred_joints, true_joints, part_to_body, diag):
-    res.extra = metrics.extra_joints(pred_joints, true_joints, part_to_body)
+def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag, confidence, source):
+    """Fill ``res.records`` / ``res.extras`` from predicted and true joints (see
+    :func:`metrics.match_joints`); ``confidence`` / ``source``: joint name -> value."""
+    matched = set()
     for t, p in metrics.match_joints(pred_joints, true_joints, part_to_body):
-        res.true_joints += 1
-        if p is None:
-            continue
-        res.matched += 1
-        e = metrics.joint_errors(p, t, diag)
-        res.type_ok += e["type_ok"]
-        res.strict_ok += e["strict_ok"]
-        for key in ("axis_deg", "pivot_pct", "limit_err"):
-            if e[key] is not None:
-                getattr(res, key).append(e[key])
+        rec = JointRecord(t.name, metrics.true_type(t))
+        if p is not None:
+            matched.add(id(p))
+            e = metrics.joint_errors(p, t, diag)
+            rec.pred_type = p.type
+            rec.confidence = float(confidence.get(p.name, 1.0))
+            rec.source = source.get(p.name, "")
+            for k in ("class_ok", "strict_ok", "axis_deg", "pivot_pct", "limit_err", "limit_ok"):
+                setattr(rec, k, e[k])
+        res.records.append(rec)
+    res.extras = [Extra(j.name, j.type, float(confidence.get(j.name, 1.0)), source.get(j.name, ""))
+                  for j in pred_joints if j.type != "fixed" and id(j) not in matched]
 
 
-def _body_of_parts(parts, visual) -> dict[str, str]:
+def body_of_parts(parts, visual) -> dict[str, str]:
     """Inferred part name -> the true body most of whose visual surface the part holds.
 
     Every visual face (centroid) goes to the part whose mesh is nearest by signed distance
@@ -119,19 +237,16 @@ def _body_of_parts(parts, visual) -> dict[str, str]:
     return out
 
 
-def evaluate_urdf(path: Path, *, seed: int = 0, time_budget_s: float = 120.0) -> list[ObjectResult]:
-    """Kept-parts and merged-mesh results for one URDF (see module docstring)."""
-    from n4d4d.io.urdf import load_urdf_asset
-    from n4d4d.rigging.stage import rig_stage
+def evaluate_asset(truth, true_joints, name: str, category: str, *, seed: int = 0,
+                   time_budget_s: float = 120.0, tracks=("kept", "merged")) -> list[ObjectResult]:
+    """Results of ``truth`` (an Asset whose ``visual`` labels its true bodies by
+    ``face_submesh``; ``parts`` optional) against ``true_joints`` on each of ``tracks``."""
+    from n4d4d.rigging.stage import articulate
 
     out = []
-    try:
-        truth = load_urdf_asset(path)
-    except Exception as e:  # a broken object is reported, not fatal to the run
-        return [ObjectResult(_label(path), "kept", error=f"{type(e).__name__}: {e}")]
     diag = truth.visual.diagonal
-    for track in ("kept", "merged"):
-        res = ObjectResult(_label(path), track)
+    for track in tracks:
+        res = ObjectResult(name, track, category, budget_s=time_budget_s)
         t0 = time.monotonic()
         try:
             if track == "kept":
@@ -139,14 +254,41 @@ def evaluate_urdf(path: Path, *, seed: int = 0, time_budget_s: float = 120.0) ->
             else:
                 v = truth.visual
                 asset = truth.replace(parts=(), joints=(), visual=v.replace(face_submesh=None, submesh_names=()))
-            rigged = rig_stage(asset, mode="articulated", joints="infer", seed=seed, time_budget_s=time_budget_s)
+            rigged = articulate(asset, joints="infer", seed=seed, time_budget_s=time_budget_s, min_confidence=0.0)
+            fig = rigged.stages[-1].figures
             mapping = ({p.name: p.name for p in rigged.parts} if track == "kept"
-                       else _body_of_parts(rigged.parts, truth.visual))
-            _score(res, rigged.joints, truth.joints, mapping, diag)
-        except Exception as e:
+                       else body_of_parts(rigged.parts, truth.visual))
+            score_joints(res, rigged.joints, true_joints, mapping, diag,
+                         fig.get("joint_confidence", {}), fig.get("joint_candidates", {}))
+        except Exception as e:  # noqa: BLE001 - a failing object is reported, not fatal to the run
             res.error = f"{type(e).__name__}: {e}"
         res.seconds = time.monotonic() - t0
         out.append(res)
+    return out
+
+
+def evaluate_urdf(path: Path, *, seed: int = 0, time_budget_s: float = 120.0) -> list[ObjectResult]:
+    """Kept-parts and merged-mesh results for one URDF (see module docstring)."""
+    from n4d4d.io.urdf import load_urdf_asset
+
+    path = Path(path)
+    try:
+        truth = load_urdf_asset(path)
+    except Exception as e:  # noqa: BLE001 - a broken object is reported, not fatal to the run
+        return [ObjectResult(_label(path), "kept", category_of(path), error=f"{type(e).__name__}: {e}")]
+    return evaluate_asset(truth, truth.joints, _label(path), category_of(path), seed=seed,
+                          time_budget_s=time_budget_s)
+
+
+def evaluate_procedural(names=None, *, seed: int = 0, time_budget_s: float = 120.0) -> list[ObjectResult]:
+    """Both tracks on the procedural families (:data:`n4d4d.rigging.procedural.FAMILIES`,
+    or those named), category ``procedural``."""
+    from n4d4d.rigging import procedural
+
+    out = []
+    for n in names or procedural.FAMILIES:
+        asset, joints = procedural.FAMILIES[n]()
+        out += evaluate_asset(asset, joints, n, "procedural", seed=seed, time_budget_s=time_budget_s)
     return out
 
 
@@ -156,7 +298,7 @@ def evaluate_skin(path: Path, *, seed: int = 0) -> ObjectResult:
     from n4d4d.rigging.gltf_skin import read_skin
     from n4d4d.rigging.stage import rig_stage
 
-    res = ObjectResult(path.stem, "skeleton")
+    res = ObjectResult(path.stem, "skeleton", "skinned")
     t0 = time.monotonic()
     try:
         skin = read_skin(path)
@@ -164,81 +306,54 @@ def evaluate_skin(path: Path, *, seed: int = 0) -> ObjectResult:
         rigged = rig_stage(Asset("skin", visual=mesh), mode="skeletal", seed=seed)
         s = 1.0 / mesh.diagonal
         sk = rigged.skeleton
-        res.true_joints = len(skin.joint_names)
-        res.matched = len(sk.joint_names)
+        res.skeleton_joints = len(skin.joint_names)
+        res.skeleton_pred = len(sk.joint_names)
         res.cd_j2j = metrics.cd_j2j(sk.bind_positions * s, skin.joint_positions * s)
         res.cd_j2b = metrics.cd_j2b(sk.bind_positions * s, sk.parents, skin.joint_positions * s, skin.parents)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         res.error = f"{type(e).__name__}: {e}"
     res.seconds = time.monotonic() - t0
     return res
 
 
-def evaluate(paths: list[Path], *, seed: int = 0, time_budget_s: float = 120.0) -> list[ObjectResult]:
-    """Results for every path (URDF: two tracks; glTF / GLB: skeleton track)."""
+def evaluate(paths: list[Path], *, seed: int = 0, time_budget_s: float = 120.0, on_result=None) -> list[ObjectResult]:
+    """Results for every path (URDF / PartNet-Mobility folder: two tracks; glTF / GLB:
+    skeleton track; ``procedural:NAME`` or ``procedural``: the procedural families).
+    ``on_result(result)`` is called as each result is ready (progress, JSON lines)."""
     out = []
     for p in paths:
-        p = Path(p)
-        if p.is_dir() and (p / "mobility.urdf").is_file():
-            p = p / "mobility.urdf"
-        if p.suffix.lower() in (".glb", ".gltf"):
-            out.append(evaluate_skin(p, seed=seed))
+        s = str(p)
+        if s == "procedural" or s.startswith("procedural:"):
+            rs = evaluate_procedural([s.split(":", 1)[1]] if ":" in s else None, seed=seed,
+                                     time_budget_s=time_budget_s)
         else:
-            out += evaluate_urdf(p, seed=seed, time_budget_s=time_budget_s)
+            p = Path(p)
+            if p.is_dir() and (p / "mobility.urdf").is_file():
+                p = p / "mobility.urdf"
+            if p.suffix.lower() in (".glb", ".gltf"):
+                rs = [evaluate_skin(p, seed=seed)]
+            else:
+                rs = evaluate_urdf(p, seed=seed, time_budget_s=time_budget_s)
+        for r in rs:
+            if on_result is not None:
+                on_result(r)
+        out += rs
     return out
 
 
-def summarize(results: list[ObjectResult]) -> dict[str, dict]:
-    """Pooled figures per track: joint-type accuracy (over all true movable joints), medians of
-    the axis / pivot / limit errors over matched joints, mean CD-J2J / CD-J2B, and whether each
-    target of issue 3 is met."""
+def summarize(results: list[ObjectResult], threshold: float = 0.0) -> dict[str, dict]:
+    """Pooled figures per track at confidence ``threshold`` (see
+    :func:`n4d4d.rigging.scoring.figures`); the skeleton track: mean CD-J2J / CD-J2B."""
+    from n4d4d.rigging.scoring import figures
+
     out = {}
-    for track in ("kept", "merged", "skeleton"):
+    for track in ("kept", "merged"):
         rs = [r for r in results if r.track == track and r.error is None]
-        if not rs:
-            continue
-        if track == "skeleton":
-            j2j = float(np.mean([r.cd_j2j for r in rs]))
-            out[track] = {"objects": len(rs), "cd_j2j": j2j, "cd_j2b": float(np.mean([r.cd_j2b for r in rs])),
-                          "met": j2j <= SKELETON_TARGET}
-            continue
-        n = sum(r.true_joints for r in rs)
-        pool = {k: [x for r in rs for x in getattr(r, k)] for k in ("axis_deg", "pivot_pct", "limit_err")}
-        med = {k: (float(np.median(v)) if v else float("nan")) for k, v in pool.items()}
-        acc = sum(r.type_ok for r in rs) / n if n else float("nan")
-        ta, tx, tp = TARGETS[track]
-        out[track] = {"objects": len(rs), "joints": n, "extra": sum(r.extra for r in rs), "type_acc": acc,
-                      "strict_acc": sum(r.strict_ok for r in rs) / n if n else float("nan"),
-                      "axis_med": med["axis_deg"], "pivot_med": med["pivot_pct"], "limit_med": med["limit_err"],
-                      "met": bool(acc >= ta and med["axis_deg"] <= tx and med["pivot_pct"] <= tp)}
+        if rs:
+            out[track] = figures(rs, threshold) | {"objects": len(rs)}
+    rs = [r for r in results if r.track == "skeleton" and r.error is None]
+    if rs:
+        j2j = float(np.mean([r.cd_j2j for r in rs]))
+        out["skeleton"] = {"objects": len(rs), "cd_j2j": j2j, "cd_j2b": float(np.mean([r.cd_j2b for r in rs])),
+                           "met": j2j <= SKELETON_TARGET}
     return out
-
-
-def _f(x, fmt="{:.2f}"):
-    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else fmt.format(x)
-
-
-def render_table(results: list[ObjectResult]):
-    """A ``rich.table.Table`` of per-object rows and the pooled rows per track."""
-    from rich.table import Table
-
-    t = Table(title="n4d4d eval rigging")
-    for col in ("object", "track", "joints", "matched", "extra", "type acc", "axis med (deg)",
-                "pivot med (%diag)", "limit med", "CD-J2J", "CD-J2B", "time (s)", "error"):
-        t.add_column(col)
-    for r in results:
-        med = lambda v: float(np.median(v)) if v else None  # noqa: E731
-        t.add_row(r.name, r.track, str(r.true_joints), str(r.matched), "" if r.track == "skeleton" else str(r.extra),
-                  _f(r.type_ok / r.true_joints if r.true_joints and r.track != "skeleton" else None),
-                  _f(med(r.axis_deg)), _f(med(r.pivot_pct)), _f(med(r.limit_err)),
-                  _f(r.cd_j2j, "{:.3f}"), _f(r.cd_j2b, "{:.3f}"), f"{r.seconds:.1f}", (r.error or "")[:60])
-    for track, s in summarize(results).items():
-        met = "target met" if s["met"] else "target MISSED"
-        if track == "skeleton":
-            t.add_row(f"ALL ({s['objects']})", track, "", "", "", "", "", "", "", _f(s["cd_j2j"], "{:.3f}"),
-                      _f(s["cd_j2b"], "{:.3f}"), "", met, style="bold")
-        else:
-            t.add_row(f"ALL ({s['objects']})", track, str(s["joints"]), "", str(s["extra"]), _f(s["type_acc"]),
-                      _f(s["axis_med"]), _f(s["pivot_med"]), _f(s["limit_med"]), "", "", "",
-                      f"{met}; strict type acc {_f(s['strict_acc'])}", style="bold")
-    return t

@@ -16,7 +16,11 @@ Definitions (used by ``n4d4d eval rigging``):
 - **Limit range error**: ``|(upper - lower)_inferred - (upper - lower)_true|``, in degrees for
   revolute joints, in % of the diagonal for prismatic ones; continuous joints are skipped, and
   so are true joints whose file gives no usable range (``lower == upper``, as pybullet_data's
-  minitaur knees: PyBullet then leaves them unlimited).
+  minitaur knees: PyBullet then leaves them unlimited). **Limit within 20 %**
+  (``limit_ok``): the inferred joint has the true one's strict type and its range is within
+  20 % of the true range (None where the truth has no usable range).
+- **True type**: a URDF revolute joint without finite limits is continuous
+  (:func:`n4d4d.kinematics.effective_type`).
 - **Extra joints**: inferred movable joints that match no true movable joint (between two
   pieces of one true body, or bodies the truth joins rigidly): the cost of over-segmenting,
   which the accuracy above does not see.
@@ -32,6 +36,15 @@ from __future__ import annotations
 import numpy as np
 
 CLASS = {"revolute": "hinge", "continuous": "hinge", "prismatic": "slider", "fixed": "static"}
+LIMIT_REL_TOL = 0.2  # the issue's "limit range within 20 % of the true range"
+
+
+def true_type(joint) -> str:
+    """A ground-truth joint's type as a simulator reads it (revolute without finite limits:
+    continuous)."""
+    from n4d4d.kinematics import effective_type
+
+    return effective_type(joint)
 
 
 def axis_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -50,21 +63,25 @@ def point_line_distance(p: np.ndarray, origin: np.ndarray, axis: np.ndarray) -> 
 def joint_errors(pred, true, diag: float) -> dict:
     """Errors of one matched joint pair (``Joint``-like records, asset frame), ``diag`` in m.
 
-    Returns ``type_ok``, ``strict_ok``, ``axis_deg``, ``pivot_pct`` (hinges) and
-    ``limit_err`` (degrees or % of diag; None where undefined)."""
-    out = {"type_ok": CLASS[pred.type] == CLASS[true.type], "strict_ok": pred.type == true.type,
-           "axis_deg": None, "pivot_pct": None, "limit_err": None}
+    Returns ``class_ok`` (alias ``type_ok``), ``strict_ok``, ``axis_deg``, ``pivot_pct``
+    (hinges), ``limit_err`` (degrees or % of diag) and ``limit_ok`` (None where undefined)."""
+    ttype = true_type(true)
+    ok = CLASS[pred.type] == CLASS[ttype]
+    out = {"type_ok": ok, "class_ok": ok, "strict_ok": pred.type == ttype,
+           "axis_deg": None, "pivot_pct": None, "limit_err": None, "limit_ok": None}
+    usable = ttype in ("revolute", "prismatic") and true.upper > true.lower
+    if usable:
+        out["limit_ok"] = False
     if pred.type == "fixed":
         return out
     out["axis_deg"] = axis_angle_deg(pred.axis, true.axis)
     if CLASS[true.type] == "hinge" and CLASS[pred.type] == "hinge":
         out["pivot_pct"] = 100.0 * point_line_distance(pred.origin, true.origin, true.axis) / diag
-    if true.upper <= true.lower:  # no usable range in the file
+    if not usable or pred.type != ttype:  # no usable range in the file, or not comparable
         return out
-    if pred.type == true.type == "revolute":
-        out["limit_err"] = float(np.degrees(abs((pred.upper - pred.lower) - (true.upper - true.lower))))
-    elif pred.type == true.type == "prismatic":
-        out["limit_err"] = 100.0 * abs((pred.upper - pred.lower) - (true.upper - true.lower)) / diag
+    d = abs((pred.upper - pred.lower) - (true.upper - true.lower))
+    out["limit_err"] = float(np.degrees(d)) if ttype == "revolute" else 100.0 * d / diag
+    out["limit_ok"] = bool(d <= LIMIT_REL_TOL * (true.upper - true.lower))
     return out
 
 

@@ -1,11 +1,14 @@
 """Procedural articulated shapes with known joints, for tests, demos and benchmarks.
 
-What it does: builds three small objects from boxes and cylinders, each returned as an
+What it does: builds small objects from boxes and cylinders, each returned as an
 :class:`~n4d4d.asset.Asset` whose ``visual`` mesh is all parts concatenated (``face_submesh``
 labels the parts, as a multi-mesh GLB/OBJ would) together with the true joints (asset frame,
 m, rad): a box with a hinged lid, a cabinet with a drawer, a two-link arm, two crossed
-blades on a pin, and a motor disc carrying a bracket. Every part is a
-union of closed primitives (watertight components), dimensions in metres.
+blades on a pin, a motor disc carrying a bracket, a keypad (a slab with 12 keys inset in
+pockets), a pair of glasses (a frame and two temples on hinges), a knob on a panel, and a
+cube split in two halves (no joint: two bodies glued face to face). Every part is a union
+of closed primitives (watertight components; the keypad's slab a manifold3d difference),
+dimensions in metres. :data:`FAMILIES` names them all (the harness's ``procedural`` set).
 
 What it does not: model hinge pins as separate parts, or make the union a single manifold.
 """
@@ -129,3 +132,79 @@ def motor_with_bracket() -> tuple[Asset, tuple[Joint, ...]]:
              _box([0.12, 0.07, -0.15], [0.14, 0.08, -0.01])]
     j = Joint("motor", "continuous", "block", "rotor", np.array([0.13, 0.06, 0.0]), np.array([0.0, 1.0, 0.0]))
     return _assemble("motor_with_bracket", {"block": block, "rotor": rotor}, [j])
+
+
+def keypad(rows: int = 4, cols: int = 3) -> tuple[Asset, tuple[Joint, ...]]:
+    """A slab (``cols`` x ``rows`` keys at a 6 cm pitch, 2 cm thick, top at z = 0.02) with
+    square pockets 4.2 cm wide and 8 mm deep, each holding a 4 cm key 12 mm tall whose bottom
+    floats 3 mm above the pocket floor (its top 7 mm above the slab).
+
+    True joints: prismatic along -Z (the inset normal, into the slab), travel 0 .. 3 mm (down
+    to the pocket floor), one per key ``key_<row>_<col>``, parent ``slab``."""
+    import trimesh
+
+    pitch, key, pocket, top = 0.06, 0.04, 0.042, 0.02
+    w, d = cols * pitch + 0.02, rows * pitch + 0.02
+    slab = _box([-w / 2, -d / 2, 0.0], [w / 2, d / 2, top])
+    holes, keys, joints = [], {}, []
+    for r in range(rows):
+        for c in range(cols):
+            x, y = (c - (cols - 1) / 2) * pitch, (r - (rows - 1) / 2) * pitch
+            holes.append(_box([x - pocket / 2, y - pocket / 2, top - 0.008], [x + pocket / 2, y + pocket / 2, top + 0.01]))
+            name = f"key_{r}_{c}"
+            keys[name] = [_box([x - key / 2, y - key / 2, top - 0.005], [x + key / 2, y + key / 2, top + 0.007])]
+            joints.append(Joint(f"{name}_slide", "prismatic", "slab", name, np.array([x, y, top - 0.005]),
+                                np.array([0.0, 0.0, -1.0]), 0.0, 0.003))
+    slab = trimesh.boolean.difference([slab, trimesh.util.concatenate(holes)], engine="manifold")
+    return _assemble("keypad", {"slab": [slab], **keys}, joints)
+
+
+def glasses() -> tuple[Asset, tuple[Joint, ...]]:
+    """A pair of glasses: a frame (a 14 x 4 cm front 4 mm deep with two lens openings, and an
+    end piece 6 x 12 x 10 mm reaching back from each top corner) and two temples (bars 4 mm
+    wide, 8 mm tall, 12.8 cm long) butting against the end pieces' back faces.
+
+    True joints: revolute about Z through each temple's inner front edge (x = +-0.064,
+    y = -0.012), the temples folding inward by about 95 degrees (until a temple's tip meets
+    the front) and blocked outward."""
+    import trimesh
+
+    front = _box([-0.07, 0.0, -0.02], [0.07, 0.004, 0.02])
+    lenses = trimesh.util.concatenate([_box([-0.062, -0.01, -0.015], [-0.008, 0.014, 0.015]),
+                                       _box([0.008, -0.01, -0.015], [0.062, 0.014, 0.015])])
+    frame = [trimesh.boolean.difference([front, lenses], engine="manifold")]
+    parts, joints = {"frame": frame}, []
+    for side, s in (("right", 1.0), ("left", -1.0)):
+        lo, hi = sorted([s * 0.064, s * 0.070])
+        frame.append(_box([lo, -0.012, 0.004], [hi, 0.0, 0.014]))
+        tlo, thi = sorted([s * 0.064, s * 0.068])
+        parts[f"temple_{side}"] = [_box([tlo, -0.14, 0.005], [thi, -0.012, 0.013])]
+        # folding inward: the tip (at -Y) moves toward -s X, a rotation of -s about +Z
+        joints.append(Joint(f"hinge_{side}", "revolute", "frame", f"temple_{side}",
+                            np.array([s * 0.064, -0.012, 0.009]), np.array([0.0, 0.0, -s]), 0.0,
+                            np.deg2rad(95.0)))
+    return _assemble("glasses", parts, joints)
+
+
+def knob_on_panel() -> tuple[Asset, tuple[Joint, ...]]:
+    """A 0.3 x 0.02 x 0.2 m panel (front face at y = 0) with a knob: a disc of radius 2.5 cm,
+    1.5 cm deep, on its front, axis along -Y (a stove or radio dial).
+
+    True joint: continuous about Y through the disc centre (0, -0.0075, 0.1)."""
+    panel = [_box([-0.15, 0.0, 0.0], [0.15, 0.02, 0.2])]
+    knob = [_cylinder([0.0, -0.0075, 0.1], [0, 1, 0], 0.025, 0.015, sections=64)]
+    j = Joint("dial", "continuous", "panel", "knob", np.array([0.0, -0.0075, 0.1]), np.array([0.0, -1.0, 0.0]))
+    return _assemble("knob_on_panel", {"panel": panel, "knob": knob}, [j])
+
+
+def split_cube() -> tuple[Asset, tuple[Joint, ...]]:
+    """A 0.2 m cube cut in two halves at z = 0.1, labelled as two parts: two bodies glued
+    face to face, which nothing says can move. True joints: none."""
+    lower = [_box([-0.1, -0.1, 0.0], [0.1, 0.1, 0.1])]
+    upper = [_box([-0.1, -0.1, 0.1], [0.1, 0.1, 0.2])]
+    return _assemble("split_cube", {"lower": lower, "upper": upper}, [])
+
+
+#: name -> builder of every family (the harness's ``procedural`` set)
+FAMILIES = {f.__name__: f for f in (hinged_lid_box, cabinet_with_drawer, two_link_arm, crossed_blades,
+                                    motor_with_bracket, keypad, glasses, knob_on_panel, split_cube)}

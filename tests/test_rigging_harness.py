@@ -30,7 +30,8 @@ def test_cli_prints_table(pybullet_data):
 
     out = CliRunner().invoke(app, ["eval", "rigging", str(pybullet_data / "cartpole.urdf")])
     assert out.exit_code == 0, out.output
-    assert "kept" in out.output and "merged" in out.output and "CD-J2J" in out.output
+    assert "kept" in out.output and "merged" in out.output and "by category" in out.output
+    assert "by true joint type" in out.output and "leave-one-category-out" in out.output
 
 
 def test_skeleton_track_on_dev_skins(shared_data):

@@ -1,14 +1,20 @@
 """``n4d4d eval rigging [PATH...]``: score joint and skeleton inference against ground truth.
 
-Paths may be URDF files, PartNet-Mobility folders (holding ``mobility.urdf``) and skinned
-glTF / GLB files; with none, the development set in ``../shared/data`` and pybullet_data's
-robots are used. Prints a rich table (per object and pooled per track, with the issue's
-targets) and exits 0 when the run completes, whatever the scores. Method and metric
-definitions: :mod:`n4d4d.rigging.harness`, :mod:`n4d4d.rigging.metrics`.
+Paths may be URDF files, PartNet-Mobility folders (holding ``mobility.urdf``), skinned glTF /
+GLB files, and ``procedural`` (or ``procedural:NAME``) for the procedural families; with none,
+the development set in ``../shared/data``, the procedural families and pybullet_data's robots
+are used (``--all-robots``: every pybullet_data URDF with a movable joint). Prints rich tables
+per category, per true joint type and pooled (with the issue's targets, at the shipped
+confidence threshold and leave-one-category-out), optionally per object; ``--json`` writes one
+JSON line per object and track, ``--from-json`` renders the tables of such a file again
+without running inference. Exits 0 when the run completes, whatever the scores. Method and
+metric definitions: :mod:`n4d4d.rigging.harness`, :mod:`n4d4d.rigging.scoring`,
+:mod:`n4d4d.rigging.metrics`.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,22 +23,87 @@ import typer
 from n4d4d.cli.app import eval_app
 
 
+def _load_results(path: Path):
+    from n4d4d.rigging.harness import Extra, JointRecord, ObjectResult
+
+    out = []
+    for line in Path(path).read_text().splitlines():
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        d.pop("true_joints", None)
+        d.pop("matched", None)
+        nan = lambda x: float("nan") if x is None else x  # noqa: E731
+        recs = [JointRecord(**(r | {"confidence": nan(r.get("confidence"))})) for r in d.pop("records", [])]
+        extras = [Extra(**(x | {"confidence": nan(x.get("confidence"))})) for x in d.pop("extras", [])]
+        d["budget_s"] = float("inf") if d.get("budget_s") is None else d["budget_s"]
+        out.append(ObjectResult(**d, records=recs, extras=extras))
+    return out
+
+
 @eval_app.command("rigging")
 def eval_rigging(
-    paths: Optional[List[Path]] = typer.Argument(None, help="URDF files, PartNet-Mobility folders, skinned glTF/GLB"),
+    paths: Optional[List[str]] = typer.Argument(
+        None, help="URDF files, PartNet-Mobility folders, skinned glTF/GLB, 'procedural[:NAME]'"),
     seed: int = typer.Option(0, help="seed of every sampler"),
-    time_budget: float = typer.Option(120.0, help="joint-inference budget per object and track (s)"),
+    time_budget: float = typer.Option(120.0, help="rigging budget per object and track (s)"),
+    robots: bool = typer.Option(True, help="with no PATH: include pybullet_data's robots"),
+    all_robots: bool = typer.Option(False, help="with no PATH: every pybullet_data URDF with a movable joint"),
+    objects: bool = typer.Option(False, help="also print one row per object and track"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write one JSON line per object and track"),
+    from_json: Optional[Path] = typer.Option(None, help="render the tables of a --json file; run nothing"),
 ) -> None:
     """Infer joints (kept-parts and merged-mesh tracks) and skeletons, and print the metrics."""
+    import sys
+
     from rich.console import Console
 
-    from n4d4d.rigging.harness import default_paths, evaluate, render_table
+    from n4d4d.rigging import harness, scoring
+    from n4d4d.rigging.stage import MIN_CONFIDENCE
 
-    console = Console(width=200)  # the table is wide; never wrap it to a narrow pipe
-    todo = list(paths) if paths else default_paths()
-    missing = [p for p in todo if not Path(p).exists()]
-    if missing:
-        console.print(f"[red]not found: {', '.join(map(str, missing))}[/red]")
-        raise typer.Exit(2)
-    results = evaluate(todo, seed=seed, time_budget_s=time_budget)
-    console.print(render_table(results))
+    console = Console(width=220)  # the tables are wide; never wrap them to a narrow pipe
+    if from_json is not None:
+        results = _load_results(from_json)
+    else:
+        if paths:
+            todo = list(paths)
+        else:
+            todo = harness.default_paths(robots=robots and not all_robots) + ["procedural"]
+            if all_robots:
+                todo += harness.all_robot_paths()
+        missing = [p for p in todo if not str(p).startswith("procedural") and not Path(p).exists()]
+        if missing:
+            console.print(f"[red]not found: {', '.join(map(str, missing))}[/red]")
+            raise typer.Exit(2)
+
+        def progress(r):
+            print(f"  {r.name} {r.track}: {r.seconds:.1f} s{' ' + r.error if r.error else ''}", file=sys.stderr)
+
+        results = harness.evaluate(todo, seed=seed, time_budget_s=time_budget, on_result=progress)
+        if json_out is not None:
+            from n4d4d.io.atomic import atomic_write_text
+
+            atomic_write_text(json_out, "".join(json.dumps(r.to_json()) + "\n" for r in results))
+    if objects:
+        console.print(scoring.object_table(results, MIN_CONFIDENCE))
+    console.print(scoring.category_table(results, MIN_CONFIDENCE,
+                                         title=f"by category (confidence >= {MIN_CONFIDENCE:.2f})"))
+    console.print(scoring.type_table(results, MIN_CONFIDENCE,
+                                     title=f"by true joint type (confidence >= {MIN_CONFIDENCE:.2f})"))
+    table, loco = scoring.pooled_table(results, MIN_CONFIDENCE)
+    console.print(table)
+    if loco:
+        console.print("leave-one-category-out thresholds: "
+                      + ", ".join(f"{c} {t:.2f}" for c, t in sorted(loco.items())))
+    skel = harness.summarize(results).get("skeleton")
+    if skel:
+        console.print(f"skeleton track: {skel['objects']} skins, CD-J2J {skel['cd_j2j']:.3f}, "
+                      f"CD-J2B {skel['cd_j2b']:.3f} ({'target met' if skel['met'] else 'target MISSED'})")
+    errors = [r for r in results if r.error]
+    over = [r for r in results if r.seconds > r.budget_s]
+    if errors:
+        console.print(f"[red]{len(errors)} error(s):[/red] " + "; ".join(f"{r.name} {r.track}: {r.error[:80]}"
+                                                               for r in errors))
+    if over:
+        console.print(f"[yellow]{len(over)} over the time budget:[/yellow] "
+                      + "; ".join(f"{r.name} {r.track} {r.seconds:.0f} s" for r in over))

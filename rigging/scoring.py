@@ -1,0 +1,236 @@
+"""Scores of ``n4d4d eval rigging`` from joint records: pooled figures at a confidence
+threshold, per category and per joint type, the threshold chosen on the dev set, its
+leave-one-category-out figure, and the tables the CLI prints.
+
+Definitions (records from :mod:`n4d4d.rigging.harness`, errors from :mod:`n4d4d.rigging.metrics`):
+
+- a predicted movable joint is **emitted** at threshold ``t`` when its confidence is ``>= t``
+  (below it the stage fuses the part: the joint is fixed);
+- **motion-class accuracy**: true movable joints whose emitted match has the same class
+  (hinge / slider), over all true movable joints; **strict**: the same type (revolute,
+  continuous, prismatic);
+- **precision**: emitted joints of the right class over all emitted movable joints (those
+  of the wrong class and the extras, matching no true joint, are false joints);
+- axis / pivot medians over the emitted matched joints; **limit within 20 %** over true
+  joints with a usable range;
+- **extra per joint**: emitted extras over true movable joints (the merged track's target);
+- **threshold choice** (:func:`choose_threshold`): the confidence maximising F-beta with
+  beta = 0.5 (precision weighted twice recall: a false joint in a simulator is worse than a
+  missed one) over both tracks; **leave-one-category-out** (:func:`loco_thresholds`): each
+  category scored at the threshold chosen on all the other categories.
+
+What it does not: run inference (the harness does) or change a record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Targets of issue 18 per track (figure: (bound, "min" | "max"))
+TARGETS = {"kept": {"class_acc": (0.9, "min"), "strict_acc": (0.85, "min"), "axis_med": (3.0, "max"),
+                    "pivot_med": (2.0, "max"), "limit_ok": (0.8, "min")},
+           "merged": {"class_acc": (0.8, "min"), "extra_per_joint": (0.1, "max")}}
+BETA = 0.5
+
+
+def _t(threshold, r) -> float:
+    return threshold.get(r.category, 0.0) if isinstance(threshold, dict) else float(threshold)
+
+
+def _emitted(rec, t: float) -> bool:
+    return rec.pred_type not in ("none", "fixed") and bool(rec.confidence >= t)
+
+
+def counts(results, threshold=0.0) -> dict:
+    """Raw counts at ``threshold`` (a float, or category -> float): ``n`` true joints,
+    ``tp`` (right class, emitted), ``strict``, ``fp`` (emitted wrong class + extras), ``extra``."""
+    n = tp = strict = fp = extra = 0
+    for r in results:
+        if r.error is not None or r.track == "skeleton":
+            continue
+        t = _t(threshold, r)
+        for rec in r.records:
+            n += 1
+            if _emitted(rec, t):
+                tp += bool(rec.class_ok)
+                strict += bool(rec.strict_ok)
+                fp += not rec.class_ok
+        e = sum(bool(x.confidence >= t) for x in r.extras)
+        extra += e
+        fp += e
+    return {"n": n, "tp": tp, "strict": strict, "fp": fp, "extra": extra}
+
+
+def figures(results, threshold=0.0) -> dict:
+    """Pooled figures (see module docstring) of ``results`` (one track) at ``threshold``."""
+    c = counts(results, threshold)
+    axis, pivot, lim = [], [], []
+    for r in results:
+        if r.error is not None:
+            continue
+        t = _t(threshold, r)
+        for rec in r.records:
+            em = _emitted(rec, t)
+            if em and rec.axis_deg is not None:
+                axis.append(rec.axis_deg)
+            if em and rec.pivot_pct is not None:
+                pivot.append(rec.pivot_pct)
+            if rec.limit_ok is not None:
+                lim.append(bool(rec.limit_ok) and em)
+    n = c["n"]
+    med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
+    out = {"joints": n, "class_acc": c["tp"] / n if n else float("nan"),
+           "strict_acc": c["strict"] / n if n else float("nan"),
+           "precision": c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan"),
+           "axis_med": med(axis), "pivot_med": med(pivot),
+           "limit_ok": float(np.mean(lim)) if lim else float("nan"),
+           "extra": c["extra"], "extra_per_joint": c["extra"] / n if n else float("nan")}
+    out["type_acc"] = out["class_acc"]  # the name earlier reports used
+    return out
+
+
+def met(track: str, fig: dict) -> dict[str, bool]:
+    """Which of the track's :data:`TARGETS` ``fig`` meets."""
+    out = {}
+    for k, (bound, kind) in TARGETS.get(track, {}).items():
+        v = fig[k]
+        out[k] = bool(np.isfinite(v) and (v >= bound if kind == "min" else v <= bound))
+    return out
+
+
+def f_beta(c: dict, beta: float = BETA) -> float:
+    """F-beta of counts ``c`` (:func:`counts`): precision ``tp / (tp + fp)``, recall ``tp / n``."""
+    p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
+    rc = c["tp"] / c["n"] if c["n"] else 0.0
+    return (1 + beta ** 2) * p * rc / (beta ** 2 * p + rc) if p + rc > 0 else 0.0
+
+
+def choose_threshold(results, beta: float = BETA) -> float:
+    """The confidence threshold maximising F-beta (:func:`f_beta`) over ``results`` (all
+    tracks pooled); candidates are the emitted confidences and 0; ties take the lowest."""
+    confs = {0.0}
+    for r in results:
+        confs.update(float(x.confidence) for x in r.extras)
+        confs.update(float(x.confidence) for x in r.records if x.pred_type not in ("none", "fixed"))
+    best, best_t = -1.0, 0.0
+    for t in sorted(c for c in confs if np.isfinite(c)):
+        f = f_beta(counts(results, t), beta)
+        if f > best + 1e-12:
+            best, best_t = f, t
+    return best_t
+
+
+def loco_thresholds(results, beta: float = BETA) -> dict[str, float]:
+    """Category -> the threshold :func:`choose_threshold` picks on every *other* category."""
+    cats = sorted({r.category for r in results if r.track != "skeleton"})
+    return {c: choose_threshold([r for r in results if r.category != c and r.track != "skeleton"], beta)
+            for c in cats}
+
+
+def _nanmean(v) -> float:
+    v = [x for x in v if np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def _f(x, fmt="{:.2f}"):
+    return "-" if x is None or (isinstance(x, float) and not np.isfinite(x)) else fmt.format(x)
+
+
+def category_table(results, threshold=0.0, title="by category"):
+    """A ``rich`` table: one row per category, kept and merged figures side by side."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("category", "objects", "joints", "kept class", "kept strict", "axis med", "pivot med",
+                "limit 20%", "kept extra", "kept prec", "merged class", "merged strict", "merged extra/j",
+                "merged prec", "max s", "errors"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    cats = sorted({r.category for r in results if r.track in ("kept", "merged")})
+    for c in cats:
+        rs = [r for r in results if r.category == c]
+        k = figures([r for r in rs if r.track == "kept"], threshold)
+        m = figures([r for r in rs if r.track == "merged"], threshold)
+        errs = sum(r.error is not None for r in rs)
+        t.add_row(c, str(len({r.name for r in rs})), str(k["joints"]), _f(k["class_acc"]), _f(k["strict_acc"]),
+                  _f(k["axis_med"], "{:.1f}"), _f(k["pivot_med"]), _f(k["limit_ok"]), str(k["extra"]),
+                  _f(k["precision"]), _f(m["class_acc"]), _f(m["strict_acc"]), _f(m["extra_per_joint"]),
+                  _f(m["precision"]), f"{max(r.seconds for r in rs):.0f}", str(errs) if errs else "")
+    return t
+
+
+def type_table(results, threshold=0.0, title="by true joint type"):
+    """A ``rich`` table: one row per track and true joint type."""
+    from rich.table import Table
+
+    from n4d4d.rigging.harness import ObjectResult
+
+    t = Table(title=title)
+    for col in ("track", "true type", "joints", "class acc", "strict acc", "axis med", "pivot med", "limit 20%"):
+        t.add_column(col)
+    for track in ("kept", "merged"):
+        for jt in ("revolute", "continuous", "prismatic"):
+            rs = []
+            for r in results:
+                if r.track == track and r.error is None:
+                    sub = ObjectResult(r.name, r.track, r.category, [x for x in r.records if x.true_type == jt])
+                    rs.append(sub)
+            f = figures(rs, threshold)
+            if f["joints"]:
+                t.add_row(track, jt, str(f["joints"]), _f(f["class_acc"]), _f(f["strict_acc"]),
+                          _f(f["axis_med"], "{:.1f}"), _f(f["pivot_med"]), _f(f["limit_ok"]))
+    return t
+
+
+def pooled_table(results, shipped: float, title="pooled (issue 18 targets)"):
+    """A ``rich`` table of the pooled figures per track: at the shipped threshold, with each
+    category at its leave-one-category-out threshold, the mean over categories (LOCO), and
+    with every joint emitted; each row says which targets it meets."""
+    from rich.table import Table
+
+    loco = loco_thresholds(results)
+    t = Table(title=title)
+    for col in ("track", "threshold", "joints", "class acc", "strict acc", "precision", "axis med",
+                "pivot med", "limit 20%", "extra", "extra/j", "targets"):
+        t.add_column(col)
+    cats = sorted(loco)
+    for track in ("kept", "merged"):
+        rs = [r for r in results if r.track == track and r.error is None]
+        if not rs:
+            continue
+        rows = [(f"shipped {shipped:.2f}", figures(rs, shipped)),
+                ("LOCO per category", figures(rs, loco))]
+        per = [figures([r for r in rs if r.category == c], loco) for c in cats]
+        per = [p for p in per if p["joints"]]
+        macro = {k: _nanmean([p[k] for p in per]) for k in ("class_acc", "strict_acc", "precision", "axis_med", "pivot_med", "limit_ok",
+                           "extra_per_joint")}
+        macro |= {"joints": sum(p["joints"] for p in per), "extra": sum(p["extra"] for p in per)}
+        rows.append(("LOCO, mean of categories", macro))
+        rows.append(("0 (all emitted)", figures(rs, 0.0)))
+        for label, f in rows:
+            ok = met(track, f)
+            miss = [k for k, v in ok.items() if not v]
+            t.add_row(track, label, str(f["joints"]), _f(f["class_acc"]), _f(f["strict_acc"]), _f(f["precision"]),
+                      _f(f["axis_med"], "{:.1f}"), _f(f["pivot_med"]), _f(f["limit_ok"]), str(f["extra"]),
+                      _f(f["extra_per_joint"]), "all met" if not miss else "missed: " + ", ".join(miss))
+    return t, loco
+
+
+def object_table(results, threshold=0.0):
+    """A ``rich`` table with one row per object and track."""
+    from rich.table import Table
+
+    t = Table(title="per object")
+    for col in ("object", "category", "track", "joints", "matched", "class acc", "strict", "axis med",
+                "pivot med", "extra", "CD-J2J", "time (s)", "error"):
+        t.add_column(col)
+    for r in results:
+        if r.track == "skeleton":
+            t.add_row(r.name, r.category, r.track, str(r.true_joints), str(r.matched), "", "", "", "", "",
+                      _f(r.cd_j2j, "{:.3f}"), f"{r.seconds:.1f}", (r.error or "")[:50])
+            continue
+        f = figures([r], threshold) if r.error is None else {}
+        over = " (over budget)" if r.seconds > r.budget_s else ""
+        t.add_row(r.name, r.category, r.track, str(r.true_joints), str(r.matched), _f(f.get("class_acc")),
+                  _f(f.get("strict_acc")), _f(f.get("axis_med"), "{:.1f}"), _f(f.get("pivot_med")),
+                  str(f.get("extra", "")), "", f"{r.seconds:.1f}{over}", (r.error or "")[:50])
+    return t
