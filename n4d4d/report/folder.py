@@ -55,17 +55,26 @@ def exported_file(asset_dir: Path, report: dict, kinds: tuple[str, ...]) -> Path
     return None
 
 
-def read_asset(asset_dir: Path, report: dict | None = None):
+def read_asset(asset_dir: Path, report: dict | None = None, prefer_record: bool = True):
     """The :class:`~n4d4d.asset.Asset` of a finished folder, as far as its files tell.
 
+    With ``prefer_record`` the canonical record (``asset.json`` + ``asset.npz``,
+    :meth:`~n4d4d.asset.Asset.load`) is read when the folder has one: the asset exactly as built.
+    Otherwise (older folders, or a damaged record) the USD, else the GLB, is read back.
     Returns an Asset whose ``visual`` is None when the folder holds no USD or GLB (a rejected
     asset's folder holds its report only). Raises :class:`ReportInputError` on unreadable files.
     """
     from n4d4d.asset import Asset
+    from n4d4d.errors import InputError as _InputError
 
     asset_dir = Path(asset_dir)
     report = read_report(asset_dir) if report is None else report
     name = str(report.get("name") or asset_dir.name)
+    if prefer_record and (asset_dir / "asset.json").is_file():
+        try:
+            return Asset.load(asset_dir)
+        except _InputError:
+            pass  # fall back to the exported files
     usd = exported_file(asset_dir, report, ("usda", "usdc", "usd"))
     try:
         if usd is not None:

@@ -159,7 +159,7 @@ class AssetPictures:
         self.view_bounds = np.stack([allv.min(axis=0), allv.max(axis=0)])
         bodies = self.part_names + [f"ghost:{j.child}" for j in self.ghosts]
         self.scene = MjScene(bodies, layers, max_size=size, floor_z=float(self.bounds[0, 2]),
-                             floor_radius=0.7 * self.diag)
+                             floor_radius=0.7 * self.diag, floor_centre=self.bounds.mean(axis=0)[:2])
         self.layer_names = [lay.name for lay in layers]
 
     def _part_layer(self, p) -> Layer:
@@ -454,7 +454,7 @@ def sample_grid(meshes, columns: int = 4, cell: tuple[int, int] = (256, 192), la
         bounds = np.stack([V.min(0), V.max(0)])
         diag = float(np.linalg.norm(bounds[1] - bounds[0]))
         scene = MjScene(["body"], [Layer("m", V, F, (*PALETTE[i % 10], 1.0), "body")], max_size=cell,
-                        floor_z=float(bounds[0, 2]), floor_radius=0.8 * diag)
+                        floor_z=float(bounds[0, 2]), floor_radius=0.8 * diag, floor_centre=bounds.mean(axis=0)[:2])
         try:
             img = scene.render(Camera.fit(bounds, width=w, height=h), groups=(0, 5))
         finally:

@@ -191,14 +191,14 @@ class MjScene:
         layers: what to draw.
         max_size: largest image (width, height) it will render (pixels).
         floor_z: height of a light-grey floor disc (m), or None for no floor.
-        floor_radius: the disc's radius (m).
+        floor_radius: the disc's radius (m). floor_centre: its ``(x, y)`` centre (m).
 
     Raises:
         RenderError: no OpenGL context, or MuJoCo rejects a mesh.
     """
 
     def __init__(self, bodies: list[str], layers: list[Layer], *, max_size: tuple[int, int] = (800, 600),
-                 floor_z: float | None = None, floor_radius: float = 1.0):
+                 floor_z: float | None = None, floor_radius: float = 1.0, floor_centre=(0.0, 0.0)):
         import mujoco
 
         self._mj = mujoco
@@ -221,7 +221,8 @@ class MjScene:
             light.directional = True
         if floor_z is not None:
             spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_CYLINDER, group=5,
-                                    size=[floor_radius, 1e-4, 0], pos=[0, 0, floor_z - 2e-4],
+                                    size=[floor_radius, 1e-4, 0],
+                                    pos=[float(floor_centre[0]), float(floor_centre[1]), floor_z - 2e-4],
                                     rgba=[0.90, 0.91, 0.93, 1], contype=0, conaffinity=0)
         self.bodies = list(bodies)
         for b in self.bodies:
