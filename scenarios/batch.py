@@ -1,9 +1,10 @@
 """Batch builds for datasets: many inputs, one folder each, on local processes or on Ray.
 
-Every job builds and saves one asset in isolation (in this process for one local worker, a
-fresh worker process, or a Ray task) and returns a :class:`BatchResult`; an error in one job
-(bad file, budget exceeded, even a crash of a native library) is recorded in its result and
-never stops the others. Output folders are written atomically by :meth:`n4d4d.Asset.save`,
+Every job builds and saves one asset in isolation (in this process for one unisolated local
+worker, in a long-lived worker process of :class:`~n4d4d.scenarios.pool.WorkerPool` under a
+time and memory limit, or in a Ray task) and returns a :class:`BatchResult`; an error in one
+job (bad file, budget exceeded, even a native crash, a hang or a runaway allocation of one
+asset's worker) is recorded in its result and never stops the others. Output folders are written atomically by :meth:`n4d4d.Asset.save`,
 so an interrupted batch leaves complete folders and nothing half-written; re-running with
 ``skip_existing=True`` resumes it: temporaries a killed run left are removed, and a folder
 counts as done only when the file hashes its ``report.json`` records match the files.
@@ -21,16 +22,40 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal, Sequence, Union
 
 from n4d4d.options import BuildOptions
+from n4d4d.scenarios.pool import faults_from_env
 from n4d4d.sources import Source, as_source
 
-#: A job: ``("path", "/data/chair.obj")``, ``("sample", "random_urdfs/042")`` or a Source.
-Job = Union[tuple[Literal["path", "sample"], str], Source]
+
+
+@dataclass(frozen=True)
+class AssetJob:
+    """A job with its own build options (a scenario's randomised asset).
+
+    Attributes:
+        source: what to build.
+        options: this job's build options (its seed, size, material...); they replace the
+            batch's shared options; ``options.name`` is the asset's name when set.
+        joint_damping: drive damping (SI: N m s/rad for angular, N s/m for linear drives) set
+            on every joint drive after the ``mass`` stage computed the drives, so the physics
+            certificate tests, and the files carry, the randomised servo; None keeps them.
+    """
+
+    source: Source
+    options: BuildOptions
+    joint_damping: float | None = None
+
+
+#: A job: ``("path", "/data/chair.obj")``, ``("sample", "random_urdfs/042")``, a Source, or an
+#: :class:`AssetJob` (a source with its own options).
+Job = Union[tuple[Literal["path", "sample"], str], Source, AssetJob]
+
+#: Seconds one asset may take in a worker before it is stopped (``build_batch(time_limit_s=)``).
+DEFAULT_TIME_LIMIT_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,8 @@ class BatchResult:
 
 def job_source(job: Job) -> Source:
     """The :class:`~n4d4d.sources.Source` of a job."""
+    if isinstance(job, AssetJob):
+        return job.source
     if isinstance(job, Source):
         return job
     kind, value = job
@@ -73,9 +100,11 @@ def job_source(job: Job) -> Source:
 
 def job_name(job: Job, options: BuildOptions | None = None) -> str:
     """The asset name a job gets by itself (before collisions are resolved): the ``name``
-    option, else its source's name."""
+    option (an :class:`AssetJob`'s own options first), else its source's name."""
     from n4d4d.sources import safe_asset_name
 
+    if isinstance(job, AssetJob):
+        options = job.options
     if options is not None and options.name:
         return safe_asset_name(options.name)
     return job_source(job).name
@@ -157,21 +186,47 @@ def _summary(report: dict) -> tuple[str | None, str]:
     return main, reasons
 
 
+def with_joint_damping(asset, damping: float):
+    """``asset`` with every drive's damping set to ``damping`` (SI per radian or per metre) and a
+    ``joint_damping`` stage record saying so; unchanged (no record) without drives."""
+    from n4d4d.asset import StageRecord
+
+    if not asset.drives:
+        return asset
+    drives = {k: replace(d, damping=float(damping)) for k, d in asset.drives.items()}
+    return asset.with_stage(StageRecord("joint_damping", 0.0, {"damping_si": float(damping), "joints": sorted(drives)}),
+                            drives=drives)
+
+
+def _build_job(job: Job, source: Source, opts: BuildOptions, progress):
+    """The pipeline's stage table for one job; an :class:`AssetJob` with ``joint_damping``
+    gets it applied right after the ``mass`` stage (where drives are computed)."""
+    from n4d4d.pipeline import STAGES, run_stage
+
+    damping = job.joint_damping if isinstance(job, AssetJob) else None
+    asset = run_stage(STAGES[0], source, opts, progress, source.label)
+    for stage in STAGES[1:]:
+        asset = run_stage(stage, asset, opts, progress, asset.provenance.source)
+        if stage.name == "mass" and damping is not None:
+            asset = with_joint_damping(asset, damping)
+    return asset
+
+
 def build_one(job: Job, out_dir: str, options: dict, keep_failed: bool = False, name: str | None = None,
               progress: Callable[[str, str], None] | None = None) -> BatchResult:
     """Build and save one job as ``name`` (default: its own); never raises (errors go into
-    the result)."""
+    the result). ``options`` (plain values of :class:`BuildOptions`) is ignored for an
+    :class:`AssetJob`, which carries its own."""
     from n4d4d.errors import N4d4dError
-    from n4d4d.pipeline import build
 
     t0 = time.perf_counter()
     source = None
     try:
         source = job_source(job)
-        opts = BuildOptions(**options)
+        opts = job.options if isinstance(job, AssetJob) else BuildOptions(**options)
         if name is not None and name != job_name(job, opts):
             opts = opts.model_copy(update={"name": name})
-        asset = build(source, options=opts, progress=progress)
+        asset = _build_job(job, source, opts, progress)
         folder = asset.save(Path(out_dir) / asset.name, formats=opts.formats, keep_failed=keep_failed)
         from n4d4d.exporters import FILE_NAMES
 
@@ -192,23 +247,35 @@ def build_batch(jobs: Sequence[Job], out_dir: str | Path, options: BuildOptions 
                 workers: int = 1, backend: Literal["local", "ray"] = "local", keep_failed: bool = False,
                 skip_existing: bool = False,
                 on_result: Callable[[BatchResult], None] | None = None,
-                progress: Callable[[str, str, str], None] | None = None) -> list[BatchResult]:
+                progress: Callable[[str, str, str], None] | None = None,
+                isolate: bool | None = None, time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
+                memory_limit_gb: float | None = None, ray_address: str | None = None) -> list[BatchResult]:
     """Build every job into ``out_dir/<name>/``; results in the order of ``jobs``.
 
     Args:
         jobs: inputs, see :data:`Job`.
-        out_dir: the dataset folder.
-        options: build options shared by all jobs (default: :class:`BuildOptions` defaults).
-        workers: local worker processes (``spawn`` context: each starts clean); 1 builds in
-            this process. On Ray, the number of tasks in flight at once.
-        backend: ``"local"`` or ``"ray"`` (``pip install n4d4d[ray]``; connects to the
-            cluster named by ``RAY_ADDRESS``, else starts a local one).
+        out_dir: the dataset folder (a path every worker sees, for Ray on a cluster).
+        options: build options shared by all jobs (default: :class:`BuildOptions` defaults);
+            an :class:`AssetJob` uses its own.
+        workers: local worker processes (long-lived, see :mod:`n4d4d.scenarios.pool`); 1
+            builds in this process unless ``isolate``. On Ray, the number of tasks in flight.
+        backend: ``"local"`` or ``"ray"`` (``pip install n4d4d[ray]``; connects to
+            ``ray_address``, else to the cluster named by ``RAY_ADDRESS``, else starts a local
+            one; an already initialised Ray is used as it is). Each Ray task asks for 1 CPU.
         keep_failed: export assets that fail the physics checks (marked), see ``Asset.save``.
         skip_existing: keep jobs whose output is complete (:func:`completed_output`), with
             the verdict their report gives; temporaries a killed run left are removed first.
         on_result: called with each result as it arrives (progress display).
-        progress: ``progress(label, stage, "start" | "done")`` around each stage, for builds
-            in this process (one local worker).
+        progress: ``progress(label, stage, "start" | "done")`` around each stage (local
+            builds, in this process or in pool workers; not for Ray tasks).
+        isolate: build in worker processes even with one worker (default: only for
+            ``workers > 1``), so a crash, hang or runaway memory of one asset is contained.
+        time_limit_s: wall seconds one asset may take in a worker (pool or Ray) before it is
+            stopped and recorded failed; None: no limit. Not applied to in-process builds.
+        memory_limit_gb: resident GiB one asset's worker (with its children) may use before it
+            is stopped and recorded failed (default: twice ``options.memory_budget_gb`` plus
+            4 GiB for the libraries); None in this process.
+        ray_address: the Ray cluster to join (``ray.init(address=...)``).
 
     Raises:
         ImportError: backend "ray" without ray installed (message says how to install it).
@@ -219,6 +286,8 @@ def build_batch(jobs: Sequence[Job], out_dir: str | Path, options: BuildOptions 
     options = options or BuildOptions()
     payload = options.model_dump(mode="python")
     out = Path(out_dir)
+    if memory_limit_gb is None:
+        memory_limit_gb = 2.0 * options.memory_budget_gb + 4.0
     names, notes = plan_names(jobs, options)
     results: dict[int, BatchResult] = {}
     todo = []
@@ -239,45 +308,40 @@ def build_batch(jobs: Sequence[Job], out_dir: str | Path, options: BuildOptions 
         todo.append(i)
 
     def record(i: int, result: BatchResult) -> None:
-        from dataclasses import replace
-
         results[i] = replace(result, notes=notes[i] + result.notes)
         if on_result:
             on_result(results[i])
 
+    def failed(i: int, message: str, seconds: float) -> None:
+        """A job whose worker was lost: its reason, and any temporary it left removed."""
+        removed = remove_stale_temporaries(out, names[i])
+        extra = tuple(f"{names[i]}: removed {r} left by the stopped worker" for r in removed)
+        record(i, BatchResult(jobs[i], names[i], None, False, f"{job_source(jobs[i]).label}: {message}", seconds,
+                              notes=extra))
+
+    faults = faults_from_env()
     if backend == "ray":
-        try:
-            import ray
-        except ImportError as exc:
-            raise ImportError("backend 'ray' needs ray: pip install 'n4d4d[ray]'") from exc
-        if not ray.is_initialized():
-            ray.init(ignore_reinit_error=True, log_to_driver=False)
-        remote = ray.remote(build_one)
-        pending = {}
-        queue = list(todo)
-        while queue or pending:
-            while queue and len(pending) < max(1, workers):
-                i = queue.pop(0)
-                pending[remote.remote(jobs[i], str(out), payload, keep_failed, names[i])] = i
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                record(pending.pop(ref), ray.get(ref))
-    elif workers <= 1:
+        from n4d4d.scenarios.ray_backend import run_on_ray
+
+        run_on_ray([(i, (jobs[i], str(out), payload, keep_failed, names[i], faults.get(names[i]))) for i in todo],
+                   workers=workers, time_limit_s=time_limit_s, memory_limit_gb=memory_limit_gb,
+                   address=ray_address, on_result=record, on_failure=failed)
+    elif workers <= 1 and not isolate:
         for i in todo:
             label = job_source(jobs[i]).label if progress else ""
             hook = (lambda stage, event, label=label: progress(label, stage, event)) if progress else None
             record(i, build_one(jobs[i], str(out), payload, keep_failed, names[i], progress=hook))
     else:
-        import multiprocessing as mp
+        from n4d4d.scenarios.pool import WorkerPool
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(build_one, jobs[i], str(out), payload, keep_failed, names[i]): i for i in todo}
-            for fut in as_completed(futures):
-                i = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # the worker process itself died (native crash)
-                    result = BatchResult(jobs[i], names[i], None, False,
-                                         f"{job_source(jobs[i]).label}: worker died: {type(exc).__name__}: {exc}", 0.0)
-                record(i, result)
+        def on_progress(i: int, stage: str, event: str) -> None:
+            if progress:
+                progress(job_source(jobs[i]).label, stage, event)
+
+        def on_failure(i: int, failure) -> None:
+            failed(i, failure.message, failure.seconds)
+
+        tasks = [(i, (jobs[i], str(out), payload, keep_failed, names[i], faults.get(names[i]))) for i in todo]
+        with WorkerPool(max(1, workers), time_limit_s=time_limit_s, memory_limit_gb=memory_limit_gb) as pool:
+            pool.run(tasks, on_result=record, on_failure=on_failure, on_progress=on_progress)
     return [results[i] for i in range(len(jobs))]
