@@ -37,6 +37,32 @@ class NonFiniteError(InputError):
     """The mesh has NaN or infinite coordinates."""
 
 
+class FlatMeshError(EmptyMeshError):
+    """The mesh is flat or nearly so (all vertices within a sliver of one plane, or of a line):
+    it encloses no volume a simulator could use. ``thickness`` is its extent across that plane
+    (file units) and ``axis`` the direction it was measured along (``"x" | "y" | "z"`` or a
+    vector written out)."""
+
+    def __init__(self, message: str, path: str | Path | None = None, *, thickness: float = 0.0,
+                 axis: str = "z"):
+        self.thickness, self.axis = float(thickness), axis
+        super().__init__(message, path)
+
+
+class MalformedFileError(InputError):
+    """The file's bytes do not follow its format: truncated, a header that lies about the data,
+    malformed numbers or indices. ``line`` is the 1-based line (text formats, XML) or None."""
+
+    def __init__(self, message: str, path: str | Path | None = None, *, line: int | None = None):
+        self.line = line
+        super().__init__(message, path)
+
+
+class UnsafePathError(InputError):
+    """A file names another one (a glTF buffer, a URDF mesh) outside the folders it may read:
+    absolute paths, ``file://`` or network URLs, ``..`` out of the input's folder tree."""
+
+
 class BudgetError(N4d4dError):
     """A resource budget (memory, time) would be or was exceeded."""
 

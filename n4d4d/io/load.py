@@ -4,7 +4,9 @@ Reading is trimesh's; this module adds what n4d4d needs on top: a scene is flatt
 mesh with every face tagged by the sub-mesh it came from (``Mesh.face_submesh``), glTF's Y-up
 frame is turned to n4d4d's Z-up, visual attributes that survive (base colour, vertex colours,
 UVs and base-colour texture of a single textured mesh) are kept, and bad input is refused with
-a typed error naming the file. It does not scale, repair or remesh (see :mod:`n4d4d.pipeline`
+a typed error naming the file (and the line) before any native library sees it: the file's
+bytes are checked first (:mod:`n4d4d.io.mesh_checks`, :mod:`n4d4d.io.gltf_checks`), then the
+mesh (finite, sane magnitudes, not degenerate, not flat). It does not scale, repair or remesh (see :mod:`n4d4d.pipeline`
 and :mod:`n4d4d.volume`). URDF input is read by :mod:`n4d4d.io.urdf`.
 """
 
@@ -18,7 +20,8 @@ import numpy as np
 
 from n4d4d.asset import Mesh
 from n4d4d.conventions import Y_UP_TO_Z_UP
-from n4d4d.errors import EmptyMeshError, InputError, MissingFileError, NonFiniteError, UnsupportedFormatError
+from n4d4d.errors import (EmptyMeshError, InputError, MalformedFileError, MissingFileError, NonFiniteError,
+                          UnsupportedFormatError)
 
 #: File suffix -> trimesh file type, the mesh formats n4d4d reads.
 MESH_FORMATS = {".obj": "obj", ".glb": "glb", ".gltf": "gltf", ".stl": "stl", ".ply": "ply", ".off": "off"}
@@ -78,33 +81,75 @@ def _base_color(visual) -> np.ndarray | None:
     return None
 
 
-def load_mesh(path: str | Path, *, up: str | None = None) -> Mesh:
+def read_scene(p: Path, suffix: str):
+    """Check a mesh file's bytes and parse them into a trimesh Scene (no processing).
+
+    glTF / GLB documents are checked by :mod:`n4d4d.io.gltf_checks` (indices, buffers inside
+    the file's folder, lengths), the other formats by :func:`n4d4d.io.mesh_checks.prepare`;
+    whatever trimesh still raises becomes one line of :class:`MalformedFileError`.
+    """
+    import trimesh
+
+    from n4d4d.io import gltf_checks
+    from n4d4d.io.mesh_checks import prepare
+
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})", p) from exc
+    data = prepare(data, suffix, p)
+    if suffix == ".glb":
+        doc, bin_len = gltf_checks.split_glb(data, p)
+        gltf_checks.check_document(doc, p, folder=p.parent, glb_bin_bytes=bin_len)
+    elif suffix == ".gltf":
+        gltf_checks.check_document(gltf_checks.parse_json(data, p), p, folder=p.parent)
+    try:
+        return trimesh.load(io.BytesIO(data), file_type=MESH_FORMATS[suffix], force="scene", process=False,
+                            resolver=trimesh.resolvers.FilePathResolver(str(p)))
+    except Exception as exc:  # trimesh raises many types for malformed files
+        raise MalformedFileError(f"cannot read {MESH_FORMATS[suffix].upper()} file: {_one_line(exc)}", p) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (f"{type(exc).__name__}: {text}" if len(text) < 12 else text)[:240] or type(exc).__name__
+
+
+def load_mesh(path: str | Path, *, up: str | None = None, solid: bool = True) -> Mesh:
     """Read a mesh file into one Z-up :class:`Mesh` in the file's own length unit.
 
     Args:
         path: an OBJ, GLB, glTF, STL, PLY or OFF file.
         up: the file's up axis, ``"y"`` or ``"z"``; default ``"y"`` for glTF/GLB (the spec)
-            and ``"z"`` otherwise. A Y-up mesh is rotated by ``conventions.Y_UP_TO_Z_UP``.
+            and ``"z"`` otherwise. A Y-up mesh is rotated by ``conventions.Y_UP_TO_Z_UP``
+            (a proper rotation: winding and handedness are kept).
+        solid: refuse flat and nearly flat meshes (:func:`n4d4d.io.mesh_checks.check_geometry`);
+            False for a caller that will give the sheet a thickness itself.
 
     Returns:
         A Mesh with ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``face_submesh (F,)
         int32`` and ``submesh_names`` (one per scene geometry instance), plus base colour,
-        vertex colours, or (for a single textured geometry) UVs and a PNG texture.
+        vertex colours, or (for a single textured geometry) UVs and a PNG texture. Vertices
+        that no face uses are dropped.
 
     Raises:
         MissingFileError, UnsupportedFormatError: bad path.
-        InputError: trimesh cannot parse the file.
-        EmptyMeshError: the file holds no triangles.
-        NonFiniteError: NaN or infinite vertex coordinates.
+        MalformedFileError: the bytes do not follow the format (truncated, lying header, bad
+            numbers or indices; names the line for text formats).
+        UnsafePathError: a glTF buffer or image outside the file's folder.
+        EmptyMeshError: no triangles, all faces degenerate; FlatMeshError: flat or nearly flat.
+        NonFiniteError: NaN or infinite vertex coordinates. InputError: absurd magnitudes.
     """
     import trimesh
 
+    from n4d4d.io.mesh_checks import check_geometry
+
     p = check_path(path)
     suffix = p.suffix.lower()
-    try:
-        scene = trimesh.load(str(p), file_type=MESH_FORMATS[suffix], force="scene", process=False)
-    except Exception as exc:  # trimesh raises many types for malformed files
-        raise InputError(f"cannot read {MESH_FORMATS[suffix].upper()} file: {exc}", p) from exc
+    axis = (up or ("y" if suffix in Y_UP_FORMATS else "z")).lower()
+    if axis not in ("y", "z"):
+        raise InputError(f"up axis must be 'y' or 'z', got {up!r}", p)
+    scene = read_scene(p, suffix)
 
     parts, names = [], []
     for node_name in scene.graph.nodes_geometry:
@@ -119,20 +164,19 @@ def load_mesh(path: str | Path, *, up: str | None = None) -> Mesh:
 
     verts, faces, labels, offset = [], [], [], 0
     for i, (geom, transform) in enumerate(parts):
-        v = np.asarray(geom.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
-        verts.append(v)
+        v = np.asarray(geom.vertices, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != 3:
+            raise MalformedFileError(f"vertices of '{names[i]}' have {v.shape[-1]} coordinates, not 3", p)
+        if not np.isfinite(transform).all():
+            raise NonFiniteError(f"the scene transform of '{names[i]}' has NaN or infinite entries", p)
+        verts.append(v @ transform[:3, :3].T + transform[:3, 3])
         faces.append(np.asarray(geom.faces, dtype=np.int64) + offset)
         labels.append(np.full(len(geom.faces), i, dtype=np.int32))
         offset += len(v)
-    vertices = np.concatenate(verts)
-    if not np.isfinite(vertices).all():
-        bad = int((~np.isfinite(vertices)).any(axis=1).sum())
-        raise NonFiniteError(f"{bad} vertices have NaN or infinite coordinates", p)
-
-    if (up or ("y" if suffix in Y_UP_FORMATS else "z")).lower() == "y":
+    vertices, faces = np.concatenate(verts), np.concatenate(faces)
+    if axis == "y":
         vertices = vertices @ Y_UP_TO_Z_UP.T
-    elif (up or "z").lower() != "z":
-        raise InputError(f"up axis must be 'y' or 'z', got {up!r}", p)
+    used = check_geometry(vertices, faces, p, solid=solid)
 
     attrs: dict = {}
     visuals = [g.visual for g, _ in parts]
@@ -145,5 +189,12 @@ def load_mesh(path: str | Path, *, up: str | None = None) -> Mesh:
             attrs["uvs"], attrs["texture_png"] = uv, png
     elif all(getattr(v, "kind", None) == "vertex" for v in visuals):
         attrs["vertex_colors"] = np.concatenate([np.asarray(v.vertex_colors, np.uint8) for v in visuals])
-    return Mesh(vertices=vertices, faces=np.concatenate(faces), face_submesh=np.concatenate(labels),
+    if len(used) < len(vertices):  # unused vertices would distort the size and the ground
+        remap = np.full(len(vertices), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        vertices, faces = vertices[used], remap[faces]
+        for key in ("uvs", "vertex_colors"):
+            if key in attrs:
+                attrs[key] = attrs[key][used]
+    return Mesh(vertices=vertices, faces=faces, face_submesh=np.concatenate(labels),
                 submesh_names=tuple(names), **attrs)

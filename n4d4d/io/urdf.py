@@ -1,32 +1,47 @@
 """URDF loading: links, joints and part meshes of an articulated input, in n4d4d's frame.
 
-What it does: parses a URDF file (ROS URDF XML spec, http://wiki.ros.org/urdf/XML) with the
-standard library XML parser; resolves mesh filenames (``package://pkg/...``, relative to the
-URDF, absolute, ``file://``); loads mesh geometry through trimesh (OBJ, STL, DAE, PLY, GLB)
-with its ``scale`` and the visual/collision ``<origin xyz rpy>``; builds box / cylinder /
-sphere primitives; poses every link at the rest configuration (all joint values 0) by forward
-kinematics; and turns the result into an :class:`~n4d4d.asset.Asset` whose parts are the
-rigid bodies (links joined by fixed joints merged, PartNet-Mobility convention) and whose
-joints carry the file's ground truth in the asset frame (pivot point and unit axis in the
-world frame at rest, URDF limits in rad / m).
+What it does: parses a URDF file (ROS URDF XML spec, http://wiki.ros.org/urdf/XML) safely
+(:mod:`n4d4d.io.urdf_xml`: no entities, DTDs or network) and validates it at load, each
+failure a typed :class:`~n4d4d.errors.InputError` naming the file, the element and its line:
+one ``<robot>`` root; links and joints named and unique; the joints forming one tree (one root
+link, no link with two parents, no joint from a link to itself, no cycle anywhere); every
+number finite and of the right arity (origins, axes, sizes, scales, limits, inertials); unit
+axes (a zero axis on a movable joint is an error; others are normalised); revolute and
+prismatic joints with a ``<limit>`` whose lower < upper, velocity > 0 and effort >= 0; mass
+>= 0 and a positive semi-definite inertia where given; mesh files that exist, are meshes
+(read by :func:`n4d4d.io.load.load_mesh` with its checks) and lie inside the URDF's folder tree
+or a ``package://`` folder. It builds box / cylinder / sphere / capsule primitives, poses every
+link at the rest configuration (all joint values 0) by forward kinematics, and turns the
+result into an :class:`~n4d4d.asset.Asset` whose parts are the rigid bodies (links joined by
+fixed joints merged, PartNet-Mobility convention) and whose joints carry the file's ground
+truth in the asset frame (pivot point and unit axis in the world frame at rest, URDF limits
+in rad / m).
 
-What it does not: evaluate joint values other than 0, read inertials, transmissions, Gazebo
-tags, materials or textures, or make part meshes watertight (the rigging stage does that).
-URDF is Z up and in metres, so no axis or unit conversion is applied.
+What it does not: evaluate joint values other than 0, use inertials (they are only checked),
+transmissions, Gazebo tags, materials or textures, or make part meshes watertight (the rigging
+stage does that). PyBullet extensions (``<plane>``, ``<cdf>``) are skipped with a note. URDF is
+Z up and in metres, so no axis or unit conversion is applied.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from n4d4d.errors import InputError, MissingFileError
+from n4d4d.errors import InputError, MalformedFileError, MissingFileError
+from n4d4d.io.urdf_xml import fail, number, numbers, read_xml, resolve_mesh_path, where
 
 MOVABLE = ("revolute", "continuous", "prismatic")
+JOINT_TYPES = ("fixed", "revolute", "continuous", "prismatic", "floating", "planar")
+#: Shapes n4d4d builds (URDF spec, plus capsule as PyBullet and urdfdom read it).
+SHAPES = ("box", "cylinder", "sphere", "mesh", "capsule")
+#: PyBullet's own shapes, which n4d4d cannot build: skipped with a note.
+SKIPPED_SHAPES = ("plane", "cdf", "heightfield")
+#: Mesh formats a URDF may reference.
+URDF_MESH_FORMATS = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf", ".dae")
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,9 @@ class UrdfGeometry:
         transform: ``(4, 4) float64`` pose of the geometry in its link frame.
         filename: resolved mesh path (mesh only), else None.
         scale: ``(3,) float64`` mesh scale.
-        size: box ``(3,)`` extents (m); cylinder ``(radius, length)``; sphere ``(radius,)``.
+        size: box ``(3,)`` extents (m); cylinder and capsule ``(radius, length)``; sphere
+            ``(radius,)``.
+        line: the source line of the shape element (for error messages), or None.
     """
 
     kind: str
@@ -46,6 +63,7 @@ class UrdfGeometry:
     filename: Path | None = None
     scale: np.ndarray = field(default_factory=lambda: np.ones(3))
     size: tuple[float, ...] = ()
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,16 +81,19 @@ class UrdfJoint:
     upper: float
     effort: float
     velocity: float
+    line: int | None = None
 
 
 @dataclass(frozen=True)
 class UrdfModel:
-    """A parsed URDF: ``links`` maps name -> ``(visuals, collisions)`` tuples of geometries."""
+    """A parsed URDF: ``links`` maps name -> ``(visuals, collisions)`` tuples of geometries;
+    ``notes`` says what was skipped (PyBullet-only shapes)."""
 
     name: str
     path: Path
     links: dict
     joints: tuple[UrdfJoint, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def root(self) -> str:
@@ -84,7 +105,8 @@ class UrdfModel:
         return roots[0]
 
     def link_transforms(self) -> dict[str, np.ndarray]:
-        """Rest-pose (all joint values 0) world transform ``(4, 4)`` of every link."""
+        """Rest-pose (all joint values 0) world transform ``(4, 4)`` of every link reachable
+        from the root (each link visited once, so even an unvalidated model terminates)."""
         out = {self.root: np.eye(4)}
         by_parent: dict[str, list[UrdfJoint]] = {}
         for j in self.joints:
@@ -93,8 +115,9 @@ class UrdfModel:
         while stack:
             name = stack.pop()
             for j in by_parent.get(name, []):
-                out[j.child] = out[name] @ j.origin
-                stack.append(j.child)
+                if j.child not in out:
+                    out[j.child] = out[name] @ j.origin
+                    stack.append(j.child)
         return out
 
 
@@ -105,107 +128,220 @@ def rpy_matrix(rpy) -> np.ndarray:
     return Rotation.from_euler("xyz", rpy).as_matrix()
 
 
-def _floats(text: str | None, default) -> np.ndarray:
-    if text is None:
-        return np.array(default, dtype=np.float64)
-    return np.array([float(x) for x in text.split()], dtype=np.float64)
-
-
-def _origin(elem) -> np.ndarray:
+def _origin(elem, path) -> np.ndarray:
+    """The ``(4, 4)`` transform of ``elem``'s ``<origin xyz rpy>`` (identity when absent)."""
     T = np.eye(4)
     o = elem.find("origin") if elem is not None else None
     if o is not None:
-        T[:3, :3] = rpy_matrix(_floats(o.get("rpy"), [0, 0, 0]))
-        T[:3, 3] = _floats(o.get("xyz"), [0, 0, 0])
+        T[:3, :3] = rpy_matrix(numbers(o, "rpy", 3, path, [0, 0, 0]))
+        T[:3, 3] = numbers(o, "xyz", 3, path, [0, 0, 0], length=True)
     return T
 
 
 def resolve_filename(filename: str, urdf_path: Path) -> Path:
-    """Resolve a URDF mesh filename: ``package://pkg/rest`` is looked up as ``rest`` and
-    ``pkg/rest`` under the URDF's folder and its ancestors; ``file://`` and absolute paths are
-    used as they are; anything else is relative to the URDF's folder."""
-    base = urdf_path.parent
-    if filename.startswith("file://"):
-        return Path(filename[7:])
-    if filename.startswith("package://"):
-        rest = filename[len("package://"):]
-        pkg, _, sub = rest.partition("/")
-        for folder in (base, *base.parents):
-            for cand in (folder / sub, folder / pkg / sub, folder / rest):
-                if cand.is_file():
-                    return cand
-        return base / sub
-    p = Path(filename)
-    return p if p.is_absolute() else base / p
+    """Resolve a URDF mesh filename (see :func:`n4d4d.io.urdf_xml.resolve_mesh_path`, which
+    also refuses names outside the URDF's folder tree or package)."""
+    return resolve_mesh_path(filename, Path(urdf_path))
+
+
+def _shape(el, T, path, notes) -> UrdfGeometry | None:
+    """The one shape of a ``<visual>`` / ``<collision>`` element, checked."""
+    g = el.find("geometry")
+    if g is None:
+        raise fail(el, "has no <geometry>", path)
+    shapes = [c for c in g if c.tag in SHAPES]
+    skipped = [c for c in g if c.tag in SKIPPED_SHAPES]
+    if len(shapes) > 1:
+        raise fail(g, f"holds {len(shapes)} shapes ({', '.join(c.tag for c in shapes)}); a geometry has one", path)
+    if not shapes:
+        if skipped:
+            notes.append(f"URDF {where(skipped[0])}: PyBullet shape <{skipped[0].tag}> skipped")
+            return None
+        raise fail(g, "holds no shape (box, cylinder, sphere, mesh)", path)
+    s = shapes[0]
+    line = s.sourceline
+    if s.tag == "box":
+        size = tuple(numbers(s, "size", 3, path, sign="0+", length=True))
+    elif s.tag in ("cylinder", "capsule"):
+        size = (number(s, "radius", path, sign="0+", length=True), number(s, "length", path, sign="0+", length=True))
+    elif s.tag == "sphere":
+        size = (number(s, "radius", path, sign="0+", length=True),)
+    if s.tag != "mesh":
+        if min(size) == 0.0:
+            notes.append(f"URDF {where(s)}: zero-size {s.tag} skipped")
+            return None
+        return UrdfGeometry(s.tag, T, size=size, line=line)
+    filename = s.get("filename")
+    if not filename:
+        raise fail(s, "needs the attribute filename", path)
+    scale = numbers(s, "scale", 3, path, [1, 1, 1], length=True)
+    if (scale == 0).any():
+        raise fail(s, f'scale="{s.get("scale")}" has a zero factor', path)
+    resolved = resolve_mesh_path(filename, path, s)
+    if resolved.suffix.lower() not in URDF_MESH_FORMATS:
+        raise fail(s, f"mesh '{filename}' is not a mesh format n4d4d reads ({', '.join(URDF_MESH_FORMATS)})", path)
+    return UrdfGeometry("mesh", T, resolved, scale=scale, line=line)
+
+
+def _inertial(link, path) -> None:
+    """Check a link's ``<inertial>``: mass >= 0, a finite, positive semi-definite inertia."""
+    el = link.find("inertial")
+    if el is None:
+        return
+    _origin(el, path)
+    m = el.find("mass")
+    if m is not None:
+        number(m, "value", path, sign="0+")
+    i = el.find("inertia")
+    if i is not None:
+        k = {a: number(i, a, path, 0.0) for a in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")}
+        M = np.array([[k["ixx"], k["ixy"], k["ixz"]], [k["ixy"], k["iyy"], k["iyz"]], [k["ixz"], k["iyz"], k["izz"]]])
+        eig = np.linalg.eigvalsh(M)
+        if eig[0] < -1e-9 * max(1e-12, abs(eig[-1])):
+            raise fail(i, "is not positive semi-definite (principal moments "
+                       + ", ".join(f"{e:.3g}" for e in eig) + " kg m^2)", path)
+
+
+def _joint(j, links, path, notes) -> UrdfJoint:
+    """One ``<joint>``, checked (type, parent and child, origin, axis, limits)."""
+    name, jtype = j.get("name"), j.get("type", "")
+    if not name:
+        raise fail(j, "needs a name", path)
+    if jtype not in JOINT_TYPES:
+        raise fail(j, f"has unknown type '{jtype}' (URDF joint types: {', '.join(JOINT_TYPES)})", path)
+    ends = {}
+    for tag in ("parent", "child"):
+        el = j.find(tag)
+        if el is None:
+            raise fail(j, f"has no <{tag}>", path)
+        if not el.get("link"):
+            raise fail(el, "needs the attribute link", path)
+        if el.get("link") not in links:
+            raise fail(el, f"names link '{el.get('link')}', which the URDF does not define", path)
+        ends[tag] = el.get("link")
+    if ends["parent"] == ends["child"]:
+        raise fail(j, f"joins link '{ends['parent']}' to itself", path)
+    ax = j.find("axis")
+    axis = numbers(ax, "xyz", 3, path, [1, 0, 0]) if ax is not None else np.array([1.0, 0.0, 0.0])
+    norm = float(np.linalg.norm(axis))
+    if jtype in MOVABLE + ("planar",) and norm < 1e-9:
+        raise fail(ax, f'axis xyz="{ax.get("xyz")}" is not a direction (a {jtype} joint needs a non-zero axis)', path)
+    axis = axis / norm if norm >= 1e-9 else np.array([1.0, 0.0, 0.0])
+    lim = j.find("limit")
+    lower, upper, effort, velocity = 0.0, 0.0, 100.0, 10.0
+    if lim is not None:
+        lower, upper = number(lim, "lower", path, 0.0), number(lim, "upper", path, 0.0)
+        effort = number(lim, "effort", path, 100.0, sign="0+")
+        velocity = number(lim, "velocity", path, 10.0, sign="+")
+    if jtype in ("revolute", "prismatic"):
+        if lim is None:
+            raise fail(j, f"is {jtype} but has no <limit> (the URDF spec requires one; "
+                       "use type='continuous' for an unlimited revolute joint)", path)
+        if jtype == "revolute" and lim.get("lower") is None and lim.get("upper") is None:
+            notes.append(f"URDF {where(j)}: revolute <limit> gives no lower / upper: read as unlimited "
+                         "(continuous), as PyBullet does")
+            jtype, lower, upper = "continuous", -np.inf, np.inf
+        elif not lower < upper:
+            raise fail(lim, f'limit lower="{lim.get("lower", 0)}" upper="{lim.get("upper", 0)}" is '
+                       + ("an empty range" if lower == upper else "inverted (lower > upper)")
+                       + "; a joint's range needs lower < upper (PyBullet reads lower > upper as 'no limit': "
+                       "write type='continuous' for that)", path)
+    else:
+        lower, upper = -np.inf, np.inf
+    return UrdfJoint(name, jtype, ends["parent"], ends["child"], _origin(j, path), axis, lower, upper,
+                     effort, velocity, line=j.sourceline)
+
+
+def _check_tree(links: dict, joints: list[UrdfJoint], elements: dict, path) -> None:
+    """One root, one parent per link, every link reachable from the root (so: no cycle)."""
+    parent: dict[str, UrdfJoint] = {}
+    for j in joints:
+        if j.child in parent:
+            first = parent[j.child]
+            raise fail(elements[j.name], f"makes link '{j.child}' the child of a second joint (joint '{first.name}', "
+                       f"line {first.line}, is its parent already): a URDF is a tree", path)
+        parent[j.child] = j
+    roots = [n for n in links if n not in parent]
+    if not roots:
+        raise InputError("the URDF has no root link: every link is some joint's child, so its joints form a "
+                         "cycle", path)
+    if len(roots) > 1:
+        shown = ", ".join(f"'{r}'" for r in roots[:5]) + (", ..." if len(roots) > 5 else "")
+        raise InputError(f"the URDF has {len(roots)} root links ({shown}): all links but one must be the child "
+                         "of a joint, so that they form one tree", path)
+    seen, stack = {roots[0]}, [roots[0]]
+    children: dict[str, list[str]] = {}
+    for j in joints:
+        children.setdefault(j.parent, []).append(j.child)
+    while stack:
+        for c in children.get(stack.pop(), []):
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    lost = [n for n in links if n not in seen]
+    if lost:
+        at, cycle = lost[0], []
+        while at not in cycle:
+            cycle.append(at)
+            at = parent[at].parent
+        cycle = cycle[cycle.index(at):]
+        down = list(reversed(cycle))
+        chain = f"'{parent[down[0]].parent}'" + "".join(f" -[{parent[c].name}]-> '{c}'" for c in down)
+        raise fail(elements[parent[cycle[0]].name], f"closes a cycle of joints ({chain}); links "
+                   f"{', '.join(repr(n) for n in lost[:5])} are not below the root '{roots[0]}'", path)
 
 
 def parse_urdf(path: str | Path) -> UrdfModel:
-    """Parse a URDF file into a :class:`UrdfModel`.
+    """Parse and validate a URDF file into a :class:`UrdfModel` (checks: module doc).
 
     Raises:
-        MissingFileError: ``path`` does not exist.
-        InputError: the XML is malformed, has no links, a joint names an unknown link, or
-            a joint type is not one of fixed / revolute / continuous / prismatic / floating /
-            planar.
+        MissingFileError: ``path`` (or a mesh it names) does not exist or is not a file.
+        MalformedFileError: malformed XML, or an element that breaks the URDF rules (the
+            message names the element and its line).
+        UnsafePathError: a mesh file name outside the URDF's folder tree or package.
+        InputError: no links, no root or several roots.
     """
     path = Path(path)
     if not path.is_file():
-        raise MissingFileError("URDF file not found", path)
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as e:
-        raise InputError(f"malformed URDF XML: {e}", path) from e
-    links = {}
+        raise MissingFileError("URDF file not found" if not path.exists() else "URDF path is not a file", path)
+    root = read_xml(path)
+    if root.tag != "robot":
+        raise fail(root, f"the URDF's root element must be <robot>, not <{root.tag}>", path)
+    links, notes = {}, []
     for link in root.findall("link"):
+        name = link.get("name")
+        if not name:
+            raise fail(link, "needs a name", path)
+        if name in links:
+            raise fail(link, f"link name '{name}' is used twice", path)
+        _inertial(link, path)
         geoms = []
         for tag in ("visual", "collision"):
-            items = []
-            for el in link.findall(tag):
-                g = el.find("geometry")
-                if g is None or len(g) == 0:
-                    continue
-                shape = g[0]
-                T = _origin(el)
-                if shape.tag == "mesh":
-                    items.append(UrdfGeometry("mesh", T, resolve_filename(shape.get("filename", ""), path),
-                                              scale=_floats(shape.get("scale"), [1, 1, 1]) * np.ones(3)))
-                elif shape.tag == "box":
-                    items.append(UrdfGeometry("box", T, size=tuple(_floats(shape.get("size"), [1, 1, 1]))))
-                elif shape.tag == "cylinder":
-                    items.append(UrdfGeometry("cylinder", T, size=(float(shape.get("radius", 1)),
-                                                                    float(shape.get("length", 1)))))
-                elif shape.tag == "sphere":
-                    items.append(UrdfGeometry("sphere", T, size=(float(shape.get("radius", 1)),)))
-            geoms.append(tuple(items))
-        links[link.get("name")] = tuple(geoms)
+            items = [_shape(el, _origin(el, path), path, notes) for el in link.findall(tag)]
+            geoms.append(tuple(g for g in items if g is not None))
+        links[name] = tuple(geoms)
     if not links:
         raise InputError("URDF has no <link>", path)
-    joints = []
+    joints, elements = [], {}
     for j in root.findall("joint"):
-        jtype = j.get("type", "")
-        if jtype not in ("fixed", "revolute", "continuous", "prismatic", "floating", "planar"):
-            raise InputError(f"joint '{j.get('name')}' has unknown type '{jtype}'", path)
-        parent, child = j.find("parent").get("link"), j.find("child").get("link")
-        if parent not in links or child not in links:
-            raise InputError(f"joint '{j.get('name')}' names an unknown link", path)
-        axis = _floats(j.find("axis").get("xyz") if j.find("axis") is not None else None, [1, 0, 0])
-        axis = axis / max(np.linalg.norm(axis), 1e-12)
-        lim = j.find("limit")
-        lower = float(lim.get("lower", 0)) if lim is not None else 0.0
-        upper = float(lim.get("upper", 0)) if lim is not None else 0.0
-        if jtype in ("continuous", "fixed", "floating", "planar"):
-            lower, upper = -np.inf, np.inf
-        joints.append(UrdfJoint(j.get("name"), jtype, parent, child, _origin(j), axis, lower, upper,
-                                float(lim.get("effort", 100)) if lim is not None else 100.0,
-                                float(lim.get("velocity", 10)) if lim is not None else 10.0))
-    return UrdfModel(root.get("name", path.stem), path, links, tuple(joints))
+        joint = _joint(j, links, path, notes)
+        if joint.name in elements:
+            raise fail(j, f"joint name '{joint.name}' is used twice", path)
+        elements[joint.name] = j
+        joints.append(joint)
+    _check_tree(links, joints, elements, path)
+    return UrdfModel(root.get("name") or path.stem, path, links, tuple(joints), tuple(notes))
 
 
 def geometry_mesh(g: UrdfGeometry, urdf_path: Path):
     """A ``trimesh.Trimesh`` of one geometry in its link frame (m).
 
+    Mesh files are read by :func:`n4d4d.io.load.load_mesh` (Z up as URDF is, flat parts
+    allowed: rigging closes them) or, for COLLADA, by trimesh, then checked alike.
+
     Raises:
-        MissingFileError: a mesh file is missing. InputError: it holds no triangles.
+        The typed errors of :func:`~n4d4d.io.load.load_mesh`, re-worded to name the URDF, the
+        ``<mesh>`` element's line and the mesh file.
     """
     import trimesh
 
@@ -213,18 +349,39 @@ def geometry_mesh(g: UrdfGeometry, urdf_path: Path):
         tm = trimesh.creation.box(extents=g.size)
     elif g.kind == "cylinder":
         tm = trimesh.creation.cylinder(radius=g.size[0], height=g.size[1], sections=32)
+    elif g.kind == "capsule":
+        tm = trimesh.creation.capsule(radius=g.size[0], height=g.size[1], count=[16, 16])
     elif g.kind == "sphere":
         tm = trimesh.creation.icosphere(subdivisions=2, radius=g.size[0])
     else:
-        if not g.filename.is_file():
-            raise MissingFileError(f"mesh '{g.filename}' referenced by the URDF not found", urdf_path)
-        loaded = trimesh.load(g.filename, force="mesh", process=False)
-        if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-            raise InputError(f"mesh '{g.filename}' holds no triangles", urdf_path)
-        tm = trimesh.Trimesh(np.asarray(loaded.vertices) * g.scale, np.asarray(loaded.faces),
-                             process=False)
+        v, f = _read_part(g, urdf_path)
+        tm = trimesh.Trimesh(v * g.scale, f, process=False)
     tm.apply_transform(g.transform)
     return tm
+
+
+def _read_part(g: UrdfGeometry, urdf_path: Path):
+    """``(vertices, faces)`` of a mesh file a URDF names, with load_mesh's checks."""
+    from n4d4d.errors import N4d4dError
+    from n4d4d.io.load import load_mesh
+    from n4d4d.io.mesh_checks import check_geometry
+
+    label = f"<mesh> (line {g.line}) file '{g.filename.name}'" if g.line else f"mesh '{g.filename.name}'"
+    try:
+        if g.filename.suffix.lower() == ".dae":
+            import trimesh
+
+            try:
+                tm = trimesh.load(str(g.filename), file_type="dae", force="mesh", process=False)
+            except Exception as exc:  # trimesh / pycollada raise many types for malformed files
+                raise MalformedFileError(f"cannot read DAE file: {' '.join(str(exc).split())[:200]}", g.filename) from exc
+            v, f = np.asarray(getattr(tm, "vertices", np.zeros((0, 3)))), np.asarray(getattr(tm, "faces", []))
+            check_geometry(v, f.reshape(-1, 3).astype(np.int64), g.filename, solid=False)
+            return v, f
+        mesh = load_mesh(g.filename, up="z", solid=False)
+        return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    except N4d4dError as exc:
+        raise type(exc)(f"{label}: {exc.problem}", urdf_path) from exc
 
 
 def link_meshes(model: UrdfModel, geometry: str = "visual") -> dict:
@@ -258,8 +415,9 @@ def rigid_groups(model: UrdfModel) -> dict[str, str]:
     while order:
         name = order.pop(0)
         for j in by_parent.get(name, []):
-            group[j.child] = group[name] if j.type == "fixed" else j.child
-            order.append(j.child)
+            if j.child not in group:  # each link once, even in an unvalidated model
+                group[j.child] = group[name] if j.type == "fixed" else j.child
+                order.append(j.child)
     # rename each body after its first link with geometry (breadth-first order)
     rename = {}
     for link, g in group.items():
@@ -286,13 +444,16 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
 
     Raises:
         MissingFileError, InputError: as :func:`parse_urdf` and :func:`geometry_mesh`.
+        FlatMeshError, EmptyMeshError: the links together are flat or degenerate.
     """
     from n4d4d.asset import Asset, Joint, Mesh, Part
+    from n4d4d.io.mesh_checks import check_geometry
 
     model = parse_urdf(path)
     meshes = link_meshes(model, geometry)
     if not meshes:
-        raise InputError("URDF links carry no geometry", model.path)
+        skipped = "; ".join(model.notes[:3])
+        raise InputError("URDF links carry no geometry" + (f" ({skipped})" if skipped else ""), model.path)
     group = rigid_groups(model)
     bodies: dict[str, list] = {}
     for link, tm in meshes.items():
@@ -312,8 +473,9 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
         nf += len(f)
     merged = Mesh(np.concatenate(verts), np.concatenate(faces), face_submesh=np.concatenate(labels),
                   submesh_names=tuple(names))
+    check_geometry(merged.vertices, merged.faces, model.path, what="the URDF's geometry")
     Tw = model.link_transforms()
-    joints, notes = [], []
+    joints, notes = [], list(model.notes)
     for j in model.joints:
         if j.type == "fixed":
             continue
