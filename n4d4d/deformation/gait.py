@@ -1,0 +1,357 @@
+"""The ``gait`` and ``idle`` motion families: legged motion planned on the ground, feet placed by
+inverse kinematics.
+
+``gait``: the legs (:func:`.legs.find_legs`) follow a central pattern generator
+(:func:`.cpg.hopf_network`: one Hopf oscillator per leg, phase offsets and duty factor of a
+walk or trot, :data:`.cpg.PATTERNS`). The body moves along the walking direction at the speed
+dynamic similarity gives for the gait (Froude number ``v^2 / (g L)``, L the leg length), lowered
+so the legs reach half a stride, the root shift and the rest offset of the foot from the hip with 5%
+of their reach to spare. A foot in
+stance stays where it touched down: each touchdown's foothold is fixed for the whole stance (the
+hip's ground point at touchdown plus half a stride ahead), so stance feet do not slide by
+construction; a swinging foot travels from lift-off to the next foothold on a minimum-jerk path
+lifted ``16 u^2 (1 - u)^2`` times the swing height (:data:`SWING_HEIGHTS`). The root also shifts toward the centroid of
+the stance feet (gain 0.5, at most :data:`MAX_SHIFT` of the leg length, smoothed by a Gaussian of a tenth
+of a cycle) to keep the centre of mass over the support polygon; hinge legs can only follow
+along the walking direction, ball-jointed legs in both horizontal directions. Inverse kinematics
+(:func:`.ik.solve`) places each foot point from the previous frame's solution, within the joint
+limits; a skeletal foot keeps its bind orientation (flat on the ground).
+
+``idle``: feet planted where they rest, the root breathing down and up (1.5% of the leg length at
+0.25 Hz) and swaying (1% at 0.2 Hz), legs following by inverse kinematics; other movable joints of
+an articulated asset (neck, tail) swing by 5% of their range; a skeleton without legs sways each
+joint about the vertical by 0.05 rad (so a shape lying on the ground stays on it).
+
+Both are kinematic: plausibility (:mod:`.plausibility`) checks them (foot skating, ground
+penetration and float, limits, support margin). Skeletal clips carry per-frame skinned vertices
+(``skinning`` "lbs" or "dqs"). This module plans motion; it simulates nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from n4d4d.asset import Asset, MotionClip
+
+from .families import NotApplicable
+from .ik import Chain, solve
+from .legs import Leg, find_legs, forward_axis
+
+G = 9.80665
+
+#: Peak swing-foot heights tried, over the leg length, highest first (a leg whose joint limits
+#: cannot lift the foot so high gets the next): humans lift the foot 10-15 cm on a 0.9 m leg. The
+#: foot moves horizontally only in the middle half of the swing, where it is above 0.56 of the
+#: peak, so even 0.1 keeps it above GMD's contact height (5 cm on a human leg, 0.056 leg lengths).
+SWING_HEIGHTS = (0.15, 0.12, 0.1)
+
+#: Largest shift of the root toward the stance feet, over the leg length (the legs are lowered to
+#: reach a stride plus this).
+MAX_SHIFT = 0.05
+
+
+def _min_jerk(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, 0.0, 1.0)
+    return u ** 3 * (10.0 - 15.0 * u + 6.0 * u * u)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the maximal runs of True in ``flags (N,)``."""
+    f = np.concatenate([[False], np.asarray(flags, bool), [False]])
+    edges = np.flatnonzero(np.diff(f.astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _leg_chains(asset: Asset, legs: list[Leg], kind: str, fwd: np.ndarray):
+    """Per leg: (Chain, dof -> joint name list, initial q)."""
+    from n4d4d.kinematics import unit_axis
+
+    from .skinning import bind_matrices
+
+    up = np.array([0.0, 0.0, 1.0])
+    lat = np.cross(fwd, up)
+    out = []
+    if kind == "articulated":
+        joints = {j.name: j for j in asset.joints}
+        for leg in legs:
+            js = [joints[n] for n in leg.chain]
+            lo = np.array([j.lower if np.isfinite(j.lower) else -np.inf for j in js])
+            hi = np.array([j.upper if np.isfinite(j.upper) else np.inf for j in js])
+            q0 = np.zeros(len(js))
+            for k in range(1, len(js)):  # bend knees off a straight (singular) rest pose, inside the limits
+                q0[k] = 0.3 if hi[k] > 0.3 else (-0.3 if lo[k] < -0.3 else 0.5 * (lo[k] + hi[k]))
+            chain = Chain(np.array([j.origin for j in js], np.float64), np.array([unit_axis(j) for j in js]),
+                          lo, hi, leg.length)
+            out.append((chain, list(leg.chain), q0))
+        return out
+    B = bind_matrices(asset.skeleton)
+    idx = {n: i for i, n in enumerate(asset.skeleton.joint_names)}
+    for leg in legs:
+        ball = leg.chain[:-1]  # the foot joint keeps its bind orientation
+        piv = np.repeat(np.array([B[idx[n], :3, 3] for n in ball]), 3, axis=0)
+        axes = np.tile(np.stack([lat, fwd, up]), (len(ball), 1))
+        q0 = np.zeros(3 * len(ball))
+        q0[0] = 0.2  # hip swings the leg forward, the next joint back: a knee bent forward
+        if len(ball) > 1:
+            q0[3] = -0.4
+        n = len(q0)
+        out.append((Chain(piv, axes, np.full(n, -np.inf), np.full(n, np.inf), leg.length), list(ball), q0))
+    return out
+
+
+def _end_point(asset: Asset, leg: Leg, kind: str) -> np.ndarray:
+    """The rest point the chain moves to the foot target: the foot point (articulated) or the foot
+    joint (skeletal: the foot keeps its orientation, so the joint sits at a fixed offset from it)."""
+    if kind == "articulated":
+        return leg.foot_point
+    from .skinning import bind_matrices
+
+    return bind_matrices(asset.skeleton)[list(asset.skeleton.joint_names).index(leg.chain[-1]), :3, 3]
+
+
+def _reach(chain: Chain, point: np.ndarray) -> float:
+    """Longest hip-to-end distance of the chain: the sum of its segment lengths at rest."""
+    pts = np.vstack([chain.pivots[::1], point[None]])
+    _, first = np.unique(pts.round(12), axis=0, return_index=True)
+    pts = pts[np.sort(first)]
+    return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
+
+
+def _plan_stride(legs, chains, ends, pat, L, fwd):
+    """The longest stride (at most 0.6 L, down to 0.1 L) and the smallest body drop (up to 40% of
+    the hip height) at which inverse kinematics reaches, within the joint limits, every foot
+    target the gait needs: half a stride ahead and behind plus the body's travel while a foot
+    waits a quarter of its swing on the ground plus the root shift, at ground level; and the swing
+    apex under the hip, as high as :data:`SWING_HEIGHTS` allows leg by leg.
+
+    Returns ``(stride, drop, speed, period, swing_heights (F,))`` (m, m, m/s, s, m); raises
+    NotApplicable when nothing is reachable."""
+    h0 = min(leg.hip[2] - end[2] for leg, end in zip(legs, ends))
+    up = np.array([0.0, 0.0, 1.0])
+
+    def reach(chain, q0, end, p):
+        return solve(chain, end, p, q0, restarts=8)[1] <= 1e-3 * L
+
+    for stride in L * np.array([0.6, 0.5, 0.4, 0.3, 0.2, 0.1]):
+        v = np.sqrt(pat.froude * G * L) * np.sqrt(stride / (0.6 * L))  # shorter strides, slower
+        period = stride / (pat.duty * v)
+        far = stride / 2 + 0.25 * v * (1.0 - pat.duty) * period + MAX_SHIFT * L
+        for drop in h0 * np.array([0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]):
+            heights = []
+            for (chain, _, q0), end in zip(chains, ends):
+                base = end + drop * up
+                if not (reach(chain, q0, end, base + fwd * far) and reach(chain, q0, end, base - fwd * far)):
+                    break
+                h = next((h for h in SWING_HEIGHTS if reach(chain, q0, end, base + h * L * up)), None)
+                if h is None:
+                    break
+                heights.append(h * L)
+            if len(heights) == len(chains):
+                return float(stride), float(drop), float(v), float(period), np.array(heights)
+    raise NotApplicable("no stride of 0.1 leg lengths or more, with the feet lifted 0.1 leg lengths, is "
+                        "reachable within the leg joints' limits")
+
+
+def _solve_frames(chains, ends, targets, root_pos):
+    """IK per frame and leg; root translation only. Returns q per leg (T, n) and residuals (T, F)."""
+    T, F = targets.shape[:2]
+    qs, res = [], np.zeros((T, F))
+    for f, (chain, _names, q0) in enumerate(chains):
+        q, out = q0.copy(), np.empty((T, len(q0)))
+        for t in range(T):
+            q, res[t, f] = solve(chain, ends[f], targets[t, f] - root_pos[t], q, None if t else q0, restarts=4)
+            out[t] = q
+        qs.append(out)
+    return qs, res
+
+
+def _skeletal_clip(asset, legs, chains, qs, root_pos, times, name, family, skinning):
+    """Joint rotations (relative to the bind pose, MotionClip semantics) from the chains' PoE
+    solution, root poses, and skinned vertices."""
+    from scipy.spatial.transform import Rotation
+
+    from .ik import chain_transforms
+    from .skinning import bind_matrices, local_bind, skin_clip
+
+    sk = asset.skeleton
+    names = list(sk.joint_names)
+    B, L = bind_matrices(sk), local_bind(sk)
+    parents = np.asarray(sk.parents)
+    T = len(times)
+    Wd = np.tile(B, (T, 1, 1, 1))  # world transforms without the root motion
+    for (chain, ball, _), q, leg in zip(chains, qs, legs):
+        for t in range(T):
+            M = chain_transforms(chain, q[t])
+            for k, jn in enumerate(ball):
+                Wd[t, names.index(jn)] = M[3 * k + 3] @ B[names.index(jn)]
+            foot = names.index(leg.chain[-1])
+            Wd[t, foot, :3, 3] = M[-1, :3, :3] @ B[foot, :3, 3] + M[-1, :3, 3]
+    rots = {}
+    for j, jn in enumerate(names):
+        parent = Wd[:, parents[j]] if parents[j] >= 0 else np.tile(np.eye(4), (T, 1, 1))
+        rel = np.linalg.inv(parent @ L[j]) @ Wd[:, j]
+        q = Rotation.from_matrix(rel[:, :3, :3]).as_quat(scalar_first=True)
+        if np.abs(q[:, 1:]).max() > 1e-12:
+            rots[jn] = q
+    poses = np.zeros((T, 7))
+    poses[:, :3] = root_pos
+    poses[:, 3] = 1.0
+    clip = MotionClip(name, times, root_poses=poses, joint_rotations=rots, family=family)
+    verts = skin_clip(asset.visual.vertices, asset.skin_weights, sk, clip, skinning)
+    return MotionClip(name, times, root_poses=poses, joint_rotations=rots, vertices=verts, family=family)
+
+
+def _articulated_clip(chains, qs, root_pos, times, name, family, extra=None):
+    tracks = {}
+    for (_chain, names, _), q in zip(chains, qs):
+        for k, jn in enumerate(names):
+            tracks[jn] = q[:, k].copy()
+    tracks.update(extra or {})
+    poses = np.zeros((len(times), 7))
+    poses[:, :3] = root_pos
+    poses[:, 3] = 1.0
+    return MotionClip(name, times, joint_positions=tracks, root_poses=poses, family=family)
+
+
+def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float = 30.0, seconds: float = 4.0,
+              skinning: str = "lbs") -> MotionClip:
+    """A walk or trot of a legged asset (module docstring).
+
+    Args:
+        asset: articulated (parts, revolute leg joints) or skeletal (skeleton, skin weights), legs
+            on the ground at rest (:func:`.legs.find_legs`).
+        pattern: ``"walk"`` or ``"trot"`` (four legs); ``"walk"`` (two legs).
+        seed: seeds the oscillators' starting state. fps: frames per second. seconds: clip length.
+        skinning: ``"lbs"`` or ``"dqs"`` for skeletal clips' vertices.
+
+    Returns:
+        A clip of family ``"gait"`` named ``gait_<pattern>``: root poses (T, 7) and joint tracks
+        (articulated) or joint rotations and vertices (T, V, 3) (skeletal).
+
+    Raises:
+        NotApplicable: no legs (the reason says why), or no pattern for that many legs.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    from .cpg import PATTERNS, hopf_network, stance_phases
+
+    legs, kind, why = find_legs(asset)
+    if not legs:
+        raise NotApplicable(why)
+    n = 4 if len(legs) >= 4 else 2
+    if (pattern, n) not in PATTERNS or len(legs) not in (2, 4):
+        raise NotApplicable(f"no '{pattern}' pattern for {len(legs)} legs (known: walk and trot on four, walk on two)")
+    pat = PATTERNS[(pattern, n)]
+    fwd = forward_axis(np.array([leg.foot_point for leg in legs]))
+    lat = np.cross(fwd, [0.0, 0.0, 1.0])
+    chains = _leg_chains(asset, legs, kind, fwd)
+    ends = [_end_point(asset, leg, kind) for leg in legs]
+    L = float(np.mean([leg.length for leg in legs]))
+    stride, drop, v, period, lift = _plan_stride(legs, chains, ends, pat, L, fwd)
+    swing_t = (1.0 - pat.duty) * period
+    dt = 1.0 / fps
+    offsets = np.array([pat.offsets[(int(leg.side), int(leg.front))] for leg in legs])
+    times, states = hopf_network(offsets, period, pat.duty, seconds + period, dt, seed)
+    stance, prog = stance_phases(states)
+    T = int(round(seconds * fps)) + 1
+    N = len(times)
+    nominal = np.outer(times, fwd * v) + np.array([0.0, 0.0, -drop])  # root translation over time
+    foot0 = np.array([leg.foot_point for leg in legs])
+    hip_ground = foot0[None] + np.outer(times, fwd * v)[:, None]  # (N, F, 3), z = the rest foot height
+    F = len(legs)
+    feet = np.empty((N, F, 3))
+    for f in range(F):
+        for k, j in _runs(stance[:, f]):  # stance runs: one fixed foothold from where each begins
+            feet[k:j, f] = hip_ground[k, f] + fwd * (stride / 2 - prog[k, f] * stride)
+        for k, j in _runs(~stance[:, f]):  # swing runs: lift-off point to the next foothold
+            # progress linear in time from the run's lift-off to its touchdown (a swing already
+            # under way when the clip starts begins at the oscillator's progress)
+            u0 = prog[k, f] if k == 0 else 0.0
+            u = u0 + (1.0 - u0) * (np.arange(k, j) - k + (0 if k == 0 else 1)) / (j - k + (0 if k == 0 else 1))
+            t_lo = times[k] - u0 * swing_t
+            start = feet[k - 1, f] if k > 0 else foot0[f] + fwd * (v * t_lo - stride / 2)
+            goal = feet[j, f] if j < N else foot0[f] + fwd * (v * (t_lo + swing_t) + stride / 2)
+            s = _min_jerk((u - 0.25) / 0.5)  # lift first, travel in the air, then set down
+            feet[k:j, f] = start + (goal - start) * s[:, None]
+            feet[k:j, f, 2] = start[2] + lift[f] * 16 * u * u * (1 - u) ** 2
+    # root shift toward the stance feet's centroid (centre of mass over the support polygon)
+    shift = np.zeros((N, 3))
+    for t in range(N):
+        down = stance[t]
+        if down.any():
+            c = feet[t, down].mean(axis=0) - (nominal[t] + np.mean(foot0, axis=0))
+            shift[t] = 0.5 * c
+    allowed = [fwd] if kind == "articulated" else [fwd, lat]
+    shift = sum(np.outer(shift @ a, a) for a in allowed)
+    shift = np.clip(shift, -MAX_SHIFT * L, MAX_SHIFT * L)
+    shift = gaussian_filter1d(shift, sigma=max(1.0, 0.1 * period * fps), axis=0, mode="nearest")
+    root = (nominal + shift)[:T]
+    qs, _ = _solve_frames(chains, ends, feet[:T] if kind == "articulated" else
+                          feet[:T] - np.array([leg.foot_point - e for leg, e in zip(legs, ends)])[None], root)
+    name = f"gait_{pattern}"
+    if kind == "skeletal":
+        return _skeletal_clip(asset, legs, chains, qs, root, times[:T], name, "gait", skinning)
+    return _articulated_clip(chains, qs, root, times[:T], name, "gait")
+
+
+def idle_clip(asset: Asset, *, seed: int = 0, fps: float = 30.0, seconds: float = 4.0,
+              skinning: str = "lbs") -> MotionClip:
+    """Breathing and sway with feet planted (module docstring).
+
+    Args:
+        asset: legged (articulated or skeletal), or skeletal without legs.
+        seed: seeds the phases of the neck / tail swings and joint sways.
+        fps, seconds: frame rate and clip length. skinning: ``"lbs"`` or ``"dqs"``.
+
+    Returns:
+        A clip of family ``"idle"`` named ``idle``.
+
+    Raises:
+        NotApplicable: an articulated asset without legs (nothing to stand on), or no skeleton
+            and no legs.
+    """
+    from scipy.spatial.transform import Rotation
+
+    legs, kind, why = find_legs(asset)
+    rng = np.random.default_rng(seed)
+    T = int(round(seconds * fps)) + 1
+    times = np.arange(T) / fps
+    if not legs:
+        if asset.skeleton is None or asset.skin_weights is None:
+            raise NotApplicable(f"idle needs legs or a skeleton; {why}")
+        from .skinning import skin_clip
+
+        names = list(asset.skeleton.joint_names)
+        phase = rng.uniform(0, 2 * np.pi)
+        rots = {}
+        for k, jn in enumerate(names):
+            if asset.skeleton.parents[k] < 0:
+                continue
+            ang = 0.05 * np.sin(2 * np.pi * 0.25 * times + phase + 0.6 * k)
+            rots[jn] = Rotation.from_rotvec(np.outer(ang, [0.0, 0.0, 1.0])).as_quat(scalar_first=True)
+        poses = np.tile([0.0, 0, 0, 1, 0, 0, 0], (T, 1))
+        clip = MotionClip("idle", times, root_poses=poses, joint_rotations=rots, family="idle")
+        verts = skin_clip(asset.visual.vertices, asset.skin_weights, asset.skeleton, clip, skinning)
+        return MotionClip("idle", times, root_poses=poses, joint_rotations=rots, vertices=verts, family="idle")
+    fwd = forward_axis(np.array([leg.foot_point for leg in legs]))
+    lat = np.cross(fwd, [0.0, 0.0, 1.0])
+    chains = _leg_chains(asset, legs, kind, fwd)
+    ends = [_end_point(asset, leg, kind) for leg in legs]
+    L = float(np.mean([leg.length for leg in legs]))
+    breathe = -0.015 * L * 0.5 * (1 - np.cos(2 * np.pi * 0.25 * times))
+    sway = 0.01 * L * np.sin(2 * np.pi * 0.2 * times + rng.uniform(0, 2 * np.pi))
+    root = np.outer(breathe, [0.0, 0.0, 1.0]) + np.outer(sway, fwd if kind == "articulated" else lat)
+    targets = np.repeat(np.array(ends)[None], T, axis=0)
+    qs, _ = _solve_frames(chains, ends, targets, root)
+    if kind == "skeletal":
+        return _skeletal_clip(asset, legs, chains, qs, root, times, "idle", "idle", skinning)
+    in_legs = {jn for leg in legs for jn in leg.chain}
+    extra = {}
+    for j in asset.joints:
+        if j.type == "fixed" or j.name in in_legs:
+            continue
+        lo, hi = (j.lower, j.upper) if np.isfinite([j.lower, j.upper]).all() else (-0.5, 0.5)
+        amp = 0.05 * (hi - lo)
+        centre = float(np.clip(0.0, lo + amp, hi - amp))
+        extra[j.name] = centre + amp * np.sin(2 * np.pi * 0.3 * times + rng.uniform(0, 2 * np.pi))
+    return _articulated_clip(chains, qs, root, times, "idle", "idle", extra)
