@@ -338,16 +338,22 @@ def _joints_table(report: dict) -> str:
 
 
 def _files_table(report: dict, asset_dir: Path) -> str:
+    """Every file of the folder (but the report's own), linked; sub-folders folded."""
     sha = report.get("files_sha256") or {}
     fmt_of = {v: k for k, v in (report.get("files") or {}).items()}
-    rows = []
+    groups: dict[str, list[str]] = {}
     for p in sorted(asset_dir.rglob("*")):
         rel = p.relative_to(asset_dir).as_posix()
         if not p.is_file() or rel.startswith(FILES_DIR + "/") or rel == "report.html" or any(s.startswith(".") for s in rel.split("/")):
             continue
-        rows.append(f'<tr><td><a href="{_e(rel)}">{_e(rel)}</a></td><td>{_e(fmt_of.get(rel, ""))}</td>'
-                    f"<td>{p.stat().st_size:,}</td><td><code>{_e(sha.get(rel, '')[:16])}</code></td></tr>")
-    return ("<table><tr><th>file</th><th>format</th><th>bytes</th><th>sha256 (first 16)</th></tr>" + "".join(rows) + "</table>")
+        groups.setdefault(rel.split("/")[0] if "/" in rel else "", []).append(
+            f'<tr><td><a href="{_e(rel)}">{_e(rel)}</a></td><td>{_e(fmt_of.get(rel, ""))}</td>'
+            f"<td>{p.stat().st_size:,}</td><td><code>{_e(sha.get(rel, '')[:16])}</code></td></tr>")
+    head = "<tr><th>file</th><th>format</th><th>bytes</th><th>sha256 (first 16)</th></tr>"
+    out = f"<table>{head}{''.join(groups.pop('', []))}</table>"
+    for folder, rows in groups.items():
+        out += f"<details><summary>{_e(folder)}/ ({len(rows)} files)</summary><table>{head}{''.join(rows)}</table></details>"
+    return out
 
 
 def _viewer(glb: Path | None) -> str:

@@ -34,7 +34,9 @@ SERIES = {
 def _figure(rows: int, width: float = 6.4, row_height: float = 1.9):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, 0.5 + row_height * rows), dpi=100, layout="constrained")
+    height = 0.5 + row_height * rows
+    fig = Figure(figsize=(width, height), dpi=90)  # fixed margins: a layout engine costs ~0.2 s a plot
+    fig.subplots_adjust(left=0.11, right=0.98, top=1 - 0.42 / height, bottom=0.45 / height, hspace=0.35)
     return fig, [fig.add_subplot(rows, 1, i + 1) for i in range(rows)]
 
 
