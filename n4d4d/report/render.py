@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,17 @@ def gl_context():
         _CONTEXT = (name, ctx)
     _CONTEXT[1].make_current()
     return _CONTEXT[1]
+
+
+def _unbind_framebuffer() -> None:
+    """Bind the default framebuffer (PyOpenGL, which MuJoCo's EGL/OSMesa contexts load anyway)."""
+    try:
+        from OpenGL import GL
+
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+        GL.glGetError()  # clear a pending error so that MuJoCo does not report it as its own
+    except Exception:  # pragma: no cover - no PyOpenGL entry point: MuJoCo only logs a warning
+        pass
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,33 @@ class MjScene:
         import mujoco
 
         self._mj = mujoco
+        self.layers = {layer.name: layer for layer in layers}
+        self.bodies = list(bodies)
+        self.skinned: set[int] = set()  # layers MuJoCo's mesh compiler refused, drawn as skins instead
+        while True:
+            spec = self._spec(layers, max_size, floor_z, floor_radius, floor_centre)
+            try:
+                self.model = spec.compile()
+                break
+            except Exception as exc:
+                bad = re.search(r"'mesh(\d+)'", str(exc))
+                if bad is None or int(bad.group(1)) in self.skinned:
+                    raise RenderError(f"MuJoCo could not compile the render scene: {exc}") from exc
+                self.skinned.add(int(bad.group(1)))  # e.g. a flat or degenerate mesh: no hull needed
+        self.data = mujoco.MjData(self.model)
+        mujoco.mj_forward(self.model, self.data)
+        gl_context()
+        _unbind_framebuffer()  # a freed scene's framebuffer may still be bound: MuJoCo would warn
+        self._ctx = mujoco.MjrContext(self.model, mujoco.mjtFontScale.mjFONTSCALE_100)
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._ctx)
+        self._scene = mujoco.MjvScene(self.model, maxgeom=max(2000, 4 * self.model.ngeom))
+        self._geom = {n: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, n) for n in self.layers}
+        self._skin = {n: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SKIN, n) for n in self.layers}
+        self._matid = {n: int(self.model.geom_matid[g]) for n, g in self._geom.items() if g >= 0}
+        self._body = {b: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, b) for b in self.bodies}
+
+    def _spec(self, layers, max_size, floor_z, floor_radius, floor_centre):
+        mujoco = self._mj
         spec = mujoco.MjSpec()
         spec.compiler.inertiafromgeom = mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_FALSE
         vis = spec.visual
@@ -224,26 +263,11 @@ class MjScene:
                                     size=[floor_radius, 1e-4, 0],
                                     pos=[float(floor_centre[0]), float(floor_centre[1]), floor_z - 2e-4],
                                     rgba=[0.90, 0.91, 0.93, 1], contype=0, conaffinity=0)
-        self.bodies = list(bodies)
         for b in self.bodies:
             spec.worldbody.add_body(name=b, mocap=True)
-        self.layers = {layer.name: layer for layer in layers}
         for i, layer in enumerate(layers):
             self._add_layer(spec, i, layer)
-        try:
-            self.model = spec.compile()
-        except Exception as exc:
-            raise RenderError(f"MuJoCo could not compile the render scene: {exc}") from exc
-        self.data = mujoco.MjData(self.model)
-        mujoco.mj_forward(self.model, self.data)
-        gl_context()
-        self._ctx = mujoco.MjrContext(self.model, mujoco.mjtFontScale.mjFONTSCALE_100)
-        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._ctx)
-        self._scene = mujoco.MjvScene(self.model, maxgeom=max(2000, 4 * self.model.ngeom))
-        self._geom = {n: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, n) for n in self.layers}
-        self._skin = {n: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SKIN, n) for n in self.layers}
-        self._matid = {n: int(self.model.geom_matid[g]) for n, g in self._geom.items() if g >= 0}
-        self._body = {b: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, b) for b in self.bodies}
+        return spec
 
     def _add_layer(self, spec, i: int, layer: Layer) -> None:
         mj = self._mj
@@ -258,13 +282,13 @@ class MjScene:
             mat.textures[mj.mjtTextureRole.mjTEXROLE_RGB] = f"tex{i}"
             material = f"mat{i}"
         uv = None if not material else np.asarray(layer.uvs, np.float64).reshape(-1, 2)
-        if layer.deformable:
+        if layer.deformable or i in self.skinned:
             skin = spec.add_skin(name=layer.name, group=layer.group, rgba=list(layer.rgba), material=material)
             skin.vert = V.astype(np.float32).ravel()
             skin.face = F.astype(np.int32).ravel()
             if uv is not None:
                 skin.texcoord = np.column_stack([uv[:, 0], uv[:, 1]]).astype(np.float32).ravel()
-            skin.bodyname = ["world"]
+            skin.bodyname = ["world" if layer.deformable else layer.body]  # a skin bound wholly to one body moves with it
             skin.bindpos = [0.0, 0.0, 0.0]
             skin.bindquat = [1.0, 0.0, 0.0, 0.0]
             skin.vertid = [list(range(len(V)))]
@@ -393,3 +417,4 @@ class MjScene:
             gl_context()
             self._ctx.free()
             self._ctx = None
+            _unbind_framebuffer()
