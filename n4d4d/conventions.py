@@ -61,3 +61,14 @@ def xyzw_to_wxyz(q: np.ndarray) -> np.ndarray:
 
 #: Metres per unit, for ``--unit``.
 UNIT_SCALE = {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "in": 0.0254}
+
+#: Keys whose values are wall-clock times (s) besides ``seconds`` and ``*_seconds``. Outputs
+#: keep such values in one place (report.json's ``timings`` section), so that every other
+#: byte a build writes is the same for the same input, options and seed.
+TIMING_KEYS = frozenset({"seconds_per_check", "wall_s", "cpu_s", "elapsed_s", "time_s"})
+
+
+def is_timing_key(key: str) -> bool:
+    """True for a key naming a wall-clock time (s): ``seconds``, ``*_seconds``,
+    :data:`TIMING_KEYS`."""
+    return key == "seconds" or key.endswith("_seconds") or key in TIMING_KEYS

@@ -64,11 +64,12 @@ def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] | None =
 
     with atomic_dir(out_dir) as tmp:
         written = export(asset, tmp, formats)
-        write_record(asset, tmp)
+        record_timings = write_record(asset, tmp)
         files = {fmt: str(Path(p).relative_to(tmp)) for fmt, p in written.items()}
         if not asset.passed:
             reasons = (asset.physics or {}).get("reasons") or ["no physics report"]
             (tmp / "FAILED.txt").write_text(
                 "This asset FAILED its physics checks and is not sim-ready:\n" + "\n".join(map(str, reasons)) + "\n")
-        (tmp / "report.json").write_text(dumps(asset_report(asset, files, files_sha256=folder_hashes(tmp))))
+        (tmp / "report.json").write_text(dumps(asset_report(asset, files, files_sha256=folder_hashes(tmp),
+                                                            record_timings=record_timings)))
     return out_dir

@@ -5,7 +5,7 @@ says exactly what the build measured. NumPy values are converted to plain JSON.
 
 Version 2: every check is a :class:`~n4d4d.asset.CheckResult` (``name, engine, part, measured,
 threshold, passed, reasons, seconds, details``), and every wall-clock figure (a key named
-``seconds``, ending in ``_seconds`` or in :data:`TIMING_KEYS`) is moved out of the sections
+``seconds``, ending in ``_seconds`` or in :data:`n4d4d.conventions.TIMING_KEYS`) is moved out of the sections
 into one ``timings`` section (``{"about": ..., "total_seconds": ..., "values": {path: s}}``,
 path = the dotted place it came from), so two builds of the same input, options and seed give
 reports that differ in ``timings`` only: hash the report without it to compare builds.
@@ -21,11 +21,9 @@ from typing import Any
 import numpy as np
 
 from n4d4d.asset import Asset
+from n4d4d.conventions import is_timing_key
 
 REPORT_VERSION = 2
-
-#: Keys whose values are wall-clock times (s) besides ``seconds`` and ``*_seconds``.
-TIMING_KEYS = frozenset({"seconds_per_check", "wall_s", "cpu_s", "elapsed_s", "time_s"})
 
 TIMINGS_ABOUT = ("wall-clock seconds, which vary from run to run; everything outside this section is "
                  "identical for the same input, options and seed")
@@ -56,10 +54,6 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _is_timing(key: str) -> bool:
-    return key == "seconds" or key.endswith("_seconds") or key in TIMING_KEYS
-
-
 def split_timings(value: Any, path: str = "") -> tuple[Any, dict[str, Any]]:
     """``value`` (JSON values) without its timing keys, and those timings by dotted path.
 
@@ -74,7 +68,7 @@ def split_timings(value: Any, path: str = "") -> tuple[Any, dict[str, Any]]:
             if here == "provenance":  # the build options (e.g. a clip's ``seconds``) are no timings
                 out[k] = v
                 continue
-            if _is_timing(str(k)):
+            if is_timing_key(str(k)):
                 timings[here] = v
                 continue
             out[k], sub = split_timings(v, here)
@@ -97,14 +91,17 @@ def split_timings(value: Any, path: str = "") -> tuple[Any, dict[str, Any]]:
 
 
 def asset_report(asset: Asset, files: dict[str, str] | None = None,
-                 files_sha256: dict[str, str] | None = None) -> dict:
+                 files_sha256: dict[str, str] | None = None,
+                 record_timings: dict[str, float] | None = None) -> dict:
     """The report of ``asset`` as a JSON-ready dict.
 
     Keys: ``report_version``, ``name``, ``passed``, ``notes``, ``stages`` (name and figures
     per stage), ``parts`` (faces, hull count, mass properties), ``joints``, ``drives``,
     ``material``, ``physics`` (checks with thresholds, measured values and verdicts),
     ``provenance`` (seed included), ``files`` (format -> file), ``files_sha256`` (every other
-    file in the folder -> SHA-256), and ``timings`` last (see the module docstring).
+    file in the folder -> SHA-256), and ``timings`` last (see the module docstring; with
+    ``record_timings``, the wall times the asset record ``asset.json`` leaves out, by id, under
+    ``timings.record``: :mod:`n4d4d.io.record` reads them back).
     """
     parts = []
     for p in asset.parts:
@@ -140,6 +137,8 @@ def asset_report(asset: Asset, files: dict[str, str] | None = None,
     report["timings"] = {"about": TIMINGS_ABOUT,
                          "total_seconds": round(sum(s.seconds for s in asset.stages), 4),
                          "values": timings}
+    if record_timings is not None:
+        report["timings"]["record"] = to_json(record_timings)
     return report
 
 
