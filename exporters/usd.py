@@ -11,6 +11,8 @@ Written as Isaac Sim / Isaac Lab (PhysX) and Newton's ``ModelBuilder.add_usd`` r
         /collisions               Scope
           /hull_000 ...           Mesh, purpose guide, invisible; CollisionAPI,
                                   MeshCollisionAPI approximation "convexHull",
+                                  NewtonMeshCollisionAPI, MjcCollisionAPI,
+                                  flat (faceVarying) normals,
                                   physics material bound with the "physics" purpose
       /joints/<joint>             PhysicsRevoluteJoint / PhysicsPrismaticJoint / PhysicsFixedJoint
     /physicsScene                 gravity n4d4d.conventions.GRAVITY (outside the default prim, so a
@@ -175,7 +177,9 @@ def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False
     """Define a ``UsdGeom.Mesh`` at ``path`` from ``mesh`` moved into a part frame at ``origin``.
 
     Writes points ``(V, 3)`` (m, float32), faceVertexCounts / faceVertexIndices, extent,
-    subdivisionScheme "none", vertex normals, ``primvars:st`` (texCoord2f, vertex, v flipped to
+    subdivisionScheme "none", normals (SimReady VG.027: a polygonal mesh authors them; the mesh's
+    vertex normals, else area-weighted ones; a guide (hull) mesh gets flat faceVarying normals),
+    ``primvars:st`` (texCoord2f, vertex, v flipped to
     USD's v-up) and ``primvars:displayColor`` / ``displayOpacity`` (vertex colours, else base
     colour as a constant). ``guide=True`` makes it purpose "guide" and invisible. Returns the prim.
     """
@@ -193,10 +197,18 @@ def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False
     if guide:
         gm.CreatePurposeAttr(UsdGeom.Tokens.guide)
         gm.CreateVisibilityAttr(UsdGeom.Tokens.invisible)
+        # a polygonal mesh (subdivisionScheme "none") needs authored normals (SimReady VG.027):
+        # a convex hull is flat-shaded, so one face normal per face corner
+        gm.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(np.repeat(face_normals(mesh), 3, axis=0)))
+        gm.SetNormalsInterpolation(UsdGeom.Tokens.faceVarying)
         return gm.GetPrim()
-    if mesh.normals is not None:
-        gm.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(np.asarray(mesh.normals, np.float32)))
-        gm.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
+    normals = mesh.normals
+    if normals is None:  # VG.027 again: area-weighted vertex normals of the mesh itself
+        from n4d4d.volume.remesh import vertex_normals
+
+        normals = vertex_normals(mesh.vertices, mesh.faces)
+    gm.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(np.asarray(normals, np.float32)))
+    gm.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
     api = UsdGeom.PrimvarsAPI(gm)
     if mesh.uvs is not None:
         st = np.column_stack([mesh.uvs[:, 0], 1.0 - mesh.uvs[:, 1]]).astype(np.float32)
@@ -211,6 +223,16 @@ def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False
         gm.CreateDisplayColorPrimvar(UsdGeom.Tokens.constant).Set([Gf.Vec3f(*map(float, c[:3]))])
         gm.CreateDisplayOpacityPrimvar(UsdGeom.Tokens.constant).Set([float(c[3])])
     return gm.GetPrim()
+
+
+def face_normals(mesh: Mesh) -> np.ndarray:
+    """``(F, 3) float32`` unit face normals of ``mesh`` (counter-clockwise winding seen from
+    outside, so they point outwards); a degenerate face gets ``(0, 0, 1)``."""
+    v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces)
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.where(length > 0, n / np.where(length > 0, length, 1.0), [0.0, 0.0, 1.0])
+    return n.astype(np.float32)
 
 
 def _visual_material(stage, looks, part: str, mesh: Mesh, out_dir: Path):
@@ -287,6 +309,10 @@ def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) 
         prim = define_mesh(stage, scope.GetPath().AppendChild(f"hull_{k:03d}"), hull, f.origin, guide=True)
         UsdPhysics.CollisionAPI.Apply(prim)
         UsdPhysics.MeshCollisionAPI.Apply(prim).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
+        # each engine's own collider schema, as SimReady NEWTON.COL.001 / MUJOCO.COL.001 ask:
+        # no attributes authored, so every engine keeps its defaults for the convex hull
+        prim.AddAppliedSchema("NewtonMeshCollisionAPI")
+        prim.AddAppliedSchema("MjcCollisionAPI")
         UsdShade.MaterialBindingAPI.Apply(prim).Bind(
             physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
 
