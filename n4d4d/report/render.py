@@ -19,6 +19,7 @@ All coordinates are the asset frame: metres, Z up (:mod:`n4d4d.conventions`). Im
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import re
@@ -71,6 +72,15 @@ def backend() -> str:
                       f"Debian's {BACKEND_PACKAGES['egl']} (or {BACKEND_PACKAGES['osmesa']})")
 
 
+def _release() -> None:
+    global _CONTEXT
+    if _CONTEXT is not None:
+        try:
+            _CONTEXT[1].free()
+        finally:
+            _CONTEXT = None
+
+
 def gl_context():
     """The process's OpenGL context (made current), created on first call.
 
@@ -90,6 +100,7 @@ def gl_context():
             raise RenderError(f"cannot make an offscreen OpenGL context with {name} ({exc}); install "
                               f"Debian's {BACKEND_PACKAGES[name]}") from exc
         _CONTEXT = (name, ctx)
+        atexit.register(_release)  # free before interpreter teardown (OSMesa's __del__ fails late)
     _CONTEXT[1].make_current()
     return _CONTEXT[1]
 
