@@ -110,19 +110,17 @@ def job_name(job: Job, options: BuildOptions | None = None) -> str:
     return job_source(job).name
 
 
-def plan_names(jobs: Sequence[Job], options: BuildOptions | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Distinct asset names for ``jobs`` and a note per job that was renamed.
+def unique_names(wanted: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Distinct names for ``wanted`` (already safe names) and a note per renamed one.
 
-    Returns ``(names, notes)``: the first job keeping a name keeps it, later ones get
-    ``NAME_2``, ``NAME_3``... (skipping names already taken by other jobs), deterministic for
-    a given job order. Names are compared case-insensitively, since two folders that differ
-    only in case are one folder on macOS and Windows.
+    The first keeps a name, later ones get ``NAME_2``, ``NAME_3``... (skipping names wanted by
+    others), compared case-insensitively (two folders that differ only in case are one folder
+    on macOS and Windows); ``labels`` name the inputs in the notes.
     """
-    wanted = [job_name(j, options) for j in jobs]
     taken = {n.lower() for n in wanted}
     used: set[str] = set()
     names, notes = [], []
-    for job, name in zip(jobs, wanted):
+    for label, name in zip(labels, wanted):
         if name.lower() not in used:
             used.add(name.lower())
             names.append(name)
@@ -134,8 +132,18 @@ def plan_names(jobs: Sequence[Job], options: BuildOptions | None = None) -> tupl
         new = f"{name}_{k}"
         used.add(new.lower())
         names.append(new)
-        notes.append((f"{job_source(job).label}: its name '{name}' is taken by an earlier input; written as '{new}'",))
+        notes.append((f"{label}: its name '{name}' is taken by an earlier input; written as '{new}'",))
     return names, notes
+
+
+def plan_names(jobs: Sequence[Job], options: BuildOptions | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Distinct asset names for ``jobs`` and a note per job that was renamed.
+
+    Returns ``(names, notes)``: the first job keeping a name keeps it, later ones get
+    ``NAME_2``, ``NAME_3``... (skipping names already taken by other jobs), deterministic for
+    a given job order (:func:`unique_names`).
+    """
+    return unique_names([job_name(j, options) for j in jobs], [job_source(j).label for j in jobs])
 
 
 def remove_stale_temporaries(out_dir: Path, name: str) -> list[str]:

@@ -13,6 +13,7 @@ from n4d4d.cli import corpus as _corpus  # noqa: F401,E402
 from n4d4d.cli import eval_vae as _eval_vae  # noqa: F401,E402
 from n4d4d.cli import train as _train  # noqa: F401,E402
 from n4d4d.cli import eval_rigging as _eval_rigging  # noqa: F401,E402
+from n4d4d.cli import scenario as _scenario  # noqa: F401,E402
 from n4d4d.cli import warmup as _warmup  # noqa: F401,E402
 from n4d4d.cli import export as _export  # noqa: F401,E402
 from n4d4d.cli import report as _report  # noqa: F401,E402
