@@ -75,7 +75,7 @@ def test_asset_report_writes_pictures_plots_and_page(batch):
     for src in re.findall(r'src="([^"]+)"', text):  # every picture and script the page loads is there
         assert (page.parent / src).is_file(), src
     assert 'href="asset.usda"' in text and 'href="asset.glb"' in text and "<model-viewer" in text
-    assert "check_00_drop_pybullet.png" in text and "check_01_articulation_pybullet.png" in text
+    assert "checks_drop.png" in text and "checks_articulation.png" in text
     bar = (out / "bar" / "report.html").read_text()
     assert "FAIL" in bar and "tipped over onto its side" in bar and "skeleton.png" in bar
     assert (out / "bar" / "report_files" / "clip_bend.gif").is_file()

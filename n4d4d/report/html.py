@@ -137,12 +137,16 @@ def render_plots(report: dict, asset) -> tuple[dict[str, bytes], list[tuple[str,
     files, shown = {}, []
     joints = report.get("joints") or []
     taken: set[str] = set()
-    for i, c in enumerate(_checks(report)):
-        png = plots.check_series_plot(c, joints)
+    groups: dict[str, list[dict]] = {}
+    for c in _checks(report):  # one figure per kind of check: every engine and orientation together
+        groups.setdefault(str(c.get("name")), []).append(c)
+    for kind, group in groups.items():
+        png = plots.check_group_plot(group, joints)
         if png:
-            name = f"check_{i:02d}_{safe_name('_'.join(str(c.get(k)) for k in ('name', 'engine', 'part') if c.get(k)), taken)}.png"
+            name = f"checks_{safe_name(kind, taken)}.png"
             files[name] = png
-            shown.append(("Physics checks over time", name, plots.check_title(c) + "; bounds dashed red"))
+            who = ", ".join(" ".join(str(c.get(k)) for k in ("engine", "part") if c.get(k)) or kind for c in group)
+            shown.append(("Physics checks over time", name, f"{kind}: {who}; bounds dashed red, failed runs dotted"))
     png = plots.fidelity_plot(_checks(report))
     if png:
         files["fidelity.png"] = png

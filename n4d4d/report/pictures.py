@@ -360,8 +360,11 @@ class AssetPictures:
             return [self.shaded(self.camera(size=size))], times[idx[:1]]
         frames = kinematic_tree(self.asset)
         poses = part_poses(self.asset, frames, clip)
-        corners = np.array([[x, y, z] for x in self.bounds[:, 0] for y in self.bounds[:, 1] for z in self.bounds[:, 2]])
-        moved = [poses[f.name][t][:3, :3] @ (corners - f.origin).T + poses[f.name][t][:3, 3:4]
+        def corners(part) -> np.ndarray:  # the part's bounding-box corners (m, rest)
+            b = part.mesh.bounds
+            return np.array([[x, y, z] for x in b[:, 0] for y in b[:, 1] for z in b[:, 2]])
+
+        moved = [poses[f.name][t][:3, :3] @ (corners(f.part) - f.origin).T + poses[f.name][t][:3, 3:4]
                  for f in frames for t in idx]
         allp = np.hstack(moved).T
         cam = self.camera(size=size, bounds=np.stack([allp.min(0), allp.max(0)]))

@@ -89,51 +89,84 @@ def _joint_scale(joint: dict | None) -> tuple[float, str]:
     return 180.0 / math.pi, "deg"
 
 
-def check_series_plot(check: dict, joints: list[dict] | None = None) -> bytes | None:
-    """PNG of one check's ``details["series"]``, or None when it has no series.
-
-    Args:
-        check: a check dict (``name``, ``engine``, ``passed``, ``threshold`` or ``bounds``,
-            ``details``).
-        joints: the report's joints (``name``, ``type``, ``lower``, ``upper``) for limit bands.
-    """
+def _series(check: dict) -> dict | None:
     series = (check.get("details") or {}).get("series") or check.get("series")
     if not isinstance(series, dict) or not series.get("t_s"):
         return None
-    t = np.asarray(series["t_s"], np.float64)
-    bounds = check_bounds(check)
-    rows = [k for k in SERIES if isinstance(series.get(k), list) and len(series[k]) == len(t)]
-    jq = {k: v for k, v in joint_series(series).items() if len(v) == len(t)}
-    by_name = {str(j.get("name")): j for j in joints or []}
-    n = len(rows) + len(jq)
-    if n == 0:
+    return series
+
+
+def check_series_plot(check: dict, joints: list[dict] | None = None) -> bytes | None:
+    """PNG of one check's ``details["series"]``, or None when it has no series
+    (:func:`check_group_plot` of that one check)."""
+    return check_group_plot([check], joints)
+
+
+def check_group_plot(checks: list[dict], joints: list[dict] | None = None) -> bytes | None:
+    """PNG of the time series of several checks of one kind (e.g. every ``drop`` in every
+    engine and orientation) on shared axes, one line each, with every distinct bound dashed red;
+    None when none of them has a series.
+
+    Args:
+        checks: check dicts (``name``, ``engine``, ``part``, ``passed``, ``threshold`` or
+            ``bounds``, ``details["series"]``).
+        joints: the report's joints (``name``, ``type``, ``lower``, ``upper``) for limit bands.
+    """
+    runs = [(c, _series(c)) for c in checks]
+    runs = [(c, s) for c, s in runs if s is not None]
+    if not runs:
         return None
-    fig, axes = _figure(n)
+    by_name = {str(j.get("name")): j for j in joints or []}
+    rows = [k for k in SERIES if any(isinstance(s.get(k), list) for _, s in runs)]
+    jnames = sorted({n for _, s in runs for n in joint_series(s)})
+    if not rows and not jnames:
+        return None
+    fig, axes = _figure(len(rows) + len(jnames))
+    bases = [" ".join(str(c.get(k)) for k in ("engine", "part") if c.get(k)) or str(c.get("name")) for c, _ in runs]
+    seen: dict[str, int] = {}
+    labels = []
+    for b in bases:  # "pybullet", or "pybullet #2" when an engine ran the check more than once
+        seen[b] = seen.get(b, 0) + 1
+        labels.append(b + (f" #{seen[b]}" if bases.count(b) > 1 else ""))
     for ax, key in zip(axes, rows):
         label, scale, tkeys = SERIES[key]
-        ax.plot(t, np.asarray(series[key], np.float64) * scale, color="#0969da", lw=1.4)
-        for tk in tkeys:
-            v = _float(bounds.get(tk))
-            if v is not None:
-                ax.axhline(v * scale, color="#cf222e", ls="--", lw=1, label=f"bound {tk} = {v * scale:.3g}")
-        if key == "height_m":
-            v = _float(bounds.get("rest_com_drop_m"))
-            if v is not None and len(t):
-                ax.axhline((series[key][0] - v) * scale, color="#cf222e", ls="--", lw=1,
-                           label=f"start - rest_com_drop_m ({v:.3g} m)")
+        drawn = set()
+        for i, (c, s) in enumerate(runs):
+            t = np.asarray(s["t_s"], np.float64)
+            y = s.get(key)
+            if isinstance(y, list) and len(y) == len(t):
+                ax.plot(t, np.asarray(y, np.float64) * scale, lw=1.2, color=f"C{i % 10}",
+                        ls="-" if c.get("passed", True) else ":", label=labels[i] if key == rows[0] else None)
+            bounds = check_bounds(c)
+            for tk in tkeys:
+                v = _float(bounds.get(tk))
+                if v is not None and (tk, round(v, 12)) not in drawn:
+                    drawn.add((tk, round(v, 12)))
+                    ax.axhline(v * scale, color="#cf222e", ls="--", lw=1)
+                    ax.annotate(f"{tk} {v * scale:.3g}", (1.0, v * scale), xycoords=("axes fraction", "data"),
+                                fontsize=6, color="#cf222e", ha="right", va="bottom")
         ax.set_ylabel(label, fontsize=8)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="best")
-    for ax, (name, q) in zip(axes[len(rows):], jq.items()):
+    for ax, name in zip(axes[len(rows):], jnames):
         scale, unit = _joint_scale(by_name.get(name))
-        ax.plot(t, np.asarray(q, np.float64) * scale, color="#0969da", lw=1.4)
+        for i, (c, s) in enumerate(runs):
+            q = joint_series(s).get(name)
+            t = np.asarray(s["t_s"], np.float64)
+            if q is not None and len(q) == len(t):
+                ax.plot(t, np.asarray(q, np.float64) * scale, lw=1.2, color=f"C{i % 10}",
+                        label=labels[i] if not rows and name == jnames[0] else None)
         _limit_band(ax, by_name.get(name), scale)
         ax.set_ylabel(f"{name} ({unit})", fontsize=8)
     for ax in axes:
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=6, loc="best", ncol=2)
     axes[-1].set_xlabel("time (s)", fontsize=8)
-    fig.suptitle(check_title(check), fontsize=10, color=VERDICT_COLORS[bool(check.get("passed", True))])
+    passed = all(c.get("passed", True) for c, _ in runs)
+    title = check_title(runs[0][0]) if len(runs) == 1 else (
+        f"{runs[0][0].get('name')}: {sum(bool(c.get('passed', True)) for c, _ in runs)}/{len(runs)} passed "
+        "(dotted: failed; bounds dashed red)")
+    fig.suptitle(title, fontsize=10, color=VERDICT_COLORS[passed])
     return _png(fig)
 
 
