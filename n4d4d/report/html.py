@@ -63,6 +63,25 @@ def _grid(images: list[np.ndarray], columns: int) -> np.ndarray:
     return out
 
 
+def strip_indices(frames: list[np.ndarray], n: int) -> np.ndarray:
+    """Indices of ``n`` frames for a filmstrip, spaced evenly in accumulated picture change (mean
+    absolute pixel difference between consecutive frames) rather than in time, so a clip whose
+    action is brief (a drop that settles in its first second) still shows that action; the
+    first and last frames are always in. Evenly in time when nothing changes."""
+    if len(frames) <= n:
+        return np.arange(len(frames))
+    change = np.array([np.abs(frames[k].astype(np.int16) - frames[k - 1].astype(np.int16)).mean()
+                       for k in range(1, len(frames))])
+    if change.sum() <= 0:
+        return np.unique(np.round(np.linspace(0, len(frames) - 1, n)).astype(int))
+    cum = np.concatenate([[0.0], np.cumsum(change)]) / change.sum()
+    picks = {0, len(frames) - 1}
+    for q in np.linspace(0, 1, n)[1:-1]:
+        order = np.argsort(np.abs(cum - q))
+        picks.add(int(next((k for k in order if int(k) not in picks), order[0])))
+    return np.array(sorted(picks))
+
+
 def render_pictures(asset, size: tuple[int, int] = (640, 480), gif_frames: int = 24,
                     strip_frames: int = 6) -> tuple[dict[str, bytes], list[tuple[str, str, str]], dict]:
     """Every picture of ``asset``: (file name -> PNG/GIF bytes, [(section, file, caption)],
@@ -110,7 +129,7 @@ def render_pictures(asset, size: tuple[int, int] = (640, 480), gif_frames: int =
             t0 = time.perf_counter()
             stem = f"clip_{safe_name(clip.name, taken)}"
             frames, times = pics.clip_frames(clip, n=gif_frames, size=THUMB_SIZE)
-            pick = np.unique(np.round(np.linspace(0, len(frames) - 1, min(strip_frames, len(frames)))).astype(int))
+            pick = strip_indices(frames, strip_frames)
             strip = [draw_labels(frames[i], [Label(f"t = {times[i]:.2f} s", (6, 4))]) for i in pick]
             files[f"{stem}_strip.png"] = _png(np.hstack(strip))
             dur = float(times[-1] - times[0]) if len(times) > 1 else 1.0
