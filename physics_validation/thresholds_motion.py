@@ -45,10 +45,10 @@ class MotionThresholds:
             and the contact look attached at tabletop and human scale; more is visible hovering.
         skate_height_m, skate_speed_m_s, skate_window_s, skate_reference_leg_m: GMD's
             foot-skating ratio: a foot closer to the ground than ``skate_height_m`` (5 cm) whose
-            horizontal speed, averaged over ``skate_window_s`` (GMD: 5 frames at 20 fps, 0.25 s),
-            exceeds ``skate_speed_m_s`` (GMD: 0.5 m/s, that is 2.5 cm per frame at 20 fps;
-            people notice sliding from about 2 cm) is skating; the ratio is skating foot-frames
-            over foot-frames near the ground. GMD's numbers are for humans (leg about 0.9 m):
+            horizontal speed, both over the frame step and averaged over ``skate_window_s`` (GMD:
+            5 frames at 20 fps, 0.25 s), exceeds ``skate_speed_m_s`` (GMD: 0.5 m/s, that is 2.5 cm
+            per frame at 20 fps; people notice sliding from about 2 cm) is skating; the ratio is
+            skating foot-frames over foot-frames near the ground. GMD's numbers are for humans (leg about 0.9 m):
             lengths and speeds scale by the asset's leg length over ``skate_reference_leg_m``
             (geometric similarity), so a 15 cm-legged toy is held to the same standard.
         max_skate_ratio: 0.05: GMD's generated walks reach 0.05-0.1; a planned gait whose

@@ -45,11 +45,13 @@ class GaitPattern:
 
 
 #: Lateral-sequence walk (left hind, left fore, right hind, right fore a quarter cycle apart) at
-#: duty 0.8, so the four swings never overlap and three or four feet are always down (at 0.75 the
-#: swings would be back to back and any timing slack leaves two); a trot (diagonal pairs together, duty 0.5); a biped walk
+#: duty 0.85, so the four swings never overlap, three or four feet are always down (at 0.75 the
+#: swings would be back to back and any timing slack leaves two) and all four are down for a tenth
+#: of the cycle between swings, when the body can move its centre of mass across a diagonal of the
+#: support; a slow walk (Froude 0.02: 0.3 m/s for a 0.47 m leg); a trot (diagonal pairs together, duty 0.5); a biped walk
 #: (duty 0.6: double support 10% of the cycle per step).
 PATTERNS = {
-    ("walk", 4): GaitPattern("walk", 0.8, {(-1, -1): 0.0, (-1, 1): 0.25, (1, -1): 0.5, (1, 1): 0.75}, 0.05),
+    ("walk", 4): GaitPattern("walk", 0.85, {(-1, -1): 0.0, (-1, 1): 0.25, (1, -1): 0.5, (1, 1): 0.75}, 0.02),
     ("trot", 4): GaitPattern("trot", 0.5, {(-1, 1): 0.0, (1, -1): 0.0, (1, 1): 0.5, (-1, -1): 0.5}, 0.25),
     ("walk", 2): GaitPattern("walk", 0.6, {(-1, 1): 0.0, (1, 1): 0.5, (-1, -1): 0.0, (1, -1): 0.5}, 0.05),
 }

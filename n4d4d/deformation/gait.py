@@ -10,10 +10,11 @@ of their reach to spare. A foot in
 stance stays where it touched down: each touchdown's foothold is fixed for the whole stance (the
 hip's ground point at touchdown plus half a stride ahead), so stance feet do not slide by
 construction; a swinging foot travels from lift-off to the next foothold on a minimum-jerk path
-lifted ``16 u^2 (1 - u)^2`` times the swing height (:data:`SWING_HEIGHTS`). The root also shifts toward the centroid of
-the stance feet (gain 0.5, at most :data:`MAX_SHIFT` of the leg length, smoothed by a Gaussian of a tenth
-of a cycle) to keep the centre of mass over the support polygon; hinge legs can only follow
-along the walking direction, ball-jointed legs in both horizontal directions. Inverse kinematics
+lifted ``16 u^2 (1 - u)^2`` times the swing height (:data:`SWING_HEIGHTS`). The root also shifts,
+by at most :data:`MAX_SHIFT` leg lengths, to where the centre of mass has the largest margin inside
+the stance polygon, moving between those places while all four feet are down (:func:`_balance`);
+hinge legs can only shift the body along the walking direction, ball-jointed legs in both
+horizontal directions. Inverse kinematics
 (:func:`.ik.solve`) places each foot point from the previous frame's solution, within the joint
 limits; a skeletal foot keeps its bind orientation (flat on the ground).
 
@@ -42,12 +43,13 @@ G = 9.80665
 #: Peak swing-foot heights tried, over the leg length, highest first (a leg whose joint limits
 #: cannot lift the foot so high gets the next): humans lift the foot 10-15 cm on a 0.9 m leg. The
 #: foot moves horizontally only in the middle half of the swing, where it is above 0.56 of the
-#: peak, so even 0.1 keeps it above GMD's contact height (5 cm on a human leg, 0.056 leg lengths).
-SWING_HEIGHTS = (0.15, 0.12, 0.1)
+#: peak, so 0.1 or more keeps it above GMD's contact height (5 cm on a human leg, 0.056 leg
+#: lengths); lower lifts are used only when no stride allows 0.1 (the skating ratio then shows it).
+SWING_HEIGHTS = (0.15, 0.12, 0.1, 0.08, 0.06)
 
 #: Largest shift of the root toward the stance feet, over the leg length (the legs are lowered to
 #: reach a stride plus this).
-MAX_SHIFT = 0.05
+MAX_SHIFT = 0.12
 
 
 def _min_jerk(u: np.ndarray) -> np.ndarray:
@@ -103,7 +105,7 @@ def _end_point(asset: Asset, leg: Leg, kind: str) -> np.ndarray:
     """The rest point the chain moves to the foot target: the foot point (articulated) or the foot
     joint (skeletal: the foot keeps its orientation, so the joint sits at a fixed offset from it)."""
     if kind == "articulated":
-        return leg.foot_point
+        return leg.pin if leg.pin is not None else leg.foot_point
     from .skinning import bind_matrices
 
     return bind_matrices(asset.skeleton)[list(asset.skeleton.joint_names).index(leg.chain[-1]), :3, 3]
@@ -122,7 +124,8 @@ def _plan_stride(legs, chains, ends, pat, L, fwd):
     the hip height) at which inverse kinematics reaches, within the joint limits, every foot
     target the gait needs: half a stride ahead and behind plus the body's travel while a foot
     waits a quarter of its swing on the ground plus the root shift, at ground level; and the swing
-    apex under the hip, as high as :data:`SWING_HEIGHTS` allows leg by leg.
+    apex under the hip, as high as :data:`SWING_HEIGHTS` allows leg by leg (0.1 leg lengths or
+    more if any stride allows it).
 
     Returns ``(stride, drop, speed, period, swing_heights (F,))`` (m, m, m/s, s, m); raises
     NotApplicable when nothing is reachable."""
@@ -132,24 +135,74 @@ def _plan_stride(legs, chains, ends, pat, L, fwd):
     def reach(chain, q0, end, p):
         return solve(chain, end, p, q0, restarts=8)[1] <= 1e-3 * L
 
-    for stride in L * np.array([0.6, 0.5, 0.4, 0.3, 0.2, 0.1]):
-        v = np.sqrt(pat.froude * G * L) * np.sqrt(stride / (0.6 * L))  # shorter strides, slower
-        period = stride / (pat.duty * v)
-        far = stride / 2 + 0.25 * v * (1.0 - pat.duty) * period + MAX_SHIFT * L
-        for drop in h0 * np.array([0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]):
-            heights = []
-            for (chain, _, q0), end in zip(chains, ends):
-                base = end + drop * up
-                if not (reach(chain, q0, end, base + fwd * far) and reach(chain, q0, end, base - fwd * far)):
-                    break
-                h = next((h for h in SWING_HEIGHTS if reach(chain, q0, end, base + h * L * up)), None)
-                if h is None:
-                    break
-                heights.append(h * L)
-            if len(heights) == len(chains):
-                return float(stride), float(drop), float(v), float(period), np.array(heights)
-    raise NotApplicable("no stride of 0.1 leg lengths or more, with the feet lifted 0.1 leg lengths, is "
-                        "reachable within the leg joints' limits")
+    for least in (0.1, min(SWING_HEIGHTS)):  # first with feet lifted clear of the contact height
+        for stride in L * np.array([0.6, 0.5, 0.4, 0.3, 0.2, 0.1]):
+            v = np.sqrt(pat.froude * G * L) * np.sqrt(stride / (0.6 * L))  # shorter strides, slower
+            period = stride / (pat.duty * v)
+            far = stride / 2 + 0.25 * v * (1.0 - pat.duty) * period + MAX_SHIFT * L
+            for drop in h0 * np.array([0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]):
+                heights = []
+                for (chain, _, q0), end in zip(chains, ends):
+                    base = end + drop * up
+                    if not (reach(chain, q0, end, base + fwd * far) and reach(chain, q0, end, base - fwd * far)):
+                        break
+                    h = next((h for h in SWING_HEIGHTS if h >= least and reach(chain, q0, end, base + h * L * up)), None)
+                    if h is None:
+                        break
+                    heights.append(h * L)
+                if len(heights) == len(chains):
+                    return float(stride), float(drop), float(v), float(period), np.array(heights)
+    raise NotApplicable(f"no stride of 0.1 leg lengths or more, with the feet lifted {min(SWING_HEIGHTS)} leg "
+                        "lengths, is reachable within the leg joints' limits")
+
+
+def _rest_com(asset: Asset) -> np.ndarray:
+    """Centre of mass ``(3,)`` at rest: mass-weighted part centres when every part has mass
+    properties, else the visual mesh's volume centroid, else its mean vertex."""
+    if asset.mass and all(p.name in asset.mass for p in asset.parts):
+        ms = [asset.mass[p.name] for p in asset.parts]
+        return sum(m.mass * np.asarray(m.center_of_mass) for m in ms) / sum(m.mass for m in ms)
+    tm = asset.visual.to_trimesh()
+    return np.asarray(tm.center_mass) if tm.is_volume else np.asarray(asset.visual.vertices).mean(axis=0)
+
+
+def _balance(feet, stance, com, directions, cap):
+    """Root shift ``(N, 3)`` keeping the nominal centre of mass ``com (N, 3)`` over the support.
+
+    In every frame with three or more feet down but not all, the shift (along ``directions``, unit
+    vectors, at most ``cap`` m each, searched on a grid) that maximises the centre of mass's margin
+    inside the stance polygon; while all feet are down the body moves from the last such shift
+    to the next on a minimum-jerk path, so it crosses a diagonal of the support while it can
+    (a lateral-sequence walk has the centre of mass change sides of a diagonal between a fore and
+    the opposite hind foot's swing). Frames with fewer than three feet down keep the shift of
+    the frame before."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    N, F = stance.shape
+    g = np.linspace(-cap, cap, 41 if len(directions) == 1 else 15)
+    grid = np.array(np.meshgrid(*[g] * len(directions), indexing="ij")).reshape(len(directions), -1).T
+    offsets = grid @ np.array(directions)  # (K, 3)
+    out = np.full((N, 3), np.nan)
+    n_down = stance.sum(axis=1)
+    penalty = 1e-3 * np.linalg.norm(offsets, axis=1)
+    for t in range(N):
+        if 3 <= n_down[t] < F:
+            try:
+                eq = ConvexHull(feet[t, stance[t], :2]).equations  # n . x + d <= 0 inside
+            except QhullError:  # collinear feet: no area to balance over
+                continue
+            margin = -(((com[t, :2] + offsets[:, :2]) @ eq[:, :2].T) + eq[:, 2]).max(axis=1)
+            out[t] = offsets[int(np.argmax(margin - penalty))]
+    known = np.flatnonzero(~np.isnan(out[:, 0]))
+    if len(known) == 0:
+        return np.zeros((N, 3))
+    out[:known[0]] = out[known[0]]
+    out[known[-1] + 1:] = out[known[-1]]
+    for a, b in zip(known[:-1], known[1:]):
+        if b - a > 1:
+            u = _min_jerk((np.arange(a + 1, b) - a) / (b - a))
+            out[a + 1:b] = out[a] + (out[b] - out[a]) * u[:, None]
+    return out
 
 
 def _solve_frames(chains, ends, targets, root_pos):
@@ -231,8 +284,6 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
     Raises:
         NotApplicable: no legs (the reason says why), or no pattern for that many legs.
     """
-    from scipy.ndimage import gaussian_filter1d
-
     from .cpg import PATTERNS, hopf_network, stance_phases
 
     legs, kind, why = find_legs(asset)
@@ -274,20 +325,12 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
             s = _min_jerk((u - 0.25) / 0.5)  # lift first, travel in the air, then set down
             feet[k:j, f] = start + (goal - start) * s[:, None]
             feet[k:j, f, 2] = start[2] + lift[f] * 16 * u * u * (1 - u) ** 2
-    # root shift toward the stance feet's centroid (centre of mass over the support polygon)
-    shift = np.zeros((N, 3))
-    for t in range(N):
-        down = stance[t]
-        if down.any():
-            c = feet[t, down].mean(axis=0) - (nominal[t] + np.mean(foot0, axis=0))
-            shift[t] = 0.5 * c
-    allowed = [fwd] if kind == "articulated" else [fwd, lat]
-    shift = sum(np.outer(shift @ a, a) for a in allowed)
-    shift = np.clip(shift, -MAX_SHIFT * L, MAX_SHIFT * L)
-    shift = gaussian_filter1d(shift, sigma=max(1.0, 0.1 * period * fps), axis=0, mode="nearest")
+    # root shift keeping the centre of mass over the support polygon (see _balance)
+    com0 = _rest_com(asset)
+    shift = _balance(feet, stance, nominal + com0, [fwd] if kind == "articulated" else [fwd, lat], MAX_SHIFT * L)
     root = (nominal + shift)[:T]
-    qs, _ = _solve_frames(chains, ends, feet[:T] if kind == "articulated" else
-                          feet[:T] - np.array([leg.foot_point - e for leg, e in zip(legs, ends)])[None], root)
+    # the chain moves its end point (sole centre or foot joint), which sits at a fixed offset from the foot
+    qs, _ = _solve_frames(chains, ends, feet[:T] + (np.array(ends) - foot0)[None], root)
     name = f"gait_{pattern}"
     if kind == "skeletal":
         return _skeletal_clip(asset, legs, chains, qs, root, times[:T], name, "gait", skinning)

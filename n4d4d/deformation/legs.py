@@ -6,8 +6,8 @@ Found from the asset's structure and the rest pose's ground contact, never from 
   :func:`contact_tolerance` of z = 0) is a foot when the chain of joints above it, up to the
   first part with more than one child joint (the body) or the root, holds two or more revolute
   joints; the root part itself must be clear of the ground (a body resting on its belly has no
-  legs to walk on). The foot point is the foot part's lowest vertex (a point of the part that
-  inverse kinematics pins in stance).
+  legs to walk on). The foot point is the foot part's lowest vertex; inverse kinematics pins the
+  centre of a rounded sole (:func:`sole_centre`) or, for a flat foot, that vertex.
 - skeletal assets (skeleton and skin weights): a leaf joint of the skeleton whose chain, up to
   the first branching joint, has three or more joints (two bones), and whose skinned region
   touches the ground: the foot point is the lowest visual vertex among those weighted mostly to
@@ -41,6 +41,9 @@ class Leg:
         side: -1 left, +1 right of the body centre (x in the body's lateral axis).
         front: +1 front, -1 hind (along the walking direction).
         vertex: skeletal legs: index of the visual vertex tracked as the foot; else -1.
+        pin: ``(3,) float64`` rest point inverse kinematics holds still in stance: the centre of
+            a rounded foot's sole sphere (so the foot rolls about it without sinking or sliding,
+            :func:`sole_centre`), else the foot point.
     """
 
     foot: str
@@ -51,6 +54,29 @@ class Leg:
     side: float
     front: float
     vertex: int = -1
+    pin: np.ndarray | None = None
+
+
+def sole_centre(vertices: np.ndarray, scale: float) -> np.ndarray | None:
+    """Centre ``(3,)`` of the sphere that fits a rounded sole: the vertices within ``0.03 scale``
+    (m) of the lowest one, fitted by algebraic least squares; None when they are not a sphere cap
+    (RMS residual over 2% of the radius, a radius over ``0.3 scale``, or the centre not straight
+    above the lowest vertex): a flat or pointed foot."""
+    v = np.asarray(vertices, np.float64)
+    low = v[np.argmin(v[:, 2])]
+    pts = v[v[:, 2] < low[2] + 0.03 * scale]
+    if len(pts) < 8:
+        return None
+    A = np.column_stack([2 * pts, np.ones(len(pts))])
+    sol, *_ = np.linalg.lstsq(A, (pts ** 2).sum(1), rcond=None)
+    c = sol[:3]
+    r = float(np.sqrt(max(sol[3] + c @ c, 0.0)))
+    if not (0 < r < 0.3 * scale):
+        return None
+    resid = np.sqrt(np.mean((np.linalg.norm(pts - c, axis=1) - r) ** 2))
+    if resid > 0.02 * r or np.linalg.norm((c - low)[:2]) > 0.1 * r or abs(c[2] - low[2] - r) > 0.1 * r:
+        return None
+    return c
 
 
 def contact_tolerance(asset: Asset) -> float:
@@ -116,7 +142,10 @@ def articulated_legs(asset: Asset) -> tuple[list[Leg], str]:
         v = np.asarray(p.mesh.vertices)
         foot = v[np.argmin(v[:, 2])]
         hip = np.asarray(chain[0].origin, np.float64)
-        legs.append(Leg(p.name, tuple(j.name for j in chain), hip, foot, float(np.linalg.norm(foot - hip)), 0.0, 0.0))
+        length = float(np.linalg.norm(foot - hip))
+        pin = sole_centre(v, length)
+        legs.append(Leg(p.name, tuple(j.name for j in chain), hip, foot, length, 0.0, 0.0,
+                        pin=foot if pin is None else pin))
     if len(legs) < 2:
         return [], (f"no legs: {len(legs)} part(s) reach the ground through two or more revolute joints "
                     "(a gait needs at least two)")
@@ -175,9 +204,11 @@ def find_legs(asset: Asset) -> tuple[list[Leg], str, str]:
 
 
 def foot_tracks(asset: Asset, clip, legs: list[Leg], kind: str) -> np.ndarray:
-    """World positions ``(T, F, 3) float64`` of each leg's foot point over ``clip``: the tracked
-    vertex of ``clip.vertices`` (skeletal, when present), else the foot point moved rigidly with
-    the foot part (forward kinematics) or with the foot vertex's heaviest joint (skeletal)."""
+    """World positions ``(T, F, 3) float64`` of each leg's ground contact over ``clip``: the tracked
+    vertex of ``clip.vertices`` (skeletal, when present) or the foot point moved rigidly with the
+    foot vertex's heaviest joint (skeletal); for an articulated leg the contact point of the foot
+    part (forward kinematics): straight below the sole sphere's centre (:func:`sole_centre`) at
+    the rest distance, or the foot point itself for a flat foot."""
     T = len(np.asarray(clip.times))
     out = np.empty((T, len(legs), 3))
     if kind == "skeletal":
@@ -199,5 +230,7 @@ def foot_tracks(asset: Asset, clip, legs: list[Leg], kind: str) -> np.ndarray:
     for f, leg in enumerate(legs):
         fr = by_part[leg.foot]
         P = poses[fr.name]
-        out[:, f] = np.einsum("tij,j->ti", P[:, :3, :3], leg.foot_point - fr.origin) + P[:, :3, 3]
+        pin = leg.foot_point if leg.pin is None else leg.pin
+        # the contact point of a rounded sole is straight below its centre: track that
+        out[:, f] = np.einsum("tij,j->ti", P[:, :3, :3], pin - fr.origin) + P[:, :3, 3] - (pin - leg.foot_point)
     return out
