@@ -146,7 +146,7 @@ def _texture(prim, usd_path: Path):
 def _from_usd(path: Path, report: dict, name: str):
     from pxr import Usd, UsdGeom, UsdPhysics, UsdSkel
 
-    from n4d4d.asset import Asset, Joint, MassProperties, Mesh, Part, Skeleton
+    from n4d4d.asset import Asset, Joint, MassProperties, Mesh, Part
 
     stage = Usd.Stage.Open(str(path))
     if stage is None:
