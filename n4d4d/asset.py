@@ -54,6 +54,9 @@ class Mesh:
         face_submesh: ``(F,) int32`` index into ``submesh_names`` of the source sub-mesh
             each face came from, or None.
         submesh_names: names of the source sub-meshes (scene geometry names).
+        face_uvs: ``(F, 3, 2) float64`` texture coordinates per face corner (glTF convention,
+            v down), or None; set when UVs have seams the vertices do not (a UV atlas of a
+            closed mesh, :mod:`n4d4d.volume.texture`), and then used instead of ``uvs``.
 
     Arrays are made read-only on construction so the record stays immutable.
     """
@@ -67,6 +70,7 @@ class Mesh:
     texture_png: bytes | None = None
     face_submesh: np.ndarray | None = None
     submesh_names: tuple[str, ...] = ()
+    face_uvs: np.ndarray | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -88,6 +92,11 @@ class Mesh:
                 raise ValueError(f"Mesh.face_submesh must have shape (F,), got {fs.shape}")
             set_(self, "face_submesh", fs)
         set_(self, "submesh_names", tuple(self.submesh_names))
+        if self.face_uvs is not None:
+            fu = _frozen_array(self.face_uvs, np.float64)
+            if fu.shape != (len(self.faces), 3, 2):
+                raise ValueError(f"Mesh.face_uvs must have shape (F, 3, 2), got {fu.shape}")
+            set_(self, "face_uvs", fu)
 
     @property
     def bounds(self) -> np.ndarray:
@@ -421,7 +430,7 @@ class Asset:
         return read_record(Path(folder))
 
     def save(self, out_dir: str | Path, formats: tuple[str, ...] | None = None,
-             keep_failed: bool = True) -> Path:
+             keep_failed: bool = True, report: bool | None = None) -> Path:
         """Write the asset's folder ``out_dir`` atomically: files, then ``report.json``.
 
         The folder is assembled in a temporary sibling and renamed into place, so ``out_dir``
@@ -430,9 +439,10 @@ class Asset:
         (``n4d4d.build(p, formats=("urdf",)).save(out)`` writes URDF), else USDA.
         With ``keep_failed=False`` an asset that failed its physics checks goes to
         ``rejected/`` beside ``out_dir`` with its report only (see :mod:`n4d4d.output`).
-        Returns the folder written. Raises :class:`~n4d4d.errors.ExportError` for an unknown
+        ``report``: write ``report.html`` with renders and plots (default: the build's
+        ``report`` option, on unless ``--no-report``). Returns the folder written. Raises :class:`~n4d4d.errors.ExportError` for an unknown
         format or if an exporter fails (nothing is left behind).
         """
         from n4d4d.output import save_asset
 
-        return save_asset(self, Path(out_dir), formats=formats, keep_failed=keep_failed)
+        return save_asset(self, Path(out_dir), formats=formats, keep_failed=keep_failed, report=report)

@@ -34,11 +34,22 @@ def folder_hashes(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def default_report(asset: Asset) -> bool:
+    """Whether the asset's build options ask for ``report.html`` (``provenance.options["report"]``;
+    True when absent, as ``n4d4d build`` does)."""
+    opts = asset.provenance.options if asset.provenance else {}
+    return bool(opts.get("report", True))
+
+
 def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] | None = None,
-               keep_failed: bool = True) -> Path:
+               keep_failed: bool = True, report: bool | None = None) -> Path:
     """Export ``asset`` in ``formats`` into ``out_dir`` with ``report.json``; returns the folder.
 
-    ``formats`` defaults to the formats of the asset's build options (:func:`default_formats`).
+    ``formats`` defaults to the formats of the asset's build options (:func:`default_formats`),
+    ``report`` (write ``report.html`` with renders and plots, :mod:`n4d4d.report.html`) to its
+    ``report`` option. The pictures are a view of the rest: they are not in ``files_sha256``,
+    they show wall times (so their bytes vary from run to run), and a failure to draw them is
+    a warning, never a failed save.
     With ``keep_failed=False`` an asset whose physics report did not pass is written to
     ``out_dir.parent / "rejected" / out_dir.name`` as ``report.json`` only, and that folder
     is returned. A failed asset exported anyway is marked ``"passed": false`` in its report
@@ -72,4 +83,18 @@ def save_asset(asset: Asset, out_dir: Path, *, formats: tuple[str, ...] | None =
                 "This asset FAILED its physics checks and is not sim-ready:\n" + "\n".join(map(str, reasons)) + "\n")
         (tmp / "report.json").write_text(dumps(asset_report(asset, files, files_sha256=folder_hashes(tmp),
                                                             record_timings=record_timings)))
+        if default_report(asset) if report is None else report:
+            write_pictures(asset, tmp)
     return out_dir
+
+
+def write_pictures(asset: Asset, folder: Path) -> None:
+    """``report.html`` and ``report_files/`` for the asset in ``folder``; a failure is a warning."""
+    import warnings
+
+    try:
+        from n4d4d.report.html import write_asset_report
+
+        write_asset_report(folder, asset)
+    except Exception as exc:  # pictures are a view: they never fail a build
+        warnings.warn(f"{asset.name}: report.html not written: {type(exc).__name__}: {exc}", stacklevel=2)

@@ -29,11 +29,15 @@ def _n4d4d(*args, **kw):
 
 
 def _snapshot(out: Path) -> dict[str, object]:
-    """Relative path -> bytes (report.json: parsed, without timings) of every entry."""
+    """Relative path -> bytes (report.json: parsed, without timings) of every entry. The HTML
+    report and its pictures are a view that shows wall times: their presence is compared,
+    not their bytes."""
     snap = {}
     for p in sorted(out.rglob("*")):
         rel = p.relative_to(out).as_posix()
-        if p.is_dir():
+        if p.name in ("report.html", "index.html") or "report_files" in p.parts:
+            snap[rel] = "view"
+        elif p.is_dir():
             snap[rel] = "dir"
         elif p.name == "report.json":
             snap[rel] = {k: v for k, v in json.loads(p.read_text()).items() if k != "timings"}

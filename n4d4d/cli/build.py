@@ -130,6 +130,14 @@ def _run(jobs, out, opts, console, *, workers, backend, keep_failed, skip_existi
         except ImportError as exc:
             console.print(f"error: {exc}", markup=False)
             return 2
+    if opts.report and any(r.folder for r in results):
+        from n4d4d.report.index import write_index
+
+        try:
+            index = write_index(Path(out))
+            console.print(Text.assemble(("index", "blue"), f" {index}"), soft_wrap=True)
+        except Exception as exc:  # a view of the batch: never fails it
+            console.print(Text.assemble(("warning", "yellow"), f" index.html not written: {exc}"), soft_wrap=True)
     passed = sum(r.passed for r in results)
     skipped = sum(r.skipped for r in results)
     console.print(f"{passed} passed, {len(results) - passed} failed"
