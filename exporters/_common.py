@@ -65,7 +65,8 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
     With ``part.face_indices`` the part's faces of ``asset.visual`` are cut out, keeping
     normals, UVs, vertex colours, base colour and texture; a single part without face indices
     uses ``asset.visual`` whole when it has the part mesh's size. Otherwise ``part.mesh`` is
-    used and the index is None. The index is ``(V_part,) int64`` and maps the returned mesh's
+    used and the index is None. Per-corner UVs (``face_uvs``) become per-vertex UVs through
+    :func:`split_uv_seams` (vertices on a UV seam repeated, and their rows in the index). The index is ``(V_part,) int64`` and maps the returned mesh's
     vertices to rows of ``asset.visual.vertices`` (and of ``asset.skin_weights``, and of a
     clip's ``vertices``).
     """
@@ -75,15 +76,41 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
         sub = vis.faces[fi]
         used, inverse = np.unique(sub, return_inverse=True)
         pick = (lambda a: None if a is None else a[used])
-        return vis.replace(vertices=vis.vertices[used], faces=inverse.reshape(-1, 3),
-                           normals=pick(vis.normals), uvs=pick(vis.uvs),
-                           vertex_colors=pick(vis.vertex_colors),
-                           face_submesh=None if vis.face_submesh is None else vis.face_submesh[fi]), used
+        cut = vis.replace(vertices=vis.vertices[used], faces=inverse.reshape(-1, 3),
+                          normals=pick(vis.normals), uvs=pick(vis.uvs),
+                          vertex_colors=pick(vis.vertex_colors),
+                          face_uvs=None if vis.face_uvs is None else vis.face_uvs[fi],
+                          face_submesh=None if vis.face_submesh is None else vis.face_submesh[fi])
+        cut, rows = split_uv_seams(cut)
+        return cut, used[rows]
     if vis is not None and len(asset.parts) == 1 and (
             part.mesh is vis or (len(part.mesh.vertices) == len(vis.vertices)
                                  and len(part.mesh.faces) == len(vis.faces))):
-        return vis, np.arange(len(vis.vertices))
-    return part.mesh, None
+        return split_uv_seams(vis)
+    mesh, rows = split_uv_seams(part.mesh)
+    return mesh, None
+
+
+def split_uv_seams(mesh: Mesh) -> tuple[Mesh, np.ndarray]:
+    """``mesh`` with per-vertex UVs, and ``(V', ) int64`` the source vertex of each vertex.
+
+    A mesh with ``face_uvs`` (per face corner, :mod:`n4d4d.volume.texture`) gets one vertex per
+    distinct (vertex, UV) pair, so vertices on a UV seam are duplicated (formats with per-vertex
+    UVs: glTF, OBJ, and USD's vertex primvars); faces keep their order, and normals and vertex
+    colours are copied to the duplicates. A mesh without ``face_uvs`` is returned as it is with
+    the identity index.
+    """
+    if mesh.face_uvs is None:
+        return mesh, np.arange(len(mesh.vertices), dtype=np.int64)
+    corners = np.asarray(mesh.faces, np.int64).reshape(-1)
+    uv = np.asarray(mesh.face_uvs, np.float64).reshape(-1, 2)
+    key = np.column_stack([corners.astype(np.float64), uv])
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    rows = corners[first]
+    pick = (lambda a: None if a is None else np.asarray(a)[rows])
+    out = mesh.replace(vertices=mesh.vertices[rows], faces=inverse.reshape(-1, 3), uvs=uv[first],
+                       face_uvs=None, normals=pick(mesh.normals), vertex_colors=pick(mesh.vertex_colors))
+    return out, rows.astype(np.int64)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,16 @@ comment ``<!-- n4d4d seed=N -->`` after the opening ``<robot>`` tag. PyBullet re
 inertia by one computed from collision shapes unless loaded with
 ``flags=URDF_USE_INERTIA_FROM_FILE``. Link and joint names are sanitised to ``[A-Za-z0-9_]``.
 
-Not written: transmissions, ``<safety_controller>``, ``<calibration>``, dynamics damping.
+Drives: URDF has no drives. Its ``<transmission>`` only names an actuator for ros_control,
+and no URDF element carries a servo's stiffness or target, so the position servos of
+``asset.drives`` (written in full in USD's DriveAPI and MJCF's ``<position>`` actuators) cannot
+be expressed. What can be: each driven joint's ``<dynamics damping="kd" friction="0.0"/>``, the
+servo's derivative gain (N m s/rad or N s/m) as the joint's viscous damping, which is what the
+servo does at its target (PyBullet and Gazebo read it as joint damping; n4d4d models no Coulomb
+joint friction, hence 0). A controller must supply the stiffness (``Drive.stiffness``, in the
+USD or MJCF file or ``asset.json``).
+
+Not written: transmissions, ``<safety_controller>``, ``<calibration>``.
 """
 
 from __future__ import annotations
@@ -114,6 +123,9 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
                 if kind in ("revolute", "prismatic"):
                     limit.update(lower=repr(float(j.lower)), upper=repr(float(j.upper)))
                 ET.SubElement(el, "limit", **limit)
+                drive = asset.drives.get(j.name)
+                if drive is not None:  # the servo's derivative gain as passive viscous damping
+                    ET.SubElement(el, "dynamics", damping=repr(float(drive.damping)), friction="0.0")
         ET.indent(robot)
         atomic_write_text(path, '<?xml version="1.0"?>\n' + ET.tostring(robot, encoding="unicode") + "\n")
     return path

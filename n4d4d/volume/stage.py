@@ -18,8 +18,10 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
     """Fill ``visual`` (watertight mesh, asset frame, m) and ``volume`` from ``source_mesh``.
 
     Uses ``opts.resolution`` (cells along the longest side), ``max_faces``, ``remesh`` and
-    ``memory_budget_gb``. Raises StageInputError without a source mesh, EmptyMeshError when
-    the remesh is empty, MemoryBudgetError when the volume would not fit the budget.
+    ``memory_budget_gb``. The input's texture or vertex colours, which the remesh drops, are
+    transferred onto the new mesh (:func:`n4d4d.volume.texture.transfer_appearance`: UV atlas
+    and baked base-colour texture, or vertex colours; ``figures["appearance"]``). Raises
+    StageInputError without a source mesh, EmptyMeshError when the remesh is empty, MemoryBudgetError when the volume would not fit the budget.
     """
     from n4d4d.volume import remesh_watertight
 
@@ -31,5 +33,13 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
         seed=opts.seed)
     if len(visual.faces) == 0:
         raise EmptyMeshError("the watertight remesh is empty", asset.provenance.source)
+    src = asset.source_mesh
+    lost_texture = src.texture_png is not None and src.uvs is not None and (
+        visual.texture_png is None or (visual.uvs is None and visual.face_uvs is None))
+    lost_colors = src.vertex_colors is not None and visual.vertex_colors is None
+    if lost_texture or lost_colors:  # the remesh dropped them: bake them back (closest point)
+        from n4d4d.volume.texture import transfer_appearance
+
+        visual, figures["appearance"] = transfer_appearance(visual, src)
     return asset.with_stage(StageRecord("static", time.perf_counter() - t0, figures),
                             visual=visual, volume=volume)
