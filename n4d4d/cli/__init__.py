@@ -17,6 +17,7 @@ from n4d4d.cli import scenario as _scenario  # noqa: F401,E402
 from n4d4d.cli import warmup as _warmup  # noqa: F401,E402
 from n4d4d.cli import export as _export  # noqa: F401,E402
 from n4d4d.cli import report as _report  # noqa: F401,E402
+from n4d4d.cli import validate as _validate  # noqa: F401,E402
 
 
 def main() -> None:
