@@ -85,22 +85,33 @@ def make_clip(asset: Asset, family: str, opts) -> MotionClip:
     raise NotApplicable(f"unknown motion family '{family}'")
 
 
-def _imported(asset: Asset, opts) -> list[MotionClip]:
-    """The input's own glTF animations as clips, when the input is a glTF file with a skin and
-    animations matching the asset's skeleton (joint names); else none."""
+def _imported(asset: Asset, opts) -> tuple[list[MotionClip], str]:
+    """The input's own glTF animations as clips, with per-frame vertices skinned on the asset's
+    visual mesh, when the input is a glTF file with a skin and animations and the asset's skeleton
+    is that skin's (same joint names and bind transforms, as :func:`n4d4d.io.gltf_anim.
+    read_gltf_animation` reads them); else ``([], reason)``."""
+    import dataclasses
+
+    import numpy as np
+
     src = asset.provenance.source if asset.provenance is not None else ""
-    if Path(src).suffix.lower() not in (".glb", ".gltf") or asset.skeleton is None:
-        return []
+    if Path(src).suffix.lower() not in (".glb", ".gltf"):
+        return [], ""
+    from n4d4d.errors import InputError
+    from n4d4d.io.gltf_anim import read_gltf_animation
+
+    from .skinning import bind_matrices, skin_clip
+
     try:
-        from n4d4d.io.gltf_anim import read_gltf_animation
-    except ImportError:  # pragma: no cover
-        return []
-    try:
-        anim = read_gltf_animation(src, fps=opts.fps)
-    except Exception:  # noqa: BLE001  (no animation, or not one this reader takes)
-        return []
-    names = set(asset.skeleton.joint_names)
-    return [c for c in anim.clips if set(c.joint_rotations) <= names]
+        anim = read_gltf_animation(src, fps=opts.fps, with_vertices=False)
+    except InputError as exc:
+        return [], f"the input's animation was not read: {exc.problem}"
+    sk = asset.skeleton
+    if sk is None or asset.skin_weights is None or tuple(sk.joint_names) != tuple(anim.skeleton.joint_names) \
+            or not np.allclose(bind_matrices(sk), anim.skeleton.bind_transforms, atol=1e-6):
+        return [], "the input has an animation, but the asset's skeleton is not its skin (joints or bind pose differ)"
+    return [dataclasses.replace(c, vertices=skin_clip(asset.visual.vertices, asset.skin_weights, sk, c, opts.skinning))
+            for c in anim.clips], ""
 
 
 def clip_figures(check) -> dict:
@@ -171,7 +182,9 @@ def animate_stage(asset: Asset, opts) -> Asset:
             skipped[fam] = str(exc)
     if motion == "auto":
         t1 = time.perf_counter()
-        imported = _imported(asset, opts)
+        imported, why_not = _imported(asset, opts)
+        if why_not:
+            skipped["imported"] = why_not
         clips += imported
         for c in imported:
             timing[c.name] = (time.perf_counter() - t1) / len(imported)
