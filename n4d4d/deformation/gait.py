@@ -16,7 +16,7 @@ the stance polygon, moving between those places while all four feet are down (:f
 hinge legs can only shift the body along the walking direction, ball-jointed legs in both
 horizontal directions. Inverse kinematics
 (:func:`.ik.solve`) places each foot point from the previous frame's solution, within the joint
-limits; a skeletal foot keeps its bind orientation (flat on the ground).
+limits; a skeletal leg's ankle and foot keep their bind orientation (the sole flat on the ground).
 
 ``idle``: feet planted where they rest, the root breathing down and up (1.5% of the leg length at
 0.25 Hz) and swaying (1% at 0.2 Hz), legs following by inverse kinematics; other movable joints of
@@ -89,7 +89,7 @@ def _leg_chains(asset: Asset, legs: list[Leg], kind: str, fwd: np.ndarray):
     B = bind_matrices(asset.skeleton)
     idx = {n: i for i, n in enumerate(asset.skeleton.joint_names)}
     for leg in legs:
-        ball = leg.chain[:-1]  # the foot joint keeps its bind orientation
+        ball = _ball_joints(leg)
         piv = np.repeat(np.array([B[idx[n], :3, 3] for n in ball]), 3, axis=0)
         axes = np.tile(np.stack([lat, fwd, up]), (len(ball), 1))
         q0 = np.zeros(3 * len(ball))
@@ -101,14 +101,24 @@ def _leg_chains(asset: Asset, legs: list[Leg], kind: str, fwd: np.ndarray):
     return out
 
 
+def _ball_joints(leg: Leg) -> tuple[str, ...]:
+    """Skeletal leg joints that inverse kinematics rotates: all but the last two (the ankle and the
+    foot keep their bind orientation, so the sole stays flat), or all but the foot in a chain of
+    three."""
+    return leg.chain[:-2] if len(leg.chain) >= 4 else leg.chain[:-1]
+
+
 def _end_point(asset: Asset, leg: Leg, kind: str) -> np.ndarray:
-    """The rest point the chain moves to the foot target: the foot point (articulated) or the foot
-    joint (skeletal: the foot keeps its orientation, so the joint sits at a fixed offset from it)."""
+    """The rest point the chain moves to the foot target: a rounded sole's centre or the foot point
+    (articulated); the ankle (skeletal, four joints or more: the foot below it translates with it,
+    flat) or the foot vertex (a chain of three: it moves with the last bone)."""
     if kind == "articulated":
         return leg.pin if leg.pin is not None else leg.foot_point
-    from .skinning import bind_matrices
+    if len(leg.chain) >= 4:
+        from .skinning import bind_matrices
 
-    return bind_matrices(asset.skeleton)[list(asset.skeleton.joint_names).index(leg.chain[-1]), :3, 3]
+        return bind_matrices(asset.skeleton)[list(asset.skeleton.joint_names).index(leg.chain[-2]), :3, 3]
+    return leg.foot_point
 
 
 def _reach(chain: Chain, point: np.ndarray) -> float:
@@ -237,8 +247,10 @@ def _skeletal_clip(asset, legs, chains, qs, root_pos, times, name, family, skinn
             M = chain_transforms(chain, q[t])
             for k, jn in enumerate(ball):
                 Wd[t, names.index(jn)] = M[3 * k + 3] @ B[names.index(jn)]
-            foot = names.index(leg.chain[-1])
-            Wd[t, foot, :3, 3] = M[-1, :3, :3] @ B[foot, :3, 3] + M[-1, :3, 3]
+            tail = [names.index(jn) for jn in leg.chain[len(ball):]]  # keep their bind orientation
+            move = M[-1, :3, :3] @ B[tail[0], :3, 3] + M[-1, :3, 3] - B[tail[0], :3, 3]
+            for j in tail:
+                Wd[t, j, :3, 3] = B[j, :3, 3] + move
     rots = {}
     for j, jn in enumerate(names):
         parent = Wd[:, parents[j]] if parents[j] >= 0 else np.tile(np.eye(4), (T, 1, 1))

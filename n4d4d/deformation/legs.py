@@ -10,8 +10,9 @@ Found from the asset's structure and the rest pose's ground contact, never from 
   centre of a rounded sole (:func:`sole_centre`) or, for a flat foot, that vertex.
 - skeletal assets (skeleton and skin weights): a leaf joint of the skeleton whose chain, up to
   the first branching joint, has three or more joints (two bones), and whose skinned region
-  touches the ground: the foot point is the lowest visual vertex among those weighted mostly to
-  the chain's last two joints, within :func:`contact_tolerance`.
+  touches the ground: the foot point is the visual vertex within :func:`contact_tolerance` of the
+  ground, weighted mostly to the chain's last two joints, that is most rigidly bound to the last
+  bone (inverse kinematics moves it with the whole chain).
 
 Each leg is labelled by its side (left / right of the body centre) and end (front / hind along
 the walking direction, :func:`forward_axis`), which :mod:`.gait` uses for phase offsets. This
@@ -180,7 +181,11 @@ def skeletal_legs(asset: Asset) -> tuple[list[Leg], str]:
         mine = np.flatnonzero(np.isin(owner, chain[-2:]) & (V[:, 2] - ground <= tol))
         if len(mine) == 0:
             continue
-        vi = int(mine[np.argmin(np.linalg.norm(V[mine, :2] - pos[leaf, :2], axis=1))])
+        # the sole vertex most rigidly bound to the last bone (its weight on the joint before the
+        # leaf: bone heat gives a bone's weight to its parent joint), nearest the leaf among equals
+        wl = np.asarray(W)[mine, chain[-2]]
+        best = mine[wl >= wl.max() - 1e-3]
+        vi = int(best[np.argmin(np.linalg.norm(V[best, :2] - pos[leaf, :2], axis=1))])
         hip = pos[chain[0]]
         legs.append(Leg(sk.joint_names[leaf], tuple(sk.joint_names[j] for j in chain), hip, V[vi].copy(),
                         float(np.linalg.norm(V[vi] - hip)), 0.0, 0.0, vi))
