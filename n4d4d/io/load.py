@@ -110,6 +110,19 @@ def read_scene(p: Path, suffix: str):
         raise MalformedFileError(f"cannot read {MESH_FORMATS[suffix].upper()} file: {_one_line(exc)}", p) from exc
 
 
+def merge_coincident(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge vertices with bit-identical coordinates (``-0.0`` as ``0.0``) and drop unused ones;
+    faces keep their order and number. Returns ``(vertices (V', 3), faces (F, 3))``."""
+    from n4d4d.volume._chain import unique_rows
+
+    v = np.ascontiguousarray(np.asarray(vertices, dtype=np.float64) + 0.0)
+    used = np.flatnonzero(np.bincount(np.asarray(faces).reshape(-1), minlength=len(v)))
+    first, inverse = unique_rows(v[used].view(np.int64))
+    remap = np.full(len(v), -1, dtype=np.int64)
+    remap[used] = inverse
+    return v[used][first], remap[faces]
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return (f"{type(exc).__name__}: {text}" if len(text) < 12 else text)[:240] or type(exc).__name__
@@ -130,7 +143,8 @@ def load_mesh(path: str | Path, *, up: str | None = None, solid: bool = True) ->
         A Mesh with ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``face_submesh (F,)
         int32`` and ``submesh_names`` (one per scene geometry instance), plus base colour,
         vertex colours, or (for a single textured geometry) UVs and a PNG texture. Vertices
-        that no face uses are dropped.
+        that no face uses are dropped; an STL's exactly coincident corners are merged (the
+        format repeats them per triangle), so a closed STL reads as a closed mesh.
 
     Raises:
         MissingFileError, UnsupportedFormatError: bad path.
@@ -189,6 +203,9 @@ def load_mesh(path: str | Path, *, up: str | None = None, solid: bool = True) ->
             attrs["uvs"], attrs["texture_png"] = uv, png
     elif all(getattr(v, "kind", None) == "vertex" for v in visuals):
         attrs["vertex_colors"] = np.concatenate([np.asarray(v.vertex_colors, np.uint8) for v in visuals])
+    if suffix == ".stl":  # STL repeats every corner per triangle: merge exact duplicates (closed reads closed)
+        vertices, faces = merge_coincident(vertices, faces)
+        used = np.arange(len(vertices))
     if len(used) < len(vertices):  # unused vertices would distort the size and the ground
         remap = np.full(len(vertices), -1, dtype=np.int64)
         remap[used] = np.arange(len(used))

@@ -257,7 +257,7 @@ def check_geometry(vertices, faces, path, *, solid: bool = True, what: str = "th
     if not np.isfinite(v).all():
         bad = int((~np.isfinite(v)).any(axis=1).sum())
         raise NonFiniteError(f"{bad} vertices have NaN or infinite coordinates", path)
-    used = np.unique(f)
+    used = np.flatnonzero(np.bincount(f.reshape(-1), minlength=len(v)))  # O(F), unlike np.unique
     vu = v[used]
     big = float(np.abs(vu).max())
     if big > MAX_ABS_COORDINATE:

@@ -23,7 +23,7 @@ from n4d4d.volume._chain import weld
 from n4d4d.volume.simplify import decimate
 from n4d4d.volume.extract import extract_surface
 from n4d4d.volume.quality import is_closed_manifold, mesh_quality
-from n4d4d.volume.sdf import check_input, compute_sparse_sdf
+from n4d4d.volume.sdf import check_input, check_memory, compute_sparse_sdf, estimate_for_mesh
 
 MODES = ("auto", "always", "never")
 
@@ -60,6 +60,8 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     t0 = time.perf_counter()
     check_input(mesh, path)  # empty / non-finite input fails before anything else
+    early = estimate_for_mesh(mesh, resolution, band_voxels, path)  # and one over budget before any work
+    check_memory(early[0], early[1], early[2], resolution, memory_budget_bytes, path)
     q_before = mesh_quality(mesh)
     closed = is_closed_manifold(q_before)
     t_q0 = time.perf_counter()

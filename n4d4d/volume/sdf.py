@@ -58,6 +58,11 @@ MIN_BAND_VOXELS = math.sqrt(3.0)
 #: 1.8 kB per pixel + 64 MiB, stays above them.
 _BYTES_PER_PIXEL = 400.0
 _BYTES_PER_PIXEL_BAND_VOXEL = 700.0
+#: Bytes per input face of the work before the grid (welding, cleaning, closing the chain,
+#: the quality report, Warp's BVH), which dominates for big inputs at low resolution: a 1.3 M-face
+#: icosphere peaked at 642 B per face traced by tracemalloc at R = 64 and 256 alike (and 0.56 GB
+#: of RSS above the loaded mesh), plus Warp's own untraced BVH and float32 copy (~100 B per face).
+_BYTES_PER_INPUT_FACE = 1000.0
 
 # safety margin (grid units) on the "no crossing" test, for float32 distances
 _SAFE_MARGIN = 1e-3
@@ -88,11 +93,36 @@ def grid_for(bounds: np.ndarray, resolution: int, band_voxels: float):
     return origin, h, cells + 1
 
 
-def estimate_memory_bytes(area: float, voxel_size: float, band_voxels: float = 2.0) -> int:
+def estimate_memory_bytes(area: float, voxel_size: float, band_voxels: float = 2.0, n_faces: int = 0) -> int:
     """Peak memory (bytes) that computing and contouring a band around a surface of
-    ``area`` m^2 at ``voxel_size`` m needs, estimated before allocating anything."""
+    ``area`` m^2 at ``voxel_size`` m needs, estimated before allocating anything; ``n_faces``
+    adds the input's own share (:data:`_BYTES_PER_INPUT_FACE` per face)."""
     pixels = area / voxel_size**2
-    return int(pixels * (_BYTES_PER_PIXEL + _BYTES_PER_PIXEL_BAND_VOXEL * band_voxels)) + 64 * 2**20
+    return (int(pixels * (_BYTES_PER_PIXEL + _BYTES_PER_PIXEL_BAND_VOXEL * band_voxels)
+                + n_faces * _BYTES_PER_INPUT_FACE) + 64 * 2**20)
+
+
+def estimate_for_mesh(mesh, resolution: int, band_voxels: float = 2.0, path=None) -> tuple[int, float, float]:
+    """``(bytes, area m^2, voxel m)``: :func:`estimate_memory_bytes` of ``mesh`` as given (its
+    faces' total area, an upper bound of the cleaned surface's up to hole caps), in O(F) and
+    before any cleaning, so that an input over budget is refused before the work starts."""
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    if len(f) == 0 or not float(np.ptp(v, axis=0).max()) > 0:
+        raise EmptyMeshError("mesh has no faces or a zero-size bounding box", path)
+    tri = v[f]
+    area = float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+    _, h, _ = grid_for(np.stack([v.min(axis=0), v.max(axis=0)]), resolution, band_voxels)
+    return estimate_memory_bytes(area, h, band_voxels, len(f)), area, h
+
+
+def check_memory(estimate: int, area: float, h: float, resolution: int, budget: int, path=None) -> None:
+    """Raise :class:`MemoryBudgetError` when ``estimate`` bytes exceed ``budget``."""
+    if estimate > budget:
+        raise MemoryBudgetError(
+            f"a sparse SDF at resolution {resolution} needs about {estimate / 2**30:.2f} GiB "
+            f"(surface {area:.4g} m^2 at voxel {h:.4g} m), over the budget of "
+            f"{budget / 2**30:.2f} GiB; lower the resolution", path)
 
 
 def check_input(mesh, path=None):
@@ -150,12 +180,8 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     tri = cv[cf]
     area = float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]),
                                       axis=1).sum())
-    estimate = estimate_memory_bytes(area, h, band_voxels)
-    if estimate > memory_budget_bytes:
-        raise MemoryBudgetError(
-            f"a sparse SDF at resolution {resolution} needs about {estimate / 2**30:.2f} GiB "
-            f"(surface {area:.4g} m^2 at voxel {h:.4g} m), over the budget of "
-            f"{memory_budget_bytes / 2**30:.2f} GiB; lower the resolution", path)
+    estimate = estimate_memory_bytes(area, h, band_voxels, len(f))
+    check_memory(estimate, area, h, resolution, memory_budget_bytes, path)
 
     from n4d4d.volume._queries import MeshQueries
 
