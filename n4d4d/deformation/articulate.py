@@ -4,9 +4,10 @@ by the certificate's PD drive, simulated in PyBullet, recorded as it happened.
 The asset stands in its authored pose with its root links fixed (as mounted, and as the
 certificate's articulation sweep holds it), under gravity, above the ground plane, with
 self-collision on between non-adjacent parts, so a drawer that meets a collider or a door that
-hits its neighbour stops there and the clip shows it. All movable joints move at once, each
-following its own target schedule over the clip (:func:`open_close_schedule`): 0 -> upper,
-hold, -> lower, hold, -> 0, hold (continuous joints: one turn forward and back), each ramp a
+hits its neighbour stops there and the clip shows it. Movable joints move one after the other
+(the others held at 0), each following its target schedule over its segment of the clip
+(:func:`open_close_schedule`): 0 -> upper, hold, -> lower, hold, -> 0, hold (continuous joints:
+one turn forward and back), each ramp a
 minimum-jerk profile (Flash & Hogan 1985, ``10u^3 - 15u^4 + 6u^5``) then rate-limited to
 ``Joint.velocity``. The drive is the explicit PD of :func:`.bullet_scene.drive_torques` with the
 asset's drive gains (:func:`.bullet_scene.drive_gains`), effort-clipped.
@@ -31,7 +32,11 @@ from n4d4d.asset import Asset, Joint, MotionClip
 #: Simulation step (s): PyBullet's default and the certificate's (its contact solver is tuned for it).
 TIME_STEP_S = 1.0 / 240.0
 
-#: Share of an ``articulate`` clip spent holding still at each limit and at the end (the rest
+#: Shortest time (s) one joint's open-close segment gets: three ramps and three holds of the 10 Hz
+#: drive (each hold 0.1 s, six of the drive's 16 ms time constants).
+MIN_SEGMENT_S = 1.0
+
+#: Share of a joint's segment spent holding still at each limit and at the end (the rest
 #: ramps), long enough for the 10 Hz drive to settle (four time constants of 16 ms and more).
 HOLD_SHARE = 0.1
 
@@ -172,6 +177,13 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
                     name: str = "articulate") -> MotionClip:
     """Every movable joint driven open and closed through its limits (module docstring).
 
+    Joints move one after the other (the certificate's sweep order, the others held at 0), each in
+    a segment of ``max(seconds / n, MIN_SEGMENT_S)`` for n movable joints: the clip lasts
+    ``seconds``, or :data:`MIN_SEGMENT_S` per joint when there are more joints than that allows.
+    One joint at a time keeps each drive at the effective inertia its gains were tuned for (all at
+    once, a folded elbow can leave a shoulder drive with a quarter of its inertia, and the explicit
+    PD at 240 Hz goes unstable).
+
     Args:
         asset: with movable joints, parts, collision hulls and mass properties; drive gains from
             ``asset.drives`` (else the certificate's defaults).
@@ -184,14 +196,18 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     Raises:
         StageInputError: missing hulls or mass. ValueError: no movable joint.
     """
-    movable = [j for j in asset.joints if j.type != "fixed"]
-    if not movable:
+    from n4d4d.kinematics import kinematic_tree
+
+    order = [f.joint for f in kinematic_tree(asset) if f.joint is not None and f.joint.type != "fixed"]
+    if not order:
         raise ValueError(f"{asset.name}: articulate needs a movable joint")
-    steps = int(round(seconds / TIME_STEP_S))
+    segment = max(seconds / len(order), MIN_SEGMENT_S)
+    total = segment * len(order)
+    steps = int(round(total / TIME_STEP_S))
     t = TIME_STEP_S * np.arange(1, steps + 1)
     targets = {}
-    for j in movable:
-        wt, wv = open_close_schedule(j, seconds)
-        targets[j.name] = schedule_targets(wt, wv, t, j.velocity, TIME_STEP_S)
-    return simulate_clip(asset, name=name, family="articulate", seconds=seconds, fps=fps, targets=targets,
+    for k, j in enumerate(order):
+        wt, wv = open_close_schedule(j, segment)
+        targets[j.name] = schedule_targets(wt + k * segment, wv, t, j.velocity, TIME_STEP_S)
+    return simulate_clip(asset, name=name, family="articulate", seconds=total, fps=fps, targets=targets,
                          drives=True, fixed_root=True)
