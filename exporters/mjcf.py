@@ -184,6 +184,9 @@ def write_mjcf(asset: Asset, path: Path, mesh_dir_name: str = "meshes", fixed_ba
     with cleanup_on_failure(path.parent):
         spec = build_spec(asset, path.parent / mesh_dir_name, mesh_dir_name, fixed_base)
         try:
+            from .mjcf_keyframes import add_keyframes
+
+            add_keyframes(spec, asset)  # one <key> per motion-clip frame
             spec.compile()
         except ValueError as e:
             raise ExportError(f"MuJoCo rejects the model: {e}", asset.name) from e
