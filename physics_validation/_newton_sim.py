@@ -45,10 +45,14 @@ def usd_sha256(path, name: str = "") -> str:
 
 
 def newton_modules():
-    """``(warp, newton)``, imported with Warp's log quieted to warnings."""
+    """``(warp, newton)``, imported with Warp's log quieted to warnings and Warp's kernel
+    compilation metered (:func:`n4d4d.budget.install_compile_meter`: no budget is charged for it)."""
     import warp as wp
 
+    from n4d4d.budget import install_compile_meter
+
     wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+    install_compile_meter()
     import newton
 
     return wp, newton

@@ -11,8 +11,11 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
+from n4d4d.budget import install_compile_meter
+
 # Warp's INFO log (device list, module loads) would interleave with the CLI's progress bars.
 wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+install_compile_meter()  # compiling the kernel below is charged to no budget
 
 
 @wp.kernel

@@ -9,16 +9,23 @@ vertices and shrinks the hull inward: measured on duck.obj, hull volume ratio 0.
 0.99 here, mean surface distance 1.0% against 0.36% of the diagonal, before the bulge cap). At most ``max_hulls`` hulls per part (CoACD's
 ``max_convex_hull`` merge, then a greedy merge here if needed).
 
-Budgets and fast path:
+Budgets, fast path and fallbacks:
 
 - A part whose volume is at least :attr:`FidelityThresholds.convex_fast_path_ratio` of its
   convex hull's is given its (reduced) convex hull, without CoACD, if that meets the fidelity
   bounds.
-- CoACD has no timeout of its own: it runs in a child process (a plain subprocess, data over its
-  pipes) that is killed when the time budget runs out, raising
-  :class:`~n4d4d.errors.TimeBudgetError`; no child outlives the call.
+- The time budget counts work, not the clock (:class:`n4d4d.budget.Budget`): CPU seconds of
+  this process and of CoACD's child process (a plain subprocess, data over its pipes; CoACD
+  has no timeout of its own), with a wall-clock guard of 10x that only catches a hang. The
+  child is killed as soon as the budget is spent; no child outlives the call.
 - Fidelity (:mod:`.fidelity`) is measured on every result; a miss triggers a retry with a finer
   concavity threshold when the remaining budget allows, and the best result is kept.
+- Degrade, don't fail: when CoACD is stopped by the budget (or hangs) before any result meets
+  the bounds, :mod:`.fallback` spends at most :func:`.fallback.fallback_cpu_s` more CPU seconds
+  on cheaper methods (CoACD with coarse settings, V-HACD) and always has the convex hull of
+  each shell; the best of everything measured is used, with its fidelity and a note saying
+  what happened. Whether that fidelity is good enough is the certificate's verdict
+  (``collision_fidelity``), not an exception.
 
 Default CoACD settings: a finer concavity threshold than CoACD's own (0.04 against 0.05) and
 a lighter search (``mcts_iterations`` 60 instead of 150, ``mcts_max_depth`` 2 instead of 3,
@@ -40,6 +47,7 @@ from typing import Sequence
 import numpy as np
 
 from n4d4d.asset import Mesh
+from n4d4d.budget import Budget, HangError
 from n4d4d.errors import EmptyMeshError, InputError, TimeBudgetError
 
 from .fidelity import collision_fidelity, fidelity_misses
@@ -75,56 +83,69 @@ class CoacdSettings:
                     mcts_max_depth=self.mcts_max_depth, merge=True, decimate=False, seed=seed)
 
 
-def run_coacd(vertices: np.ndarray, faces: np.ndarray, kwargs: dict, *, time_budget_s: float,
-              name: str = "", budget_label: float | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
-    """``coacd.run_coacd`` in a killable child process (:mod:`._coacd_worker`).
+#: argv of the CoACD child process (:mod:`._coacd_worker`); a module attribute so a test can
+#: stand a child that hangs in for it.
+COACD_COMMAND: tuple[str, ...] = ("-m", "n4d4d.physics_validation._coacd_worker")
+
+
+def run_worker(command: Sequence[str], vertices: np.ndarray, faces: np.ndarray, kwargs: dict, *,
+               budget: Budget, name: str = "", what: str = "CoACD") -> list[tuple[np.ndarray, np.ndarray]]:
+    """One decomposition child process (``python <command>``, the protocol of
+    :mod:`._coacd_worker`) under ``budget`` (:func:`n4d4d.budget.run_child`).
+
+    Returns:
+        The pieces, each ``(vertices (n, 3) float64, faces (m, 3) int64)``.
+
+    Raises:
+        TimeBudgetError: the budget's CPU seconds ran out (the child has been killed and reaped).
+        HangError: its wall-clock guard tripped first (likewise).
+        InputError: the method failed or the child died (its exit code and last words are given).
+    """
+    import pickle
+    import sys
+
+    from n4d4d.budget import run_child
+
+    payload = pickle.dumps((np.ascontiguousarray(vertices, dtype=np.float64),
+                            np.ascontiguousarray(faces, dtype=np.int32), dict(kwargs)))
+    out, err, code = run_child([sys.executable, *command], payload, budget, stage=what)
+    if code != 0 or not out:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
+        raise InputError(f"{what} died (exit code {code}){': ' + tail[0] if tail else ''}", name or None)
+    status, result = pickle.loads(out)
+    if status != "ok":
+        raise InputError(f"{what} failed: {result}", name or None)
+    return result
+
+
+def run_coacd(vertices: np.ndarray, faces: np.ndarray, kwargs: dict, *, budget: Budget | None = None,
+              time_budget_s: float | None = None, name: str = "") -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+    """``coacd.run_coacd`` in a killable child process (:mod:`._coacd_worker`), under a CPU budget.
 
     Args:
         vertices: ``(V, 3) float64`` (m). faces: ``(F, 3)`` int.
         kwargs: keyword arguments of ``coacd.run_coacd``.
-        time_budget_s: wall seconds before the child is killed.
+        budget: the :class:`~n4d4d.budget.Budget` charged (CPU seconds of the child count).
+        time_budget_s: without ``budget``, CPU seconds of a fresh one (default 60).
         name: asset / part name for errors.
-        budget_label: the budget named in the error message (default ``time_budget_s``; the
-            caller's whole budget when this run got only what was left of it).
 
     Returns:
         ``(pieces, cpu_seconds)``: CoACD's pieces, each ``(vertices (n, 3) float64, faces
-        (m, 3) int64)``, and the child's CPU time (user + system, s), which unlike wall time
-        does not grow when other processes share the cores.
+        (m, 3) int64)``, and the CPU seconds of the call (the child's, user + system), which
+        unlike wall time do not grow when other processes share the cores.
 
     Raises:
-        TimeBudgetError: the budget ran out (the child has been killed and reaped).
+        TimeBudgetError: the budget ran out (the child has been killed and reaped);
+            :class:`~n4d4d.budget.HangError` when its wall-clock guard tripped first.
         InputError: CoACD failed or the child died (its exit code and last words are given).
     """
-    import pickle
-    import resource
-    import subprocess
-    import sys
+    from n4d4d.budget import process_cpu_seconds
 
-    payload = pickle.dumps((np.ascontiguousarray(vertices, dtype=np.float64),
-                            np.ascontiguousarray(faces, dtype=np.int32), dict(kwargs)))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen([sys.executable, "-m", "n4d4d.physics_validation._coacd_worker"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(payload, timeout=max(time_budget_s, 1e-3))
-    except subprocess.TimeoutExpired:
-        raise TimeBudgetError(f"CoACD convex decomposition ran past its time budget of "
-                              f"{budget_label or time_budget_s:g} s and was stopped", name or None) from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()  # reap it and close the pipes
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode != 0 or not out:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-        raise InputError(f"CoACD died (exit code {proc.returncode}){': ' + tail[0] if tail else ''}",
-                         name or None)
-    status, result = pickle.loads(out)
-    if status != "ok":
-        raise InputError(f"CoACD failed: {result}", name or None)
-    return result, cpu
+    budget = budget or Budget(60.0 if time_budget_s is None else time_budget_s,
+                              what="CoACD convex decomposition", label=name or None)
+    c0 = process_cpu_seconds()
+    pieces = run_worker(COACD_COMMAND, vertices, faces, kwargs, budget=budget, name=name, what="CoACD")
+    return pieces, process_cpu_seconds() - c0
 
 
 def _finish(pieces: Sequence[np.ndarray], max_hulls: int, max_vertices: int) -> list[Mesh]:
@@ -139,8 +160,9 @@ def _summary(fid: dict) -> dict:
 def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: int = 64,
                          threshold: float = 0.04, time_budget_s: float = 60.0, seed: int = 0,
                          name: str = "", settings: CoacdSettings | None = None,
-                         fidelity: FidelityThresholds | None = None) -> tuple[tuple[Mesh, ...], dict]:
-    """Convex hulls of a closed part mesh, within hull, vertex and time budgets.
+                         fidelity: FidelityThresholds | None = None,
+                         budget: Budget | None = None) -> tuple[tuple[Mesh, ...], dict]:
+    """Convex hulls of a closed part mesh, within hull, vertex and CPU-time budgets.
 
     An open mesh whose only openings are seams (vertices duplicated along UV or normal
     discontinuities, as in most OBJ files) is sealed by merging them first, which spares CoACD's
@@ -157,36 +179,47 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         max_hull_vertices: at most this many vertices per hull (PhysX GPU limit: 64).
         threshold: CoACD concavity threshold of the first attempt (CoACD's default is 0.05;
             0.04 here, see the module docstring).
-        time_budget_s: wall seconds for everything (CoACD attempts and fidelity).
+        time_budget_s: CPU seconds of the search (CoACD runs, retries, fidelity; this process
+            and its children), with a wall-clock hang guard of 10x; past it, a fallback
+            (module docstring) may spend :func:`.fallback.fallback_cpu_s` more.
         seed: CoACD's seed and the fidelity sampler's.
         name: asset / part name for errors.
         settings: CoACD settings (default :class:`CoacdSettings`; ``threshold`` overrides its
             threshold).
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
+        budget: a running :class:`~n4d4d.budget.Budget` to use instead of a fresh one of
+            ``time_budget_s`` CPU seconds.
 
     Returns:
         ``(hulls, figures)``: closed convex :class:`Mesh` es (outward faces, asset frame), and a
-        JSON-ready dict: ``method`` ("convex" fast path, "coacd", or "shells" when the part
-        has several connected shells, each decomposed on its own: ``shells`` lists them), ``hulls``,
-        ``max_hull_vertices``, ``seconds``, ``convexity_ratio`` (part / convex-hull volume),
-        ``volume_ratio`` (hull union / part), ``surface_distance_mean_pct`` and
-        ``surface_distance_p95_pct`` (symmetric, % of bounding-box diagonal), ``fidelity``
+        JSON-ready dict: ``method`` ("convex" fast path, "coacd", "shells" when the part
+        has several connected shells, each decomposed on its own: ``shells`` lists them, or the
+        fallback's: "coacd-coarse", "vhacd", "convex-hull"), ``hulls``,
+        ``max_hull_vertices``, ``seconds`` (wall), ``cpu_seconds``, ``convexity_ratio`` (part /
+        convex-hull volume), ``volume_ratio`` (hull union / part), ``surface_distance_mean_pct``
+        and ``surface_distance_p95_pct`` (symmetric, % of bounding-box diagonal), ``fidelity``
         (all of :func:`~.fidelity.collision_fidelity`), ``fidelity_passed``,
         ``fidelity_misses``, ``attempts`` (threshold, seconds, summary per CoACD run),
-        ``thresholds``.
+        ``fallback`` (None, or ``reason`` "cpu budget" | "hang", ``method``, ``budget_s``),
+        ``notes`` (what a user should know: a fallback and its fidelity), ``budget``
+        (:meth:`~n4d4d.budget.Budget.figures`), ``thresholds``.
 
     Raises:
         EmptyMeshError: no faces or no volume. InputError: non-finite vertices, or CoACD failed
             (a crash on a closed mesh is retried once with CoACD's manifold preprocessing).
-        TimeBudgetError: the first CoACD run did not finish within ``time_budget_s`` (no child
-            process is left running). ValueError: budgets below 1 hull / 4 vertices.
+            ValueError: budgets below 1 hull / 4 vertices.
     """
     import trimesh
+
+    from .fallback import Reserve
+    from .preprocess import closed_shells
 
     if max_hulls < 1 or max_hull_vertices < 4:
         raise ValueError(f"need max_hulls >= 1 and max_hull_vertices >= 4, got {max_hulls}, {max_hull_vertices}")
     fidelity = fidelity or FidelityThresholds()
     settings = replace(settings or CoacdSettings(), threshold=threshold)
+    budget = budget or Budget(time_budget_s, what="convex decomposition", label=name or None)
+    reserve = Reserve(budget.cpu_s)
     t0 = time.perf_counter()
     if len(mesh.faces) == 0:
         raise EmptyMeshError("convex decomposition of a mesh with no faces", name or None)
@@ -202,78 +235,45 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     if full is None or abs(tm.volume) <= 0:
         raise EmptyMeshError("the part encloses no volume (flat or empty)", name or None)
     convexity = float(abs(tm.volume) / full.volume)
-    deadline = t0 + time_budget_s
-    shells = _closed_shells(tm)
+    shells = closed_shells(tm)
     if len(shells) <= 1:
         hulls, method, attempts, fid, used = _decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
-                                                              fidelity, seed, deadline, time_budget_s, name)
+                                                              fidelity, seed, budget, reserve, name)
         shell_figures = None
     else:
         hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
-                                                                 fidelity, seed, deadline, time_budget_s, name)
+                                                                 fidelity, seed, budget, reserve, name)
         method, fid = "shells", collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
         if len(shells) > max_hulls:  # hulls had to bridge the gaps between shells: say why, and the way out
             fid = {**fid, "hint": f"the part is {len(shells)} separate shells, more than the {max_hulls} hulls "
                                   f"allowed: hulls bridge the gaps between shells (--max-hulls {len(shells)} "
                                   "gives one hull per shell, if the simulator accepts that many)"}
     misses = fidelity_misses(fid, fidelity)
+    fallback = reserve.summary(method if shell_figures is None else None, shell_figures)
+    notes = []
+    if fallback is not None:
+        verdict = "meets the fidelity bounds" if not misses else "misses the fidelity bounds: " + "; ".join(misses)
+        notes.append(f"convex decomposition{' of ' + name if name else ''}: {fallback['text']}; its fidelity: "
+                     f"mean {fid['mean_pct']:.2f}% / p95 {fid['p95_pct']:.2f}% of the diagonal, volume ratio "
+                     f"{fid['volume_ratio']:.3f} ({verdict})")
     figures = {
         "method": method, "hulls": len(hulls), "max_hull_vertices": max(len(h.vertices) for h in hulls),
-        "seconds": time.perf_counter() - t0, "convexity_ratio": convexity,
+        "seconds": time.perf_counter() - t0, "cpu_seconds": budget.cpu_used(), "convexity_ratio": convexity,
         "volume_ratio": fid["volume_ratio"], "surface_distance_mean_pct": fid["mean_pct"],
         "surface_distance_p95_pct": fid["p95_pct"], "fidelity": fid, "fidelity_passed": not misses,
         "fidelity_misses": misses, "attempts": attempts,
-        "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s},
-        "coacd": as_dict(used), "thresholds": as_dict(fidelity),
+        "fallback": None if fallback is None else {k: v for k, v in fallback.items() if k != "text"},
+        "notes": notes,
+        "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": budget.cpu_s},
+        "budget": budget.figures(), "coacd": as_dict(used), "thresholds": as_dict(fidelity),
     }
     if shell_figures is not None:
         figures["shells"] = shell_figures
     return tuple(hulls), figures
 
 
-#: Closed inputs above this many faces are simplified before CoACD (manifold3d's
-#: ``Manifold.simplify``, which keeps the mesh closed and manifold) with a tolerance of
-#: :data:`SIMPLIFY_TOLERANCE` times the bounding-box diagonal. CoACD's time grows with the face
-#: count; on pybullet_data's mug (20k faces -> 5.2k) its CPU time halves (16.4 s -> 8.3 s) at
-#: equal fidelity against the full mesh (mean / p95 0.066% / 0.60% -> 0.064% / 0.58%).
-SIMPLIFY_ABOVE_FACES = 2000
-SIMPLIFY_TOLERANCE = 0.001
-
-
-def _coacd_input(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices and faces handed to CoACD: ``mesh`` simplified within 0.1% of its diagonal when
-    it is large and a valid closed manifold (see :data:`SIMPLIFY_ABOVE_FACES`), else as is."""
-    if len(mesh.faces) <= SIMPLIFY_ABOVE_FACES:
-        return mesh.vertices, mesh.faces
-    import manifold3d as mf
-
-    m = mf.Manifold(mf.Mesh64(vert_properties=np.array(mesh.vertices, dtype=np.float64, order="C"),
-                              tri_verts=np.array(mesh.faces, dtype=np.uint64, order="C")))
-    if m.status() != mf.Error.NoError or m.is_empty():
-        return mesh.vertices, mesh.faces
-    out = m.simplify(SIMPLIFY_TOLERANCE * mesh.diagonal).to_mesh64()
-    faces = np.asarray(out.tri_verts, dtype=np.int64)
-    if len(faces) < 4:
-        return mesh.vertices, mesh.faces
-    return np.asarray(out.vert_properties, dtype=np.float64)[:, :3], faces
-
-
-def _closed_shells(tm) -> list:
-    """The part's connected shells when it has several and each is closed (vertices merged
-    across UV / normal seams first, so an open-looking but sealed surface is one shell);
-    otherwise ``[tm]``: an open surface is decomposed whole, through CoACD's manifold remesh."""
-    if tm.body_count <= 1:
-        return [tm]
-    merged = tm.copy()
-    merged.merge_vertices(merge_tex=True, merge_norm=True)
-    if merged.body_count <= 1:
-        return [tm]
-    shells = [s for s in merged.split(only_watertight=False) if len(s.faces) >= 4]
-    return shells if shells and all(s.is_watertight for s in shells) else [tm]
-
-
-def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, deadline, budget, name):
-    """Each shell on its own (hull budget by volume, time by faces), then merged to budget."""
+def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name):
+    """Each shell on its own (hull budget by volume, CPU budget by faces), then merged to budget."""
     if len(shells) >= max_hulls:  # a hull per shell at most: hull them all, merge the cheapest
         hulls = merge_to_budget([Mesh(np.asarray(s.vertices), np.asarray(s.faces)) for s in shells],
                                 max_hulls, max_vertices)
@@ -289,13 +289,13 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
     hulls, attempts, figs, used = [], [], [], settings
     for i in order:
         s = shells[i]
-        left = deadline - time.perf_counter()
-        sub_deadline = time.perf_counter() + max(left * len(s.faces) / max(faces_left, 1), 0.0)
+        part_budget = budget.sub(max(budget.cpu_left(), 0.0) * len(s.faces) / max(faces_left, 1))
         faces_left -= len(s.faces)
         part = Mesh(np.asarray(s.vertices), np.asarray(s.faces))
         fid_i = replace(fidelity, samples=max(2000, int(fidelity.samples * float(s.area) / area)))
         h, method, att, _fid, used = _decompose_shell(part, s, int(share[i]), max_vertices, settings, fid_i,
-                                                      seed, sub_deadline, budget, name)
+                                                      seed, part_budget, reserve,
+                                                      name, shell=int(i))
         hulls += h
         attempts += [{**a, "shell": int(i)} for a in att]
         figs.append({"shell": int(i), "faces": len(s.faces), "volume_m3": float(vols[i]), "method": method,
@@ -305,11 +305,16 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
     return hulls, attempts, figs, used
 
 
-def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, deadline, budget, name):
-    """Fast path or CoACD (with finer retries) for one connected shell.
+def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
+                     shell=None):
+    """Fast path or CoACD (with finer retries) for one connected shell; a fallback
+    (:mod:`.fallback`) when the budget stops CoACD before a result meets the bounds.
 
     Returns ``(hulls, method, attempts, fidelity figures, settings used)``.
     """
+    from .fallback import fallback_candidates
+    from .preprocess import coacd_input
+
     full = hull_of(mesh.vertices)
     if full is None:  # a flat shell: nothing to collide with
         raise EmptyMeshError("a shell of the part is flat (no volume)", name or None)
@@ -324,30 +329,31 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         hull = reduce_hull(full.vertices, max_vertices)
         fid = collision_fidelity(mesh, [hull], samples=fidelity.samples, seed=seed)
         candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
-    thr = settings.threshold
+    thr, stopped = settings.threshold, None
+    v = f = None
     for _attempt in range(4):  # the first run, at most two finer retries, one crash retry
         if any(not c[0] for c in candidates):
             break
-        left = deadline - time.perf_counter()
         done = [a for a in attempts if "hulls" in a]
-        if done and left < 1.5 * done[-1]["seconds"] + 1.0:
-            attempts.append({"threshold": thr, "skipped": f"{left:.1f} s of budget left"})
+        if done and budget.cpu_left() < 1.5 * done[-1]["cpu_seconds"] + 0.5:
+            attempts.append({"threshold": thr, "skipped": f"{budget.cpu_left():.1f} CPU s of budget left"})
             break  # a finer run would not fit: keep the best so far (figures say so)
         t1 = time.perf_counter()
         try:
-            v, f = _coacd_input(mesh) if settings.preprocess_mode == "off" else (mesh.vertices, mesh.faces)
+            if v is None:
+                v, f = coacd_input(mesh) if settings.preprocess_mode == "off" else (mesh.vertices, mesh.faces)
+            budget.check("CoACD input")
             pieces, cpu = run_coacd(v, f, replace(settings, threshold=thr).kwargs(max_hulls, seed),
-                                    time_budget_s=max(left, 0.0), name=name, budget_label=budget)
-        except TimeBudgetError:
-            if not candidates:
-                raise
-            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "timed_out": True})
+                                    budget=budget, name=name)
+        except TimeBudgetError as exc:
+            stopped = "hang" if isinstance(exc, HangError) else "cpu budget"
+            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "stopped": stopped})
             break
         except InputError as exc:
             if settings.preprocess_mode != "off" or "died" not in str(exc):
                 raise
             attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "crashed": exc.problem})
-            settings = replace(settings, preprocess_mode="on")  # CoACD's manifold remesh, then again
+            settings, v = replace(settings, preprocess_mode="on"), None  # CoACD's manifold remesh, then again
             continue
         hulls = _finish([p[0] for p in pieces], max_hulls, max_vertices)
         if not hulls:
@@ -355,8 +361,18 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         fid = collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
         misses = fidelity_misses(fid, fidelity)
         attempts.append({"threshold": thr, "preprocess": settings.preprocess_mode, "seconds": time.perf_counter() - t1,
-                         "coacd_cpu_seconds": cpu, "hulls": len(hulls), **_summary(fid), "misses": misses})
+                         "cpu_seconds": cpu, "coacd_cpu_seconds": cpu, "hulls": len(hulls), **_summary(fid),
+                         "misses": misses})
         candidates.append((misses, fid["p95_pct"], "coacd", hulls, fid))
         thr *= fidelity.retry_threshold_factor
+    if stopped is not None and not any(not c[0] for c in candidates):
+        extra, att = fallback_candidates(mesh, full, v if v is not None else mesh.vertices,
+                                         f if f is not None else mesh.faces, max_hulls, max_vertices, settings,
+                                         fidelity, seed, reserve, name, reason=stopped, shell=shell)
+        candidates += extra
+        attempts += att
+    if not candidates:  # unreachable: the fallback always has the convex hull
+        raise TimeBudgetError("convex decomposition found no hulls within its budget", name or None)
     misses, _, method, hulls, fid = min(candidates, key=lambda c: (len(c[0]), c[1]))
+    reserve.chosen(method, shell)
     return list(hulls), method, attempts, fid, settings

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.asset import Asset
-from n4d4d.errors import StageInputError, TimeBudgetError
+from n4d4d.errors import StageInputError
 
 from .articulation import articulation_report, plan_sweeps, sweep_series, sweep_verdict
 from .rigid_model import RigidModel
@@ -58,7 +58,7 @@ CHUNK = 2
 def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | None = None, *,
                               usd_path: str | Path, gain_scale: float = 1.0, time_budget_s: float = 60.0,
                               label: str | None = None, time_step: float = 1.0 / 240.0,
-                              hold_s: float = 0.5) -> dict:
+                              hold_s: float = 0.5, budget=None) -> dict:
     """Sweep every movable joint of ``asset`` through its range in Newton (module docstring).
 
     Args:
@@ -67,9 +67,11 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         th: thresholds (default :class:`~.thresholds.Thresholds`).
         usd_path: the asset's USD export to sweep (read, never changed; the pipeline writes it).
         gain_scale: multiplies the drive gains read from the file.
-        time_budget_s: wall seconds for load and all sweeps.
+        time_budget_s: CPU seconds for load and all sweeps (with a wall-clock hang guard,
+            :class:`n4d4d.budget.Budget`).
         label: what a TimeBudgetError names.
         time_step: s. hold_s: seconds held at the end of each sweep.
+        budget: a running Budget to charge instead of a fresh one of ``time_budget_s``.
 
     Returns:
         :class:`~n4d4d.asset.CheckResult` like :func:`.articulation.check_articulation`'s with
@@ -77,9 +79,11 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         ``usd_sha256`` (of the file swept), ``series``.
 
     Raises:
-        TimeBudgetError: past ``time_budget_s``. MissingFileError: no file at ``usd_path``.
-        StageInputError: the file's joints are not the asset's.
+        TimeBudgetError: past the budget (:class:`~n4d4d.budget.HangError`: its hang guard).
+        MissingFileError: no file at ``usd_path``. StageInputError: the file's joints are not
+        the asset's.
     """
+    from n4d4d.budget import Budget
     from n4d4d.kinematics import joint_names, kinematic_tree
 
     from . import _newton_kernels as K
@@ -89,6 +93,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     th = th or Thresholds()
     ct = th.certificate
     t0 = time.perf_counter()
+    budget = budget or Budget(time_budget_s, what="Newton articulation sweeps", label=label or asset.name)
     digest = usd_sha256(usd_path, asset.name)
     sweeps = plan_sweeps(model, time_step, hold_s)
     solver_name = f"SolverXPBD(iterations={XPBD_ITERATIONS})"
@@ -160,9 +165,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         run(CHUNK)
     for _ in range((total - 1) // CHUNK):
         wp.capture_launch(cap.graph)
-        if time.perf_counter() - t0 > time_budget_s:
-            raise TimeBudgetError(f"Newton articulation sweeps ran past their time budget of {time_budget_s:g} s",
-                                  label or asset.name)
+        budget.check("Newton articulation sweeps")
     hq, hqd = hist_q.numpy().astype(np.float64), hist_qd.numpy().astype(np.float64)
     hq[:, angular] = np.unwrap(hq[:, angular], axis=0)
 

@@ -100,7 +100,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
                  steps: int, deadline: float = float("inf"), name: str = "",
                  iterations: int | None = None, capture: bool = True,
                  early_exit: StabilityThresholds | None = None,
-                 bodies: int | None = None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
+                 bodies: int | None = None, budget=None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -115,6 +115,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             launch cost (~0.1 ms each) dominates on the CPU; a replay calls the compiled
             kernels directly, ~50x faster. ``False`` launches every kernel from Python.
         bodies: the number of bodies the file must have (the asset's parts), or None.
+        budget: a :class:`~n4d4d.budget.Budget` checked every 60 steps, or None.
 
     Returns:
         ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
@@ -191,6 +192,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         if k % 30 == 29:
             if time.perf_counter() > deadline:
                 raise TimeBudgetError("Newton stability check ran past its time budget", name or None)
+            if budget is not None:
+                budget.check("Newton rest and drop checks")
             tk = 2 * time_step * np.arange(1, k + 2)
             if early_exit and all(settled(tk, pos[:k + 1, w], quat[:k + 1, w], th) for w in range(W)):
                 n = k + 1  # every world at rest for a whole window: the verdicts are decided
@@ -224,7 +227,7 @@ def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: f
 
 
 def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThresholds | None = None,
-                 seed: int = 0, orientations: int = 3, time_budget_s: float = 60.0) -> dict:
+                 seed: int = 0, orientations: int = 3, time_budget_s: float = 60.0, budget=None) -> dict:
     """Rest and drop checks of ``asset`` in Newton, on its exported USD file ``usd_path``.
 
     The placements are exactly those of :func:`.pybullet_check.check_pybullet` with the same
@@ -238,7 +241,9 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         thresholds: bounds (default :class:`StabilityThresholds`).
         seed: seeds the rest tilt axis and drop orientations.
         orientations: number of drops.
-        time_budget_s: wall seconds for load and simulation.
+        time_budget_s: CPU seconds for load and simulation (with a wall-clock hang guard,
+            :class:`n4d4d.budget.Budget`).
+        budget: a running Budget to charge instead of a fresh one of ``time_budget_s``.
 
     Returns:
         dict like :func:`.pybullet_check.check_pybullet`'s (``checks``: CheckResult records,
@@ -246,10 +251,13 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         file's bytes as checked).
 
     Raises:
-        TimeBudgetError: past ``time_budget_s``. MissingFileError: no file at ``usd_path``.
-        StageInputError: the file's bodies are not the asset's parts.
+        TimeBudgetError: past the budget (:class:`~n4d4d.budget.HangError`: its hang guard).
+        MissingFileError: no file at ``usd_path``. StageInputError: the file's bodies are not
+        the asset's parts.
     """
     from importlib.metadata import version
+
+    from n4d4d.budget import Budget
 
     from scipy.spatial.transform import Rotation
 
@@ -259,18 +267,13 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
 
     th = thresholds or StabilityThresholds()
     t0 = time.perf_counter()
+    budget = budget or Budget(time_budget_s, what="Newton stability checks", label=asset.name)
     model = rigid_model(asset)
     path, digest = Path(usd_path), usd_sha256(usd_path, asset.name)
     runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
-    try:
-        trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs],
-                                             mu=asset.material.dynamic_friction, early_exit=th,
-                                             time_step=th.time_step_s, steps=th.steps,
-                                             deadline=t0 + time_budget_s, name=asset.name,
-                                             bodies=len(model.links))
-    except TimeBudgetError:
-        raise TimeBudgetError(f"Newton stability checks ran past their time budget of {time_budget_s:g} s",
-                              asset.name) from None
+    trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
+                                         early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
+                                         bodies=len(model.links), budget=budget)
     sim_seconds = time.perf_counter() - t0
     from n4d4d.kinematics import joint_names, kinematic_tree
 

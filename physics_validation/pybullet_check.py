@@ -89,7 +89,7 @@ def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarr
 
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
-             *, deadline: float, name: str) -> tuple[Trajectory, dict]:
+             *, deadline: float = float("inf"), name: str = "", budget=None) -> tuple[Trajectory, dict]:
     """Run one PyBullet simulation from placement ``(R, t)``.
 
     Returns:
@@ -98,8 +98,14 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         ``joint_force_ratios`` (joint name -> mean joint reaction force over the last
         ``rest_window_s`` divided by the weight of the links it carries).
 
+    Args:
+        deadline: a ``time.perf_counter()`` limit (wall), checked with ``budget``.
+        budget: a :class:`~n4d4d.budget.Budget` (CPU seconds, hang guard), checked every 60
+            steps, or None.
+
     Raises:
-        TimeBudgetError: ``time.perf_counter()`` passed ``deadline``.
+        TimeBudgetError: ``time.perf_counter()`` passed ``deadline``, or ``budget`` ran out
+            (:class:`~n4d4d.budget.HangError` when its hang guard tripped).
     """
     from . import _bullet
 
@@ -140,6 +146,8 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
             if k % 60 == 59:
                 if time.perf_counter() > deadline:
                     raise TimeBudgetError("PyBullet stability check ran past its time budget", name or None)
+                if budget is not None:
+                    budget.check("PyBullet rest and drop checks")
                 if settled(th.time_step_s * np.arange(1, k + 2), pos[:k + 1], quat[:k + 1], th):
                     n = k + 1  # at rest for a whole window: nothing left to learn
                     break
@@ -157,7 +165,7 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
 
 
 def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = None, seed: int = 0,
-                   orientations: int = 3, time_budget_s: float = 60.0) -> dict:
+                   orientations: int = 3, time_budget_s: float = 60.0, budget=None) -> dict:
     """Rest and drop checks of ``asset`` in PyBullet.
 
     Args:
@@ -165,7 +173,9 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
         thresholds: bounds (default :class:`StabilityThresholds`).
         seed: seeds the rest-check tilt axis and the drop orientations.
         orientations: number of drops (seeded uniform random orientations).
-        time_budget_s: wall seconds for all simulations of this call.
+        time_budget_s: CPU seconds for all simulations of this call (with a wall-clock hang
+            guard, :class:`n4d4d.budget.Budget`).
+        budget: a running Budget to charge instead of a fresh one of ``time_budget_s``.
 
     Returns:
         dict: ``engine`` ("pybullet"), ``version``, ``checks`` (one
@@ -176,26 +186,25 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
 
     Raises:
         StageInputError: missing hulls / mass (see :func:`.rigid_model.rigid_model`).
-        TimeBudgetError: the simulations ran past ``time_budget_s`` (message names the asset).
+        TimeBudgetError: the simulations ran past the budget (message names the asset);
+            :class:`~n4d4d.budget.HangError` when its hang guard tripped.
     """
     from importlib.metadata import version
 
     from scipy.spatial.transform import Rotation
 
+    from n4d4d.budget import Budget
+
     th = thresholds or StabilityThresholds()
     t0 = time.perf_counter()
-    deadline = t0 + time_budget_s
+    budget = budget or Budget(time_budget_s, what="PyBullet stability checks", label=asset.name)
     model = rigid_model(asset)
     runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
     checks = []
     masses = np.array([link.mass.mass for link in model.links])
     for kind, R, t in runs:
         t1 = time.perf_counter()
-        try:
-            traj, extras = simulate(model, asset, R, t, th, deadline=deadline, name=asset.name)
-        except TimeBudgetError:
-            raise TimeBudgetError(f"PyBullet stability checks ran past their time budget of {time_budget_s:g} s",
-                                  asset.name) from None
+        traj, extras = simulate(model, asset, R, t, th, name=asset.name, budget=budget)
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)

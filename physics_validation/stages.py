@@ -44,41 +44,50 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         asset: with ``parts`` (closed part meshes, asset frame).
         max_hulls: hulls per part (32: Isaac Lab / PhysX GPU default).
         max_hull_vertices: vertices per hull (64: PhysX GPU limit).
-        time_budget_s: wall seconds per part for decomposition (CoACD runs, retries, fidelity).
-            CoACD needs 3.6 s (duck), 8.3 s (mug, 20k faces), 9.2 s (bunny) of CPU; on this
-            2-core machine shared by several builds, wall time ran 3-5x that (mug: 45 s), so 60 s
-            is the least that does not fail sound parts when the machine is busy.
+        time_budget_s: CPU seconds per part for the decomposition search (CoACD runs in a child
+            process, retries, fidelity; this process's CPU and the child's both count, so a
+            busy machine does not spend it), with a wall-clock hang guard of 10x. A part whose
+            search runs out gets a cheaper fallback (coarse CoACD, V-HACD, its convex hull:
+            :mod:`.fallback`) with its fidelity measured, and a note; the build fails only if
+            that fidelity misses the certificate's bounds.
         seed: CoACD and fidelity-sampling seed.
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
 
     Returns:
         The asset with ``collision`` = part name -> hulls, and a "collision" stage record
-        (per part: method, hulls, max hull vertices, seconds, volume ratio, surface distance
-        mean / p95 in % of the diagonal, fidelity verdict, attempts).
+        (per part: method, hulls, max hull vertices, seconds, CPU seconds, volume ratio,
+        surface distance mean / p95 in % of the diagonal, fidelity verdict, attempts,
+        fallback), ``cpu_seconds`` in all; the fallbacks' notes join ``asset.notes``.
 
     Raises:
-        StageInputError: no parts. TimeBudgetError: a part's CoACD ran past ``time_budget_s``
-        (names the input file and part). EmptyMeshError / InputError: a degenerate part.
+        StageInputError: no parts. EmptyMeshError / InputError: a degenerate part.
     """
+    from n4d4d.budget import process_cpu_seconds
+
     from .decomposition import convex_decomposition
 
     asset.require("collision", "parts")
-    t0 = time.perf_counter()
-    collision, per_part = {}, {}
+    t0, c0 = time.perf_counter(), process_cpu_seconds()
+    collision, per_part, notes = {}, {}, []
     for part in asset.parts:
         hulls, fig = convex_decomposition(part.mesh, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
                                           time_budget_s=time_budget_s, seed=seed, name=_label(asset, part.name),
                                           fidelity=fidelity)
         collision[part.name] = hulls
         per_part[part.name] = {k: v for k, v in fig.items() if k not in ("thresholds",)}
+        notes += fig["notes"]
     figures = {
         "parts": per_part,
         "hulls_total": sum(len(h) for h in collision.values()),
         "max_hull_vertices": max(f["max_hull_vertices"] for f in per_part.values()),
         "fidelity_passed": all(f["fidelity_passed"] for f in per_part.values()),
-        "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s},
+        "fallbacks": sum(f["fallback"] is not None for f in per_part.values()),
+        "cpu_seconds": process_cpu_seconds() - c0,
+        "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s,
+                    "time_budget_unit": "CPU seconds per part"},
     }
-    return asset.with_stage(StageRecord("collision", time.perf_counter() - t0, figures), collision=collision)
+    return asset.with_stage(StageRecord("collision", time.perf_counter() - t0, figures), collision=collision,
+                            notes=asset.notes + tuple(notes))
 
 
 def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None = None) -> Asset:
@@ -219,7 +228,10 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
         asset: with parts, collision hulls and mass properties (joints and motion clips are
             checked when present).
         seed: seeds rest tilt and drop orientations.
-        time_budget_s: wall seconds for all checks.
+        time_budget_s: CPU seconds for all checks (this process's and its children's), with a
+            wall-clock hang guard of 10x (:class:`n4d4d.budget.Budget`); loading the engines and
+            compiling Warp kernels are charged to nothing (the stage record's ``budget`` shows
+            them apart).
         engines: "pybullet" and/or "newton" (default both: the certificate of issue 4; Newton
             adds ~1-3 s per asset once imported, ~1.5-3 s more for its articulation sweeps when
             the asset has movable joints, ~3 s for its import, and minutes the very first time
@@ -239,8 +251,9 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
 
     Raises:
         StageInputError: missing parts, hulls or mass, or a USD file that is not the asset's.
-        TimeBudgetError: the checks ran past ``time_budget_s`` (names the input file).
-        MissingFileError: ``usd_path`` names no file.
+        TimeBudgetError: the checks ran past ``time_budget_s`` CPU seconds (names the input
+            file); :class:`~n4d4d.budget.HangError` (a TimeBudgetError) when the hang guard
+            tripped first. MissingFileError: ``usd_path`` names no file.
     """
     from .certificate import certify
 
@@ -251,7 +264,7 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
                      usd_writer=usd_writer)
     figures = {"passed": report["passed"], "engines": list(report["engines"]),
                "checks": len(report["checks"]), "failed": [c["name"] for c in report["checks"] if not c["passed"]],
-               "seconds_per_check": report["seconds_per_check"]}
+               "seconds_per_check": report["seconds_per_check"], "budget": report["budget"]}
     return asset.with_stage(StageRecord("physics", time.perf_counter() - t0, figures), physics=report)
 
 

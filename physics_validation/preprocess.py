@@ -1,0 +1,81 @@
+"""What CoACD is given: a part split into its closed shells, each simplified within a tolerance.
+
+CoACD's time grows with the faces it cuts and with how far its cuts go; handing it a part that
+is already split where it is naturally separate (its connected shells) and a surface simplified
+within a small fraction of its diagonal (manifold3d's ``Manifold.simplify``, which keeps the
+mesh closed and manifold) bounds both. This module only prepares geometry; the decomposition
+itself is :mod:`.decomposition`'s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from n4d4d.asset import Mesh
+
+#: Closed inputs above this many faces are simplified before CoACD (manifold3d's
+#: ``Manifold.simplify``, which keeps the mesh closed and manifold) with a tolerance of
+#: :data:`SIMPLIFY_TOLERANCE` times the bounding-box diagonal. CoACD's time grows with the face
+#: count; on pybullet_data's mug (20k faces -> 5.2k) its CPU time halves (16.4 s -> 8.3 s) at
+#: equal fidelity against the full mesh (mean / p95 0.066% / 0.60% -> 0.064% / 0.58%).
+SIMPLIFY_ABOVE_FACES = 2000
+SIMPLIFY_TOLERANCE = 0.001
+
+
+def _manifold(vertices: np.ndarray, faces: np.ndarray):
+    import manifold3d as mf
+
+    m = mf.Manifold(mf.Mesh64(vert_properties=np.array(vertices, dtype=np.float64, order="C"),
+                              tri_verts=np.array(faces, dtype=np.uint64, order="C")))
+    return m if m.status() == mf.Error.NoError and not m.is_empty() else None
+
+
+def simplify_closed(vertices: np.ndarray, faces: np.ndarray, tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A closed manifold mesh simplified so that no point moves more than ``tolerance_m``
+    (manifold3d), or the input unchanged when it is not a valid manifold or nothing is left.
+
+    Args:
+        vertices: ``(V, 3) float64`` (m). faces: ``(F, 3)`` int.
+        tolerance_m: largest displacement allowed (m).
+
+    Returns:
+        ``(vertices (V', 3) float64, faces (F', 3) int64)``.
+    """
+    m = _manifold(vertices, faces)
+    if m is None:
+        return np.asarray(vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+    out = m.simplify(float(tolerance_m)).to_mesh64()
+    f = np.asarray(out.tri_verts, dtype=np.int64)
+    if len(f) < 4:
+        return np.asarray(vertices, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+    return np.asarray(out.vert_properties, dtype=np.float64)[:, :3], f
+
+
+def coacd_input(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces handed to CoACD: ``mesh`` simplified within
+    :data:`SIMPLIFY_TOLERANCE` of its diagonal when it has more than
+    :data:`SIMPLIFY_ABOVE_FACES` faces and is a valid closed manifold, else as is."""
+    if len(mesh.faces) <= SIMPLIFY_ABOVE_FACES:
+        return mesh.vertices, mesh.faces
+    return simplify_closed(mesh.vertices, mesh.faces, SIMPLIFY_TOLERANCE * mesh.diagonal)
+
+
+def closed_shells(tm) -> list:
+    """The part's connected shells when it has several and each is closed (vertices merged
+    across UV / normal seams first, so an open-looking but sealed surface is one shell);
+    otherwise ``[tm]``: an open surface is decomposed whole, through CoACD's manifold remesh.
+
+    Args:
+        tm: ``trimesh.Trimesh`` of the part.
+
+    Returns:
+        A list of ``trimesh.Trimesh``.
+    """
+    if tm.body_count <= 1:
+        return [tm]
+    merged = tm.copy()
+    merged.merge_vertices(merge_tex=True, merge_norm=True)
+    if merged.body_count <= 1:
+        return [tm]
+    shells = [s for s in merged.split(only_watertight=False) if len(s.faces) >= 4]
+    return shells if shells and all(s.is_watertight for s in shells) else [tm]
