@@ -4,8 +4,10 @@ Every job builds and saves one asset in isolation (in this process for one uniso
 worker, in a long-lived worker process of :class:`~n4d4d.scenarios.pool.WorkerPool` under a
 time and memory limit, or in a Ray task) and returns a :class:`BatchResult`; an error in one
 job (bad file, budget exceeded, even a native crash, a hang or a runaway allocation of one
-asset's worker) is recorded in its result and never stops the others. Output folders are written atomically by :meth:`n4d4d.Asset.save`,
-so an interrupted batch leaves complete folders and nothing half-written; re-running with
+asset's worker) is recorded in its result and never stops the others. Output folders are
+written atomically by :meth:`n4d4d.Asset.save`, so an interrupted batch leaves complete
+folders and nothing half-written (a worker stopped mid-write has its temporary removed by the
+driver); re-running with
 ``skip_existing=True`` resumes it: temporaries a killed run left are removed, and a folder
 counts as done only when the file hashes its ``report.json`` records match the files.
 
@@ -31,7 +33,6 @@ from n4d4d.scenarios.pool import faults_from_env
 from n4d4d.sources import Source, as_source
 
 
-
 @dataclass(frozen=True)
 class AssetJob:
     """A job with its own build options (a scenario's randomised asset).
@@ -43,11 +44,14 @@ class AssetJob:
         joint_damping: drive damping (SI: N m s/rad for angular, N s/m for linear drives) set
             on every joint drive after the ``mass`` stage computed the drives, so the physics
             certificate tests, and the files carry, the randomised servo; None keeps them.
+        keep_failed: export this asset even when it fails its physics checks (marked), or not;
+            None follows the batch's ``keep_failed``.
     """
 
     source: Source
     options: BuildOptions
     joint_damping: float | None = None
+    keep_failed: bool | None = None
 
 
 #: A job: ``("path", "/data/chair.obj")``, ``("sample", "random_urdfs/042")``, a Source, or an
@@ -235,6 +239,8 @@ def build_one(job: Job, out_dir: str, options: dict, keep_failed: bool = False, 
         if name is not None and name != job_name(job, opts):
             opts = opts.model_copy(update={"name": name})
         asset = _build_job(job, source, opts, progress)
+        if isinstance(job, AssetJob) and job.keep_failed is not None:
+            keep_failed = job.keep_failed
         folder = asset.save(Path(out_dir) / asset.name, formats=opts.formats, keep_failed=keep_failed)
         from n4d4d.exporters import FILE_NAMES
 

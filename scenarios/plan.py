@@ -296,7 +296,7 @@ def plan_scenario(spec: ScenarioSpec, out: str | Path) -> Plan:
             source = Generated(item.value[0], int(item.value[1]))
         assets.append(PlannedAsset(
             name=name, role=role, entry=e, item=i, variant=v, seed=seed, category=item.category, label=item.label,
-            job=AssetJob(source, opts, damping), draws=draws, instances=entry.instances,
+            job=AssetJob(source, opts, damping, entry.keep_failed), draws=draws, instances=entry.instances,
             joint_positions=entry.randomize.joint_positions, support=entry if role == "support" else None,
             procedural=procedural))
     return Plan(spec, out, tuple(assets), tuple(n for ns in notes for n in ns))

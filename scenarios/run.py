@@ -50,6 +50,23 @@ class ScenarioResult:
     newton_error: str = ""
 
 
+#: Files this module writes at the top of the output folder (atomically: a killed run can leave
+#: a hidden temporary ``.<stem>.XXXX<suffix>`` of each, which the next run removes).
+TOP_FILES = ("scene.usda", "assets.parquet", "assets.jsonl", "placements.parquet", "placements.jsonl", "summary.json")
+
+
+def remove_stale_outputs(out: Path) -> list[str]:
+    """Delete the temporaries a killed run left beside :data:`TOP_FILES` in ``out``; returns them.
+    Call it only when no other run writes ``out``."""
+    removed = []
+    for name in TOP_FILES:
+        stem, suffix = Path(name).stem, Path(name).suffix
+        for p in sorted(out.glob(f".{stem}.*{suffix}")) if out.is_dir() else []:
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
+
+
 def _joint_fractions(report: dict, span, rng) -> list[float] | None:
     if span is None:
         return None
@@ -157,6 +174,7 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path, *, workers: i
     if dry_run:
         return res
     phase = on_phase or (lambda name: None)
+    remove_stale_outputs(out)
     materialize(plan)
     phase("build")
     res.results = build_batch([a.job for a in plan.assets], plan.assets_dir, workers=workers, backend=backend,

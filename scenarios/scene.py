@@ -103,7 +103,7 @@ def write_scene(path: str | Path, envs, asset_files: dict[str, Path], *, env_spa
         ground_friction, ground_restitution: the ground's physics material.
         name: written into the layer's ``customLayerData``.
     """
-    from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics, UsdShade
+    from pxr import Usd
 
     from n4d4d.io.atomic import atomic_path
 

@@ -182,6 +182,8 @@ class SourceSpec(BaseModel):
     instances: int = Field(1, ge=1, le=1_000, description="placements of each build in each environment")
     randomize: Randomize = Randomize()
     build: Optional[BuildOptions] = Field(None, description="build options of this entry (over the spec's)")
+    keep_failed: Optional[bool] = Field(None, description="export and place this entry's assets even when they "
+                                        "fail their physics checks (default: the spec's keep_failed)")
 
     @field_validator("build", mode="before")
     @classmethod

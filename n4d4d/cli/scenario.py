@@ -86,7 +86,7 @@ def print_summary(console, summary: dict) -> None:
 def run(spec: Path = typer.Argument(..., help="scenario spec (YAML)"),
         out: Path = typer.Option(Path("out"), "-o", "--out", help="output folder: assets/, scene.usda, manifests"),
         workers: int = typer.Option(1, "--workers", min=1, help="assets built at once (processes, or Ray tasks)"),
-        backend: str = typer.Option("local", "--backend", help="local | ray (pip install 'n4d4d[ray]')"),
+        backend: str = typer.Option("local", "--backend", help="local | ray (needs ray: the n4d4d ray extra)"),
         ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (ray.init(address=...))"),
         dry_run: bool = typer.Option(False, "--dry-run", help="print what would be built; write nothing"),
         verify: bool = typer.Option(True, "--verify/--no-verify", help="load scene.usda in Newton, measure 1 s of motion"),
