@@ -133,6 +133,8 @@ def summarize(asset_rows: list[dict], placement_rows: list[dict], envs, spec: Sc
             "envs": len(envs), "all_at_rest": all(e.at_rest for e in envs),
             "settle_seconds": [e.seconds for e in envs],
             "placed": len(placed), "left_out": len(placement_rows) - len(placed),
+            "over_gap_bound": sum(not p["gap_ok"] for p in placed),
+            "over_penetration_bound": sum(not p["penetration_ok"] for p in placed),
             "max_gap_m": max((p["gap_m"] for p in placed), default=None),
             "max_penetration_m": max((p["penetration_m"] for p in placed), default=None),
             "gap_bound_m": spec.scene.settle.max_gap, "penetration_bound_m": spec.scene.settle.max_penetration,

@@ -17,7 +17,7 @@ A spec says what to build and how to lay it out::
           friction: [0.4, 0.9]     # Coulomb coefficient (static = dynamic)
           restitution: [0.0, 0.3]
           joint_damping: [0.5, 2]  # drive damping, SI (N m s/rad or N s/m)
-          joint_positions: [0, 0.5]  # initial joint coordinate, as a fraction of its range
+          joint_positions: [0, 0.5]  # initial joint coordinate (fraction of its range), per placement
           motion: [drop]           # motion families to make (BuildOptions.motion)
     scene:
       ground: {friction: 0.8, restitution: 0.0}

@@ -76,6 +76,7 @@ def print_summary(console, summary: dict) -> None:
     g.add_row("all at rest", str(st["all_at_rest"]))
     g.add_row("max support gap (bound)", f"{mm(st['max_gap_m'])} ({mm(st['gap_bound_m'])})")
     g.add_row("max penetration (bound)", f"{mm(st['max_penetration_m'])} ({mm(st['penetration_bound_m'])})")
+    g.add_row("over the gap / penetration bound", f"{st['over_gap_bound']} / {st['over_penetration_bound']}")
     g.add_row("Newton: max motion in 1 s", mm(st["newton_max_motion_1s_m"]))
     if st.get("newton_error"):
         g.add_row("Newton error", Text(st["newton_error"]))
