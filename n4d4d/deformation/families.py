@@ -1,9 +1,8 @@
-"""The motion families the ``animate`` stage knows, and the error a family raises when it does
-not apply to an asset.
+"""The error a motion family raises when it does not fit an asset.
 
-Each family is a function ``(asset, opts) -> MotionClip`` (see :func:`make_clip`); which ones
-``--motion auto`` picks is :func:`auto_families`. The families themselves live in
-:mod:`.articulate`, :mod:`.drop`, :mod:`.gait` (gait and idle) and :mod:`.soft`.
+The families live in :mod:`.articulate`, :mod:`.drop` and :mod:`.gait` (gait and idle); which
+ones ``--motion auto`` picks, and the table from names to functions, is :mod:`.stage`
+(:func:`~.stage.auto_families`, :func:`~.stage.make_clip`).
 """
 
 from __future__ import annotations

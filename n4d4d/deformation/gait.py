@@ -312,7 +312,6 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
     L = float(np.mean([leg.length for leg in legs]))
     stride, drop, v, period, lift = _plan_stride(legs, chains, ends, pat, L, fwd)
     swing_t = (1.0 - pat.duty) * period
-    dt = 1.0 / fps
     offsets = np.array([pat.offsets[(int(leg.side), int(leg.front))] for leg in legs])
     times, states = hopf_network(offsets, period, pat.duty, seconds + period, dt, seed)
     stance, prog = stance_phases(states)
