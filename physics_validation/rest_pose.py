@@ -9,8 +9,8 @@ seeded tilt, and let settle; the settled "up" direction, expressed in the mesh f
 back onto +Z by the smallest rotation (no turn about the vertical: the asset keeps its heading).
 
 The work is bounded whatever the mesh's size (issue 17: a 1.3 M-face STL spent 209 s here):
-the hull is built from at most ~20k points (:func:`probe_points`: extreme points along 256
-directions plus an even subsample), the simulation has a time budget past which the authored
+the hull is built from at most ~2.3k points (:func:`probe_points`: extreme points along 256
+directions plus an even subsample of the hull's vertices), the simulation has a time budget past which the authored
 pose is kept, and :func:`estimate_memory_bytes` gives the stage's peak before it starts.
 
 This module computes a rotation; applying it (to the loaded mesh, before remeshing, so that
@@ -44,6 +44,11 @@ def minimal_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 #: A mesh with more vertices than this is represented, for its hull, by its extreme points
 #: along :data:`PROBE_DIRECTIONS` directions plus an even subsample of this many vertices.
 PROBE_MAX_VERTICES = 20_000
+#: At most this many hull vertices (plus the extreme points) reach the probe hull's builder.
+#: trimesh's and Qhull's default hull of many cocircular points is slow (a 25k-section cone:
+#: 10-16 s per hull of its 12.5k rim points, against 0.5 s for 3k); a joggled Qhull ("QJ",
+#: 0.06 s) picks the hull vertices first.
+PROBE_HULL_POINTS = 2_000
 #: Directions (a Fibonacci sphere) whose extreme vertices are kept: they are vertices of the
 #: mesh's hull, so a spike the hull rests on is not lost to subsampling. As many as the probe
 #: hull keeps vertices (255): finer directions would be decimated away again.
@@ -76,10 +81,16 @@ def probe_hull(mesh: Mesh) -> Mesh:
 
     from .hulls import hull_of
 
-    h = hull_of(probe_points(mesh.vertices))
+    h = hull_of(probe_points(_used_vertices(mesh)))
     if h is None:
         raise EmptyMeshError("the mesh's convex hull is flat: it has no resting face")
     return Mesh.from_trimesh(h)
+
+
+def _used_vertices(mesh: Mesh) -> np.ndarray:
+    """The vertices some face uses (a stray vertex is no part of the body)."""
+    f = np.asarray(mesh.faces).reshape(-1)
+    return np.asarray(mesh.vertices)[np.flatnonzero(np.bincount(f, minlength=len(mesh.vertices)))]
 
 
 def fibonacci_directions(n: int) -> np.ndarray:
@@ -91,15 +102,8 @@ def fibonacci_directions(n: int) -> np.ndarray:
     return np.c_[r * np.cos(phi), r * np.sin(phi), z]
 
 
-def probe_points(vertices: np.ndarray, max_vertices: int = PROBE_MAX_VERTICES,
-                 directions: int = PROBE_DIRECTIONS) -> np.ndarray:
-    """At most ``max_vertices + directions`` points whose convex hull stands in for the hull of
-    ``vertices (V, 3)`` (m): all of them when few enough, else the extreme vertex along each of
-    ``directions`` directions (exact hull vertices) and every ``V // max_vertices``-th vertex.
-    Work and memory are O(V) with a fixed chunk, whatever V."""
-    v = np.asarray(vertices, dtype=np.float64)
-    if len(v) <= max_vertices:
-        return v
+def _extremes(v: np.ndarray, directions: int) -> np.ndarray:
+    """Index of the vertex farthest along each of ``directions`` directions, O(V) memory-bounded."""
     dirs = fibonacci_directions(directions).astype(np.float32)
     c = v.mean(axis=0)
     best = np.full(directions, -np.inf, dtype=np.float32)
@@ -111,8 +115,34 @@ def probe_points(vertices: np.ndarray, max_vertices: int = PROBE_MAX_VERTICES,
         val = proj[rows, k]
         better = val > best
         best[better], arg[better] = val[better], k[better] + lo
-    step = max(1, len(v) // max_vertices)
-    return v[np.unique(np.r_[arg, np.arange(0, len(v), step)])]
+    return arg
+
+
+def _even(idx: np.ndarray, n: int) -> np.ndarray:
+    return idx[::-(-len(idx) // n)] if len(idx) > n else idx
+
+
+def probe_points(vertices: np.ndarray, max_vertices: int = PROBE_MAX_VERTICES,
+                 directions: int = PROBE_DIRECTIONS, hull_points: int = PROBE_HULL_POINTS) -> np.ndarray:
+    """At most ``hull_points + directions`` points whose convex hull stands in for the hull of
+    ``vertices (V, 3)`` (m), in their original order: all of them when there are at most
+    ``hull_points``; else the extreme vertex along each of ``directions`` directions (exact hull
+    vertices) with an even subsample of ``max_vertices``, cut to the vertices of their joggled
+    hull and, if still more than ``hull_points``, to the extremes and an even subsample of the
+    rest. Work and memory are O(V) with a fixed chunk, whatever V."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    v = np.asarray(vertices, dtype=np.float64)
+    if len(v) <= hull_points:
+        return v
+    ext = _extremes(v, directions)
+    idx = np.unique(np.r_[ext, _even(np.arange(len(v)), max_vertices)])
+    try:
+        on_hull = idx[np.sort(ConvexHull(v[idx], qhull_options="QJ").vertices)]
+    except (QhullError, ValueError):  # flat: the caller's hull builder says so
+        on_hull = idx
+    keep = np.unique(np.r_[ext, _even(np.setdiff1d(on_hull, ext), hull_points)])
+    return v[keep]
 
 
 def stable_orientation(mesh: Mesh, *, seed: int = 0, min_angle_rad: float = 0.1,
@@ -123,10 +153,9 @@ def stable_orientation(mesh: Mesh, *, seed: int = 0, min_angle_rad: float = 0.1,
     resting orientation nearest to its authored one.
 
     The work is bounded whatever the mesh's size: the probe body is the convex hull of at most
-    ~21k points (:func:`probe_points`) reduced to 255 vertices, with the mesh's own mass
+    ~2.3k points (:func:`probe_points`) reduced to 255 vertices, with the mesh's own mass
     properties (one O(F) pass); the simulation is one fixed-length PyBullet run of that hull.
-    A 1.3 M-face icosphere takes ~7 s here (it took 108 s when the hull was built from every
-    vertex).
+    A 1.3 M-face icosphere takes ~7 s here (108 s when the hull was built from every vertex).
 
     Args:
         mesh: closed surface (m). seed: seeds the tilt that starts the fall.
@@ -162,7 +191,7 @@ def stable_orientation(mesh: Mesh, *, seed: int = 0, min_angle_rad: float = 0.1,
     t0 = time.perf_counter()
     deadline = t0 + float(time_budget_s)
     mp = mass_properties(mesh, density=1000.0)
-    pts = probe_points(mesh.vertices)
+    pts = probe_points(_used_vertices(mesh))
     full_hull = hull_of(pts)
     hull = None if full_hull is None else reduce_hull(full_hull.vertices, 255)
     if hull is None:
