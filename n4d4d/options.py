@@ -37,7 +37,10 @@ class BuildOptions(BaseModel):
     height: float | None = Field(None, gt=0, description="target height along Z (m)")
     longest_side: float | None = Field(None, gt=0, description="target longest bounding-box side (m)")
     unit: Literal["mm", "cm", "m", "in"] | None = Field(None, description="length unit of the file")
-    up: Literal["y", "z"] | None = Field(None, description="up axis of the file (default: y for glTF, z otherwise)")
+    up: Literal["auto", "y", "z"] = Field(
+        "auto", description="up axis of the file: auto reads glTF y up (its spec), a sample as its URDF says, "
+        "and OBJ/STL/PLY/OFF the way that stands as authored (z unless only the y reading stands; the load "
+        "stage's record says why)")
     resolution: int = Field(256, ge=16, le=1024, description="sparse SDF grid cells along the longest side")
     max_faces: int = Field(20_000, ge=100, description="face budget of the visual mesh")
     remesh: Literal["auto", "always", "never"] = Field(
@@ -69,6 +72,12 @@ class BuildOptions(BaseModel):
     youngs_modulus: float = Field(1.0e5, gt=0, description="Young's modulus of a deformable asset (Pa)")
     poisson_ratio: float = Field(0.3, gt=0, lt=0.5, description="Poisson ratio of a deformable asset")
     report: bool = Field(True, description="write report.html with renders and plots beside report.json")
+
+    @field_validator("up", mode="before")
+    @classmethod
+    def _up_default(cls, value):
+        """None (the API's old default) means ``auto``; case is ignored."""
+        return "auto" if value is None else str(value).lower()
 
     @field_validator("formats", mode="before")
     @classmethod

@@ -161,7 +161,7 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
                          threshold: float = 0.04, time_budget_s: float = 60.0, seed: int = 0,
                          name: str = "", settings: CoacdSettings | None = None,
                          fidelity: FidelityThresholds | None = None,
-                         budget: Budget | None = None) -> tuple[tuple[Mesh, ...], dict]:
+                         budget: Budget | None = None, prefer_convex: bool = False) -> tuple[tuple[Mesh, ...], dict]:
     """Convex hulls of a closed part mesh, within hull, vertex and CPU-time budgets.
 
     An open mesh whose only openings are seams (vertices duplicated along UV or normal
@@ -189,6 +189,9 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
         budget: a running :class:`~n4d4d.budget.Budget` to use instead of a fresh one of
             ``time_budget_s`` CPU seconds.
+        prefer_convex: take the convex fast path whenever the (reduced) convex hull meets the
+            fidelity bounds, whatever the part's convexity ratio (the collision stage sets it
+            for parts small beside their asset: :data:`.stages.SMALL_PART_FRACTION`).
 
     Returns:
         ``(hulls, figures)``: closed convex :class:`Mesh` es (outward faces, asset frame), and a
@@ -238,7 +241,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     shells = closed_shells(tm)
     if len(shells) <= 1:
         hulls, method, attempts, fid, used = _decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
-                                                              fidelity, seed, budget, reserve, name)
+                                                              fidelity, seed, budget, reserve, name,
+                                                              prefer_convex=prefer_convex)
         shell_figures = None
     else:
         hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
@@ -306,7 +310,7 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
 
 
 def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
-                     shell=None):
+                     shell=None, prefer_convex=False):
     """Fast path or CoACD (with finer retries) for one connected shell; a fallback
     (:mod:`.fallback`) when the budget stops CoACD before a result meets the bounds.
 
@@ -325,7 +329,7 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
     if max_hulls == 1:  # one hull is all the budget allows: its convex hull, nothing to choose
         return [reduce_hull(full.vertices, max_vertices)], "convex", [], None, settings
     candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
-    if convexity >= fidelity.convex_fast_path_ratio:
+    if convexity >= fidelity.convex_fast_path_ratio or prefer_convex:
         hull = reduce_hull(full.vertices, max_vertices)
         fid = collision_fidelity(mesh, [hull], samples=fidelity.samples, seed=seed)
         candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))

@@ -64,13 +64,25 @@ def test_memory_budget(tmp_path):
 
 
 def test_decomposition_time_budget(tmp_path):
+    """A decomposition budget below CoACD's need (~4 CPU s on the duck) degrades instead of
+    failing (issue 13): a cheaper method's hulls, their fidelity measured, and a note; the build
+    fails only when that fidelity misses the certificate's bounds (it meets them here)."""
+    import json
+
     import pybullet_data
 
     duck = f"{pybullet_data.getDataPath()}/duck.obj"
     out = tmp_path / "out"
     code, output = run([duck, "-o", str(out), "--resolution", "96", "--decomposition-time-budget", "0.05"])
-    assert code != 0 and "duck" in output and "budget" in output.lower(), output
-    assert leftovers(out) == []
+    report = json.loads((out / "duck" / "report.json").read_text())
+    collision = next(s for s in report["stages"] if s["name"] == "collision")["figures"]["parts"]["base"]
+    assert collision["fallback"]["reason"] == "cpu budget", collision["attempts"]
+    assert collision["method"] in ("coacd-coarse", "vhacd", "convex-hull")
+    note = next(n for n in report["notes"] if "convex decomposition" in n)
+    assert "CPU budget of 0.05 s" in note and f"{collision['volume_ratio']:.3f}" in note
+    fidelity = next(c for c in report["physics"]["checks"] if c["name"] == "collision_fidelity")
+    assert fidelity["passed"] == collision["fidelity_passed"]
+    assert (code == 0) == report["passed"], output
 
 
 def test_batch_goes_on_after_a_bad_input(tmp_path, bad_inputs):
