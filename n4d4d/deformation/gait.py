@@ -313,7 +313,7 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
     stride, drop, v, period, lift = _plan_stride(legs, chains, ends, pat, L, fwd)
     swing_t = (1.0 - pat.duty) * period
     offsets = np.array([pat.offsets[(int(leg.side), int(leg.front))] for leg in legs])
-    times, states = hopf_network(offsets, period, pat.duty, seconds + period, dt, seed)
+    times, states = hopf_network(offsets, period, pat.duty, seconds + period, 1.0 / fps, seed)
     stance, prog = stance_phases(states)
     T = int(round(seconds * fps)) + 1
     N = len(times)

@@ -163,7 +163,7 @@ def clip_check(asset: Asset, clip: MotionClip, thresholds=None) -> CheckResult:
     Raises:
         KinematicsError: a track does not match the asset (wrong length, unknown structure).
     """
-    from n4d4d.physics_validation.thresholds import StabilityThresholds, as_dict
+    from n4d4d.physics_validation.thresholds import as_dict
     from n4d4d.physics_validation.thresholds_motion import MotionThresholds
 
     from .drop import at_rest
@@ -204,8 +204,6 @@ def clip_check(asset: Asset, clip: MotionClip, thresholds=None) -> CheckResult:
     low = lowest_points(asset, clip)
     pen = float(np.maximum(0.0, -low).max(initial=0.0)) + 0.0  # + 0.0: no negative zero in reports
     pen_bound = th.max_ground_penetration_m
-    if clip.family == "drop":
-        pen_bound = StabilityThresholds().penetration_bound(StabilityThresholds().drop_height_m)
     resting = at_rest(times, clip.root_poses, th.rest_window_s, th.rest_linear_speed_m_s,
                       th.rest_angular_speed_rad_s) if clip.root_poses is not None and T > 1 else False
     support = times >= times[-1] - th.rest_window_s - 1e-9 if clip.family == "drop" else np.ones(T, bool)

@@ -137,7 +137,7 @@ def summary_line(asset: Asset) -> str:
         text = f"{c['name']} {c['frames']}f {'ok' if c['passed'] else 'FAILED'}"
         if c.get("foot_skate_ratio") is not None:
             text += f" skate {c['foot_skate_ratio']:.3f}"
-        if c.get("max_ground_penetration_m"):
+        if (c.get("max_ground_penetration_m") or 0.0) >= 1e-4:
             text += f" pen {1e3 * c['max_ground_penetration_m']:.1f}mm"
         out.append(text)
     return ", ".join(out)
