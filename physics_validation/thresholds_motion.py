@@ -36,9 +36,9 @@ class MotionThresholds:
         max_ground_penetration_m: deepest point below z = 0 in any frame. The certificate's
             frame bound (:attr:`.thresholds.CertificateThresholds.max_frame_ground_penetration_m`,
             3 mm: resting contact in both engines stays well under 1 mm), for every family:
-            ``drop`` clips are simulated at a quarter of the certificate's step so that a frame
+            simulated clips are stepped at a quarter of the certificate's step so that a frame
             sampled just after impact does not show the integrator's one-step overshoot
-            (:data:`n4d4d.deformation.drop.DROP_TIME_STEP_S`).
+            (:data:`n4d4d.deformation.articulate.TIME_STEP_S`).
         max_float_m: PhysDiff's Float: height of the lowest contact point above the ground in
             frames where the asset should touch it (every frame of ``articulate``, ``idle``,
             ``gait`` and imported clips; the resting tail of ``drop``). 5 mm: under it a shadow

@@ -88,8 +88,8 @@ def test_double_pendulum_free_swing_matches_closed_form_modes(mode):
     """Drives off, released in one small-angle normal mode: the swing's period is the mode's.
 
     Tolerance 0.5%: amplitude 0.05 rad lengthens a period by theta^2 / 16 = 0.016%; PyBullet's
-    semi-implicit Euler at 240 Hz shifts it by about (omega dt)^2 / 12 (0.03% for the 2.2 Hz mode);
-    zero crossings are interpolated linearly between 240 Hz samples (under 0.01%)."""
+    semi-implicit Euler at the clip's 960 Hz shifts it by about (omega dt)^2 / 12 (under 0.01% for
+    the 2.2 Hz mode); zero crossings are interpolated linearly between 240 Hz frames (under 0.01%)."""
     pend = _ready(shapes.double_pendulum())
     periods, modes = shapes.double_pendulum_modes(pend.mass["rod1"].density)
     q0 = 0.05 * modes[mode]

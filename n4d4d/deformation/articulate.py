@@ -15,7 +15,7 @@ asset's drive gains (:func:`.bullet_scene.drive_gains`), effort-clipped.
 :func:`simulate_clip` is the engine loop both this family and :mod:`.drop` use: drives on or
 off, root fixed or free, initial joint coordinates, an early stop once at rest. The clip's
 ``joint_positions`` and ``root_poses`` are what PyBullet integrated (sampled at the clip's frame
-rate from a 240 Hz simulation); ``commanded_positions`` are the targets. Per-frame vertices are
+rate from a :data:`TIME_STEP_S` simulation); ``commanded_positions`` are the targets. Per-frame vertices are
 not stored: forward kinematics of the parts reproduces every frame.
 
 This module does not judge the clip (see :mod:`.plausibility`).
@@ -29,8 +29,14 @@ import numpy as np
 
 from n4d4d.asset import Asset, Joint, MotionClip
 
-#: Simulation step (s): PyBullet's default and the certificate's (its contact solver is tuned for it).
-TIME_STEP_S = 1.0 / 240.0
+#: Simulation step of motion clips (s): a quarter of the certificate's 1/240 s. The drive is the
+#: certificate's (same gains, same effort clip, the same explicit PD), but its explicit integration
+#: at 240 Hz goes unstable on thin links: the procedural lamp's arm (principal moment 1e-5 kg m^2)
+#: overshoots its limits by 0.33 rad there and stays within them at 960 Hz, and a drop sampled right
+#: after impact shows up to one step's travel below the ground at 240 Hz (the hinged lid from 5 cm:
+#: 5.5 mm) against under 0.5 mm at 960 Hz (four seeded poses). A clip should show the asset's motion,
+#: not the integrator's; it costs four times the steps (0.1-0.6 s per clip here).
+TIME_STEP_S = 1.0 / 960.0
 
 #: Shortest time (s) one joint's open-close segment gets: three ramps and three holds of the 10 Hz
 #: drive (each hold 0.1 s, six of the drive's 16 ms time constants).
@@ -174,7 +180,7 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
 
 
 def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
-                    name: str = "articulate") -> MotionClip:
+                    name: str = "articulate", time_step: float = TIME_STEP_S) -> MotionClip:
     """Every movable joint driven open and closed through its limits (module docstring).
 
     Joints move one after the other (the certificate's sweep order, the others held at 0), each in
@@ -182,12 +188,12 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     ``seconds``, or :data:`MIN_SEGMENT_S` per joint when there are more joints than that allows.
     One joint at a time keeps each drive at the effective inertia its gains were tuned for (all at
     once, a folded elbow can leave a shoulder drive with a quarter of its inertia, and the explicit
-    PD at 240 Hz goes unstable).
+    PD can go unstable).
 
     Args:
         asset: with movable joints, parts, collision hulls and mass properties; drive gains from
             ``asset.drives`` (else the certificate's defaults).
-        fps: frames per second. seconds: clip length (s).
+        fps: frames per second. seconds: clip length (s). time_step: simulation step (s).
 
     Returns:
         A clip of family ``"articulate"``: ``joint_positions`` (simulated), ``commanded_positions``
@@ -203,11 +209,11 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
         raise ValueError(f"{asset.name}: articulate needs a movable joint")
     segment = max(seconds / len(order), MIN_SEGMENT_S)
     total = segment * len(order)
-    steps = int(round(total / TIME_STEP_S))
-    t = TIME_STEP_S * np.arange(1, steps + 1)
+    steps = int(round(total / time_step))
+    t = time_step * np.arange(1, steps + 1)
     targets = {}
     for k, j in enumerate(order):
         wt, wv = open_close_schedule(j, segment)
-        targets[j.name] = schedule_targets(wt + k * segment, wv, t, j.velocity, TIME_STEP_S)
+        targets[j.name] = schedule_targets(wt + k * segment, wv, t, j.velocity, time_step)
     return simulate_clip(asset, name=name, family="articulate", seconds=total, fps=fps, targets=targets,
-                         drives=True, fixed_root=True)
+                         drives=True, fixed_root=True, time_step=time_step)

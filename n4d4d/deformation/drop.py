@@ -7,7 +7,8 @@ hull point ``height_m`` above the ground (default: the certificate's drop height
 :attr:`n4d4d.physics_validation.thresholds.StabilityThresholds.drop_height_m`, so a clip and the
 drop check see the same impact). Movable joints are held at their rest coordinate by the
 certificate's PD drive (the asset as a servoed prop, not a rag doll), effort-clipped, stepped at
-:data:`DROP_TIME_STEP_S`. The clip
+:data:`.articulate.TIME_STEP_S` (a quarter of the certificate's step: sampled impact frames then
+show contact, not one step's overshoot). The clip
 runs for ``seconds`` and then on, up to the drop check's own horizon (settle time plus rest
 window), until the root has rested for :attr:`MotionThresholds.rest_window_s` (displacement over
 the window under the rest speeds): the clip ends at rest, or at that horizon if it never rests
@@ -22,12 +23,6 @@ import numpy as np
 
 from n4d4d.asset import Asset, MotionClip
 
-#: Simulation step of a drop (s): a quarter of the certificate's 1/240 s. A frame can be sampled
-#: right after the step that crossed the ground, and at 240 Hz that shows up to a step's travel at
-#: impact speed below it (the hinged lid from 5 cm: 5.5 mm), the integrator's overshoot rather than
-#: the asset's; at 960 Hz the same drops stay under 0.5 mm (measured over four seeded poses), so a
-#: drop clip is held to the same 3 mm frame bound as every other clip.
-DROP_TIME_STEP_S = 1.0 / 960.0
 
 
 def drop_pose(asset: Asset, seed: int, height_m: float) -> np.ndarray:
@@ -94,4 +89,4 @@ def drop_clip(asset: Asset, *, seed: int = 0, fps: float = 30.0, seconds: float 
     return simulate_clip(
         asset, name=name, family="drop", seconds=seconds, fps=fps, drives=True, fixed_root=False, pose=pose,
         rest=lambda t, r: at_rest(t, r, mt.rest_window_s, mt.rest_linear_speed_m_s, mt.rest_angular_speed_rad_s),
-        max_seconds=max(seconds, st.duration_s), time_step=DROP_TIME_STEP_S)
+        max_seconds=max(seconds, st.duration_s))
