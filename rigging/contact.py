@@ -55,6 +55,7 @@ class Contact:
         ext: ``(2,)`` contact extents along ``u``, ``v``; ``child_ext`` the child's.
         offset: ``(3,)`` child's area centroid minus ``centre`` (m), asset frame.
         thickness: the child's extent along ``normal`` (m).
+        gap: the closest approach of the two parts' samples (m; 0 when they touch).
     """
 
     points: np.ndarray
@@ -71,6 +72,7 @@ class Contact:
     child_ext: np.ndarray
     offset: np.ndarray
     thickness: float
+    gap: float = 0.0
 
     @property
     def flat(self) -> bool:
@@ -166,7 +168,7 @@ def analyse_contact(child: PartGeometry, parent: PartGeometry, *, seed: int = 0)
         v = np.cross(n, u)
     off = cmean - centre
     return Contact(pts, nrm, pc[sel_c], eps, centre, spread, vecs, n, u, v, ext, child_ext, off,
-                   _extent(child.points @ n))
+                   _extent(child.points @ n), dmin)
 
 
 def contact_symmetry_axes(c: Contact, tol: float = 0.06) -> list[tuple[np.ndarray, np.ndarray]]:

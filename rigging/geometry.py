@@ -81,6 +81,7 @@ class PartGeometry:
     _interior: np.ndarray | None = field(init=False, default=None)
     _aabb: object = field(init=False, default=None)
     _grids: dict = field(init=False, default_factory=dict)
+    _hull: object = field(init=False, default=False)
 
     def __post_init__(self):
         V = np.asarray(self.vertices, np.float64)
@@ -137,6 +138,37 @@ class PartGeometry:
 
             self._grids[key] = solid_grid(self.vertices, self.faces, self.diag / resolution, fill=fill)
         return self._grids[key]
+
+    def pieces(self) -> list["PartGeometry"]:
+        """The part's pieces (:func:`mesh_components`) of at least 8 triangles as
+        :class:`PartGeometry` (600 samples each, names ``"<name>#<k>"``), cached; empty for a
+        part of one piece or of more than 200."""
+        if "pieces" not in self._grids:
+            comps = mesh_components(self.vertices, self.faces)
+            out = []
+            if 2 <= len(comps) <= 200:
+                out = [PartGeometry(f"{self.name}#{k}", self.vertices, self.faces[c], n_samples=600, seed=self.seed)
+                       for k, c in enumerate(comps) if len(c) >= 8]
+            self._grids["pieces"] = out
+        return self._grids["pieces"]
+
+    def revolution(self) -> list:
+        """:func:`revolution_axes` of the part (cached)."""
+        if "revolution" not in self._grids:
+            self._grids["revolution"] = revolution_axes(self)
+        return self._grids["revolution"]
+
+    def hull_equations(self) -> np.ndarray | None:
+        """``(H, 4) float64`` facet planes ``n . x + d <= 0`` of the vertices' convex hull
+        (cached), or None when the hull is degenerate (a flat or empty part)."""
+        if self._hull is False:
+            from scipy.spatial import ConvexHull, QhullError
+
+            try:
+                self._hull = ConvexHull(self.vertices).equations
+            except (QhullError, ValueError):
+                self._hull = None
+        return self._hull
 
     def inside(self, q: np.ndarray) -> np.ndarray:
         """``(M,) bool``: generalized winding number of the mesh at each point > 0.5."""

@@ -70,6 +70,7 @@ class JointRecord:
     pivot_pct: float | None = None
     limit_err: float | None = None
     limit_ok: bool | None = None
+    features: dict | None = None
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Extra:
     pred_type: str
     confidence: float
     source: str = ""
+    features: dict | None = None
 
 
 @dataclass
@@ -193,9 +195,12 @@ def _label(path: Path) -> str:
     return f"{path.parent.name}/{path.name}" if path.name == "mobility.urdf" else path.stem
 
 
-def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag, confidence, source):
+def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag, confidence, source,
+                 features=None):
     """Fill ``res.records`` / ``res.extras`` from predicted and true joints (see
-    :func:`metrics.match_joints`); ``confidence`` / ``source``: joint name -> value."""
+    :func:`metrics.match_joints`); ``confidence`` / ``source`` / ``features``: joint name ->
+    value."""
+    features = features or {}
     matched = set()
     for t, p in metrics.match_joints(pred_joints, true_joints, part_to_body):
         rec = JointRecord(t.name, metrics.true_type(t))
@@ -205,11 +210,12 @@ def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag
             rec.pred_type = p.type
             rec.confidence = float(confidence.get(p.name, 1.0))
             rec.source = source.get(p.name, "")
+            rec.features = features.get(p.name)
             for k in ("class_ok", "strict_ok", "axis_deg", "pivot_pct", "limit_err", "limit_ok"):
                 setattr(rec, k, e[k])
         res.records.append(rec)
-    res.extras = [Extra(j.name, j.type, float(confidence.get(j.name, 1.0)), source.get(j.name, ""))
-                  for j in pred_joints if j.type != "fixed" and id(j) not in matched]
+    res.extras = [Extra(j.name, j.type, float(confidence.get(j.name, 1.0)), source.get(j.name, ""),
+                        features.get(j.name)) for j in pred_joints if j.type != "fixed" and id(j) not in matched]
 
 
 def body_of_parts(parts, visual) -> dict[str, str]:
@@ -259,7 +265,7 @@ def evaluate_asset(truth, true_joints, name: str, category: str, *, seed: int = 
             mapping = ({p.name: p.name for p in rigged.parts} if track == "kept"
                        else body_of_parts(rigged.parts, truth.visual))
             score_joints(res, rigged.joints, true_joints, mapping, diag,
-                         fig.get("joint_confidence", {}), fig.get("joint_candidates", {}))
+                         fig.get("joint_confidence", {}), fig.get("joint_candidates", {}), fig.get("joint_features", {}))
         except Exception as e:  # noqa: BLE001 - a failing object is reported, not fatal to the run
             res.error = f"{type(e).__name__}: {e}"
         res.seconds = time.monotonic() - t0

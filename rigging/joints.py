@@ -1,76 +1,56 @@
-"""Joint inference between rigid parts: kinematic tree, joint type, pivot, axis and limits.
+"""Joint inference between rigid parts: kinematic tree, joint type, pivot, axis, limits and a
+confidence for each joint.
 
 What it does, from geometry alone:
 
 1. **Kinematic tree** (:func:`kinematic_tree`): minimum spanning tree of the parts' contact
    graph (closest distance, discounted where one part is mounted inside the other or rests
    on it over a wide patch), rooted at the part of largest convex-hull volume (the base, as
-   in PartNet-Mobility where the base link is the largest static body).
-2. **Candidate joints** for each parent -> child edge, in this order:
-
-   - axes of revolution through the contact (:func:`~n4d4d.rigging.geometry.revolution_axes`):
-     of the child's pieces that carry the contact (a motor disc with a bracket on it), of
-     the child, of the parent when not much larger, of the parent's pieces at the contact
-     (a shaft or pin); a ball-like part turns about its seat's normal; then the axes of
-     symmetry of the contact region itself (a flange ring, a cylindrical bearing);
-   - a slide out along the contact normal for a child deeper than wide and mostly inside
-     the parent's convex hull (a drawer);
-   - hinges from the contact region's shape (:mod:`n4d4d.rigging.contact`): a line contact's
-     line, a panel's rim edges, a pin's bearing normal, a bar's swing axis; edge and line
-     candidates snap to a fitted cylinder (a hinge barrel) where there is one;
-   - slides along the child's principal axes (a part nested in another).
-
+   in PartNet-Mobility where the base link is the largest static body). Pairs whose bounding
+   boxes lie apart are weighted by the boxes' gap without exact distance queries.
+2. **Hypotheses** for each parent -> child edge (:mod:`n4d4d.rigging.hypotheses`): press,
+   knob, hinge, pin, bearing, drawer and fallback motions, each with a geometric prior.
 3. **Sweep test** (:mod:`n4d4d.rigging.sweep`): each candidate's child is rotated or
-   translated until it collides with the parent; the free range is the limit. The first
-   candidate whose free range is useful wins: a rotation of at least 45 degrees (less is
-   the wobble of a part in its clearance), free over the whole turn it is ``continuous``; a
-   slide of at least 25 % of the child's extent. When nothing moves the joint is ``fixed``.
+   translated until it collides with the parent; the free range is the limit. Its
+   *usefulness* is 1 for a rotation of at least 60 degrees (0 under 30: the wobble of a part
+   in its clearance) or a full turn, for a press that can leave its seat, for a slide of at
+   least 35 % of the child's extent (0 under 15 %). The **confidence** of a candidate is
+   ``prior x usefulness``; the candidate of highest confidence wins (candidates are swept in
+   order of prior and the search stops when no prior left can beat the best). A full free
+   turn is ``continuous``, less ``revolute``. A press travels to the floor of its pocket
+   when it has one, else :data:`PRESS_TRAVEL` of its height.
+4. **Separability** (:func:`separable_range`): the child and the parts it carries are moved
+   through the winning range against every other part near the motion (its siblings, the
+   parent's parent, ...); the range shrinks to the free interval around rest, a continuous
+   joint that collides becomes revolute, and a joint whose range falls below a useful
+   motion is fixed.
 
-The axis sign is chosen so the larger free side is positive (``upper >= -lower``), and the
-pivot is the point of the axis line nearest the contact centre.
+The axis sign is chosen so the larger free side is positive (``upper >= -lower``; a press
+points into its parent with ``lower = 0``), and a hinge's pivot is the point of its axis line
+nearest the contact centre.
 
-What it does not: use learned priors, semantics (handles), or motion cues; test the child
-against parts other than its parent; or detect spherical, planar or screw joints. Where the
-geometry allows several motions (a pole that could turn or slide, a finger that could turn
-about the pole's axis or across it), the order above decides.
+What it does not: use learned priors, semantics (handles), or motion cues; or detect
+spherical, planar or screw joints. Where the geometry allows several motions (a pole that
+could turn or slide), the priors decide; the confidence says how sure the choice is, and the
+rigging stage fuses joints below its threshold.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from n4d4d.rigging.contact import Contact, analyse_contact, contact_symmetry_axes, plane_candidates
-from n4d4d.rigging.geometry import PartGeometry, mesh_components, revolution_axes, surface_pca
+from n4d4d.rigging.contact import analyse_contact
+from n4d4d.rigging.geometry import PartGeometry, rotate_about
+from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
 from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
 
-MIN_REVOLUTE = np.deg2rad(45.0)  # less is clearance wobble (a magazine in its stapler lid), not a hinge
-MIN_SLIDE = 0.25  # fraction of the child's extent a drawer must slide out
 FULL_TURN_TOL = np.deg2rad(1.0)
 PROBE_GRID = 48  # cells along the child's diagonal for its interior probes
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InferredJoint:
-    """A joint found between ``parent`` and ``child`` (names), asset frame at rest.
-
-    ``origin (3,)`` m, ``axis (3,)`` unit, ``lower/upper`` rad or m, ``source`` the candidate
-    kind that won (e.g. ``"child-symmetry"``, ``"contact-disc"``, ``"contact-edge"``, ``"slide"``).
-    """
-
-    parent: str
-    child: str
-    type: str
-    origin: np.ndarray
-    axis: np.ndarray
-    lower: float
-    upper: float
-    source: str
 
 
 def hull_volume(part: PartGeometry) -> float:
@@ -83,14 +63,44 @@ def hull_volume(part: PartGeometry) -> float:
         return 0.0
 
 
-def kinematic_tree(parts: list[PartGeometry], root: str | None = None) -> list[tuple[str, str]]:
+def contact_graph(parts: list[PartGeometry]):
+    """The parts' contact graph: a ``networkx.Graph`` whose edges carry ``weight`` (see
+    :func:`kinematic_tree`) and ``touch`` (True when the two parts come within 1 % of the
+    smaller one's diagonal of each other)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(p.name for p in parts)
+    D = max(p.diag for p in parts)
+    lo = np.array([p.vertices.min(0) for p in parts])
+    hi = np.array([p.vertices.max(0) for p in parts])
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts)):
+            a, b = parts[i], parts[j]
+            box_gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo[i] - hi[j], lo[j] - hi[i]))))
+            if box_gap > 0.05 * D:  # far apart: the boxes' gap bounds the distance from below
+                g.add_edge(a.name, b.name, weight=box_gap / D + 0.05, touch=False)
+                continue
+            da, db = b.distance(a.points), a.distance(b.points)
+            gap = float(min(da.min(), db.min()))
+            small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
+            bond = float((d_small <= 0.01 * small.diag).mean())
+            if gap <= 0.05 * D:
+                bond += float(large.inside(small.points).mean())
+            g.add_edge(a.name, b.name, weight=gap / D + 0.05 * (1.0 - min(bond, 1.0)),
+                       touch=bool(gap <= 0.01 * min(a.diag, b.diag)))
+    return g
+
+
+def kinematic_tree(parts: list[PartGeometry], root: str | None = None, graph=None) -> list[tuple[str, str]]:
     """Parent -> child edges ``[(parent, child), ...]`` in breadth-first order.
 
-    Minimum spanning tree of the parts' graph weighted by ``gap / D + 0.05 (1 - bond)``:
-    ``gap`` the closest distance between the two parts (exact distances from each part's
-    samples to the other's surface), ``D`` the largest part diagonal, and ``bond`` (0..1) the
-    fraction of the smaller part's samples touching the other (within 1 % of its diagonal)
-    plus the fraction inside it. Among parts that touch, a part mounted inside
+    Minimum spanning tree of the parts' graph (:func:`contact_graph`, or ``graph``) weighted
+    by ``gap / D + 0.05 (1 - bond)``: ``gap`` the closest distance between the two parts
+    (exact distances from each part's samples to the other's surface; for parts whose boxes
+    are more than ``0.05 D`` apart, the boxes' gap), ``D`` the largest part diagonal, and
+    ``bond`` (0..1) the fraction of the smaller part's samples touching the other (within 1 %
+    of its diagonal) plus the fraction inside it. Among parts that touch, a part mounted inside
     another (a steering knuckle in a wheel hub) or resting on it over a wide patch (a lid on
     its base, rather than a magazine grazing it) is linked first. Rooted at ``root`` or at
     the part of largest convex-hull volume.
@@ -99,18 +109,7 @@ def kinematic_tree(parts: list[PartGeometry], root: str | None = None) -> list[t
 
     if len(parts) < 2:
         return []
-    g = nx.Graph()
-    D = max(p.diag for p in parts)
-    for i in range(len(parts)):
-        for j in range(i + 1, len(parts)):
-            a, b = parts[i], parts[j]
-            da, db = b.distance(a.points), a.distance(b.points)
-            gap = float(min(da.min(), db.min()))
-            small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
-            bond = float((d_small <= 0.01 * small.diag).mean())
-            if gap <= 0.05 * D:
-                bond += float(large.inside(small.points).mean())
-            g.add_edge(a.name, b.name, weight=gap / D + 0.05 * (1.0 - min(bond, 1.0)))
+    g = contact_graph(parts) if graph is None else graph
     mst = nx.minimum_spanning_tree(g)
     if root is None:
         root = max(parts, key=hull_volume).name
@@ -150,18 +149,13 @@ def snap_to_cylinder(points: np.ndarray, origin: np.ndarray, axis: np.ndarray, m
 
 
 def pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: float) -> list[PartGeometry]:
-    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) of ``part`` with at least 8
-    triangles, a diagonal under ``max_diag`` (m), and within ``eps`` (m) of ``points (N, 3)``;
-    the 6 nearest, none when the part is one piece or more than 200."""
-    comps = mesh_components(part.vertices, part.faces)
-    if len(comps) < 2 or len(comps) > 200:
-        return []
+    """Pieces (:meth:`~n4d4d.rigging.geometry.PartGeometry.pieces`) of ``part`` with a
+    diagonal under ``max_diag`` (m) and within ``eps`` (m) of ``points (N, 3)``; the 6
+    nearest, none when the part is one piece or more than 200."""
     out = []
-    for k, c in enumerate(comps):
-        v = part.vertices[np.unique(part.faces[c])]
-        if len(c) < 8 or np.linalg.norm(np.ptp(v, 0)) > max_diag:
+    for k, g in enumerate(part.pieces()):
+        if g.diag > max_diag:
             continue
-        g = PartGeometry(f"{part.name}#{k}", part.vertices, part.faces[c], n_samples=600, seed=part.seed)
         d = float(g.distance(points).min())
         if d <= eps:
             out.append((d, k, g))
@@ -171,26 +165,47 @@ def pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: fl
 def nested_fraction(child: PartGeometry, parent: PartGeometry) -> float:
     """Fraction of the child's surface samples inside the parent's convex hull (0 when the
     hull is degenerate): a drawer sits inside its cabinet's hull, a door or lid outside."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    try:
-        hull = ConvexHull(parent.vertices)
-    except (QhullError, ValueError):
+    eq = parent.hull_equations()
+    if eq is None:
         return 0.0
     tol = 1e-3 * parent.diag
-    return float(np.all(child.points @ hull.equations[:, :3].T + hull.equations[:, 3] <= tol, axis=1).mean())
+    return float(np.all(child.points @ eq[:, :3].T + eq[:, 3] <= tol, axis=1).mean())
+
+
+PRESS_TRAVEL = 0.5  # a press without a pocket floor travels half its height (keys, buttons)
+MIN_SWEEP_TURN = np.deg2rad(30.0)  # no rotation usefulness under it ...
+FULL_SWEEP_TURN = np.deg2rad(60.0)  # ... full from it
+SEPARABILITY_SAMPLES = 12  # poses per side of a range tested against the other parts
+MAX_SWEEPS = 12  # candidates swept per joint at most
+TOUCH_PENALTY = 0.7  # confidence factor per other large part the child also touches
+
+
+@dataclass(frozen=True)
+class InferredJoint:
+    """A joint found between ``parent`` and ``child`` (names), asset frame at rest.
+
+    ``origin (3,)`` m, ``axis (3,)`` unit, ``lower/upper`` rad or m, ``source`` the candidate
+    that won (e.g. ``"press:inset-normal"``, ``"hinge:contact-edge"``), ``confidence`` in [0, 1]
+    (prior x usefulness, see the module docstring; 0 for a joint found fixed), ``features``
+    the winning candidate's description for :mod:`n4d4d.rigging.confidence`."""
+
+    parent: str
+    child: str
+    type: str
+    origin: np.ndarray
+    axis: np.ndarray
+    lower: float
+    upper: float
+    source: str
+    confidence: float = 0.0
+    features: dict | None = None
 
 
 def _extent(x: np.ndarray) -> float:
     return float(np.ptp(x)) if len(x) else 0.0
 
 
-def _line_near(point, axis, target, radius) -> bool:
-    r = target - point
-    return float(np.linalg.norm(r - (r @ axis) * axis)) <= radius
-
-
-def _finish(parent, child, kind, origin, axis, lo, hi, source, centre):
+def _finish(parent, child, kind, origin, axis, lo, hi, source, centre, confidence):
     axis = np.asarray(axis, float) / np.linalg.norm(axis)
     if -lo > hi:  # larger free side positive
         axis, lo, hi = -axis, -hi, -lo
@@ -198,97 +213,220 @@ def _finish(parent, child, kind, origin, axis, lo, hi, source, centre):
         origin = origin + ((centre - origin) @ axis) * axis
     if kind == "continuous":
         lo, hi = -np.inf, np.inf
-    return InferredJoint(parent, child, kind, np.asarray(origin, float), axis, float(lo), float(hi), source)
+    return InferredJoint(parent, child, kind, np.asarray(origin, float), axis, float(lo), float(hi), source,
+                         float(confidence))
 
 
-def _symmetry_candidates(parent: PartGeometry, child: PartGeometry, c: Contact):
-    """Axes of revolution through the contact: the child's pieces' at the contact (the
-    bearing surface: a motor disc carrying a bracket, a ball head carrying an eye), the
-    child's, the parent's when it is not much larger, and
-    the parent's pieces' at the contact (a shaft or housing the child is mounted on). A part
-    symmetric about two or more axes (a ball) gives the contact normal through its centre."""
-    reach = 0.5 * child.diag + c.eps  # the axis passes within the child (a disc touching at its rim)
-    shapes = [("child-piece-symmetry", g, 0.5 * g.diag + c.eps)
-              for g in pieces_near(child, c.points, c.eps, child.diag)]
-    shapes.append(("child-symmetry", child, reach))
-    if parent.diag <= 3.0 * child.diag:  # a large parent's symmetry says little about a small child
-        shapes.append(("parent-symmetry", parent, reach))
-    shapes += [("parent-piece-symmetry", g, 0.5 * g.diag + c.eps)
-               for g in pieces_near(parent, c.own, c.eps, 3.0 * child.diag)]
-    for source, part, radius in shapes:
-        axes = revolution_axes(part)
-        if len(axes) >= 2:  # a ball turns about any axis: take the normal of its seat
-            axes = [(axes[0][0], c.normal, 0.0)]
-        for point, axis, _ in axes:
-            if _line_near(point, axis, c.centre, radius):
-                yield source, point, axis
+def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
+    """``(usefulness, kind, lower, upper)`` of one candidate (see module docstring)."""
+    if cand.kind == "revolute" and cand.source == "child-symmetry":
+        return 1.0, "continuous", -np.pi, np.pi  # a solid of revolution turned about its axis occupies what it did
+    if cand.kind == "revolute":
+        lo, hi = sweep_revolute(checker, cand.point, cand.axis)
+        if hi - lo >= 2 * np.pi - FULL_TURN_TOL:
+            return 1.0, "continuous", lo, hi
+        use = ramp(hi - lo, MIN_SWEEP_TURN, FULL_SWEEP_TURN)
+        if cand.family == "hinge":  # a hinge line where the part butts against its parent one way (a stop)
+            use *= 1.0 - 0.1 * min(-lo, hi) / max(-lo, hi, 1e-12)
+        return use, "revolute", lo, hi
+    if cand.family == "press":
+        h = max(shape.height, 1e-9)
+        lo, _ = sweep_prismatic(checker, cand.axis, h, sides=(False, True))  # -lo: out of the seat
+        hi = 0.0
+        if checker.parent.solid is None:  # a closed parent: the pocket floor, by winding number
+            exact = SweepChecker(checker.points, checker.parent, 0.02 * h, exact=True)
+            hi = sweep_prismatic(exact, cand.axis, h, steps=24, sides=(True, False))[1]
+        travel = hi if hi >= 0.1 * h else PRESS_TRAVEL * h
+        return (1.0 if -lo >= 0.5 * h or hi >= 0.2 * h else 0.0), "prismatic", 0.0, travel
+    extent = _extent(child.points @ cand.axis)
+    lo, hi = sweep_prismatic(checker, cand.axis, extent)
+    return ramp(max(hi, -lo) / max(extent, 1e-12), 0.15, 0.35), "prismatic", lo, hi
 
 
-def infer_joint(parent: PartGeometry, child: PartGeometry, *, deadline: float | None = None) -> InferredJoint:
-    """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring).
+def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float | None = None,
+                deadline: float | None = None) -> InferredJoint:
+    """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring);
+    ``object_diag`` (m) the whole object's diagonal (default: the larger part's).
 
-    Returns a fixed joint (origin at the contact centre, axis +Z) when no candidate moves
-    freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
+    Returns a fixed joint (origin at the contact centre, axis +Z, confidence 0) when no
+    candidate moves freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
     """
     c = analyse_contact(child, parent, seed=child.seed)
     centre = c.centre
+    fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none", 0.0)
+    if deadline is not None and time.monotonic() > deadline:
+        return fixed
+    shape = pair_shape(child, parent, c, object_diag or max(parent.diag, child.diag))
     sub = child.points[:: max(1, len(child.points) // 700)]
     probes = np.concatenate([sub, child.grid(PROBE_GRID).interior_points(700, child.seed + 1)])
     checker = SweepChecker(probes, parent, delta=0.005 * min(child.diag, parent.diag))
-    fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none")
+    best, best_score = fixed, 0.0
+    cands = candidates(child, parent, c, shape)
+    for k, cand in enumerate(cands):
+        if cand.prior <= best_score + 1e-9 or k >= MAX_SWEEPS:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        use, kind, lo, hi = _sweep(cand, checker, child, shape)
+        score = cand.prior * use
+        log.debug("%s %s:%s prior %.2f use %.2f %s [%.3f, %.3f]", child.name, cand.family, cand.source,
+                  cand.prior, use, kind, lo, hi)
+        if score > best_score + 1e-9:
+            source = f"{cand.family}:{cand.source}"
+            if cand.family == "press":
+                best = InferredJoint(parent.name, child.name, "prismatic", np.asarray(centre, float),
+                                     cand.axis / np.linalg.norm(cand.axis), lo, hi, source, score)
+            else:
+                best = _finish(parent.name, child.name, kind, cand.point if kind != "prismatic" else centre,
+                               cand.axis, lo, hi, source, centre, score)
+            best_score = score
+            best_cand, best_use, best_kind, best_range = cand, use, kind, (lo, hi)
+    if best.type != "fixed":
+        best = _with_features(best, _features(best_cand, best_use, best_kind, best_range, cands, c, shape, child))
+    return best
 
-    def late() -> bool:
-        return deadline is not None and time.monotonic() > deadline
 
-    def snap(source, point, axis):
-        if source in ("contact-line", "contact-edge"):  # a hinge barrel or pin: its axis
-            point = snap_to_cylinder(c.own, point, axis, 0.2 * child.diag)
-        return source, point, axis
+def _with_features(j: InferredJoint, features: dict, **changes) -> InferredJoint:
+    from dataclasses import replace
 
-    deep = c.thickness >= float(c.child_ext.max())  # deeper than wide: a drawer, not a door
-    nested_slide = c.flat and deep and nested_fraction(child, parent) >= 0.5
-    candidates = itertools.chain(_symmetry_candidates(parent, child, c),
-                                 (("contact-symmetry", p, a) for p, a in contact_symmetry_axes(c)),
-                                 [("nested-slide", None, c.normal)] if nested_slide else [],
-                                 (snap(*k) for k in plane_candidates(c)))
-    for source, point, axis in candidates:
-        if late():
-            return fixed
-        if source == "nested-slide":  # a drawer: deep, inside the parent, out along its front's normal
-            extent = _extent(child.points @ axis)
-            lo, hi = sweep_prismatic(checker, axis, extent)
-            log.debug("%s nested slide %s [%.3f, %.3f] m of %.3f", child.name, axis, lo, hi, extent)
-            if max(hi, -lo) >= MIN_SLIDE * extent:
-                return _finish(parent.name, child.name, "prismatic", centre, axis, lo, hi, source, centre)
-            continue
-        lo, hi = sweep_revolute(checker, point, axis)
-        log.debug("%s %s %s %s [%.1f, %.1f] deg", child.name, source, point, axis, np.degrees(lo), np.degrees(hi))
-        if hi - lo >= 2 * np.pi - FULL_TURN_TOL:
-            return _finish(parent.name, child.name, "continuous", point, axis, lo, hi, source, centre)
-        if hi - lo >= MIN_REVOLUTE:
-            return _finish(parent.name, child.name, "revolute", point, axis, lo, hi, source, centre)
+    return replace(j, features=features, **changes)
 
-    # nested part: slide along the child's principal axes
-    cmean, _, cvecs = surface_pca(child.vertices, child.faces)
-    slides = []
-    for k in range(3):
-        if late():
-            return fixed
-        d = cvecs[:, k]
-        extent = float(np.ptp(child.points @ d))
-        lo, hi = sweep_prismatic(checker, d, extent)
-        log.debug("%s slide %s [%.3f, %.3f] m of %.3f", child.name, d, lo, hi, extent)
-        if max(hi, -lo) >= MIN_SLIDE * extent:
-            slides.append((max(hi, -lo) / max(extent, 1e-12), d, lo, hi))
-    if slides:
-        _, d, lo, hi = max(slides, key=lambda s: s[0])
-        return _finish(parent.name, child.name, "prismatic", cmean, d, lo, hi, "slide", centre)
-    return fixed
+
+def _features(cand, use, kind, rng, cands, c, shape, child) -> dict:
+    """The winning candidate's description, for the confidence model
+    (:mod:`n4d4d.rigging.confidence`): its prior, usefulness, family and kind, the pair's
+    shape (:class:`~n4d4d.rigging.hypotheses.PairShape`), the contact's, the free range, and
+    the prior of the best candidate of another family (ambiguity)."""
+    lo, hi = rng
+    if kind == "prismatic":
+        span = (hi - lo) / max(shape.height if cand.family == "press" else _extent(child.points @ cand.axis), 1e-12)
+    else:
+        span = min(hi - lo, 2 * np.pi) / np.pi
+    other = max((k.prior for k in cands if k.family != cand.family), default=0.0)
+    cover = c.ext / np.maximum(c.child_ext, 1e-12)
+    return {"prior": float(cand.prior), "use": float(use), "score": float(cand.prior * use), "family": cand.family,
+            "kind": kind, "size": float(shape.size), "rel": float(shape.rel), "thinness": float(shape.thinness),
+            "normal_thin": float(shape.normal_thin), "lever_n": float(shape.lever_n), "nested": float(shape.nested),
+            "h_lat": float(min(shape.height / shape.lateral, 10.0)), "flat": float(c.flat), "line": float(c.line),
+            "cover_max": float(min(cover.max(), 2.0)), "cover_min": float(min(cover.min(), 2.0)),
+            "gap": float(c.gap / max(child.diag, 1e-12)), "revolution": float(bool(shape.revolution)),
+            "span": float(min(span, 4.0)), "other_prior": float(other)}
+
+
+def _subtrees(edges: list[tuple[str, str]]) -> dict[str, set[str]]:
+    children: dict[str, list[str]] = {}
+    for a, b in edges:
+        children.setdefault(a, []).append(b)
+    out: dict[str, set[str]] = {}
+    for _, b in reversed(edges):  # breadth-first edges reversed: children before parents
+        out[b] = {b}.union(*(out[k] for k in children.get(b, [])))
+    return out
+
+
+def _motion(joint: InferredJoint, pts: np.ndarray, q: float) -> np.ndarray:
+    if joint.type == "prismatic":
+        return pts + q * joint.axis
+    return rotate_about(pts, joint.origin, joint.axis, q)
+
+
+def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartGeometry]) -> tuple[str, float, float]:
+    """``(type, lower, upper)`` of ``joint`` once its moving probes ``(N, 3)`` (the child and
+    the parts it carries, at rest) are tested against ``others`` (parts that do not move with
+    it, its parent excluded; a part turning about its own axis of revolution is left as it is)
+    at :data:`SEPARABILITY_SAMPLES` poses per side: each side stops at
+    its last free pose; ``type`` becomes ``"revolute"`` for a continuous joint that collides
+    and ``"fixed"`` when what is left is no useful motion (under 30 degrees, or under 15 % of a
+    slide's range; a press keeps nothing less than its whole travel)."""
+    if joint.type == "fixed" or not others or joint.source.endswith(":child-symmetry"):
+        return joint.type, joint.lower, joint.upper  # a solid of revolution about its own axis sweeps nothing new
+    checkers = [SweepChecker(probes, o, delta=0.005 * o.diag) for o in others]
+    for ch in checkers:  # rotated samples of a round part land elsewhere: a looser count
+        ch.allow = max(5, int(0.03 * len(probes)))
+    lo, hi = (-np.pi, np.pi) if joint.type == "continuous" else (joint.lower, joint.upper)
+
+    def free_to(end: float) -> float:
+        if end == 0:
+            return 0.0
+        qs = np.linspace(0.0, end, SEPARABILITY_SAMPLES + 1)[1:]
+        last = 0.0
+        for q in qs:
+            moved = _motion(joint, probes, float(q))
+            if any(ch.collides(moved) for ch in checkers):
+                return last
+            last = float(q)
+        return end
+
+    new_lo, new_hi = free_to(lo), free_to(hi)
+    if joint.type == "continuous":
+        if new_lo == lo and new_hi == hi:
+            return joint.type, joint.lower, joint.upper
+        kind = "revolute"
+    else:
+        kind = joint.type
+    if kind == "revolute":
+        if new_hi - new_lo < MIN_SWEEP_TURN:
+            return "fixed", 0.0, 0.0
+    elif joint.source.startswith("press"):
+        if new_hi < joint.upper:
+            return "fixed", 0.0, 0.0
+    elif max(new_hi, -new_lo) < 0.4 * max(joint.upper, -joint.lower):  # a slide: 0.4 x 35 % ~ 15 %
+        return "fixed", 0.0, 0.0
+    return kind, new_lo, new_hi
 
 
 def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
                  deadline: float | None = None) -> list[InferredJoint]:
     """Joints of the kinematic tree of ``parts``: one :class:`InferredJoint` per tree edge
-    (fixed where nothing moves or once ``deadline`` has passed)."""
+    (fixed where nothing moves or once ``deadline`` has passed), each range then checked for
+    separability against the other parts (:func:`separable_range`)."""
     by_name = {p.name: p for p in parts}
-    return [infer_joint(by_name[a], by_name[b], deadline=deadline) for a, b in kinematic_tree(parts, root)]
+    lo = np.min([p.vertices.min(0) for p in parts], axis=0)
+    hi = np.max([p.vertices.max(0) for p in parts], axis=0)
+    object_diag = float(np.linalg.norm(hi - lo))
+    graph = contact_graph(parts)
+    edges = kinematic_tree(parts, root, graph)
+    joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline) for a, b in edges]
+    subtree = _subtrees(edges)
+    out = []
+    for j in joints:
+        if j.type == "fixed" or (deadline is not None and time.monotonic() > deadline):
+            out.append(j)
+            continue
+        # glued into a structure: touching other parts as large as half the child (a wall
+        # between walls) besides its parent and what it carries
+        held = [n for n in graph.neighbors(j.child) if graph.edges[j.child, n]["touch"] and n != j.parent
+                and n not in subtree.get(j.child, ()) and by_name[n].diag >= 0.5 * by_name[j.child].diag]
+        degree = sum(1 for n in graph.neighbors(j.child) if graph.edges[j.child, n]["touch"])
+        feats = dict(j.features or {}, held=float(len(held)), degree=float(degree), shrunk=0.0)
+        j = _with_features(j, feats, confidence=j.confidence * TOUCH_PENALTY ** len(held))
+        moving = [by_name[n] for n in sorted(subtree.get(j.child, {j.child}))]
+        probes = np.concatenate([m.points[:: max(1, len(m.points) // 400)] for m in moving])
+        reach = _reach(j, probes)
+        others = [p for p in parts if p.name not in subtree.get(j.child, ()) and p.name != j.parent
+                  and _boxes_meet(p, reach)]
+        kind, a, b = separable_range(j, probes, others)
+        if kind == "fixed":
+            log.debug("%s: not separable from %s", j.child, [o.name for o in others])
+            out.append(InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0,
+                                     j.source + "+blocked", 0.0))
+        elif (kind, a, b) != (j.type, j.lower, j.upper):
+            feats = dict(j.features, shrunk=1.0, kind=kind)
+            out.append(_with_features(j, feats, type=kind, lower=a, upper=b))
+        else:
+            out.append(j)
+    return out
+
+
+def _reach(joint: InferredJoint, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding box ``(lo (3,), hi (3,))`` of the space the probes sweep through."""
+    if joint.type == "prismatic":
+        ends = [probes + joint.lower * joint.axis, probes + joint.upper * joint.axis]
+        pts = np.concatenate(ends)
+        return pts.min(0), pts.max(0)
+    r = float(np.max(np.linalg.norm(probes - joint.origin, axis=1)))
+    return joint.origin - r, joint.origin + r
+
+
+def _boxes_meet(part: PartGeometry, box) -> bool:
+    lo, hi = part.vertices.min(0), part.vertices.max(0)
+    return bool(np.all(lo <= box[1]) and np.all(box[0] <= hi))

@@ -104,6 +104,8 @@ def merge_small(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *,
                 min_fraction: float = 0.04) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """Merge degenerate or tiny parts into their nearest neighbour (see module docstring).
 
+    The nearest neighbour is the group with the closest vertex (k-d trees cached per group;
+    groups are visited by the gap between bounding boxes, a lower bound of that distance).
     Returns the new groups and the names of the parts merged away.
     """
     from scipy.spatial import cKDTree
@@ -111,22 +113,39 @@ def merge_small(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *,
     diag = mesh.diagonal
     groups = list(groups)
     merged = []
+    V = [mesh.vertices[np.unique(mesh.faces[f])] for _, f in groups]
+    trees: list = [None] * len(groups)
 
-    def small(faces):
-        v = mesh.vertices[np.unique(mesh.faces[faces])]
+    def small(k):
+        faces, v = groups[k][1], V[k]
         t = mesh.vertices[mesh.faces[faces]]
         area = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum()
         return len(faces) < 4 or area <= 1e-12 * diag ** 2 or np.linalg.norm(np.ptp(v, 0)) < min_fraction * diag
 
+    flags = [small(k) for k in range(len(groups))]
     while len(groups) > 1:
-        idx = next((i for i, (_, f) in enumerate(groups) if small(f)), None)
+        idx = next((i for i, f in enumerate(flags) if f), None)
         if idx is None:
             break
         name, faces = groups.pop(idx)
-        pts = mesh.vertices[np.unique(mesh.faces[faces])]
-        dists = [cKDTree(mesh.vertices[np.unique(mesh.faces[f])]).query(pts)[0].min() for _, f in groups]
-        j = int(np.argmin(dists))
+        pts = V.pop(idx)
+        trees.pop(idx)
+        flags.pop(idx)
+        lo, hi = pts.min(0), pts.max(0)
+        gaps = [float(np.linalg.norm(np.maximum(0.0, np.maximum(v.min(0) - hi, lo - v.max(0))))) for v in V]
+        best, j = np.inf, 0
+        for k in np.argsort(gaps):
+            if gaps[k] >= best:
+                break
+            if trees[k] is None:
+                trees[k] = cKDTree(V[k])
+            d = float(trees[k].query(pts)[0].min())
+            if d < best:
+                best, j = d, int(k)
         groups[j] = (groups[j][0], np.sort(np.concatenate([groups[j][1], faces])))
+        V[j] = np.concatenate([V[j], pts])
+        trees[j] = None
+        flags[j] = small(j)
         merged.append(name)
     return groups, merged
 

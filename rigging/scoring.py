@@ -34,7 +34,11 @@ BETA = 0.5
 
 
 def _t(threshold, r) -> float:
-    return threshold.get(r.category, 0.0) if isinstance(threshold, dict) else float(threshold)
+    """A result's threshold: ``threshold`` a float, or a dict keyed by track and / or
+    category (nested: ``{"kept": {"Remote": 0.4, ...}}``)."""
+    while isinstance(threshold, dict):
+        threshold = threshold.get(r.track) if r.track in threshold else threshold.get(r.category, 0.0)
+    return float(threshold)
 
 
 def _emitted(rec, t: float) -> bool:
@@ -42,7 +46,7 @@ def _emitted(rec, t: float) -> bool:
 
 
 def counts(results, threshold=0.0) -> dict:
-    """Raw counts at ``threshold`` (a float, or category -> float): ``n`` true joints,
+    """Raw counts at ``threshold`` (a float, or a dict as :func:`_t` reads it): ``n`` true joints,
     ``tp`` (right class, emitted), ``strict``, ``fp`` (emitted wrong class + extras), ``extra``."""
     n = tp = strict = fp = extra = 0
     for r in results:
@@ -120,11 +124,30 @@ def choose_threshold(results, beta: float = BETA) -> float:
     return best_t
 
 
-def loco_thresholds(results, beta: float = BETA) -> dict[str, float]:
-    """Category -> the threshold :func:`choose_threshold` picks on every *other* category."""
-    cats = sorted({r.category for r in results if r.track != "skeleton"})
-    return {c: choose_threshold([r for r in results if r.category != c and r.track != "skeleton"], beta)
-            for c in cats}
+def loco_thresholds(results, beta: float = BETA) -> dict[str, dict[str, float]]:
+    """Track -> category -> the threshold :func:`choose_threshold` picks on that track's
+    results of every *other* category."""
+    out = {}
+    for track in ("kept", "merged"):
+        rs = [r for r in results if r.track == track and r.error is None]
+        cats = sorted({r.category for r in rs})
+        out[track] = {c: choose_threshold([r for r in rs if r.category != c], beta) for c in cats}
+    return out
+
+
+def chosen_thresholds(results, beta: float = BETA) -> dict[str, float]:
+    """Track -> the threshold :func:`choose_threshold` picks on all of that track's results
+    (what :data:`n4d4d.rigging.stage.MIN_CONFIDENCE` ships: ``declared`` from ``kept``,
+    ``components`` from ``merged``)."""
+    return {t: choose_threshold([r for r in results if r.track == t and r.error is None], beta)
+            for t in ("kept", "merged")}
+
+
+def shipped_thresholds() -> dict[str, float]:
+    """Track -> the stage's :data:`~n4d4d.rigging.stage.MIN_CONFIDENCE` that applies to it."""
+    from n4d4d.rigging.stage import MIN_CONFIDENCE
+
+    return {"kept": MIN_CONFIDENCE["declared"], "merged": MIN_CONFIDENCE["components"]}
 
 
 def _nanmean(v) -> float:
@@ -181,23 +204,28 @@ def type_table(results, threshold=0.0, title="by true joint type"):
     return t
 
 
-def pooled_table(results, shipped: float, title="pooled (issue 18 targets)"):
-    """A ``rich`` table of the pooled figures per track: at the shipped threshold, with each
+def pooled_table(results, shipped, title="pooled (issue 18 targets)"):
+    """A ``rich`` table of the pooled figures per track: at the shipped thresholds
+    (``shipped``: as :func:`_t` reads it), at the threshold chosen on all results, with each
     category at its leave-one-category-out threshold, the mean over categories (LOCO), and
-    with every joint emitted; each row says which targets it meets."""
+    with every joint emitted; each row says which targets it meets. Returns the table and
+    the LOCO thresholds."""
     from rich.table import Table
 
     loco = loco_thresholds(results)
+    chosen = chosen_thresholds(results)
     t = Table(title=title)
     for col in ("track", "threshold", "joints", "class acc", "strict acc", "precision", "axis med",
                 "pivot med", "limit 20%", "extra", "extra/j", "targets"):
         t.add_column(col)
-    cats = sorted(loco)
     for track in ("kept", "merged"):
         rs = [r for r in results if r.track == track and r.error is None]
         if not rs:
             continue
-        rows = [(f"shipped {shipped:.2f}", figures(rs, shipped)),
+        cats = sorted(loco[track])
+        ts = _t(shipped, rs[0])
+        rows = [(f"shipped {ts:.2f}", figures(rs, ts)),
+                (f"chosen here {chosen[track]:.2f}", figures(rs, chosen[track])),
                 ("LOCO per category", figures(rs, loco))]
         per = [figures([r for r in rs if r.category == c], loco) for c in cats]
         per = [p for p in per if p["joints"]]

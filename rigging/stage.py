@@ -46,28 +46,29 @@ def _rigid(asset: Asset, t0: float, mode: str, notes: list[str], figures=None) -
                             notes=asset.notes + tuple(notes))
 
 
-def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = True) -> list[Part]:
+def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = True) -> tuple[list[Part], str]:
     """Rigid parts the input gives (existing parts, labels, and components when
-    ``components``), small ones merged."""
+    ``components``), small ones merged, and where they came from: ``"declared"`` or
+    ``"components"`` (the key of :data:`MIN_CONFIDENCE`)."""
     from n4d4d.rigging.parts import component_groups, label_groups, merge_small, submesh
 
     if len(asset.parts) >= 2:
-        return list(asset.parts)
+        return list(asset.parts), "declared"
     visual = asset.visual
     groups = label_groups(visual)
-    origin = "sub-mesh labels"
+    origin, kind = "sub-mesh labels", "declared"
     if len(groups) < 2 and components:
         groups = component_groups(visual, seed=seed)
-        origin = "connected components"
+        origin, kind = "connected components", "components"
     if len(groups) < 2:
-        return []
+        return [], kind
     groups, merged = merge_small(visual, groups)
     if merged:
         notes.append(f"{len(merged)} tiny or degenerate part(s) merged into neighbours: {', '.join(merged[:8])}")
     if len(groups) < 2:
-        return []
+        return [], kind
     notes.append(f"{len(groups)} parts from {origin}")
-    return [Part(safe_name(n), submesh(visual, f), face_indices=f) for n, f in groups]
+    return [Part(safe_name(n), submesh(visual, f), face_indices=f) for n, f in groups], kind
 
 
 def _close_parts(parts: list[Part]) -> tuple[list[Part], int]:
@@ -96,7 +97,10 @@ def skeletal(asset: Asset, t0: float, mode: str, notes: list[str]) -> Asset:
                             notes=asset.notes + tuple(notes))
 
 
-MIN_CONFIDENCE = 0.0  # joints below it are fused (fixed); chosen on the dev set, see rigging.scoring
+#: joints below it are fused (fixed), by where the parts came from: ``declared`` (a URDF's links,
+#: sub-mesh labels) or ``components`` (a merged mesh's pieces), when no confidence model is
+#: shipped (the model's file carries its own thresholds: :func:`n4d4d.rigging.confidence.threshold`)
+MIN_CONFIDENCE = {"declared": 0.4, "components": 0.6}
 
 
 def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", time_budget_s: float = 120.0,
@@ -139,8 +143,8 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
                fallback_rigid: bool = False) -> Asset:
     """The articulated path of :func:`rig_stage` (``mode="articulated"``; ``"auto"`` with
     ``components=False, fallback_rigid=True``), with the confidence threshold exposed:
-    inferred joints below ``min_confidence`` (default :data:`MIN_CONFIDENCE`) are fixed (the
-    part fused). The evaluation harness calls it with 0 to score every threshold at once.
+    inferred joints below ``min_confidence`` (default :data:`MIN_CONFIDENCE` of where the
+    parts came from) are fixed (the part fused). The evaluation harness calls it with 0 to score every threshold at once.
     Same arguments, returns and errors as :func:`rig_stage`."""
     from n4d4d.rigging.geometry import PartGeometry
     from n4d4d.rigging.joints import infer_joints
@@ -148,11 +152,13 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
     asset.require("rigging", "visual")
     if joints not in JOINT_SOURCES:
         raise ValueError(f"joints must be one of {JOINT_SOURCES}, got {joints!r}")
-    min_confidence = MIN_CONFIDENCE if min_confidence is None else float(min_confidence)
     t0 = time.monotonic()
     deadline = t0 + float(time_budget_s)
     notes: list[str] = []
-    parts = _source_parts(asset, seed, notes, components=components)
+    parts, part_source = _source_parts(asset, seed, notes, components=components)
+    from n4d4d.rigging.confidence import joint_confidence, threshold
+
+    min_confidence = threshold(part_source) if min_confidence is None else float(min_confidence)
     if len(parts) < 2:
         notes.append("no movable part found: single rigid part")
         return _rigid(asset, t0, "rigid", notes)
@@ -163,7 +169,7 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         notes.append(f"{rebuilt} part mesh(es) were not watertight: re-extracted from a solid voxel grid")
     names = {p.name for p in parts}
     given = [j for j in asset.joints if j.parent in names and j.child in names]
-    confidence, sources = {}, {}
+    confidence, sources, features = {}, {}, {}
     if joints == "from-file" and given:
         out_joints = tuple(given)
         source = "from-file"
@@ -178,13 +184,14 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         fused = []
         for j in inferred:
             name = f"joint_{j.child}"
-            conf = float(getattr(j, "confidence", 1.0))
+            conf = joint_confidence(j.features, j.confidence, part_source == "components")
             kind = j.type
             if kind != "fixed" and conf < min_confidence:
                 fused.append(j.child)
                 kind = "fixed"
             if j.type != "fixed":
                 confidence[name], sources[name] = conf, j.source
+                features[name] = j.features or {}
             lo, hi = (j.lower, j.upper) if kind == j.type else (0.0, 0.0)
             out.append(Joint(name, kind, j.parent, j.child, j.origin, j.axis, lo, hi))
         if fused:
@@ -199,6 +206,7 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
     rec = StageRecord("rigging", time.monotonic() - t0,
                       {"mode": "articulated", "parts": len(parts), "joints": len(out_joints),
                        "joint_source": source, "joint_types": types, "parts_closed": rebuilt,
-                       "joint_confidence": confidence, "joint_candidates": sources})
+                       "part_source": part_source, "min_confidence": min_confidence,
+                       "joint_confidence": confidence, "joint_candidates": sources, "joint_features": features})
     return asset.with_stage(rec, parts=tuple(parts), joints=out_joints, skeleton=None, skin_weights=None,
                             notes=asset.notes + tuple(notes))

@@ -37,20 +37,26 @@ class SweepChecker:
         parent: the parent's :class:`PartGeometry` (its surface grid is built on first use).
         delta: penetration depth (m) below which a probe inside the parent is grazing
             contact; capped at a quarter cell so one-cell-thick walls block.
+        exact: test probes with the parent's winding number (:meth:`PartGeometry.inside`)
+            instead of the grid: for short motions of small parts (a key pressed into its
+            pocket) on a closed parent, whose features a grid cell would blur.
     """
 
-    def __init__(self, child_points: np.ndarray, parent: PartGeometry, delta: float):
+    def __init__(self, child_points: np.ndarray, parent: PartGeometry, delta: float, *, exact: bool = False):
         self.points = np.asarray(child_points, np.float64)
         self.parent = parent
+        self.exact = bool(exact)
         from n4d4d.rigging.voxels import fill_except_holding
 
         self.grid = fill_except_holding(parent.grid(GRID_RESOLUTION, fill=False), self.points)
-        self.delta = min(float(delta), 0.25 * self.grid.pitch)
+        self.delta = float(delta) if self.exact else min(float(delta), 0.25 * self.grid.pitch)
         self.contact = self.delta  # exact distance below which a probe slides on the surface
         self.in0 = self._count(self.points)
         self.allow = max(3, int(0.01 * len(self.points)))
 
     def _inside(self, q: np.ndarray) -> np.ndarray:
+        if self.exact:
+            return self.parent.inside(q)
         return self.grid.depth_at(q) > self.delta
 
     def _count(self, q: np.ndarray) -> int:
@@ -102,15 +108,18 @@ def sweep_revolute(checker: SweepChecker, pivot: np.ndarray, axis: np.ndarray,
 
 
 def sweep_prismatic(checker: SweepChecker, direction: np.ndarray, max_travel: float,
-                    steps: int = 12) -> tuple[float, float]:
+                    steps: int = 12, sides: tuple[bool, bool] = (True, True)) -> tuple[float, float]:
     """Free translation range ``(lower <= 0, upper >= 0)`` in m along unit ``direction``,
     each side searched up to ``max_travel`` (m) in at least ``steps`` steps of at most 0.4
-    grid cell (and at most ``MAX_STEPS``)."""
+    grid cell (and at most ``MAX_STEPS``); a side whose ``sides`` flag is False is not
+    searched (0)."""
     if not max_travel > 0:
         return 0.0, 0.0
     pts = checker.points
     d = np.asarray(direction, float) / np.linalg.norm(direction)
     step = float(np.clip(0.4 * checker.grid.pitch, max_travel / MAX_STEPS, max_travel / steps))
-    up = _free_extent(lambda t: checker.collides(pts + t * d), step, max_travel)
-    lo = _free_extent(lambda t: checker.collides(pts - t * d), step, max_travel)
+    if checker.exact:
+        step = max_travel / steps
+    up = _free_extent(lambda t: checker.collides(pts + t * d), step, max_travel) if sides[0] else 0.0
+    lo = _free_extent(lambda t: checker.collides(pts - t * d), step, max_travel) if sides[1] else 0.0
     return -lo, up

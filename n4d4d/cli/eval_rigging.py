@@ -59,7 +59,6 @@ def eval_rigging(
     from rich.console import Console
 
     from n4d4d.rigging import harness, scoring
-    from n4d4d.rigging.stage import MIN_CONFIDENCE
 
     console = Console(width=220)  # the tables are wide; never wrap them to a narrow pipe
     if from_json is not None:
@@ -84,17 +83,18 @@ def eval_rigging(
             from n4d4d.io.atomic import atomic_write_text
 
             atomic_write_text(json_out, "".join(json.dumps(r.to_json()) + "\n" for r in results))
+    shipped = scoring.shipped_thresholds()
+    at = f"confidence >= {shipped['kept']:.2f} kept, {shipped['merged']:.2f} merged"
     if objects:
-        console.print(scoring.object_table(results, MIN_CONFIDENCE))
-    console.print(scoring.category_table(results, MIN_CONFIDENCE,
-                                         title=f"by category (confidence >= {MIN_CONFIDENCE:.2f})"))
-    console.print(scoring.type_table(results, MIN_CONFIDENCE,
-                                     title=f"by true joint type (confidence >= {MIN_CONFIDENCE:.2f})"))
-    table, loco = scoring.pooled_table(results, MIN_CONFIDENCE)
+        console.print(scoring.object_table(results, shipped))
+    console.print(scoring.category_table(results, shipped, title=f"by category ({at})"))
+    console.print(scoring.type_table(results, shipped, title=f"by true joint type ({at})"))
+    table, loco = scoring.pooled_table(results, shipped)
     console.print(table)
-    if loco:
-        console.print("leave-one-category-out thresholds: "
-                      + ", ".join(f"{c} {t:.2f}" for c, t in sorted(loco.items())))
+    for track, ts in loco.items():
+        if ts:
+            console.print(f"leave-one-category-out thresholds, {track}: "
+                          + ", ".join(f"{c} {t:.2f}" for c, t in sorted(ts.items())))
     skel = harness.summarize(results).get("skeleton")
     if skel:
         console.print(f"skeleton track: {skel['objects']} skins, CD-J2J {skel['cd_j2j']:.3f}, "
