@@ -313,3 +313,76 @@ def test_bad_parameters():
         compute_sparse_sdf(as_mesh(tm), resolution=32, band_voxels=1.0)  # below sqrt(3)
     with pytest.raises(ValueError):
         compute_sparse_sdf(as_mesh(tm), resolution=32, block_size=6)
+
+
+# --- issue 17: a flat sheet given a thickness; the memory estimate counts the input --------
+def test_solidify_flat_sheet_is_exact():
+    # A 1 x 1 open sheet (32 triangles) thickened by 1 cm: closed, outward, volume area x T
+    # (exact for a flat sheet: both offsets are the sheet moved by +-T/2 along its normal).
+    import trimesh
+
+    from n4d4d.asset import Mesh
+    from n4d4d.io.mesh_checks import check_geometry
+    from n4d4d.volume.solidify import solidify
+
+    xs = np.linspace(0.0, 1.0, 5)
+    X, Y = np.meshgrid(xs, xs)
+    v = np.c_[X.ravel(), Y.ravel(), np.zeros(25)]
+    f = [[i * 5 + j, i * 5 + j + 1, i * 5 + j + 6] for i in range(4) for j in range(4)]
+    f += [[i * 5 + j, i * 5 + j + 6, i * 5 + j + 5] for i in range(4) for j in range(4)]
+    solid = solidify(Mesh(v, f), 0.01)
+    tm = trimesh.Trimesh(solid.vertices, solid.faces, process=False)
+    assert tm.is_watertight and tm.is_winding_consistent
+    assert tm.volume == pytest.approx(0.01, rel=1e-12)
+    check_geometry(solid.vertices, solid.faces, "sheet", solid=True)  # no longer flat
+
+
+def test_solidify_open_hemisphere():
+    # An open bowl (radius 1) with T = 2 cm: volume ~ area x T (the shell between radii
+    # 1 -+ 0.01 has 2 pi/3 ((1.01)^3 - (0.99)^3) = area x T (1 + T^2 / 12)); 1%: the polygonal
+    # bowl's vertex normals are averaged over faces 5 degrees apart.
+    import trimesh
+
+    from n4d4d.asset import Mesh
+    from n4d4d.volume.solidify import solidify
+
+    s = trimesh.creation.icosphere(subdivisions=4)
+    bowl = s.submesh([np.flatnonzero(s.triangles_center[:, 2] < 0)], append=True)
+    solid = solidify(Mesh(bowl.vertices, bowl.faces), 0.02)
+    tm = trimesh.Trimesh(solid.vertices, solid.faces, process=False)
+    assert tm.is_watertight and tm.volume > 0
+    assert tm.volume == pytest.approx(bowl.area * 0.02, rel=0.01)
+
+
+def test_solidify_refuses_non_manifold_and_bad_thickness():
+    from n4d4d.asset import Mesh
+    from n4d4d.errors import InputError
+    from n4d4d.volume.solidify import solidify
+
+    fin = Mesh(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1.0]]),
+               [[0, 1, 2], [0, 1, 3], [0, 1, 4]])  # three faces on one edge
+    with pytest.raises(InputError, match="three or more faces"):
+        solidify(fin, 0.01, "fin.obj")
+    with pytest.raises(ValueError, match="positive"):
+        solidify(fin, 0.0)
+
+
+def test_memory_estimate_counts_the_input_before_any_work():
+    # A 1.3 M-face input peaked at ~640 B per face before the grid (tracemalloc, R = 64 and 256
+    # alike): the estimate now carries the input's share, and an input over budget is refused
+    # from the raw faces, before the quality report or the weld.
+    import trimesh
+
+    from n4d4d.asset import Mesh
+    from n4d4d.errors import MemoryBudgetError
+    from n4d4d.volume import remesh_watertight
+    from n4d4d.volume.sdf import _BYTES_PER_INPUT_FACE, estimate_for_mesh, estimate_memory_bytes
+
+    ball = trimesh.creation.icosphere(subdivisions=3)
+    mesh = Mesh(ball.vertices, ball.faces)
+    est, area, h = estimate_for_mesh(mesh, 64)
+    assert est == estimate_memory_bytes(area, h, 2.0, len(ball.faces))
+    assert est - estimate_memory_bytes(area, h, 2.0) == int(len(ball.faces) * _BYTES_PER_INPUT_FACE)
+    assert area == pytest.approx(ball.area)
+    with pytest.raises(MemoryBudgetError, match="ball.obj"):
+        remesh_watertight(mesh, resolution=64, memory_budget_bytes=est - 1, path="ball.obj")

@@ -7,6 +7,7 @@
 - :func:`decimate`: quadric simplification to a face budget that keeps the mesh closed.
 - :func:`mesh_quality`: watertight / manifold / orientation / volume figures.
 - :func:`remesh_watertight`: the static stage's remesh, all of the above with figures.
+- :func:`solidify`: an open sheet given a thickness (``--solidify T``), a closed solid.
 
 Heavy dependencies (warp, libigl, scikit-image, fast_simplification) load on first use.
 """
@@ -16,7 +17,8 @@ from n4d4d.volume.extract import extract_surface
 from n4d4d.volume.quality import mesh_quality
 from n4d4d.volume.remesh import remesh_watertight
 from n4d4d.volume.sdf import compute_sparse_sdf, estimate_memory_bytes
+from n4d4d.volume.solidify import solidify
 from n4d4d.volume.sparse import SparseSDF
 
 __all__ = ["SparseSDF", "compute_sparse_sdf", "decimate", "estimate_memory_bytes",
-           "extract_surface", "mesh_quality", "remesh_watertight"]
+           "extract_surface", "mesh_quality", "remesh_watertight", "solidify"]
