@@ -1,7 +1,7 @@
 """Articulation sweeps: drive every movable joint through its range and watch what happens.
 
 The asset stands in its authored pose with its root links fixed, under gravity, above the
-ground plane. Each movable joint in turn follows a piecewise-linear target (0 -> upper -> lower
+ground plane. Each movable joint follows a piecewise-linear target (0 -> upper -> lower
 -> 0; continuous joints 0 -> 2 pi -> 0) at ``min(Joint.velocity, range / 1 s)`` while every
 other joint holds its drive's target (its rest coordinate, 0), then holds 0 for ``hold_s``. The
 drive is an explicit PD torque clipped to the drive's ``max_force`` (``Joint.effort``; Isaac
@@ -12,7 +12,11 @@ the joint state. The gains are the asset's drives
 subtree about the joint axis; the gains the USD file's drives carry); ``gain_scale`` multiplies
 them (a test uses absurd gains to make a joint explode).
 
-Two engines run it: :func:`check_articulation` here in PyBullet (a fresh client, one joint
+Joints that cannot affect each other (:mod:`.sweep_groups`: each hangs rigidly from the fixed
+root, and the parts they move keep apart over their ranges) are swept together, in one run, so
+a camera's buttons cost about one sweep, not one each; verdicts stay per joint.
+
+Two engines run it: :func:`check_articulation` here in PyBullet (a fresh client, one group
 after the other), and :func:`.newton_articulation.check_articulation_newton` in Newton from the
 exported USD (one world per joint, stepped together). Both record the swept joint's coordinate
 and speed after every step and every joint's coordinate, and hand them to
@@ -38,6 +42,7 @@ from n4d4d.asset import Asset, CheckResult, Joint
 
 from .checks import SERIES_SAMPLES, sample_indices
 from .rigid_model import RigidModel, link_drives
+from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import CertificateThresholds, Thresholds
 
 #: Link overlap is measured on every this-many-th step of a sweep (33 ms at 240 Hz: a part at
@@ -92,7 +97,8 @@ def plan_sweeps(model: RigidModel, time_step: float, hold_s: float) -> list[Swee
 
 
 def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray, q_all: np.ndarray,
-                  ct: CertificateThresholds, gains: tuple[float, float], world=None) -> tuple[dict, list[str]]:
+                  ct: CertificateThresholds, gains: tuple[float, float], world=None,
+                  overlap: float | None = None) -> tuple[dict, list[str]]:
     """Measured figures and failure reasons of one joint's sweep, in any engine.
 
     Args:
@@ -102,6 +108,9 @@ def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray
             roots and fixed joints 0), for the overlap check on every :data:`OVERLAP_EVERY`-th row.
         ct: thresholds. gains: ``(kp, kd)`` the drive used (SI).
         world: a :class:`~.penetration.HullWorld` of the model, or None (no non-adjacent pairs).
+        overlap: the sweep's deepest non-adjacent link overlap (m), measured by the caller
+            (:func:`.sweep_groups.sweep_overlaps`, for a run of several sweeps); None measures
+            it here from ``q_all`` and ``world`` over every non-adjacent pair.
 
     Returns:
         ``(measured, reasons)``: measured {``type``, ``range``, ``sweep_speed``, ``min_q``,
@@ -115,8 +124,8 @@ def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray
     peak = float(np.abs(dq).max(initial=0.0)) if finite_run else float("inf")
     qmin = float(np.nanmin(q)) if len(q) else 0.0
     qmax = float(np.nanmax(q)) if len(q) else 0.0
-    overlap = 0.0
-    if world is not None:
+    if overlap is None and world is not None:
+        overlap = 0.0
         pairs = model.non_adjacent_pairs()
         names = {link.index: link.joint.name for link in model.links if link.joint is not None}
         for row in np.asarray(q_all, dtype=np.float64)[::OVERLAP_EVERY]:
@@ -124,6 +133,7 @@ def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray
                 break
             world.set_poses(link_transforms(model, {n: row[i] for i, n in names.items()}))
             overlap = max(overlap, max(world.depth(a, c) for a, c in pairs))
+    overlap = float(overlap or 0.0)
     bound = ct.max_sweep_speed_factor * sweep.speed + 1.0
     tol = ct.limit_tolerance_m if j.type == "prismatic" else ct.limit_tolerance_rad
     measured = {"type": j.type, "range": [float(j.lower), float(j.upper)], "sweep_speed": sweep.speed,
@@ -199,9 +209,10 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
     t0 = time.perf_counter()
     budget = budget or Budget(time_budget_s, what="PyBullet articulation sweeps", label=label or asset.name)
     sweeps = plan_sweeps(model, time_step, hold_s)
+    groups = group_sweeps(model, sweeps)
     drives = link_drives(model, asset)
     gains = {i: (gain_scale * d.stiffness, gain_scale * d.damping) for i, d in drives.items()}
-    per_joint, reasons, swept = {}, [], {}
+    per_joint, reasons, swept = {}, {}, {}
     client = _bullet.connect(time_step)
     import pybullet  # loaded quietly by connect()
 
@@ -211,37 +222,46 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
         h = _bullet.build(client, model, asset.material, np.eye(3), np.zeros(3), self_collision=False,
                           fixed_root=True)
         joints = [(link, h.bodies[link.index], h.links[link.index]) for link in model.links if link.joint is not None]
-        for sweep in sweeps:
+        for group in groups:  # independent sweeps run together (:mod:`.sweep_groups`)
             state = {}
             for link, b, li in joints:
                 client.resetJointState(b, li, 0.0, 0.0)
                 state[link.index] = (0.0, 0.0)
-            goals = sweep.target(time_step * np.arange(1, sweep.steps + 1))
-            q_all = np.zeros((sweep.steps, len(model.links)))
-            dq = np.zeros(sweep.steps)
-            for k in range(sweep.steps):
+            steps = max(sw.steps for sw in group)
+            times = time_step * np.arange(1, steps + 1)
+            goals = {sw.link: sw.target(times) for sw in group}
+            q_all = np.zeros((steps, len(model.links)))
+            dq_all = np.zeros((steps, len(model.links)))
+            for k in range(steps):
                 for link, b, li in joints:  # the torque from the state before the step
                     if link.index not in drives:  # a fixed joint: nothing to drive
                         continue
                     q, v = state[link.index]
                     (kp, kd), d = gains[link.index], drives[link.index]
-                    want = goals[k] if link.index == sweep.link else d.target
+                    want = goals[link.index][k] if link.index in goals else d.target
                     client.setJointMotorControl2(b, li, pybullet.TORQUE_CONTROL, force=float(
                         np.clip(kp * (want - q) - kd * v, -d.max_force, d.max_force)))
                 client.stepSimulation()
                 for link, b, li in joints:
                     state[link.index] = client.getJointState(b, li)[:2]
-                    q_all[k, link.index] = state[link.index][0]
-                dq[k] = state[sweep.link][1]
+                    q_all[k, link.index], dq_all[k, link.index] = state[link.index]
                 if k % 120 == 0:
                     budget.check("PyBullet articulation sweeps")
-            measured, why = sweep_verdict(model, sweep, q_all[:, sweep.link], dq, q_all, ct, gains[sweep.link], world)
-            per_joint[sweep.joint.name] = measured
-            swept[sweep.joint.name] = q_all[:, sweep.link]
-            reasons += why
+            depth = (sweep_overlaps(model, q_all, world, moving_pairs(model, group), OVERLAP_EVERY)
+                     if world is not None else {})
+            for sw in group:
+                measured, why = sweep_verdict(model, sw, q_all[:sw.steps, sw.link], dq_all[:sw.steps, sw.link],
+                                              q_all[:sw.steps], ct, gains[sw.link], None,
+                                              overlap=joint_overlap(model, sw, depth))
+                per_joint[sw.joint.name], reasons[sw.joint.name] = measured, why
+                swept[sw.joint.name] = q_all[:sw.steps, sw.link]
     finally:
         client.disconnect()
         if world is not None:
             world.close()
+    order = [sw.joint.name for sw in sweeps]  # reports in joint order, whatever the grouping
+    per_joint = {n: per_joint[n] for n in order}
+    reasons = [r for n in order for r in reasons[n]]
+    swept = {n: swept[n] for n in order}
     return articulation_report("pybullet", per_joint, reasons, ct, time.perf_counter() - t0,
-                               series=sweep_series(time_step, swept))
+                               series=sweep_series(time_step, swept), groups=[[sw.joint.name for sw in g] for g in groups])

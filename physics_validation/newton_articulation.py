@@ -6,10 +6,10 @@ hold 0, explicit PD torque clipped to the drive's ``max_force``, same verdicts t
 it in (the file the pipeline ships): ``add_usd(..., floating=False)`` fixes each root
 body to the world with a fixed joint, self-collision is off (non-adjacent overlap is measured
 geometrically, as in PyBullet), and the ground plane z = 0 carries the asset's friction. Every
-joint's sweep is its own world of one model (``ModelBuilder.replicate``), all stepped together
-(SolverXPBD, the substeps and contact settings of :mod:`._newton_sim`, as the rest and drop
-checks), so J joints cost about
-as much as the longest one.
+group of independent sweeps (:mod:`.sweep_groups`: a camera's buttons are one group) is its
+own world of one model (``ModelBuilder.replicate``), all stepped together (SolverXPBD, the
+substeps and contact settings of :mod:`._newton_sim`, as the rest and drop checks), so J
+joints cost about as much as the longest one, in a model of as many worlds as groups.
 
 The drive: the gains are those of the file's DriveAPI as Newton's importer loads them
 (``Model.joint_target_ke`` / ``joint_target_kd``, SI per radian), times ``gain_scale``, and the
@@ -45,8 +45,9 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import StageInputError
 
-from .articulation import articulation_report, plan_sweeps, sweep_series, sweep_verdict
+from .articulation import OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_series, sweep_verdict
 from .rigid_model import RigidModel
+from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import Thresholds
 
 #: Steps per captured Warp graph (the time budget is checked between graph launches). Even, so
@@ -121,24 +122,27 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     missing = {s.joint.name for s in sweeps} - {model.links[i].joint.name for i, _, _, _ in drives.values()}
     if missing:
         raise StageInputError(f"the USD file has no movable joint for {sorted(missing)}", label or asset.name)
-    W = len(sweeps)
+    groups = group_sweeps(model, sweeps)  # one world per group of independent sweeps
+    W = len(groups)
     nm = on_ground(sub, W, asset.material.dynamic_friction)
+    member = {s.link: m for m, s in enumerate(sweeps)}  # table column of each swept joint
+    in_world = [{s.link for s in g} for g in groups]
 
     # One row per driven DOF of every world (world-major, the replicated joint order).
     jw, jq0, jd0 = nm.joint_world.numpy(), nm.joint_q_start.numpy(), nm.joint_qd_start.numpy()
     rows = [(int(jw[g]), g % sub.joint_count) for g in range(nm.joint_count) if g % sub.joint_count in drives]
     links = np.array([drives[j][0] for _, j in rows])
     world = np.array([w for w, _ in rows])
-    column = np.where(links == np.array([sweeps[w].link for w in world]), world, -1).astype(np.int32)
+    column = np.array([member[i] if i in in_world[w] else -1 for i, w in zip(links, world)], dtype=np.int32)
     # Newton reports a revolute coordinate in (-pi, pi]: angles are wrapped for the PD error and
     # unwrapped in the record (a door with limits [0, pi] reaches pi).
     angular = np.array([model.links[i].joint.type != "prismatic" for i in links])
     n = len(rows)
     steps = max(s.steps for s in sweeps)
     total = 1 + CHUNK * int(np.ceil(steps / CHUNK))  # >= steps + 1: post-step states of steps 0..steps-1
-    table = np.zeros((total, W), dtype=np.float32)
-    for w, s in enumerate(sweeps):
-        table[:s.steps, w] = s.target(time_step * np.arange(1, s.steps + 1))
+    table = np.zeros((total, len(sweeps)), dtype=np.float32)
+    for m, s in enumerate(sweeps):
+        table[:s.steps, m] = s.target(time_step * np.arange(1, s.steps + 1))
     f32 = dict(dtype=float, device="cpu")
     i32 = dict(dtype=wp.int32, device="cpu")
     driven = np.array([g for g in range(nm.joint_count) if g % sub.joint_count in drives])
@@ -172,26 +176,36 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     sim_done = time.perf_counter()
     per_joint, reasons, warnings, swept = {}, [], [], {}
     hulls = HullWorld(model) if model.non_adjacent_pairs() else None
+    kps, kds = args[5].numpy(), args[6].numpy()
     try:
-        for w, s in enumerate(sweeps):
+        for w, group in enumerate(groups):
             mine = np.nonzero(world == w)[0]
-            q_all = np.zeros((s.steps, len(model.links)))
-            q_all[:, links[mine]] = hq[1:s.steps + 1, mine]
-            i = mine[links[mine] == s.link][0]
-            kp, kd = args[5].numpy()[i], args[6].numpy()[i]
-            measured, why = sweep_verdict(model, s, q_all[:, s.link], hqd[1:s.steps + 1, i], q_all, ct, (kp, kd), hulls)
-            per_joint[s.joint.name] = measured
-            swept[s.joint.name] = q_all[:, s.link]
-            reasons += why
-            reaches_pi = max(abs(s.joint.lower), abs(s.joint.upper)) >= np.pi - 1e-6
-            if why and s.finite and s.joint.type != "prismatic" and reaches_pi:
-                warnings.append(f"joint '{s.joint.name}' range [{s.joint.lower:.4g}, {s.joint.upper:.4g}] reaches +-pi, "
-                                "which Newton's XPBD cannot hold: it measures a revolute angle in (-pi, pi], so a joint "
-                                "past pi reads as past its other limit and is thrown back (limits within pi - 0.1 "
-                                "sweep normally): the likely cause of this joint's failure in Newton")
+            length = max(s.steps for s in group)
+            q_run = np.zeros((length, len(model.links)))
+            q_run[:, links[mine]] = hq[1:length + 1, mine]
+            depth = (sweep_overlaps(model, q_run, hulls, moving_pairs(model, group), OVERLAP_EVERY)
+                     if hulls is not None else {})
+            for s in group:
+                i = mine[links[mine] == s.link][0]
+                measured, why = sweep_verdict(model, s, q_run[:s.steps, s.link], hqd[1:s.steps + 1, i],
+                                              q_run[:s.steps], ct, (kps[i], kds[i]), None,
+                                              overlap=joint_overlap(model, s, depth))
+                per_joint[s.joint.name] = (measured, why)
+                swept[s.joint.name] = q_run[:s.steps, s.link]
     finally:
         if hulls is not None:
             hulls.close()
+    for s in sweeps:  # reports in joint order, whatever the grouping
+        measured, why = per_joint[s.joint.name]
+        per_joint[s.joint.name] = measured
+        reasons += why
+        reaches_pi = max(abs(s.joint.lower), abs(s.joint.upper)) >= np.pi - 1e-6
+        if why and s.finite and s.joint.type != "prismatic" and reaches_pi:
+            warnings.append(f"joint '{s.joint.name}' range [{s.joint.lower:.4g}, {s.joint.upper:.4g}] reaches +-pi, "
+                            "which Newton's XPBD cannot hold: it measures a revolute angle in (-pi, pi], so a joint "
+                            "past pi reads as past its other limit and is thrown back (limits within pi - 0.1 "
+                            "sweep normally): the likely cause of this joint's failure in Newton")
+    swept = {s.joint.name: swept[s.joint.name] for s in sweeps}
     return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,
                                simulation_seconds=sim_done - t0, warnings=warnings, usd_sha256=digest,
-                               series=sweep_series(time_step, swept))
+                               series=sweep_series(time_step, swept), groups=[[s.joint.name for s in g] for g in groups])

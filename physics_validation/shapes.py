@@ -4,7 +4,8 @@ Each function returns an :class:`~n4d4d.asset.Asset` standing on the ground (low
 z = 0, asset frame, metres) with ``visual`` and ``parts`` filled and nothing else, so the
 collision, mass and physics stages can be run on it and compared with closed forms: a box
 (inertia m (b^2 + c^2) / 12 ...), a sphere (2/5 m r^2), a cone balanced on its tip (unstable by
-construction), an L-shaped block (non-convex) and a two-link hinged arm (one revolute joint).
+construction), an L-shaped block (non-convex), a two-link hinged arm (one revolute joint) and a
+cabinet (two drawers and a lid that move independently, a knob that rides on the lid).
 This module does not run any stage.
 """
 
@@ -80,3 +81,31 @@ def hinged_arm(effort: float = 20.0, velocity: float = 2.0) -> Asset:
                   origin=np.array([0.0, 0.0, 0.12]), axis=np.array([0.0, -1.0, 0.0]),
                   lower=0.0, upper=np.pi / 2, effort=effort, velocity=velocity)
     return _asset("hinged_arm", {"base": base, "arm": arm}, (joint,))
+
+
+def cabinet() -> Asset:
+    """A cabinet: a base box with a drawer on each side (prismatic, out along +-X, 5 cm), a lid
+    hinged at its -X top edge (revolute about +Y, up to 1.2 rad) and a knob on the lid (revolute
+    about the lid's normal, +-1 rad). Drawers and lid hang from the base, which is the root, and
+    move apart from each other; the knob rides on the lid."""
+    import trimesh
+
+    def block(extents, centre):
+        m = trimesh.creation.box(extents=extents)
+        m.apply_translation(centre)
+        return m
+
+    meshes = {"base": block([0.3, 0.2, 0.2], [0.0, 0.0, 0.1]),
+              "drawer_a": block([0.08, 0.16, 0.06], [0.191, 0.0, 0.08]),
+              "drawer_b": block([0.08, 0.16, 0.06], [-0.191, 0.0, 0.08]),
+              "lid": block([0.3, 0.2, 0.02], [0.0, 0.0, 0.211]),
+              "knob": block([0.03, 0.03, 0.02], [0.1, 0.0, 0.232])}
+    joints = (Joint(name="slide_a", type="prismatic", parent="base", child="drawer_a", origin=np.array([0.15, 0.0, 0.08]),
+                    axis=np.array([1.0, 0.0, 0.0]), lower=0.0, upper=0.05, effort=50.0, velocity=0.2),
+              Joint(name="slide_b", type="prismatic", parent="base", child="drawer_b", origin=np.array([-0.15, 0.0, 0.08]),
+                    axis=np.array([-1.0, 0.0, 0.0]), lower=0.0, upper=0.05, effort=50.0, velocity=0.2),
+              Joint(name="lid_hinge", type="revolute", parent="base", child="lid", origin=np.array([-0.15, 0.0, 0.2]),
+                    axis=np.array([0.0, -1.0, 0.0]), lower=0.0, upper=1.2, effort=50.0, velocity=2.0),
+              Joint(name="knob_turn", type="revolute", parent="lid", child="knob", origin=np.array([0.1, 0.0, 0.222]),
+                    axis=np.array([0.0, 0.0, 1.0]), lower=-1.0, upper=1.0, effort=5.0, velocity=2.0))
+    return _asset("cabinet", meshes, joints)
