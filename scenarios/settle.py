@@ -10,11 +10,13 @@ speeds stay under ``rest_speed`` / ``rest_angular_speed`` for ``rest_seconds``, 
 ``max_seconds`` at most (Kubric's "simulate until at rest").
 
 Measured per body (:class:`Settled`): the settled pose of its frame and of every link, its
-joint positions, its support gap (the smallest distance to any other body or the ground,
-``max(0, d)``: an object at rest on something is at 0, one floating above everything is
-not: Infinigen issue #376's defect) and its penetration depth (the deepest contact with
-anything, ``max(0, -d)``), the body it rests on, and its speed at the end. PyBullet runs
-single-threaded and deterministically: the same spec and seed give the same figures.
+joint positions, its support gap (the smallest distance ``max(0, d)`` to a body *below* it
+or the ground, where below means the normal of the closest points is within 60 degrees of
++Z, so a neighbour touching its side never hides a floating object: an object at rest on
+something is at 0, a floating one is not, Infinigen issue #376's defect), the body it rests
+on, its penetration depth (the deepest contact with anything, ``max(0, -d)``) and its speed
+at the end. PyBullet runs single-threaded and deterministically: the same spec and seed give
+the same figures.
 
 This module simulates and measures; it does not write USD (:mod:`n4d4d.scenarios.scene`).
 """
@@ -32,6 +34,10 @@ from n4d4d.scenarios.placement import Body, body_aabb, frame_pose, load_body, pl
 #: Distance (m) up to which closest points are looked for when measuring gaps.
 GAP_QUERY = 1.0
 
+#: A body supports another when the normal of their closest points, from it towards the other,
+#: has at least this upward component (cos 60 deg: a contact from below, not a side neighbour).
+SUPPORT_NORMAL_Z = 0.5
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -43,9 +49,9 @@ class Settled:
         position, orientation: settled pose of the asset frame in the environment frame.
         links: link name -> (position (3,), quaternion (4,)) of every link frame, env frame.
         joints: joint name -> settled coordinate; targets: joint name -> held coordinate.
-        gap_m: distance to the nearest other body or the ground (0 when touching).
+        gap_m: distance to the nearest body below it, or the ground (0 when touching).
         penetration_m: deepest contact with any other body or the ground.
-        resting_on: key of the nearest body (``"ground"`` for the plane).
+        resting_on: key of that body (``"ground"`` for the plane).
         speed_m_s, angular_speed_rad_s: at the end of settling.
         note: why it was left out, or "".
     """
@@ -101,14 +107,15 @@ def _measure(pb, cid: int, b: Body, bodies: list[Body], ground: int) -> Settled:
             joints[name] = float(pb.getJointState(b.uid, j, physicsClientId=cid)[0])
             targets[name] = float(b.joint_targets[b.joint_indices.index(j)])
     others = [(o.key, o.uid) for o in bodies if o is not b and o.placed] + [("ground", ground)]
-    nearest, gap, depth = "", math.inf, 0.0
+    below, depth = [], 0.0
     for key, uid in others:
         pts = pb.getClosestPoints(b.uid, uid, GAP_QUERY, physicsClientId=cid)
         if pts:
-            d = min(p[8] for p in pts)
-            if d < gap:
-                nearest, gap = key, d
-            depth = max(depth, -d)
+            p = min(pts, key=lambda q: q[8])
+            depth = max(depth, -p[8])
+            if p[7][2] >= SUPPORT_NORMAL_Z:  # contactNormalOnB points from the other body up into b
+                below.append((p[8], key))
+    gap, nearest = min(below) if below else (math.inf, "")
     v, w = _speeds(pb, cid, b)
     return Settled(b.key, b.asset, b.role, True, tuple(map(float, pos)), tuple(quat), links, joints, targets,
                    max(0.0, gap) if math.isfinite(gap) else math.inf, max(0.0, depth), nearest, v, w, b.note)
