@@ -1,5 +1,6 @@
-"""The asset in a PyBullet scene for motion clips: a quiet client, the ground, the multibodies,
-state reads in n4d4d's conventions, and the PD drive the certificate uses.
+"""The asset in a PyBullet scene for motion clips: the multibodies, state reads in n4d4d's
+conventions, and the PD drive the certificate uses (client and ground plane are the certificate's
+own, :func:`n4d4d.physics_validation.bullet_client` / ``bullet_ground_plane``).
 
 Layout (the same as the certificate's, :mod:`n4d4d.physics_validation.rigid_model`): each part
 is a link whose frame sits at its joint pivot with the asset's axes; its collision hulls form one
@@ -21,8 +22,6 @@ reads and drives. A fresh client per clip (never PyBullet's global one).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Mapping
 import numpy as np
 
 from n4d4d.asset import Asset, Material
-from n4d4d.conventions import GRAVITY, wxyz_to_xyzw, xyzw_to_wxyz
+from n4d4d.conventions import wxyz_to_xyzw, xyzw_to_wxyz
 
 #: Bullet inflates every convex hull it loads from a mesh by this margin (m); hulls are shrunk by
 #: it first (as the certificate does, see ``physics_validation`` for the measurement).
@@ -43,53 +42,19 @@ SPINNING_FRICTION_M = 0.005
 ROLLING_FRICTION_M = 0.0001
 
 
-@contextlib.contextmanager
-def quiet():
-    """Silence C-level stdout/stderr while PyBullet imports and connects (it prints its build
-    time and ``argv[0]=`` there)."""
-    import ctypes
-    import sys
-
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        ctypes.CDLL(None).fflush(None)
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-
-
 def connect(time_step: float):
-    """A new DIRECT ``bullet_client.BulletClient``, gravity -Z 9.80665 m/s^2, fixed step ``time_step`` (s)."""
-    with quiet():
-        import pybullet
-        from pybullet_utils import bullet_client
+    """A new quiet DIRECT ``BulletClient`` (gravity -Z, deterministic pairs, fixed step ``time_step``
+    s): :func:`n4d4d.physics_validation.bullet_client`, the certificate's."""
+    from n4d4d.physics_validation import bullet_client
 
-        client = bullet_client.BulletClient(pybullet.DIRECT)
-    client.setGravity(*GRAVITY.tolist())
-    client.setPhysicsEngineParameter(fixedTimeStep=time_step, deterministicOverlappingPairs=1)
-    return client
+    return bullet_client(time_step)
 
 
 def add_ground(client) -> int:
-    """A static plane z = 0 with friction and restitution 1 (PyBullet multiplies coefficients,
-    so the asset's own values hold). Returns its body id."""
-    import pybullet
+    """The certificate's ground plane z = 0 (:func:`n4d4d.physics_validation.bullet_ground_plane`)."""
+    from n4d4d.physics_validation import bullet_ground_plane
 
-    plane = client.createMultiBody(0.0, client.createCollisionShape(pybullet.GEOM_PLANE))
-    client.changeDynamics(plane, -1, lateralFriction=1.0, restitution=1.0)
-    return plane
+    return bullet_ground_plane(client)
 
 
 def shrink_hull(vertices: np.ndarray, margin: float) -> np.ndarray:

@@ -68,7 +68,7 @@ def _leg_chains(asset: Asset, legs: list[Leg], kind: str, fwd: np.ndarray):
     """Per leg: (Chain, dof -> joint name list, initial q)."""
     from n4d4d.kinematics import unit_axis
 
-    from .skinning import bind_matrices
+    from n4d4d.kinematics import skeleton_bind
 
     up = np.array([0.0, 0.0, 1.0])
     lat = np.cross(fwd, up)
@@ -86,7 +86,7 @@ def _leg_chains(asset: Asset, legs: list[Leg], kind: str, fwd: np.ndarray):
                           lo, hi, leg.length)
             out.append((chain, list(leg.chain), q0))
         return out
-    B = bind_matrices(asset.skeleton)
+    B = skeleton_bind(asset.skeleton)
     idx = {n: i for i, n in enumerate(asset.skeleton.joint_names)}
     for leg in legs:
         ball = _ball_joints(leg)
@@ -115,9 +115,9 @@ def _end_point(asset: Asset, leg: Leg, kind: str) -> np.ndarray:
     if kind == "articulated":
         return leg.pin if leg.pin is not None else leg.foot_point
     if len(leg.chain) >= 4:
-        from .skinning import bind_matrices
+        from n4d4d.kinematics import skeleton_bind
 
-        return bind_matrices(asset.skeleton)[list(asset.skeleton.joint_names).index(leg.chain[-2]), :3, 3]
+        return skeleton_bind(asset.skeleton)[list(asset.skeleton.joint_names).index(leg.chain[-2]), :3, 3]
     return leg.foot_point
 
 
@@ -234,11 +234,13 @@ def _skeletal_clip(asset, legs, chains, qs, root_pos, times, name, family, skinn
     from scipy.spatial.transform import Rotation
 
     from .ik import chain_transforms
-    from .skinning import bind_matrices, local_bind, skin_clip
+    from n4d4d.kinematics import skeleton_bind
+
+    from .skinning import local_bind, skin_clip
 
     sk = asset.skeleton
     names = list(sk.joint_names)
-    B, L = bind_matrices(sk), local_bind(sk)
+    B, L = skeleton_bind(sk), local_bind(sk)
     parents = np.asarray(sk.parents)
     T = len(times)
     Wd = np.tile(B, (T, 1, 1, 1))  # world transforms without the root motion

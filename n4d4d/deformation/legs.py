@@ -156,7 +156,7 @@ def articulated_legs(asset: Asset) -> tuple[list[Leg], str]:
 
 def skeletal_legs(asset: Asset) -> tuple[list[Leg], str]:
     """Legs of a skinned asset (module docstring); ``([], reason)`` when it has none."""
-    from .skinning import bind_matrices
+    from n4d4d.kinematics import skeleton_bind
 
     sk, W = asset.skeleton, asset.skin_weights
     if sk is None or W is None or asset.visual is None:
@@ -164,7 +164,7 @@ def skeletal_legs(asset: Asset) -> tuple[list[Leg], str]:
     parents = np.asarray(sk.parents)
     J = len(parents)
     children = [np.flatnonzero(parents == j) for j in range(J)]
-    pos = bind_matrices(sk)[:, :3, 3]
+    pos = skeleton_bind(sk)[:, :3, 3]
     V = np.asarray(asset.visual.vertices)
     ground = float(V[:, 2].min())
     tol = contact_tolerance(asset)

@@ -1,8 +1,8 @@
 """Skeleton forward kinematics over a clip, and skinning: linear blend and dual quaternion.
 
 Skeleton poses follow :class:`~n4d4d.asset.MotionClip`'s semantics: each joint's world transform
-at time t is its parent's, then its bind-pose local transform (``B_parent^-1 B_j``, from
-``Skeleton.bind_transforms``, or pure translations between ``bind_positions``), then the clip's
+at time t is its parent's, then its bind-pose local transform (``B_parent^-1 B_j``, ``B`` from
+:func:`n4d4d.kinematics.skeleton_bind`), then the clip's
 rotation ``joint_rotations[j](t)`` (identity without a track); the skeleton root follows
 ``clip.root_poses`` (the asset root part carries the skin), then its bind transform, then its
 rotation. This is what :mod:`n4d4d.exporters.usd_skel` and :mod:`n4d4d.exporters.glb_anim`
@@ -29,37 +29,12 @@ import numpy as np
 from n4d4d.asset import MotionClip, Skeleton
 
 
-def bind_matrices(skeleton: Skeleton) -> np.ndarray:
-    """``(J, 4, 4) float64`` asset-frame bind transforms: ``bind_transforms``, or translations to
-    ``bind_positions`` when it is None."""
-    J = len(skeleton.joint_names)
-    if skeleton.bind_transforms is not None:
-        return np.asarray(skeleton.bind_transforms, np.float64).reshape(J, 4, 4)
-    out = np.tile(np.eye(4), (J, 1, 1))
-    out[:, :3, 3] = np.asarray(skeleton.bind_positions, np.float64).reshape(J, 3)
-    return out
-
-
-def parent_first(parents: np.ndarray) -> list[int]:
-    """Joint indices ordered so every parent precedes its children. Raises ValueError on a cycle
-    or a parent index out of range."""
-    parents = np.asarray(parents, np.int64)
-    J = len(parents)
-    if np.any(parents >= J) or np.any(parents < -1):
-        raise ValueError(f"skeleton parents {parents.tolist()} out of range for {J} joints")
-    order, queue = [], [j for j in range(J) if parents[j] < 0]
-    while queue:
-        j = queue.pop(0)
-        order.append(j)
-        queue.extend(int(c) for c in np.flatnonzero(parents == j))
-    if len(order) != J:
-        raise ValueError("skeleton parents form a cycle")
-    return order
-
-
 def local_bind(skeleton: Skeleton) -> np.ndarray:
-    """``(J, 4, 4)`` bind-pose local transforms: ``B_parent^-1 B_j``, the root's own ``B_root``."""
-    B = bind_matrices(skeleton)
+    """``(J, 4, 4)`` bind-pose local transforms: ``B_parent^-1 B_j``, the root's own ``B_root``
+    (``B`` = :func:`n4d4d.kinematics.skeleton_bind`)."""
+    from n4d4d.kinematics import skeleton_bind
+
+    B = skeleton_bind(skeleton)
     out = B.copy()
     for j, p in enumerate(np.asarray(skeleton.parents)):
         if p >= 0:
@@ -81,8 +56,8 @@ def rotation_matrices(quats_wxyz: np.ndarray) -> np.ndarray:
 def skeleton_poses(skeleton: Skeleton, clip: MotionClip) -> np.ndarray:
     """World transforms ``(T, J, 4, 4) float64`` of every skeleton joint over ``clip`` (module
     docstring). Raises ValueError when a rotation track is not ``(T, 4)`` or names an unknown
-    joint, or the root poses are not ``(T, 7)``."""
-    from n4d4d.kinematics import root_matrices
+    joint, or the root poses are not ``(T, 7)``; KinematicsError when the parents form no tree."""
+    from n4d4d.kinematics import root_matrices, skeleton_order
 
     T = len(np.asarray(clip.times))
     names = list(skeleton.joint_names)
@@ -98,7 +73,7 @@ def skeleton_poses(skeleton: Skeleton, clip: MotionClip) -> np.ndarray:
         root = root_matrices(rp)
     out = np.empty((T, len(names), 4, 4))
     parents = np.asarray(skeleton.parents)
-    for j in parent_first(parents):
+    for j in skeleton_order(parents).tolist():
         m = out[:, parents[j]] @ local[j] if parents[j] >= 0 else root @ local[j]
         track = clip.joint_rotations.get(names[j])
         if track is not None:
@@ -114,7 +89,9 @@ def skeleton_poses(skeleton: Skeleton, clip: MotionClip) -> np.ndarray:
 
 def skinning_matrices(skeleton: Skeleton, poses: np.ndarray) -> np.ndarray:
     """``(T, J, 4, 4)`` ``S_j = W_j B_j^-1`` from world poses ``(T, J, 4, 4)``."""
-    return poses @ np.linalg.inv(bind_matrices(skeleton))[None]
+    from n4d4d.kinematics import skeleton_bind
+
+    return poses @ np.linalg.inv(skeleton_bind(skeleton))[None]
 
 
 def lbs(vertices: np.ndarray, weights: np.ndarray, transforms: np.ndarray) -> np.ndarray:

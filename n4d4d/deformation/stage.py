@@ -100,7 +100,9 @@ def _imported(asset: Asset, opts) -> tuple[list[MotionClip], str]:
     from n4d4d.errors import InputError
     from n4d4d.io.gltf_anim import read_gltf_animation
 
-    from .skinning import bind_matrices, skin_clip
+    from n4d4d.kinematics import skeleton_bind
+
+    from .skinning import skin_clip
 
     try:
         anim = read_gltf_animation(src, fps=opts.fps, with_vertices=False)
@@ -108,7 +110,7 @@ def _imported(asset: Asset, opts) -> tuple[list[MotionClip], str]:
         return [], f"the input's animation was not read: {exc.problem}"
     sk = asset.skeleton
     if sk is None or asset.skin_weights is None or tuple(sk.joint_names) != tuple(anim.skeleton.joint_names) \
-            or not np.allclose(bind_matrices(sk), anim.skeleton.bind_transforms, atol=1e-6):
+            or not np.allclose(skeleton_bind(sk), anim.skeleton.bind_transforms, atol=1e-6):
         return [], "the input has an animation, but the asset's skeleton is not its skin (joints or bind pose differ)"
     return [dataclasses.replace(c, vertices=skin_clip(asset.visual.vertices, asset.skin_weights, sk, c, opts.skinning))
             for c in anim.clips], ""
