@@ -131,8 +131,8 @@ def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray
         for row in np.asarray(q_all, dtype=np.float64)[::OVERLAP_EVERY]:
             if not np.isfinite(row).all():
                 break
-            world.set_poses(link_transforms(model, {n: row[i] for i, n in names.items()}))
-            overlap = max(overlap, max(world.depth(a, c) for a, c in pairs))
+            tf = link_transforms(model, {n: row[i] for i, n in names.items()})
+            overlap = max(overlap, float(world.pair_depths(pairs, tf).max(initial=0.0)))
     overlap = float(overlap or 0.0)
     bound = ct.max_sweep_speed_factor * sweep.speed + 1.0
     tol = ct.limit_tolerance_m if j.type == "prismatic" else ct.limit_tolerance_rad

@@ -16,10 +16,9 @@ joints hold theirs. Self-collision is off in the sweeps (overlap is measured geo
 members cannot touch each other through the engine either. Verdicts stay per joint.
 
 :func:`sweep_overlaps` measures, on every :data:`.articulation.OVERLAP_EVERY`-th recorded row,
-the penetration of each non-adjacent link pair that involves a moving link, calling the hull
-GJK/EPA query (:class:`.penetration.HullWorld`) only for pairs whose world bounding boxes
-(rest-box corners, transformed) overlap: the exact answer, as the query of every pair would
-give, for a fraction of the queries. Pairs of links that no sweep of the run moves keep their
+the penetration of each non-adjacent link pair that involves a moving link
+(:meth:`.penetration.HullWorld.pair_depths`: the hull GJK/EPA query only for pairs whose world
+bounding boxes meet, the exact answer for a fraction of the queries). Pairs of links that no sweep of the run moves keep their
 rest-pose overlap, which the initial penetration check reports.
 """
 
@@ -115,26 +114,14 @@ def sweep_overlaps(model: RigidModel, q_all: np.ndarray, world, pairs: list[tupl
     depth = {p: 0.0 for p in pairs}
     if not pairs:
         return depth
-    corners = []
-    for i in range(len(model.links)):
-        p = _points(model, i)
-        lo, hi = (p.min(axis=0), p.max(axis=0)) if len(p) else (np.zeros(3), np.zeros(3))
-        corners.append(np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]))
-    a_idx = np.array([a for a, _ in pairs])
-    c_idx = np.array([c for _, c in pairs])
     names = {link.index: link.joint.name for link in model.links if link.joint is not None}
     for row in np.asarray(q_all, dtype=np.float64)[::every]:
         if not np.isfinite(row).all():
             break
-        tf = link_transforms(model, {n: row[i] for i, n in names.items()})
-        boxes = np.array([[(c @ R.T + t).min(axis=0), (c @ R.T + t).max(axis=0)] for c, (R, t) in zip(corners, tf)])
-        meet = np.all(boxes[a_idx, 0] <= boxes[c_idx, 1], axis=1) & np.all(boxes[c_idx, 0] <= boxes[a_idx, 1], axis=1)
-        if not meet.any():
-            continue
-        world.set_poses(tf)
-        for k in np.flatnonzero(meet):
-            p = pairs[k]
-            depth[p] = max(depth[p], world.depth(*p))
+        d = world.pair_depths(pairs, link_transforms(model, {n: row[i] for i, n in names.items()}))
+        for p, x in zip(pairs, d):
+            if x > depth[p]:
+                depth[p] = float(x)
     return depth
 
 
