@@ -248,6 +248,7 @@ def _obj_cases():
     yield Case("obj_near_flat_sheet", "obj", "flat", {"{tag}.obj": obj_text(v, f)}, "error", match="flat")
     yield Case("obj_near_flat_box", "obj", "flat", {"{tag}.obj": obj_text(C * [1, 1, 1e-8], T)}, "error",
                match="flat")
+    yield Case("obj_thin_plate", "obj", "flat", {"{tag}.obj": obj_text(C * [3, 3, 0.03], T)}, "built")  # 1e-2: a solid
     yield Case("obj_tilted_flat", "obj", "flat", {"{tag}.obj": obj_text(SHEET_V @ np.array(
         [[1, 0, 0], [0, 0.6, 0.8], [0, -0.8, 0.6]]), SHEET_F)}, "error", match="flat")
     yield Case("obj_collinear", "obj", "degenerate",
