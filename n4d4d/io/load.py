@@ -55,17 +55,22 @@ def check_path(path: str | Path, formats=MESH_FORMATS) -> Path:
 
 
 def _texture_png(visual) -> tuple[np.ndarray | None, bytes | None]:
-    """UVs ``(V, 2)`` and the base-colour texture as PNG bytes of a TextureVisuals, if any."""
+    """UVs ``(V, 2)`` in :class:`~n4d4d.asset.Mesh`'s convention (glTF's: v down from the top
+    of the image) and the base-colour texture as PNG bytes of a TextureVisuals, if any.
+    trimesh keeps UVs v up (OpenGL / OBJ, and it flips glTF's on import), so v is flipped here."""
     uv = getattr(visual, "uv", None)
     material = getattr(visual, "material", None)
     image = None
     if material is not None:
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+    if uv is not None:
+        uv = np.asarray(uv, dtype=np.float64)
+        uv = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])
     if uv is None or image is None:
-        return (None if uv is None else np.asarray(uv, dtype=np.float64)), None
+        return uv, None
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    return np.asarray(uv, dtype=np.float64), buf.getvalue()
+    return uv, buf.getvalue()
 
 
 def _base_color(visual) -> np.ndarray | None:
