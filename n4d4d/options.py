@@ -58,8 +58,13 @@ class BuildOptions(BaseModel):
     max_hull_vertices: int = Field(64, ge=8, le=255, description="vertices per hull (PhysX GPU limit 64)")
     rigging_time_budget: float = Field(120.0, gt=0, description="seconds of joint inference (joints not "
                                        "inferred by then stay fixed, with a note)")
-    decomposition_time_budget: float = Field(60.0, gt=0, description="CoACD seconds per part")
-    simulation_time_budget: float = Field(60.0, gt=0, description="wall seconds for the physics checks")
+    decomposition_time_budget: float = Field(60.0, gt=0, description="CPU seconds of convex decomposition "
+                                             "search per part (CoACD's child process counted; a part whose search "
+                                             "runs out gets a cheaper fallback, its fidelity measured and noted; "
+                                             "10x this in wall seconds is taken as a hang)")
+    simulation_time_budget: float = Field(60.0, gt=0, description="CPU seconds for the physics checks (engine "
+                                          "loading and kernel compilation not counted; 10x this in wall seconds is "
+                                          "taken as a hang)")
     memory_budget_gb: float = Field(8.0, gt=0, description="peak memory allowed for the sparse volume")
     seed: int = Field(0, ge=0, description="seed of every random choice; written into the outputs")
     formats: tuple[str, ...] = Field(("usda",), description="files to write: usda usdc urdf mjcf glb 3mf")

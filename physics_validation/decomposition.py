@@ -73,6 +73,7 @@ class CoacdSettings:
     mcts_nodes: int = 12
     mcts_iterations: int = 60
     mcts_max_depth: int = 2
+    merge: bool = True
 
     def kwargs(self, max_hulls: int, seed: int) -> dict:
         """Keyword arguments of ``coacd.run_coacd`` (hull vertices are reduced here, not by
@@ -80,7 +81,7 @@ class CoacdSettings:
         return dict(threshold=self.threshold, max_convex_hull=max_hulls, preprocess_mode=self.preprocess_mode,
                     preprocess_resolution=self.preprocess_resolution, resolution=self.resolution,
                     mcts_nodes=self.mcts_nodes, mcts_iterations=self.mcts_iterations,
-                    mcts_max_depth=self.mcts_max_depth, merge=True, decimate=False, seed=seed)
+                    mcts_max_depth=self.mcts_max_depth, merge=self.merge, decimate=False, seed=seed)
 
 
 #: argv of the CoACD child process (:mod:`._coacd_worker`); a module attribute so a test can
