@@ -10,6 +10,8 @@ tail of the worker's standard error), and every other asset goes on. A killed wo
 leave a temporary folder behind; the caller removes it (:func:`n4d4d.scenarios.batch.
 remove_stale_temporaries`), since no other worker writes that asset.
 
+Each worker runs with one BLAS / OpenMP thread (:data:`THREAD_VARS`), as a Ray task does.
+
 Why a watchdog rather than ``resource.setrlimit(RLIMIT_AS)``: RLIMIT_AS caps virtual address
 space, which Warp, torch and the BLAS thread pools reserve far beyond what they use, so a cap
 low enough to matter fails good builds at import; resident memory is what exhausts a machine.
@@ -42,6 +44,12 @@ POLL_S = 0.25
 
 #: Characters of a dead worker's standard error quoted in its asset's failure.
 STDERR_TAIL = 600
+
+#: Thread-pool variables set for every worker (unless already set in the environment): one
+#: thread each, as Ray gives a ``num_cpus=1`` task, so the workers (not BLAS, OpenMP or torch
+#: threads inside one build) share the cores, and every build runs with the same thread count
+#: whatever the worker count or backend.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def faults_from_env() -> dict[str, str]:
@@ -151,9 +159,12 @@ class WorkerPool:
         task_r, task_w = os.pipe()
         res_r, res_w = os.pipe()
         err = tempfile.TemporaryFile(mode="a+b", prefix="n4d4d-worker-")
+        env = dict(os.environ)
+        for var in THREAD_VARS:
+            env.setdefault(var, "1")
         proc = subprocess.Popen([sys.executable, "-m", "n4d4d.scenarios.worker", str(task_r), str(res_w)],
                                 pass_fds=(task_r, res_w), stdin=subprocess.DEVNULL,
-                                stdout=err, stderr=err, close_fds=True)
+                                stdout=err, stderr=err, close_fds=True, env=env)
         os.close(task_r)
         os.close(res_w)
         w = _Worker(proc, Connection(res_r, writable=False), Connection(task_w, readable=False), err)

@@ -8,7 +8,8 @@ stream back as they finish (``ray.wait``). Ray reuses its worker processes, so t
 are imported once per worker, as in the local pool.
 
 Limits: the driver cancels (``ray.cancel(force=True)``, which kills the worker) a task that
-runs past ``time_limit_s``; a thread inside the task ends its worker (exit code
+runs past ``time_limit_s``, counted from its submission (so ask for no more ``workers`` than
+the cluster has CPUs, or queued tasks use up their time waiting); a thread inside the task ends its worker (exit code
 :data:`MEMORY_EXIT`) when the worker and its children hold more than ``memory_limit_gb``
 resident, which the driver sees as a dead worker. Outputs must go to a path every node sees;
 the driver alone writes manifests. Install with ``pip install 'n4d4d[ray]'``.
