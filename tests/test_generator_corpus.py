@@ -68,10 +68,12 @@ def test_build_small_corpus_resume_and_failures(tmp_path):
     out = tmp_path / "corpus"
     m = build_corpus([str(src), "procedural:1"], out, (24, 32))
     ids = {e["id"] for e in m["shapes"]}
-    # a flat sheet encloses nothing; table 0's top (3.5 cm) is thinner than a voxel at R = 24 (11 cm),
-    # so no grid node lies inside it
+    # a flat sheet is refused at load (FlatMeshError); table 0's top (3.5 cm) is thinner than a
+    # voxel at R = 24 (11 cm), so no grid node lies inside it
     assert [f["id"] for f in m["failed"]] == ["src/flat", "procedural/table_00000"]
-    assert all("no inside" in f["error"] for f in m["failed"])
+    flat, table = m["failed"]
+    assert "FlatMeshError" in flat["error"] and "the mesh is flat" in flat["error"]
+    assert "no inside" in table["error"]
     assert {"src/boxes/box", "src/ball"} <= ids and len(ids) == 2 + 8
     box = next(e for e in m["shapes"] if e["id"] == "src/boxes/box")
     assert box["category"] == "boxes" and box["split"] == split_of("src/boxes/box")
