@@ -2,11 +2,16 @@
 
 The stage function is :func:`rig_stage` (:mod:`n4d4d.rigging.stage`). Parts and watertight
 closing live in :mod:`~n4d4d.rigging.parts`, joint inference in :mod:`~n4d4d.rigging.joints`
-(contact analysis in :mod:`~n4d4d.rigging.contact`, collision sweeps in
-:mod:`~n4d4d.rigging.sweep` on voxel solids from :mod:`~n4d4d.rigging.voxels`), curve skeletons in
-:mod:`~n4d4d.rigging.skeleton`, bone-heat skin weights in :mod:`~n4d4d.rigging.skinning`,
-and the evaluation harness behind ``n4d4d eval rigging`` in :mod:`~n4d4d.rigging.harness`
-(metrics in :mod:`~n4d4d.rigging.metrics`). No learned weights are used.
+(contact analysis in :mod:`~n4d4d.rigging.contact`, joint hypotheses and their geometric priors
+in :mod:`~n4d4d.rigging.hypotheses`, collision sweeps in :mod:`~n4d4d.rigging.sweep` on voxel
+solids from :mod:`~n4d4d.rigging.voxels`, the confidence of each joint in
+:mod:`~n4d4d.rigging.confidence`), curve skeletons in :mod:`~n4d4d.rigging.skeleton`, bone-heat
+skin weights in :mod:`~n4d4d.rigging.skinning`, and the evaluation harness behind
+``n4d4d eval rigging`` in :mod:`~n4d4d.rigging.harness` (metrics in
+:mod:`~n4d4d.rigging.metrics`, tables and leave-one-category-out figures in
+:mod:`~n4d4d.rigging.scoring`, training of the confidence model in
+:mod:`~n4d4d.rigging.training`). The only learned weights are the confidence model's few
+dozen coefficients (``rigging/weights/joint_confidence.json``, model card beside it).
 """
 
 from n4d4d.rigging.stage import MODES, rig_stage

@@ -133,19 +133,23 @@ class Candidate:
     prior: float
 
 
-def _line_near(point, axis, target, radius) -> bool:
+def _line_distance(target, point, axis) -> float:
     r = target - point
-    return float(np.linalg.norm(r - (r @ axis) * axis)) <= radius
+    return float(np.linalg.norm(r - (r @ axis) * axis))
+
+
+def _line_near(point, axis, target, radius) -> bool:
+    return _line_distance(target, point, axis) <= radius
 
 
 def press_prior(s: PairShape, c: Contact) -> float:
     """Prior of a press (key, button): small (size under 0.15 of the parent, none above 0.35),
-    flat along the contact normal (height under 0.8 of its width; none above 1.5), centroid
+    flat along the contact normal (height under 0.6 of its width; none above its width), centroid
     over the contact, bearing on most of its base (the contact spans at least 60 % of the
     child both ways, none under 30 %: a wheel touches its axle at the hub only), on a flat
     contact."""
     cover = float(np.min(c.ext / np.maximum(c.child_ext, 1e-12)))
-    return (ramp(s.size, 0.35, 0.15) * ramp(s.height / s.lateral, 1.5, 0.8) * ramp(s.lever_n, 0.4, 0.7)
+    return (ramp(s.size, 0.35, 0.15) * ramp(s.height / s.lateral, 1.0, 0.6) * ramp(s.lever_n, 0.4, 0.7)
             * ramp(cover, 0.3, 0.6) * (1.0 if c.flat else 0.6))
 
 
@@ -234,6 +238,10 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
     if drawer > 0:
         first = int(np.argmax(np.abs(s.axes.T @ c.normal))) if c.flat else -1
         for k in range(3):
+            if s.extents[k] < 0.3 * s.extents[0]:  # a drawer is deep along its slide; a flush door is not
+                continue
+            if c.flat and k != first:  # out along its front's normal, not sideways (a door on a face)
+                continue
             out.append(Candidate("prismatic", c.centre, s.axes[:, k], "drawer", "nested-slide",
                                  drawer * (1.0 if k == first else 0.97)))
     seat_factor = 0.5 if round_seat else 1.0  # a round seat is a bearing's, not a hinge's
@@ -262,6 +270,13 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
             out.append(Candidate("revolute", point, axis, "fallback", source, 0.35 * (1 - press)))
     for k in range(3):
         out.append(Candidate("prismatic", c.centre, s.axes[:, k], "fallback", "slide", 0.3 * (1 - press)))
+    # a hinge swings the part's bulk: its centroid lies at least a quarter of the part's length
+    # from the axis (none under a tenth: a bar rolling about its own length is no hinge)
+    centroid = c.centre + s.lever
+    out = [k if k.family != "hinge" else
+           Candidate(k.kind, k.point, k.axis, k.family, k.source,
+                     k.prior * ramp(_line_distance(centroid, k.point, k.axis) / s.extents[0], 0.1, 0.25))
+           for k in out]
     # a barrel: a piece's axis of revolution along a hinge line near it is that hinge's exact axis
     hinges = [k for k in out if k.family == "hinge"]
     for b in [k for k in out if k.family == "bearing" and "piece" in k.source]:

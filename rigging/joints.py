@@ -163,12 +163,13 @@ def pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: fl
 
 
 def nested_fraction(child: PartGeometry, parent: PartGeometry) -> float:
-    """Fraction of the child's surface samples inside the parent's convex hull (0 when the
-    hull is degenerate): a drawer sits inside its cabinet's hull, a door or lid outside."""
+    """Fraction of the child's surface samples inside the parent's convex hull by more than
+    1 % of the parent's diagonal (0 when the hull is degenerate): a drawer sits inside its
+    cabinet's hull, a lid outside, a door flush with the front half on its boundary."""
     eq = parent.hull_equations()
     if eq is None:
         return 0.0
-    tol = 1e-3 * parent.diag
+    tol = -0.01 * parent.diag
     return float(np.all(child.points @ eq[:, :3].T + eq[:, 3] <= tol, axis=1).mean())
 
 
@@ -237,6 +238,8 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
             exact = SweepChecker(checker.points, checker.parent, 0.02 * h, exact=True)
             hi = sweep_prismatic(exact, cand.axis, h, steps=24, sides=(True, False))[1]
         travel = hi if hi >= 0.1 * h else PRESS_TRAVEL * h
+        if checker.grid.pitch > 0.5 * h:  # a key thinner than two cells: the grid cannot tell, the prior does
+            return 1.0, "prismatic", 0.0, travel
         return (1.0 if -lo >= 0.5 * h or hi >= 0.2 * h else 0.0), "prismatic", 0.0, travel
     extent = _extent(child.points @ cand.axis)
     lo, hi = sweep_prismatic(checker, cand.axis, extent)

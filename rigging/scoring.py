@@ -144,10 +144,12 @@ def chosen_thresholds(results, beta: float = BETA) -> dict[str, float]:
 
 
 def shipped_thresholds() -> dict[str, float]:
-    """Track -> the stage's :data:`~n4d4d.rigging.stage.MIN_CONFIDENCE` that applies to it."""
-    from n4d4d.rigging.stage import MIN_CONFIDENCE
+    """Track -> the threshold the stage applies to it
+    (:func:`n4d4d.rigging.confidence.threshold`: ``declared`` parts for ``kept``, a merged
+    mesh's ``components`` for ``merged``)."""
+    from n4d4d.rigging.confidence import threshold
 
-    return {"kept": MIN_CONFIDENCE["declared"], "merged": MIN_CONFIDENCE["components"]}
+    return {"kept": threshold("declared"), "merged": threshold("components")}
 
 
 def _nanmean(v) -> float:
@@ -204,12 +206,22 @@ def type_table(results, threshold=0.0, title="by true joint type"):
     return t
 
 
-def pooled_table(results, shipped, title="pooled (issue 18 targets)"):
+def _macro(rs, cats, threshold) -> dict:
+    per = [figures([r for r in rs if r.category == c], threshold) for c in cats]
+    per = [p for p in per if p["joints"]]
+    macro = {k: _nanmean([p[k] for p in per]) for k in ("class_acc", "strict_acc", "precision", "axis_med",
+                                                       "pivot_med", "limit_ok", "extra_per_joint")}
+    return macro | {"joints": sum(p["joints"] for p in per), "extra": sum(p["extra"] for p in per)}
+
+
+def pooled_table(results, shipped, title="pooled (issue 18 targets)", learned=None):
     """A ``rich`` table of the pooled figures per track: at the shipped thresholds
     (``shipped``: as :func:`_t` reads it), at the threshold chosen on all results, with each
-    category at its leave-one-category-out threshold, the mean over categories (LOCO), and
-    with every joint emitted; each row says which targets it meets. Returns the table and
-    the LOCO thresholds."""
+    category at its leave-one-category-out threshold, the mean over categories (LOCO), with
+    every joint emitted, and, given ``learned = (results, thresholds)`` from
+    :func:`n4d4d.rigging.training.loco`, with the confidence model and threshold fitted
+    leaving each category out (pooled and mean of categories); each row says which targets
+    it meets. Returns the table and the LOCO thresholds."""
     from rich.table import Table
 
     loco = loco_thresholds(results)
@@ -227,13 +239,12 @@ def pooled_table(results, shipped, title="pooled (issue 18 targets)"):
         rows = [(f"shipped {ts:.2f}", figures(rs, ts)),
                 (f"chosen here {chosen[track]:.2f}", figures(rs, chosen[track])),
                 ("LOCO per category", figures(rs, loco))]
-        per = [figures([r for r in rs if r.category == c], loco) for c in cats]
-        per = [p for p in per if p["joints"]]
-        macro = {k: _nanmean([p[k] for p in per]) for k in ("class_acc", "strict_acc", "precision", "axis_med", "pivot_med", "limit_ok",
-                           "extra_per_joint")}
-        macro |= {"joints": sum(p["joints"] for p in per), "extra": sum(p["extra"] for p in per)}
-        rows.append(("LOCO, mean of categories", macro))
+        rows.append(("LOCO, mean of categories", _macro(rs, cats, loco)))
         rows.append(("0 (all emitted)", figures(rs, 0.0)))
+        if learned is not None:
+            lr = [r for r in learned[0] if r.track == track and r.error is None]
+            rows.append(("LOCO learned model", figures(lr, learned[1])))
+            rows.append(("LOCO learned, mean of cats", _macro(lr, cats, learned[1])))
         for label, f in rows:
             ok = met(track, f)
             miss = [k for k, v in ok.items() if not v]

@@ -7,8 +7,13 @@ What it does, by ``mode``:
   links), the visual mesh's sub-mesh labels, or its interpenetration-fused connected
   components (:mod:`n4d4d.rigging.parts`); tiny or degenerate parts merged; every part mesh
   closed (watertight); joints taken from the input when ``joints="from-file"`` and the input
-  has them (a URDF), else inferred (:mod:`n4d4d.rigging.joints`). If no joint can move, the
-  asset becomes a single rigid part, and a note says so.
+  has them (a URDF), else inferred (:mod:`n4d4d.rigging.joints`), each with a confidence
+  (:mod:`n4d4d.rigging.confidence`); an inferred joint below the threshold of where the parts
+  came from (declared parts, or a merged mesh's pieces) is not emitted: it is fixed, the part
+  fused to its parent (a false joint is worse than a missed one), and a note names it. The
+  stage record's figures carry every inferred movable joint's confidence, the hypothesis that
+  won and its description. If no joint can move, the asset becomes a single rigid part, and a
+  note says so.
 - ``"skeletal"``: a curve skeleton (:mod:`n4d4d.rigging.skeleton`) and bone-heat skin weights
   (:mod:`n4d4d.rigging.skinning`); the whole mesh is one part ``"base"`` (the skinned body).
 - ``"auto"``: articulated when the input *declares* two or more parts (a URDF's links or named
@@ -18,11 +23,13 @@ What it does, by ``mode``:
   container (a mug: volume under half its convex hull's, a branching medial skeleton) cannot
   be told from a creature reliably, and a wrong skeleton on a rigid object is worse than none.
 
-Time budget: joint inference stops at ``time_budget_s`` (monotonic clock) and leaves the
-remaining joints fixed (a note names them), so the stage never hangs; it does not raise
+Time budget: the clock starts when the stage does (segmentation and closing included); joint
+inference stops at ``time_budget_s`` (monotonic clock) and leaves the remaining joints fixed
+(a note names them), so the stage never hangs; it does not raise
 :class:`~n4d4d.errors.TimeBudgetError`. Skeletons cost a fixed, bounded grid (64 cells).
 
-What it does not: cut a single watertight surface into parts, or learn anything.
+What it does not: cut a single watertight surface into parts, or train anything (the
+confidence model's weights are fitted offline by ``n4d4d eval rigging --train``).
 """
 
 from __future__ import annotations

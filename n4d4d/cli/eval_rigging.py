@@ -52,6 +52,8 @@ def eval_rigging(
     objects: bool = typer.Option(False, help="also print one row per object and track"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write one JSON line per object and track"),
     from_json: Optional[Path] = typer.Option(None, help="render the tables of a --json file; run nothing"),
+    train: Optional[Path] = typer.Option(None, help="fit the joint confidence model on these results and "
+                                         "write it (JSON weights; a model card beside it)"),
 ) -> None:
     """Infer joints (kept-parts and merged-mesh tracks) and skeletons, and print the metrics."""
     import sys
@@ -83,18 +85,35 @@ def eval_rigging(
             from n4d4d.io.atomic import atomic_write_text
 
             atomic_write_text(json_out, "".join(json.dumps(r.to_json()) + "\n" for r in results))
+    from n4d4d.rigging import training
+    from n4d4d.rigging.confidence import shipped_model
+
+    if shipped_model() is not None:  # what the stage computes from each joint's recorded features
+        results = training.rescore(results, shipped_model())
     shipped = scoring.shipped_thresholds()
     at = f"confidence >= {shipped['kept']:.2f} kept, {shipped['merged']:.2f} merged"
+    learned = training.loco(results)
     if objects:
         console.print(scoring.object_table(results, shipped))
-    console.print(scoring.category_table(results, shipped, title=f"by category ({at})"))
+    console.print(scoring.category_table(results, shipped, title=f"by category, shipped model ({at})"))
+    console.print(scoring.category_table(
+        learned[0], learned[1], title="by category, leave-one-category-out (confidence model and threshold "
+                                      "fitted on the other categories)"))
     console.print(scoring.type_table(results, shipped, title=f"by true joint type ({at})"))
-    table, loco = scoring.pooled_table(results, shipped)
+    table, loco = scoring.pooled_table(results, shipped, learned=learned)
     console.print(table)
     for track, ts in loco.items():
         if ts:
             console.print(f"leave-one-category-out thresholds, {track}: "
                           + ", ".join(f"{c} {t:.2f}" for c, t in sorted(ts.items())))
+    if train is not None:
+        model = training.fit_results(results)
+        if model is None:
+            console.print("[red]no samples of both labels: nothing trained[/red]")
+        else:
+            training.write_model(model, train, results, learned)
+            console.print(f"confidence model written to {train} (thresholds {model.thresholds}), "
+                          f"model card {train.with_suffix('.md')}")
     skel = harness.summarize(results).get("skeleton")
     if skel:
         console.print(f"skeleton track: {skel['objects']} skins, CD-J2J {skel['cd_j2j']:.3f}, "
