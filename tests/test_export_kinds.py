@@ -69,7 +69,7 @@ KINDS = ["duck", "cabinet", "scissors", "cesium"]
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_simready_physics_rules_and_usd_validation_pass(kind, request):
-    from n4d4d.exporters.validate_simready import ValidatorUnavailable, simready_issues, usd_validation_issues
+    from n4d4d.validate.simready import ValidatorUnavailable, simready_issues, usd_validation_issues
 
     asset, files = request.getfixturevalue(kind)
     errors = [i for i in usd_validation_issues(files["usda"]) if i.severity == "error"]
@@ -131,7 +131,7 @@ def test_khronos_gltf_validator_no_errors_no_warnings(kind, request):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_n4d4d_validate_passes_its_own_structure_and_formats_agree(kind, request):
-    from n4d4d.exporters.validate import validate_paths
+    from n4d4d.validate import validate_paths
 
     asset, files = request.getfixturevalue(kind)
     reports = validate_paths([files["usda"].parent], physics=False)

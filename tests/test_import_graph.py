@@ -29,7 +29,7 @@ ROOTS = {"n4d4d": "n4d4d", "kernels": "n4d4d.kernels", "rigging": "n4d4d.rigging
 #: the pipeline drive them all, and nothing drives them). ``physics_validation`` holds two
 #: stages, the body (collision, mass, drives: before ``animate``) and the certificate (after it,
 #: which checks the clips): it may import ``deformation``, and deformation its body modules.
-DRIVERS = {"n4d4d.pipeline", "n4d4d.cli", "n4d4d.scenarios", "n4d4d.output"}
+DRIVERS = {"n4d4d.pipeline", "n4d4d.cli", "n4d4d.scenarios", "n4d4d.output", "n4d4d.validate"}
 LATER = {
     "n4d4d.kinematics": {"n4d4d.io", "n4d4d.volume", "n4d4d.generator", "n4d4d.kernels", "n4d4d.rigging",
                          "n4d4d.physics_validation", "n4d4d.deformation", "n4d4d.exporters", "n4d4d.report",

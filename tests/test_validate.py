@@ -11,7 +11,7 @@ import pytest
 from test_export_common import box_asset, hinged_asset
 
 from n4d4d.exporters import export
-from n4d4d.exporters.validate import validate_file, validate_paths
+from n4d4d.validate import validate_file, validate_paths
 
 pxr = pytest.importorskip("pxr")
 from pxr import Sdf, Usd, UsdPhysics  # noqa: E402
@@ -36,7 +36,7 @@ def test_own_exports_pass_and_agree(chest):
 
 def test_readers_recover_mass_and_joint_of_the_hand_made_asset(chest):
     """Each format read back gives the asset's masses (closed-form boxes) and its hinge."""
-    from n4d4d.exporters.validate_read import read_file
+    from n4d4d.validate.read import read_file
 
     asset = hinged_asset()
     for fmt in ("usda", "urdf", "mjcf"):

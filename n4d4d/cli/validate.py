@@ -1,7 +1,7 @@
 """``n4d4d validate FILE...``: check USD, URDF and MJCF files (n4d4d's or anyone's) before a
 simulator loads them: OpenUSD's and SimReady's validators, the SimReady physics rules that need
 no GPU, mass and inertia sanity, link overlap and rest in PyBullet and Newton, and cross-format
-agreement when a folder holds several formats (:mod:`n4d4d.exporters.validate`).
+agreement when a folder holds several formats (:mod:`n4d4d.validate`).
 
 Prints one table per file (rule, verdict, first reason) or, with ``--json``, one JSON document
 (a list of file reports). Exit status 1 when any check fails, 2 when no file was given.
@@ -29,7 +29,7 @@ def validate(
     """Validate simulator files: USD/SimReady rules, mass sanity, rest in two engines."""
     import json
 
-    from n4d4d.exporters.validate import validate_paths
+    from n4d4d.validate import validate_paths
 
     reports = validate_paths(files, physics=physics, seed=seed)
     if not reports:

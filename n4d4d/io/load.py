@@ -118,7 +118,7 @@ def read_scene(p: Path, suffix: str):
 def merge_coincident(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge vertices with bit-identical coordinates (``-0.0`` as ``0.0``) and drop unused ones;
     faces keep their order and number. Returns ``(vertices (V', 3), faces (F, 3))``."""
-    from n4d4d.volume._chain import unique_rows
+    from n4d4d.volume import unique_rows
 
     v = np.ascontiguousarray(np.asarray(vertices, dtype=np.float64) + 0.0)
     used = np.flatnonzero(np.bincount(np.asarray(faces).reshape(-1), minlength=len(v)))

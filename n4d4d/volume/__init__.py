@@ -7,11 +7,13 @@
 - :func:`decimate`: quadric simplification to a face budget that keeps the mesh closed.
 - :func:`mesh_quality`: watertight / manifold / orientation / volume figures.
 - :func:`remesh_watertight`: the static stage's remesh, all of the above with figures.
+- :func:`unique_rows`: distinct rows of an integer array (vertex welding by exact bits).
 - :func:`solidify`: an open sheet given a thickness (``--solidify T``), a closed solid.
 
 Heavy dependencies (warp, libigl, scikit-image, fast_simplification) load on first use.
 """
 
+from n4d4d.volume._chain import unique_rows
 from n4d4d.volume.simplify import decimate
 from n4d4d.volume.extract import extract_surface
 from n4d4d.volume.quality import mesh_quality
@@ -21,4 +23,4 @@ from n4d4d.volume.solidify import solidify
 from n4d4d.volume.sparse import SparseSDF
 
 __all__ = ["SparseSDF", "compute_sparse_sdf", "decimate", "estimate_memory_bytes",
-           "extract_surface", "mesh_quality", "remesh_watertight", "solidify"]
+           "extract_surface", "mesh_quality", "remesh_watertight", "solidify", "unique_rows"]

@@ -1,4 +1,4 @@
-"""USD reader of ``n4d4d validate`` (see :mod:`.validate_read`): UsdPhysics bodies, colliders,
+"""USD reader of ``n4d4d validate`` (see :mod:`.read`): UsdPhysics bodies, colliders,
 joints, mass and drives of any USD stage, and the SimReady physics rules that need no GPU.
 
 Rules (each a :class:`~n4d4d.asset.CheckResult` named after it):
@@ -11,7 +11,7 @@ Rules (each a :class:`~n4d4d.asset.CheckResult` named after it):
 - ``joint_connected``: in a multi-body asset every rigid body is reached by a joint;
 - ``drive_max_force``: every DriveAPI has a finite positive ``maxForce`` (SimReady DJ);
 - ``joint_frames``: the joint frame seen from body0 and from body1 agree at rest, within
-  :data:`~.validate_read.FRAME_POS_TOL_M` and :data:`~.validate_read.FRAME_ROT_TOL_RAD`;
+  :data:`~.read.FRAME_POS_TOL_M` and :data:`~.read.FRAME_ROT_TOL_RAD`;
 - ``collision_approximation``: every mesh collider authors ``physics:approximation``
   (MeshCollisionAPI), and none on a dynamic body is ``"none"`` (a triangle mesh, which PhysX
   does not simulate on dynamic bodies).
@@ -30,7 +30,7 @@ from n4d4d.asset import Drive, Joint, Mesh
 from n4d4d.errors import InputError
 from n4d4d.kinematics import safe_name
 
-from .validate_read import (FRAME_POS_TOL_M, FRAME_ROT_TOL_RAD, ReadResult, apply_transform, build_asset, check,
+from .read import (FRAME_POS_TOL_M, FRAME_ROT_TOL_RAD, ReadResult, apply_transform, build_asset, check,
                             mass_record, primitive)
 
 _DEFAULT_DENSITY = 1000.0  # UsdPhysics: density of a collider without material or MassAPI

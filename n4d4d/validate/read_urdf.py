@@ -1,4 +1,4 @@
-"""URDF reader of ``n4d4d validate`` (see :mod:`.validate_read`), per the URDF XML spec
+"""URDF reader of ``n4d4d validate`` (see :mod:`.read`), per the URDF XML spec
 (wiki.ros.org/urdf/XML): links' inertials and collisions at the zero joint configuration,
 joints with limits, ``<dynamics>`` damping.
 
@@ -21,7 +21,7 @@ from n4d4d.asset import Drive, Joint, Mesh
 from n4d4d.errors import MalformedFileError
 from n4d4d.kinematics import safe_name
 
-from .validate_read import ReadResult, build_asset, check, mass_record, primitive
+from .read import ReadResult, build_asset, check, mass_record, primitive
 
 
 def _floats(text: str | None, n: int, default: float = 0.0) -> np.ndarray:

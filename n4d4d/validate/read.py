@@ -18,7 +18,7 @@ properties as authored, drives as authored (SI per radian or metre), and
 
 Collision primitives (box, sphere, cylinder, capsule) become triangulated hulls through trimesh.
 The readers do not simulate and write nothing; mass sanity and physics checks on the returned
-asset are :mod:`.validate`'s.
+asset are :mod:`n4d4d.validate`'s.
 """
 
 from __future__ import annotations
@@ -133,15 +133,15 @@ def read_file(path: str | Path) -> ReadResult:
 
         raise MissingFileError("no such file", p)
     if suffix in (".usd", ".usda", ".usdc", ".usdz"):
-        from .validate_read_usd import read_usd
+        from .read_usd import read_usd
 
         return read_usd(p)
     if suffix == ".urdf":
-        from .validate_read_urdf import read_urdf
+        from .read_urdf import read_urdf
 
         return read_urdf(p)
     if suffix in (".xml", ".mjcf"):
-        from .validate_read_mjcf import read_mjcf
+        from .read_mjcf import read_mjcf
 
         return read_mjcf(p)
     raise InputError(f"n4d4d validate reads USD, URDF and MJCF files, not '{suffix}'", p)

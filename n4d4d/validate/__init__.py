@@ -3,11 +3,11 @@ loads it.
 
 Per file (:func:`validate_file`), every result a :class:`~n4d4d.asset.CheckResult`:
 
-1. the structural rules of its format (:mod:`.validate_read`: one articulation root, colliders,
+1. the structural rules of its format (:mod:`.read`: one articulation root, colliders,
    joint bodies, drive max force, joint frames, explicit collision approximation, URDF tree and
    effort limits, MJCF actuator force ranges);
 2. USD only: OpenUSD's own validators (``usd_validation``, pxr.UsdValidation: errors fail) and
-   the SimReady validator's physics features (``simready``; see :mod:`.validate_simready`),
+   the SimReady validator's physics features (``simready``; see :mod:`.simready`),
    skipped with a note when that package is absent;
 3. ``mass_inertia``: every body's mass is finite and positive, its principal moments positive and
    obeying the triangle inequality (I1 + I2 >= I3, a physical inertia tensor);
@@ -37,7 +37,7 @@ import numpy as np
 
 from n4d4d.asset import Asset, CheckResult
 
-from .validate_read import ReadResult, check, read_file
+from .read import ReadResult, check, read_file
 
 #: Triangle inequality slack of principal moments, relative to the largest (float32 files).
 INERTIA_REL_TOL = 1e-6
@@ -155,7 +155,7 @@ def physics_checks(asset: Asset, seed: int = 0, engines: tuple[str, ...] = ("pyb
     if "newton" in engines:
         from n4d4d.physics_validation import check_newton
 
-        from .usd import write_usd
+        from n4d4d.exporters.usd import write_usd
 
         with tempfile.TemporaryDirectory(prefix="n4d4d_validate_") as tmp:
             usd = write_usd(asset, Path(tmp) / "asset.usda")
@@ -208,7 +208,7 @@ def validate_file(path: str | Path, *, physics: bool = True, third_party: bool =
 
 
 def _third_party(path: Path, notes: list[str]) -> list[CheckResult]:
-    from .validate_simready import ValidatorUnavailable, simready_issues, usd_validation_issues
+    from .simready import ValidatorUnavailable, simready_issues, usd_validation_issues
 
     out = []
     for name, fn in (("usd_validation", usd_validation_issues), ("simready", simready_issues)):

@@ -1,4 +1,4 @@
-"""MJCF reader of ``n4d4d validate`` (see :mod:`.validate_read`) through ``mujoco.MjModel``:
+"""MJCF reader of ``n4d4d validate`` (see :mod:`.read`) through ``mujoco.MjModel``:
 MuJoCo compiles the XML (its own validation), then bodies, colliding geoms, joints and
 position actuators are read from the compiled model at ``qpos0`` (``mj_forward``).
 
@@ -19,7 +19,7 @@ from n4d4d.asset import Drive, Joint, Mesh
 from n4d4d.errors import InputError
 from n4d4d.kinematics import safe_name
 
-from .validate_read import ReadResult, build_asset, check, mass_record, primitive
+from .read import ReadResult, build_asset, check, mass_record, primitive
 
 
 def read_mjcf(path: Path) -> ReadResult:
