@@ -78,6 +78,8 @@ class BatchResult:
         main_file: the main exported file (``asset.usda`` ...), or None.
         reasons: why the physics checks failed ("" when passed).
         notes: remarks for the user (a renamed collision, a stale temporary removed).
+        clips: the motion clips with frame counts and verdicts, one line
+            (:func:`n4d4d.deformation.stage.summary_line`), or "".
     """
 
     job: Job
@@ -90,6 +92,7 @@ class BatchResult:
     main_file: str | None = None
     reasons: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    clips: str = ""
 
 
 def job_source(job: Job) -> Source:
@@ -247,8 +250,10 @@ def build_one(job: Job, out_dir: str, options: dict, keep_failed: bool = False, 
         main = next((str(folder / FILE_NAMES[f]) for f in FILE_NAMES if (folder / FILE_NAMES[f]).is_file()),
                     None)  # none in rejected/
         reasons = "; ".join(map(str, (asset.physics or {}).get("reasons", [])))
+        from n4d4d.deformation.stage import summary_line
+
         return BatchResult(job, asset.name, str(folder), asset.passed, None, time.perf_counter() - t0,
-                           main_file=main, reasons=reasons)
+                           main_file=main, reasons=reasons, clips=summary_line(asset))
     except N4d4dError as exc:
         return BatchResult(job, name or "", None, False, str(exc), time.perf_counter() - t0)
     except Exception as exc:  # one bad asset never stops a batch

@@ -117,7 +117,8 @@ def _run(jobs, out, opts, console, *, workers, backend, keep_failed, skip_existi
             elif r.skipped:
                 line("skipped", "cyan", f"{r.name}: {'passed' if r.passed else 'failed'} earlier -> {r.folder}")
             elif r.passed:
-                line("passed", "green", f"{r.name}: {r.main_file or r.folder} ({r.seconds:.1f} s)")
+                clips = f"; clips: {r.clips}" if r.clips else ""
+                line("passed", "green", f"{r.name}: {r.main_file or r.folder} ({r.seconds:.1f} s){clips}")
             else:
                 line("failed", "yellow", f"{r.name}: {r.reasons or 'physics checks failed'} -> {r.folder}")
             for note in r.notes:
@@ -161,7 +162,7 @@ def _command_parameters() -> list[inspect.Parameter]:
         P("workers", kw, annotation=int, default=typer.Option(
             1, "--workers", min=1, help="assets built at once (processes, or Ray tasks)")),
         P("backend", kw, annotation=str, default=typer.Option(
-            "local", "--backend", help="local | ray (pip install 'n4d4d[ray]')")),
+            "local", "--backend", help="local | ray (the ray extra: pip install 'n4d4d\\[ray]')")),
         P("skip_existing", kw, annotation=bool, default=typer.Option(
             False, "--skip-existing", help="skip inputs whose OUT/<name>/ is complete (verified by the "
                                            "hashes in its report.json); stale temporaries are removed")),
