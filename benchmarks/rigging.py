@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         t = {r.track: r for r in rs}
         k, m = t.get("kept"), t.get("merged")
         err = "; ".join(f"{r.track}: {r.error[:70]}" for r in rs if r.error)
-        over = [r.track for r in rs if r.seconds > a.budget]
+        over = [r.track for r in rs if (r.stage_seconds or r.seconds) > a.budget]
         name = str(p.relative_to(base)) if base in p.parents else str(p)
         print(f"{name:40s} {(k.true_joints if k else 0):6d} {(k.seconds if k else 0):8.1f} "
               f"{(m.seconds if m else 0):9.1f}  {err}{' OVER BUDGET: ' + ','.join(over) if over else ''}",

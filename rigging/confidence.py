@@ -2,11 +2,13 @@
 is right, from the description of the winning hypothesis (:func:`n4d4d.rigging.joints._features`).
 
 What it does: maps a joint's features (the hypothesis' prior and sweep usefulness, its family
-and kind, the pair's shape and contact, the free range, how many other large parts the child
-also touches, whether the separability check shrank its range, and whether the parts came
-from a merged mesh's pieces) to ``P(the joint is right)`` with an L2-regularised logistic
-regression (fitted by Newton's method, features standardised), trained on the development
-set and the procedural families (``benchmarks/rigging.py train``). A joint is *right* when
+and kind, the pair's shape and contact, the free range, how many other parts the child
+also touches, whether the separability check shrank its range) to ``P(the joint is right)``
+with an L2-regularised logistic regression (fitted by Newton's method, features
+standardised), one per part source: ``declared`` parts (a URDF's links, labelled sub-meshes)
+and a merged mesh's ``components`` (pieces, most of them glued to their neighbours, so the
+same hypothesis is right far less often there). Trained on the development set, the
+procedural families and pybullet_data's robots (``n4d4d eval rigging --train``). A joint is *right* when
 it has the true joint's motion class and, for a movable one, an axis within
 :data:`AXIS_OK_DEG` of the truth. The shipped weights and the thresholds chosen with them
 live in ``rigging/weights/joint_confidence.json`` (model card beside it); without that file
@@ -34,50 +36,66 @@ NUMERIC = ("prior", "use", "score", "thinness", "normal_thin", "lever_n", "neste
 LOGS = ("size", "rel", "h_lat", "gap", "degree")  # log10(x + 1e-3): sizes and counts spread over decades
 
 
+SOURCES = ("declared", "components")
+
+
 def feature_names() -> list[str]:
     """Names of the model's inputs, in order."""
-    return (list(NUMERIC) + [f"log_{k}" for k in LOGS] + ["components"] + [f"family_{f}" for f in FAMILIES]
+    return (list(NUMERIC) + [f"log_{k}" for k in LOGS] + [f"family_{f}" for f in FAMILIES]
             + [f"kind_{k}" for k in KINDS])
 
 
-def feature_vector(features: dict, components: bool) -> np.ndarray:
+def feature_vector(features: dict) -> np.ndarray:
     """``(D,) float64`` input of the model from a joint's feature dict (missing values 0)."""
     x = [float(features.get(k, 0.0) or 0.0) for k in NUMERIC]
     x += [float(np.log10(float(features.get(k, 0.0) or 0.0) + 1e-3)) for k in LOGS]
-    x.append(float(components))
     x += [float(features.get("family") == f) for f in FAMILIES]
     x += [float(features.get("kind") == k) for k in KINDS]
     return np.asarray(x, np.float64)
 
 
 @dataclass(frozen=True)
-class ConfidenceModel:
-    """Logistic regression ``sigmoid(w . (x - mean) / scale + b)``; ``thresholds`` the
-    confidence below which a joint is fused, by part source (``declared``, ``components``)."""
+class Logistic:
+    """One logistic regression ``sigmoid(w . (x - mean) / scale + b)``."""
 
-    names: tuple
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
     bias: float
-    thresholds: dict
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``(N,)`` probabilities for inputs ``(N, D)``."""
         z = ((np.atleast_2d(X) - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "weights": self.weights.tolist(),
+                "bias": self.bias}
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """One :class:`Logistic` per part source (``declared``, ``components``) and the
+    confidence below which a joint is fused, by part source (``thresholds``)."""
+
+    names: tuple
+    models: dict
+    thresholds: dict
+
+    def predict(self, X: np.ndarray, source: str) -> np.ndarray:
+        """``(N,)`` probabilities for inputs ``(N, D)`` of parts from ``source``."""
+        return self.models[source].predict(X)
+
     def to_json(self, **extra) -> str:
         """The model as JSON (``extra`` keys added: provenance, figures)."""
-        return json.dumps({"features": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                           "weights": self.weights.tolist(), "bias": self.bias, "thresholds": self.thresholds,
-                           **extra}, indent=1)
+        return json.dumps({"features": list(self.names), "models": {k: m.to_dict() for k, m in self.models.items()},
+                           "thresholds": self.thresholds, **extra}, indent=1)
 
 
-def fit(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iters: int = 50) -> ConfidenceModel:
-    """Fit the logistic regression to inputs ``X (N, D)`` and labels ``y (N,)`` in {0, 1}
+def fit(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iters: int = 50) -> Logistic:
+    """Fit one logistic regression to inputs ``X (N, D)`` and labels ``y (N,)`` in {0, 1}
     (Newton-Raphson / IRLS on the L2-penalised log-likelihood, ``l2`` on standardised
-    weights, the bias unpenalised). Thresholds are left empty."""
+    weights, the bias unpenalised)."""
     X = np.asarray(X, np.float64)
     y = np.asarray(y, np.float64)
     mean = X.mean(0)
@@ -95,7 +113,7 @@ def fit(X: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iters: int = 50) -> Co
         w -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return ConfidenceModel(tuple(feature_names()), mean, scale, w[:-1], float(w[-1]), {})
+    return Logistic(mean, scale, w[:-1], float(w[-1]))
 
 
 def from_json(text: str) -> ConfidenceModel:
@@ -103,8 +121,9 @@ def from_json(text: str) -> ConfidenceModel:
     d = json.loads(text)
     if d["features"] != feature_names():
         raise ValueError("joint confidence weights were trained on other features: retrain them")
-    return ConfidenceModel(tuple(d["features"]), np.asarray(d["mean"]), np.asarray(d["scale"]),
-                           np.asarray(d["weights"]), float(d["bias"]), dict(d.get("thresholds", {})))
+    models = {k: Logistic(np.asarray(m["mean"]), np.asarray(m["scale"]), np.asarray(m["weights"]), float(m["bias"]))
+              for k, m in d["models"].items()}
+    return ConfidenceModel(tuple(d["features"]), models, dict(d.get("thresholds", {})))
 
 
 @lru_cache(maxsize=1)
@@ -119,9 +138,10 @@ def joint_confidence(features: dict | None, rule_score: float, components: bool)
     """Confidence of one inferred joint: the shipped model's probability, or ``rule_score``
     (prior x usefulness) without a model or features."""
     model = shipped_model()
-    if model is None or not features:
+    source = "components" if components else "declared"
+    if model is None or not features or source not in model.models:
         return float(rule_score)
-    return float(model.predict(feature_vector(features, components))[0])
+    return float(model.predict(feature_vector(features), source)[0])
 
 
 def threshold(part_source: str) -> float:

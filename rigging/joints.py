@@ -49,6 +49,7 @@ from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
 from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
 
 FULL_TURN_TOL = np.deg2rad(1.0)
+MANY_PARTS = 80  # above it the contact graph skips its winding-number term
 PROBE_GRID = 48  # cells along the child's diagonal for its interior probes
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,13 @@ def hull_volume(part: PartGeometry) -> float:
         return 0.0
 
 
-def contact_graph(parts: list[PartGeometry]):
+def contact_graph(parts: list[PartGeometry], deadline: float | None = None):
     """The parts' contact graph: a ``networkx.Graph`` whose edges carry ``weight`` (see
     :func:`kinematic_tree`) and ``touch`` (True when the two parts come within 1 % of the
-    smaller one's diagonal of each other)."""
+    smaller one's diagonal of each other). Once ``deadline`` (``time.monotonic()`` s) has
+    passed, the remaining pairs are weighted by their bounding boxes' gap alone (and do not
+    touch); with more than :data:`MANY_PARTS` parts the inside term of the bond is left out
+    (a winding number per pair: minutes for a rack of 200 rods)."""
     import networkx as nx
 
     g = nx.Graph()
@@ -78,14 +82,15 @@ def contact_graph(parts: list[PartGeometry]):
         for j in range(i + 1, len(parts)):
             a, b = parts[i], parts[j]
             box_gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo[i] - hi[j], lo[j] - hi[i]))))
-            if box_gap > 0.05 * D:  # far apart: the boxes' gap bounds the distance from below
+            late = deadline is not None and time.monotonic() > deadline
+            if box_gap > 0.05 * D or late:  # far apart: the boxes' gap bounds the distance from below
                 g.add_edge(a.name, b.name, weight=box_gap / D + 0.05, touch=False)
                 continue
             da, db = b.distance(a.points), a.distance(b.points)
             gap = float(min(da.min(), db.min()))
             small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
             bond = float((d_small <= 0.01 * small.diag).mean())
-            if gap <= 0.05 * D:
+            if gap <= 0.05 * D and len(parts) <= MANY_PARTS:
                 bond += float(large.inside(small.points).mean())
             g.add_edge(a.name, b.name, weight=gap / D + 0.05 * (1.0 - min(bond, 1.0)),
                        touch=bool(gap <= 0.01 * min(a.diag, b.diag)))
@@ -380,20 +385,24 @@ def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartG
 def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
                  deadline: float | None = None) -> list[InferredJoint]:
     """Joints of the kinematic tree of ``parts``: one :class:`InferredJoint` per tree edge
-    (fixed where nothing moves or once ``deadline`` has passed), each range then checked for
-    separability against the other parts (:func:`separable_range`)."""
+    (fixed where nothing moves), each range then checked for separability against the other
+    parts (:func:`separable_range`). Once ``deadline`` has passed, joints not yet inferred or
+    not yet checked are fixed (a joint never checked for separability is not emitted)."""
     by_name = {p.name: p for p in parts}
     lo = np.min([p.vertices.min(0) for p in parts], axis=0)
     hi = np.max([p.vertices.max(0) for p in parts], axis=0)
     object_diag = float(np.linalg.norm(hi - lo))
-    graph = contact_graph(parts)
+    graph = contact_graph(parts, deadline)
     edges = kinematic_tree(parts, root, graph)
     joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline) for a, b in edges]
     subtree = _subtrees(edges)
     out = []
     for j in joints:
-        if j.type == "fixed" or (deadline is not None and time.monotonic() > deadline):
+        if j.type == "fixed":
             out.append(j)
+            continue
+        if deadline is not None and time.monotonic() > deadline:  # not checked: not emitted
+            out.append(InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0, j.source + "+unchecked"))
             continue
         # glued into a structure: touching other parts as large as half the child (a wall
         # between walls) besides its parent and what it carries
