@@ -55,23 +55,32 @@ UsdWriter = Callable[[Asset, Path], Path]
 
 
 def _fidelity_checks(asset: Asset, th: Thresholds, seed: int) -> list[CheckResult]:
-    from .fidelity import collision_fidelity, fidelity_misses
+    """One "collision_fidelity" check per part, from the collision stage's figures (or measured
+    now); a part small beside its asset is judged at the asset's scale
+    (:func:`.fidelity.fidelity_misses`), as the decomposition judged it."""
+    from .fidelity import asset_scale, collision_fidelity, fidelity_misses
 
     record = next((s for s in reversed(asset.stages) if s.name == "collision"), None)
     parts = (record.figures.get("parts", {}) if record is not None else {})
+    bounds = np.array([p.mesh.bounds for p in asset.parts])
+    diagonal = float(np.linalg.norm(bounds[:, 1].max(axis=0) - bounds[:, 0].min(axis=0))) if len(asset.parts) > 1 else None
     checks = []
     for part in asset.parts:
         t0 = time.perf_counter()
         fig = parts.get(part.name, {}).get("fidelity")
         if fig is None:
             fig = collision_fidelity(part.mesh, asset.collision[part.name], samples=th.fidelity.samples, seed=seed)
+            scale = asset_scale(part.mesh.diagonal, diagonal, th.fidelity)
+            if scale is not None:
+                fig["asset_scale"] = scale
         misses = fidelity_misses(fig, th.fidelity)
         checks.append(CheckResult(
             name="collision_fidelity", engine="", part=part.name, passed=not misses,
             measured={"hulls": len(asset.collision[part.name]),
                       "max_hull_vertices": max(len(h.vertices) for h in asset.collision[part.name]),
                       **{k: fig[k] for k in ("mean_pct", "p95_pct", "hausdorff_pct", "volume_ratio",
-                                             "over_volume_ratio", "under_volume_ratio")}},
+                                             "over_volume_ratio", "under_volume_ratio")},
+                      "asset_scale": fig.get("asset_scale")},
             threshold={k: v for k, v in as_dict(th.fidelity).items() if k.startswith(("max_", "min_"))},
             reasons=tuple(f"part {part.name}: {m}" for m in misses), seconds=time.perf_counter() - t0))
     return checks

@@ -56,7 +56,7 @@ from n4d4d.asset import Mesh
 from n4d4d.budget import Budget, HangError
 from n4d4d.errors import EmptyMeshError, InputError, TimeBudgetError
 
-from .fidelity import collision_fidelity, fidelity_misses
+from .fidelity import asset_scale, collision_fidelity, fidelity_misses
 from .hulls import hull_of, merge_to_budget, reduce_hull
 from .thresholds import FidelityThresholds, as_dict
 
@@ -173,7 +173,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
                          threshold: float = 0.04, time_budget_s: float = 60.0, seed: int = 0,
                          name: str = "", settings: CoacdSettings | None = None,
                          fidelity: FidelityThresholds | None = None,
-                         budget: Budget | None = None, prefer_convex: bool = False) -> tuple[tuple[Mesh, ...], dict]:
+                         budget: Budget | None = None,
+                         asset_diagonal: float | None = None) -> tuple[tuple[Mesh, ...], dict]:
     """Convex hulls of a closed part mesh, within hull, vertex and CPU-time budgets.
 
     An open mesh whose only openings are seams (vertices duplicated along UV or normal
@@ -201,9 +202,11 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
         budget: a running :class:`~n4d4d.budget.Budget` to use instead of a fresh one of
             ``time_budget_s`` CPU seconds.
-        prefer_convex: take the convex fast path whenever the (reduced) convex hull meets the
-            fidelity bounds, whatever the part's convexity ratio (the collision stage sets it
-            for parts small beside their asset: :data:`.stages.SMALL_PART_FRACTION`).
+        asset_diagonal: the whole asset's bounding-box diagonal (m) when the part is one of
+            several: a part small beside it (:attr:`FidelityThresholds.small_part_fraction`) is
+            judged at the asset's scale (:func:`.fidelity.fidelity_misses`; its fidelity
+            figures carry ``asset_scale``) and takes the convex fast path whenever its hull meets
+            the bounds so judged, whatever its convexity ratio.
 
     Returns:
         ``(hulls, figures)``: closed convex :class:`Mesh` es (outward faces, asset frame), and a
@@ -250,16 +253,17 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     if full is None or abs(tm.volume) <= 0:
         raise EmptyMeshError("the part encloses no volume (flat or empty)", name or None)
     convexity = float(abs(tm.volume) / full.volume)
+    small = asset_scale(mesh.diagonal, asset_diagonal, fidelity) is not None
+    big = asset_diagonal if small else None  # judge at the asset's scale (small parts only)
     shells = closed_shells(tm)
     if len(shells) <= 1:
         hulls, method, attempts, fid, used = _decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
-                                                              fidelity, seed, budget, reserve, name,
-                                                              prefer_convex=prefer_convex)
+                                                              fidelity, seed, budget, reserve, name, asset_diagonal=big)
         shell_figures = None
     else:
         hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
-                                                                 fidelity, seed, budget, reserve, name)
-        method, fid = "shells", collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+                                                                 fidelity, seed, budget, reserve, name, big)
+        method, fid = "shells", measure(mesh, hulls, fidelity, seed, big)
         if len(shells) > max_hulls:  # hulls had to bridge the gaps between shells: say why, and the way out
             fid = {**fid, "hint": f"the part is {len(shells)} separate shells, more than the {max_hulls} hulls "
                                   f"allowed: hulls bridge the gaps between shells (--max-hulls {len(shells)} "
@@ -288,7 +292,18 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     return tuple(hulls), figures
 
 
-def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name):
+def measure(mesh: Mesh, hulls, fidelity: FidelityThresholds, seed: int, asset_diagonal: float | None) -> dict:
+    """:func:`.fidelity.collision_fidelity` of ``hulls`` against ``mesh``, with ``asset_scale``
+    (mesh diagonal / ``asset_diagonal``) added when ``asset_diagonal`` is given: the figures of a
+    small part, judged at the asset's scale by :func:`.fidelity.fidelity_misses`."""
+    fid = collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+    if asset_diagonal:
+        fid["asset_scale"] = float(mesh.diagonal / asset_diagonal)
+    return fid
+
+
+def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
+                      asset_diagonal=None):
     """Each shell on its own (hull budget by volume, CPU budget by faces), then merged to budget."""
     if len(shells) >= max_hulls:  # a hull per shell at most: hull them all, merge the cheapest
         hulls = merge_to_budget([Mesh(np.asarray(s.vertices), np.asarray(s.faces)) for s in shells],
@@ -311,7 +326,7 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
         fid_i = replace(fidelity, samples=max(2000, int(fidelity.samples * float(s.area) / area)))
         h, method, att, _fid, used = _decompose_shell(part, s, int(share[i]), max_vertices, settings, fid_i,
                                                       seed, part_budget, reserve,
-                                                      name, shell=int(i))
+                                                      name, shell=int(i), asset_diagonal=asset_diagonal)
         hulls += h
         attempts += [{**a, "shell": int(i)} for a in att]
         figs.append({"shell": int(i), "faces": len(s.faces), "volume_m3": float(vols[i]), "method": method,
@@ -322,7 +337,7 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
 
 
 def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
-                     shell=None, prefer_convex=False):
+                     shell=None, asset_diagonal=None):
     """Fast path or CoACD (with finer retries) for one connected shell; a fallback
     (:mod:`.fallback`) when the budget stops CoACD before a result meets the bounds.
 
@@ -341,9 +356,9 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
     if max_hulls == 1:  # one hull is all the budget allows: its convex hull, nothing to choose
         return [reduce_hull(full.vertices, max_vertices)], "convex", [], None, settings
     candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
-    if convexity >= fidelity.convex_fast_path_ratio or prefer_convex:
+    if convexity >= fidelity.convex_fast_path_ratio or asset_diagonal is not None:
         hull = reduce_hull(full.vertices, max_vertices)
-        fid = collision_fidelity(mesh, [hull], samples=fidelity.samples, seed=seed)
+        fid = measure(mesh, [hull], fidelity, seed, asset_diagonal)
         candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
     thr, stopped = settings.threshold, None
     v = f = None
@@ -374,7 +389,7 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         hulls = _finish([p[0] for p in pieces], max_hulls, max_vertices)
         if not hulls:
             raise InputError("CoACD returned no usable (non-flat) hull", name or None)
-        fid = collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+        fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
         misses = fidelity_misses(fid, fidelity)
         attempts.append({"threshold": thr, "preprocess": settings.preprocess_mode, "seconds": time.perf_counter() - t1,
                          "cpu_seconds": cpu, "coacd_cpu_seconds": cpu, "hulls": len(hulls), **_summary(fid),
@@ -384,7 +399,8 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
     if stopped is not None and not any(not c[0] for c in candidates):
         extra, att = fallback_candidates(mesh, full, v if v is not None else mesh.vertices,
                                          f if f is not None else mesh.faces, max_hulls, max_vertices, settings,
-                                         fidelity, seed, reserve, name, reason=stopped, shell=shell)
+                                         fidelity, seed, reserve, name, reason=stopped, shell=shell,
+                                         asset_diagonal=asset_diagonal)
         candidates += extra
         attempts += att
     if not candidates:  # unreachable: the fallback always has the convex hull

@@ -27,7 +27,7 @@ from dataclasses import replace
 from n4d4d.budget import Budget, HangError
 from n4d4d.errors import InputError, TimeBudgetError
 
-from .fidelity import collision_fidelity, fidelity_misses
+from .fidelity import fidelity_misses
 from .hulls import merge_to_budget, reduce_hull
 
 #: Share of the search budget a fallback may spend on top of it, and its floor and ceiling
@@ -105,14 +105,16 @@ class Reserve:
                 "events": self.events, "text": text}
 
 
-def _candidate(mesh, hulls, method, fidelity, seed):
-    fid = collision_fidelity(mesh, hulls, samples=fidelity.samples, seed=seed)
+def _candidate(mesh, hulls, method, fidelity, seed, asset_diagonal=None):
+    from .decomposition import measure
+
+    fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
     return (fidelity_misses(fid, fidelity), fid["p95_pct"], method, list(hulls), fid)
 
 
 def fallback_candidates(mesh, full, vertices, faces, max_hulls: int, max_vertices: int, settings, fidelity,
                         seed: int, reserve: Reserve, name: str, *, reason: str,
-                        shell: int | None = None) -> tuple[list, list[dict]]:
+                        shell: int | None = None, asset_diagonal: float | None = None) -> tuple[list, list[dict]]:
     """Candidates of steps 1-3 (module docstring) for one shell, cheapest first, stopping at
     the first that meets the bounds.
 
@@ -124,6 +126,8 @@ def fallback_candidates(mesh, full, vertices, faces, max_hulls: int, max_vertice
         reserve: the part's :class:`Reserve` (drawn from, and told what happened).
         name: for errors. reason: why the search stopped ("cpu budget" or "hang").
         shell: the shell's index, or None for a one-shell part.
+        asset_diagonal: the asset's diagonal (m) for a small part judged at the asset's scale
+            (:func:`.decomposition.measure`), or None.
 
     Returns:
         ``(candidates, attempts)``: ``(misses, p95, method, hulls, fidelity)`` tuples (methods
@@ -134,7 +138,7 @@ def fallback_candidates(mesh, full, vertices, faces, max_hulls: int, max_vertice
     event = {"shell": shell, "reason": reason, "tried": []}
     reserve.record(event)
     hull = reduce_hull(full.vertices, max_vertices)
-    out = [_candidate(mesh, [hull], "convex-hull", fidelity, seed)]
+    out = [_candidate(mesh, [hull], "convex-hull", fidelity, seed, asset_diagonal)]
     event["tried"].append({"method": "convex-hull", "passed": not out[-1][0]})
     steps = (("coacd-coarse", 0.5, COACD_COMMAND, coarse_settings(settings).kwargs(max_hulls, seed)),
              ("vhacd", 1.0, VHACD_COMMAND, {**VHACD_OPTIONS, "maxNumVerticesPerCH": int(max_vertices)}))
@@ -148,7 +152,7 @@ def fallback_candidates(mesh, full, vertices, faces, max_hulls: int, max_vertice
             if len(hulls) > max_hulls:
                 hulls = merge_to_budget(hulls, max_hulls, max_vertices)
             if hulls:
-                out.append(_candidate(mesh, hulls, method, fidelity, seed))
+                out.append(_candidate(mesh, hulls, method, fidelity, seed, asset_diagonal))
                 event["tried"].append({"method": method, "cpu_seconds": budget.cpu_used(), "hulls": len(hulls),
                                        "passed": not out[-1][0]})
         except TimeBudgetError as exc:

@@ -126,18 +126,35 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     }
 
 
+def asset_scale(part_diagonal: float, asset_diagonal: float | None, thresholds: FidelityThresholds) -> float | None:
+    """``part_diagonal / asset_diagonal`` when the part is small beside its asset
+    (:attr:`FidelityThresholds.small_part_fraction`; both in metres), else None (a part judged
+    at its own scale, the default; None ``asset_diagonal``: a one-part asset)."""
+    if asset_diagonal is None or asset_diagonal <= 0:
+        return None
+    ratio = float(part_diagonal) / float(asset_diagonal)
+    return ratio if ratio <= thresholds.small_part_fraction else None
+
+
 def fidelity_misses(figures: dict, thresholds: FidelityThresholds) -> list[str]:
     """Reasons (empty when none) why ``figures`` from :func:`collision_fidelity` miss the bounds,
-    followed by the decomposition's ``hint`` (the cause and the way out) when ``figures`` has one."""
+    followed by the decomposition's ``hint`` (the cause and the way out) when ``figures`` has one.
+
+    Figures with an ``asset_scale`` (a small part, :func:`asset_scale`; the decomposition adds
+    it) are judged at the asset's scale: distances times ``asset_scale`` (% of the asset's
+    diagonal) against the same bounds, and no volume-ratio bound."""
     out = []
-    if figures["p95_pct"] > thresholds.max_hausdorff_p95_pct:
-        out.append(f"surface distance p95 {figures['p95_pct']:.2f}% of diagonal > "
+    k = figures.get("asset_scale")
+    unit = "of diagonal" if k is None else "of the asset's diagonal (small part)"
+    k = 1.0 if k is None else float(k)
+    if k * figures["p95_pct"] > thresholds.max_hausdorff_p95_pct:
+        out.append(f"surface distance p95 {k * figures['p95_pct']:.2f}% {unit} > "
                    f"{thresholds.max_hausdorff_p95_pct}%")
-    if figures["mean_pct"] > thresholds.max_mean_distance_pct:
-        out.append(f"mean surface distance {figures['mean_pct']:.2f}% of diagonal > "
+    if k * figures["mean_pct"] > thresholds.max_mean_distance_pct:
+        out.append(f"mean surface distance {k * figures['mean_pct']:.2f}% {unit} > "
                    f"{thresholds.max_mean_distance_pct}%")
     r = figures["volume_ratio"]
-    if not thresholds.min_volume_ratio <= r <= thresholds.max_volume_ratio:
+    if figures.get("asset_scale") is None and not thresholds.min_volume_ratio <= r <= thresholds.max_volume_ratio:
         out.append(f"hull volume ratio {r:.3f} outside [{thresholds.min_volume_ratio}, "
                    f"{thresholds.max_volume_ratio}]")
     if out and figures.get("hint"):  # the decomposition knows why (e.g. more shells than hulls)

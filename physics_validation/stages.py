@@ -35,13 +35,6 @@ def _label(asset: Asset, part: str | None = None) -> str:
     return f"{src} (part {part})" if part and len(asset.parts) > 1 else src
 
 
-#: A part whose bounding-box diagonal is at most this fraction of its asset's takes the convex
-#: fast path whenever its convex hull meets the fidelity bounds (measured, as always, in % of
-#: the part's own diagonal: a hull 5% off a 1 cm button is 0.5 mm off, 0.25% of a 20 cm remote).
-#: PartNet-Mobility's remote 100270 has 46 such buttons; CoACD gave each 11-15 hulls for ~2 CPU s.
-SMALL_PART_FRACTION = 0.2
-
-
 def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int = 64,
                     time_budget_s: float = 60.0, seed: int = 0,
                     fidelity: FidelityThresholds | None = None) -> Asset:
@@ -60,8 +53,9 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         seed: CoACD and fidelity-sampling seed.
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
 
-    A part small beside its asset (:data:`SMALL_PART_FRACTION`) is given its convex hull when
-    that meets the fidelity bounds, without CoACD: small parts cost a hull each, not a search.
+    A part small beside its asset (:attr:`FidelityThresholds.small_part_fraction`) is judged at
+    the asset's scale and given its convex hull when that meets the bounds so judged, without
+    CoACD: small parts cost a hull each, not a search.
 
     Returns:
         The asset with ``collision`` = part name -> hulls, and a "collision" stage record
@@ -84,11 +78,10 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
     bounds = np.array([p.mesh.bounds for p in asset.parts])  # (P, 2, 3)
     diagonal = float(np.linalg.norm(bounds[:, 1].max(axis=0) - bounds[:, 0].min(axis=0)))
     for part in asset.parts:
-        small = len(asset.parts) > 1 and part.mesh.diagonal <= SMALL_PART_FRACTION * diagonal
         hulls, fig = convex_decomposition(part.mesh, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
                                           time_budget_s=time_budget_s, seed=seed, name=_label(asset, part.name),
-                                          fidelity=fidelity, prefer_convex=small)
-        fig["small_part"] = bool(small)
+                                          fidelity=fidelity, asset_diagonal=diagonal if len(asset.parts) > 1 else None)
+        fig["small_part"] = "asset_scale" in fig["fidelity"]
         collision[part.name] = hulls
         per_part[part.name] = {k: v for k, v in fig.items() if k not in ("thresholds",)}
         notes += fig["notes"]

@@ -212,3 +212,37 @@ def test_more_shells_than_hulls_says_why_and_how_to_fix():
     hulls, fig = convex_decomposition(part, max_hulls=40, max_hull_vertices=16)
     assert fig["fidelity_passed"] and len(hulls) == 40 and abs(fig["volume_ratio"] - 1.0) < 0.02
     assert "hint" not in fig["fidelity"]
+
+
+def test_small_thin_shell_part_takes_the_convex_fast_path_judged_at_the_asset_scale():
+    """A 2 cm hollow cap (a button, a thin shell) on a 30 cm box: its convex hull fills the cap
+    (volume ratio ~3, p95 distance far over 5% of the cap's own diagonal), but at the scale of
+    the asset it is well within the bounds: one hull, no CoACD run, and the certificate's
+    fidelity check judges it the same way."""
+    from n4d4d.asset import Asset, Part
+    from n4d4d.physics_validation.certificate import _fidelity_checks
+    from n4d4d.physics_validation.fidelity import fidelity_misses
+    from n4d4d.physics_validation.thresholds import FidelityThresholds, Thresholds
+
+    body = trimesh.creation.box(extents=[0.3, 0.2, 0.1])
+    body.apply_translation([0.0, 0.0, 0.05])
+    outer = trimesh.creation.cylinder(radius=0.01, height=0.01, sections=48)
+    inner = trimesh.creation.cylinder(radius=0.008, height=0.01, sections=48)
+    inner.apply_translation([0.0, 0.0, -0.002])  # open at the bottom: a cap 2 mm thick
+    cap = trimesh.boolean.difference([outer, inner], engine="manifold")
+    cap.apply_translation([0.05, 0.0, 0.105])
+    assert cap.is_watertight and cap.volume / cap.convex_hull.volume < 0.5  # thin, far from convex
+    asset = Asset(name="box_with_button", parts=(Part("body", Mesh.from_trimesh(body)),
+                                                 Part("button", Mesh.from_trimesh(cap))))
+    out = collision_stage(asset, max_hulls=8)
+    fig = out.stages[-1].figures["parts"]["button"]
+    assert fig["small_part"] and fig["method"] == "convex" and fig["attempts"] == [] and len(out.collision["button"]) == 1
+    fid = dict(fig["fidelity"])
+    scale = fid.pop("asset_scale")
+    # Independently: the cap's diagonal over the asset's (0.3 x 0.2 x 0.11 m box and cap).
+    assert scale == pytest.approx(np.linalg.norm([0.02, 0.02, 0.01]) / np.linalg.norm([0.3, 0.2, 0.11]), rel=0.02)
+    assert fidelity_misses(fid, FidelityThresholds())  # at its own scale it would miss
+    assert fig["fidelity_passed"] and scale * fid["p95_pct"] < 5.0
+    assert out.stages[-1].figures["parts"]["body"]["small_part"] is False
+    checks = {c.part: c for c in _fidelity_checks(out, Thresholds(), seed=0)}
+    assert checks["button"].passed and checks["button"].measured["asset_scale"] == pytest.approx(scale)
