@@ -66,7 +66,9 @@ def physics(asset, engines=("pybullet", "newton"), seed: int = 0) -> dict:
     w0, c0 = time.perf_counter(), _cpu()
     a = collision_stage(asset, seed=seed)
     w1, c1 = time.perf_counter(), _cpu()
-    a = stability_stage(mass_stage(a), seed=seed, engines=engines)
+    from n4d4d.exporters.usd import write_usd  # Newton checks the exported USD, as the pipeline has it
+
+    a = stability_stage(mass_stage(a), seed=seed, engines=engines, usd_writer=write_usd)
     w2, c2 = time.perf_counter(), _cpu()
     parts = a.stages[-3].figures["parts"]
     fid = [p["fidelity"] for p in parts.values()]
