@@ -41,6 +41,9 @@ class BuildOptions(BaseModel):
         "auto", description="up axis of the file: auto reads glTF y up (its spec), a sample as its URDF says, "
         "and OBJ/STL/PLY/OFF the way that stands as authored (z unless only the y reading stands; the load "
         "stage's record says why)")
+    solidify: float | None = Field(None, gt=0, description="wall thickness (m) given to an open sheet "
+                                   "(zero-thickness input), offset symmetrically about it; default: a flat "
+                                   "or open sheet is refused")
     resolution: int = Field(256, ge=16, le=1024, description="sparse SDF grid cells along the longest side")
     max_faces: int = Field(20_000, ge=100, description="face budget of the visual mesh")
     remesh: Literal["auto", "always", "never"] = Field(

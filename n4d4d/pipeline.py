@@ -63,7 +63,8 @@ def _rest_pose(asset: Asset, opts: BuildOptions) -> Asset:
     if opts.rest_pose == "keep" or asset.parts:
         why = "--rest-pose keep" if opts.rest_pose == "keep" else "input declares parts and joints"
         return asset.with_stage(StageRecord("rest_pose", 0.0, {"rotated": False, "kept_because": why}))
-    return rest_pose_stage(asset, seed=opts.seed)
+    return rest_pose_stage(asset, seed=opts.seed, time_budget_s=opts.simulation_time_budget,
+                           memory_budget_bytes=int(opts.memory_budget_gb * 2**30))
 
 
 def _static(asset: Asset, opts: BuildOptions) -> Asset:

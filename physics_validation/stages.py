@@ -277,7 +277,8 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
     return asset.with_stage(StageRecord("physics", time.perf_counter() - t0, figures), physics=report)
 
 
-def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1) -> Asset:
+def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, time_budget_s: float = 60.0,
+                    memory_budget_bytes: int | None = None) -> Asset:
     """Turn the loaded mesh onto the stable resting face nearest its authored orientation.
 
     Runs before the static stage (so the volume, parts and hulls are all built in the stable
@@ -291,6 +292,10 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1) 
         asset: with ``source_mesh`` (asset frame, metres, Z up).
         seed: seeds the tilt that starts the fall.
         min_angle_rad: smaller turns are left undone (the authored pose already rests).
+        time_budget_s: simulation seconds of the search; past it the authored pose is kept and
+            the record says ``budget_exceeded`` (a note too).
+        memory_budget_bytes: refuse, before any work, a mesh whose search would need more
+            (:func:`.rest_pose.estimate_memory_bytes`); None: no limit.
 
     Returns:
         The asset with ``source_mesh`` turned (unchanged if stable), a "rest_pose" stage record
@@ -298,23 +303,35 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1) 
 
     Raises:
         StageInputError: no source mesh. EmptyMeshError: no volume at all.
+        MemoryBudgetError: the search would exceed ``memory_budget_bytes``.
     """
     import numpy as np
     import trimesh
 
     from n4d4d.asset import Mesh
 
-    from .rest_pose import stable_orientation
+    from .rest_pose import estimate_memory_bytes, probe_hull, stable_orientation
 
     asset.require("rest_pose", "source_mesh")
     t0 = time.perf_counter()
     src = asset.source_mesh
+    need = estimate_memory_bytes(len(src.faces))
+    if memory_budget_bytes is not None and need > memory_budget_bytes:
+        from n4d4d.errors import MemoryBudgetError
+
+        raise MemoryBudgetError(f"the rest-pose search of {len(src.faces)} faces would need about "
+                                f"{need / 2**30:.1f} GiB, over the {memory_budget_bytes / 2**30:.1f} GiB budget",
+                                asset.provenance.source if asset.provenance else asset.name)
     tm = trimesh.Trimesh(np.asarray(src.vertices), np.asarray(src.faces), process=False)
-    probe = src if (tm.is_watertight and tm.is_winding_consistent and tm.volume > 0) else Mesh.from_trimesh(tm.convex_hull)
-    R, fig = stable_orientation(probe, seed=seed, min_angle_rad=min_angle_rad)
+    probe = src if (tm.is_watertight and tm.is_winding_consistent and tm.volume > 0) else probe_hull(src)
+    R, fig = stable_orientation(probe, seed=seed, min_angle_rad=min_angle_rad, time_budget_s=time_budget_s,
+                                memory_budget_bytes=memory_budget_bytes)
     figures = {**fig, "rotation": R.tolist(), "probe": "mesh" if probe is src else "convex hull"}
     if fig["angle_rad"] == 0.0:
-        return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures))
+        notes = asset.notes
+        if fig.get("budget_exceeded"):
+            notes += (f"rest-pose search stopped at its {time_budget_s:g} s budget: authored pose kept",)
+        return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures), notes=notes)
     v = np.asarray(src.vertices) @ R.T
     lo, hi = v.min(axis=0), v.max(axis=0)
     v = v - np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])

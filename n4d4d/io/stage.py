@@ -143,18 +143,19 @@ def choose_up(mesh) -> tuple[str, dict]:
     return axis, {"chosen": axis, "rule": why, "readings": {"z": z, "y": y}}
 
 
-def _read_mesh(path: Path, up: str):
+def _read_mesh(path: Path, up: str, solid: bool = True):
     """The mesh of ``path`` Z up, and the up-axis figures (None unless ``up`` is "auto" and the
-    format has no up axis of its own)."""
+    format has no up axis of its own). ``solid=False`` lets a flat sheet through (it is given a
+    thickness by ``--solidify``)."""
     from n4d4d.conventions import Y_UP_TO_Z_UP
     from n4d4d.io.load import Y_UP_FORMATS, load_mesh
 
     suffix = path.suffix.lower()
     if up != "auto":
-        return load_mesh(path, up=up), None
+        return load_mesh(path, up=up, solid=solid), None
     if suffix in Y_UP_FORMATS or suffix not in AUTO_UP_FORMATS:
-        return load_mesh(path), None  # glTF: Y up by its specification
-    mesh = load_mesh(path, up="z")
+        return load_mesh(path, solid=solid), None  # glTF: Y up by its specification
+    mesh = load_mesh(path, up="z", solid=solid)
     axis, figures = choose_up(mesh)
     if axis == "y":  # a proper rotation, as load_mesh(up="y") applies
         mesh = mesh.replace(vertices=np.asarray(mesh.vertices) @ Y_UP_TO_Z_UP.T)
@@ -206,10 +207,19 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
             path, file_scale, up = s.path, (s.scale, s.scale_source), (s.up if opts.up == "auto" else opts.up)
         else:
             path = Path(source.path)
-        mesh, up_figures = _read_mesh(path, up)
+        mesh, up_figures = _read_mesh(path, up, solid=opts.solidify is None)
         if up_figures is not None:
             notes = (f"read {up_figures['chosen'].upper()} up (--up auto): {up_figures['rule']}",)
         mesh, factor, how = scale_to_size(mesh, opts, file_scale, path)
+        if opts.solidify is not None:
+            from n4d4d.io.scale import ground_offset
+            from n4d4d.volume import solidify
+
+            faces_before = len(mesh.faces)
+            mesh = solidify(mesh, opts.solidify, path)
+            mesh = mesh.replace(vertices=mesh.vertices + ground_offset(mesh.vertices))
+            notes += (f"solidified: the sheet ({faces_before} faces) given a {1e3 * opts.solidify:g} mm wall, "
+                      "offset symmetrically about it (--solidify)",)
     else:
         raise InputError(f"unknown source type {type(source).__name__}")
     provenance = Provenance(
