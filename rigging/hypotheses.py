@@ -236,14 +236,14 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
     # drawers: a part mostly inside its parent's hull slides along one of its axes
     drawer = 0.85 * ramp(s.nested, 0.4, 0.7) * (1 - press) * (0.6 if s.revolution else 1.0)  # a nested shaft turns
     if drawer > 0:
+        deep = [k for k in range(3) if s.extents[k] >= 0.3 * s.extents[0]]  # a drawer is deep along its slide
         first = int(np.argmax(np.abs(s.axes.T @ c.normal))) if c.flat else -1
-        for k in range(3):
-            if s.extents[k] < 0.3 * s.extents[0]:  # a drawer is deep along its slide; a flush door is not
-                continue
-            if c.flat and k != first:  # out along its front's normal, not sideways (a door on a face)
-                continue
-            out.append(Candidate("prismatic", c.centre, s.axes[:, k], "drawer", "nested-slide",
-                                 drawer * (1.0 if k == first else 0.97)))
+        if first in deep:  # out along its front's normal, not sideways (a door on a face)
+            deep, factor = [first], 1.0
+        else:  # resting on a runner or held all round: any deep axis the sweep finds free
+            factor = 0.8 if c.flat else 0.97
+        for k in deep:
+            out.append(Candidate("prismatic", c.centre, s.axes[:, k], "drawer", "nested-slide", drawer * factor))
     seat_factor = 0.5 if round_seat else 1.0  # a round seat is a bearing's, not a hinge's
     seat_factor *= ramp(s.nested, 0.85, 0.6)  # a part deep inside its parent's hull slides, it does not swing
     if s.normal_thin < 0.5 and s.lever_n >= 0.5:  # touching at one end, reaching away from it

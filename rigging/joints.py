@@ -20,8 +20,9 @@ What it does, from geometry alone:
    turn is ``continuous``, less ``revolute``. A press travels to the floor of its pocket
    when it has one, else :data:`PRESS_TRAVEL` of its height.
 4. **Separability** (:func:`separable_range`): the child and the parts it carries are moved
-   through the winning range against every other part near the motion (its siblings, the
-   parent's parent, ...); the range shrinks to the free interval around rest, a continuous
+   through the winning range against every other part near the motion that stays put (its
+   siblings, the parent's parent, ...: not those with a confident joint of their own, which
+   move out of the way); the range shrinks to the free interval around rest, a continuous
    joint that collides becomes revolute, and a joint whose range falls below a useful
    motion is fixed.
 
@@ -184,6 +185,7 @@ FULL_SWEEP_TURN = np.deg2rad(60.0)  # ... full from it
 SEPARABILITY_SAMPLES = 12  # poses per side of a range tested against the other parts
 MAX_SWEEPS = 12  # candidates swept per joint at most
 TOUCH_PENALTY = 0.7  # confidence factor per other large part the child also touches
+SEPARABLE_OTHER = 0.5  # a part whose own joint is this confident moves away: it blocks no one
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,12 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
     edges = kinematic_tree(parts, root, graph)
     joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline) for a, b in edges]
     subtree = _subtrees(edges)
+    # parts that move out of the way themselves (a confident joint of their own, and what they
+    # carry) do not block a neighbour: a stapler's arm opens although the other rests on it
+    moving_away = set()
+    for j in joints:
+        if j.type != "fixed" and j.confidence >= SEPARABLE_OTHER:
+            moving_away |= subtree.get(j.child, {j.child})
     out = []
     for j in joints:
         if j.type == "fixed":
@@ -415,7 +423,7 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         probes = np.concatenate([m.points[:: max(1, len(m.points) // 400)] for m in moving])
         reach = _reach(j, probes)
         others = [p for p in parts if p.name not in subtree.get(j.child, ()) and p.name != j.parent
-                  and _boxes_meet(p, reach)]
+                  and p.name not in moving_away and _boxes_meet(p, reach)]
         kind, a, b = separable_range(j, probes, others)
         if kind == "fixed":
             log.debug("%s: not separable from %s", j.child, [o.name for o in others])

@@ -16,8 +16,10 @@ Definitions (records from :mod:`n4d4d.rigging.harness`, errors from :mod:`n4d4d.
 - **extra per joint**: emitted extras over true movable joints (the merged track's target);
 - **threshold choice** (:func:`choose_threshold`): the confidence maximising F-beta with
   beta = 0.5 (precision weighted twice recall: a false joint in a simulator is worse than a
-  missed one) over both tracks; **leave-one-category-out** (:func:`loco_thresholds`): each
-  category scored at the threshold chosen on all the other categories.
+  missed one) among the thresholds that let through at most :data:`MAX_FALSE` false joints
+  (wrong class or extra) per true joint, else none (every joint fused), per track;
+  **leave-one-category-out** (:func:`loco_thresholds`): each category scored at the
+  threshold chosen on all the other categories.
 
 What it does not: run inference (the harness does) or change a record.
 """
@@ -31,6 +33,7 @@ TARGETS = {"kept": {"class_acc": (0.9, "min"), "strict_acc": (0.85, "min"), "axi
                     "pivot_med": (2.0, "max"), "limit_ok": (0.8, "min")},
            "merged": {"class_acc": (0.8, "min"), "extra_per_joint": (0.1, "max")}}
 BETA = 0.5
+MAX_FALSE = 0.1  # false joints per true joint a chosen threshold may let through (issue 18's bound on extras)
 
 
 def _t(threshold, r) -> float:
@@ -109,16 +112,22 @@ def f_beta(c: dict, beta: float = BETA) -> float:
     return (1 + beta ** 2) * p * rc / (beta ** 2 * p + rc) if p + rc > 0 else 0.0
 
 
-def choose_threshold(results, beta: float = BETA) -> float:
-    """The confidence threshold maximising F-beta (:func:`f_beta`) over ``results`` (all
-    tracks pooled); candidates are the emitted confidences and 0; ties take the lowest."""
+def choose_threshold(results, beta: float = BETA, max_false: float = MAX_FALSE) -> float:
+    """The confidence threshold maximising F-beta (:func:`f_beta`) over ``results`` among
+    those that emit at most ``max_false`` false joints (wrong class or extra) per true joint;
+    candidates are the emitted confidences, 0, and 1 + the largest (emit nothing), which
+    wins when no other meets the bound; ties take the lowest."""
     confs = {0.0}
     for r in results:
         confs.update(float(x.confidence) for x in r.extras)
         confs.update(float(x.confidence) for x in r.records if x.pred_type not in ("none", "fixed"))
-    best, best_t = -1.0, 0.0
-    for t in sorted(c for c in confs if np.isfinite(c)):
-        f = f_beta(counts(results, t), beta)
+    confs = sorted(c for c in confs if np.isfinite(c))
+    best, best_t = -1.0, confs[-1] + 1.0
+    for t in confs:
+        c = counts(results, t)
+        if c["fp"] > max_false * max(c["n"], 1):
+            continue
+        f = f_beta(c, beta)
         if f > best + 1e-12:
             best, best_t = f, t
     return best_t

@@ -89,3 +89,10 @@ def test_threshold_choice_and_leave_one_category_out():
     assert counts([a, b], 0.0) == {"n": 4, "tp": 3, "strict": 3, "fp": 2, "extra": 1}
     assert choose_threshold([a, b]) == 0.6
     assert loco_thresholds([a, b])["kept"] == {"A": 0.6, "B": 0.8}
+    # at most 0.1 false joints per true one: on B alone (n 1) 0.5 lets the extra through,
+    # 0.6 does not; on A with max_false 0 the false 0.3 must go: 0.8 (F = 0.91) beats 0.9
+    assert choose_threshold([b], max_false=0.0) == 0.6
+    assert choose_threshold([a], max_false=0.0) == 0.8
+    # nothing meets the bound: every joint fused (a threshold above every confidence)
+    c = ObjectResult("c", "merged", "C", [], [Extra("y", "revolute", 0.7)])
+    assert choose_threshold([c]) > 0.7
