@@ -340,6 +340,8 @@ def _rest_forces(check: CheckResult, bound: float) -> CheckResult:
     """A rest check failed by its constraint forces at rest (Infinigen-Sim): the ground force
     or a joint's force above ``bound`` times the weight carried."""
     why = []
+    if check.measured.get("stopped_because"):  # cut short by a decided failure: no rest to weigh
+        return check
     ratio = check.measured.get("rest_force_ratio")
     if ratio is not None and np.isfinite(ratio) and ratio > bound:
         why.append(f"ground force at rest is {ratio:.2f} x the weight (bound {bound}): "

@@ -51,7 +51,7 @@ from n4d4d.errors import StageInputError, TimeBudgetError
 
 from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
 from .thresholds import StabilityThresholds, as_dict
-from .trajectory import Trajectory, evaluate, settled
+from .trajectory import Trajectory, decided_failure, evaluate, settled
 
 
 def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
@@ -100,7 +100,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
                  steps: int, deadline: float = float("inf"), name: str = "",
                  iterations: int | None = None, capture: bool = True,
                  early_exit: StabilityThresholds | None = None,
-                 bodies: int | None = None, budget=None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
+                 bodies: int | None = None, budget=None,
+                 stop_on_failure: list[dict] | None = None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -116,6 +117,11 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             kernels directly, ~50x faster. ``False`` launches every kernel from Python.
         bodies: the number of bodies the file must have (the asset's parts), or None.
         budget: a :class:`~n4d4d.budget.Budget` checked every 60 steps, or None.
+        stop_on_failure: with ``early_exit``, one dict per world of keyword arguments of
+            :func:`.trajectory.decided_failure` (``diagonal``, ``mass``, ``min_moment``,
+            ``drop_height_m``): a world that has exploded counts as done, and the run stops once
+            every world is settled or exploded (the exploded worlds' trajectories say
+            ``stopped``).
 
     Returns:
         ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
@@ -178,6 +184,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     lin, ang, pen = np.empty((n, W, nb, 3)), np.empty((n, W, nb, 3)), np.empty((n, W))
     gforce, jforce = np.empty((n, W)), np.empty((n, W, len(joints)))
     graph = None
+    exploded = [None] * W
+    seen, peaks = 0, np.zeros((W, 2))  # running peak speed, angular speed per world
     for k in range(n):
         if graph is None and capture and k == 1:  # step 0 ran eagerly: kernels are loaded
             with wp.ScopedCapture(device="cpu") as cap:
@@ -195,13 +203,22 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             if budget is not None:
                 budget.check("Newton rest and drop checks")
             tk = 2 * time_step * np.arange(1, k + 2)
-            if early_exit and all(settled(tk, pos[:k + 1, w], quat[:k + 1, w], th) for w in range(W)):
-                n = k + 1  # every world at rest for a whole window: the verdicts are decided
+            if early_exit and stop_on_failure is not None:
+                new = slice(seen, k + 1)
+                peaks = np.maximum(peaks, np.stack([np.linalg.norm(lin[new], axis=-1).max(axis=(0, 2)),
+                                                    np.linalg.norm(ang[new], axis=-1).max(axis=(0, 2))], axis=1))
+                seen = k + 1
+                exploded = [exploded[w] or decided_failure(peaks[w, 0], peaks[w, 1], 0.0, 0.0, th, **stop_on_failure[w])
+                            for w in range(W)]
+            if early_exit and all(exploded[w] or settled(tk, pos[:k + 1, w], quat[:k + 1, w], th) for w in range(W)):
+                n = k + 1  # every world at rest for a whole window (or failed for good): the verdicts are decided
                 break
+    else:
+        exploded = [None] * W  # ran to the end: nothing was cut short
     pos, quat, lin, ang, pen, gforce, jforce = pos[:n], quat[:n], lin[:n], ang[:n], pen[:n], gforce[:n], jforce[:n]
     times = 2 * time_step * np.arange(1, n + 1)
     trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], gforce[:, w],
-                        float(pen0[w]), p0[w], q0[w]) for w in range(W)]
+                        float(pen0[w]), p0[w], q0[w], exploded[w]) for w in range(W)]
     ratios = [{label: jforce[:, w, c] / (GRAVITY_MAGNITUDE * carried) for c, (label, _, carried) in enumerate(joints)}
               for w in range(W)]
     return trajs, masses, ratios
@@ -271,9 +288,11 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     model = rigid_model(asset)
     path, digest = Path(usd_path), usd_sha256(usd_path, asset.name)
     runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
+    stop = [{"diagonal": model.diagonal, "mass": model.total_mass, "min_moment": model.min_moment,
+             "drop_height_m": th.drop_height_m if kind == "drop" else 0.0} for kind, _, _ in runs]
     trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
                                          early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
-                                         bodies=len(model.links), budget=budget)
+                                         bodies=len(model.links), budget=budget, stop_on_failure=stop)
     sim_seconds = time.perf_counter() - t0
     from n4d4d.kinematics import joint_names, kinematic_tree
 

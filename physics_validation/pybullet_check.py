@@ -37,7 +37,7 @@ from n4d4d.errors import TimeBudgetError
 
 from .rigid_model import RigidModel, rigid_model
 from .thresholds import StabilityThresholds, as_dict
-from .trajectory import Trajectory, evaluate, settled
+from .trajectory import Trajectory, decided_failure, evaluate, settled
 
 
 def rest_pose(model: RigidModel, th: StabilityThresholds, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +89,8 @@ def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarr
 
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
-             *, deadline: float = float("inf"), name: str = "", budget=None) -> tuple[Trajectory, dict]:
+             *, deadline: float = float("inf"), name: str = "", budget=None,
+             stop_on_failure: dict | None = None) -> tuple[Trajectory, dict]:
     """Run one PyBullet simulation from placement ``(R, t)``.
 
     Returns:
@@ -102,6 +103,10 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         deadline: a ``time.perf_counter()`` limit (wall), checked with ``budget``.
         budget: a :class:`~n4d4d.budget.Budget` (CPU seconds, hang guard), checked every 60
             steps, or None.
+        stop_on_failure: keyword arguments of :func:`.trajectory.decided_failure` (``th``
+            aside: ``diagonal``, ``mass``, ``min_moment``, ``drop_height_m``): the run stops
+            once a failure no later step can undo is seen (the trajectory's ``stopped`` says
+            which); None runs on.
 
     Raises:
         TimeBudgetError: ``time.perf_counter()`` passed ``deadline``, or ``budget`` ran out
@@ -131,7 +136,8 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         pos, quat = np.empty((T, B, 3)), np.empty((T, B, 4))
         lin, ang = np.empty((T, B, 3)), np.empty((T, B, 3))
         force = np.empty(T)
-        engine_pen = 0.0
+        engine_pen, stopped = 0.0, None
+        seen, peaks = 0, np.zeros(3)  # rows folded into the running peaks (speed, angular speed, depth)
         for k in range(n):
             for b, li, kp, kd, target, effort in held:  # joints servoed at their rest coordinate
                 q, dq = client.getJointState(b, li)[:2]
@@ -151,6 +157,16 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
                 if settled(th.time_step_s * np.arange(1, k + 2), pos[:k + 1], quat[:k + 1], th):
                     n = k + 1  # at rest for a whole window: nothing left to learn
                     break
+                if stop_on_failure is not None:
+                    new = slice(seen, k + 1)
+                    low = lowest_point(h.points, pos[new], _bullet.link_orientations(h, quat[new]))
+                    peaks = np.maximum(peaks, [np.linalg.norm(lin[new], axis=-1).max(),
+                                               np.linalg.norm(ang[new], axis=-1).max(), max(0.0, -float(low.min()))])
+                    seen = k + 1
+                    stopped = decided_failure(*map(float, peaks), initial, th, **stop_on_failure)
+                    if stopped is not None:
+                        n = k + 1  # failed for good: the rest of the run cannot change the verdict
+                        break
     finally:
         client.disconnect()
     pos, quat, lin, ang, force, jforce = pos[:n], quat[:n], lin[:n], ang[:n], force[:n], jforce[:n]
@@ -161,7 +177,7 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
     weight = {i: GRAVITY_MAGNITUDE * sum(model.links[j].mass.mass for j in subtree(model, i)) for i in jointed}
     ratios = {model.links[i].joint.name: float(jforce[w0:, c].mean() / weight[i]) for c, i in enumerate(jointed)}
     extras = {"engine_penetration_m": engine_pen, "joint_force_ratios": ratios}
-    return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0), extras
+    return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0, stopped), extras
 
 
 def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = None, seed: int = 0,
@@ -204,7 +220,9 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
     masses = np.array([link.mass.mass for link in model.links])
     for kind, R, t in runs:
         t1 = time.perf_counter()
-        traj, extras = simulate(model, asset, R, t, th, name=asset.name, budget=budget)
+        stop = {"diagonal": model.diagonal, "mass": model.total_mass, "min_moment": model.min_moment,
+                "drop_height_m": th.drop_height_m if kind == "drop" else 0.0}
+        traj, extras = simulate(model, asset, R, t, th, name=asset.name, budget=budget, stop_on_failure=stop)
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)

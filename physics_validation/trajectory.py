@@ -52,6 +52,9 @@ class Trajectory:
         initial_penetration: deepest ground penetration of the placed pose before any step (m).
         placed_positions: ``(B, 3)`` COM positions of the placed pose (m).
         placed_quats: ``(B, 4)`` placed orientations (w, x, y, z).
+        stopped: why the simulation stopped before its end with a failure already decided
+            (:func:`decided_failure`: "explosion"), or None
+            (it ran to the end, or stopped because it had settled).
     """
 
     times: np.ndarray
@@ -64,6 +67,7 @@ class Trajectory:
     initial_penetration: float
     placed_positions: np.ndarray
     placed_quats: np.ndarray
+    stopped: str | None = None
 
 
 def quat_angle(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
@@ -93,6 +97,25 @@ def settled(times: np.ndarray, positions: np.ndarray, quats: np.ndarray, th: Sta
     v_ok = dp <= margin * min(th.max_drift_m, th.rest_linear_speed_m_s * th.rest_speed_window_s)
     w_ok = da <= margin * min(th.max_drift_rad, th.rest_angular_speed_rad_s * th.rest_speed_window_s)
     return bool(v_ok and w_ok)
+
+
+def decided_failure(peak_speed: float, peak_angular_speed: float, peak_penetration: float,
+                    initial_penetration: float, th: StabilityThresholds, *, diagonal: float, mass: float,
+                    min_moment: float, drop_height_m: float = 0.0) -> str | None:
+    """A failure no later step can undo and after which the run means nothing, so a simulation
+    may stop once it is seen: the peak speeds past the explosion bounds (what gravity can
+    supply), the condition and bounds of :func:`evaluate`'s "explosion" reason. Returns
+    "explosion" or None. (Tunnelling and a placed pose in the ground are failures too, but a
+    run that goes on may still show the more telling cause, e.g. a cone toppling off its tip.)
+
+    Args:
+        peak_speed, peak_angular_speed: largest COM speed (m/s) and angular speed (rad/s) of any
+            body so far. peak_penetration: deepest ground penetration so far (m).
+        initial_penetration: of the placed pose (m). th: the thresholds. diagonal, mass,
+            min_moment, drop_height_m: as :func:`evaluate` takes them.
+    """
+    v_bound, w_bound = th.speed_bounds(diagonal, mass, min_moment)
+    return "explosion" if peak_speed > v_bound or peak_angular_speed > w_bound else None
 
 
 def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: float, diagonal: float,
@@ -162,14 +185,19 @@ def evaluate(traj: Trajectory, th: StabilityThresholds, *, kind: str, mass: floa
     if speed.max() > v_bound or wspeed.max() > w_bound:
         reasons.append(f"explosion: peak speed {speed.max():.2f} m/s (bound {v_bound:.2f}) or angular "
                        f"{wspeed.max():.1f} rad/s (bound {w_bound:.1f}) exceeds what gravity can supply")
-    if settle > th.settle_time_s:
+    full_run = traj.stopped is None  # a run cut short by a decided failure has no settled end to judge
+    if full_run and settle > th.settle_time_s:
         reasons.append(f"still moving: not at rest by {th.settle_time_s:g} s (last {th.rest_speed_window_s:g} s: "
                        f"{avg_v[-1]:.3f} m/s, {avg_w[-1]:.3f} rad/s)")
-    if drift_m > th.max_drift_m or drift_rad > th.max_drift_rad:
+    if full_run and (drift_m > th.max_drift_m or drift_rad > th.max_drift_rad):
         reasons.append(f"drifts {1e3 * drift_m:.1f} mm / {drift_rad:.3f} rad over the last {th.rest_window_s:g} s "
                        f"(bounds {1e3 * th.max_drift_m:.1f} mm / {th.max_drift_rad} rad)")
     warnings = []
-    if kind == "rest":
+    if not full_run:
+        measured.update(stopped_at_s=float(t[-1]), stopped_because=traj.stopped, rest_force_ratio=float("nan"))
+        warnings.append(f"simulation stopped at {t[-1]:.2f} s, once the check had failed ({traj.stopped}): "
+                        "settling, drift and the rest pose were not measured")
+    if kind == "rest" and full_run:
         shift_m = float(np.linalg.norm(traj.positions[-1] - traj.placed_positions, axis=-1).max())
         shift_rad = float(quat_angle(traj.quats[-1], traj.placed_quats).max())
         wts = np.ones(traj.positions.shape[1]) if masses is None else np.asarray(masses, dtype=np.float64)

@@ -92,6 +92,25 @@ def test_exploding_joint_is_caught():
     assert not absurd.passed and any("exploded" in r for r in absurd.reasons), absurd.reasons
 
 
+def test_an_exploding_rest_check_stops_once_it_has_exploded():
+    """An unstable servo (gains 1e5 x the critically damped ones: kp dt^2 / I ~ 7e3) throws the
+    arm off at once; the run stops when the speed passes what gravity can supply (the failure
+    no later step can undo), instead of stepping the wreck for the whole settle time."""
+    import dataclasses
+
+    asset = _ready(shapes.hinged_arm())
+    wild = {n: dataclasses.replace(d, stiffness=1e5 * d.stiffness, damping=0.0, max_force=1e9)
+            for n, d in asset.drives.items()}
+    res = check_pybullet(asset.replace(drives=wild), seed=0, orientations=0)
+    rest = res["checks"][0]
+    assert not rest.passed and any(r.startswith("explosion") for r in rest.reasons), rest.reasons
+    assert rest.measured["stopped_because"] == "explosion"
+    th = StabilityThresholds()
+    assert rest.measured["stopped_at_s"] < th.settle_time_s / 2
+    assert not any("still moving" in r or "drifts" in r for r in rest.reasons)  # not measured: not claimed
+    assert any("stopped at" in w for w in rest.details["warnings"])
+
+
 def test_stability_stage_report():
     asset = stability_stage(_ready(shapes.hinged_arm()), engines=("pybullet",), orientations=1)
     p = asset.physics
