@@ -245,14 +245,16 @@ def read_state(client, handles: BulletBodies) -> tuple[np.ndarray, np.ndarray, n
     ``(B, 3)`` velocities. Convert orientations with :func:`link_orientations`."""
     n = len(handles.bodies)
     pos, quat, lin, ang = np.empty((n, 3)), np.empty((n, 4)), np.empty((n, 3)), np.empty((n, 3))
-    for i, (b, li) in enumerate(zip(handles.bodies, handles.links)):
-        if li < 0:
-            p, q = client.getBasePositionAndOrientation(b)
-            v, w = client.getBaseVelocity(b)
-        else:
-            s = client.getLinkState(b, li, computeLinkVelocity=1)
-            p, q, v, w = s[0], s[1], s[6], s[7]
-        pos[i], quat[i], lin[i], ang[i] = p, q, v, w
+    for b in dict.fromkeys(handles.bodies):  # one batched getLinkStates per multibody
+        rows = [i for i in range(n) if handles.bodies[i] == b]
+        kids = [i for i in rows if handles.links[i] >= 0]
+        for i in rows:
+            if handles.links[i] < 0:
+                pos[i], quat[i] = client.getBasePositionAndOrientation(b)
+                lin[i], ang[i] = client.getBaseVelocity(b)
+        if kids:
+            for i, s in zip(kids, client.getLinkStates(b, [handles.links[i] for i in kids], computeLinkVelocity=1)):
+                pos[i], quat[i], lin[i], ang[i] = s[0], s[1], s[6], s[7]
     return pos, quat, lin, ang
 
 

@@ -222,29 +222,40 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
         h = _bullet.build(client, model, asset.material, np.eye(3), np.zeros(3), self_collision=False,
                           fixed_root=True)
         joints = [(link, h.bodies[link.index], h.links[link.index]) for link in model.links if link.joint is not None]
+        per_body = {}  # body -> (model link indices, PyBullet link indices): one batched call per body a step
+        for link, b, li in joints:
+            per_body.setdefault(b, ([], []))
+            per_body[b][0].append(link.index)
+            per_body[b][1].append(li)
+        driven = {b: np.array([i in drives for i in idx]) for b, (idx, _) in per_body.items()}
+        kp = {b: np.array([gains[i][0] if i in drives else 0.0 for i in idx]) for b, (idx, _) in per_body.items()}
+        kd = {b: np.array([gains[i][1] if i in drives else 0.0 for i in idx]) for b, (idx, _) in per_body.items()}
+        effort = {b: np.array([drives[i].max_force if i in drives else 0.0 for i in idx]) for b, (idx, _) in per_body.items()}
         for group in groups:  # independent sweeps run together (:mod:`.sweep_groups`)
-            state = {}
             for link, b, li in joints:
                 client.resetJointState(b, li, 0.0, 0.0)
-                state[link.index] = (0.0, 0.0)
             steps = max(sw.steps for sw in group)
             times = time_step * np.arange(1, steps + 1)
-            goals = {sw.link: sw.target(times) for sw in group}
+            goals = np.zeros((steps, len(model.links)))  # every driven joint's target per step
+            for i, d in drives.items():
+                goals[:, i] = d.target
+            for sw in group:
+                goals[:, sw.link] = sw.target(times)
             q_all = np.zeros((steps, len(model.links)))
             dq_all = np.zeros((steps, len(model.links)))
             for k in range(steps):
-                for link, b, li in joints:  # the torque from the state before the step
-                    if link.index not in drives:  # a fixed joint: nothing to drive
+                for b, (idx, lis) in per_body.items():  # the torque from the state before the step
+                    if not driven[b].any():
                         continue
-                    q, v = state[link.index]
-                    (kp, kd), d = gains[link.index], drives[link.index]
-                    want = goals[link.index][k] if link.index in goals else d.target
-                    client.setJointMotorControl2(b, li, pybullet.TORQUE_CONTROL, force=float(
-                        np.clip(kp * (want - q) - kd * v, -d.max_force, d.max_force)))
+                    q, v = (q_all[k - 1, idx], dq_all[k - 1, idx]) if k else (np.zeros(len(idx)), np.zeros(len(idx)))
+                    tau = np.where(driven[b], np.clip(kp[b] * (goals[k, idx] - q) - kd[b] * v, -effort[b], effort[b]), 0.0)
+                    client.setJointMotorControlArray(b, [lis[n] for n in np.flatnonzero(driven[b])],
+                                                     pybullet.TORQUE_CONTROL, forces=tau[driven[b]].tolist())
                 client.stepSimulation()
-                for link, b, li in joints:
-                    state[link.index] = client.getJointState(b, li)[:2]
-                    q_all[k, link.index], dq_all[k, link.index] = state[link.index]
+                for b, (idx, lis) in per_body.items():
+                    st = client.getJointStates(b, lis)
+                    q_all[k, idx] = [s[0] for s in st]
+                    dq_all[k, idx] = [s[1] for s in st]
                 if k % 120 == 0:
                     budget.check("PyBullet articulation sweeps")
             depth = (sweep_overlaps(model, q_all, world, moving_pairs(model, group), OVERLAP_EVERY)

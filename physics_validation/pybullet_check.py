@@ -122,9 +122,17 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
 
         from .rigid_model import link_drives, subtree
 
-        held = [(h.bodies[i], h.links[i], d.stiffness, d.damping, d.target, d.max_force)
-                for i, d in link_drives(model, asset).items()]
+        drives = link_drives(model, asset)
+        held = {}  # body -> (link indices, kp, kd, targets, efforts): one batched call per body a step
+        for i, d in drives.items():
+            held.setdefault(h.bodies[i], []).append((h.links[i], d.stiffness, d.damping, d.target, d.max_force))
+        held = {b: tuple(np.array(c) for c in zip(*rows)) for b, rows in held.items()}
         jointed = [i for i, link in enumerate(model.links) if link.joint is not None]
+        sensed = {}  # body -> (columns of jforce, link indices)
+        for c, i in enumerate(jointed):
+            sensed.setdefault(h.bodies[i], ([], []))
+            sensed[h.bodies[i]][0].append(c)
+            sensed[h.bodies[i]][1].append(h.links[i])
         for i in jointed:  # reaction forces of every joint (Infinigen-Sim's constraint-force test)
             client.enableJointForceTorqueSensor(h.bodies[i], h.links[i], True)
         jforce = np.zeros((th.steps, len(jointed)))
@@ -139,15 +147,16 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         engine_pen, stopped = 0.0, None
         seen, peaks = 0, np.zeros(3)  # rows folded into the running peaks (speed, angular speed, depth)
         for k in range(n):
-            for b, li, kp, kd, target, effort in held:  # joints servoed at their rest coordinate
-                q, dq = client.getJointState(b, li)[:2]
-                client.setJointMotorControl2(b, li, pybullet.TORQUE_CONTROL,
-                                             force=float(np.clip(kp * (target - q) - kd * dq, -effort, effort)))
+            for b, (li, kp, kd, target, effort) in held.items():  # joints servoed at their rest coordinate
+                st = client.getJointStates(b, li.tolist())
+                q, dq = np.array([s[0] for s in st]), np.array([s[1] for s in st])
+                client.setJointMotorControlArray(b, li.tolist(), pybullet.TORQUE_CONTROL,
+                                                 forces=np.clip(kp * (target - q) - kd * dq, -effort, effort).tolist())
             client.stepSimulation()
             pos[k], quat[k], lin[k], ang[k] = _bullet.read_state(client, h)
             d, force[k] = _bullet.ground_contacts(client, h, plane)
-            for c, i in enumerate(jointed):
-                jforce[k, c] = np.linalg.norm(client.getJointState(h.bodies[i], h.links[i])[2][:3])
+            for b, (cols, li) in sensed.items():
+                jforce[k, cols] = [np.linalg.norm(s[2][:3]) for s in client.getJointStates(b, li)]
             engine_pen = max(engine_pen, d)
             if k % 60 == 59:
                 if time.perf_counter() > deadline:
