@@ -230,7 +230,7 @@ def _solid(mesh):
 def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
                     engines: Sequence[str] = ("pybullet", "newton"), orientations: int = 3,
                     thresholds=None, usd_path: str | Path | None = None,
-                    usd_writer: Callable[[Asset, Path], Path] | None = None) -> Asset:
+                    usd_writer: Callable[[Asset, Path], Path] | None = None, budget=None) -> Asset:
     """The physics certificate (:func:`.certificate.certify`) as ``asset.physics``.
 
     Args:
@@ -252,6 +252,8 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
         usd_writer: without ``usd_path``, ``usd_writer(asset, path) -> path`` writes one into a
             temporary folder (e.g. :func:`n4d4d.exporters.usd.write_usd`). With neither,
             Newton does not run and the report's ``warnings`` says so.
+        budget: a running :class:`~n4d4d.budget.Budget` to charge instead of a fresh one of
+            ``time_budget_s`` CPU seconds.
 
     Returns:
         The asset with ``physics`` (JSON-ready: ``passed``, ``reasons``, ``warnings``,
@@ -270,7 +272,7 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
     t0 = time.perf_counter()
     report = certify(asset, seed=seed, time_budget_s=time_budget_s, engines=tuple(engines),
                      orientations=orientations, thresholds=thresholds, label=_label(asset), usd_path=usd_path,
-                     usd_writer=usd_writer)
+                     usd_writer=usd_writer, budget=budget)
     figures = {"passed": report["passed"], "engines": list(report["engines"]),
                "checks": len(report["checks"]), "failed": [c["name"] for c in report["checks"] if not c["passed"]],
                "seconds_per_check": report["seconds_per_check"], "budget": report["budget"]}

@@ -104,3 +104,31 @@ def test_kernel_compilation_is_not_charged(tmp_path, monkeypatch):
     # Everything but the compilation (a launch, hashing) is charged: well under what compiling cost.
     assert b.cpu_used() == pytest.approx(spent - compiled, abs=0.05)
     assert b.excluded_cpu_s == pytest.approx(compiled, abs=1e-9)
+
+
+def test_a_stalled_physics_stage_is_reported_as_a_hang(monkeypatch):
+    """A physics stage whose engine stalls (each step waits 20 ms, doing no work: a starved or
+    blocked process looks like this) is stopped by the wall guard and reported as a hang, naming
+    the asset and the check that was running; with CPU time unspent it is not a budget overrun."""
+    from n4d4d.physics_validation import _bullet, collision_stage, mass_stage, shapes, stability_stage
+
+    asset = mass_stage(collision_stage(shapes.box()))
+    connect = _bullet.connect
+
+    class Stalling:
+        def __init__(self, client):
+            self._client = client
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+        def stepSimulation(self):
+            time.sleep(0.02)
+            return self._client.stepSimulation()
+
+    monkeypatch.setattr(_bullet, "connect", lambda dt: Stalling(connect(dt)))
+    budget = Budget(0.5, wall_factor=10.0, min_wall_s=2.0, what="physics checks", label="box.obj")
+    t0 = time.perf_counter()
+    with pytest.raises(HangError, match=r"box\.obj: physics checks \(PyBullet rest and drop checks\) looks hung"):
+        stability_stage(asset, engines=("pybullet",), budget=budget)
+    assert time.perf_counter() - t0 < 30.0
