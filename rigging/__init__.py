@@ -10,8 +10,10 @@ skin weights in :mod:`~n4d4d.rigging.skinning`, and the evaluation harness behin
 ``n4d4d eval rigging`` in :mod:`~n4d4d.rigging.harness` (metrics in
 :mod:`~n4d4d.rigging.metrics`, tables and leave-one-category-out figures in
 :mod:`~n4d4d.rigging.scoring`, training of the confidence model in
-:mod:`~n4d4d.rigging.training`). The only learned weights are the confidence model's few
-dozen coefficients (``rigging/weights/joint_confidence.json``, model card beside it).
+:mod:`~n4d4d.rigging.training`). No learned weights are shipped: the joint confidence is the
+rule score (prior x sweep usefulness); a learned part-pair classifier can be fitted and
+measured leaving each category out (``n4d4d eval rigging --train``), and on the dev set it
+did not beat the rules (see :mod:`~n4d4d.rigging.training`).
 """
 
 from n4d4d.rigging.stage import MODES, rig_stage

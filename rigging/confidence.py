@@ -10,10 +10,10 @@ and a merged mesh's ``components`` (pieces, most of them glued to their neighbou
 same hypothesis is right far less often there). Trained on the development set, the
 procedural families and pybullet_data's robots (``n4d4d eval rigging --train``). A joint is *right* when
 it has the true joint's motion class and, for a movable one, an axis within
-:data:`AXIS_OK_DEG` of the truth. The shipped weights and the thresholds chosen with them
-live in ``rigging/weights/joint_confidence.json`` (model card beside it); without that file
-the rule score (prior x usefulness) is the confidence and
-:data:`n4d4d.rigging.stage.MIN_CONFIDENCE` the threshold.
+:data:`AXIS_OK_DEG` of the truth. Weights written to ``rigging/weights/joint_confidence.json``
+(a model card beside it) would be used, with the thresholds chosen with them; none are
+shipped (:mod:`n4d4d.rigging.training` says why), so the rule score (prior x usefulness) is the
+confidence and :data:`n4d4d.rigging.stage.MIN_CONFIDENCE` the threshold.
 
 What it does not: choose the joint (the hypotheses and sweeps do), or see names or textures.
 """
