@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     base = Path(pybullet_data.getDataPath())
     paths = [base / r for r in a.robots] if a.robots else harness.all_robot_paths()
+    if not a.robots:
+        for p in harness.all_robot_paths(unparsed=True):
+            print(f"not read by the URDF reader (its errors, not rigging's): {p.relative_to(base)}")
     rows, results = [], []
     print(f"{'robot':40s} {'joints':>6s} {'kept s':>8s} {'merged s':>9s}  error")
     for p in paths:

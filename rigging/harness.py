@@ -172,26 +172,28 @@ def default_paths(shared: Path | None = None, *, robots: bool = True, skins: boo
     return paths + ([base / r for r in ROBOTS if (base / r).is_file()] if robots else [])
 
 
-def all_robot_paths() -> list[Path]:
+def all_robot_paths(*, unparsed: bool = False) -> list[Path]:
     """Every pybullet_data URDF outside ``random_urdfs/`` with a movable joint (revolute,
-    continuous or prismatic) whose two bodies carry geometry: the robots the harness must run
-    on without an error."""
+    continuous or prismatic): the robots the harness must run on without an error. Files the
+    URDF reader (:func:`n4d4d.io.urdf.parse_urdf`) rejects are left out, or, with
+    ``unparsed``, are what is returned (their errors are the reader's, not rigging's)."""
     import pybullet_data
 
     from n4d4d.io.urdf import parse_urdf
 
     base = Path(pybullet_data.getDataPath())
-    out = []
+    out, bad = [], []
     for p in sorted(base.rglob("*.urdf")):
         if "random_urdfs" in p.parts:
             continue
         try:
             model = parse_urdf(p)
-        except Exception:  # noqa: BLE001 - a file pybullet itself cannot parse is no robot here
+        except Exception:  # noqa: BLE001 - reported by the caller that asks for them
+            bad.append(p)
             continue
         if any(j.type in ("revolute", "continuous", "prismatic") for j in model.joints):
             out.append(p)
-    return out
+    return bad if unparsed else out
 
 
 def _label(path: Path) -> str:
