@@ -96,3 +96,24 @@ def test_threshold_choice_and_leave_one_category_out():
     # nothing meets the bound: every joint fused (a threshold above every confidence)
     c = ObjectResult("c", "merged", "C", [], [Extra("y", "revolute", 0.7)])
     assert choose_threshold([c]) > 0.7
+
+
+def test_dev_set_temples_and_phone_buttons(shared_data):
+    """PartNet-Mobility objects of two categories with the parts kept (the harness's kept
+    track): eyeglass temples are revolute about their hinges and phone buttons prismatic
+    along their inset normal. Measured: temple axes 1.1-9.9 degrees off (101293's contact
+    and temples are tilted ~10 degrees from the annotated vertical axis), pivots 0.2-1.3 % of
+    the diagonal; 6 of the phone's 7 buttons within 0.1 degree (the seventh sits on a curved
+    edge: 90 degrees off). Bounds: 12 degrees and the issue's 2 %; 6 of 7."""
+    from n4d4d.rigging.harness import evaluate
+
+    pm = shared_data / "partnet-mobility"
+    res = {r.name: r for r in evaluate([pm / "101287", pm / "101293", pm / "103927"]) if r.track == "kept"}
+    for name in ("101287/mobility.urdf", "101293/mobility.urdf"):
+        r = res[name]
+        assert r.error is None and len(r.records) == 2
+        for rec in r.records:
+            assert rec.pred_type == "revolute" and rec.axis_deg < 12.0 and rec.pivot_pct < 2.0, rec
+    phone = res["103927/mobility.urdf"]
+    good = [x for x in phone.records if x.pred_type == "prismatic" and x.axis_deg < 1.0]
+    assert len(phone.records) == 7 and len(good) >= 6
