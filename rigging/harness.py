@@ -27,9 +27,10 @@ one true body hinged to each other, a button of a fixed body) is an *extra* with
 confidence: accuracy alone does not see them. Every object is labelled with its category
 (PartNet-Mobility's, from ``SOURCES.tsv`` beside the objects; ``robot``; ``procedural``).
 
-With no path it evaluates the development set (``../shared/data``: PartNet-Mobility objects and
-rigged glTFs), the procedural families and pybullet_data's robots (:data:`ROBOTS`). What it
-does not: tune anything, or write files (the CLI writes the JSON lines it is asked for).
+:func:`default_paths` is the development set (``../shared/data``: PartNet-Mobility objects and
+rigged glTFs) and pybullet_data's robots (:data:`ROBOTS`); ``n4d4d eval rigging`` with no path
+adds the procedural families. What it does not: tune anything, or write files (the CLI writes
+the JSON lines it is asked for).
 """
 
 from __future__ import annotations
