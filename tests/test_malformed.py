@@ -40,8 +40,9 @@ BATCH_TIMEOUT_S = 600
 CLI_ARGS = ("--resolution", "64", "--max-faces", "2000")
 RESULT = re.compile(r"^(internal error|error|passed|failed|skipped) (.*)$")
 #: stderr lines that are no input's result: Warp's note on machines without CUDA, the CLI's
-#: notes (e.g. a renamed output), the summary, the index page line, blank lines.
-NOISE = re.compile(r"^(Warp CUDA warning: .*|note .*|\d+ passed, \d+ failed.*|index .*|\s*)$")
+#: notes (e.g. a renamed output), an asset's motion-clip line, the summary, the index page line,
+#: blank lines.
+NOISE = re.compile(r"^(Warp CUDA warning: .*|note .*|clips .*|\d+ passed, \d+ failed.*|index .*|\s*)$")
 TAG = re.compile(r"zz(\d{3})")
 
 

@@ -117,10 +117,11 @@ def _run(jobs, out, opts, console, *, workers, backend, keep_failed, skip_existi
             elif r.skipped:
                 line("skipped", "cyan", f"{r.name}: {'passed' if r.passed else 'failed'} earlier -> {r.folder}")
             elif r.passed:
-                clips = f"; clips: {r.clips}" if r.clips else ""
-                line("passed", "green", f"{r.name}: {r.main_file or r.folder} ({r.seconds:.1f} s){clips}")
+                line("passed", "green", f"{r.name}: {r.main_file or r.folder} ({r.seconds:.1f} s)")
             else:
                 line("failed", "yellow", f"{r.name}: {r.reasons or 'physics checks failed'} -> {r.folder}")
+            if r.clips and not r.error:
+                line("clips", "blue", f"{r.name}: {r.clips}")
             for note in r.notes:
                 line("note", "blue", note)
 
