@@ -183,13 +183,19 @@ def obj2mjcf(venvs: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="n4d4d-o2m-") as tmp:
         d = Path(tmp) / "duck"
         d.mkdir()
-        for name in ("duck.obj", "duck.mtl", "duck.png"):
+        names = ["duck.obj", "duck.mtl"]
+        names += [line.split()[-1] for line in (data / "duck.mtl").read_text().splitlines()
+                  if line.strip().lower().startswith("map_")]  # the textures the MTL names
+        for name in names:
             if (data / name).exists():
                 shutil.copy(data / name, d / name)
-        code, wall_o, cpu_o, out = _run([str(exe), "--obj-dir", str(Path(tmp)), "--decompose", "--save-mjcf"])
-        if code != 0:
-            print(f"SKIPPED: obj2mjcf failed (exit {code}): {out.strip().splitlines()[-1:]}")
+        code, wall_o, cpu_o, out = _run([str(exe), "--obj-dir", str(d), "--decompose", "--save-mjcf"])
+        pieces = sorted((d / "duck").glob("duck_collision_*.obj")) if (d / "duck").is_dir() else []
+        if code != 0 or not pieces:
+            print(f"SKIPPED: obj2mjcf failed (exit {code}, {len(pieces)} collision pieces written): "
+                  f"{out.strip().splitlines()[-1:]}")
             return
+        print(f"obj2mjcf wrote {len(pieces)} CoACD collision pieces and {len(list(d.rglob('*.xml')))} MJCF file(s)")
         code, wall_n, cpu_n, out = _run([*N4D4D, "build", "--sample", "duck", "-o", str(Path(tmp) / "n4d4d"),
                                          "--formats", "mjcf"])
     print(f"{'':10s} {'wall s':>8s} {'CPU s':>8s}")
