@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,18 @@ def pybullet_data() -> Path:
     import pybullet_data as pd
 
     return Path(pd.getDataPath())
+
+
+@pytest.fixture(scope="session")
+def gltf_validator() -> tuple[str, str]:
+    """``(node, npm global root)`` to run the Khronos glTF validator (npm ``gltf-validator``,
+    which ``make system-deps`` installs); skips the test with a reason when node or it is absent."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the Khronos glTF validator runs on node)")
+    root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()
+    probe = subprocess.run([node, "-e", "require('gltf-validator')"], env={"NODE_PATH": root, "PATH": ""},
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("npm package gltf-validator is not installed (npm install -g gltf-validator)")
+    return node, root

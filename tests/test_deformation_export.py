@@ -5,7 +5,6 @@ validator)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -49,18 +48,6 @@ def test_mjcf_keyframes_pose_the_model_at_every_frame(lid_clips, tmp_path):
     assert model.key_time[len(art.times)] == 0.0 and model.key_time[-1] == pytest.approx(drop.times[-1], abs=1e-6)
 
 
-def _gltf_validator():
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the Khronos glTF validator runs on node)")
-    root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()
-    probe = subprocess.run([node, "-e", "require('gltf-validator')"], env={"NODE_PATH": root, "PATH": ""},
-                           capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("npm package gltf-validator is not installed (npm install -g gltf-validator)")
-    return node, root
-
-
 SCRIPT = """
 const fs = require('fs'); const v = require('gltf-validator');
 v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])), {maxIssues: 500}).then(r => {
@@ -87,10 +74,10 @@ def _cylinder_idle():
 
 
 @pytest.mark.parametrize("family", ["articulate_drop", "gait", "idle_skinned"])
-def test_glb_of_each_family_passes_the_khronos_validator(family, lid_clips, tmp_path):
+def test_glb_of_each_family_passes_the_khronos_validator(family, lid_clips, tmp_path, gltf_validator):
     from n4d4d.exporters.glb import write_glb
 
-    node, root = _gltf_validator()
+    node, root = gltf_validator
     asset = {"articulate_drop": lambda: lid_clips, "gait": _animal_walk, "idle_skinned": _cylinder_idle}[family]()
     path = write_glb(asset, tmp_path / "asset.glb")
     out = subprocess.run([node, "-e", SCRIPT, str(path)], env={"NODE_PATH": root, "PATH": ""},

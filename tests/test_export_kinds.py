@@ -10,7 +10,6 @@ not what these tests check, the files are. One module-scoped build per kind.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -98,18 +97,6 @@ def test_lib3mf_strict_mode_reads_the_3mf(kind, request):
     assert n == len(asset.parts)
 
 
-def _gltf_validator():
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the Khronos glTF validator runs on node)")
-    root = subprocess.run(["npm", "root", "-g"], capture_output=True, text=True).stdout.strip()
-    probe = subprocess.run([node, "-e", "require('gltf-validator')"], env={"NODE_PATH": root, "PATH": ""},
-                           capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("npm package gltf-validator is not installed (npm install -g gltf-validator)")
-    return node, root
-
-
 GLTF_SCRIPT = """
 const fs = require('fs'); const v = require('gltf-validator');
 v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])), {maxIssues: 500}).then(r => {
@@ -120,8 +107,8 @@ v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])), {maxIssues: 50
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_khronos_gltf_validator_no_errors_no_warnings(kind, request):
-    node, root = _gltf_validator()
+def test_khronos_gltf_validator_no_errors_no_warnings(kind, request, gltf_validator):
+    node, root = gltf_validator
     asset, files = request.getfixturevalue(kind)
     out = subprocess.run([node, "-e", GLTF_SCRIPT, str(files["glb"])], env={"NODE_PATH": root, "PATH": ""},
                          capture_output=True, text=True, timeout=120)
