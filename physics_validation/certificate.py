@@ -44,7 +44,8 @@ from typing import Callable
 import numpy as np
 
 from n4d4d.asset import Asset, CheckResult
-from n4d4d.errors import ExportError
+from n4d4d.budget import HangError
+from n4d4d.errors import ExportError, TimeBudgetError
 
 from .checks import check_dict
 from .thresholds import Thresholds, as_dict
@@ -179,10 +180,14 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
     The report's ``budget`` is the budget's figures (CPU and wall seconds charged, and those
     excluded: engine loading, kernel compilation).
 
+    Degrade, don't fail: the geometric checks (link penetration, motion-clip frames) run first;
+    when the simulations then run past the CPU budget, the report keeps every check that
+    finished and adds a failed "budget" check naming the checks not run (the asset is not
+    certified; the build still writes its report).
+
     Raises:
-        TimeBudgetError: the checks ran past the CPU budget (the message names the check that
-            was running); :class:`~n4d4d.budget.HangError` when the wall-clock guard tripped
-            first (a hang). ValueError: unknown engine.
+        HangError: the wall-clock guard tripped before the CPU budget was spent (a hang: the
+            machine's failure, not a verdict on the asset). ValueError: unknown engine.
         StageInputError: missing hulls or mass, or a USD file whose bodies or joints are not
         the asset's. MissingFileError: ``usd_path`` names no file.
     """
@@ -210,76 +215,30 @@ def certify(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0, engines
     checks += _fidelity_checks(asset, th, seed)
     timing["collision_fidelity"] = time.perf_counter() - t1
 
-    skipped = []
-    with tempfile.TemporaryDirectory(prefix="n4d4d_certificate_") as tmp:
-        checked_usd = None  # the file Newton checks
-        for engine in engines:
-            t1 = time.perf_counter()
-            try:
-                if engine == "pybullet":
-                    from .pybullet_check import check_pybullet
-
-                    res = check_pybullet(asset, thresholds=th.stability, seed=seed, orientations=orientations,
-                                         budget=left())
-                else:
-                    from .newton_check import check_newton
-
-                    if usd_path is not None:
-                        checked_usd = Path(usd_path)
-                    elif usd_writer is not None:
-                        checked_usd = Path(usd_writer(asset, Path(tmp) / "asset.usda"))
-                    else:
-                        skipped.append("newton checks not run: no USD file to check (pass usd_path= the "
-                                       "exported file, or usd_writer=)")
-                        continue
-                    res = check_newton(asset, thresholds=th.stability, seed=seed, orientations=orientations,
-                                       budget=left(), usd_path=checked_usd)
-            except ExportError as exc:  # Newton checks the exported file: no file, no certificate
-                checks.append(CheckResult(name="usd_export", engine=engine, passed=False,
-                                          reasons=(f"the USD writer refused the asset: {exc.problem}",),
-                                          seconds=time.perf_counter() - t1))
-                timing[engine] = time.perf_counter() - t1
-                checked_usd = None
-                continue
-            sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
-            versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
-            checks += res["checks"]
-            timing[engine] = time.perf_counter() - t1
-
-        if len(model.links) > 1:
-            from .penetration import check_link_penetration
-
-            t1 = time.perf_counter()
-            left()
-            checks.append(check_link_penetration(model, th.certificate))
-            timing["initial_penetration"] = time.perf_counter() - t1
-        if any(j.type != "fixed" for j in asset.joints):
-            if "pybullet" in engines:
-                from .articulation import check_articulation
-
-                t1 = time.perf_counter()
-                checks.append(check_articulation(asset, model, th, budget=left(), label=label))
-                timing["articulation_pybullet"] = time.perf_counter() - t1
-            if checked_usd is not None:
-                from .newton_articulation import check_articulation_newton
-
-                t1 = time.perf_counter()
-                checks.append(check_articulation_newton(asset, model, th, budget=left(), label=label,
-                                                        usd_path=checked_usd))
-                timing["articulation_newton"] = time.perf_counter() - t1
+    skipped, planned = [], []
+    if len(model.links) > 1:
+        planned.append("initial_penetration")
     if asset.motion_clips:
-        from .penetration import check_motion_clips
-
-        t1 = time.perf_counter()
-        left()
-        checks.append(check_motion_clips(asset, model, th.certificate, seed=seed))
-        timing["motion_clips"] = time.perf_counter() - t1
-        from n4d4d.deformation import clip_checks  # the motion stage's own plausibility checks
-
-        t1 = time.perf_counter()
-        left()
-        checks += list(clip_checks(asset))
-        timing["clip_checks"] = time.perf_counter() - t1
+        planned += ["motion_clips", "clip_checks"]
+    planned += list(engines)
+    if any(j.type != "fixed" for j in asset.joints):
+        planned += [f"articulation_{e}" for e in engines]
+    with tempfile.TemporaryDirectory(prefix="n4d4d_certificate_") as tmp:
+        done: list[str] = []
+        try:
+            _geometric(asset, model, th, seed, left, checks, timing, done)
+            _simulations(asset, model, th, engines, seed, orientations, left, label, usd_path, usd_writer, Path(tmp),
+                         checks, timing, sections, versions, skipped, done)
+        except TimeBudgetError as exc:
+            if isinstance(exc, HangError):
+                raise  # a hang is the machine's failure, not a verdict on the asset
+            not_run = [name for name in planned if name not in done]
+            checks.append(CheckResult(
+                name="budget", engine="", passed=False,
+                measured={"cpu_s": budget.cpu_used(), "not_run": not_run},
+                threshold={"cpu_budget_s": budget.cpu_s},
+                reasons=(f"{exc.problem}: not certified; checks not run: {', '.join(not_run)} "
+                         "(a larger --simulation-time-budget runs them)",)))
     agreement = None
     if "pybullet" in sections and "newton" in sections:
         pb = [c for c in checks if c.engine == "pybullet"]
@@ -334,6 +293,95 @@ def load_engines(engines: tuple[str, ...] = ("pybullet", "newton")) -> dict:
             newton_modules()
         _LOADED.add(engine)
     return time.perf_counter() - t0
+
+
+def _geometric(asset, model, th, seed, left, checks: list, timing: dict, done: list) -> None:
+    """The geometric checks of :func:`certify` (no engine dynamics: cheap, so they run first):
+    non-adjacent link penetration at rest, motion-clip frames, the motion stage's own clip
+    checks; appended to ``checks`` as they finish, their names to ``done``."""
+    if len(model.links) > 1:
+        from .penetration import check_link_penetration
+
+        t1 = time.perf_counter()
+        left()
+        checks.append(check_link_penetration(model, th.certificate))
+        timing["initial_penetration"] = time.perf_counter() - t1
+        done.append("initial_penetration")
+    if asset.motion_clips:
+        from .penetration import check_motion_clips
+
+        t1 = time.perf_counter()
+        left()
+        checks.append(check_motion_clips(asset, model, th.certificate, seed=seed))
+        timing["motion_clips"] = time.perf_counter() - t1
+        done.append("motion_clips")
+        from n4d4d.deformation import clip_checks  # the motion stage's own plausibility checks
+
+        t1 = time.perf_counter()
+        left()
+        checks += list(clip_checks(asset))
+        timing["clip_checks"] = time.perf_counter() - t1
+        done.append("clip_checks")
+
+
+def _simulations(asset, model, th, engines, seed, orientations, left, label, usd_path, usd_writer, tmp: Path,
+                 checks: list, timing: dict, sections: dict, versions: dict, skipped: list, done: list) -> None:
+    """The simulated checks of :func:`certify`, in order: each engine's rest and drop checks,
+    then the articulation sweeps; results are appended to the caller's lists as they finish,
+    and each finished (or knowingly skipped) check's name to ``done``, so a budget that runs
+    out keeps what was done and can say what was not."""
+    checked_usd = None  # the file Newton checks
+    for engine in engines:
+        t1 = time.perf_counter()
+        try:
+            if engine == "pybullet":
+                from .pybullet_check import check_pybullet
+
+                res = check_pybullet(asset, thresholds=th.stability, seed=seed, orientations=orientations,
+                                     budget=left())
+            else:
+                from .newton_check import check_newton
+
+                if usd_path is not None:
+                    checked_usd = Path(usd_path)
+                elif usd_writer is not None:
+                    checked_usd = Path(usd_writer(asset, tmp / "asset.usda"))
+                else:
+                    skipped.append("newton checks not run: no USD file to check (pass usd_path= the "
+                                   "exported file, or usd_writer=)")
+                    done += [engine, f"articulation_{engine}"]
+                    continue
+                res = check_newton(asset, thresholds=th.stability, seed=seed, orientations=orientations,
+                                   budget=left(), usd_path=checked_usd)
+        except ExportError as exc:  # Newton checks the exported file: no file, no certificate
+            checks.append(CheckResult(name="usd_export", engine=engine, passed=False,
+                                      reasons=(f"the USD writer refused the asset: {exc.problem}",),
+                                      seconds=time.perf_counter() - t1))
+            timing[engine] = time.perf_counter() - t1
+            checked_usd = None
+            done += [engine, f"articulation_{engine}"]
+            continue
+        sections[engine] = {k: v for k, v in res.items() if k not in ("checks", "thresholds")}
+        versions[engine] = {k: res[k] for k in ("version", "solver") if k in res}
+        checks += res["checks"]
+        timing[engine] = time.perf_counter() - t1
+        done.append(engine)
+    if any(j.type != "fixed" for j in asset.joints):
+        if "pybullet" in engines:
+            from .articulation import check_articulation
+
+            t1 = time.perf_counter()
+            checks.append(check_articulation(asset, model, th, budget=left(), label=label))
+            timing["articulation_pybullet"] = time.perf_counter() - t1
+            done.append("articulation_pybullet")
+        if checked_usd is not None:
+            from .newton_articulation import check_articulation_newton
+
+            t1 = time.perf_counter()
+            checks.append(check_articulation_newton(asset, model, th, budget=left(), label=label,
+                                                    usd_path=checked_usd))
+            timing["articulation_newton"] = time.perf_counter() - t1
+            done.append("articulation_newton")
 
 
 def _rest_forces(check: CheckResult, bound: float) -> CheckResult:

@@ -262,9 +262,9 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
 
     Raises:
         StageInputError: missing parts, hulls or mass, or a USD file that is not the asset's.
-        TimeBudgetError: the checks ran past ``time_budget_s`` CPU seconds (names the input
-            file); :class:`~n4d4d.budget.HangError` (a TimeBudgetError) when the hang guard
-            tripped first. MissingFileError: ``usd_path`` names no file.
+        HangError (a TimeBudgetError): the hang guard tripped (names the input file); checks
+            that run past ``time_budget_s`` CPU seconds instead fail the certificate with a
+            "budget" check naming those not run. MissingFileError: ``usd_path`` names no file.
     """
     from .certificate import certify
 

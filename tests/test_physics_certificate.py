@@ -153,3 +153,22 @@ def test_every_check_has_one_schema_and_plottable_series(arm, monkeypatch):
     # the sweep reaches the upper limit [0, pi/2] and comes back to 0 (the target's waypoints)
     assert max(sweep["hinge_q"]) == pytest.approx(by["articulation"]["measured"]["hinge"]["max_q"], abs=0.05)
     assert abs(sweep["hinge_q"][-1]) < 0.05
+
+
+def test_a_physics_budget_that_runs_out_fails_the_certificate_not_the_build():
+    """0.02 CPU s is not enough for the hinged arm's simulations: the report keeps what ran
+    (collision fidelity), and a failed "budget" check names what did not."""
+    from n4d4d.budget import process_cpu_seconds
+    from n4d4d.physics_validation import collision_stage, mass_stage, shapes
+
+    asset = mass_stage(collision_stage(shapes.hinged_arm(), max_hulls=4))
+    certify(asset, engines=("pybullet",), time_budget_s=600)  # the engines are loaded: not charged below
+    c0 = process_cpu_seconds()
+    report = certify(asset, engines=("pybullet",), time_budget_s=0.02)
+    assert process_cpu_seconds() - c0 < 5.0  # stopped near its budget, not run to the end
+    assert not report["passed"]
+    budget = next(c for c in report["checks"] if c["name"] == "budget")
+    assert not budget["passed"] and budget["measured"]["not_run"]
+    assert set(budget["measured"]["not_run"]) <= {"pybullet", "articulation_pybullet"}
+    assert "not certified" in budget["reasons"][0] and "CPU time budget of 0.02 s" in budget["reasons"][0]
+    assert any(c["name"] == "collision_fidelity" for c in report["checks"])  # what ran is kept
