@@ -236,12 +236,13 @@ class Budget:
             self._watched.remove(pid)
 
     def sub(self, cpu_s: float, *, what: str | None = None) -> "Budget":
-        """A budget of at most ``cpu_s`` CPU seconds, capped by what is left of this one (its
-        wall guard scales with it), for one piece of this budget's work."""
+        """A budget of at most ``cpu_s`` CPU seconds, capped by what is left of this one, for one
+        piece of this budget's work; its wall guard is ``wall_factor`` times that (at least
+        :data:`MIN_WALL_S`), never past what is left of this one's."""
         left = max(min(cpu_s, self.cpu_left()), 1e-3)
-        b = Budget(left, wall_factor=self.wall_factor, min_wall_s=0.0, what=what or self.what,
+        b = Budget(left, wall_factor=self.wall_factor, what=what or self.what,
                    label=self.label, cpu_clock=self._cpu, wall_clock=self._wall)
-        b.wall_s = max(min(b.wall_s, self.wall_left()), 1e-3)
+        b.wall_s = max(min(b.wall_s, self.wall_left()), 1e-3)  # never past the parent's guard
         return b
 
 
