@@ -20,15 +20,22 @@ import numpy as np
 
 
 @functools.lru_cache(maxsize=1)
-def _warp():
+def quiet_warp():
+    """The ``warp`` module, initialised once, with no greeting or module-load lines on stdout
+    (warp >= 1.10 has log levels, older ones ``quiet``)."""
     import warp as wp
 
-    # no greeting or module-load lines on stdout (warp >= 1.10 has log levels, older 'quiet')
     if hasattr(wp, "LOG_WARNING"):
         wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
     else:  # pragma: no cover
         wp.config.quiet = True
     wp.init()
+    return wp
+
+
+@functools.lru_cache(maxsize=1)
+def _warp():
+    wp = quiet_warp()
 
     @wp.kernel(enable_backward=False)
     def closest_distance(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,

@@ -41,13 +41,9 @@ def texture_size_for(n_faces: int) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _warp():
-    import warp as wp
+    from n4d4d.volume._queries import quiet_warp
 
-    if hasattr(wp, "LOG_WARNING"):
-        wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
-    else:  # pragma: no cover
-        wp.config.quiet = True
-    wp.init()
+    wp = quiet_warp()
 
     @wp.kernel(enable_backward=False)
     def closest(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,
