@@ -6,14 +6,15 @@ convex hull is then cut down to at most ``max_hull_vertices`` vertices (PhysX's 
 64, Isaac Lab's default) by quadric-error decimation of the hull followed by re-hulling, which
 keeps the hull's surface where it was, within a 1 mm bulge (CoACD's own ``decimate`` removes
 vertices and shrinks the hull inward: measured on duck.obj, hull volume ratio 0.91 against
-0.99 here, mean surface distance 1.0% against 0.36% of the diagonal, before the bulge cap). At most ``max_hulls`` hulls per part (CoACD's
-``max_convex_hull`` merge, then a greedy merge here if needed).
+0.99 here, mean surface distance 1.0% against 0.36% of the diagonal, before the bulge cap).
+At most ``max_hulls`` hulls per part (CoACD's pieces merged here, see below).
 
 Budgets, fast path and fallbacks:
 
 - A part whose volume is at least :attr:`FidelityThresholds.convex_fast_path_ratio` of its
   convex hull's is given its (reduced) convex hull, without CoACD, if that meets the fidelity
-  bounds.
+  bounds; so is a part small beside its asset (``asset_diagonal``), judged at the asset's
+  scale (:attr:`FidelityThresholds.small_part_fraction`).
 - The time budget counts work, not the clock (:class:`n4d4d.budget.Budget`): CPU seconds of
   this process and of CoACD's child process (a plain subprocess, data over its pipes; CoACD
   has no timeout of its own), with a wall-clock guard of 10x that only catches a hang. The
@@ -36,11 +37,11 @@ evaluations: 30% of its time on the bunny): its pieces are merged here to the hu
 least added volume (:func:`.hulls.merge_to_budget`, O(n k log n)), measured cheaper at equal or
 better fidelity (CPU s, mean / p95 % of the diagonal, benchmarks/decomposition.py): bunny
 10.1 -> 6.1 (0.073 / 0.87 -> 0.063 / 0.76), suzanne 15.9 -> 13.9 (0.073 / 0.83 -> 0.076 /
-0.79), mug 8.5 -> 7.6, cow 8.1 -> 7.8, duck 4.3 -> 3.4 (0.119 / 0.78 -> 0.114 / 0.73). On pybullet_data's
-duck.obj at its real size (benchmarks/physics.py): CoACD's defaults take 60 s of CPU for 11
-hulls of up to 5,290 vertices (mean / p95 surface distance 0.17% / 0.75% of the diagonal,
-volume ratio 1.064); these settings take 4.2 s for 14 hulls of at most 64 vertices (0.12% /
-0.77%, 0.983). CoACD CPU time on duck, teddy, mug, bunny: 4.2, 0.0, 8.3, 9.2 s.
+0.79), mug 8.5 -> 7.6, cow 8.1 -> 7.8, duck 4.3 -> 3.4 (0.119 / 0.78 -> 0.114 / 0.73). On
+pybullet_data's duck.obj at its real size (benchmarks/physics.py, before that change): CoACD's
+defaults take 60 s of CPU for 11 hulls of up to 5,290 vertices (mean / p95 surface distance
+0.17% / 0.75% of the diagonal, volume ratio 1.064); these settings took 4.2 s for 14 hulls
+of at most 64 vertices (0.12% / 0.77%, 0.983).
 This module does not place hulls in a simulator; it returns meshes in the part's frame.
 """
 
