@@ -8,7 +8,7 @@
 
 ``prepare`` builds each asset through the pipeline's load, rest pose, static and rigging stages
 with default options (shared meshes read Y up, as authored) and caches its part meshes under
-``--cache`` (npz); ``run`` decomposes every cached part in a fresh child process at the default
+``--cache`` (npz); ``run`` decomposes every cached part (one fresh child process per asset) at the default
 hull budget (32 hulls of at most 64 vertices) and records the CPU seconds of the call (the
 process's own and its children's: CoACD runs in a child process), wall seconds, method, hull
 count and collision fidelity (mean / p95 symmetric surface distance in % of the diagonal, hull
@@ -77,7 +77,9 @@ def _prepare_one(job, cache: str, queue) -> None:
         queue.put({"asset": _key(kind, value), "error": f"{type(exc).__name__}: {exc}"})
 
 
-def _run_one(path: str, index: int, impl: str | None, budget: float, queue) -> None:
+def _run_asset(path: str, impl: str | None, budget: float, queue) -> None:
+    """Decompose every part of one cached asset in this (fresh) process, one row per part.
+    The first part pays for loading Warp's cached kernels (the fidelity queries), as a build does."""
     import numpy as np
 
     from n4d4d.asset import Mesh
@@ -87,18 +89,28 @@ def _run_one(path: str, index: int, impl: str | None, budget: float, queue) -> N
         mod = importlib.import_module(f"{Path(impl).name}.decomposition")
     else:
         mod = importlib.import_module("n4d4d.physics_validation.decomposition")
+    import inspect
+
     data = np.load(path)
-    mesh = Mesh(data[f"v{index}"], data[f"f{index}"])
-    c0, t0 = _cpu(), time.perf_counter()
-    try:
-        hulls, fig = mod.convex_decomposition(mesh, seed=0, time_budget_s=budget)
-        row = {"method": fig["method"], "hulls": len(hulls), "mean_pct": fig["surface_distance_mean_pct"],
-               "p95_pct": fig["surface_distance_p95_pct"], "volume_ratio": fig["volume_ratio"],
-               "passed": fig["fidelity_passed"], "notes": fig.get("notes", [])}
-    except Exception as exc:
-        row = {"error": f"{type(exc).__name__}: {exc}"}
-    row.update(cpu_s=_cpu() - c0, wall_s=time.perf_counter() - t0, faces=len(mesh.faces))
-    queue.put(row)
+    names = list(data["names"])
+    allv = np.vstack([data[f"v{i}"] for i in range(len(names))])
+    extra = {}  # as the collision stage calls it: small parts of a multi-part asset judged at its scale
+    if len(names) > 1 and "asset_diagonal" in inspect.signature(mod.convex_decomposition).parameters:
+        extra["asset_diagonal"] = float(np.linalg.norm(allv.max(axis=0) - allv.min(axis=0)))
+    for index, name in enumerate(names):
+        mesh = Mesh(data[f"v{index}"], data[f"f{index}"])
+        c0, t0 = _cpu(), time.perf_counter()
+        try:
+            hulls, fig = mod.convex_decomposition(mesh, seed=0, time_budget_s=budget, **extra)
+            row = {"method": fig["method"], "hulls": len(hulls), "mean_pct": fig["surface_distance_mean_pct"],
+                   "p95_pct": fig["surface_distance_p95_pct"], "volume_ratio": fig["volume_ratio"],
+                   "passed": fig["fidelity_passed"], "notes": fig.get("notes", []),
+                   "asset_scale": fig["fidelity"].get("asset_scale")}
+        except Exception as exc:
+            row = {"error": f"{type(exc).__name__}: {exc}"}
+        row.update(part=str(name), cpu_s=_cpu() - c0, wall_s=time.perf_counter() - t0, faces=len(mesh.faces))
+        queue.put(row)
+    queue.put(None)
 
 
 def prepare(args) -> int:
@@ -118,8 +130,6 @@ def prepare(args) -> int:
 
 
 def run(args) -> int:
-    import numpy as np
-
     ctx = mp.get_context("spawn")
     rows = []
     files = sorted(Path(args.cache).glob("*.npz"))
@@ -127,18 +137,17 @@ def run(args) -> int:
         files = [f for f in files if f.stem in args.only]
     out = open(args.json, "a") if args.json else None
     for f in files:
-        names = np.load(f)["names"]
-        for i, name in enumerate(names):
-            q = ctx.Queue()
-            p = ctx.Process(target=_run_one, args=(str(f), i, args.impl, args.budget, q))
-            p.start()
-            row = {"asset": f.stem, "part": str(name), **q.get()}
-            p.join()
+        q = ctx.Queue()
+        p = ctx.Process(target=_run_asset, args=(str(f), args.impl, args.budget, q))
+        p.start()
+        while (got := q.get()) is not None:
+            row = {"asset": f.stem, **got}
             rows.append(row)
             print(json.dumps(row), flush=True)
             if out:
                 out.write(json.dumps(row) + "\n")
                 out.flush()
+        p.join()
     return 0
 
 
@@ -148,39 +157,37 @@ def _read(path: str) -> dict:
 
 
 def table(args) -> int:
-    """Per asset: the largest per-part CPU seconds, total CPU seconds, and the fidelity of that
-    worst part, before and after."""
+    """Per asset, before and after: the largest per-part CPU seconds, total CPU seconds, total
+    hulls, parts whose fidelity fails, and the fidelity of the part with the largest CPU time
+    (mean / p95 % of its diagonal, volume ratio; "s" marks a part judged at the asset's scale)."""
     before, after = _read(args.before), _read(args.after)
     assets = sorted({a for a, _ in after} | {a for a, _ in before})
-    print(f"{'asset':10s} {'parts':>5s} | {'before: max cpu s':>17s} {'total':>7s} {'mean%':>6s} {'p95%':>6s} "
-          f"{'vol':>5s} | {'after: max cpu s':>16s} {'total':>7s} {'mean%':>6s} {'p95%':>6s} {'vol':>5s} method")
+
+    def side(rows):
+        if not rows:
+            return f"{'-':>6s} {'':>6s} {'':>5s} {'':>4s} {'':>6s} {'':>5s} {'':>5s}"
+        worst = max(rows, key=lambda r: r["cpu_s"])
+        tot, hulls = sum(r["cpu_s"] for r in rows), sum(r.get("hulls", 0) for r in rows)
+        bad = sum(not r.get("passed", False) for r in rows)
+        if "error" in worst:
+            return f"{worst['cpu_s']:6.1f} {tot:6.1f} ERROR {worst['error'][:40]}"
+        mark = "s" if worst.get("asset_scale") else " "
+        return (f"{worst['cpu_s']:6.1f} {tot:6.1f} {hulls:5d} {bad:4d} {worst["mean_pct"]:6.3f} {worst["p95_pct"]:5.2f}"
+                f" {worst['volume_ratio']:5.2f}{mark}")
+
+    head = f"{'max':>6s} {'total':>6s} {'hulls':>5s} {'bad':>4s} {'mean':>6s} {'p95':>5s} {'vol':>5s}"
+    print(f"{'asset':10s} {'parts':>5s} | before: {head} | after:  {head}")
     for a in assets:
-        cols = []
-        for side in (before, after):
-            rs = [r for (x, _), r in side.items() if x == a]
-            if not rs:
-                cols.append(None)
-                continue
-            worst = max(rs, key=lambda r: r["cpu_s"])
-            cols.append((len(rs), worst, sum(r["cpu_s"] for r in rs)))
-
-        def fmt(c):
-            if c is None:
-                return f"{'-':>17s} {'':>7s} {'':>6s} {'':>6s} {'':>5s}"
-            _, w, tot = c
-            if "error" in w:
-                return f"{w['cpu_s']:17.1f} {tot:7.1f} {'ERROR ' + w['error'][:30]}"
-            return f"{w['cpu_s']:17.1f} {tot:7.1f} {w['mean_pct']:6.2f} {w['p95_pct']:6.2f} {w['volume_ratio']:5.2f}"
-
-        n = (cols[1] or cols[0])[0]
-        method = cols[1][1].get("method", "") if cols[1] else ""
-        print(f"{a:10s} {n:5d} | {fmt(cols[0])} | {fmt(cols[1])} {method}")
-    for label, side in (("before", before), ("after", after)):
-        cpu = [r["cpu_s"] for r in side.values()]
+        b = [r for (x, _), r in before.items() if x == a]
+        f = [r for (x, _), r in after.items() if x == a]
+        print(f"{a:10s} {len(f or b):5d} | {'':8s}{side(b)} | {'':8s}{side(f)}")
+    for label, rows in (("before", before), ("after", after)):
+        cpu = [r["cpu_s"] for r in rows.values()]
         if cpu:
-            print(f"{label}: parts {len(cpu)}, median {statistics.median(cpu):.2f} CPU s, max {max(cpu):.1f}, "
-                  f"over 15 CPU s: {sum(c > 15 for c in cpu)}, fidelity failed: "
-                  f"{sum(not r.get('passed', False) for r in side.values())}")
+            print(f"{label}: parts {len(cpu)}, CPU s per part median {statistics.median(cpu):.2f}, max {max(cpu):.1f}, "
+                  f"total {sum(cpu):.0f}; parts over 15 CPU s: {sum(c > 15 for c in cpu)}; hulls "
+                  f"{sum(r.get('hulls', 0) for r in rows.values())}; fidelity failed: "
+                  f"{sum(not r.get('passed', False) for r in rows.values())}")
     return 0
 
 
