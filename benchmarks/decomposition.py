@@ -172,7 +172,7 @@ def table(args) -> int:
         if "error" in worst:
             return f"{worst['cpu_s']:6.1f} {tot:6.1f} ERROR {worst['error'][:40]}"
         mark = "s" if worst.get("asset_scale") else " "
-        return (f"{worst['cpu_s']:6.1f} {tot:6.1f} {hulls:5d} {bad:4d} {worst["mean_pct"]:6.3f} {worst["p95_pct"]:5.2f}"
+        return (f"{worst['cpu_s']:6.1f} {tot:6.1f} {hulls:5d} {bad:4d} {worst['mean_pct']:6.3f} {worst['p95_pct']:5.2f}"
                 f" {worst['volume_ratio']:5.2f}{mark}")
 
     head = f"{'max':>6s} {'total':>6s} {'hulls':>5s} {'bad':>4s} {'mean':>6s} {'p95':>5s} {'vol':>5s}"
