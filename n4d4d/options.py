@@ -55,8 +55,24 @@ class BuildOptions(BaseModel):
     restitution: float = Field(0.1, ge=0, le=1, description="coefficient of restitution in [0, 1]")
     rest_pose: Literal["auto", "keep"] = Field(
         "auto", description="auto turns an asset whose authored pose topples into its nearest stable resting pose")
-    rig: Literal["auto", "articulated", "skeletal", "rigid"] = Field("auto", description="structure to infer")
+    rig: Literal["auto", "articulated", "skeletal", "rigid", "from-file"] = Field(
+        "auto", description="structure to infer; from-file keeps the skeleton, inverse bind matrices and skin "
+        "weights of a skinned glTF (auto does so when the input has a skin)")
     joints: Literal["from-file", "infer"] = Field("from-file", description="use joints an input URDF gives")
+    merge_fixed: bool = Field(False, description="merge links joined by fixed joints of an input URDF into "
+                              "their parent (default: every link is kept, fixed ones too)")
+    collision: Literal["auto", "from-file", "recompute"] = Field(
+        "auto", description="collision geometry: auto uses a URDF's own collision primitives and convex meshes "
+        "as given and decomposes only non-convex ones; from-file uses them all as given; recompute decomposes "
+        "the visual instead")
+    shell_thickness: float | None = Field(
+        None, ge=0, description="wall thickness (m) used for the mass of hollow parts (a cabinet's panels, a "
+        "bottle's wall); 0 forces solid mass; default: shell or solid decided per part from the geometry")
+    part_clearance: float = Field(5e-4, ge=0, description="gap (m) left between neighbouring part solids "
+                                  "when they are made disjoint")
+    topology: Literal["tri", "quad"] = Field("tri", description="visual mesh topology: tri, or quad "
+                                             "(quad-dominant retopology, written as quads where the format "
+                                             "carries them; collision and physics keep triangles)")
     max_hulls: int = Field(32, ge=1, le=256, description="convex hulls per part (Isaac Lab / PhysX GPU limit)")
     max_hull_vertices: int = Field(64, ge=8, le=255, description="vertices per hull (PhysX GPU limit 64)")
     rigging_time_budget: float = Field(120.0, gt=0, description="seconds of joint inference (joints not "
