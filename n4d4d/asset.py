@@ -39,6 +39,64 @@ def _frozen_array(a, dtype) -> np.ndarray:
     return arr
 
 
+#: Analytic collider shapes (:class:`CollisionPrimitive`); every format n4d4d writes carries
+#: them (UsdGeom Cube / Sphere / Cylinder / Capsule, URDF ``<box>`` / ``<sphere>`` /
+#: ``<cylinder>`` / ``<capsule>``, MJCF geom types).
+PRIMITIVE_KINDS = ("box", "sphere", "cylinder", "capsule")
+
+
+@dataclass(frozen=True)
+class CollisionPrimitive:
+    """An analytic collider (a URDF ``<collision>`` box, cylinder, sphere or capsule), kept as
+    the shape it is so that exporters write it as that shape, not as a mesh.
+
+    It rides on the triangulated hull that stands for it (:attr:`Mesh.primitive`): stages that
+    only know hulls (fidelity, union volumes, PyBullet) use the triangles; exporters write the
+    shape.
+
+    Attributes:
+        kind: one of :data:`PRIMITIVE_KINDS`.
+        size: box ``(x, y, z)`` full extents; sphere ``(radius,)``; cylinder and capsule
+            ``(radius, length)`` with the axis along the frame's local Z (a capsule's
+            ``length`` is its cylinder's, between the cap centres, as in URDF). Metres.
+        transform: ``(4, 4) float64`` pose of the shape's frame (centre, axes) in the asset frame.
+    """
+
+    kind: str
+    size: tuple[float, ...]
+    transform: np.ndarray
+
+    def __post_init__(self):
+        if self.kind not in PRIMITIVE_KINDS:
+            raise ValueError(f"CollisionPrimitive.kind must be one of {PRIMITIVE_KINDS}, got {self.kind!r}")
+        size = tuple(float(x) for x in self.size)
+        want = {"box": 3, "sphere": 1, "cylinder": 2, "capsule": 2}[self.kind]
+        if len(size) != want or not all(np.isfinite(x) and x > 0 for x in size):
+            raise ValueError(f"a {self.kind} needs {want} positive finite size value(s), got {size}")
+        object.__setattr__(self, "size", size)
+        T = _frozen_array(self.transform, np.float64)
+        if T.shape != (4, 4):
+            raise ValueError(f"CollisionPrimitive.transform must have shape (4, 4), got {T.shape}")
+        object.__setattr__(self, "transform", T)
+
+    @property
+    def volume(self) -> float:
+        """Closed-form volume (m^3)."""
+        if self.kind == "box":
+            return float(np.prod(self.size))
+        r = self.size[0]
+        if self.kind == "sphere":
+            return 4.0 / 3.0 * np.pi * r**3
+        h = self.size[1]
+        return np.pi * r**2 * h + (4.0 / 3.0 * np.pi * r**3 if self.kind == "capsule" else 0.0)
+
+    def translated(self, offset) -> "CollisionPrimitive":
+        """The same shape moved by ``offset`` ``(3,)`` (m, asset frame)."""
+        T = np.array(self.transform)
+        T[:3, 3] += np.asarray(offset, dtype=np.float64)
+        return CollisionPrimitive(self.kind, self.size, T)
+
+
 @dataclass(frozen=True, eq=False)
 class Mesh:
     """A triangle mesh in the asset frame.
@@ -57,6 +115,8 @@ class Mesh:
         face_uvs: ``(F, 3, 2) float64`` texture coordinates per face corner (glTF convention,
             v down), or None; set when UVs have seams the vertices do not (a UV atlas of a
             closed mesh, :mod:`n4d4d.volume.texture`), and then used instead of ``uvs``.
+        primitive: the analytic shape a collision hull stands for (:class:`CollisionPrimitive`,
+            asset frame), or None; move it with the vertices through :meth:`translated`.
 
     Arrays are made read-only on construction so the record stays immutable.
     """
@@ -71,6 +131,7 @@ class Mesh:
     face_submesh: np.ndarray | None = None
     submesh_names: tuple[str, ...] = ()
     face_uvs: np.ndarray | None = None
+    primitive: CollisionPrimitive | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -123,6 +184,12 @@ class Mesh:
     def replace(self, **changes) -> "Mesh":
         """``dataclasses.replace`` for meshes."""
         return dataclasses.replace(self, **changes)
+
+    def translated(self, offset) -> "Mesh":
+        """The mesh moved by ``offset`` ``(3,)`` (m, asset frame), its :attr:`primitive` too."""
+        d = np.asarray(offset, dtype=np.float64)
+        prim = None if self.primitive is None else self.primitive.translated(d)
+        return dataclasses.replace(self, vertices=self.vertices + d, primitive=prim)
 
 
 @dataclass(frozen=True)
@@ -360,7 +427,10 @@ class Asset:
         skeleton: skeleton for organic shapes, or None.
         skin_weights: ``(V, J) float64`` per visual vertex, rows sum to 1, or None.
         motion_clips: time-sampled motions.
-        collision: part name -> convex hulls (each a closed convex :class:`Mesh`, asset frame).
+        collision: part name -> convex hulls (each a closed convex :class:`Mesh`, asset frame;
+            a hull that stands for an analytic shape carries it as :attr:`Mesh.primitive`). A
+            URDF input fills it at load with the file's own colliders, in the asset frame
+            (``collision_stage`` checks them and decides what to keep).
         mass: part name -> :class:`MassProperties`.
         drives: joint name -> :class:`Drive` (movable joints), from the sim-ready stage.
         material: physical material.
