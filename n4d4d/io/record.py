@@ -44,7 +44,7 @@ def _record_types() -> dict[str, type]:
     from n4d4d import asset as records
     from n4d4d.volume.sparse import SparseSDF
 
-    names = ("Asset", "Mesh", "Part", "Joint", "Skeleton", "MotionClip", "MassProperties", "Material",
+    names = ("Asset", "Mesh", "CollisionPrimitive", "Part", "Joint", "Skeleton", "MotionClip", "MassProperties", "Material",
              "Provenance", "StageRecord", "Drive", "CheckResult")
     out = {n: getattr(records, n) for n in names if hasattr(records, n)}
     out["SparseSDF"] = SparseSDF
