@@ -3,7 +3,8 @@
 Each stage is a function ``Asset -> Asset`` that checks its inputs with ``asset.require``,
 fills its fields and appends a :class:`~n4d4d.asset.StageRecord` (seconds and key figures):
 
-- :func:`collision_stage` fills ``asset.collision`` (CoACD hulls per part, :mod:`.decomposition`);
+- :func:`collision_stage` fills ``asset.collision`` (CoACD hulls per part, :mod:`.decomposition`;
+  or the input's own colliders, a URDF's primitives and meshes, checked: :func:`file_colliders`);
 - :func:`mass_stage` fills ``asset.mass`` (:mod:`.mass`) and ``asset.drives`` (the joint servos,
   :func:`.rigid_model.drives_of`, computed once for every later stage); :func:`drives_stage`
   fills the drives alone, for an asset whose mass came from elsewhere;
@@ -37,8 +38,9 @@ def _label(asset: Asset, part: str | None = None) -> str:
 
 def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int = 64,
                     time_budget_s: float = 60.0, seed: int = 0,
-                    fidelity: FidelityThresholds | None = None) -> Asset:
-    """Convex hulls for every part (:func:`.decomposition.convex_decomposition`).
+                    fidelity: FidelityThresholds | None = None, collision: str = "auto") -> Asset:
+    """Convex hulls for every part (:func:`.decomposition.convex_decomposition`), or the
+    input's own colliders where it has them (:func:`file_colliders`).
 
     Args:
         asset: with ``parts`` (closed part meshes, asset frame).
@@ -52,6 +54,12 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
             that fidelity misses the certificate's bounds.
         seed: CoACD and fidelity-sampling seed.
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
+        collision: ``"auto"``: a part with colliders from the input (``asset.collision`` as
+            the URDF loader filled it) keeps them: primitives as they are, convex meshes as
+            their hulls, a non-convex closed mesh decomposed; ``"from-file"``: every collider
+            as given (a mesh as its convex hull, as PyBullet reads a URDF's collision mesh);
+            ``"recompute"``: the input's colliders are dropped and every part's mesh is
+            decomposed. Parts without colliders from the input are decomposed in every mode.
 
     A part small beside its asset (:attr:`FidelityThresholds.small_part_fraction`) is judged at
     the asset's scale and given its convex hull when that meets the bounds so judged, without
@@ -61,10 +69,13 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         The asset with ``collision`` = part name -> hulls, and a "collision" stage record
         (per part: method, hulls, max hull vertices, seconds, CPU seconds, volume ratio,
         surface distance mean / p95 in % of the diagonal, fidelity verdict, attempts,
-        fallback), ``cpu_seconds`` in all; the fallbacks' notes join ``asset.notes``.
+        fallback; ``source`` "file" or "decomposed"), ``cpu_seconds`` in all, ``collision_mode``,
+        ``from_file`` (parts that kept the input's colliders) and ``primitives`` (their
+        count); the fallbacks' notes join ``asset.notes``.
 
     Raises:
         StageInputError: no parts. EmptyMeshError / InputError: a degenerate part.
+        ValueError: an unknown ``collision`` mode.
     """
     from n4d4d.budget import process_cpu_seconds
 
@@ -73,21 +84,39 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
     import numpy as np
 
     asset.require("collision", "parts")
+    if collision not in COLLISION_MODES:
+        raise ValueError(f"collision must be one of {COLLISION_MODES}, got {collision!r}")
     t0, c0 = time.perf_counter(), process_cpu_seconds()
-    collision, per_part, notes = {}, {}, []
+    given = {} if collision == "recompute" else _given_colliders(asset)
+    collision_out, per_part, notes = {}, {}, []
     bounds = np.array([p.mesh.bounds for p in asset.parts])  # (P, 2, 3)
     diagonal = float(np.linalg.norm(bounds[:, 1].max(axis=0) - bounds[:, 0].min(axis=0)))
     for part in asset.parts:
-        hulls, fig = convex_decomposition(part.mesh, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
-                                          time_budget_s=time_budget_s, seed=seed, name=_label(asset, part.name),
-                                          fidelity=fidelity, asset_diagonal=diagonal if len(asset.parts) > 1 else None)
+        big = diagonal if len(asset.parts) > 1 else None
+        fig = None
+        if given.get(part.name):
+            try:
+                hulls, fig = file_colliders(part.mesh, given[part.name], mode=collision, max_hulls=max_hulls,
+                                            max_hull_vertices=max_hull_vertices, time_budget_s=time_budget_s, seed=seed,
+                                            name=_label(asset, part.name), fidelity=fidelity, asset_diagonal=big)
+            except EmptyMeshError:
+                notes.append(f"collision of {_label(asset, part.name)}: the input's colliders are all flat; "
+                             "decomposed the part instead")
+        if fig is None:
+            hulls, fig = convex_decomposition(part.mesh, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
+                                              time_budget_s=time_budget_s, seed=seed, name=_label(asset, part.name),
+                                              fidelity=fidelity, asset_diagonal=big)
+            fig["source"] = "decomposed"
         fig["small_part"] = "asset_scale" in fig["fidelity"]
-        collision[part.name] = hulls
+        collision_out[part.name] = hulls
         per_part[part.name] = {k: v for k, v in fig.items() if k not in ("thresholds",)}
         notes += fig["notes"]
     figures = {
+        "collision_mode": collision,
+        "from_file": [n for n, f in per_part.items() if f.get("source") == "file"],
+        "primitives": sum(h.primitive is not None for hs in collision_out.values() for h in hs),
         "parts": per_part,
-        "hulls_total": sum(len(h) for h in collision.values()),
+        "hulls_total": sum(len(h) for h in collision_out.values()),
         "max_hull_vertices": max(f["max_hull_vertices"] for f in per_part.values()),
         "fidelity_passed": all(f["fidelity_passed"] for f in per_part.values()),
         "fallbacks": sum(f["fallback"] is not None for f in per_part.values()),
@@ -95,11 +124,130 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s,
                     "time_budget_unit": "CPU seconds per part"},
     }
-    return asset.with_stage(StageRecord("collision", time.perf_counter() - t0, figures), collision=collision,
+    return asset.with_stage(StageRecord("collision", time.perf_counter() - t0, figures), collision=collision_out,
                             notes=asset.notes + tuple(notes))
 
 
-def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None = None) -> Asset:
+#: ``collision_stage``'s modes (``--collision``, :class:`n4d4d.options.BuildOptions`).
+COLLISION_MODES = ("auto", "from-file", "recompute")
+
+
+def _given_colliders(asset: Asset) -> dict:
+    """Part name -> the input's own colliders (``asset.collision`` as loading filled it). A
+    one-part asset whose part is not one of the input's bodies (rigging made the input one
+    rigid part) gets all of them."""
+    given = {n: tuple(hs) for n, hs in asset.collision.items() if hs}
+    names = {p.name for p in asset.parts}
+    if given and len(asset.parts) == 1 and not names & set(given):
+        return {asset.parts[0].name: tuple(h for hs in given.values() for h in hs)}
+    return {n: hs for n, hs in given.items() if n in names}
+
+
+def file_colliders(mesh, given, *, mode: str = "auto", max_hulls: int = 32, max_hull_vertices: int = 64,
+                   time_budget_s: float = 60.0, seed: int = 0, name: str = "",
+                   fidelity: FidelityThresholds | None = None, asset_diagonal: float | None = None):
+    """A part's colliders from its input (a URDF's ``<collision>`` elements), checked.
+
+    Args:
+        mesh: the part's closed surface (asset frame, m): what the colliders are measured against.
+        given: the input's colliders for the part (:class:`~n4d4d.asset.Mesh` es, asset
+            frame): a hull carrying a :class:`~n4d4d.asset.CollisionPrimitive` is an analytic
+            shape, any other a collision mesh as read (maybe non-convex or open).
+        mode: ``"auto"``: primitives kept (their hull rebuilt by
+            :func:`.primitives.primitive_hull`: at most ``max_hull_vertices`` vertices, the
+            shape's volume), a convex mesh (volume at least
+            :attr:`FidelityThresholds.convex_fast_path_ratio` of its hull's) kept as its hull
+            (cut to ``max_hull_vertices``), a non-convex closed mesh decomposed
+            (:func:`.decomposition.convex_decomposition`, ``max_hulls`` at most, the CPU budget
+            shared by the part's meshes), an open one given its convex hull;
+            ``"from-file"``: every mesh as its convex hull, as given (PyBullet's reading).
+        max_hulls: hull budget; when the meshes' hulls exceed it they are merged
+            (:func:`.hulls.merge_to_budget`; primitives are never merged, and a part with more
+            primitives than the budget says so in ``budget_exceeded``).
+        fidelity, seed, asset_diagonal: as :func:`.decomposition.convex_decomposition`.
+
+    Returns:
+        ``(hulls, figures)``: the colliders (tuple of :class:`~n4d4d.asset.Mesh`), and the
+        figures of :func:`.decomposition.convex_decomposition` (method ``"from-file"``,
+        fidelity of the colliders against ``mesh``, its verdict and misses) plus ``source``
+        "file", ``colliders`` (per given collider: kind, what was done, hulls), ``primitives``
+        and ``budget_exceeded``.
+
+    Raises:
+        ValueError: an unknown ``mode``. EmptyMeshError: every collider is flat (flat ones
+        among others are skipped, with a note).
+    """
+    import numpy as np
+    import trimesh
+
+    from n4d4d.budget import process_cpu_seconds
+
+    from .decomposition import convex_decomposition, measure
+    from .fidelity import fidelity_misses
+    from .hulls import hull_of, merge_to_budget, reduce_hull
+    from .primitives import primitive_hull
+    from .thresholds import as_dict
+
+    if mode not in ("auto", "from-file"):
+        raise ValueError(f"file_colliders mode must be 'auto' or 'from-file', got {mode!r}")
+    fidelity = fidelity or FidelityThresholds()
+    t0, c0 = time.perf_counter(), process_cpu_seconds()
+    prims, meshes, done, notes = [], [], [], []
+    n_meshes = sum(h.primitive is None for h in given)
+    for k, h in enumerate(given):
+        if h.primitive is not None:
+            prims.append(primitive_hull(h.primitive, max_hull_vertices))
+            done.append({"collider": k, "kind": h.primitive.kind, "kept": "primitive", "hulls": 1})
+            continue
+        tm = trimesh.Trimesh(np.asarray(h.vertices), np.asarray(h.faces), process=False)
+        full = hull_of(h.vertices)
+        if full is None:  # a flat sheet: nothing a hull can collide with
+            done.append({"collider": k, "kind": "mesh", "kept": "skipped (flat: no volume)", "hulls": 0})
+            continue
+        closed = tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
+        convexity = float(tm.volume / full.volume) if closed else None
+        if mode == "from-file" or not closed or convexity >= fidelity.convex_fast_path_ratio:
+            how = ("convex hull (as given: --collision from-file)" if mode == "from-file"
+                   else "convex hull (open mesh)" if not closed else "convex hull (convex mesh)")
+            meshes.append(reduce_hull(np.asarray(full.vertices), max_hull_vertices))
+            done.append({"collider": k, "kind": "mesh", "kept": how, "convexity_ratio": convexity, "hulls": 1})
+            continue
+        sub, fig = convex_decomposition(h, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
+                                        time_budget_s=time_budget_s / max(n_meshes, 1), seed=seed, name=name,
+                                        fidelity=fidelity)
+        meshes += list(sub)
+        notes += fig["notes"]
+        done.append({"collider": k, "kind": "mesh", "kept": f"decomposed ({fig['method']}: not convex)",
+                     "convexity_ratio": convexity, "hulls": len(sub)})
+    if len(prims) + len(meshes) > max_hulls and meshes:
+        meshes = merge_to_budget(meshes, max(max_hulls - len(prims), 1), max_hull_vertices)
+    hulls = tuple(prims + [m for m in meshes if m is not None])
+    skipped = sum(d["hulls"] == 0 for d in done)
+    if skipped:
+        notes.append(f"collision of {name or 'a part'}: {skipped} flat collision mesh(es) of the input skipped")
+    if not hulls:
+        raise EmptyMeshError("the input's collision geometry of the part is all flat (no volume)", name or None)
+    fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
+    misses = fidelity_misses(fid, fidelity)
+    exceeded = len(hulls) > max_hulls
+    if exceeded:
+        notes.append(f"collision of {name or 'a part'}: the input's {len(prims)} primitives exceed the "
+                     f"{max_hulls}-hull budget and are all kept")
+    figures = {
+        "method": "from-file", "source": "file", "hulls": len(hulls),
+        "max_hull_vertices": max(len(h.vertices) for h in hulls), "seconds": time.perf_counter() - t0,
+        "cpu_seconds": process_cpu_seconds() - c0, "convexity_ratio": None, "volume_ratio": fid["volume_ratio"],
+        "surface_distance_mean_pct": fid["mean_pct"], "surface_distance_p95_pct": fid["p95_pct"], "fidelity": fid,
+        "fidelity_passed": not misses, "fidelity_misses": misses, "attempts": [], "fallback": None, "notes": notes,
+        "colliders": done, "primitives": len(prims), "budget_exceeded": exceeded,
+        "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s},
+        "thresholds": as_dict(fidelity),
+    }
+    return hulls, figures
+
+
+def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None = None,
+               shell_thickness: float | None = None) -> Asset:
     """Mass, centre of mass and inertia of every part (:func:`.mass.mass_properties`), and the
     drive of every movable joint (:func:`.rigid_model.drives_of`): the sim-ready body.
 
@@ -107,7 +255,12 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
         asset: with ``parts``.
         density: kg/m^3 for every part; default ``asset.material.density``.
         mass: total kg instead of a density; parts share one uniform density (mass
-            distributed by volume).
+            distributed by material volume: a shell's wall, a solid's volume).
+        shell_thickness: wall thickness (m) of hollow parts; None decides per part from the
+            geometry (:func:`.mass.mass_model`: thin-walled parts are shells, parts with a
+            modelled cavity and bulky parts solid), 0 makes every part solid, T > 0 every part
+            a shell of wall T. A shell's mass and inertia are the wall's
+            (:func:`.mass.shell_mass_properties`), not the enclosed solid's.
 
     A part whose mesh encloses no volume (an open part surface) gets the mass properties of
     the union of its collision hulls, when it has them, and the stage record says so.
@@ -119,8 +272,9 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
         The asset with ``mass`` = part name -> MassProperties, ``drives`` = joint name ->
         :class:`~n4d4d.asset.Drive` (SI gains per radian or metre, critically damped at
         :data:`.rigid_model.NATURAL_FREQUENCY_HZ`) and a "mass" stage record (per-part mass,
-        volume, COM; total mass; density; the source of each part's volume; ``drives``: joint
-        -> kind, stiffness, damping, max_force).
+        volume (material: a shell's wall), COM; total mass; density; the source of each part's
+        volume; ``mass_model`` (solid / shell, wall thickness, sides, why: :func:`.mass.mass_model`);
+        ``drives``: joint -> kind, stiffness, damping, max_force).
 
     Raises:
         StageInputError: no parts. ValueError: both ``density`` and ``mass`` given, or a
@@ -132,7 +286,7 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
     from n4d4d.asset import Mesh
 
     from .fidelity import hull_union
-    from .mass import mass_properties
+    from .mass import mass_model, mass_properties, shell_mass_properties
 
     asset.require("mass", "parts")
     if density is not None and mass is not None:
@@ -150,18 +304,27 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
             um = hull_union(hulls).to_mesh64()
             solids[part.name] = Mesh(np.asarray(um.vert_properties)[:, :3], np.asarray(um.tri_verts, dtype=np.int64))
             source[part.name] = "union of collision hulls (part mesh encloses no volume)"
+    models = {n: mass_model(m, shell_thickness) for n, m in solids.items()}
+
+    def props_at(rho: float) -> dict:
+        return {n: (shell_mass_properties(m, models[n]["wall_thickness_m"], density=rho, sides=models[n]["sides"],
+                                          name=_label(asset, n))
+                    if models[n]["model"] == "shell" else mass_properties(m, density=rho, name=_label(asset, n)))
+                for n, m in solids.items()}
+
     if mass is not None:
-        unit = {n: mass_properties(m, density=1.0) for n, m in solids.items()}
-        rho = mass / sum(u.volume for u in unit.values())
+        rho = mass / sum(u.volume for u in props_at(1.0).values())
     else:
         rho = density if density is not None else asset.material.density
-    props = {n: mass_properties(m, density=rho, name=_label(asset, n)) for n, m in solids.items()}
+    props = props_at(rho)
     drives = drives_of(asset.replace(mass=props))
     figures = {
         "density_kg_m3": rho, "total_mass_kg": sum(p.mass for p in props.values()),
         "parts": {n: {"mass_kg": p.mass, "volume_m3": p.volume, "center_of_mass_m": p.center_of_mass.tolist(),
-                      "principal_moments_kg_m2": p.principal_moments.tolist(), "volume_source": source[n]}
+                      "principal_moments_kg_m2": p.principal_moments.tolist(), "volume_source": source[n],
+                      "mass_model": models[n]}
                   for n, p in props.items()},
+        "mass_models": {k: sum(m["model"] == k for m in models.values()) for k in ("solid", "shell")},
         "drives": _drive_figures(drives),
     }
     return asset.with_stage(StageRecord("mass", time.perf_counter() - t0, figures), mass=props, drives=drives)
