@@ -12,15 +12,22 @@ prismatic joints with a ``<limit>`` whose lower < upper, velocity > 0 and effort
 (read by :func:`n4d4d.io.load.load_mesh` with its checks) and lie inside the URDF's folder tree
 or a ``package://`` folder. It builds box / cylinder / sphere / capsule primitives, poses every
 link at the rest configuration (all joint values 0) by forward kinematics, and turns the
-result into an :class:`~n4d4d.asset.Asset` whose parts are the rigid bodies (links joined by
-fixed joints merged, PartNet-Mobility convention) and whose joints carry the file's ground
-truth in the asset frame (pivot point and unit axis in the world frame at rest, URDF limits
-in rad / m).
+result into an :class:`~n4d4d.asset.Asset` whose parts are the links (each link with geometry
+is a part named after it, and fixed joints are kept as fixed joints; with ``merge_fixed``,
+links joined by fixed joints are merged into one body, the PartNet-Mobility convention),
+whose joints carry the file's ground truth in the asset frame (pivot point and unit axis in
+the world frame at rest, URDF limits in rad / m), whose part meshes carry the links' visual
+materials (``<material>`` colour, by name from the robot's materials or inline; the mesh
+file's own colour or texture where the URDF gives none; a ``<texture>`` image on a mesh with
+UVs) and whose ``collision`` holds the links' own ``<collision>`` geometry in the asset frame
+(primitives as :class:`~n4d4d.asset.CollisionPrimitive` on their triangulation, meshes as
+read), for the collision stage to check and use.
 
 What it does not: evaluate joint values other than 0, use inertials (they are only checked),
-transmissions, Gazebo tags, materials or textures, or make part meshes watertight (the rigging
-stage does that). PyBullet extensions (``<plane>``, ``<cdf>``) are skipped with a note. URDF is
-Z up and in metres, so no axis or unit conversion is applied.
+transmissions, Gazebo tags, or make part meshes watertight (the rigging stage does that).
+Links without any geometry cannot be parts: they are merged into their parent body (a movable
+joint to one is dropped, with a note). PyBullet extensions (``<plane>``, ``<cdf>``) are
+skipped with a note. URDF is Z up and in metres, so no axis or unit conversion is applied.
 """
 
 from __future__ import annotations
@@ -49,13 +56,15 @@ class UrdfGeometry:
     """One ``<visual>`` or ``<collision>`` element.
 
     Attributes:
-        kind: ``"mesh" | "box" | "cylinder" | "sphere"``.
+        kind: ``"mesh" | "box" | "cylinder" | "sphere" | "capsule"``.
         transform: ``(4, 4) float64`` pose of the geometry in its link frame.
         filename: resolved mesh path (mesh only), else None.
         scale: ``(3,) float64`` mesh scale.
         size: box ``(3,)`` extents (m); cylinder and capsule ``(radius, length)``; sphere
             ``(radius,)``.
         line: the source line of the shape element (for error messages), or None.
+        rgba: ``(4,)`` colour in [0, 1] of a ``<visual>``'s material, or None.
+        texture: resolved ``<texture filename>`` of a ``<visual>``'s material, or None.
     """
 
     kind: str
@@ -64,6 +73,8 @@ class UrdfGeometry:
     scale: np.ndarray = field(default_factory=lambda: np.ones(3))
     size: tuple[float, ...] = ()
     line: int | None = None
+    rgba: tuple[float, ...] | None = None
+    texture: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +192,31 @@ def _shape(el, T, path, notes) -> UrdfGeometry | None:
     if resolved.suffix.lower() not in URDF_MESH_FORMATS:
         raise fail(s, f"mesh '{filename}' is not a mesh format n4d4d reads ({', '.join(URDF_MESH_FORMATS)})", path)
     return UrdfGeometry("mesh", T, resolved, scale=scale, line=line)
+
+
+def _material(el, path) -> tuple[tuple[float, ...] | None, Path | None]:
+    """``(rgba, texture path)`` of a ``<material>`` element's ``<color>`` / ``<texture>``."""
+    rgba = tex = None
+    c = el.find("color")
+    if c is not None:
+        rgba = tuple(float(x) for x in numbers(c, "rgba", 4, path))
+        if min(rgba) < 0 or max(rgba) > 1:
+            raise fail(c, f'rgba="{c.get("rgba")}" must lie in [0, 1]', path)
+    t = el.find("texture")
+    if t is not None and t.get("filename"):
+        tex = resolve_mesh_path(t.get("filename"), path, t)
+    return rgba, tex
+
+
+def _visual_material(el, materials: dict, path) -> tuple[tuple[float, ...] | None, Path | None]:
+    """The material of a ``<visual>``: inline colour / texture, else the robot-level
+    ``<material>`` of that name; ``(None, None)`` when there is none."""
+    m = el.find("material")
+    if m is None:
+        return None, None
+    rgba, tex = _material(m, path)
+    named = materials.get(m.get("name"), (None, None))
+    return (rgba if rgba is not None else named[0]), (tex if tex is not None else named[1])
 
 
 def _inertial(link, path) -> None:
@@ -308,6 +344,10 @@ def parse_urdf(path: str | Path) -> UrdfModel:
     if root.tag != "robot":
         raise fail(root, f"the URDF's root element must be <robot>, not <{root.tag}>", path)
     links, notes = {}, []
+    materials = {m.get("name"): _material(m, path) for m in root.findall("material") if m.get("name")}
+    for m in root.iterfind("link/visual/material"):  # a material defined in one visual, named in others
+        if m.get("name") and m.get("name") not in materials and len(m):
+            materials[m.get("name")] = _material(m, path)
     for link in root.findall("link"):
         name = link.get("name")
         if not name:
@@ -317,7 +357,13 @@ def parse_urdf(path: str | Path) -> UrdfModel:
         _inertial(link, path)
         geoms = []
         for tag in ("visual", "collision"):
-            items = [_shape(el, _origin(el, path), path, notes) for el in link.findall(tag)]
+            items = []
+            for el in link.findall(tag):
+                g = _shape(el, _origin(el, path), path, notes)
+                if g is not None and tag == "visual":
+                    rgba, tex = _visual_material(el, materials, path)
+                    g = UrdfGeometry(g.kind, g.transform, g.filename, g.scale, g.size, g.line, rgba, tex)
+                items.append(g)
             geoms.append(tuple(g for g in items if g is not None))
         links[name] = tuple(geoms)
     if not links:
@@ -343,8 +389,16 @@ def geometry_mesh(g: UrdfGeometry, urdf_path: Path):
         The typed errors of :func:`~n4d4d.io.load.load_mesh`, re-worded to name the URDF, the
         ``<mesh>`` element's line and the mesh file.
     """
+    return _geometry(g, urdf_path)[0]
+
+
+def _geometry(g: UrdfGeometry, urdf_path: Path):
+    """``(trimesh in the link frame, Mesh attributes)``: the mesh file's own ``base_color``,
+    ``uvs`` / ``texture_png`` or ``vertex_colors`` (:func:`~n4d4d.io.load.load_mesh`), none
+    for a primitive."""
     import trimesh
 
+    attrs: dict = {}
     if g.kind == "box":
         tm = trimesh.creation.box(extents=g.size)
     elif g.kind == "cylinder":
@@ -354,14 +408,15 @@ def geometry_mesh(g: UrdfGeometry, urdf_path: Path):
     elif g.kind == "sphere":
         tm = trimesh.creation.icosphere(subdivisions=2, radius=g.size[0])
     else:
-        v, f = _read_part(g, urdf_path)
+        v, f, attrs = _read_part(g, urdf_path)
         tm = trimesh.Trimesh(v * g.scale, f, process=False)
     tm.apply_transform(g.transform)
-    return tm
+    return tm, attrs
 
 
 def _read_part(g: UrdfGeometry, urdf_path: Path):
-    """``(vertices, faces)`` of a mesh file a URDF names, with load_mesh's checks."""
+    """``(vertices, faces, attributes)`` of a mesh file a URDF names, with load_mesh's checks
+    (attributes: what :func:`_geometry` says)."""
     from n4d4d.errors import N4d4dError
     from n4d4d.io.load import load_mesh
     from n4d4d.io.mesh_checks import check_geometry
@@ -377,11 +432,31 @@ def _read_part(g: UrdfGeometry, urdf_path: Path):
                 raise MalformedFileError(f"cannot read DAE file: {' '.join(str(exc).split())[:200]}", g.filename) from exc
             v, f = np.asarray(getattr(tm, "vertices", np.zeros((0, 3)))), np.asarray(getattr(tm, "faces", []))
             check_geometry(v, f.reshape(-1, 3).astype(np.int64), g.filename, solid=False)
-            return v, f
+            return v, f, {}
         mesh = load_mesh(g.filename, up="z", solid=False)
-        return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+        attrs = {k: getattr(mesh, k) for k in ("base_color", "uvs", "texture_png", "vertex_colors")
+                 if getattr(mesh, k) is not None}
+        return np.asarray(mesh.vertices), np.asarray(mesh.faces), attrs
     except N4d4dError as exc:
         raise type(exc)(f"{label}: {exc.problem}", urdf_path) from exc
+
+
+def _texture_png(path: Path, urdf_path: Path) -> bytes:
+    """A ``<texture>`` image file as PNG bytes (Pillow reads it; PNG kept as it is)."""
+    from PIL import Image, UnidentifiedImageError
+
+    data = path.read_bytes()
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return data
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            buf = io.BytesIO()
+            im.convert("RGBA").save(buf, format="PNG")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise MalformedFileError(f"texture '{path.name}' is not an image Pillow reads: {exc}", urdf_path) from exc
+    return buf.getvalue()
 
 
 def link_meshes(model: UrdfModel, geometry: str = "visual") -> dict:
@@ -389,6 +464,18 @@ def link_meshes(model: UrdfModel, geometry: str = "visual") -> dict:
     (``"visual"`` or ``"collision"``; a link with none of that kind falls back to the other)."""
     import trimesh
 
+    out = {}
+    for name, items in _link_pieces(model, geometry).items():
+        meshes = [tm for tm, _ in items]
+        out[name] = trimesh.util.concatenate(meshes) if len(meshes) > 1 else meshes[0]
+    return out
+
+
+def _link_pieces(model: UrdfModel, geometry: str) -> dict[str, list]:
+    """Link name -> ``[(world-frame trimesh, Mesh attributes), ...]``, one per geometry of
+    the kind asked for (the other kind where a link has none); a visual's URDF material colour
+    (``rgba``) and texture (as ``texture_png``, kept only on a mesh with UVs) override the mesh
+    file's own."""
     which = 0 if geometry == "visual" else 1
     Tw = model.link_transforms()
     out = {}
@@ -396,18 +483,31 @@ def link_meshes(model: UrdfModel, geometry: str = "visual") -> dict:
         items = geoms[which] or geoms[1 - which]
         if not items or name not in Tw:
             continue
-        meshes = [geometry_mesh(g, model.path) for g in items]
-        tm = trimesh.util.concatenate(meshes) if len(meshes) > 1 else meshes[0]
-        tm.apply_transform(Tw[name])
-        out[name] = tm
+        pieces = []
+        for g in items:
+            tm, attrs = _geometry(g, model.path)
+            tm.apply_transform(Tw[name])
+            if g.rgba is not None:
+                attrs = {**attrs, "base_color": np.asarray(g.rgba, np.float64)}
+            if g.texture is not None and "uvs" in attrs:
+                attrs = {**attrs, "texture_png": _texture_png(g.texture, model.path)}
+            pieces.append((tm, attrs))
+        out[name] = pieces
     return out
 
 
-def rigid_groups(model: UrdfModel) -> dict[str, str]:
-    """Map link name -> rigid-body name: links joined by fixed joints form one body, named
-    after its top-most link that has geometry (else its top-most link)."""
+def rigid_groups(model: UrdfModel, merge_fixed: bool = True) -> dict[str, str]:
+    """Map link name -> rigid-body name.
+
+    With ``merge_fixed`` links joined by fixed joints form one body (the PartNet-Mobility
+    convention); without it every link with geometry is a body of its own, and only links
+    without geometry (which cannot be parts) join their parent's body, as does a link with
+    geometry hanging by a fixed joint from a body that has none yet (a geometry-less root).
+    A body is named after its top-most link that has geometry (else its top-most link).
+    """
     geo = {n for n, g in model.links.items() if g[0] or g[1]}
     group = {model.root: model.root}
+    has_geo = {model.root: model.root in geo}
     order = [model.root]
     by_parent: dict[str, list[UrdfJoint]] = {}
     for j in model.joints:
@@ -415,9 +515,17 @@ def rigid_groups(model: UrdfModel) -> dict[str, str]:
     while order:
         name = order.pop(0)
         for j in by_parent.get(name, []):
-            if j.child not in group:  # each link once, even in an unvalidated model
-                group[j.child] = group[name] if j.type == "fixed" else j.child
-                order.append(j.child)
+            if j.child in group:  # each link once, even in an unvalidated model
+                continue
+            g = group[name]
+            merge = j.type == "fixed" and (merge_fixed or j.child not in geo or not has_geo[g])
+            if merge:
+                group[j.child] = g
+                has_geo[g] = has_geo[g] or j.child in geo
+            else:
+                group[j.child] = j.child
+                has_geo[j.child] = j.child in geo
+            order.append(j.child)
     # rename each body after its first link with geometry (breadth-first order)
     rename = {}
     for link, g in group.items():
@@ -426,21 +534,83 @@ def rigid_groups(model: UrdfModel) -> dict[str, str]:
     return {link: rename.get(g, g) for link, g in group.items()}
 
 
-def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | None = None):
-    """Load a URDF as an :class:`~n4d4d.asset.Asset` with parts and ground-truth joints.
+def _part_mesh(pieces: list):
+    """One body's :class:`~n4d4d.asset.Mesh` from its ``(trimesh, attributes)`` pieces: one
+    colour shared by all pieces is the mesh's ``base_color``; pieces of different colours also
+    give ``vertex_colors`` (``base_color`` is then the largest piece's); UVs and a texture are
+    kept when the body is a single textured piece."""
+    from n4d4d.asset import Mesh
+
+    v = np.concatenate([np.asarray(t.vertices) for t, _ in pieces])
+    offs = np.cumsum([0] + [len(t.vertices) for t, _ in pieces])[:-1]
+    f = np.concatenate([np.asarray(t.faces) + o for (t, _), o in zip(pieces, offs)])
+    attrs: dict = {}
+    colors = [a.get("base_color") for _, a in pieces]
+    known = [c for c in colors if c is not None]
+    if known:
+        areas = [float(t.area) if c is not None else -1.0 for (t, _), c in zip(pieces, colors)]
+        attrs["base_color"] = colors[int(np.argmax(areas))]
+        if any(not np.allclose(c, known[0]) for c in known) or len(known) < len(colors):
+            fill = np.asarray(attrs["base_color"])
+            attrs["vertex_colors"] = np.concatenate(
+                [np.tile(np.round(255 * np.clip(c if c is not None else fill, 0, 1)).astype(np.uint8), (len(t.vertices), 1))
+                 for (t, _), c in zip(pieces, colors)])
+    if len(pieces) == 1:
+        a = pieces[0][1]
+        if a.get("uvs") is not None and a.get("texture_png") is not None:
+            attrs["uvs"], attrs["texture_png"] = a["uvs"], a["texture_png"]
+        elif a.get("vertex_colors") is not None and "vertex_colors" not in attrs:
+            attrs["vertex_colors"] = a["vertex_colors"]
+    return Mesh(v, f, **attrs)
+
+
+def file_collision(model: UrdfModel, group: dict[str, str]) -> dict[str, tuple]:
+    """Each body's own ``<collision>`` geometry in the world frame at rest: body name ->
+    hull-like :class:`~n4d4d.asset.Mesh` es, a primitive as its triangulation carrying the
+    :class:`~n4d4d.asset.CollisionPrimitive` (pose in the world frame), a mesh as read (it may
+    be non-convex or open: the collision stage decides what to do with it). Bodies whose links
+    have no ``<collision>`` are absent."""
+    from n4d4d.asset import PRIMITIVE_KINDS, CollisionPrimitive, Mesh
+
+    Tw = model.link_transforms()
+    out: dict[str, list] = {}
+    for link, (_, cols) in model.links.items():
+        if link not in Tw:
+            continue
+        for g in cols:
+            tm, _ = _geometry(g, model.path)
+            tm.apply_transform(Tw[link])
+            prim = (CollisionPrimitive(g.kind, tuple(float(x) for x in g.size), Tw[link] @ g.transform)
+                    if g.kind in PRIMITIVE_KINDS else None)
+            out.setdefault(group[link], []).append(Mesh(np.asarray(tm.vertices), np.asarray(tm.faces), primitive=prim))
+    return {b: tuple(ms) for b, ms in out.items()}
+
+
+def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | None = None,
+                    merge_fixed: bool = True):
+    """Load a URDF as an :class:`~n4d4d.asset.Asset` with parts, ground-truth joints, the
+    links' visual materials and their own collision geometry.
 
     Args:
         path: the ``.urdf`` file.
         geometry: ``"visual"`` or ``"collision"`` meshes for the parts.
         name: asset name (default: the file's folder or stem, sanitised).
+        merge_fixed: merge links joined by fixed joints into one body (the default here, for
+            callers that compare rigid bodies, e.g. rigging's evaluation); False keeps every
+            link with geometry as a part of its own, joined by ``"fixed"`` joints (the build's
+            default, ``--merge-fixed`` off). Links without geometry join their parent's body
+            either way (:func:`rigid_groups`).
 
     Returns:
         An Asset whose ``visual`` and ``source_mesh`` are all parts concatenated
         (``face_submesh`` = part index, ``submesh_names`` = part names), whose ``parts`` are
-        the rigid bodies (fixed joints merged; meshes as loaded, not yet watertight, with
-        ``face_indices`` into ``visual``) and whose ``joints`` are the movable URDF joints in the
-        asset frame: ``origin`` the joint frame's world position at rest (m), ``axis`` the
-        world-frame unit axis. Floating / planar joints are dropped (noted).
+        the bodies (meshes as loaded, not yet watertight, with ``face_indices`` into
+        ``visual``, and the URDF's visual material: ``base_color``, ``vertex_colors`` where a
+        body's pieces differ, ``uvs`` / ``texture_png`` for a single textured piece), whose
+        ``joints`` are the URDF joints between bodies in the asset frame (``origin`` the joint
+        frame's world position at rest, m; ``axis`` the world-frame unit axis; fixed joints
+        kept as ``"fixed"``) and whose ``collision`` is :func:`file_collision` (body -> the
+        links' own colliders, world frame). Floating / planar joints are dropped (noted).
 
     Raises:
         MissingFileError, InputError: as :func:`parse_urdf` and :func:`geometry_mesh`.
@@ -450,22 +620,21 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
     from n4d4d.io.mesh_checks import check_geometry
 
     model = parse_urdf(path)
-    meshes = link_meshes(model, geometry)
-    if not meshes:
+    pieces = _link_pieces(model, geometry)
+    if not pieces:
         skipped = "; ".join(model.notes[:3])
         raise InputError("URDF links carry no geometry" + (f" ({skipped})" if skipped else ""), model.path)
-    group = rigid_groups(model)
+    group = rigid_groups(model, merge_fixed=merge_fixed)
     bodies: dict[str, list] = {}
-    for link, tm in meshes.items():
-        bodies.setdefault(group[link], []).append(tm)
+    for link, items in pieces.items():
+        bodies.setdefault(group[link], []).extend(items)
     names = list(bodies)
     verts, faces, labels, parts = [], [], [], []
     nv = nf = 0
     for i, b in enumerate(names):
-        v = np.concatenate([np.asarray(t.vertices) for t in bodies[b]])
-        offs = np.cumsum([0] + [len(t.vertices) for t in bodies[b]])[:-1]
-        f = np.concatenate([np.asarray(t.faces) + o for t, o in zip(bodies[b], offs)])
-        parts.append(Part(b, Mesh(v, f), face_indices=np.arange(nf, nf + len(f), dtype=np.int64)))
+        mesh = _part_mesh(bodies[b])
+        v, f = mesh.vertices, mesh.faces
+        parts.append(Part(b, mesh, face_indices=np.arange(nf, nf + len(f), dtype=np.int64)))
         verts.append(v)
         faces.append(f + nv)
         labels.append(np.full(len(f), i, np.int32))
@@ -476,20 +645,29 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
     check_geometry(merged.vertices, merged.faces, model.path, what="the URDF's geometry")
     Tw = model.link_transforms()
     joints, notes = [], list(model.notes)
+    geometry_less = sorted(link for link in model.links if link not in pieces and group.get(link) in bodies
+                           and link != group[link])
+    if geometry_less:
+        notes.append(f"URDF links without geometry merged into their parent's body: {', '.join(geometry_less[:8])}"
+                     + (", ..." if len(geometry_less) > 8 else ""))
     for j in model.joints:
-        if j.type == "fixed":
-            continue
-        if j.type not in MOVABLE:
+        if j.type not in MOVABLE + ("fixed",):
             notes.append(f"URDF joint '{j.name}' of type {j.type} dropped")
             continue
         pa, ch = group[j.parent], group[j.child]
-        if pa not in bodies or ch not in bodies or pa == ch:
+        if pa == ch:  # merged (fixed, or a link without geometry)
+            continue
+        if pa not in bodies or ch not in bodies:
             notes.append(f"URDF joint '{j.name}' joins bodies without geometry: dropped")
             continue
         T = Tw[j.parent] @ j.origin
-        joints.append(Joint(j.name, j.type, pa, ch, T[:3, 3].copy(), T[:3, :3] @ j.axis,
-                            j.lower, j.upper, j.effort, j.velocity))
+        if j.type == "fixed":
+            joints.append(Joint(j.name, "fixed", pa, ch, T[:3, 3].copy(), T[:3, :3] @ j.axis))
+        else:
+            joints.append(Joint(j.name, j.type, pa, ch, T[:3, 3].copy(), T[:3, :3] @ j.axis,
+                                j.lower, j.upper, j.effort, j.velocity))
     stem = name or (model.path.parent.name if model.path.stem == "mobility" else model.path.stem)
     stem = re.sub(r"[^A-Za-z0-9_]", "_", stem) or "asset"
+    collision = {b: hs for b, hs in file_collision(model, group).items() if b in bodies}
     return Asset(name=stem, visual=merged, source_mesh=merged, parts=tuple(parts),
-                 joints=tuple(joints), notes=tuple(notes))
+                 joints=tuple(joints), collision=collision, notes=tuple(notes))
