@@ -14,6 +14,9 @@ Written as Isaac Sim / Isaac Lab (PhysX) and Newton's ``ModelBuilder.add_usd`` r
                                   NewtonMeshCollisionAPI, MjcCollisionAPI,
                                   flat (faceVarying) normals,
                                   physics material bound with the "physics" purpose
+          /shape_000 ...          the input's analytic colliders (a URDF's box, sphere,
+                                  cylinder, capsule): Cube (scaled) / Sphere / Cylinder /
+                                  Capsule, guide, invisible; CollisionAPI, MjcCollisionAPI
       /joints/<joint>             PhysicsRevoluteJoint / PhysicsPrismaticJoint / PhysicsFixedJoint
     /physicsScene                 gravity n4d4d.conventions.GRAVITY (outside the default prim, so a
                                   stage that references the asset keeps its own scene)
@@ -306,15 +309,56 @@ def _collisions(stage, asset: Asset, f: PartFrame, body_path, physics_material) 
     for k, hull in enumerate(asset.collision[f.part.name]):
         if len(hull.faces) == 0:
             raise ExportError(f"part '{f.part.name}' hull {k} is empty", asset.name)
-        prim = define_mesh(stage, scope.GetPath().AppendChild(f"hull_{k:03d}"), hull, f.origin, guide=True)
-        UsdPhysics.CollisionAPI.Apply(prim)
-        UsdPhysics.MeshCollisionAPI.Apply(prim).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
-        # each engine's own collider schema, as SimReady NEWTON.COL.001 / MUJOCO.COL.001 ask:
-        # no attributes authored, so every engine keeps its defaults for the convex hull
-        prim.AddAppliedSchema("NewtonMeshCollisionAPI")
-        prim.AddAppliedSchema("MjcCollisionAPI")
+        if hull.primitive is not None:  # an analytic collider stays one (UsdPhysics shape colliders)
+            prim = define_primitive(stage, scope.GetPath().AppendChild(f"shape_{k:03d}"), hull.primitive, f.origin)
+            UsdPhysics.CollisionAPI.Apply(prim)
+            prim.AddAppliedSchema("MjcCollisionAPI")
+        else:
+            prim = define_mesh(stage, scope.GetPath().AppendChild(f"hull_{k:03d}"), hull, f.origin, guide=True)
+            UsdPhysics.CollisionAPI.Apply(prim)
+            UsdPhysics.MeshCollisionAPI.Apply(prim).CreateApproximationAttr(UsdPhysics.Tokens.convexHull)
+            # each engine's own collider schema, as SimReady NEWTON.COL.001 / MUJOCO.COL.001 ask:
+            # no attributes authored, so every engine keeps its defaults for the convex hull
+            prim.AddAppliedSchema("NewtonMeshCollisionAPI")
+            prim.AddAppliedSchema("MjcCollisionAPI")
         UsdShade.MaterialBindingAPI.Apply(prim).Bind(
             physics_material, UsdShade.Tokens.weakerThanDescendants, "physics")
+
+
+def define_primitive(stage, path, prim, origin: np.ndarray):
+    """Define the analytic collider ``prim`` (:class:`~n4d4d.asset.CollisionPrimitive`) at
+    ``path`` in a part frame at ``origin`` (m): a box as a ``UsdGeom.Cube`` of size 1 scaled to
+    its extents, a sphere, cylinder or capsule (axis "Z", ``height`` the cylinder's length, a
+    capsule's between its cap centres, as UsdGeom.Capsule defines it) by its radius. Pose as
+    translate + orient ops (+ scale for a box); extent authored; purpose "guide", invisible.
+    Returns the prim."""
+    from pxr import Gf, UsdGeom
+
+    kind, size = prim.kind, prim.size
+    if kind == "box":
+        g = UsdGeom.Cube.Define(stage, path)
+        g.CreateSizeAttr(1.0)
+        half = np.full(3, 0.5)
+    elif kind == "sphere":
+        g = UsdGeom.Sphere.Define(stage, path)
+        g.CreateRadiusAttr(float(size[0]))
+        half = np.full(3, size[0])
+    else:
+        g = (UsdGeom.Cylinder if kind == "cylinder" else UsdGeom.Capsule).Define(stage, path)
+        g.CreateRadiusAttr(float(size[0]))
+        g.CreateHeightAttr(float(size[1]))
+        g.CreateAxisAttr(UsdGeom.Tokens.z)
+        half = np.array([size[0], size[0], 0.5 * size[1] + (size[0] if kind == "capsule" else 0.0)])
+    g.CreateExtentAttr([Gf.Vec3f(*(-half).tolist()), Gf.Vec3f(*half.tolist())])
+    T = np.asarray(prim.transform, np.float64)
+    w, x, y, z = _matrix_to_wxyz(T[:3, :3])
+    g.AddTranslateOp().Set(Gf.Vec3d(*map(float, T[:3, 3] - origin)))
+    g.AddOrientOp().Set(Gf.Quatf(float(w), Gf.Vec3f(float(x), float(y), float(z))))
+    if kind == "box":
+        g.AddScaleOp().Set(Gf.Vec3f(*map(float, size)))
+    g.CreatePurposeAttr(UsdGeom.Tokens.guide)
+    g.CreateVisibilityAttr(UsdGeom.Tokens.invisible)
+    return g.GetPrim()
 
 
 def usd_drive(drive: Drive) -> tuple[float, float, float]:
