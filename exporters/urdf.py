@@ -96,7 +96,10 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
             rgba = pf.rgba if pf.rgba is not None else np.array([0.8, 0.8, 0.8, 1.0])
             material = ET.SubElement(visual, "material", name=f"{f.name}_material")
             ET.SubElement(material, "color", rgba=_vec(rgba))
-            for k, hull in enumerate(pf.hulls):
+            for k, (hull, mesh) in enumerate(zip(pf.hulls, asset.collision[f.part.name])):
+                if mesh.primitive is not None:  # an analytic collider stays one
+                    _primitive_collision(link, f"{f.name}_shape_{k:03d}", mesh.primitive, f.origin)
+                    continue
                 col = ET.SubElement(link, "collision", name=f"{f.name}_hull_{k:03d}")
                 ET.SubElement(col, "origin", xyz="0 0 0", rpy="0 0 0")
                 ET.SubElement(ET.SubElement(col, "geometry"), "mesh", filename=f"{mesh_dir_name}/{hull}")
@@ -130,3 +133,22 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
         atomic_write_text(path, '<?xml version="1.0"?>\n' + ET.tostring(robot, encoding="unicode") + "\n")
     return path
 
+
+def _primitive_collision(link, name: str, prim, origin: np.ndarray) -> None:
+    """A ``<collision>`` of the analytic shape ``prim`` in a link frame at ``origin`` (m):
+    ``<box size>`` (full extents), ``<sphere radius>``, ``<cylinder radius length>`` or
+    ``<capsule radius length>`` (PyBullet's and urdfdom's extension), axis along the origin's
+    local Z, pose as ``xyz`` + fixed-axis ``rpy`` (rad)."""
+    from scipy.spatial.transform import Rotation
+
+    T = np.asarray(prim.transform, np.float64)
+    col = ET.SubElement(link, "collision", name=name)
+    rpy = Rotation.from_matrix(T[:3, :3]).as_euler("xyz")
+    ET.SubElement(col, "origin", xyz=_vec(T[:3, 3] - origin), rpy=_vec(rpy))
+    geometry = ET.SubElement(col, "geometry")
+    if prim.kind == "box":
+        ET.SubElement(geometry, "box", size=_vec(prim.size))
+    elif prim.kind == "sphere":
+        ET.SubElement(geometry, "sphere", radius=repr(float(prim.size[0])))
+    else:
+        ET.SubElement(geometry, prim.kind, radius=repr(float(prim.size[0])), length=repr(float(prim.size[1])))
