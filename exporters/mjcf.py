@@ -114,14 +114,40 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
             mat.textures = textures
             geom.material = mat.name
             geom.rgba = [1.0, 1.0, 1.0, 1.0]
-        for k, hull in enumerate(pf.hulls):
-            cmesh = spec.add_mesh()
-            cmesh.name, cmesh.file = f"{f.name}_hull_{k:03d}", hull
+        for k, (hull, mesh) in enumerate(zip(pf.hulls, asset.collision[f.part.name])):
             g = body.add_geom()
-            g.name, g.type, g.meshname = cmesh.name, mujoco.mjtGeom.mjGEOM_MESH, cmesh.name
+            if mesh.primitive is not None:  # an analytic collider stays one
+                _primitive_geom(g, f"{f.name}_shape_{k:03d}", mesh.primitive, f.origin)
+            else:
+                cmesh = spec.add_mesh()
+                cmesh.name, cmesh.file = f"{f.name}_hull_{k:03d}", hull
+                g.name, g.type, g.meshname = cmesh.name, mujoco.mjtGeom.mjGEOM_MESH, cmesh.name
             g.group, g.friction = 3, [mu, 0.005, 0.0001]
             g.rgba = [0.5, 0.6, 0.9, 0.4]
     return spec
+
+
+def _primitive_geom(g, name: str, prim, origin: np.ndarray) -> None:
+    """Make MjsGeom ``g`` the analytic collider ``prim`` in a body frame at ``origin`` (m):
+    MJCF box (half extents), sphere (radius), cylinder / capsule (radius, half length; axis the
+    geom's local Z), ``pos`` and ``quat`` (w, x, y, z) in the body frame."""
+    import mujoco
+    from scipy.spatial.transform import Rotation
+
+    T = np.asarray(prim.transform, np.float64)
+    g.name = name
+    g.type = {"box": mujoco.mjtGeom.mjGEOM_BOX, "sphere": mujoco.mjtGeom.mjGEOM_SPHERE,
+              "cylinder": mujoco.mjtGeom.mjGEOM_CYLINDER, "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE}[prim.kind]
+    size = np.zeros(3)
+    if prim.kind == "box":
+        size[:] = 0.5 * np.asarray(prim.size)
+    elif prim.kind == "sphere":
+        size[0] = prim.size[0]
+    else:
+        size[:2] = prim.size[0], 0.5 * prim.size[1]
+    g.size = size
+    g.pos = T[:3, 3] - origin
+    g.quat = Rotation.from_matrix(T[:3, :3]).as_quat(scalar_first=True)
 
 
 def _add_drive(spec, joint_name: str, drive) -> None:
