@@ -182,7 +182,7 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
     t0 = time.perf_counter()
     if isinstance(source, Generated):
         check_generated(source)
-    parts, joints = (), ()
+    parts, joints, collision = (), (), {}
     name = source.name
     up_figures, notes = None, ()
     if isinstance(source, UrdfFile):
@@ -191,12 +191,13 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
         path = Path(source.path)
         if any(getattr(opts, k) is not None for k in ("height", "longest_side", "unit")):
             raise InputError("size options do not apply to URDF input (URDF lengths are metres)", path)
-        urdf = load_urdf_asset(path)
+        urdf = load_urdf_asset(path, merge_fixed=opts.merge_fixed)
         offset = ground_offset(urdf.source_mesh.vertices)  # rest on z = 0 like every other input
         mesh = urdf.source_mesh.replace(vertices=urdf.source_mesh.vertices + offset)
         parts = tuple(dataclasses.replace(p, mesh=p.mesh.replace(vertices=p.mesh.vertices + offset))
                       for p in urdf.parts)
         joints = tuple(dataclasses.replace(j, origin=np.asarray(j.origin) + offset) for j in urdf.joints)
+        collision = {n: tuple(h.translated(offset) for h in hs) for n, hs in urdf.collision.items()}
         factor, how = 1.0, "URDF lengths are metres (kept as authored), set on the ground"
     elif isinstance(source, (MeshFile, Sample)):
         file_scale, up = None, opts.up
@@ -234,5 +235,6 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
     material = Material(density=opts.density or Material().density, static_friction=opts.static_friction,
                         dynamic_friction=opts.dynamic_friction, restitution=opts.restitution)
     asset = Asset(name=safe_asset_name(opts.name) if opts.name else name, source_mesh=mesh, parts=parts,
-                  joints=joints, material=material, provenance=provenance, notes=(how,) + notes)
+                  joints=joints, collision=collision, material=material, provenance=provenance,
+                  notes=(how,) + notes)
     return asset.with_stage(StageRecord("load", time.perf_counter() - t0, figures))
