@@ -24,7 +24,8 @@ def reground(asset: Asset) -> Asset:
     PartNet-Mobility's cabinet 40147, whose bottom panel is an open sheet, comes out 15.9 mm
     below the ground after its parts are closed, and would start every physics check sunk.
 
-    Moves ``source_mesh``, ``visual``, ``volume``, ``parts`` and joint origins by the same
+    Moves ``source_mesh``, ``visual``, ``volume``, ``parts``, joint origins and collision
+    hulls (a URDF's own colliders, filled at load) by the same
     offset (m, asset frame) and adds a note; an asset with a skeleton or motion clips (their
     frames are not moved here), without parts, or already on the ground within
     :data:`GROUND_TOLERANCE_M`, is returned unchanged (the same object).
@@ -46,5 +47,6 @@ def reground(asset: Asset) -> Asset:
         source_mesh=up(asset.source_mesh), visual=up(asset.visual), volume=volume,
         parts=tuple(dataclasses.replace(p, mesh=up(p.mesh)) for p in asset.parts),
         joints=tuple(dataclasses.replace(j, origin=np.asarray(j.origin) + dz) for j in asset.joints),
+        collision={n: tuple(h.translated(dz) for h in hs) for n, hs in asset.collision.items()},
         notes=asset.notes + (f"moved {1e3 * -low:+.1f} mm along z: closed part meshes reach "
                              f"{'below' if low < 0 else 'above'} the ground the input stood on",))
