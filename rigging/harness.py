@@ -308,21 +308,22 @@ def evaluate_procedural(names=None, *, seed: int = 0, time_budget_s: float = 120
 def evaluate_skin(path: Path, *, seed: int = 0) -> ObjectResult:
     """Skeleton-track result for one skinned glTF / GLB (see module docstring)."""
     from n4d4d.asset import Asset, Mesh
-    from n4d4d.rigging.gltf_skin import read_skin
+    from n4d4d.io.gltf_anim import read_gltf_animation
     from n4d4d.rigging.stage import rig_stage
 
     res = ObjectResult(path.stem, "skeleton", "skinned")
     t0 = time.monotonic()
     try:
-        skin = read_skin(path)
+        skin = read_gltf_animation(path, with_vertices=False, animations=False)
+        truth = skin.skeleton
         mesh = Mesh(skin.vertices, skin.faces)
         rigged = rig_stage(Asset("skin", visual=mesh), mode="skeletal", seed=seed)
         s = 1.0 / mesh.diagonal
         sk = rigged.skeleton
-        res.skeleton_joints = len(skin.joint_names)
+        res.skeleton_joints = len(truth.joint_names)
         res.skeleton_pred = len(sk.joint_names)
-        res.cd_j2j = metrics.cd_j2j(sk.bind_positions * s, skin.joint_positions * s)
-        res.cd_j2b = metrics.cd_j2b(sk.bind_positions * s, sk.parents, skin.joint_positions * s, skin.parents)
+        res.cd_j2j = metrics.cd_j2j(sk.bind_positions * s, truth.bind_positions * s)
+        res.cd_j2b = metrics.cd_j2b(sk.bind_positions * s, sk.parents, truth.bind_positions * s, truth.parents)
     except Exception as e:  # noqa: BLE001
         res.error = f"{type(e).__name__}: {e}"
     res.seconds = time.monotonic() - t0

@@ -16,7 +16,11 @@ What it does, by ``mode``:
   note says so.
 - ``"skeletal"``: a curve skeleton (:mod:`n4d4d.rigging.skeleton`) and bone-heat skin weights
   (:mod:`n4d4d.rigging.skinning`); the whole mesh is one part ``"base"`` (the skinned body).
-- ``"auto"``: articulated when the input *declares* two or more parts (a URDF's links or named
+- ``"from-file"``: a skinned glTF keeps its own skeleton, inverse bind matrices and skin
+  weights (:mod:`n4d4d.rigging.from_file`: moved into the asset frame, weights carried onto the
+  watertight mesh by closest point) as one part ``"base"``; a URDF keeps its links and joints
+  (as ``"articulated"`` with ``joints="from-file"``); any other input raises InputError.
+- ``"auto"``: the input's skin when it has one (as ``"from-file"``); else articulated when the input *declares* two or more parts (a URDF's links or named
   sub-meshes; connected components alone are not a declaration: a mesh glued from convex
   pieces, like pybullet_data's teddy, is one rigid body) and a joint moves; else one rigid
   part. Skeletons are made on request (``"skeletal"``) only: from geometry alone a hollow
@@ -41,7 +45,7 @@ import numpy as np
 from n4d4d.asset import Asset, Joint, Part, StageRecord
 from n4d4d.kinematics import safe_name
 
-MODES = ("auto", "articulated", "skeletal", "rigid")
+MODES = ("auto", "articulated", "skeletal", "rigid", "from-file")
 JOINT_SOURCES = ("from-file", "infer")
 
 
@@ -104,6 +108,36 @@ def skeletal(asset: Asset, t0: float, mode: str, notes: list[str]) -> Asset:
                             notes=asset.notes + tuple(notes))
 
 
+def from_file(asset: Asset, t0: float, mode: str, notes: list[str]) -> Asset | None:
+    """The skinned glTF input's own skeleton and weights (:mod:`n4d4d.rigging.from_file`) as the
+    one part ``"base"``, or None when the input has no skin (or, with ``mode="auto"``, a skin
+    that is not the loaded mesh: a note says so). With ``mode="from-file"`` an input with
+    neither a skin nor declared parts raises :class:`~n4d4d.errors.InputError`."""
+    from n4d4d.errors import InputError
+    from n4d4d.io.gltf_anim import has_skin
+    from n4d4d.rigging.from_file import skin_from_file, source_path
+
+    path = source_path(asset)
+    if path is None or not has_skin(path):
+        if mode == "from-file" and len(asset.parts) < 2:
+            raise InputError("--rig from-file needs a skinned glTF or a URDF input", path or asset.name)
+        return None
+    try:
+        skel, weights, figures, skin_notes = skin_from_file(asset, path)
+    except InputError as exc:
+        if mode == "from-file":
+            raise
+        notes.append(f"the input's skin was not kept: {exc.problem}")
+        return None
+    notes.extend(skin_notes)
+    part = Part("base", asset.visual, face_indices=np.arange(len(asset.visual.faces), dtype=np.int64))
+    rec = StageRecord("rigging", time.monotonic() - t0,
+                      {"mode": "from-file", "parts": 1, "joints": 0, "skeleton_joints": len(skel.joint_names),
+                       "skeleton_source": "from-file", **figures})
+    return asset.with_stage(rec, parts=(part,), joints=(), skeleton=skel, skin_weights=weights,
+                            notes=asset.notes + tuple(notes))
+
+
 #: joints below it are fused (fixed), by where the parts came from: ``declared`` (a URDF's links,
 #: sub-mesh labels) or ``components`` (a merged mesh's pieces). Chosen on the dev set by
 #: ``n4d4d eval rigging`` ("chosen here": F0.5 with at most 0.1 false joints per true joint,
@@ -121,7 +155,7 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", ti
     Args:
         asset: needs ``visual`` (closed mesh, asset frame, m); may carry ``parts`` and
             ``joints`` from a URDF, or sub-mesh labels on ``visual``.
-        mode: ``"auto" | "articulated" | "skeletal" | "rigid"`` (see module docstring).
+        mode: ``"auto" | "articulated" | "skeletal" | "rigid" | "from-file"`` (see module docstring).
         joints: ``"from-file"`` keeps joints the input gives; ``"infer"`` always infers.
         time_budget_s: wall-clock budget of joint inference (s); see module docstring.
         seed: seed of every surface / volume sampler.
@@ -133,6 +167,8 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", ti
 
     Raises:
         StageInputError: ``asset.visual`` is missing. ValueError: unknown ``mode`` / ``joints``.
+        InputError: ``mode="from-file"`` on an input with neither a skin nor declared parts, or
+            a skin that does not match the loaded mesh.
     """
     asset.require("rigging", "visual")
     if mode not in MODES:
@@ -143,10 +179,17 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", ti
     notes: list[str] = []
     if mode == "rigid":
         return _rigid(asset, t0, mode, notes)
+    if mode in ("auto", "from-file"):
+        rigged = from_file(asset, t0, mode, notes)
+        if rigged is not None:
+            return rigged
+        if mode == "from-file":
+            return articulate(asset, joints="from-file", time_budget_s=time_budget_s, seed=seed, components=False)
     if mode == "skeletal":
         return skeletal(asset, t0, mode, notes)
-    return articulate(asset, joints=joints, time_budget_s=time_budget_s, seed=seed,
-                      components=(mode == "articulated"), fallback_rigid=(mode == "auto"))
+    out = articulate(asset, joints=joints, time_budget_s=time_budget_s, seed=seed,
+                     components=(mode == "articulated"), fallback_rigid=(mode == "auto"))
+    return out.replace(notes=out.notes + tuple(notes)) if notes else out
 
 
 def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 120.0, seed: int = 0,

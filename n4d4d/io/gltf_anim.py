@@ -17,8 +17,14 @@ skeleton root's animated origin from its bind origin. Animated translations of o
 any scale cannot be carried by a rotation: the largest such residual is reported per clip
 (``translation_residual_m``), never hidden.
 
+It is n4d4d's one reader of glTF skins: ``animations=False`` reads the skin alone (the rigging
+harness's ground-truth skeletons, ``--rig from-file``). :func:`frame_onto` finds how the load
+stage moved the file's mesh (a similarity) and :meth:`GltfAnimation.in_frame` moves the skin and
+clips with it, so the rigging stage's skeleton and the animate stage's imported clips agree.
+
 What it does not: morph-target weights, sparse accessors, skins beyond the first, the KHR
-extensions. It is the glTF side of motion only; meshes for building go through :mod:`n4d4d.io.load`.
+extensions. It is the glTF side of skins and motion only; meshes for building go through
+:mod:`n4d4d.io.load`.
 """
 
 from __future__ import annotations
@@ -64,6 +70,90 @@ class GltfAnimation:
     clips: tuple[MotionClip, ...]
     translation_residual_m: dict = field(default_factory=dict)
     weights_renormalised: int = 0
+
+    def in_frame(self, A: np.ndarray) -> "GltfAnimation":
+        """The same skin and clips moved by the similarity ``A`` ``(4, 4)`` (uniform scale s,
+        rotation R, translation t: ``x -> s R x + t``), as the load stage moves the mesh.
+
+        Vertices (bind and per frame) go through ``A``; joint ``j``'s bind transform becomes
+        ``A B_j S^-1`` (``S`` = scale by s), so its rotation is ``R`` times the file's and its
+        origin moves with the mesh while joint-local coordinates of every vertex scale by s:
+        skinning commutes with the move. Rotations relative to the bind pose are unchanged;
+        root poses ``M`` become ``A M A^-1`` (rigid again). Raises ValueError when ``A``'s
+        linear part is not a positive multiple of a rotation (to 1e-9).
+        """
+        import dataclasses
+
+        from scipy.spatial.transform import Rotation
+
+        from n4d4d.kinematics import root_matrices
+
+        A = np.asarray(A, np.float64)
+        s = float(np.cbrt(np.linalg.det(A[:3, :3])))
+        R = A[:3, :3] / s if s > 0 else A[:3, :3]
+        if not s > 0 or np.abs(R @ R.T - np.eye(3)).max() > 1e-9:
+            raise ValueError("the frame change must be a uniform scale times a rotation plus a translation")
+        move = (lambda v: np.asarray(v) @ A[:3, :3].T + A[:3, 3])
+        unscale = np.diag([1.0 / s, 1.0 / s, 1.0 / s, 1.0])
+        bind = A @ np.asarray(self.skeleton.bind_transforms) @ unscale
+        sk = Skeleton(self.skeleton.joint_names, self.skeleton.parents, bind[:, :3, 3].copy(), bind)
+        A_inv = np.linalg.inv(A)
+        clips = []
+        for c in self.clips:
+            poses = None
+            if c.root_poses is not None:
+                M = A @ root_matrices(c.root_poses) @ A_inv
+                poses = np.column_stack([M[:, :3, 3], Rotation.from_matrix(M[:, :3, :3]).as_quat(scalar_first=True)])
+            clips.append(dataclasses.replace(c, root_poses=poses,
+                                             vertices=None if c.vertices is None else move(c.vertices)))
+        return dataclasses.replace(self, skeleton=sk, vertices=move(self.vertices), clips=tuple(clips),
+                                   translation_residual_m={k: s * v for k, v in self.translation_residual_m.items()})
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The similarity ``A`` ``(4, 4)`` (uniform scale, rotation, translation) that best maps the
+    rows of ``src`` ``(N, 3)`` onto the corresponding rows of ``dst`` ``(N, 3)`` in least squares:
+    Umeyama, "Least-squares estimation of transformation parameters between two point patterns",
+    IEEE TPAMI 13(4), 1991 (a reflection is never chosen)."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    X, Y = src - ms, dst - md
+    U, D, Vt = np.linalg.svd(Y.T @ X / len(X))
+    E = np.eye(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        E[2, 2] = -1.0
+    R = U @ E @ Vt
+    s = float(np.trace(np.diag(D) @ E) / max((X * X).sum() / len(X), 1e-300))
+    A = np.eye(4)
+    A[:3, :3] = s * R
+    A[:3, 3] = md - s * R @ ms
+    return A
+
+
+def frame_onto(skin: "GltfAnimation", mesh: Mesh) -> tuple[np.ndarray, float]:
+    """How the load stage moved the file's skinned mesh: the similarity ``A`` ``(4, 4)`` taking
+    ``skin.vertices`` (the file's bind pose, Z up, file units) onto ``mesh`` (the loaded, scaled,
+    grounded, perhaps rest-pose-turned input, asset frame), and the largest distance (m) of a
+    ``mesh`` vertex from the moved skin vertices.
+
+    With as many vertices as the skin (the loader keeps a single skinned mesh's vertex order),
+    :func:`fit_similarity` on corresponding rows; otherwise scale and translation of the bounding
+    boxes (no rotation). A large distance means the skinned mesh is not the loaded mesh (a scene
+    with more than the skinned character, say); the caller decides."""
+    from scipy.spatial import cKDTree
+
+    v, m = np.asarray(skin.vertices), np.asarray(mesh.vertices)
+    if len(v) == len(m):
+        A = fit_similarity(v, m)
+    else:
+        lo, hi, mlo, mhi = v.min(axis=0), v.max(axis=0), m.min(axis=0), m.max(axis=0)
+        s = float(np.linalg.norm(mhi - mlo) / max(np.linalg.norm(hi - lo), 1e-300))
+        A = np.eye(4)
+        A[:3, :3] *= s
+        A[:3, 3] = mlo - s * lo
+    moved = v @ A[:3, :3].T + A[:3, 3]
+    err = float(cKDTree(moved).query(m)[0].max()) if len(m) else 0.0
+    return A, err
 
 
 def _read(path: Path) -> tuple[dict, list[bytes]]:
@@ -183,7 +273,22 @@ def _world(nodes: list[dict], parent: dict, local: list[np.ndarray]) -> list[np.
     return out
 
 
-def read_gltf_animation(path: str | Path, fps: float = 30.0, with_vertices: bool = True) -> GltfAnimation:
+def has_skin(path: str | Path) -> bool:
+    """True when ``path`` is a ``.glb`` / ``.gltf`` file whose document declares a skin used by
+    a mesh node (reads the JSON only; False for any other file, or one that cannot be read)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".glb", ".gltf") or not path.is_file():
+        return False
+    try:
+        data = path.read_bytes()
+        doc = json.loads(data[20:20 + struct.unpack_from("<I", data, 12)[0]] if data[:4] == b"glTF" else data)
+    except (OSError, ValueError, struct.error, UnicodeDecodeError):
+        return False
+    return bool(doc.get("skins")) and any(n.get("skin") == 0 and "mesh" in n for n in doc.get("nodes", []))
+
+
+def read_gltf_animation(path: str | Path, fps: float = 30.0, with_vertices: bool = True,
+                        animations: bool = True) -> GltfAnimation:
     """Read the first skin, its mesh and every animation of a glTF file (module docstring).
 
     Args:
@@ -192,13 +297,16 @@ def read_gltf_animation(path: str | Path, fps: float = 30.0, with_vertices: bool
         with_vertices: give each clip the per-frame vertices ``(T, V, 3)`` of the file's own
             skinning (linear blend of ``C J_j(t) IBM_j``), exact even where the clip's rotations
             cannot carry an animated joint translation.
+        animations: False reads the skin alone (``clips`` empty; a file without animation is
+            then accepted): the rigging stage's ``--rig from-file`` and the rigging harness.
 
     Returns:
         :class:`GltfAnimation`.
 
     Raises:
         MissingFileError: no such file, or a side buffer is missing. InputError: not glTF, no
-        skin, no mesh node uses the skin, a sparse accessor, or no animation.
+        skin, no mesh node uses the skin, a sparse accessor, or (with ``animations``) no
+        animation.
     """
     from scipy.spatial.transform import Rotation
 
@@ -210,7 +318,7 @@ def read_gltf_animation(path: str | Path, fps: float = 30.0, with_vertices: bool
     doc, buffers = _read(path)
     if not doc.get("skins"):
         raise InputError("glTF file has no skin", path)
-    if not doc.get("animations"):
+    if animations and not doc.get("animations"):
         raise InputError("glTF file has no animation", path)
     nodes = doc["nodes"]
     skin = doc["skins"][0]
@@ -268,7 +376,7 @@ def read_gltf_animation(path: str | Path, fps: float = 30.0, with_vertices: bool
             local_bind[j] = np.linalg.inv(bind[parents[j]]) @ bind[j]
     clips, residual = [], {}
     taken: set[str] = set()
-    for a_index, anim in enumerate(doc["animations"]):
+    for a_index, anim in enumerate(doc.get("animations", []) if animations else []):
         keys_end = 0.0
         for s in anim["samplers"]:
             keys_end = max(keys_end, float(_accessor(doc, buffers, s["input"], path).max()))
