@@ -249,11 +249,20 @@ def _tree(out: Path) -> dict[str, str]:
     return digests
 
 
+def _json_diff(a, b, path: str = "") -> list[str]:
+    """Paths (``/key[i]``) where two JSON values differ, with both values (shortened)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str) for d in _json_diff(a.get(k), b.get(k), f"{path}/{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _json_diff(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path or '/'}: {str(a)[:40]} vs {str(b)[:40]}"]
+
+
 def scaling(first: int, count: int) -> None:
     samples = [f"random_urdfs/{i:03d}" for i in range(first, first + count)]
     print(f"\n== batch scaling: {len(samples)} assets (random_urdfs {first:03d}-{first + count - 1:03d}), "
           "default options, n4d4d build --workers N")
-    rows, trees = {}, {}
+    rows, trees, contents = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="n4d4d-scaling-") as tmp:
         for workers in (1, 2):
             out = Path(tmp) / f"w{workers}"
@@ -263,6 +272,8 @@ def scaling(first: int, count: int) -> None:
             code, wall, cpu, tail = _run(args)
             rows[workers] = (wall, cpu, code)
             trees[workers] = _tree(out)
+            contents[workers] = {str(p.relative_to(out)): json.loads(p.read_text()) for p in out.rglob("*.json")
+                                 if p.name != "report.json"}
             print(f"workers {workers}: wall {wall:7.1f} s, {60 * len(samples) / wall:5.1f} assets/min, "
                   f"CPU {cpu:7.1f} s ({cpu / len(samples):5.2f} per asset), exit {code}", flush=True)
     (w1, c1, _), (w2, c2, _) = rows[1], rows[2]
@@ -270,6 +281,9 @@ def scaling(first: int, count: int) -> None:
     diff = sorted(k for k in set(trees[1]) | set(trees[2]) if trees[1].get(k) != trees[2].get(k))
     print(f"speed-up 1 -> 2 workers: {w1 / w2:.2f}x; CPU per asset {c2 / c1:.2f}x of one worker's; "
           f"outputs identical: {same}" + ("" if same else f" (differ: {diff[:5]})"))
+    for key in diff[:5]:
+        if key.endswith(".json") and key in contents[1] and key in contents[2]:
+            print(f"  {key}: " + "; ".join(_json_diff(contents[1][key], contents[2][key])[:4]))
     load = os.getloadavg()
     print(f"load average during the run (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
           f"on {os.cpu_count()} cores (a quiet machine is needed for the 1.8x goal)")

@@ -60,8 +60,8 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
 
     Returns ``(model, masses, points, com, joints)``: ``masses`` (kg) of the bodies of one world
     in file order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its
-    frame, ``joints`` ``(label, child body, mass carried (kg))`` per joint between two bodies
-    (the mass of the child's subtree).
+    frame, ``joints`` ``(label, child body, subtree mass (kg), subtree body indices)`` per joint
+    between two bodies (the child's subtree).
     """
     _, newton = newton_modules()
     from scipy.spatial.transform import Rotation
@@ -92,7 +92,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
             more = {sub.joint_child[k] for k in range(sub.joint_count) if sub.joint_parent[k] in tree}
             grown = not more <= tree
             tree |= more
-        joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum())))
+        joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum()), tree))
     return on_ground(sub, xforms, mu), masses, points, com, joints
 
 
@@ -101,7 +101,9 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
                  iterations: int | None = None, capture: bool = True,
                  early_exit: StabilityThresholds | None = None,
                  bodies: int | None = None, budget=None,
-                 stop_on_failure: list[dict] | None = None) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
+                 stop_on_failure: list[dict] | None = None,
+                 support_contact_m: float = StabilityThresholds.support_contact_m,
+                 ) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
     Args:
@@ -122,13 +124,18 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             ``drop_height_m``): a world that has exploded counts as done, and the run stops once
             every world is settled or exploded (the exploded worlds' trajectories say
             ``stopped``).
+        support_contact_m: a body whose lowest collider point ends the run within this of the
+            ground is in ground contact (:class:`StabilityThresholds`).
 
     Returns:
         ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
         step. Trajectory body order (and the masses') is the file's body order; each
         trajectory's ``ground_force`` is the vertical force of the ground on the asset (N, see
         the module docstring). Joint force ratios: per world, joint label -> ``(T,)`` norm of
-        the force the joint transmits divided by the weight it carries.
+        the force the joint transmits divided by the weight it carries: its child subtree's,
+        or the whole asset's when a body of that subtree ends the run in ground contact (a
+        leg standing on the ground carries the body; Infinigen-Sim's test assumes hanging
+        links).
 
     Raises:
         TimeBudgetError: past ``deadline``. StageInputError: the file does not have ``bodies``
@@ -151,19 +158,21 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     sim = Stepper(model, iterations=iterations, observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}))
     ground = wp.zeros(W, dtype=wp.vec3, device="cpu")
 
+    lows = np.full((W, nb), np.inf)
+
     def read(state):
         q = state.body_q.numpy().astype(np.float64).reshape(W, nb, 7)
         qd = state.body_qd.numpy().astype(np.float64).reshape(W, nb, 6)
         rot = Rotation.from_quat(q[..., 3:7].reshape(-1, 4))
         c = q[..., :3] + rot.apply(np.tile(np.vstack(com), (W, 1))).reshape(W, nb, 3)
         wxyz = xyzw_to_wxyz(q[..., 3:7])  # Newton's body_q: position, quaternion (x, y, z, w)
-        low = np.full(W, np.inf)
+        lows[:] = np.inf  # (W, nb) lowest collider point of each body
         for b in range(nb):
             if len(points[b]):
                 R = Rotation.from_quat(q[:, b, 3:7]).as_matrix()  # (W, 3, 3)
                 z = np.einsum("wj,nj->wn", R[:, 2, :], points[b]) + q[:, b, 2:3]
-                low = np.minimum(low, z.min(axis=1))
-        return c, wxyz, qd[..., :3], qd[..., 3:], np.maximum(0.0, -low)
+                lows[:, b] = z.min(axis=1)
+        return c, wxyz, qd[..., :3], qd[..., 3:], np.maximum(0.0, -lows.min(axis=1))
 
     def two_steps():  # an even number of substeps: a replay leaves the newest state in states[0]
         sim.step(time_step)
@@ -176,7 +185,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
 
     def forces():  # (W,) ground force, (W, joints) transmitted joint forces (N)
         f = np.linalg.norm(sim.observables.body_parent_f.numpy().reshape(W, nb, 6)[..., :3], axis=-1)
-        return ground.numpy()[:, 2], f[:, [child for _, child, _ in joints]]
+        return ground.numpy()[:, 2], f[:, [child for _, child, _, _ in joints]]
 
     p0, q0, _, _, pen0 = read(sim.states[0])
     n = (steps + 1) // 2
@@ -219,8 +228,12 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     times = 2 * time_step * np.arange(1, n + 1)
     trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], gforce[:, w],
                         float(pen0[w]), p0[w], q0[w], exploded[w]) for w in range(W)]
-    ratios = [{label: jforce[:, w, c] / (GRAVITY_MAGNITUDE * carried) for c, (label, _, carried) in enumerate(joints)}
-              for w in range(W)]
+    total = float(masses.sum())
+    ratios = []
+    for w in range(W):  # the weight each joint carries, from the contacts of the last state
+        grounded = lows[w] <= support_contact_m
+        ratios.append({label: jforce[:, w, c] / (GRAVITY_MAGNITUDE * (total if grounded[sorted(tree)].any() else carried))
+                       for c, (label, _, carried, tree) in enumerate(joints)})
     return trajs, masses, ratios
 
 
@@ -292,6 +305,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
              "drop_height_m": th.drop_height_m if kind == "drop" else 0.0} for kind, _, _ in runs]
     trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
                                          early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
+                                         support_contact_m=th.support_contact_m,
                                          bodies=len(model.links), budget=budget, stop_on_failure=stop)
     sim_seconds = time.perf_counter() - t0
     from n4d4d.kinematics import joint_names, kinematic_tree

@@ -74,18 +74,24 @@ def drop_poses(model: RigidModel, th: StabilityThresholds, n: int, seed: int) ->
     return out
 
 
-def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
-    """Lowest z (m) of every link's ``points`` (relative to its COM, link axes) at COM positions
-    ``pos (..., B, 3)`` and link orientations ``quat (..., B, 4)`` (w, x, y, z); shape ``(...)``."""
+def link_lowest_points(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
+    """Lowest z (m) of each link's ``points`` (relative to its COM, link axes) at COM positions
+    ``pos (..., B, 3)`` and link orientations ``quat (..., B, 4)`` (w, x, y, z); shape
+    ``(..., B)``, ``inf`` for a link without points."""
     pos, quat = np.asarray(pos, dtype=np.float64), np.asarray(quat, dtype=np.float64)
     w, x, y, z = np.moveaxis(quat, -1, 0)
     # third row of the rotation matrix: world z of a body-frame vector
     row = np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
-    low = np.full(pos.shape[:-2], np.inf)
+    low = np.full(pos.shape[:-1], np.inf)
     for b, p in enumerate(points):
         if len(p):
-            low = np.minimum(low, (row[..., b, :] @ p.T).min(axis=-1) + pos[..., b, 2])
+            low[..., b] = (row[..., b, :] @ p.T).min(axis=-1) + pos[..., b, 2]
     return low
+
+
+def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
+    """Lowest z (m) over all links (:func:`link_lowest_points`); shape ``(...)``."""
+    return link_lowest_points(points, pos, quat).min(axis=-1)
 
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
@@ -97,7 +103,8 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         ``(trajectory, extras)``: extras ``engine_penetration_m`` (deepest contact depth
         PyBullet itself reported, m, including its 1 mm convex margin) and
         ``joint_force_ratios`` (joint name -> mean joint reaction force over the last
-        ``rest_window_s`` divided by the weight of the links it carries).
+        ``rest_window_s`` divided by the weight it carries: its links', or the asset's whole
+        weight when one of them ends the run in ground contact).
 
     Args:
         deadline: a ``time.perf_counter()`` limit (wall), checked with ``budget``.
@@ -183,7 +190,11 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
     pen = np.maximum(0.0, -lowest_point(h.points, pos, quat))
     times = th.time_step_s * np.arange(1, n + 1)
     w0 = int(np.searchsorted(times, times[-1] - th.rest_window_s - 1e-9))
-    weight = {i: GRAVITY_MAGNITUDE * sum(model.links[j].mass.mass for j in subtree(model, i)) for i in jointed}
+    # the weight a joint carries: its subtree's, or the whole asset's when a link of the subtree
+    # ends the run in ground contact (a leg carries the body; StabilityThresholds.support_contact_m)
+    grounded = link_lowest_points(h.points, pos[-1], quat[-1]) <= th.support_contact_m
+    weight = {i: GRAVITY_MAGNITUDE * (model.total_mass if grounded[subtree(model, i)].any()
+                                      else sum(model.links[j].mass.mass for j in subtree(model, i))) for i in jointed}
     ratios = {model.links[i].joint.name: float(jforce[w0:, c].mean() / weight[i]) for c, i in enumerate(jointed)}
     extras = {"engine_penetration_m": engine_pen, "joint_force_ratios": ratios}
     return Trajectory(times, pos, quat, lin, ang, pen, force, initial, p0, q0, stopped), extras

@@ -55,6 +55,11 @@ class StabilityThresholds:
             ``rest_window_s``. BlenderProc accepts 1 cm and 0.1 rad; resting contact in PyBullet
             drifts microns per second and Newton's XPBD contact ~0.05 mm per second (the mug),
             so 2 mm and 0.02 rad (5x stricter) still leave margin.
+        support_contact_m: a link whose lowest collider point ends a run within this height
+            of the ground (m) is in ground contact, and a joint whose child subtree holds such a
+            link may carry up to the asset's whole weight (a leg carries the body), not only its
+            subtree's (a lid). The same 3 mm as ``max_penetration_m``: resting contact sits
+            within PyBullet's 1 mm convex margin and well under 1 mm in Newton.
         max_penetration_m: deepest ground penetration of any hull in the placed pose and over
             the rest window. Both engines hold resting contact to well under 1 mm at 240 Hz for
             household masses (PyBullet: 0.2 mm for a 1.5 kg box); 3 mm is below what a camera or
@@ -101,6 +106,7 @@ class StabilityThresholds:
     max_drift_m: float = 0.002
     max_drift_rad: float = 0.02
     max_penetration_m: float = 0.003
+    support_contact_m: float = 0.003
     impact_steps: float = 1.5
     speed_factor: float = 1.2
     speed_slack_m_s: float = 0.05
