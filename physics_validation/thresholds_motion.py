@@ -57,8 +57,18 @@ class MotionThresholds:
             most this share of the rest volume in any frame. Linear blend skinning loses volume
             at bends and collapses at twists (the candy-wrapper artefact); 10% is about the loss
             that reads as a deflated joint.
-        max_inverted_tets: tetrahedra with non-positive volume in any frame of a ``soft`` clip:
-            none (an inverted element is a solver failure, not a deformation).
+        max_inverted_tets: tetrahedra with non-positive volume in any frame of a ``soft`` clip,
+            and frames with such a tetrahedron in any solver step between two samples: none (an
+            inverted element is a solver failure, not a deformation; an elastic material's
+            energy grows without bound as an element's volume goes to zero).
+        soft_rest_shape_fraction, soft_sag_factor: a ``soft`` clip that ends at rest must have
+            recovered its rest shape: the final nodes' RMS distance from the rest nodes after the
+            best rigid fit (Kabsch) at most ``soft_rest_shape_fraction`` of the body's bounding-box
+            diagonal plus ``soft_sag_factor`` times the closed-form sag of a column of its height
+            H under its own weight, ``rho g H^2 / (2 E)`` (an elastic body resting on the ground is
+            compressed by its weight, it has not failed to recover). 1% of the size is under what
+            reads as a permanent dent; twice the column sag covers the shape's departure from a
+            column and friction holding a little of the landing's lateral strain.
         rest_linear_speed_m_s, rest_angular_speed_rad_s, rest_window_s: a ``drop`` clip ends at
             rest: over its last ``rest_window_s`` the root's displacement divided by the window
             is under these speeds (BlenderProc's settle rule, the certificate's rest speeds,
@@ -83,6 +93,8 @@ class MotionThresholds:
     max_skate_ratio: float = 0.05
     max_volume_change_pct: float = 10.0
     max_inverted_tets: int = 0
+    soft_rest_shape_fraction: float = 0.01
+    soft_sag_factor: float = 2.0
     rest_linear_speed_m_s: float = 0.01
     rest_angular_speed_rad_s: float = 0.1
     rest_window_s: float = 0.5

@@ -21,7 +21,10 @@ what a simulator sees) or by the clip's per-frame vertices:
   ``articulate``, how far each joint stopped from each limit it was held at (bounded: a joint
   that stops short was blocked, or its drive is too weak);
 - volume change of the per-frame mesh against the rest mesh (%, skinned and soft clips);
-- a ``drop`` clip ends at rest; a statically stable ``gait`` (three or more feet down in every
+- a soft clip (:mod:`.soft`): inverted tetrahedra (must be 0, in the frames and in the solver steps
+  between them), the tet mesh's volume change, the largest principal strain, and its recovery
+  (final shape against the rest shape after the best rigid fit);
+- a ``drop`` or ``soft`` clip ends at rest; a statically stable ``gait`` (three or more feet down in every
   frame) keeps the centre of mass over the support polygon (signed margin, m).
 
 This module measures; it does not change a clip. Frames are those of the clip (no resampling).
@@ -48,10 +51,12 @@ def _poses(asset: Asset, clip: MotionClip):
 
 
 def lowest_points(asset: Asset, clip: MotionClip) -> np.ndarray:
-    """Lowest z (m) of the asset in every frame, ``(T,)``: of the clip's vertices when it has them,
-    else of every part's collision hulls (or part mesh without hulls) posed by forward kinematics."""
+    """Lowest z (m) of the asset in every frame, ``(T,)``: of the clip's vertices when it has them
+    (and of a soft clip's tet nodes, :class:`.soft.SoftClip`), else of every part's collision hulls (or part mesh without hulls) posed by forward kinematics."""
     if clip.vertices is not None:
-        return np.asarray(clip.vertices)[:, :, 2].min(axis=1)
+        low = np.asarray(clip.vertices)[:, :, 2].min(axis=1)
+        nodes = getattr(clip, "tet_vertices", None)  # a soft clip: its tet nodes touch the ground too
+        return low if nodes is None else np.minimum(low, np.asarray(nodes)[:, :, 2].min(axis=1))
     frames, poses = _poses(asset, clip)
     low = np.full(len(np.asarray(clip.times)), np.inf)
     for f in frames:
@@ -206,7 +211,8 @@ def clip_check(asset: Asset, clip: MotionClip, thresholds=None) -> CheckResult:
     pen_bound = th.max_ground_penetration_m
     resting = at_rest(times, clip.root_poses, th.rest_window_s, th.rest_linear_speed_m_s,
                       th.rest_angular_speed_rad_s) if clip.root_poses is not None and T > 1 else False
-    support = times >= times[-1] - th.rest_window_s - 1e-9 if clip.family == "drop" else np.ones(T, bool)
+    released = clip.family in ("drop", "soft")  # touches the ground only once it has landed
+    support = times >= times[-1] - th.rest_window_s - 1e-9 if released else np.ones(T, bool)
     flt = float(np.maximum(0.0, low[support]).max(initial=0.0))
     m.update(max_ground_penetration_m=pen, max_float_m=flt, worst_penetration_frame=int(np.argmin(low)))
     bounds.update(max_ground_penetration_m=pen_bound, max_float_m=th.max_float_m)
@@ -216,7 +222,14 @@ def clip_check(asset: Asset, clip: MotionClip, thresholds=None) -> CheckResult:
     if flt > th.max_float_m:
         reasons.append(f"floats {1e3 * flt:.1f} mm above the ground where it should touch it "
                        f"(bound {1e3 * th.max_float_m:.1f} mm)")
-    if clip.family == "drop":
+    if clip.family == "soft" and clip.vertices is not None:
+        from .soft import nodes_at_rest
+
+        pts = np.asarray(getattr(clip, "tet_vertices", None) if getattr(clip, "tet_vertices", None) is not None
+                         else clip.vertices)
+        resting = nodes_at_rest(pts[times >= times[-1] - th.rest_window_s - 1e-9], times, th.rest_window_s,
+                                th.rest_linear_speed_m_s)
+    if released:
         m["ends_at_rest"] = bool(resting)
         bounds["ends_at_rest"] = True
         if not resting:
@@ -329,10 +342,56 @@ def clip_check(asset: Asset, clip: MotionClip, thresholds=None) -> CheckResult:
         bounds["max_volume_change_pct"] = th.max_volume_change_pct
         if change > th.max_volume_change_pct:
             reasons.append(f"the mesh's volume changes by {change:.1f}% (bound {th.max_volume_change_pct:.0f}%)")
+    if clip.family == "soft":
+        _soft_figures(asset, clip, th, m, bounds, reasons)
     details["thresholds"] = as_dict(th)
-    return CheckResult(name=f"clip:{clip.name}", engine="pybullet" if clip.family in ("articulate", "drop") else "",
+    return CheckResult(name=f"clip:{clip.name}", engine={"articulate": "pybullet", "drop": "pybullet", "soft": "newton"}.get(clip.family, ""),
                        part=clip.name, measured=m, threshold=bounds, passed=not reasons, reasons=tuple(reasons),
                        seconds=time.perf_counter() - t0, details=details)
+
+
+def _soft_figures(asset: Asset, clip: MotionClip, th, m: dict, bounds: dict, reasons: list[str]) -> None:
+    """A soft clip's elastic body (:class:`.soft.SoftClip`): inverted tetrahedra (in the frames,
+    and in any solver step between them), the tet mesh's volume change, the largest principal
+    strain, and how far the final shape is from the rest shape after the best rigid fit (Kabsch),
+    against the tolerance plus the closed-form sag of a column under its own weight."""
+    from .soft import rest_shape_error
+    from .tetmesh import tet_volumes
+
+    X, rest, tets = (getattr(clip, k, None) for k in ("tet_vertices", "rest_nodes", "tets"))
+    if X is None or rest is None or tets is None:
+        reasons.append("a soft clip without its tetrahedral mesh: inverted elements cannot be checked")
+        m["inverted_tets"] = None
+        return
+    v0 = tet_volumes(rest, tets)
+    vol = tet_volumes(X, tets)
+    inverted = int((vol <= 0).sum())
+    ratio = np.asarray(clip.min_volume_ratio) if clip.min_volume_ratio is not None else (vol / v0).min(axis=1)
+    between = int((ratio <= 0).sum())
+    m.update(inverted_tets=inverted, frames_with_inverted_steps=between, min_tet_volume_ratio=float(ratio.min()),
+             tets=int(len(tets)), nodes=int(len(rest)),
+             max_strain=float(np.max(clip.max_strain)) if clip.max_strain is not None else None,
+             tet_volume_change_pct=float(np.abs(vol.sum(axis=1) / v0.sum() - 1.0).max() * 100.0))
+    bounds.update(inverted_tets=th.max_inverted_tets, frames_with_inverted_steps=th.max_inverted_tets)
+    if inverted > th.max_inverted_tets or between > th.max_inverted_tets:
+        reasons.append(f"{inverted} inverted tetrahedron-frames ({between} frames with an inverted element "
+                       f"between samples; bound {th.max_inverted_tets})")
+    if m["tet_volume_change_pct"] > th.max_volume_change_pct:
+        reasons.append(f"the tetrahedral body's volume changes by {m['tet_volume_change_pct']:.1f}% "
+                       f"(bound {th.max_volume_change_pct:.0f}%)")
+    err, sag = rest_shape_error(X[-1], rest), 0.0
+    mat = clip.material or {}
+    if mat.get("youngs_modulus"):
+        height = float(np.ptp(rest[:, 2]))
+        sag = float(mat["density"]) * 9.80665 * height ** 2 / (2.0 * float(mat["youngs_modulus"]))
+    size = float(np.linalg.norm(np.ptp(rest, axis=0)))
+    tol = th.soft_rest_shape_fraction * size + th.soft_sag_factor * sag
+    m.update(final_shape_error_m=err, self_weight_sag_m=sag)
+    bounds["final_shape_error_m"] = tol
+    if err > tol:
+        reasons.append(f"the body ends {1e3 * err:.1f} mm (RMS) from its rest shape (bound {1e3 * tol:.1f} mm: "
+                       f"{100 * th.soft_rest_shape_fraction:.0f}% of its size plus {th.soft_sag_factor:g}x its "
+                       "self-weight sag): it did not recover")
 
 
 def clip_checks(asset: Asset) -> list[CheckResult]:
