@@ -63,7 +63,8 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
     """The visual mesh of ``part`` (asset frame) and its vertices' indices in ``asset.visual``.
 
     With ``part.face_indices`` the part's faces of ``asset.visual`` are cut out, keeping
-    normals, UVs, vertex colours, base colour and texture; a single part without face indices
+    normals, UVs, vertex colours, base colour and texture (the part mesh's own when the visual
+    has none: a URDF link's material); a single part without face indices
     uses ``asset.visual`` whole when it has the part mesh's size. Otherwise ``part.mesh`` is
     used and the index is None. Per-corner UVs (``face_uvs``) become per-vertex UVs through
     :func:`split_uv_seams` (vertices on a UV seam repeated, and their rows in the index). The index is ``(V_part,) int64`` and maps the returned mesh's
@@ -81,6 +82,7 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
                           vertex_colors=pick(vis.vertex_colors),
                           face_uvs=None if vis.face_uvs is None else vis.face_uvs[fi],
                           face_submesh=None if vis.face_submesh is None else vis.face_submesh[fi])
+        cut = _own_look(cut, part.mesh, vis)
         cut, rows = split_uv_seams(cut)
         return cut, used[rows]
     if vis is not None and len(asset.parts) == 1 and (
@@ -89,6 +91,22 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
         return split_uv_seams(vis)
     mesh, rows = split_uv_seams(part.mesh)
     return mesh, None
+
+
+def _own_look(cut: Mesh, own: Mesh, vis: Mesh) -> Mesh:
+    """``cut`` (a part's faces of the visual) with the part mesh's own look when the visual has
+    none (a URDF's merged links carry no colour; each link's material is on its part mesh): the
+    base colour always, UVs / texture / vertex colours when ``own`` is ``cut``'s geometry."""
+    if own is vis or vis.texture_png is not None or vis.vertex_colors is not None or vis.base_color is not None:
+        return cut
+    if own.base_color is not None:
+        cut = cut.replace(base_color=own.base_color)
+    same = (len(own.vertices) == len(cut.vertices) and np.array_equal(own.faces, cut.faces)
+            and np.allclose(own.vertices, cut.vertices, rtol=0.0, atol=1e-12))
+    if same and (own.texture_png is not None or own.vertex_colors is not None):
+        cut = cut.replace(uvs=own.uvs, face_uvs=own.face_uvs, texture_png=own.texture_png,
+                          vertex_colors=own.vertex_colors)
+    return cut
 
 
 def split_uv_seams(mesh: Mesh) -> tuple[Mesh, np.ndarray]:
