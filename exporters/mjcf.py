@@ -8,8 +8,8 @@ offset from the parent part's origin). Each body has
 - an explicit ``<inertial>``: mass (kg), centre of mass (m, body frame) and the full inertia
   tensor (``fullinertia``, kg m^2), which MuJoCo stores diagonalised (principal moments and
   ``iquat``);
-- a visual mesh geom (the part's OBJ; ``contype=conaffinity=0``, group 2) with the base colour
-  as ``rgba`` or a textured material;
+- a visual mesh geom (the part's OBJ; ``contype=conaffinity=0``, group 2) with its own material
+  ``<part>_material``: the part's base colour (also the geom's ``rgba``) or its texture;
 - one collision mesh geom per convex hull (STL; group 3), friction ``(dynamic_friction, 0.005,
   0.0001)`` (sliding, torsional, rolling: MuJoCo's defaults for the last two);
 - its joint: ``hinge`` (revolute / continuous) or ``slide`` (prismatic) at the body origin with
@@ -103,6 +103,10 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
         geom.name, geom.type, geom.meshname = f"{f.name}_visual", mujoco.mjtGeom.mjGEOM_MESH, vmesh.name
         geom.contype, geom.conaffinity, geom.group = 0, 0, 2
         geom.rgba = pf.rgba if pf.rgba is not None else np.array([0.8, 0.8, 0.8, 1.0])
+        if pf.texture is None and pf.rgba is not None:  # one material per visual geom: the part's colour
+            mat = spec.add_material()
+            mat.name, mat.rgba = f"{f.name}_material", np.clip(np.asarray(pf.rgba, np.float64), 0.0, 1.0)
+            geom.material = mat.name
         if pf.texture is not None:
             tex = spec.add_texture()
             tex.name, tex.file, tex.type = f"{f.name}_base_color", pf.texture, mujoco.mjtTexture.mjTEXTURE_2D
