@@ -34,7 +34,7 @@ class PartMeshFiles:
         visual: the visual OBJ file name.
         hulls: one STL file name per collision hull, in ``asset.collision`` order.
         texture: the base-colour PNG file name (referenced by the OBJ's MTL), or None.
-        rgba: ``(4,) float64`` base colour in [0, 1], or None.
+        rgba: ``(4,) float64`` colour in [0, 1] (:func:`part_color`), or None.
     """
 
     visual: str
@@ -88,5 +88,18 @@ def write_part_meshes(asset: Asset, frames: list[PartFrame], mesh_dir: Path) -> 
             name = f"{f.name}_hull_{k:03d}.stl"
             atomic_write_bytes(mesh_dir / name, h.export(file_type="stl"))
             hulls.append(name)
-        out[f.name] = PartMeshFiles(visual_name, tuple(hulls), texture, vis.base_color)
+        out[f.name] = PartMeshFiles(visual_name, tuple(hulls), texture, part_color(vis))
     return out
+
+
+def part_color(mesh) -> np.ndarray | None:
+    """``(4,) float64`` RGBA in [0, 1] of a part's material: its base colour, else the colour its
+    vertex colours all share (within 2/255: a sub-mesh of one material baked onto the remesh by
+    closest point), else None (URDF and MJCF give a mesh one colour)."""
+    if mesh.base_color is not None:
+        return np.asarray(mesh.base_color, np.float64)
+    if mesh.vertex_colors is not None and len(mesh.vertex_colors):
+        c = np.asarray(mesh.vertex_colors, np.float64)
+        if np.ptp(c, axis=0).max() <= 2.0:
+            return np.median(c, axis=0) / 255.0
+    return None

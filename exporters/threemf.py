@@ -12,7 +12,9 @@ the element's place, and the model gets ``<metadata name="n4d4d:seed">`` (and
 ``n4d4d:source``), namespace-qualified as 3MF Core section 4.3 requires of names outside its
 list. Zip entries keep a fixed date, so two exports of one asset are byte-identical.
 
-Colours, textures, joints and physics are not written: 3MF here is for printing the shape.
+Each part's base colour is a ``<base>`` of one ``<basematerials>`` group (3MF Core section 5.1,
+``displaycolor`` sRGB ``#RRGGBBAA``), referenced by its object's ``pid`` / ``pindex``. Textures,
+vertex colours, joints and physics are not written: 3MF here is for printing the shape.
 """
 
 from __future__ import annotations
@@ -53,19 +55,29 @@ def write_3mf(asset: Asset, path: Path) -> Path:
     if not asset.parts:
         raise ExportError("3MF export needs at least one part", asset.name)
     scene = trimesh.Scene(base_frame=safe_name(asset.name))
+    colors = {}
     for f in kinematic_tree(asset):
         vis, _ = part_visual(asset, f.part)
         if len(vis.faces) == 0:
             raise ExportError(f"part '{f.part.name}' has an empty visual mesh", asset.name)
         tm = trimesh.Trimesh(np.asarray(vis.vertices) * MM_PER_M, vis.faces, process=False)
         scene.add_geometry(tm, node_name=f.name, geom_name=f.name)
-    atomic_write_bytes(path, finish_package(scene.export(file_type="3mf"), asset))
+        if vis.base_color is not None:
+            colors[f.name] = np.asarray(vis.base_color, np.float64)
+    atomic_write_bytes(path, finish_package(scene.export(file_type="3mf"), asset, colors))
     return path
 
 
-def finish_package(data: bytes, asset: Asset) -> bytes:
-    """The 3MF package ``data`` with content-derived ``p:UUID`` values, n4d4d metadata and
-    fixed zip dates (module docstring). Entry order and compression are kept."""
+def display_color(rgba) -> str:
+    """``#RRGGBBAA`` of an RGBA colour in [0, 1] (3MF Core ``ST_ColorValue``, sRGB)."""
+    c = np.round(np.clip(np.asarray(rgba, np.float64).reshape(4), 0.0, 1.0) * 255).astype(int)
+    return "#" + "".join(f"{x:02X}" for x in c)
+
+
+def finish_package(data: bytes, asset: Asset, colors: dict | None = None) -> bytes:
+    """The 3MF package ``data`` with content-derived ``p:UUID`` values, n4d4d metadata, the
+    parts' colours (``colors``: object name -> RGBA in [0, 1]) and fixed zip dates (module
+    docstring). Entry order and compression are kept."""
     from lxml import etree
 
     src = zipfile.ZipFile(io.BytesIO(data))
@@ -74,15 +86,28 @@ def finish_package(data: bytes, asset: Asset) -> bytes:
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == MODEL_PART:
-                body = _model_xml(etree.fromstring(body), asset)
+                body = _model_xml(etree.fromstring(body), asset, colors or {})
             entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
             dst.writestr(entry, body)
     return out.getvalue()
 
 
-def _model_xml(root, asset: Asset) -> bytes:
+def _model_xml(root, asset: Asset, colors: dict) -> bytes:
     from lxml import etree
+
+    resources = root.find(f"{{{CORE_NS}}}resources")
+    named = [o for o in resources.findall(f"{{{CORE_NS}}}object") if o.get("name") in colors] \
+        if resources is not None else []
+    if named:  # one <basematerials> group, before the objects that use it (3MF Core 4.1, 5.1)
+        group_id = str(1 + max(int(el.get("id")) for el in resources if el.get("id", "").isdigit()))
+        group = etree.Element(f"{{{CORE_NS}}}basematerials", id=group_id)
+        for k, obj in enumerate(named):
+            etree.SubElement(group, f"{{{CORE_NS}}}base", name=obj.get("name"),
+                             displaycolor=display_color(colors[obj.get("name")]))
+            obj.set("pid", group_id)
+            obj.set("pindex", str(k))
+        resources.insert(0, group)
 
     key = f"{{{PRODUCTION_NS}}}UUID"
     counts: dict[str, int] = {}
