@@ -3,7 +3,9 @@
 Reading is trimesh's; this module adds what n4d4d needs on top: a scene is flattened into one
 mesh with every face tagged by the sub-mesh it came from (``Mesh.face_submesh``), glTF's Y-up
 frame is turned to n4d4d's Z-up, visual attributes that survive (base colour, vertex colours,
-UVs and base-colour texture of a single textured mesh) are kept, and bad input is refused with
+UVs and base-colour texture of a single textured mesh; sub-meshes of different materials, a
+multi-primitive glTF's, as per-vertex colours, so each keeps its colour through the remesh's
+closest-point transfer) are kept, and bad input is refused with
 a typed error naming the file (and the line) before any native library sees it: the file's
 bytes are checked first (:mod:`n4d4d.io.mesh_checks`, :mod:`n4d4d.io.gltf_checks`), then the
 mesh (finite, sane magnitudes, not degenerate, not flat). It does not scale, repair or remesh (see :mod:`n4d4d.pipeline`
@@ -86,6 +88,32 @@ def _base_color(visual) -> np.ndarray | None:
     return None
 
 
+def _has_texture(visual) -> bool:
+    """True for a trimesh visual with UVs and a base-colour image (a PBR material without an
+    image is a TextureVisuals too, but only a colour)."""
+    material = getattr(visual, "material", None)
+    image = None if material is None else (getattr(material, "baseColorTexture", None)
+                                           or getattr(material, "image", None))
+    return getattr(visual, "uv", None) is not None and image is not None
+
+
+def submesh_colors(parts, colors) -> np.ndarray | None:
+    """Per-vertex RGBA ``(V, 4) uint8`` of a scene's sub-meshes (``parts``: ``(trimesh, transform)``
+    in scene order; ``colors``: each one's material base colour or None) when they do not all
+    have one colour: a sub-mesh's own vertex colours, else its base colour (glTF's default
+    white, spec 3.9.2, when it has none) on every vertex. None when they share one colour (the
+    mesh's ``base_color`` says it)."""
+    rows = []
+    for (geom, _), color in zip(parts, colors):
+        if getattr(geom.visual, "kind", None) == "vertex":
+            rows.append(np.asarray(geom.visual.vertex_colors, np.uint8))
+        else:
+            c = np.ones(4) if color is None else np.clip(color, 0.0, 1.0)
+            rows.append(np.tile(np.round(c * 255).astype(np.uint8), (len(geom.vertices), 1)))
+    out = np.concatenate(rows)
+    return None if (out == out[0]).all() else out
+
+
 def read_scene(p: Path, suffix: str):
     """Check a mesh file's bytes and parse them into a trimesh Scene (no processing).
 
@@ -146,8 +174,10 @@ def load_mesh(path: str | Path, *, up: str | None = None, solid: bool = True) ->
 
     Returns:
         A Mesh with ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``face_submesh (F,)
-        int32`` and ``submesh_names`` (one per scene geometry instance), plus base colour,
-        vertex colours, or (for a single textured geometry) UVs and a PNG texture. Vertices
+        int32`` and ``submesh_names`` (one per scene geometry instance), plus base colour (the
+        first sub-mesh's, unless they differ), vertex colours (also for untextured sub-meshes of different
+        colours: :func:`submesh_colors`), or (for a single textured geometry) UVs and a PNG
+        texture. Vertices
         that no face uses are dropped; an STL's exactly coincident corners are merged (the
         format repeats them per triangle), so a closed STL reads as a closed mesh.
 
@@ -208,6 +238,11 @@ def load_mesh(path: str | Path, *, up: str | None = None, solid: bool = True) ->
             attrs["uvs"], attrs["texture_png"] = uv, png
     elif all(getattr(v, "kind", None) == "vertex" for v in visuals):
         attrs["vertex_colors"] = np.concatenate([np.asarray(v.vertex_colors, np.uint8) for v in visuals])
+    elif len(parts) > 1 and not any(_has_texture(v) for v in visuals):
+        per_part = submesh_colors(parts, colors)
+        if per_part is not None:  # sub-meshes of different colours: each keeps its own, per vertex
+            attrs["vertex_colors"] = per_part
+            attrs.pop("base_color", None)  # one material colour would hide them (USD, GLB)
     if suffix == ".stl":  # STL repeats every corner per triangle: merge exact duplicates (closed reads closed)
         vertices, faces = merge_coincident(vertices, faces)
         used = np.arange(len(vertices))
