@@ -7,7 +7,10 @@ it to the :class:`~n4d4d.asset.Asset` record and the build options.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+
+import numpy as np
 
 from n4d4d.asset import Asset, StageRecord
 from n4d4d.errors import EmptyMeshError
@@ -41,5 +44,10 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
         from n4d4d.volume.texture import transfer_appearance
 
         visual, figures["appearance"] = transfer_appearance(visual, src)
+    parts = asset.parts
+    if parts and (len(visual.faces) != len(src.faces) or not np.array_equal(visual.faces, src.faces)):
+        # a URDF's parts index faces of the loaded mesh: the remesh has other faces, so the
+        # parts keep their own meshes (materials included) and no index into ``visual``
+        parts = tuple(dataclasses.replace(p, face_indices=None) for p in parts)
     return asset.with_stage(StageRecord("static", time.perf_counter() - t0, figures),
-                            visual=visual, volume=volume)
+                            visual=visual, volume=volume, parts=parts)
