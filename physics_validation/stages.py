@@ -209,7 +209,11 @@ def file_colliders(mesh, given, *, mode: str = "auto", max_hulls: int = 32, max_
         if mode == "from-file" or not closed or convexity >= fidelity.convex_fast_path_ratio:
             how = ("convex hull (as given: --collision from-file)" if mode == "from-file"
                    else "convex hull (open mesh)" if not closed else "convex hull (convex mesh)")
-            meshes.append(reduce_hull(np.asarray(full.vertices), max_hull_vertices))
+            hull = reduce_hull(np.asarray(full.vertices), max_hull_vertices)
+            if hull is None:  # a sliver that qhull cannot hull once cut to the vertex budget
+                done.append({"collider": k, "kind": "mesh", "kept": "skipped (flat: no volume)", "hulls": 0})
+                continue
+            meshes.append(hull)
             done.append({"collider": k, "kind": "mesh", "kept": how, "convexity_ratio": convexity, "hulls": 1})
             continue
         sub, fig = convex_decomposition(h, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
