@@ -191,6 +191,9 @@ class Layer:
         group: MuJoCo geom group 0..5, for showing sets of layers per picture.
         uvs: ``(V, 2) float64`` texture coordinates (v down, glTF), or None.
         texture: ``(H, W, 3) uint8`` base-colour image, or None.
+        face_uvs: ``(F, 3, 2) float64`` texture coordinates per face corner (v down), used instead
+            of ``uvs`` on a mesh layer (a UV atlas with seams, ``Mesh.face_uvs``); a skin layer
+            takes per-vertex ``uvs`` only and is drawn untextured without them.
         deformable: drawn as a MuJoCo skin whose vertices :meth:`MjScene.set_vertices` replaces
             per frame (for per-frame vertex clips); it follows no body.
     """
@@ -204,6 +207,7 @@ class Layer:
     uvs: np.ndarray | None = None
     texture: np.ndarray | None = None
     deformable: bool = False
+    face_uvs: np.ndarray | None = None
 
 
 class MjScene:
@@ -285,15 +289,17 @@ class MjScene:
         V = np.asarray(layer.vertices, np.float64).reshape(-1, 3)
         F = np.asarray(layer.faces, np.int64).reshape(-1, 3)
         material = ""
-        if layer.texture is not None and layer.uvs is not None:
+        skin_layer = layer.deformable or i in self.skinned
+        corner_uv = None if skin_layer or layer.face_uvs is None else np.asarray(layer.face_uvs, np.float64)
+        if layer.texture is not None and (layer.uvs is not None or corner_uv is not None):
             img = np.ascontiguousarray(np.asarray(layer.texture, np.uint8)[..., :3])
             spec.add_texture(name=f"tex{i}", type=mj.mjtTexture.mjTEXTURE_2D, width=img.shape[1],
                              height=img.shape[0], nchannel=3, data=img.ravel().tolist())
             mat = spec.add_material(name=f"mat{i}", specular=0.1, shininess=0.2)
             mat.textures[mj.mjtTextureRole.mjTEXROLE_RGB] = f"tex{i}"
             material = f"mat{i}"
-        uv = None if not material else np.asarray(layer.uvs, np.float64).reshape(-1, 2)
-        if layer.deformable or i in self.skinned:
+        uv = None if not material or corner_uv is not None else np.asarray(layer.uvs, np.float64).reshape(-1, 2)
+        if skin_layer:
             skin = spec.add_skin(name=layer.name, group=layer.group, rgba=list(layer.rgba), material=material)
             skin.vert = V.astype(np.float32).ravel()
             skin.face = F.astype(np.int32).ravel()
@@ -311,6 +317,9 @@ class MjScene:
         if uv is not None:
             mesh.usertexcoord = uv.ravel()
             mesh.userfacetexcoord = F.ravel()
+        elif material and corner_uv is not None:  # one texture coordinate per face corner
+            mesh.usertexcoord = corner_uv.reshape(-1, 2).ravel()
+            mesh.userfacetexcoord = np.arange(3 * len(F), dtype=np.int64)
         parent = spec.worldbody if layer.body == "world" else spec.body(layer.body)
         parent.add_geom(name=layer.name, type=mj.mjtGeom.mjGEOM_MESH, meshname=f"mesh{i}", group=layer.group,
                         rgba=list(layer.rgba), material=material, contype=0, conaffinity=0)
