@@ -115,7 +115,8 @@ class AssetPictures:
         self.asset = asset
         self.size = size
         vis = asset.visual
-        self.texture = None if vis is None or vis.uvs is None else _decode_png(vis.texture_png)
+        self.texture = None if vis is None or vis.texture_png is None or (vis.uvs is None and vis.face_uvs is None) \
+            else _decode_png(vis.texture_png)
         base = MESH_GREY if vis is None or vis.base_color is None else tuple(vis.base_color[:3])
         if vis is not None and vis.vertex_colors is not None and self.texture is None:
             base = tuple(np.asarray(vis.vertex_colors[:, :3], np.float64).mean(axis=0) / 255.0)
@@ -131,7 +132,7 @@ class AssetPictures:
                 layers.append(self._part_layer(p))
         else:
             layers.append(Layer("part:body", vis.vertices, vis.faces, self.base_rgba, "body", 0,
-                                vis.uvs, self.texture))
+                                vis.uvs, self.texture, face_uvs=vis.face_uvs))
         self.hull_layers: list[str] = []
         for pname, hulls in asset.collision.items():
             body = pname if pname in self.part_names else self.part_names[0]
@@ -168,8 +169,10 @@ class AssetPictures:
             faces = np.asarray(vis.faces)[np.asarray(p.face_indices, np.int64)]
             used, inverse = np.unique(faces, return_inverse=True)
             uvs = None if vis.uvs is None else np.asarray(vis.uvs)[used]
+            fuv = None if vis.face_uvs is None else np.asarray(vis.face_uvs)[np.asarray(p.face_indices, np.int64)]
             return Layer(f"part:{p.name}", np.asarray(vis.vertices)[used], inverse.reshape(-1, 3),
-                         self.base_rgba, p.name, 0, uvs, self.texture if uvs is not None else None)
+                         self.base_rgba, p.name, 0, uvs, self.texture if uvs is not None or fuv is not None else None,
+                         face_uvs=fuv)
         return Layer(f"part:{p.name}", p.mesh.vertices, p.mesh.faces, self.base_rgba, p.name, 0)
 
     # -- cameras -------------------------------------------------------------------------------
