@@ -56,7 +56,9 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         fidelity: fidelity bounds (default :class:`FidelityThresholds`).
         collision: ``"auto"``: a part with colliders from the input (``asset.collision`` as
             the URDF loader filled it) keeps them: primitives as they are, convex meshes as
-            their hulls, a non-convex closed mesh decomposed; ``"from-file"``: every collider
+            their hulls, a non-convex closed mesh decomposed; a part whose collision meshes
+            include open surfaces (PartNet-Mobility gives its visual pieces) is decomposed from
+            its closed mesh instead, with a note; ``"from-file"``: every collider
             as given (a mesh as its convex hull, as PyBullet reads a URDF's collision mesh);
             ``"recompute"``: the input's colliders are dropped and every part's mesh is
             decomposed. Parts without colliders from the input are decomposed in every mode.
@@ -94,7 +96,11 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
     for part in asset.parts:
         big = diagonal if len(asset.parts) > 1 else None
         fig = None
-        if given.get(part.name):
+        if collision == "auto" and given.get(part.name) and _open_colliders(given[part.name]):
+            notes.append(f"collision of {_label(asset, part.name)}: the input's collision meshes are open surfaces "
+                         f"({_open_colliders(given[part.name])} of {len(given[part.name])}), not solids: the closed part "
+                         "is decomposed instead (--collision from-file takes each as its convex hull)")
+        elif given.get(part.name):
             try:
                 hulls, fig = file_colliders(part.mesh, given[part.name], mode=collision, max_hulls=max_hulls,
                                             max_hull_vertices=max_hull_vertices, time_budget_s=time_budget_s, seed=seed,
@@ -141,6 +147,20 @@ def _given_colliders(asset: Asset) -> dict:
     if given and len(asset.parts) == 1 and not names & set(given):
         return {asset.parts[0].name: tuple(h for hs in given.values() for h in hs)}
     return {n: hs for n, hs in given.items() if n in names}
+
+
+def _open_colliders(given) -> int:
+    """How many of a part's collision meshes (not primitives) are not closed solids."""
+    import numpy as np
+    import trimesh
+
+    def closed(h) -> bool:
+        tm = trimesh.Trimesh(np.asarray(h.vertices), np.asarray(h.faces), process=False)
+        if not tm.is_watertight:  # UV / normal seams split vertices: merged, the surface may close
+            tm.merge_vertices(merge_tex=True, merge_norm=True)
+        return bool(tm.is_watertight and tm.is_winding_consistent and tm.volume > 0)
+
+    return sum(h.primitive is None and not closed(h) for h in given)
 
 
 def file_colliders(mesh, given, *, mode: str = "auto", max_hulls: int = 32, max_hull_vertices: int = 64,

@@ -233,3 +233,32 @@ def test_a1_keeps_links_and_colliders(pybullet_data):
         for h, g in zip(a.collision[link], cols):
             assert h.primitive.size == tuple(g.size)
     assert a.part("trunk").mesh.texture_png is not None  # trunk.obj's own texture
+
+
+def test_open_collision_meshes_decompose_the_part(tmp_path):
+    """Collision meshes that are open surfaces (as PartNet-Mobility gives its visual pieces) are
+    no solids: auto decomposes the closed part instead (and says so); from-file takes each as
+    its convex hull, as PyBullet would."""
+    import trimesh
+
+    from n4d4d.io.stage import load_stage
+    from n4d4d.options import BuildOptions
+    from n4d4d.physics_validation import collision_stage
+    from n4d4d.sources import as_source
+
+    (tmp_path / "r").mkdir()
+    box = trimesh.creation.box(extents=[0.2, 0.2, 0.2])
+    box.export(tmp_path / "r" / "box.obj")
+    top = box.face_normals[:, 2] > 0.5
+    trimesh.Trimesh(box.vertices, box.faces[~top]).export(tmp_path / "r" / "open.obj")  # no lid
+    urdf = tmp_path / "r" / "o.urdf"
+    urdf.write_text('<robot name="o"><link name="body"><visual><geometry><mesh filename="box.obj"/></geometry>'
+                    '</visual><collision><geometry><mesh filename="open.obj"/></geometry></collision></link></robot>')
+    a = load_stage(as_source(str(urdf)), BuildOptions())
+    a = a.replace(visual=a.source_mesh)
+    auto = collision_stage(a, time_budget_s=30)
+    assert auto.stages[-1].figures["parts"]["body"]["source"] == "decomposed"
+    assert any("open surfaces" in n for n in auto.notes)
+    given = collision_stage(a, collision="from-file")
+    assert given.stages[-1].figures["parts"]["body"]["source"] == "file"
+    assert abs(given.stages[-1].figures["parts"]["body"]["volume_ratio"] - 1) < 1e-6  # the open box's hull is the box
