@@ -15,12 +15,11 @@ What it does:
   merged into the part nearest to it, never emitted alone.
 - **Closing**: every part mesh handed to later stages must be watertight (the physics stage
   decomposes and weighs it). A part that already is (a closed component, or a union of closed
-  components with consistent orientation) is kept as it is. Otherwise it is re-extracted from a
-  solid voxel grid (:func:`n4d4d.rigging.voxels.solid_grid`: surface cells, enclosed cavities
-  filled, one empty layer around) and its 0.5 iso-surface extracted by marching cubes
-  (scikit-image); a padded binary volume always gives a closed, consistently oriented surface.
-  The pitch is the part's diagonal / ``resolution`` (default 64), so thin sheets become solid
-  plates about one voxel thick: cuts and holes are capped by that re-extraction.
+  components with consistent orientation) is kept as it is. Otherwise it is closed by the one
+  watertight engine, :func:`n4d4d.volume.solids.close_solid`: exact distances and the
+  generalized winding number on a grid whose voxel is fine enough that the part's thinnest
+  extent spans 3 voxels, marching cubes, quadric decimation; a part that encloses no volume (a
+  sheet) becomes a shell of two voxels' wall (or ``thickness``) about it.
 
 What it does not: cut a single connected, watertight surface into parts (no learned or
 concavity-based segmentation: such a mesh is one rigid part, or a skeleton's skinned body).
@@ -164,23 +163,23 @@ def is_closed(mesh: Mesh) -> bool:
     return bool(tm.is_watertight and tm.is_winding_consistent and tm.volume > 0)
 
 
-def close_mesh(mesh: Mesh, *, resolution: int = 64) -> tuple[Mesh, bool]:
-    """A watertight version of ``mesh`` and whether it had to be rebuilt (voxel closing,
-    see the module docstring). Raises ValueError for a mesh with no extent."""
+def close_mesh(mesh: Mesh, *, thickness: float | None = None,
+               figures: dict | None = None) -> tuple[Mesh, bool]:
+    """A watertight version of ``mesh`` and whether it had to be rebuilt (see the module
+    docstring; :func:`n4d4d.volume.solids.close_solid` with ``thickness`` the wall of a
+    sheet-like part, m). ``figures``, if a dict, receives the closer's figures. Raises
+    ValueError for a mesh with no extent."""
     if is_closed(mesh):
         return mesh, False
-    import trimesh
-    from skimage.measure import marching_cubes
+    from n4d4d.errors import EmptyMeshError
+    from n4d4d.volume.solids import close_solid
 
-    from n4d4d.rigging.voxels import solid_grid
-
-    diag = mesh.diagonal
-    if diag <= 0:
+    if not mesh.diagonal > 0:
         raise ValueError("part mesh has no extent")
-    grid = solid_grid(mesh.vertices, mesh.faces, diag / resolution)
-    verts, faces, _, _ = marching_cubes(grid.occupied.astype(np.float32), level=0.5)
-    verts = verts * grid.pitch + grid.origin  # cell (i, j, k) is centred at origin + pitch (i, j, k)
-    closed = trimesh.Trimesh(verts, faces[:, ::-1], process=True)
-    if closed.volume < 0:
-        closed.invert()
-    return Mesh(closed.vertices, closed.faces), True
+    try:
+        closed, fig = close_solid(mesh, thickness=thickness)
+    except EmptyMeshError as e:
+        raise ValueError(f"part mesh cannot be closed: {e}") from e
+    if figures is not None:
+        figures.update(fig)
+    return Mesh(closed.vertices, closed.faces), fig["kind"] != "kept"

@@ -1,5 +1,5 @@
-"""Point queries against a triangle mesh: exact closest-point distance (warp) and the
-generalized winding number (libigl's fast winding number).
+"""Point queries against a triangle mesh: exact closest-point distance and first ray hits
+(warp) and the generalized winding number (libigl's fast winding number).
 
 Why these two: on this project's CPU machines warp's BVH closest-point query (``warp.Mesh``,
 ``mesh_query_point_no_sign`` with a distance cap that prunes the tree) measured about twice as
@@ -110,7 +110,17 @@ def _warp():
             best[k] = wp.sqrt(best[k])
         out[i] = best
 
-    return wp, closest_distance, cube_distances
+    @wp.kernel(enable_backward=False)
+    def first_hit(mesh: wp.uint64, origins: wp.array(dtype=wp.vec3), dirs: wp.array(dtype=wp.vec3),
+                  max_t: float, out: wp.array(dtype=float)):
+        i = wp.tid()
+        q = wp.mesh_query_ray(mesh, origins[i], dirs[i], max_t)
+        if q.result:
+            out[i] = q.t
+        else:
+            out[i] = max_t
+
+    return wp, closest_distance, cube_distances, first_hit
 
 
 class MeshQueries:
@@ -124,7 +134,7 @@ class MeshQueries:
     def __init__(self, vertices: np.ndarray, faces: np.ndarray):
         self.vertices = np.ascontiguousarray(vertices, dtype=np.float64)
         self.faces = np.ascontiguousarray(faces, dtype=np.int64)
-        wp, self._kernel, self._cube_kernel = _warp()
+        wp, self._kernel, self._cube_kernel, self._ray_kernel = _warp()
         self._wp = wp
         self._points = wp.array(self.vertices.astype(np.float32), dtype=wp.vec3, device="cpu")
         self._indices = wp.array(self.faces.astype(np.int32).ravel(), dtype=wp.int32,
@@ -160,6 +170,24 @@ class MeshQueries:
         wp.launch(self._cube_kernel, dim=len(mins),
                   inputs=[self._mesh.id, self._points, self._indices,
                           wp.array(mins, dtype=wp.vec3, device="cpu", copy=False), float(cap), res],
+                  device="cpu")
+        wp.synchronize_device("cpu")
+        return out
+
+    def ray_hits(self, origins: np.ndarray, directions: np.ndarray, max_t: float) -> np.ndarray:
+        """``(P,) float32`` distance along each unit ray ``origins + t directions`` (both
+        ``(P, 3)``) to the first triangle it hits, or ``max_t`` when none within ``max_t``
+        (warp's BVH ray query)."""
+        wp = self._wp
+        o = np.ascontiguousarray(origins, dtype=np.float32).reshape(-1, 3)
+        d = np.ascontiguousarray(directions, dtype=np.float32).reshape(-1, 3)
+        out = np.empty(len(o), dtype=np.float32)
+        if len(o) == 0:
+            return out
+        wp.launch(self._ray_kernel, dim=len(o),
+                  inputs=[self._mesh.id, wp.array(o, dtype=wp.vec3, device="cpu", copy=False),
+                          wp.array(d, dtype=wp.vec3, device="cpu", copy=False), float(max_t),
+                          wp.array(out, dtype=wp.float32, device="cpu", copy=False)],
                   device="cpu")
         wp.synchronize_device("cpu")
         return out

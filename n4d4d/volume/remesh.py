@@ -27,11 +27,16 @@ from n4d4d.volume.sdf import check_input, check_memory, compute_sparse_sdf, esti
 
 MODES = ("auto", "always", "never")
 
+#: remeshed vertices within this many voxels of the input are moved onto it
+#: (:func:`n4d4d.volume.snap.snap_to_input`); marching cubes and the simplifier leave them within
+#: about half a voxel where the input has surface, while caps over holes lie farther
+SNAP_VOXELS = 0.5
+
 
 def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
                       mode: str = "auto", block_size: int = 8, band_voxels: float = 2.0,
                       memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None,
-                      seed: int = 0):
+                      seed: int = 0, shell: float | None = None):
     """Watertight, manifold, outward-oriented version of ``mesh`` and its sparse SDF.
 
     Args:
@@ -43,6 +48,9 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
             :func:`~n4d4d.volume.compute_sparse_sdf`.
         path: the input file, named in errors.
         seed: the build's seed, for the simplifier's jitter (:func:`~n4d4d.volume.decimate`).
+        shell: half the wall (m) of a shell offset symmetrically about the surface instead
+            of its enclosed solid (a sheet's solid; ``compute_sparse_sdf(shell=)``); the
+            input is then always remeshed.
 
     Returns:
         ``(mesh, sdf, figures)``: figures is a JSON-ready dict (mode and why, grid, band and
@@ -72,11 +80,11 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
     sdf_stats: dict = {}
     sdf = compute_sparse_sdf(mesh, resolution=resolution, block_size=block_size,
                              band_voxels=band_voxels, memory_budget_bytes=memory_budget_bytes,
-                             path=path, stats=sdf_stats)
+                             path=path, stats=sdf_stats, shell=shell)
     t_sdf = time.perf_counter()
 
     extract_stats: dict = {}
-    keep = mode == "never" or (mode == "auto" and closed)
+    keep = shell is None and (mode == "never" or (mode == "auto" and closed))
     if keep:
         v, f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
         welded = len(v) != len(mesh.vertices) or len(f) != len(mesh.faces)
@@ -93,10 +101,20 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         action = "remeshed"
         reason = ("remesh mode 'always'" if mode == "always"
                   else "input is not a closed manifold (" + _defects(q_before) + ")")
+        if shell is not None:
+            reason = f"shell of wall {2e3 * shell:.3g} mm about the surface"
     t_mc = time.perf_counter()
 
     dec_stats: dict = {}
     out = decimate(surface, max_faces, stats=dec_stats, seed=seed)
+    snap_stats: dict = {}
+    if not keep and shell is None:  # back onto the input wherever it has surface
+        from n4d4d.volume.snap import snap_to_input
+
+        ref_v, ref_f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+        snapped = snap_to_input(out.vertices, out.faces, ref_v, ref_f, SNAP_VOXELS * sdf.voxel_size,
+                                stats=snap_stats)
+        out = out.replace(vertices=snapped, normals=None)
     if out.normals is None:
         out = out.replace(normals=vertex_normals(out.vertices, out.faces))
     t_dec = time.perf_counter()
@@ -119,8 +137,9 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
                     "output_quality": t_q - t_dec, "total": time.perf_counter() - t0},
         "marching_cubes": {k: v for k, v in extract_stats.items() if not k.startswith("sec")},
         "decimation": {k: v for k, v in dec_stats.items() if k != "seconds"},
+        "snap": snap_stats,
         "quality_before": q_before, "quality_after": q_after,
-        "input_closed": bool(closed),
+        "input_closed": bool(closed), "shell_wall": None if shell is None else 2.0 * float(shell),
         "volume_before": vol_before, "volume_after": vol_after,
         "volume_rel_change": (vol_after / vol_before - 1) if closed and vol_before else None,
         "uvs_kept": out.uvs is not None,

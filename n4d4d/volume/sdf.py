@@ -143,8 +143,15 @@ def check_input(mesh, path=None):
 
 def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
                        band_voxels: float = 2.0, memory_budget_bytes: int = 4 * 2**30,
-                       path: str | Path | None = None, stats: dict | None = None) -> SparseSDF:
+                       path: str | Path | None = None, stats: dict | None = None,
+                       shell: float | None = None) -> SparseSDF:
     """Narrow-band signed distance of ``mesh`` on a block-sparse grid.
+
+    With ``shell`` (m) the field is instead that of the shell of wall ``2 * shell`` offset
+    symmetrically about the surface as given (no closing, no winding number): value
+    ``d - shell`` with ``d`` the unsigned distance to the surface, negative within ``shell``
+    of it. Any input then has an inside, an open sheet or a soup of sheets included (the
+    solid of a sheet-like part, ``--solidify``); the grid grows by ``shell`` on every side.
 
     Args:
         mesh: a :class:`n4d4d.asset.Mesh` (any triangle soup; m).
@@ -174,13 +181,23 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     bounds = np.stack([v.min(axis=0), v.max(axis=0)])
     if not np.all(bounds[1] - bounds[0] >= 0) or float((bounds[1] - bounds[0]).max()) <= 0:
         raise EmptyMeshError("mesh has a zero-size bounding box", path)
+    if shell is not None:
+        if not (np.isfinite(shell) and shell > 0):
+            raise ValueError(f"shell must be a positive half-thickness in metres, got {shell!r}")
+        bounds = bounds + np.array([[-shell], [shell]])
     origin, h, n_nodes = grid_for(bounds, resolution, band_voxels)
+    offset = 0.0 if shell is None else float(shell) / h  # grid units
 
-    cv, cf, n_caps, n_loops = close_chain(v, f)
+    if shell is None:
+        cv, cf, n_caps, n_loops = close_chain(v, f)
+    else:
+        cv, cf, n_caps, n_loops = v, f, 0, 0
     tri = cv[cf]
     area = float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]),
                                       axis=1).sum())
-    estimate = estimate_memory_bytes(area, h, band_voxels, len(f))
+    if shell is not None:
+        area *= 2.0  # the shell has two sides
+    estimate = estimate_memory_bytes(area, h, band_voxels + offset, len(f))
     check_memory(estimate, area, h, resolution, memory_budget_bytes, path)
 
     from n4d4d.volume._queries import MeshQueries
@@ -189,14 +206,18 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     queries = MeshQueries(grid_v, cf)
     t_setup = time.perf_counter()
 
-    mins, cube_dist, n_queries = _refine(queries, n_nodes, block_size, band_voxels)
-    block_coords, dense = _to_blocks(mins, cube_dist, n_nodes, block_size, band_voxels)
+    mins, cube_dist, n_queries = _refine(queries, n_nodes, block_size, band_voxels + offset)
+    block_coords, dense = _to_blocks(mins, cube_dist, n_nodes, block_size, band_voxels + offset)
     del mins, cube_dist
     t_dist = time.perf_counter()
 
     blocks_shape = -(-n_nodes // block_size)
-    inside_dense, n_comp, n_seeds = _sign_blocks(queries, block_coords, dense, blocks_shape,
-                                                 block_size)
+    if shell is None:
+        inside_dense, n_comp, n_seeds = _sign_blocks(queries, block_coords, dense,
+                                                     blocks_shape, block_size)
+    else:  # the shell: inside within ``offset`` of the surface, every value d - offset
+        inside_dense, n_comp, n_seeds = dense < offset, 0, 0
+        dense = np.abs(dense - np.float32(offset))
     # pack the band nodes: nonzero() walks (block, x, y, z) in C order, which is block order
     b_, x_, y_, z_ = np.nonzero(np.isfinite(dense))
     dist = dense[b_, x_, y_, z_]
@@ -212,6 +233,7 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     if stats is not None:
         stats.update({
             "estimate_bytes": estimate, "surface_area": area, "cap_faces": n_caps, **cleaning,
+            "shell_half_thickness": None if shell is None else float(shell),
             "boundary_loops": n_loops, "distance_queries": n_queries,
             "sign_components": n_comp, "winding_evaluations": n_seeds,
             "seconds_setup": t_setup - t0, "seconds_distance": t_dist - t_setup,
