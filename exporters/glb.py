@@ -6,9 +6,9 @@ translated to its part frame (see :mod:`n4d4d.kinematics`) and holding that part
 visual mesh. Coordinates are turned from n4d4d's Z up into glTF's Y up by
 :data:`n4d4d.conventions.Z_UP_TO_Y_UP` (a -90 degree rotation about X) baked into vertices,
 normals and node translations, so a loader that ignores node transforms still sees Y up.
-Units stay metres (glTF 2.0 section 3.4). Materials are glTF metallic-roughness: base-colour
-texture with UVs (glTF's v-down convention, as ``Mesh.uvs``), base-colour factor, or vertex
-colours (``COLOR_0``).
+Units stay metres (glTF 2.0 section 3.4). Materials are glTF metallic-roughness, one per part
+mesh: base-colour texture with UVs (glTF's v-down convention, as ``Mesh.uvs``), base-colour
+factor, or vertex colours (``COLOR_0`` under a white material, :func:`add_missing_materials`).
 
 A skeleton with skin weights becomes a glTF skin, and motion clips become glTF animations
 (node TRS tracks), added by :mod:`.glb_anim` since trimesh writes neither. The build's
@@ -63,6 +63,24 @@ def to_trimesh_visual(mesh: Mesh, rotation: np.ndarray, origin: np.ndarray, name
     return tm
 
 
+def add_missing_materials(tree: dict) -> None:
+    """Give every primitive without a material one of its own, named after its node: white
+    base colour (glTF multiplies it with ``COLOR_0``, so vertex colours show as they are),
+    metallic 0, roughness 0.6 as the other materials. trimesh writes vertex-coloured meshes
+    without a material; this keeps "one material per part mesh" in every case."""
+    materials = tree.setdefault("materials", [])
+    for node in tree.get("nodes", []):
+        if "mesh" not in node:
+            continue
+        for prim in tree["meshes"][node["mesh"]]["primitives"]:
+            if "material" not in prim:
+                materials.append({"name": f"{node.get('name', 'mesh')}_material", "pbrMetallicRoughness": {
+                    "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.6}})
+                prim["material"] = len(materials) - 1
+    if not materials:
+        tree.pop("materials")
+
+
 def write_glb(asset: Asset, path: Path) -> Path:
     """Write the parts' visual meshes of ``asset`` as a Y-up glTF 2.0 binary at ``path``.
 
@@ -94,6 +112,7 @@ def write_glb(asset: Asset, path: Path) -> Path:
     from .glb_anim import add_skin_and_animations, join_glb, split_glb
 
     tree, blob = split_glb(add_skin_and_animations(data, asset, frames))
+    add_missing_materials(tree)
     tree.setdefault("asset", {"version": "2.0"}).setdefault("extras", {})["n4d4d"] = provenance_info(asset)
     atomic_write_bytes(path, join_glb(tree, blob))
     return path
