@@ -83,12 +83,17 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
 
 
 def _close_parts(parts: list[Part]) -> tuple[list[Part], int]:
+    """Every part closed; a rebuilt part keeps its look: base colour, and texture or vertex
+    colours baked by closest point (:func:`n4d4d.volume.texture.transfer_appearance`)."""
     from n4d4d.rigging.parts import close_mesh
+    from n4d4d.volume.texture import transfer_appearance
 
     out, rebuilt = [], 0
     for p in parts:
         mesh, changed = close_mesh(p.mesh)
         rebuilt += changed
+        if changed:
+            mesh = transfer_appearance(mesh, p.mesh)[0]
         out.append(Part(p.name, mesh, None if changed else p.face_indices))
     return out, rebuilt
 
