@@ -152,6 +152,25 @@ def test_sheet_with_solidify_is_a_2mm_shell():
     assert np.ptp(radius) == pytest.approx(0.002, rel=0.1)
 
 
+def test_sheet_in_the_static_remesh_becomes_a_shell():
+    """A flat square sheet (capped, it still encloses nothing: its rim's cap is the sheet
+    itself) given to the static stage's remesh: instead of "encloses no volume", a closed
+    shell of two voxels' wall about it, 2 voxels thick (within 10 %: exact distances, then
+    marching cubes). (A hemisphere is not such a sheet: its planar rim caps a half ball.)"""
+    g = np.linspace(0, 0.1, 9)
+    x, y = np.meshgrid(g, g)
+    v = np.c_[x.ravel(), y.ravel(), np.zeros(x.size)]
+    f = [[i * 9 + j, i * 9 + j + 1, i * 9 + j + 10] for i in range(8) for j in range(8)]
+    f += [[i * 9 + j, i * 9 + j + 10, i * 9 + j + 9] for i in range(8) for j in range(8)]
+    sheet = Mesh(vertices=v, faces=np.array(f))
+    out, sdf, fig = remesh_watertight(sheet, resolution=64, mode="auto")
+    assert closed_manifold(out)
+    # the wall is two voxels of the first grid; the shell's own grid, grown by the wall on
+    # every side, is a few per cent coarser
+    assert fig["shell_wall"] == pytest.approx(2 * sdf.voxel_size, rel=0.05)
+    assert np.ptp(out.vertices[:, 2]) == pytest.approx(fig["shell_wall"], rel=0.1)
+
+
 def test_cube_keeps_sharp_normals():
     """A cube remeshed (``mode="always"``, resolution 128): marching cubes bevels each edge by
     at most a voxel, ~1 % of the area, so normal consistency against the input stays >= 0.99."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from n4d4d.errors import InputError
+from n4d4d.errors import EmptyMeshError, InputError
 from n4d4d.volume._chain import weld
 from n4d4d.volume.simplify import decimate
 from n4d4d.volume.extract import extract_surface
@@ -26,6 +26,11 @@ from n4d4d.volume.quality import is_closed_manifold, mesh_quality
 from n4d4d.volume.sdf import check_input, check_memory, compute_sparse_sdf, estimate_for_mesh
 
 MODES = ("auto", "always", "never")
+
+#: wall (voxels) of the shell an input that encloses nothing (a curved open sheet) is given:
+#: the thinnest the grid resolves (every point of a sheet is within sqrt(3)/2 voxel of a node,
+#: which is then inside)
+SHEET_WALL_VOXELS = 2.0
 
 #: remeshed vertices within this many voxels of the input are moved onto it
 #: (:func:`n4d4d.volume.snap.snap_to_input`); marching cubes and the simplifier leave them within
@@ -50,7 +55,9 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         seed: the build's seed, for the simplifier's jitter (:func:`~n4d4d.volume.decimate`).
         shell: half the wall (m) of a shell offset symmetrically about the surface instead
             of its enclosed solid (a sheet's solid; ``compute_sparse_sdf(shell=)``); the
-            input is then always remeshed.
+            input is then always remeshed. An input that encloses no volume (a curved open
+            sheet) is made such a shell anyway, of :data:`SHEET_WALL_VOXELS` voxels
+            (``figures["shell_wall"]``; a flat one is refused at load, ``--solidify``).
 
     Returns:
         ``(mesh, sdf, figures)``: figures is a JSON-ready dict (mode and why, grid, band and
@@ -96,7 +103,17 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         if welded:
             reason += "; coincident vertices welded (UV seams), per-vertex attributes dropped"
     else:
-        surface = extract_surface(sdf, stats=extract_stats)
+        try:
+            surface = extract_surface(sdf, stats=extract_stats)
+        except EmptyMeshError:
+            if shell is not None:
+                raise
+            # a sheet (encloses nothing): the shell of the thinnest wall the grid resolves
+            shell = SHEET_WALL_VOXELS / 2 * sdf.voxel_size
+            sdf = compute_sparse_sdf(mesh, resolution=resolution, block_size=block_size,
+                                     band_voxels=band_voxels, memory_budget_bytes=memory_budget_bytes,
+                                     path=path, stats=sdf_stats, shell=shell)
+            surface = extract_surface(sdf, stats=extract_stats)
         surface = surface.replace(base_color=mesh.base_color)
         action = "remeshed"
         reason = ("remesh mode 'always'" if mode == "always"

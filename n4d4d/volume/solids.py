@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.errors import EmptyMeshError, MemoryBudgetError
+from n4d4d.volume.remesh import SHEET_WALL_VOXELS
 
 #: a solid thinner than this many voxels on average (volume / area) encloses nothing the grid
 #: resolves: the part is a sheet (a closed surface's volume / area is >= its thickness / 2)
@@ -47,8 +48,9 @@ SHEET_VOLUME_VOXELS = 0.25
 #: small holes) and > 0.1 (open containers, sheets).
 OPEN_SHELL_FRACTION = 0.1
 
-#: default wall of a sheet, in voxels of its grid (see the module docstring)
-DEFAULT_WALL_VOXELS = 2.0
+#: default wall of a sheet, in voxels of its grid (see the module docstring): the static
+#: stage's, :data:`n4d4d.volume.remesh.SHEET_WALL_VOXELS`
+DEFAULT_WALL_VOXELS = SHEET_WALL_VOXELS
 
 #: voxels across a part's thinnest extent: marching cubes on exact distances places the two
 #: faces of a plate to a small fraction of a voxel each (measured on PartNet-Mobility plates:
