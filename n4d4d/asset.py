@@ -117,6 +117,11 @@ class Mesh:
             closed mesh, :mod:`n4d4d.volume.texture`), and then used instead of ``uvs``.
         primitive: the analytic shape a collision hull stands for (:class:`CollisionPrimitive`,
             asset frame), or None; move it with the vertices through :meth:`translated`.
+        quad_count: ``Q``, the number of quads (``--topology quad``): the first ``2 Q`` faces
+            are ``Q`` quads ``(a, b, c, d)``, each split along its ``a-c`` diagonal into faces
+            ``2 i = (a, b, c)`` and ``2 i + 1 = (a, c, d)``; the rest are triangles. Formats
+            that carry polygons (USD) write the quads (:attr:`quads`), the others and every
+            computation use the triangles. 0: a triangle mesh.
 
     Arrays are made read-only on construction so the record stays immutable.
     """
@@ -132,6 +137,7 @@ class Mesh:
     submesh_names: tuple[str, ...] = ()
     face_uvs: np.ndarray | None = None
     primitive: CollisionPrimitive | None = None
+    quad_count: int = 0
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -158,6 +164,35 @@ class Mesh:
             if fu.shape != (len(self.faces), 3, 2):
                 raise ValueError(f"Mesh.face_uvs must have shape (F, 3, 2), got {fu.shape}")
             set_(self, "face_uvs", fu)
+        q = int(self.quad_count)
+        set_(self, "quad_count", q)
+        if q:
+            pairs = self.faces[:2 * max(q, 0)]
+            if q < 0 or 2 * q > len(self.faces) or not (
+                    np.array_equal(pairs[0::2, 0], pairs[1::2, 0]) and np.array_equal(pairs[0::2, 2], pairs[1::2, 1])):
+                raise ValueError(f"Mesh.quad_count={q}: the first 2 x {q} faces must be quads split as "
+                                 "(a, b, c), (a, c, d)")
+
+    @property
+    def quads(self) -> np.ndarray:
+        """``(Q, 4) int64`` the quads ``(a, b, c, d)`` of the first ``2 Q`` faces (see
+        :attr:`quad_count`; empty for a triangle mesh)."""
+        f = self.faces[:2 * self.quad_count]
+        return np.column_stack([f[0::2], f[1::2, 2]]) if self.quad_count else np.zeros((0, 4), np.int64)
+
+    def quads_first(self, face_indices) -> tuple[np.ndarray, int]:
+        """``face_indices`` ``(F',) int64`` reordered so that the quads whose two faces are both
+        selected come first, in pairs, then the other faces in the given order, and how many
+        such quads there are: ``mesh.replace(faces=mesh.faces[order], quad_count=q)`` is valid."""
+        fi = np.asarray(face_indices, np.int64)
+        if not self.quad_count:
+            return fi, 0
+        quad = np.where(fi < 2 * self.quad_count, fi // 2, -1)
+        ids, counts = np.unique(quad[quad >= 0], return_counts=True)
+        whole = ids[counts == 2]
+        in_whole = np.isin(quad, whole)
+        order = np.concatenate([np.column_stack([2 * whole, 2 * whole + 1]).ravel(), fi[~in_whole]])
+        return order.astype(np.int64), int(len(whole))
 
     @property
     def bounds(self) -> np.ndarray:
