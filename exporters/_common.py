@@ -73,7 +73,7 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
     """
     vis = asset.visual
     if vis is not None and part.face_indices is not None:
-        fi = np.asarray(part.face_indices, np.int64)
+        fi, quads = vis.quads_first(part.face_indices)  # the part's whole quads stay quads
         sub = vis.faces[fi]
         used, inverse = np.unique(sub, return_inverse=True)
         pick = (lambda a: None if a is None else a[used])
@@ -81,7 +81,8 @@ def part_visual(asset: Asset, part: Part) -> tuple[Mesh, np.ndarray | None]:
                           normals=pick(vis.normals), uvs=pick(vis.uvs),
                           vertex_colors=pick(vis.vertex_colors),
                           face_uvs=None if vis.face_uvs is None else vis.face_uvs[fi],
-                          face_submesh=None if vis.face_submesh is None else vis.face_submesh[fi])
+                          face_submesh=None if vis.face_submesh is None else vis.face_submesh[fi],
+                          quad_count=quads)
         cut = _own_look(cut, part.mesh, vis)
         cut, rows = split_uv_seams(cut)
         return cut, used[rows]
