@@ -22,6 +22,10 @@ whose two triangles a UV seam separates is written as its two triangles. Collisi
 physics use the triangles (the visual mesh's ``faces``) as before; USD writes the quads
 (``faceVertexCounts`` 4), OBJ / GLB / 3MF / URDF / MJCF meshes the triangles.
 
+The visual's sub-mesh labels are carried over (closest face), so rigging finds the same declared
+parts; parts that indexed the old visual's faces (a URDF's links) keep their own meshes for
+their look instead, as after a remesh, and so are written as triangles.
+
 What it does not: keep the input's own polygons (a quad OBJ is read as triangles), or run on
 part meshes and collision hulls (triangles).
 """
@@ -29,6 +33,7 @@ part meshes and collision hulls (triangles).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -246,7 +251,12 @@ def topology_stage(asset: Asset, topology: str, *, max_faces: int, seed: int = 0
         out = _demote_seam_quads(out)
         figures["quads"] = out.quad_count
         figures["quad_fraction"] = float(out.quad_count / max(len(out.faces) - out.quad_count, 1))
+    parts = asset.parts
     if figures["applied"]:
+        out = _carry_labels(out, vis)
+        # parts indexing faces of the old visual keep their own meshes instead (as the static
+        # stage does for a remesh)
+        parts = tuple(dataclasses.replace(p, face_indices=None) for p in parts)
         note = (f"quad-dominant visual mesh (Instant Meshes): {figures['quads']} quads, "
                 f"{100 * figures['quad_fraction']:.0f} % of its polygons")
     else:
@@ -256,4 +266,17 @@ def topology_stage(asset: Asset, topology: str, *, max_faces: int, seed: int = 0
         last = stages[-1]
         stages = stages[:-1] + (StageRecord(last.name, last.seconds + figures["seconds"],
                                             {**last.figures, "topology": figures}),)
-    return asset.replace(visual=out, stages=stages, notes=asset.notes + (note,))
+    return asset.replace(visual=out, parts=parts, stages=stages, notes=asset.notes + (note,))
+
+
+def _carry_labels(mesh: Mesh, old: Mesh) -> Mesh:
+    """``mesh`` with ``old``'s sub-mesh labels (``face_submesh``, ``submesh_names``: what the
+    rigging stage makes declared parts of), each face taking the label of the face of ``old``
+    closest to its centroid."""
+    if old.face_submesh is None:
+        return mesh
+    from n4d4d.volume.texture import closest_points
+
+    centroids = np.asarray(mesh.vertices)[np.asarray(mesh.faces)].mean(axis=1)
+    face, _ = closest_points(old.vertices, old.faces, centroids)
+    return mesh.replace(face_submesh=np.asarray(old.face_submesh)[face], submesh_names=old.submesh_names)
