@@ -5,10 +5,11 @@ What it does: wraps one part's triangle mesh (asset frame, m) in :class:`PartGeo
 caches seeded area-weighted surface samples, a libigl AABB tree for exact unsigned distances
 and the generalized winding number (Jacobson et al. 2013) for inside tests. Inside tests run
 on an optional closed *solid* version of the part when one is given (the rigging stage passes
-its voxel-closed part meshes): the winding number of an open triangle soup (PartNet-Mobility's
-thin, double-sided sheets) is near 0 everywhere, so such a part would never block a sweep.
+the part meshes closed by :func:`n4d4d.volume.solids.close_solid`): the winding number of an
+open triangle soup (PartNet-Mobility's thin, double-sided sheets) is near 0 everywhere, so
+such a part would never block a sweep.
 Surface samples, distances and symmetry tests always use the mesh as given, whose exact
-cylinders and planes the voxel closing would blur. What it does not: change the mesh.
+cylinders and planes any closing would blur. What it does not: change the mesh.
 """
 
 from __future__ import annotations

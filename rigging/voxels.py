@@ -1,7 +1,10 @@
-"""Solid voxel grids of part meshes: the closed volume a part occupies, and how deep a point lies
-inside it. Used to close open part meshes (:func:`n4d4d.rigging.parts.close_mesh`) and by the
-collision sweeps (:mod:`n4d4d.rigging.sweep`), where a lookup per probe replaces a winding
-number and a distance query (microseconds instead of tens of milliseconds per pose).
+"""Voxel lookup grids of part meshes for the collision sweeps: which cells a part's surface
+passes through, the cavities it encloses, and how deep a point lies inside. Used by the sweeps
+(:mod:`n4d4d.rigging.sweep`) and the joint probes (:mod:`n4d4d.rigging.joints`), where a lookup
+per probe replaces a winding number and a distance query (microseconds instead of tens of
+milliseconds per pose). It is a collision proxy of the surface as given, not a closer: the
+part solids handed to later stages are closed by :func:`n4d4d.volume.solids.close_solid`
+(:func:`n4d4d.rigging.parts.close_mesh`).
 
 What it does: marks every cell that the surface passes through (each triangle sampled on a
 barycentric lattice finer than half a cell, so no cell it crosses is skipped), fills the

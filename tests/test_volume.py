@@ -386,3 +386,51 @@ def test_memory_estimate_counts_the_input_before_any_work():
     assert area == pytest.approx(ball.area)
     with pytest.raises(MemoryBudgetError, match="ball.obj"):
         remesh_watertight(mesh, resolution=64, memory_budget_bytes=est - 1, path="ball.obj")
+
+
+# ------------------------------------------------------------------------------- hole caps
+def test_boundary_loops_and_polygon_caps_cancel_the_rim():
+    """Two holes (a square and a concave U outline, both planar) each become one walk, and
+    their polygon caps (earcut, L - 2 triangles, no new vertex) cancel the rim exactly: the
+    rim's edges plus the caps form a closed chain (no boundary edge left)."""
+    from n4d4d.volume._chain import boundary_edges, boundary_loops, polygon_cap
+
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float)
+    u = np.array([[0, 0, 1], [3, 0, 1], [3, 3, 1], [2, 3, 1], [2, 1, 1], [1, 1, 1], [1, 3, 1],
+                  [0, 3, 1]], float)
+    v = np.vstack([square, u])
+    rims = [np.arange(4), 4 + np.arange(8)]
+    edges = np.concatenate([np.stack([r, np.roll(r, -1)], axis=1) for r in rims])
+    loops = boundary_loops(edges[np.random.default_rng(0).permutation(len(edges))])
+    assert sorted(len(loop) for loop in loops) == [4, 8]
+    caps = {}
+    for loop in loops:
+        tri = polygon_cap(v[loop])
+        assert tri is not None and len(tri) == len(loop) - 2
+        caps[len(loop)] = loop[tri]
+    # the caps' own boundary is the rim reversed
+    cap_edges = boundary_edges(np.vstack(list(caps.values())), len(v))
+    assert {tuple(e) for e in cap_edges} == {(b, a) for a, b in edges}
+    # the U's cap covers the U only, area 3*3 - 1*2, with no fold (unsigned area = signed)
+    t = v[caps[8]]
+    area = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum()
+    assert area == pytest.approx(9 - 2, rel=1e-12)
+
+
+def test_membrane_cap_of_a_saddle_rim():
+    """A saddle rim z = a cos 2t on the unit circle is not planar: its membrane cap (rings at
+    the discrete harmonic extension) obeys the maximum principle (every new vertex within the
+    rim's bounding box, |z| < a), is symmetric (the centre at z = 0: cos 2t averages to zero),
+    and its boundary is the rim reversed (a closed chain with it)."""
+    from n4d4d.volume._chain import boundary_edges, membrane_cap
+
+    n, a = 40, 0.3
+    t = 2 * np.pi * np.arange(n) / n
+    v = np.c_[np.cos(t), np.sin(t), a * np.cos(2 * t)]
+    new, faces = membrane_cap(v, [np.arange(n)])
+    assert len(new) > 1 and np.all(np.abs(new[:, 2]) < a)
+    assert np.all(np.linalg.norm(new[:, :2], axis=1) < 1.0)
+    centre = new[np.argmin(np.linalg.norm(new[:, :2], axis=1))]
+    assert abs(centre[2]) < 1e-9
+    rim = {(int(i), int((i + 1) % n)) for i in range(n)}
+    assert {tuple(e) for e in boundary_edges(faces, n + len(new))} == {(b, a_) for a_, b in rim}

@@ -8,8 +8,9 @@ point on the input (libigl's exact point-to-triangle query), so that wherever th
 surface the output lies on it: flat faces come back flat, plates keep their thickness, and the
 bevel of a sharp edge narrows to the triangles that span it. Vertices farther away (on caps
 over holes, on the faces of a shell) stay where they are. A move that would turn a triangle
-over (its normal reversing) is undone, so the result has the input's topology and orientation:
-closed and manifold when it was.
+over (its normal reversing) or put two vertices at one point (both sides of a feature thinner
+than the snap distance meeting at the input's edge) is undone, so the result has the input's
+topology and orientation: closed and manifold when it was.
 
 What it does not: insert vertices on sharp edges (the triangles spanning an edge keep their
 vertices on the two faces; dual contouring would place one on the edge), or resolve
@@ -40,13 +41,17 @@ def snap_to_input(vertices: np.ndarray, faces: np.ndarray, ref_vertices: np.ndar
     out = v.copy()
     out[move] = closest[move]
     before = _normals(v, f)
+    diag = float(np.linalg.norm(np.ptp(v, axis=0))) or 1.0
     reverted = 0
-    for _ in range(4):  # undo moves whose triangles turned over, until none does
+    for _ in range(6):  # undo moves that turn a triangle over or merge two vertices
         after = _normals(out, f)
         bad = np.einsum("ij,ij->i", before, after) <= 0
-        if not bad.any():
-            break
         back = np.unique(f[bad])
+        # two vertices snapped to one point (an input vertex or edge that both sides of a thin
+        # feature are nearest to) would weld into a non-manifold pinch: both go back
+        key = np.round(out / (diag * _MERGE_TOLERANCE)).astype(np.int64)
+        _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        back = np.union1d(back, np.flatnonzero(cnt[inv.reshape(-1)] > 1))
         back = back[move[back]]
         if len(back) == 0:
             break
@@ -57,6 +62,11 @@ def snap_to_input(vertices: np.ndarray, faces: np.ndarray, ref_vertices: np.ndar
         stats.update(snapped=int(move.sum()), reverted=int(reverted),
                      mean_move=float(np.linalg.norm(out - v, axis=1)[move].mean()) if move.any() else 0.0)
     return out
+
+
+#: snapped vertices closer than this fraction of the diagonal count as merged (readers and
+#: :func:`n4d4d.volume.mesh_quality` weld at 1e-9)
+_MERGE_TOLERANCE = 1e-7
 
 
 def _normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
