@@ -54,6 +54,32 @@ from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, decided_failure, evaluate, settled
 
 
+def _shape_points(newton, sub, s: int) -> np.ndarray:
+    """``(n, 3) float64`` points of collider ``s`` of builder ``sub`` in the shape's own frame
+    (m): a mesh's vertices times its scale; for an analytic shape (a URDF's primitives, written
+    as UsdGeom Cube / Sphere / Cylinder / Capsule) its corners (box: scale = half extents) or
+    points on its surface (sphere: radius; capsule and cylinder: radius, half height, along
+    the shape's local Z)."""
+    src = sub.shape_source[s]
+    scale = np.asarray(sub.shape_scale[s], dtype=np.float64)
+    if src is not None and getattr(src, "vertices", None) is not None:
+        return np.asarray(src.vertices, dtype=np.float64) * scale
+    kind, geo = int(sub.shape_type[s]), newton.GeoType
+    t = np.linspace(0.0, 2.0 * np.pi, 32, endpoint=False)
+    ring = np.column_stack([np.cos(t), np.sin(t), np.zeros_like(t)])
+    if kind == int(geo.BOX):
+        return np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64) * scale
+    if kind == int(geo.SPHERE):
+        return np.vstack([scale[0] * ring, scale[0] * ring[:, [0, 2, 1]], scale[0] * ring[:, [2, 0, 1]]])
+    if kind in (int(geo.CAPSULE), int(geo.CYLINDER)):
+        r, h = scale[0], scale[1]
+        caps = [r * ring + [0, 0, h], r * ring - [0, 0, h]]
+        if kind == int(geo.CAPSULE):
+            caps += [[0, 0, h + r], [0, 0, -h - r]]
+        return np.vstack(caps)
+    return np.zeros((0, 3))
+
+
 def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
     """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
     as the file authors them.
@@ -75,8 +101,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
         for s in range(sub.shape_count):
             if sub.shape_body[s] != b or not (sub.shape_flags[s] & int(newton.ShapeFlags.COLLIDE_SHAPES)):
                 continue
-            src = sub.shape_source[s]
-            v = np.asarray(src.vertices, dtype=np.float64) * np.asarray(sub.shape_scale[s], dtype=np.float64)
+            v = _shape_points(newton, sub, s)
             tf = sub.shape_transform[s]
             R = Rotation.from_quat(np.asarray(tf[3:7], dtype=np.float64)).as_matrix()
             pts.append(v @ R.T + np.asarray(tf[0:3], dtype=np.float64))
