@@ -87,7 +87,7 @@ THICKNESS_PERCENTILE = 5.0
 
 def local_thickness(mesh, *, n_samples: int = THICKNESS_SAMPLES, seed: int = 0) -> float:
     """The thinnest feature of ``mesh`` (m): the :data:`THICKNESS_PERCENTILE` percentile, over
-    ``n_samples`` area-weighted surface samples (``default_rng(seed)``), of the distance along
+    ``n_samples`` area-weighted surface samples (trimesh's, ``seed``), of the distance along
     the face normal, either way, to the next surface hit (a wall's thickness, or a gap's
     width: both must span voxels to survive), capped at the smallest oriented-bounding-box
     extent (:func:`thinnest_extent`), which it also is when no ray hits. Repeated faces are
@@ -100,19 +100,13 @@ def local_thickness(mesh, *, n_samples: int = THICKNESS_SAMPLES, seed: int = 0) 
     cap = thinnest_extent(v)
     if len(f) == 0 or not cap > 0:
         return cap
-    t = v[f]
-    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-    area = np.linalg.norm(n, axis=1)
-    ok = area > 0
-    if not ok.any():
+    import trimesh
+
+    tm = trimesh.Trimesh(v, f, process=False)
+    if not tm.area > 0:
         return cap
-    rng = np.random.default_rng(seed)
-    face = rng.choice(np.flatnonzero(ok), n_samples, p=area[ok] / area[ok].sum())
-    r1, r2 = rng.random((2, n_samples))
-    s = np.sqrt(r1)
-    bary = np.stack([1 - s, s * (1 - r2), s * r2], axis=1)
-    pts = np.einsum("nk,nkj->nj", bary, t[face])
-    nrm = n[face] / area[face, None]
+    pts, face = trimesh.sample.sample_surface(tm, n_samples, seed=seed)
+    nrm = np.asarray(tm.face_normals)[face]
     diag = float(np.linalg.norm(np.ptp(v, axis=0)))
     q = MeshQueries(v, f)
     eps = 1e-6 * diag
