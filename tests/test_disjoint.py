@@ -100,7 +100,8 @@ def test_slivers_are_dropped_and_a_part_that_would_vanish_is_kept():
     a2 = parts[0].mesh
     r = C * (1 + 2 * SIMPLIFY_FRACTION)
     assert (0.0008 - r) * 0.01 / 0.001 < SLIVER_FRACTION
-    assert a2.to_trimesh().body_count == 1 and fig["pairs"][0]["pieces"] == 1
+    assert a2.to_trimesh().body_count == 1 and fig["cut_parts"]["a"]["pieces"] == 1
+    assert fig["cut_parts"]["a"]["slivers_dropped_m3"] == pytest.approx((0.0008 - r) * 0.01, rel=1e-6)
     assert volume(a2) == pytest.approx((0.1 - 0.09 - r) * 0.01, rel=1e-6)
     # a child entirely inside its parent would vanish: kept as it was, with a note
     inner = box([0.02, 0.02, 0.02], [0.05, 0.05, 0.05])
@@ -110,7 +111,7 @@ def test_slivers_are_dropped_and_a_part_that_would_vanish_is_kept():
     assert any("would vanish" in n for n in notes)
     # the default rule cuts the outer part instead: a closed void, one solid, the inner intact
     parts, fig, _ = make_disjoint([Part("a", a), Part("inner", inner)], joints, C)
-    assert parts[1].mesh is inner and fig["pairs"][0]["pieces"] == 1
+    assert parts[1].mesh is inner and fig["cut_parts"]["a"]["pieces"] == 1
     assert volume(parts[0].mesh) == pytest.approx(0.001 - (0.03 + 2 * r) ** 3, rel=1e-6)
 
 
