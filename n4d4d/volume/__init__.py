@@ -9,6 +9,9 @@
 - :func:`remesh_watertight`: the static stage's remesh, all of the above with figures.
 - :func:`unique_rows`: distinct rows of an integer array (vertex welding by exact bits).
 - :func:`solidify`: an open sheet given a thickness (``--solidify T``), a closed solid.
+- :func:`close_solid`: one part (or any mesh) closed faithfully: resolution from its thinnest
+  feature, polygon / membrane hole caps, a shell about sheets and open containers.
+- :func:`snap_to_input`: a remesh's vertices moved back onto the input where it has surface.
 
 Heavy dependencies (warp, libigl, scikit-image, fast_simplification) load on first use.
 """
@@ -20,7 +23,10 @@ from n4d4d.volume.quality import mesh_quality
 from n4d4d.volume.remesh import remesh_watertight
 from n4d4d.volume.sdf import compute_sparse_sdf, estimate_memory_bytes
 from n4d4d.volume.solidify import solidify
+from n4d4d.volume.solids import close_solid
+from n4d4d.volume.snap import snap_to_input
 from n4d4d.volume.sparse import SparseSDF
 
-__all__ = ["SparseSDF", "compute_sparse_sdf", "decimate", "estimate_memory_bytes",
-           "extract_surface", "mesh_quality", "remesh_watertight", "solidify", "unique_rows"]
+__all__ = ["SparseSDF", "close_solid", "compute_sparse_sdf", "decimate", "estimate_memory_bytes",
+           "extract_surface", "mesh_quality", "remesh_watertight", "snap_to_input", "solidify",
+           "unique_rows"]
