@@ -16,7 +16,11 @@ the stance polygon, moving between those places while all four feet are down (:f
 hinge legs can only shift the body along the walking direction, ball-jointed legs in both
 horizontal directions. Inverse kinematics
 (:func:`.ik.solve`) places each foot point from the previous frame's solution, within the joint
-limits; a skeletal leg's ankle and foot keep their bind orientation (the sole flat on the ground).
+limits; a skeletal leg's ankle and foot keep their bind orientation (the sole flat on the ground),
+its other joints pitch and roll (no twist, roll limited) pulled toward the rest bend, so a
+redundant curve-skeleton leg does not fold (:func:`_solve_frames`). A stride is planned only if
+each foot part stays within half the ground bound at the stance extremes (:func:`_plan_stride`):
+a leg without an ankle below its knee tips a long foot with its sweep, and gets no gait.
 
 ``idle``: feet planted where they rest, the root breathing down and up (1.5% of the leg length at
 0.25 Hz) and swaying (1% at 0.2 Hz), legs following by inverse kinematics; other movable joints of
@@ -50,6 +54,29 @@ SWING_HEIGHTS = (0.15, 0.12, 0.1, 0.08, 0.06)
 #: Largest shift of the root toward the stance feet, over the leg length (the legs are lowered to
 #: reach a stride plus this).
 MAX_SHIFT = 0.12
+
+#: Degrees of freedom of each rotated joint of a skeletal leg: pitch about the lateral axis and
+#: roll about the walking direction. No twist about the vertical: it does not move the foot, and
+#: a twisted joint is where linear blend skinning collapses (the candy wrapper).
+SKELETAL_AXES = ("lateral", "forward")
+
+#: Limits (rad) of a skeletal leg joint's degrees of freedom: roll (abduction) within 0.5 rad, so
+#: that a leg placed by its redundant chain stays in its walking plane (a curve skeleton carries no
+#: anatomical limits; 0.3 left no stride over 0.1 leg lengths reachable on the procedural animals'
+#: chains); pitch unlimited (the pull toward the rest guess below keeps it near the rest bend;
+#: a pitch limit of 1.6 rad made the solver fight the limit and lost more volume, measured).
+SKELETAL_LIMITS = {"lateral": np.inf, "forward": 0.5}
+
+#: Weight of the pull toward the rest guess in a skeletal leg's inverse kinematics (errors are in
+#: leg lengths, angles in rad): small, so the bias it leaves on the foot stays under 0.2 mm
+#: (measured on the procedural figures, 0.5-0.7 m legs; 0.05 left 13 mm), while the warm start
+#: from the frame before cannot wander off along the chain's free directions.
+SKELETAL_REGULARISATION = 0.002
+
+#: Share of the ground-penetration bound (:attr:`MotionThresholds.max_ground_penetration_m`) that a
+#: foot part may reach below the ground at a planned stance extreme (the rest of the bound is
+#: left for the frames between them).
+SOLE_CLEARANCE = 0.5
 
 
 def _min_jerk(u: np.ndarray) -> np.ndarray:
@@ -88,16 +115,18 @@ def _leg_chains(asset: Asset, legs: list[Leg], kind: str, fwd: np.ndarray):
         return out
     B = skeleton_bind(asset.skeleton)
     idx = {n: i for i, n in enumerate(asset.skeleton.joint_names)}
+    k = len(SKELETAL_AXES)
     for leg in legs:
         ball = _ball_joints(leg)
-        piv = np.repeat(np.array([B[idx[n], :3, 3] for n in ball]), 3, axis=0)
-        axes = np.tile(np.stack([lat, fwd, up]), (len(ball), 1))
-        q0 = np.zeros(3 * len(ball))
+        piv = np.repeat(np.array([B[idx[n], :3, 3] for n in ball]), k, axis=0)
+        axes = np.tile(np.stack([{"lateral": lat, "forward": fwd}[n] for n in SKELETAL_AXES]), (len(ball), 1))
+        q0 = np.zeros(k * len(ball))
         q0[0] = 0.2  # hip swings the leg forward, the next joint back: a knee bent forward
         if len(ball) > 1:
-            q0[3] = -0.4
+            q0[k] = -0.4
         n = len(q0)
-        out.append((Chain(piv, axes, np.full(n, -np.inf), np.full(n, np.inf), leg.length), list(ball), q0))
+        lim = np.tile([SKELETAL_LIMITS[n] for n in SKELETAL_AXES], len(ball))
+        out.append((Chain(piv, axes, -lim, lim, leg.length), list(ball), q0))
     return out
 
 
@@ -129,32 +158,56 @@ def _reach(chain: Chain, point: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
 
 
-def _plan_stride(legs, chains, ends, pat, L, fwd):
+def _plan_stride(legs, chains, ends, pat, L, fwd, soles=None, shift=True):
     """The longest stride (at most 0.6 L, down to 0.1 L) and the smallest body drop (up to 40% of
     the hip height) at which inverse kinematics reaches, within the joint limits, every foot
     target the gait needs: half a stride ahead and behind plus the body's travel while a foot
-    waits a quarter of its swing on the ground plus the root shift, at ground level; and the swing
-    apex under the hip, as high as :data:`SWING_HEIGHTS` allows leg by leg (0.1 leg lengths or
-    more if any stride allows it).
+    waits a quarter of its swing on the ground plus the root shift (when ``shift``: legs enough for
+    :func:`_balance` to act), at ground level; and the swing apex under the hip, as high as
+    :data:`SWING_HEIGHTS` allows leg by leg (0.1 leg lengths or more if any stride allows it).
+
+    With ``soles`` (per leg, the foot part's points ``(P, 3)`` at rest, or None), a stance target
+    is reached only when no point of the foot goes deeper than :data:`SOLE_CLEARANCE` of the
+    ground's bound there: a leg without an ankle cannot keep a long foot flat, it pivots about
+    its pinned contact as the leg sweeps, and the toe or heel sinks by about ``rho theta^2 / 2``
+    (``rho`` the sole's radius of curvature, ``theta`` the leg's sweep), so such a leg takes the
+    steps it can take flat-footed.
 
     Returns ``(stride, drop, speed, period, swing_heights (F,))`` (m, m, m/s, s, m); raises
     NotApplicable when nothing is reachable."""
+    from n4d4d.physics_validation.thresholds_motion import MotionThresholds
+
+    from .ik import chain_transforms
+
     h0 = min(leg.hip[2] - end[2] for leg, end in zip(legs, ends))
     up = np.array([0.0, 0.0, 1.0])
+    soles = soles or [None] * len(legs)
+    deepest = SOLE_CLEARANCE * MotionThresholds().max_ground_penetration_m
 
-    def reach(chain, q0, end, p):
-        return solve(chain, end, p, q0, restarts=8)[1] <= 1e-3 * L
+    sunk = []  # reachable targets refused because the foot part went into the ground
+
+    def reach(chain, q0, end, p, sole=None, drop=0.0):
+        q, err = solve(chain, end, p, q0, restarts=8)
+        if err > 1e-3 * L:
+            return False
+        if sole is None:
+            return True
+        M = chain_transforms(chain, q)[-1]
+        ok = float((sole @ M[:3, :3].T + M[:3, 3])[:, 2].min()) - drop >= -deepest
+        if not ok:
+            sunk.append(p)
+        return ok
 
     for least in (0.1, min(SWING_HEIGHTS)):  # first with feet lifted clear of the contact height
         for stride in L * np.array([0.6, 0.5, 0.4, 0.3, 0.2, 0.1]):
             v = np.sqrt(pat.froude * G * L) * np.sqrt(stride / (0.6 * L))  # shorter strides, slower
             period = stride / (pat.duty * v)
-            far = stride / 2 + 0.25 * v * (1.0 - pat.duty) * period + MAX_SHIFT * L
+            far = stride / 2 + 0.25 * v * (1.0 - pat.duty) * period + (MAX_SHIFT * L if shift else 0.0)
             for drop in h0 * np.array([0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]):
                 heights = []
-                for (chain, _, q0), end in zip(chains, ends):
+                for (chain, _, q0), end, sole in zip(chains, ends, soles):
                     base = end + drop * up
-                    if not (reach(chain, q0, end, base + fwd * far) and reach(chain, q0, end, base - fwd * far)):
+                    if not all(reach(chain, q0, end, base + fwd * x, sole, drop) for x in (far, -far, 0.0)):
                         break
                     h = next((h for h in SWING_HEIGHTS if h >= least and reach(chain, q0, end, base + h * L * up)), None)
                     if h is None:
@@ -162,8 +215,22 @@ def _plan_stride(legs, chains, ends, pat, L, fwd):
                     heights.append(h * L)
                 if len(heights) == len(chains):
                     return float(stride), float(drop), float(v), float(period), np.array(heights)
+    if sunk:
+        raise NotApplicable(f"no stride of 0.1 leg lengths or more keeps the foot parts within {1e3 * deepest:.1f} mm "
+                            "of the ground: the legs have no joint below the knee, so a long foot tips with the leg's "
+                            "sweep and its toe or heel sinks")
     raise NotApplicable(f"no stride of 0.1 leg lengths or more, with the feet lifted {min(SWING_HEIGHTS)} leg "
                         "lengths, is reachable within the leg joints' limits")
+
+
+def _sole_points(asset: Asset, leg: Leg) -> np.ndarray:
+    """``(P, 3)`` rest points of an articulated leg's foot part near the ground (within a fifth of
+    the leg length of it): its collision hulls' vertices (what a simulator stands on), else its
+    mesh's."""
+    part = next(p for p in asset.parts if p.name == leg.foot)
+    hulls = asset.collision.get(part.name) if asset.collision else None
+    pts = np.vstack([h.vertices for h in hulls]) if hulls else np.asarray(part.mesh.vertices, np.float64)
+    return pts[pts[:, 2] < pts[:, 2].min() + 0.2 * leg.length]
 
 
 def _rest_com(asset: Asset) -> np.ndarray:
@@ -215,14 +282,26 @@ def _balance(feet, stance, com, directions, cap):
     return out
 
 
-def _solve_frames(chains, ends, targets, root_pos):
-    """IK per frame and leg; root translation only. Returns q per leg (T, n) and residuals (T, F)."""
+def _solve_frames(chains, ends, targets, root_pos, kind="articulated"):
+    """IK per frame and leg; root translation only. Returns q per leg (T, n) and residuals (T, F).
+
+    A skeletal leg's chain is redundant (two degrees of freedom per joint, three joints or more):
+    every frame is pulled toward the leg's rest guess with :data:`SKELETAL_REGULARISATION`, and
+    its joints are untwisted and their roll limited (:data:`SKELETAL_AXES`, :data:`SKELETAL_LIMITS`), so
+    its free directions cannot drift frame by frame into a folded leg (with three unlimited axes
+    per joint pulled only toward the frame before, a curve-skeleton leg of four joints folded to
+    2.5 rad at a joint within a 4 s walk, and its skin lost 13% of the body's volume). An
+    articulated leg (a hip and a knee hinge) has no free direction and keeps the previous frame
+    as its reference."""
     T, F = targets.shape[:2]
     qs, res = [], np.zeros((T, F))
+    skeletal = kind == "skeletal"
     for f, (chain, _names, q0) in enumerate(chains):
         q, out = q0.copy(), np.empty((T, len(q0)))
         for t in range(T):
-            q, res[t, f] = solve(chain, ends[f], targets[t, f] - root_pos[t], q, None if t else q0, restarts=4)
+            ref = q0 if (skeletal or t == 0) else None
+            q, res[t, f] = solve(chain, ends[f], targets[t, f] - root_pos[t], q, ref, restarts=4,
+                                 regularisation=SKELETAL_REGULARISATION if skeletal else 0.003)
             out[t] = q
         qs.append(out)
     return qs, res
@@ -248,7 +327,7 @@ def _skeletal_clip(asset, legs, chains, qs, root_pos, times, name, family, skinn
         for t in range(T):
             M = chain_transforms(chain, q[t])
             for k, jn in enumerate(ball):
-                Wd[t, names.index(jn)] = M[3 * k + 3] @ B[names.index(jn)]
+                Wd[t, names.index(jn)] = M[len(SKELETAL_AXES) * (k + 1)] @ B[names.index(jn)]
             tail = [names.index(jn) for jn in leg.chain[len(ball):]]  # keep their bind orientation
             move = M[-1, :3, :3] @ B[tail[0], :3, 3] + M[-1, :3, 3] - B[tail[0], :3, 3]
             for j in tail:
@@ -312,7 +391,8 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
     chains = _leg_chains(asset, legs, kind, fwd)
     ends = [_end_point(asset, leg, kind) for leg in legs]
     L = float(np.mean([leg.length for leg in legs]))
-    stride, drop, v, period, lift = _plan_stride(legs, chains, ends, pat, L, fwd)
+    soles = [_sole_points(asset, leg) for leg in legs] if kind == "articulated" else None
+    stride, drop, v, period, lift = _plan_stride(legs, chains, ends, pat, L, fwd, soles, shift=len(legs) >= 4)
     swing_t = (1.0 - pat.duty) * period
     offsets = np.array([pat.offsets[(int(leg.side), int(leg.front))] for leg in legs])
     times, states = hopf_network(offsets, period, pat.duty, seconds + period, 1.0 / fps, seed)
@@ -343,7 +423,7 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
     shift = _balance(feet, stance, nominal + com0, [fwd] if kind == "articulated" else [fwd, lat], MAX_SHIFT * L)
     root = (nominal + shift)[:T]
     # the chain moves its end point (sole centre or foot joint), which sits at a fixed offset from the foot
-    qs, _ = _solve_frames(chains, ends, feet[:T] + (np.array(ends) - foot0)[None], root)
+    qs, _ = _solve_frames(chains, ends, feet[:T] + (np.array(ends) - foot0)[None], root, kind)
     name = f"gait_{pattern}"
     if kind == "skeletal":
         return _skeletal_clip(asset, legs, chains, qs, root, times[:T], name, "gait", skinning)
@@ -398,7 +478,7 @@ def idle_clip(asset: Asset, *, seed: int = 0, fps: float = 30.0, seconds: float 
     sway = 0.01 * L * np.sin(2 * np.pi * 0.2 * times + rng.uniform(0, 2 * np.pi))
     root = np.outer(breathe, [0.0, 0.0, 1.0]) + np.outer(sway, fwd if kind == "articulated" else lat)
     targets = np.repeat(np.array(ends)[None], T, axis=0)
-    qs, _ = _solve_frames(chains, ends, targets, root)
+    qs, _ = _solve_frames(chains, ends, targets, root, kind)
     if kind == "skeletal":
         return _skeletal_clip(asset, legs, chains, qs, root, times, "idle", "idle", skinning)
     in_legs = {jn for leg in legs for jn in leg.chain}
