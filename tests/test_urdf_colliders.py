@@ -262,3 +262,25 @@ def test_open_collision_meshes_decompose_the_part(tmp_path):
     given = collision_stage(a, collision="from-file")
     assert given.stages[-1].figures["parts"]["body"]["source"] == "file"
     assert abs(given.stages[-1].figures["parts"]["body"]["volume_ratio"] - 1) < 1e-6  # the open box's hull is the box
+
+
+
+def test_newton_reads_the_primitive_colliders(robot, tmp_path):
+    """Newton (the certificate's second engine) loads the USD's UsdGeom shapes as its own box /
+    sphere / cylinder colliders: the certificate's collider points span each shape's closed-form
+    extent (1e-6 m: float32 in the file) and the bodies carry the USD masses."""
+    from n4d4d.exporters import export
+    from n4d4d.physics_validation.newton_check import _load
+
+    a = _bodies(robot)
+    (tmp_path / "out").mkdir()
+    usd = export(a, tmp_path / "out", ("usda",))["usda"]
+    _, masses, points, _, _ = _load(usd, [(np.eye(3), np.zeros(3))], 0.6)
+    order = [p.name for p in a.parts]
+    assert np.allclose(masses, [a.mass[n].mass for n in order], rtol=1e-6)
+    for n, pts in zip(order, points):  # extent along the shape's own axes
+        prim = a.collision[n][0].primitive
+        r = prim.size[0]
+        want = prim.size if prim.kind == "box" else (2 * r, 2 * r, 2 * r if prim.kind == "sphere" else prim.size[1])
+        span = np.ptp(pts @ prim.transform[:3, :3], axis=0)  # in the shape's frame (body axes = asset axes)
+        assert np.allclose(span, want, atol=1e-6), (n, span, want)
