@@ -169,3 +169,8 @@ def test_ankle_less_biped_gets_no_gait_that_sinks_its_feet():
                        np.tile([0.0, 0, 0, 1, 0, 0, 0], (2, 1)), family="idle")
     rest = clip_check(a, still)
     assert rest.measured["max_ground_penetration_m"] < 1e-4
+    # idle breathes shallower on such legs (5.7 mm into the ground at the full breath), but breathes
+    idle = idle_clip(a, seed=0, seconds=2)
+    check = clip_check(a, idle)
+    assert check.passed and check.measured["max_ground_penetration_m"] < 0.003, check.reasons
+    assert np.ptp(idle.root_poses[:, 2]) > 1e-3

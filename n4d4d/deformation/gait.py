@@ -23,7 +23,8 @@ each foot part stays within half the ground bound at the stance extremes (:func:
 a leg without an ankle below its knee tips a long foot with its sweep, and gets no gait.
 
 ``idle``: feet planted where they rest, the root breathing down and up (1.5% of the leg length at
-0.25 Hz) and swaying (1% at 0.2 Hz), legs following by inverse kinematics; other movable joints of
+0.25 Hz) and swaying (1% at 0.2 Hz), legs following by inverse kinematics (shallower, halved until
+the foot parts stay clear, for legs whose long feet tip with the knees, :func:`_idle_depth`); other movable joints of
 an articulated asset (neck, tail) swing by 5% of their range; a skeleton without legs sways each
 joint about the vertical by 0.05 rad (so a shape lying on the ground stays on it).
 
@@ -231,6 +232,29 @@ def _sole_points(asset: Asset, leg: Leg) -> np.ndarray:
     hulls = asset.collision.get(part.name) if asset.collision else None
     pts = np.vstack([h.vertices for h in hulls]) if hulls else np.asarray(part.mesh.vertices, np.float64)
     return pts[pts[:, 2] < pts[:, 2].min() + 0.2 * leg.length]
+
+
+def _idle_depth(asset: Asset, legs, chains, ends, down_m: float, sway_m: float, fwd: np.ndarray) -> float:
+    """Share (1, 1/2, 1/4, ... or 0) of the idle breath ``down_m`` and sway ``sway_m`` (m) at which
+    every articulated foot part stays within :data:`SOLE_CLEARANCE` of the ground bound with the
+    root at the deepest breath, swayed either way (the planner's sole check, :func:`_plan_stride`)."""
+    from n4d4d.physics_validation.thresholds_motion import MotionThresholds
+
+    from .ik import chain_transforms
+
+    deepest = SOLE_CLEARANCE * MotionThresholds().max_ground_penetration_m
+    soles = [_sole_points(asset, leg) for leg in legs]
+    for share in (1.0, 0.5, 0.25, 0.125):
+        ok = True
+        for side in (1.0, -1.0):
+            root = share * (-down_m * np.array([0.0, 0.0, 1.0]) + side * sway_m * fwd)
+            for (chain, _, q0), end, sole in zip(chains, ends, soles):
+                q, _err = solve(chain, end, end - root, q0, restarts=4)
+                M = chain_transforms(chain, q)[-1]
+                ok &= float((sole @ M[:3, :3].T + M[:3, 3] + root)[:, 2].min()) >= -deepest
+        if ok:
+            return share
+    return 0.0
 
 
 def _rest_com(asset: Asset) -> np.ndarray:
@@ -476,6 +500,9 @@ def idle_clip(asset: Asset, *, seed: int = 0, fps: float = 30.0, seconds: float 
     L = float(np.mean([leg.length for leg in legs]))
     breathe = -0.015 * L * 0.5 * (1 - np.cos(2 * np.pi * 0.25 * times))
     sway = 0.01 * L * np.sin(2 * np.pi * 0.2 * times + rng.uniform(0, 2 * np.pi))
+    if kind == "articulated":  # an ankle-less long foot tips as the knees bend: breathe shallower
+        share = _idle_depth(asset, legs, chains, ends, 0.015 * L, 0.01 * L, fwd)
+        breathe, sway = share * breathe, share * sway
     root = np.outer(breathe, [0.0, 0.0, 1.0]) + np.outer(sway, fwd if kind == "articulated" else lat)
     targets = np.repeat(np.array(ends)[None], T, axis=0)
     qs, _ = _solve_frames(chains, ends, targets, root, kind)
