@@ -71,6 +71,33 @@ class PartFrame:
     parent_index: int = -1
 
 
+def welded_pairs(frames: "list[PartFrame]") -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``, i < j, of frame indices that collide as neighbours without being parent
+    and child: parts welded together by fixed joints are one rigid body, so each is a neighbour
+    of every part in its welded group and of the parts jointed to that group (a URDF's shoulder
+    housing, fixed to the hip, around the thigh that hangs from the hip). Simulators exclude
+    only parent-child contacts; exporters author these pairs as filtered (UsdPhysics
+    FilteredPairsAPI, MJCF ``<exclude>``) and the physics checks treat them as adjacent.
+    Without fixed joints the list is empty.
+    """
+    group = list(range(len(frames)))
+    for f in frames:  # parents come first: a fixed child joins its parent's group
+        if f.parent_index >= 0 and f.joint is not None and f.joint.type == "fixed":
+            group[f.index] = group[f.parent_index]
+    members: dict[int, set[int]] = {}
+    for f in frames:
+        members.setdefault(group[f.index], set()).add(f.index)
+    near: set[tuple[int, int]] = set()
+    for g, ms in members.items():
+        hood = set(ms)
+        for f in frames:  # groups jointed to this one (either way)
+            if f.parent_index >= 0 and group[f.index] != g and (f.parent_index in ms or f.index in ms):
+                hood |= members[group[f.index]] if f.parent_index in ms else members[group[f.parent_index]]
+        near |= {(min(a, b), max(a, b)) for a in ms for b in hood if a != b}
+    direct = {(min(f.index, f.parent_index), max(f.index, f.parent_index)) for f in frames if f.parent_index >= 0}
+    return sorted(near - direct)
+
+
 def safe_name(name: str, taken: set[str] | None = None) -> str:
     """``name`` as an identifier valid in USD, URDF, MJCF and file names; unique in ``taken``.
 
