@@ -86,14 +86,25 @@ class RigidModel:
         pts = self.hull_points()
         return float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
 
-    def adjacent(self, i: int, j: int) -> bool:
-        """True when links ``i`` and ``j`` are joined by a joint (parent and child)."""
-        return self.links[i].parent == j or self.links[j].parent == i
+    def welded(self) -> set[tuple[int, int]]:
+        """Pairs ``(i, j)``, i < j, that are neighbours through links welded by fixed joints
+        (:func:`n4d4d.kinematics.welded_pairs`): the files filter their contacts, so the checks
+        count them adjacent."""
+        from n4d4d.kinematics import welded_pairs
+
+        return set(welded_pairs(list(self.frames))) if self.frames else set()
+
+    def adjacent(self, i: int, j: int, welded: set[tuple[int, int]] | None = None) -> bool:
+        """True when links ``i`` and ``j`` are joined by a joint (parent and child), or are
+        neighbours through a welded group (:meth:`welded`, computed unless given)."""
+        if self.links[i].parent == j or self.links[j].parent == i:
+            return True
+        return (min(i, j), max(i, j)) in (self.welded() if welded is None else welded)
 
     def non_adjacent_pairs(self) -> list[tuple[int, int]]:
-        """Pairs ``(i, j)``, i < j, of links not joined by a joint (SimReady BA.002's pairs)."""
-        n = len(self.links)
-        return [(i, j) for i in range(n) for j in range(i + 1, n) if not self.adjacent(i, j)]
+        """Pairs ``(i, j)``, i < j, of links not adjacent (:meth:`adjacent`; SimReady BA.002's pairs)."""
+        n, welded = len(self.links), self.welded()
+        return [(i, j) for i in range(n) for j in range(i + 1, n) if not self.adjacent(i, j, welded)]
 
 
 def rigid_model(asset: Asset, *, hulls: bool = True) -> RigidModel:
