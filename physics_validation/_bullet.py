@@ -170,7 +170,8 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
 
     Args:
         rotation: ``(3, 3)`` R. translation: ``(3,)`` t (m). Joint coordinates start at 0.
-        self_collision: let non-adjacent links collide (adjacent ones never do).
+        self_collision: let non-adjacent links collide (adjacent ones never do, nor neighbours
+            through parts welded by fixed joints: :meth:`RigidModel.welded`).
         fixed_root: root links are static (mass 0), as in an articulation sweep.
 
     Returns:
@@ -236,6 +237,9 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
                     client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
                     if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
                         client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
+    if self_collision:  # neighbours through parts welded by fixed joints do not collide, as the files filter them
+        for i, j in sorted(model.welded()):
+            client.setCollisionFilterPair(bodies[i], bodies[j], links[i], links[j], 0)
     return BulletBodies(tuple(bodies), tuple(links), tuple(points), tuple(principal))
 
 
