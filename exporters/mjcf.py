@@ -39,7 +39,7 @@ from n4d4d.asset import Asset
 from n4d4d.conventions import GRAVITY
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_write_text
-from n4d4d.kinematics import effective_type, kinematic_tree, safe_name, unit_axis
+from n4d4d.kinematics import effective_type, kinematic_tree, safe_name, unit_axis, welded_pairs
 
 from ._common import cleanup_on_failure, require_exportable
 from ._meshfiles import write_part_meshes
@@ -128,6 +128,9 @@ def build_spec(asset: Asset, mesh_dir: Path, mesh_dir_name: str = "meshes", fixe
                 g.name, g.type, g.meshname = cmesh.name, mujoco.mjtGeom.mjGEOM_MESH, cmesh.name
             g.group, g.friction = 3, [mu, 0.005, 0.0001]
             g.rgba = [0.5, 0.6, 0.9, 0.4]
+    for i, j in welded_pairs(frames):  # neighbours through parts welded by fixed joints do not collide
+        ex = spec.add_exclude()
+        ex.bodyname1, ex.bodyname2 = frames[i].name, frames[j].name
     return spec
 
 
