@@ -139,6 +139,14 @@ def test_primitives_survive_in_every_format(robot, tmp_path):
         axis = data.geom_xmat[g].reshape(3, 3)[:, 2]
         assert abs(abs(axis @ T[:3, 2]) - 1) < 1e-9, body
     assert seen == KINDS
+    # the tip is welded to the arm, which is jointed to the base: the tip and the base are
+    # neighbours, so their contact is excluded in MuJoCo and filtered in USD
+    assert model.nexclude == 1
+    names = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(b)) for b in
+             (model.exclude_signature[0] >> 16, model.exclude_signature[0] & 0xFFFF)}
+    assert names == {"base", "tip"}
+    targets = UsdPhysics.FilteredPairsAPI(stage.GetPrimAtPath(stage.GetDefaultPrim().GetPath().AppendChild("base")))
+    assert [t.name for t in targets.GetFilteredPairsRel().GetTargets()] == ["tip"]
 
     cid = pb.connect(pb.DIRECT)
     try:  # PyBullet reads the URDF: geometry type and dimensions per link
