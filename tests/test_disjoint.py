@@ -91,6 +91,20 @@ def test_larger_part_is_cut_by_default_and_child_on_request():
     assert vertex_gap(parts[0].mesh, parts[1].mesh) >= C
 
 
+def test_a_non_convex_cutter_is_dilated_exactly_not_as_its_hull():
+    # an L: a 0.1 m cube sunk 10 mm into the big block, and an arm 50 mm above the block; its
+    # convex hull would reach the block 8 mm beyond the cube (the slanted face under the arm)
+    big = box([0, 0, 0], [0.3, 0.3, 0.3])
+    leg, arm = box([0.1, 0.1, 0.29], [0.2, 0.2, 0.39]), box([0.1, 0.1, 0.35], [0.25, 0.2, 0.39])
+    ell = Mesh.from_trimesh(trimesh.boolean.union([leg.to_trimesh(), arm.to_trimesh()], engine="manifold"))
+    assert volume(ell) < 0.95 * ell.to_trimesh().convex_hull.volume  # not "nearly convex"
+    parts, fig, _ = make_disjoint([Part("big", big), Part("ell", ell)], [], C)
+    r = C * (1 + 2 * SIMPLIFY_FRACTION)
+    # the pocket is the leg's, grown by r on 5 sides (closed form), nothing of the hull's wedge
+    assert volume(parts[0].mesh) == pytest.approx(0.3 ** 3 - (0.1 + 2 * r) ** 2 * (0.01 + r), rel=1e-6)
+    assert part_overlaps(parts, search=C * 0.999) == []
+
+
 def test_slivers_are_dropped_and_a_part_that_would_vanish_is_kept():
     # b splits a in two: a 0.25 mm rim (0.25 % of a's volume, under SLIVER_FRACTION) and the rest
     a = box([0, 0, 0], [0.1, 0.1, 0.1])
