@@ -48,6 +48,9 @@ def _record_types() -> dict[str, type]:
              "Provenance", "StageRecord", "Drive", "CheckResult")
     out = {n: getattr(records, n) for n in names if hasattr(records, n)}
     out["SparseSDF"] = SparseSDF
+    from n4d4d.deformation.soft import SoftClip  # a soft clip keeps its tetrahedral body
+
+    out["SoftClip"] = SoftClip
     return out
 
 
