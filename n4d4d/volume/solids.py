@@ -16,7 +16,8 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
   capped by their rims' polygons (:mod:`n4d4d.volume._chain`): no fan leaves the rim's hull;
 - **sheets and open containers**: a part whose hole caps would add a tenth of its area or
   more (an open box, a sheet; :data:`OPEN_SHELL_FRACTION`), or that encloses no volume (the
-  solid's volume is under a quarter voxel times its surface area), becomes the
+  closed solid's volume is under a quarter voxel times its own area: a plate of thickness ``t``
+  has ``t / 2``), becomes the
   shell of wall ``thickness`` (``--solidify T``) or, by default, of two voxels (the thinnest wall
   the grid resolves: every point of the sheet is within ``sqrt(3)/2`` voxel of a node, which is
   then inside), offset symmetrically about the sheet (:func:`compute_sparse_sdf` ``shell=``).
@@ -209,8 +210,8 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
                             memory_budget_bytes=memory_budget_bytes, path=path)
         try:
             out, sdf, fig = remesh_watertight(mesh, resolution=r, **common)
-            area = float(mesh.to_trimesh().area)
-            solid = fig["volume_after"] > SHEET_VOLUME_VOXELS * sdf.voxel_size * area
+            area = float(out.to_trimesh().area)  # the solid's own (the input's counts both
+            solid = fig["volume_after"] > SHEET_VOLUME_VOXELS * sdf.voxel_size * area  # sides)
         except EmptyMeshError:
             solid = False
         if solid:
