@@ -225,7 +225,8 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
     source_parts = parts  # joints are inferred on the parts as given, collisions on the closed
     parts, rebuilt = _close_parts(parts)  # meshes (an open soup blocks nothing); later stages get those
     if rebuilt:
-        notes.append(f"{rebuilt} part mesh(es) were not watertight: re-extracted from a solid voxel grid")
+        notes.append(f"{rebuilt} part mesh(es) were not watertight: closed by n4d4d.volume (winding-number "
+                     "solid, or a shell about an open part)")
     names = {p.name for p in parts}
     given = [j for j in asset.joints if j.parent in names and j.child in names]
     confidence, sources, features = {}, {}, {}
