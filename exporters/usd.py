@@ -69,6 +69,7 @@ from n4d4d.conventions import GRAVITY, GRAVITY_MAGNITUDE
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_path, atomic_write_bytes
 from n4d4d.kinematics import (PartFrame, effective_type, joint_names, kinematic_tree, part_poses, quat_between,
+                              welded_pairs,
                               safe_name, unit_axis)
 
 from ._common import cleanup_on_failure, part_visual, provenance_info, require_exportable
@@ -166,6 +167,9 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
             if f.joint is not None:
                 _joint(stage, joints_path.AppendChild(prims[f.joint.name]), asset, f, frames[f.parent_index],
                        body_paths, asset.drives.get(f.joint.name))
+    for i, j in welded_pairs(frames):  # neighbours through parts welded by fixed joints do not collide
+        UsdPhysics.FilteredPairsAPI.Apply(stage.GetPrimAtPath(body_paths[frames[i].name])).CreateFilteredPairsRel(
+        ).AddTarget(body_paths[frames[j].name])
     if asset.motion_clips:
         codes = _timeline(stage, asset)
         if skinned and "__skin__" in visual_prims:
