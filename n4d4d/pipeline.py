@@ -86,13 +86,14 @@ def _collision(asset: Asset, opts: BuildOptions) -> Asset:
     from n4d4d.physics_validation import collision_stage
 
     return collision_stage(asset, max_hulls=opts.max_hulls, max_hull_vertices=opts.max_hull_vertices,
-                           time_budget_s=opts.decomposition_time_budget, seed=opts.seed)
+                           time_budget_s=opts.decomposition_time_budget, seed=opts.seed, collision=opts.collision)
 
 
 def _mass(asset: Asset, opts: BuildOptions) -> Asset:
     from n4d4d.physics_validation import mass_stage
 
-    return mass_stage(asset, density=None if opts.mass else asset.material.density, mass=opts.mass)
+    return mass_stage(asset, density=None if opts.mass else asset.material.density, mass=opts.mass,
+                      shell_thickness=opts.shell_thickness)
 
 
 def _animate(asset: Asset, opts: BuildOptions) -> Asset:
