@@ -68,18 +68,23 @@ def _rest_pose(asset: Asset, opts: BuildOptions) -> Asset:
 
 
 def _static(asset: Asset, opts: BuildOptions) -> Asset:
+    """The static stage, then (``--topology quad``) the visual mesh made quad-dominant."""
     from n4d4d.volume.stage import static_stage
+    from n4d4d.volume.topology import topology_stage
 
-    return static_stage(asset, opts)
+    return topology_stage(static_stage(asset, opts), opts.topology, max_faces=opts.max_faces, seed=opts.seed)
 
 
 def _rigging(asset: Asset, opts: BuildOptions) -> Asset:
-    """Rigging, then the asset set back on the ground by its closed parts."""
+    """Rigging, the closed part solids made disjoint (``--part-clearance`` apart), then the asset
+    set back on the ground by its closed parts."""
     from n4d4d import rigging
+    from n4d4d.volume.disjoint import disjoint_parts
     from n4d4d.volume.ground import reground
 
-    return reground(rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed,
-                                      time_budget_s=opts.rigging_time_budget))
+    rigged = rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed,
+                               time_budget_s=opts.rigging_time_budget)
+    return reground(disjoint_parts(rigged, opts.part_clearance))
 
 
 def _collision(asset: Asset, opts: BuildOptions) -> Asset:
