@@ -6,15 +6,25 @@ file repacked (glTF 2.0 spec, sections 3.7 "Skins", 3.11 "Animations", 4.4 "GLB"
 - skin (asset with a skeleton and skin weights): one node per skeleton joint, children of the
   root part's node in parent-first order, with the joint-local bind pose as TRS (rotation and
   translation; a bind transform's scale or shear is not kept); ``inverseBindMatrices`` (MAT4,
-  column-major); the root part's primitive gets ``JOINTS_0`` (unsigned short) and
+  column-major) of the bind transforms taken to Y up on the world side only, so each joint keeps
+  its own axes (a skin read from a glTF file is written back with the file's joint frames); the root part's primitive gets ``JOINTS_0`` (unsigned short) and
   ``WEIGHTS_0`` (float, the 4 largest weights renormalised);
 - animations, one per clip named after it, times from 0 s: every part node's translation and
   rotation (forward kinematics of the clip's root poses and joint tracks, relative to the parent
   node) and, with a skin, every tracked joint node's rotation (rest rotation then the clip's
   ``joint_rotations``); linear interpolation. Animated nodes lose ``matrix`` for TRS, as the
-  spec requires. Everything is converted to glTF's Y up like the meshes.
+  spec requires. Everything is converted to glTF's Y up like the meshes. The skinned node
+  itself is never animated (the validator's ANIMATION_CHANNEL_TARGET_NODE_SKIN: a skinned
+  node's transform is ignored): its motion goes into its root joints' channels.
 
-Per-frame vertices (``MotionClip.vertices``) would need morph targets and are not written.
+- morph targets (glTF 2.0 section 3.7.2.2 "Morph Targets") for per-frame vertices
+  (``MotionClip.vertices``) of an asset without a skin (a ``soft`` clip, :mod:`n4d4d.deformation.soft`):
+  every frame of every such clip is one target of each part's mesh (``POSITION``: the frame's
+  displacement from the rest mesh in the part node's frame, with min and max), and the clip's
+  animation gets a ``weights`` channel on the part's node whose keyframe t weighs its own target
+  1 and every other 0, so linear interpolation between keyframes is linear interpolation of the
+  vertices. A skinned asset's per-frame vertices are what its skin channels produce and are not
+  written again.
 """
 
 from __future__ import annotations
@@ -99,6 +109,44 @@ def _trs(node: dict, m: np.ndarray) -> None:
     node["rotation"] = [float(x) for x in Rotation.from_matrix(m[:3, :3]).as_quat()]  # x, y, z, w
 
 
+def _morph_targets(w: "_Writer", tree: dict, asset: Asset, frames: list[PartFrame],
+                   node_of: dict) -> dict[str, dict[int, tuple[int, int]]]:
+    """Morph targets for the clips with per-frame vertices (module docstring), added to each part's
+    mesh; returns clip name -> {node index: (targets of that mesh, the clip's first target)}."""
+    clips = [c for c in asset.motion_clips if c.vertices is not None]
+    if not clips:
+        return {}
+    out: dict[str, dict[int, tuple[int, int]]] = {c.name: {} for c in clips}
+    for f in frames:
+        vis, index = part_visual(asset, f.part)
+        if index is None:
+            continue
+        node = node_of[f.name]
+        mesh = tree["meshes"][tree["nodes"][node]["mesh"]]
+        targets, first = [], {}
+        for clip in clips:
+            verts = np.asarray(clip.vertices, np.float64)
+            T = len(np.asarray(clip.times))
+            if verts.shape[0] != T or verts.shape[2:] != (3,) or (asset.visual is not None and
+                                                               verts.shape[1] != len(asset.visual.vertices)):
+                raise ExportError(f"clip '{clip.name}': vertices have shape {verts.shape}", asset.name)
+            poses = part_poses(asset, frames, clip)[f.name]
+            inv = np.linalg.inv(poses)
+            rest = (vis.vertices - f.origin) @ Z_UP_TO_Y_UP.T
+            first[clip.name] = len(targets)
+            for t in range(T):
+                local = verts[t, index] @ inv[t, :3, :3].T + inv[t, :3, 3]
+                targets.append({"POSITION": w.add(local @ Z_UP_TO_Y_UP.T - rest, "VEC3", minmax=True)})
+        for prim in mesh["primitives"]:
+            if tree["accessors"][prim["attributes"]["POSITION"]]["count"] != len(index):
+                raise ExportError(f"GLB vertex count of part '{f.part.name}' differs from its visual mesh", asset.name)
+            prim["targets"] = targets
+        mesh["weights"] = [0.0] * len(targets)
+        for name, k in first.items():
+            out[name][node] = (len(targets), k)
+    return out
+
+
 def add_skin_and_animations(data: bytes, asset: Asset, frames: list[PartFrame]) -> bytes:
     """``data`` (GLB from trimesh, one node named after each part) with skin and animations.
 
@@ -128,7 +176,7 @@ def add_skin_and_animations(data: bytes, asset: Asset, frames: list[PartFrame]) 
             names = [asset.skeleton.joint_names[j] for j in order]
             move = np.eye(4)
             move[:3, 3] = -root.origin
-            bind_y = np.array([_to_y(move @ b) for b in bind])
+            bind_y = np.array([_C4 @ move @ b for b in bind])  # Y-up world, the joint's own axes kept
             parents = np.asarray(asset.skeleton.parents)[order]
             new_of_old = np.empty(len(order), np.int64)
             new_of_old[order] = np.arange(len(order))
@@ -148,12 +196,14 @@ def add_skin_and_animations(data: bytes, asset: Asset, frames: list[PartFrame]) 
             for prim in mesh["primitives"]:
                 if tree["accessors"][prim["attributes"]["POSITION"]]["count"] != len(idx):
                     raise ExportError("GLB vertex count differs from the skinned mesh", asset.name)
-                prim["attributes"]["JOINTS_0"] = w.add(new_of_old[idx], "VEC4", _USHORT)
+                # a zero weight names joint 0 (the validator's ACCESSOR_JOINTS_USED_ZERO_WEIGHT)
+                prim["attributes"]["JOINTS_0"] = w.add(np.where(wts > 0, new_of_old[idx], 0), "VEC4", _USHORT)
                 prim["attributes"]["WEIGHTS_0"] = w.add(wts, "VEC4")
             tree["skins"] = [{"name": "skeleton", "joints": joint_nodes, "inverseBindMatrices": w.add(ibm, "MAT4")}]
             if int(np.sum(parents < 0)) == 1:  # "skeleton" must be the joints' common root
                 tree["skins"][0]["skeleton"] = joint_nodes[0]
             nodes[node_of[root.name]]["skin"] = 0
+    morph = {} if skinned else _morph_targets(w, tree, asset, frames, node_of)
     animations = []
     for clip in asset.motion_clips:
         times = np.asarray(clip.times, np.float64)
@@ -167,23 +217,38 @@ def add_skin_and_animations(data: bytes, asset: Asset, frames: list[PartFrame]) 
             channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
 
         poses = part_poses(asset, frames, clip)
+        skin_motion = None  # the skinned node's motion (rest-relative), carried by its root joints
         for f in frames:
             parent = np.tile(np.eye(4), (T, 1, 1)) if f.parent is None else poses[f.parent]
             local = np.array([_to_y(m) for m in np.linalg.inv(parent) @ poses[f.name]])
             node = node_of[f.name]
+            if joint_nodes and nodes[node].get("skin") == 0:  # a skinned node is not animated (spec 3.7.3)
+                rest = np.eye(4)
+                rest[:3, 3] = f.origin
+                skin_motion = np.linalg.inv(_to_y(rest)) @ local
+                continue
             channel(node, "translation", local[:, :3, 3])
             channel(node, "rotation", Rotation.from_matrix(local[:, :3, :3]).as_quat())
         if joint_nodes:
             for n, name in enumerate(names):
-                if name not in clip.joint_rotations:
+                root_joint = parents[n] < 0 and skin_motion is not None
+                if name not in clip.joint_rotations and not root_joint:
                     continue
-                q = np.asarray(clip.joint_rotations[name], np.float64)
+                q = np.asarray(clip.joint_rotations.get(name, np.tile([1.0, 0, 0, 0], (T, 1))), np.float64)
                 if q.shape != (T, 4):
                     raise ExportError(f"clip '{clip.name}': rotation track '{name}' has shape {q.shape}", asset.name)
                 delta = np.tile(np.eye(4), (T, 1, 1))
                 delta[:, :3, :3] = Rotation.from_quat(q, scalar_first=True).as_matrix()
-                local = rest_local[n] @ np.array([_to_y(d) for d in delta])
+                local = rest_local[n] @ delta  # in the joint's own frame, as the clip's rotations are
+                if root_joint:
+                    local = skin_motion @ local
+                    channel(joint_nodes[n], "translation", local[:, :3, 3])
                 channel(joint_nodes[n], "rotation", Rotation.from_matrix(local[:, :3, :3]).as_quat())
+        for node, (count, first) in morph.get(clip.name, {}).items():
+            weights = np.zeros((T, count), np.float32)
+            weights[np.arange(T), first + np.arange(T)] = 1.0
+            samplers.append({"input": inp, "output": w.add(weights.ravel(), "SCALAR"), "interpolation": "LINEAR"})
+            channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": "weights"}})
         animations.append({"name": clip.name, "samplers": samplers, "channels": channels})
     if animations:
         # animated part nodes start at their rest pose, not the clip's first frame
