@@ -5,7 +5,8 @@ no legs (a legged asset's joints move in its gait; driven through their full ran
 fixed they would only dig its feet into the ground); ``drop`` when the parts form one body tree;
 ``gait`` (walk) and ``idle`` when it has legs (:func:`.legs.find_legs`); ``idle`` for a skeleton
 without legs; the input's own animation when it is a glTF file that has one (:mod:`n4d4d.io.gltf_anim`).
-``soft`` (with ``--deformable``) is not made by this version: the stage record says so. An explicit list makes exactly
+``soft`` (:mod:`.soft`: a tetrahedral elastic body in Newton, dropped and pushed) when the asset
+is marked ``--deformable``, with its Young's modulus and Poisson ratio. An explicit list makes exactly
 those families; one that does not fit the asset is skipped with the reason in the record. Every
 clip gets its plausibility check (:func:`.plausibility.clip_check`), summarised in the stage
 record; the certificate puts the full checks into its verdict (:func:`.plausibility.clip_checks`).
@@ -23,7 +24,7 @@ from n4d4d.asset import Asset, MotionClip, StageRecord
 from .families import NotApplicable
 
 #: Families made by this version.
-FAMILIES = ("articulate", "drop", "gait", "idle")
+FAMILIES = ("articulate", "drop", "gait", "idle", "soft")
 
 
 def auto_families(asset: Asset) -> tuple[list[str], dict[str, str]]:
@@ -81,7 +82,18 @@ def make_clip(asset: Asset, family: str, opts) -> MotionClip:
         fn = gait_clip if family == "gait" else idle_clip
         return fn(asset, seed=opts.seed, fps=opts.fps, seconds=opts.seconds, skinning=opts.skinning)
     if family == "soft":
-        raise NotApplicable("soft bodies (tetrahedral mesh + Newton elastic body) are not made by this version")
+        from n4d4d.errors import StageInputError
+
+        from .soft import soft_clip
+
+        if not opts.deformable:
+            raise NotApplicable("the asset is not marked deformable (--deformable, with --youngs-modulus and "
+                                "--poisson-ratio)")
+        try:
+            return soft_clip(asset, youngs_modulus=opts.youngs_modulus, poisson_ratio=opts.poisson_ratio,
+                             seed=opts.seed, fps=opts.fps, seconds=opts.seconds)
+        except StageInputError as exc:
+            raise NotApplicable(str(exc)) from exc
     raise NotApplicable(f"unknown motion family '{family}'")
 
 
@@ -89,7 +101,8 @@ def _imported(asset: Asset, opts) -> tuple[list[MotionClip], str]:
     """The input's own glTF animations as clips, with per-frame vertices skinned on the asset's
     visual mesh, when the input is a glTF file with a skin and animations and the asset's skeleton
     is that skin's (same joint names and bind transforms, as :func:`n4d4d.io.gltf_anim.
-    read_gltf_animation` reads them); else ``([], reason)``."""
+    read_gltf_animation` reads them, moved into the asset frame like the loaded mesh: ``--rig
+    from-file``); else ``([], reason)``."""
     import dataclasses
 
     import numpy as np
@@ -98,7 +111,7 @@ def _imported(asset: Asset, opts) -> tuple[list[MotionClip], str]:
     if Path(src).suffix.lower() not in (".glb", ".gltf"):
         return [], ""
     from n4d4d.errors import InputError
-    from n4d4d.io.gltf_anim import read_gltf_animation
+    from n4d4d.io.gltf_anim import frame_onto, read_gltf_animation
 
     from n4d4d.kinematics import skeleton_bind
 
@@ -108,6 +121,8 @@ def _imported(asset: Asset, opts) -> tuple[list[MotionClip], str]:
         anim = read_gltf_animation(src, fps=opts.fps, with_vertices=False)
     except InputError as exc:
         return [], f"the input's animation was not read: {exc.problem}"
+    if asset.source_mesh is not None:  # into the asset frame, as the rigging stage moved the skin
+        anim = anim.in_frame(frame_onto(anim, asset.source_mesh)[0])
     sk = asset.skeleton
     if sk is None or asset.skin_weights is None or tuple(sk.joint_names) != tuple(anim.skeleton.joint_names) \
             or not np.allclose(skeleton_bind(sk), anim.skeleton.bind_transforms, atol=1e-6):
@@ -122,7 +137,7 @@ def clip_figures(check) -> dict:
     keys = ("frames", "duration_s", "joint_limit_violations", "max_ground_penetration_m", "max_float_m",
             "max_link_overlap_m", "foot_skate_ratio", "tracking_rms_max", "max_reach_error_rad",
             "max_reach_error_m", "max_volume_change_pct", "ends_at_rest", "min_support_margin_m",
-            "rms_jerk_root_m_s3")
+            "rms_jerk_root_m_s3", "inverted_tets", "max_strain", "tet_volume_change_pct", "final_shape_error_m")
     return {"name": check.part, "family": check.details.get("family", ""), "passed": check.passed,
             "reasons": list(check.reasons), **{k: m[k] for k in keys if m.get(k) is not None},
             "check_seconds": check.seconds}
