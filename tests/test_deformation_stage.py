@@ -38,7 +38,7 @@ def test_explicit_families_skip_with_reasons_and_none_makes_nothing(lid):
     rec = out.stages[-1].figures
     assert [c.name for c in out.motion_clips] == ["articulate"]
     assert rec["skipped"]["gait"].startswith("no legs")
-    assert "not made by this version" in rec["skipped"]["soft"]
+    assert "not marked deformable" in rec["skipped"]["soft"]  # soft needs --deformable
     none = animate_stage(lid, BuildOptions(motion="none"))
     assert none.motion_clips == () and none.stages[-1].figures["clips"] == []
     assert summary_line(none) == "no motion clips"
