@@ -1,4 +1,6 @@
-"""``n4d4d train vae --config NAME --corpus DIR --run DIR``: train the sparse SDF VAE.
+"""``n4d4d train vae --config NAME --corpus DIR --run DIR``: train the sparse SDF VAE;
+``n4d4d train flow --stage structure|latent --config NAME --corpus DIR --run DIR``: one stage of the
+flow generator (:mod:`n4d4d.generator.flow_train`; the corpus is encoded by the shipped VAE first).
 
 Resumes from ``RUN/last.safetensors`` when present; logs one line per ``log_every`` steps and
 ``RUN/log.jsonl``; the final weights are ``RUN/vae.safetensors``. ``--steps``, ``--lr``,
@@ -65,3 +67,40 @@ def vae(
         console.print(f"error: {exc}")
         raise typer.Exit(2)
     typer.echo(f"wrote {run / 'vae.safetensors'} at step {metrics.get('step')}")
+
+
+@train_app.command("flow")
+def flow(
+    stage: str = typer.Option(..., "--stage", help="structure (occupied latent cells) or latent (SSA flow)"),
+    config: str = typer.Option("cpu", "--config", help="named config: tiny, cpu, gpu"),
+    corpus: Path = typer.Option(..., "--corpus", help="corpus folder (n4d4d corpus build), with R = 128 volumes"),
+    run: Path = typer.Option(..., "--run", help="run folder: last.safetensors, <stage>.safetensors, log.jsonl"),
+    steps: Optional[int] = typer.Option(None, help="override the config's number of steps"),
+    lr: Optional[float] = typer.Option(None, help="override the config's peak learning rate"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop (and save) after this many seconds"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)"),
+) -> None:
+    """Train (or resume) one stage of the flow generator on the corpus's cached latents."""
+    from rich.console import Console
+
+    from n4d4d.errors import N4d4dError
+    from n4d4d.generator.flow_train import get_config, train_flow
+
+    console = Console(stderr=True)
+    try:
+        cfg = get_config(config)
+    except KeyError as exc:
+        console.print(f"error: {exc.args[0]}")
+        raise typer.Exit(2)
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in (("steps", steps), ("lr", lr)) if v is not None})
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        metrics = train_flow(cfg, stage, corpus, run, time_limit_s=time_limit,
+                             log=lambda line: typer.echo(line, err=True))
+    except (N4d4dError, ValueError) as exc:
+        console.print(f"error: {exc}")
+        raise typer.Exit(2)
+    typer.echo(f"wrote {run / (stage + '.safetensors')} at step {metrics.get('step')}")

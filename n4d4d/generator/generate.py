@@ -1,0 +1,317 @@
+"""Sampling new shapes: structure flow -> SSA latent flow -> SS-VAE decoder -> watertight mesh.
+
+What it does: :class:`FlowGenerator` holds the three shipped models (``weights/flow_structure_cpu``,
+``weights/flow_latent_cpu`` and the SS-VAE; model card ``weights/FLOW_MODEL_CARD.md``) and
+:meth:`FlowGenerator.sample` makes one shape:
+
+1. *structure*: Euler-sample the dense occupancy field of the ``16^3`` latent grid
+   (:class:`~n4d4d.generator.structure.StructureFlow`, category and optional blockout), threshold at
+   0 and keep the largest 26-connected component of occupied cells;
+2. *latents*: Euler-sample the SS-VAE latents at those cells with the SSA flow transformer
+   (:class:`~n4d4d.generator.flow.SparseFlowTransformer`) and undo the channel normalisation;
+3. *decode*: the SS-VAE decoder (predicted pruning) to a narrow-band SDF at R = 128, its zero level
+   set as a closed mesh (:func:`~n4d4d.generator.codec.decoded_surface`, small shells dropped as
+   in ``n4d4d eval vae``), in metres at the category's median voxel size in the corpus.
+
+Both stages use classifier-free guidance with a guidance interval and TRELLIS's time shift
+(:mod:`n4d4d.generator.sampler`, defaults :data:`DEFAULT_SAMPLING`). ``coarse=MESH``: the mesh is
+voxelised exactly as a corpus shape (sparse SDF at R = 128, latent cells, filled, pooled to 8^3)
+and conditions the structure stage; ``like=MESH, strength=s``: the mesh is encoded by the SS-VAE,
+its structure and latents are noised to ``t = s`` and sampled back (SDEdit); both keep the given
+mesh's size. Sample ``i`` of ``n`` uses seed ``seed + i`` with its own ``torch.Generator``, so the
+same seed gives the same shape bit for bit on the CPU (same torch build and thread count).
+What it does not: rig, decompose or certify (the pipeline's ``Generated`` source does that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from n4d4d.errors import InputError
+
+RESOLUTION = 128
+SHIPPED_STRUCTURE = "weights/flow_structure_cpu.safetensors"
+SHIPPED_LATENT = "weights/flow_latent_cpu.safetensors"
+
+
+@dataclass(frozen=True)
+class StageSampling:
+    """Euler steps, time shift, CFG scale and guidance interval ``(t_lo, t_hi)`` of one stage."""
+
+    steps: int = 25
+    shift: float = 3.0
+    cfg_scale: float = 3.0
+    interval: tuple[float, float] = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings of both stages and the structure threshold (field value, -1..1)."""
+
+    structure: StageSampling = StageSampling()
+    latent: StageSampling = StageSampling()
+    threshold: float = 0.0
+
+
+#: Defaults; see the flow model card for the validation runs they were chosen on.
+DEFAULT_SAMPLING = Sampling()
+
+
+@dataclass(frozen=True)
+class GeneratedShape:
+    """One sample.
+
+    Attributes:
+        mesh: closed :class:`~n4d4d.asset.Mesh` (m, Z up, centred on the grid's centre).
+        sdf: the decoded :class:`~n4d4d.volume.SparseSDF` (R = 128).
+        cells: ``(M, 3) int64`` occupied latent cells; category, seed: what was asked.
+        seconds: wall time of each step (structure, latent, decode, mesh).
+    """
+
+    mesh: object
+    sdf: object
+    cells: np.ndarray
+    category: str | None
+    seed: int
+    seconds: dict
+
+
+def structure_velocity(model, y: int, coarse=None):
+    """``v(x (1, G, G, G), t, conditional)`` of :class:`StructureFlow` for category ``y``
+    (``coarse``: ``(1, G/2, G/2, G/2) bool`` blockout or None; the unconditional call drops the
+    category and keeps the blockout)."""
+    import torch
+
+    null = model.config.num_categories
+
+    def v(x, t, conditional):
+        with torch.no_grad():
+            return model(x, torch.tensor([t], dtype=torch.float32), torch.tensor([y if conditional else null]),
+                         coarse)
+    return v
+
+
+def latent_velocity(model, coords, y: int):
+    """``v(feats (M, C), t, conditional)`` of :class:`SparseFlowTransformer` on ``coords (M, 4)``."""
+    import torch
+
+    from n4d4d.kernels.sparse_tensor import SparseTensor
+
+    null = model.config.num_categories
+    cache: dict = {}  # layouts and neighbour maps of these coords, shared by every call
+
+    def v(feats, t, conditional):
+        x = SparseTensor(coords, feats, 1, _cache=cache)
+        with torch.no_grad():
+            return model(x, torch.tensor([t], dtype=torch.float32),
+                         torch.tensor([y if conditional else null])).feats
+    return v
+
+
+def largest_component(occ: np.ndarray) -> np.ndarray:
+    """The largest 26-connected component of ``occ (G, G, G) bool`` (empty stays empty)."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(occ, structure=np.ones((3, 3, 3), bool))
+    if n <= 1:
+        return occ
+    sizes = np.bincount(lab.ravel())[1:]
+    return lab == (1 + int(np.argmax(sizes)))
+
+
+def grid_like(voxel_size: float, resolution: int = RESOLUTION, band_voxels: float = 2.0):
+    """An empty :class:`~n4d4d.volume.SparseSDF` on the cubic grid of ``resolution + 1`` nodes of
+    ``voxel_size`` m centred on the origin: the frame a sample is decoded in."""
+    from n4d4d.volume.sparse import SparseSDF
+
+    n = resolution + 1
+    return SparseSDF(resolution=resolution, voxel_size=voxel_size, origin=-np.full(3, resolution * voxel_size / 2),
+                     block_size=8, coords=np.zeros((0, 3), np.int32), values=np.zeros(0, np.float32),
+                     block_coords=np.zeros((0, 3), np.int32), block_offsets=np.zeros(1, np.int64),
+                     band=band_voxels * voxel_size, grid_shape=np.full(3, n))
+
+
+def mesh_volume(mesh, path=None):
+    """``(SparseSDF, latent cells (M, 3))`` of a user's mesh at R = 128, as the corpus computes them."""
+    from n4d4d.generator.latents import band_cells
+    from n4d4d.volume import compute_sparse_sdf
+
+    sdf = compute_sparse_sdf(mesh, resolution=RESOLUTION, block_size=8, band_voxels=2.0,
+                             memory_budget_bytes=2 * 2**30, path=path)
+    if not (sdf.values < 0).any():
+        raise InputError("the mesh has no inside (an open sheet or a flat mesh)", path)
+    return sdf, band_cells(sdf.coords)
+
+
+class FlowGenerator:
+    """The structure flow, the SSA latent flow and the SS-VAE, ready to sample (CPU)."""
+
+    def __init__(self, structure, latent, vae, structure_meta: dict, latent_meta: dict):
+        if structure_meta["categories"] != latent_meta["categories"]:
+            raise InputError("the structure and latent checkpoints were trained on different categories")
+        self.structure, self.latent, self.vae = structure, latent, vae
+        self.categories: list[str] = list(latent_meta["categories"])
+        self.mean = np.asarray(latent_meta["latent_mean"], np.float32)
+        self.std = np.asarray(latent_meta["latent_std"], np.float32)
+        self.voxel_sizes: dict = dict(latent_meta.get("category_voxel_size", {}))
+        self.meta = {"structure": structure_meta, "latent": latent_meta}
+
+    @classmethod
+    def load(cls, structure: str | Path | None = None, latent: str | Path | None = None,
+             vae: str | Path | None = None) -> "FlowGenerator":
+        """Load checkpoints (default: the shipped ones). Raises InputError naming a missing file."""
+        from n4d4d.generator.checkpoint import default_checkpoint, load_vae
+        from n4d4d.generator.flow_train import load_flow
+
+        here = Path(__file__).parent
+        s_model, s_meta = load_flow(structure or here / SHIPPED_STRUCTURE, "structure")
+        l_model, l_meta = load_flow(latent or here / SHIPPED_LATENT, "latent")
+        return cls(s_model, l_model, load_vae(vae or default_checkpoint()), s_meta, l_meta)
+
+    def category_index(self, category: str | None) -> tuple[str | None, int]:
+        """``(name, index)`` of a free-text category (None: the unconditional row)."""
+        from n4d4d.generator.categories import resolve_category
+
+        if category is None:
+            return None, len(self.categories)
+        name = resolve_category(category, self.categories)
+        return name, self.categories.index(name)
+
+    def sample(self, category: str | None, seed: int = 0, *, coarse=None, like=None, strength: float = 0.5,
+               sampling: Sampling = DEFAULT_SAMPLING) -> GeneratedShape:
+        """One shape; see the module docstring.
+
+        Args:
+            category: free text (:func:`~n4d4d.generator.categories.resolve_category`), or None for
+                the unconditional model (allowed only with ``like`` or ``coarse``).
+            seed: >= 0.
+            coarse: a blockout :class:`~n4d4d.asset.Mesh` (m), or None.
+            like: a :class:`~n4d4d.asset.Mesh` to vary, or None; strength: its noise level in (0, 1].
+        Raises:
+            InputError: unknown category, no category without ``like`` / ``coarse``, a bad seed or
+                strength, a given mesh with no inside; EmptyMeshError: the sample decoded to nothing.
+        """
+        import torch
+
+        from n4d4d.generator.codec import MIN_SHELL_FRACTION, decoded_surface, remove_small_shells, tensors_to_sdf
+        from n4d4d.generator.latents import GRID, coarse_grid, structure_grid
+        from n4d4d.generator.sampler import euler_sample
+        from n4d4d.kernels.sparse_tensor import SparseTensor
+
+        if int(seed) < 0:
+            raise InputError(f"seed must be >= 0, got {seed}")
+        if not 0.0 < float(strength) <= 1.0:
+            raise InputError(f"strength must lie in (0, 1], got {strength}")
+        if category is None and like is None and coarse is None:
+            raise InputError("give a category (or a shape to vary / a blockout)")
+        name, y = self.category_index(category)
+        gen = torch.Generator().manual_seed(int(seed))
+        secs = {}
+        t0 = time.perf_counter()
+        voxel = float(self.voxel_sizes.get(name, np.median(list(self.voxel_sizes.values()) or [0.001])))
+        blockout, start_s, start_l = None, None, None
+        if coarse is not None:
+            sdf_c, cells_c = mesh_volume(coarse)
+            blockout = torch.from_numpy(coarse_grid(structure_grid(cells_c, GRID)))[None]
+            voxel = sdf_c.voxel_size
+        if like is not None:
+            sdf_l, _ = mesh_volume(like)
+            voxel = sdf_l.voxel_size
+            cells_l, feats_l = self._encode(sdf_l)
+            start_s = torch.from_numpy(structure_grid(cells_l, GRID).astype(np.float32) * 2 - 1)[None]
+            start_l = (cells_l, feats_l)
+        st = sampling.structure
+        noise = torch.randn((1, GRID, GRID, GRID), generator=gen)
+        x = noise if start_s is None else (1 - strength) * start_s + strength * noise
+        field = euler_sample(structure_velocity(self.structure, y, blockout), x, steps=st.steps, shift=st.shift,
+                             cfg_scale=st.cfg_scale, interval=st.interval,
+                             start=1.0 if start_s is None else float(strength))[0].numpy()
+        occ = largest_component(field > sampling.threshold)
+        if occ.sum() < 8:  # keep at least the 8 highest cells: a sample is never empty
+            occ = np.zeros_like(occ)
+            occ.flat[np.argsort(field.ravel())[-8:]] = True
+        cells = np.argwhere(occ)
+        secs["structure"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        coords = torch.from_numpy(np.c_[np.zeros(len(cells)), cells].astype(np.int32))
+        lt = sampling.latent
+        noise = torch.randn((len(cells), self.latent.config.latent_channels), generator=gen)
+        if start_l is None:
+            x, start = noise, 1.0
+        else:
+            lookup = {tuple(c): i for i, c in enumerate(start_l[0].tolist())}
+            init = np.zeros((len(cells), noise.shape[1]), np.float32)  # new cells start at the mean
+            for i, c in enumerate(cells.tolist()):
+                j = lookup.get(tuple(c))
+                if j is not None:
+                    init[i] = (start_l[1][j] - self.mean) / self.std
+            x, start = (1 - strength) * torch.from_numpy(init) + strength * noise, float(strength)
+        z = euler_sample(latent_velocity(self.latent, coords, y), x, steps=lt.steps, shift=lt.shift,
+                         cfg_scale=lt.cfg_scale, interval=lt.interval, start=start)
+        z = z * torch.from_numpy(self.std) + torch.from_numpy(self.mean)
+        secs["latent"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        like_grid = grid_like(voxel)
+        with torch.no_grad():
+            out = self.vae.decode(SparseTensor(coords, z, 1))
+        sdf = tensors_to_sdf(out.sdf.coords[:, 1:], out.sdf.feats, like_grid, self.vae.config.truncation)
+        secs["decode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        mesh = remove_small_shells(decoded_surface(sdf), MIN_SHELL_FRACTION)
+        secs["mesh"] = time.perf_counter() - t0
+        return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs)
+
+    def _encode(self, sdf) -> tuple[np.ndarray, np.ndarray]:
+        """``(cells (M, 3) int64, posterior means (M, C) float32)`` of a SparseSDF."""
+        import torch
+
+        from n4d4d.generator.codec import sdf_to_tensors
+        from n4d4d.generator.latents import GRID
+        from n4d4d.kernels.sparse_tensor import SparseTensor
+
+        c, f = sdf_to_tensors(sdf, self.vae.config.truncation)
+        with torch.no_grad():
+            post, _ = self.vae.encode(SparseTensor(torch.cat([torch.zeros(len(c), 1, dtype=torch.int32), c], 1), f))
+        cells = post.coords[:, 1:].numpy().astype(np.int64)
+        keep = np.all(cells < GRID, axis=1)
+        return cells[keep], post.mean.float().numpy()[keep]
+
+
+_CACHED: dict = {}
+
+
+def default_generator() -> FlowGenerator:
+    """The shipped generator, loaded once per process."""
+    if "g" not in _CACHED:
+        _CACHED["g"] = FlowGenerator.load()
+    return _CACHED["g"]
+
+
+def generate(category: str | None, seed: int = 0, n: int = 1, *, coarse=None, like=None, strength: float = 0.5,
+             sampling: Sampling = DEFAULT_SAMPLING, generator: FlowGenerator | None = None) -> list[GeneratedShape]:
+    """``n`` samples with seeds ``seed .. seed + n - 1``; ``coarse`` / ``like`` are meshes or paths.
+
+    See :meth:`FlowGenerator.sample` for the arguments and errors.
+    """
+    from n4d4d.io.load import load_mesh
+
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    g = generator or default_generator()
+    meshes = {}
+    for key, val in (("coarse", coarse), ("like", like)):
+        meshes[key] = load_mesh(val) if isinstance(val, (str, Path)) else val
+    return [g.sample(category, seed + i, coarse=meshes["coarse"], like=meshes["like"], strength=strength,
+                     sampling=sampling) for i in range(n)]
+
+
+def with_steps(sampling: Sampling, steps: int | None = None, cfg_scale: float | None = None) -> Sampling:
+    """``sampling`` with both stages' steps and / or CFG scale replaced (None keeps them)."""
+    kw = {k: v for k, v in (("steps", steps), ("cfg_scale", cfg_scale)) if v is not None}
+    return dataclasses.replace(sampling, structure=dataclasses.replace(sampling.structure, **kw),
+                               latent=dataclasses.replace(sampling.latent, **kw))
