@@ -6,8 +6,11 @@ non-adjacent overlap in mm, GMD foot-skating ratio, largest reach error, support
 volume change in %), then the mean seconds per clip per family.
 
 Assets: the test shapes (hinged lid, blocked drawer), the generator's procedural families
-(``animal`` seeds 0-2 and ``cabinet``, ``lidded_box``, ``lamp`` seed 0; each part's collision its
-convex hull, their parts being unions of convex primitives), CesiumMan's own walk and
+(``animal`` and ``figure`` (two legs) seeds 0-2, and ``cabinet``, ``lidded_box``, ``lamp`` seed 0;
+each part's collision its convex hull, their parts being unions of convex primitives), the
+procedural animals and figures skinned (``*_skinned``: the rigging stage's curve skeleton and
+bone-heat weights on the whole mesh, ``--rig skeletal``), a soft cube (``--deformable`` at the
+default E and nu; with ``--soft``), CesiumMan's own walk and
 PartNet-Mobility objects (``--partnet 10495,40147``; built by the pipeline's own stages load to
 mass, CoACD included) from the development data when present (``$N4D4D_SHARED``, default
 ``../shared``)::
@@ -35,6 +38,13 @@ def _hulls(asset):
     return mass_stage(asset.replace(collision=hulls))
 
 
+def _skinned(asset):
+    """The whole mesh rigged as ``--rig skeletal`` does: curve skeleton, bone-heat weights."""
+    from n4d4d.rigging.stage import skeletal
+
+    return skeletal(asset.replace(parts=(), joints=()), time.monotonic(), "skeletal", [])
+
+
 def _partnet(path: Path, opts):
     """The pipeline's own stages, load to mass (the asset the animate stage is given)."""
     from n4d4d import pipeline
@@ -54,6 +64,7 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--no-procedural", action="store_true")
+    ap.add_argument("--soft", action="store_true", help="also a soft cube (Newton VBD; compiles on first use)")
     args = ap.parse_args()
 
     from n4d4d.deformation import shapes
@@ -62,6 +73,7 @@ def main() -> None:
     from n4d4d.deformation.stage import auto_families, make_clip
     from n4d4d.options import BuildOptions
     from n4d4d.physics_validation import collision_stage, mass_stage
+    from n4d4d.physics_validation import shapes as pv_shapes
 
     opts = BuildOptions(fps=args.fps, seconds=args.seconds, seed=0)
     shared = Path(os.environ.get("N4D4D_SHARED", REPO.parent / "shared")) / "data"
@@ -70,9 +82,16 @@ def main() -> None:
     if not args.no_procedural:
         from n4d4d.generator.procedural import make_shape
 
-        for fam, seeds in (("animal", (0, 1, 2)), ("cabinet", (0,)), ("lidded_box", (0,)), ("lamp", (0,))):
+        for fam, seeds in (("animal", (0, 1, 2)), ("figure", (0, 1, 2)), ("cabinet", (0,)), ("lidded_box", (0,)),
+                           ("lamp", (0,))):
             for s in seeds:
                 assets.append((f"{fam}_{s}", lambda fam=fam, s=s: _hulls(make_shape(fam, s)), None))
+        for fam in ("animal", "figure"):
+            for s in (0, 1, 2):
+                assets.append((f"{fam}_{s}_skinned", lambda fam=fam, s=s: _skinned(make_shape(fam, s)), None))
+    if args.soft:
+        assets.append(("soft_cube", lambda: mass_stage(collision_stage(pv_shapes.box(extents=(0.1, 0.1, 0.1)))),
+                       "soft"))
     cesium = shared / "rigged" / "CesiumMan.glb"
     if cesium.is_file():
         from n4d4d.io.gltf_anim import skinned_asset
@@ -99,6 +118,10 @@ def main() -> None:
         prep = time.perf_counter() - t0
         if only == "imported":
             made = [(c, 0.0) for c in asset.motion_clips]
+        elif only == "soft":
+            t1 = time.perf_counter()
+            made = [(make_clip(asset, "soft", opts.model_copy(update={"deformable": True})), 0.0)]
+            made[0] = (made[0][0], time.perf_counter() - t1)
         else:
             fams, why = auto_families(asset)
             made = []
@@ -131,6 +154,10 @@ def main() -> None:
             skate = m.get("foot_skate_ratio")
             marg = m.get("min_support_margin_m")
             dv = m.get("max_volume_change_pct")
+            if clip.family == "soft":
+                print(f"# {label} soft: inverted tets {m.get('inverted_tets')}, max strain {m.get('max_strain'):.3f}, "
+                      f"tet volume change {m.get('tet_volume_change_pct'):.2f}%, final shape error "
+                      f"{1e3 * m.get('final_shape_error_m'):.2f} mm, ends at rest {m.get('ends_at_rest')}")
             print(f"{label:<16} {clip.name:<11} {secs:6.2f} {chk.seconds:7.2f} {m['frames']:6d} "
                   f"{'yes' if chk.passed else 'NO':>3} {m['joint_limit_violations']:3d} "
                   f"{mm('max_ground_penetration_m')} {mm('max_float_m')} {mm('max_link_overlap_m')} "
