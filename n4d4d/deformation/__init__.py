@@ -9,15 +9,18 @@ Motion families (each deterministic for a seed; :mod:`.stage` picks them for ``-
 - ``gait`` and ``idle`` (:mod:`.gait`): legs found from the structure and the rest pose's ground
   contact (:mod:`.legs`), a Hopf-oscillator pattern generator (:mod:`.cpg`), feet placed by
   inverse kinematics (:mod:`.ik`), for articulated and skinned assets;
+- ``soft`` (:mod:`.soft`, assets marked deformable): the watertight mesh filled with tetrahedra
+  (:mod:`.tetmesh`, TetGen), dropped and pushed as a Neo-Hookean body in Newton's VBD solver, the
+  visual vertices following the nodes;
 - skinning of skeletal clips (:mod:`.skinning`): linear blend and dual quaternion.
 
 Plausibility per clip (:mod:`.plausibility`) is a :class:`~n4d4d.asset.CheckResult` with bounds
-from :mod:`n4d4d.physics_validation.thresholds_motion`. Not made by this version: ``soft``
-(tetrahedral elastic bodies). Heavy dependencies (pybullet, scipy) load inside the functions.
+from :mod:`n4d4d.physics_validation.thresholds_motion`. Heavy dependencies (pybullet, scipy,
+newton, tetgen) load inside the functions.
 
 Public names: :func:`animate_stage`, :func:`clip_checks`, :func:`clip_check`, :func:`articulate_clip`,
 :func:`drop_clip`, :func:`gait_clip`, :func:`idle_clip`, :func:`lbs`, :func:`dqs`,
-:func:`skin_clip`, :func:`find_legs`, :class:`NotApplicable`.
+:func:`skin_clip`, :func:`find_legs`, :func:`soft_clip`, :func:`tetrahedralize`, :class:`NotApplicable`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ _LAZY = {
     "dqs": ".skinning",
     "skin_clip": ".skinning",
     "find_legs": ".legs",
+    "soft_clip": ".soft",
+    "tetrahedralize": ".tetmesh",
     "summary_line": ".stage",
 }
 
