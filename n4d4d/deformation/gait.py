@@ -167,9 +167,9 @@ def _plan_stride(legs, chains, ends, pat, L, fwd, soles=None, shift=True):
     :func:`_balance` to act), at ground level; and the swing apex under the hip, as high as
     :data:`SWING_HEIGHTS` allows leg by leg (0.1 leg lengths or more if any stride allows it).
 
-    With ``soles`` (per leg, the foot part's points ``(P, 3)`` at rest, or None), a stance target
-    is reached only when no point of the foot goes deeper than :data:`SOLE_CLEARANCE` of the
-    ground's bound there: a leg without an ankle cannot keep a long foot flat, it pivots about
+    With ``soles`` (per leg, the foot's points ``(P, 3)`` at rest, or None: :func:`_sole_points`),
+    a stance target is reached only when no point of the foot goes deeper than
+    :data:`SOLE_CLEARANCE` of the ground's bound there: a leg without an ankle cannot keep a long foot flat, it pivots about
     its pinned contact as the leg sweeps, and the toe or heel sinks by about ``rho theta^2 / 2``
     (``rho`` the sole's radius of curvature, ``theta`` the leg's sweep), so such a leg takes the
     steps it can take flat-footed.
@@ -224,10 +224,21 @@ def _plan_stride(legs, chains, ends, pat, L, fwd, soles=None, shift=True):
                         "lengths, is reachable within the leg joints' limits")
 
 
-def _sole_points(asset: Asset, leg: Leg) -> np.ndarray:
-    """``(P, 3)`` rest points of an articulated leg's foot part near the ground (within a fifth of
-    the leg length of it): its collision hulls' vertices (what a simulator stands on), else its
-    mesh's."""
+def _sole_points(asset: Asset, leg: Leg, kind: str = "articulated") -> np.ndarray | None:
+    """``(P, 3)`` rest points of a leg's foot near the ground (within a fifth of the leg length of
+    it), which tip with the leg's last link: an articulated leg's foot part (its collision hulls'
+    vertices, what a simulator stands on, else its mesh's); a skeletal leg of three joints (two
+    bones, no ankle kept flat: the foot moves with the lower bone) the visual vertices bound
+    mostly to its last two joints. None for a skeletal leg with an ankle (its foot translates
+    flat)."""
+    if kind == "skeletal":
+        if len(leg.chain) >= 4:
+            return None
+        names = list(asset.skeleton.joint_names)
+        owner = np.argmax(np.asarray(asset.skin_weights), axis=1)
+        V = np.asarray(asset.visual.vertices, np.float64)
+        mine = np.isin(owner, [names.index(n) for n in leg.chain[-2:]]) & (V[:, 2] < V[:, 2].min() + 0.2 * leg.length)
+        return V[mine] if mine.any() else None
     part = next(p for p in asset.parts if p.name == leg.foot)
     hulls = asset.collision.get(part.name) if asset.collision else None
     pts = np.vstack([h.vertices for h in hulls]) if hulls else np.asarray(part.mesh.vertices, np.float64)
@@ -415,7 +426,7 @@ def gait_clip(asset: Asset, *, pattern: str = "walk", seed: int = 0, fps: float 
     chains = _leg_chains(asset, legs, kind, fwd)
     ends = [_end_point(asset, leg, kind) for leg in legs]
     L = float(np.mean([leg.length for leg in legs]))
-    soles = [_sole_points(asset, leg) for leg in legs] if kind == "articulated" else None
+    soles = [_sole_points(asset, leg, kind) for leg in legs]
     stride, drop, v, period, lift = _plan_stride(legs, chains, ends, pat, L, fwd, soles, shift=len(legs) >= 4)
     swing_t = (1.0 - pat.duty) * period
     offsets = np.array([pat.offsets[(int(leg.side), int(leg.front))] for leg in legs])
