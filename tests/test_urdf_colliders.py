@@ -61,6 +61,23 @@ def _bodies(path: Path):
     return mass_stage(collision_stage(a))
 
 
+def _mesh_robot(folder: Path, visual, collision):
+    """A one-link URDF whose visual and collision are the trimeshes given (OBJ files), loaded
+    by the build's load stage, its visual set to the loaded mesh (closed: no static stage)."""
+    from n4d4d.io.stage import load_stage
+    from n4d4d.options import BuildOptions
+    from n4d4d.sources import as_source
+
+    folder.mkdir()
+    visual.export(folder / "visual.obj")
+    collision.export(folder / "collision.obj")
+    urdf = folder / "one.urdf"
+    urdf.write_text('<robot name="one"><link name="body"><visual><geometry><mesh filename="visual.obj"/></geometry>'
+                    '</visual><collision><geometry><mesh filename="collision.obj"/></geometry></collision></link></robot>')
+    a = load_stage(as_source(str(urdf)), BuildOptions())
+    return a.replace(visual=a.source_mesh)
+
+
 def test_links_fixed_joints_and_materials_kept(robot):
     from n4d4d.io.urdf import load_urdf_asset
 
@@ -201,21 +218,12 @@ def test_nonconvex_collision_mesh(tmp_path):
     (in plan the L is 0.03 m^2, its hull the 0.2 m square less the 0.005 m^2 corner triangle)."""
     import trimesh
 
-    from n4d4d.io.stage import load_stage
-    from n4d4d.options import BuildOptions
     from n4d4d.physics_validation import collision_stage
-    from n4d4d.sources import as_source
 
     a_ = trimesh.creation.box(extents=[0.2, 0.1, 0.1], transform=trimesh.transformations.translation_matrix([0.1, 0.05, 0.05]))
     b_ = trimesh.creation.box(extents=[0.1, 0.2, 0.1], transform=trimesh.transformations.translation_matrix([0.05, 0.1, 0.05]))
     ell = trimesh.boolean.union([a_, b_], engine="manifold")
-    (tmp_path / "r").mkdir()
-    ell.export(tmp_path / "r" / "ell.obj")
-    urdf = tmp_path / "r" / "ell.urdf"
-    urdf.write_text('<robot name="ell"><link name="body"><visual><geometry><mesh filename="ell.obj"/></geometry>'
-                    '</visual><collision><geometry><mesh filename="ell.obj"/></geometry></collision></link></robot>')
-    a = load_stage(as_source(str(urdf)), BuildOptions())
-    a = a.replace(visual=a.source_mesh)
+    a = _mesh_robot(tmp_path / "r", ell, ell)
     auto = collision_stage(a, time_budget_s=30)
     fig = auto.stages[-1].figures["parts"]["body"]
     assert fig["source"] == "file" and fig["colliders"][0]["kept"].startswith("decomposed")
@@ -249,21 +257,11 @@ def test_open_collision_meshes_decompose_the_part(tmp_path):
     its convex hull, as PyBullet would."""
     import trimesh
 
-    from n4d4d.io.stage import load_stage
-    from n4d4d.options import BuildOptions
     from n4d4d.physics_validation import collision_stage
-    from n4d4d.sources import as_source
 
-    (tmp_path / "r").mkdir()
     box = trimesh.creation.box(extents=[0.2, 0.2, 0.2])
-    box.export(tmp_path / "r" / "box.obj")
     top = box.face_normals[:, 2] > 0.5
-    trimesh.Trimesh(box.vertices, box.faces[~top]).export(tmp_path / "r" / "open.obj")  # no lid
-    urdf = tmp_path / "r" / "o.urdf"
-    urdf.write_text('<robot name="o"><link name="body"><visual><geometry><mesh filename="box.obj"/></geometry>'
-                    '</visual><collision><geometry><mesh filename="open.obj"/></geometry></collision></link></robot>')
-    a = load_stage(as_source(str(urdf)), BuildOptions())
-    a = a.replace(visual=a.source_mesh)
+    a = _mesh_robot(tmp_path / "r", box, trimesh.Trimesh(box.vertices, box.faces[~top]))  # collision: no lid
     auto = collision_stage(a, time_budget_s=30)
     assert auto.stages[-1].figures["parts"]["body"]["source"] == "decomposed"
     assert any("open surfaces" in n for n in auto.notes)
