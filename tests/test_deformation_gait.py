@@ -174,3 +174,17 @@ def test_ankle_less_biped_gets_no_gait_that_sinks_its_feet():
     check = clip_check(a, idle)
     assert check.passed and check.measured["max_ground_penetration_m"] < 0.003, check.reasons
     assert np.ptp(idle.root_poses[:, 2]) > 1e-3
+
+
+def test_two_bone_skinned_leg_does_not_sink_its_foot():
+    """Procedural animal seed 1 skinned: one leg's curve skeleton has two bones (no ankle kept
+    flat), so its foot tips with the lower bone; planned without the foot's clearance the walk
+    put a sole vertex 16.4 mm into the ground. The issue's gait bound: no penetration over 5 mm."""
+    from n4d4d.generator.procedural import make_shape
+    from n4d4d.rigging.stage import skeletal
+
+    a = skeletal(make_shape("animal", 1).replace(parts=(), joints=()), 0.0, "skeletal", [])
+    legs, kind, _ = find_legs(a)
+    assert kind == "skeletal" and min(len(leg.chain) for leg in legs) == 3
+    m = clip_check(a, gait_clip(a, pattern="walk", seed=0, fps=30, seconds=4)).measured
+    assert m["max_ground_penetration_m"] < 0.005 and m["foot_skate_ratio"] < 0.05
