@@ -405,6 +405,33 @@ class MassProperties:
 
 
 @dataclass(frozen=True)
+class FileInertials:
+    """Mass properties an input file declares for its parts (a URDF's ``<inertial>`` s), which
+    the mass stage uses instead of computing them from the geometry (its rule: its docstring).
+
+    The values are the file's own, in the input's frame at load (a URDF's world frame at rest:
+    metres, Z up, before the asset is set on the ground); the asset frame differs from it by the
+    translation that moved the source mesh, ``source_mesh.bounds[0] - source_low``, which the
+    mass stage applies (and refuses, falling back to computed mass, when the source mesh's
+    extents no longer match ``source_extents``: it was rescaled or turned, so the file's values
+    no longer describe the geometry).
+
+    Attributes:
+        parts: part name -> :class:`MassProperties` (kg; ``center_of_mass`` (m) and ``inertia``
+            about it (kg m^2) in the input's frame; ``volume`` and ``density`` NaN: the file
+            gives none).
+        source_low: ``(3,) float64`` the source mesh's lower bounds corner in that frame (m).
+        source_extents: ``(3,) float64`` the source mesh's extents (m).
+        notes: which declared inertials were not used, and why.
+    """
+
+    parts: Mapping[str, MassProperties] = field(default_factory=dict)
+    source_low: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    source_extents: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Material:
     """Physical surface and bulk material.
 
@@ -467,6 +494,8 @@ class Asset:
             URDF input fills it at load with the file's own colliders, in the asset frame
             (``collision_stage`` checks them and decides what to keep).
         mass: part name -> :class:`MassProperties`.
+        inertials: the mass properties the input file declares (:class:`FileInertials`; a
+            URDF's ``<inertial>`` s), or None.
         drives: joint name -> :class:`Drive` (movable joints), from the sim-ready stage.
         material: physical material.
         physics: the physics report (JSON-ready mapping with ``passed: bool``), or None.
@@ -492,6 +521,7 @@ class Asset:
     stages: tuple[StageRecord, ...] = ()
     notes: tuple[str, ...] = ()
     drives: Mapping[str, Drive] = field(default_factory=dict)
+    inertials: FileInertials | None = None
 
     def replace(self, **changes) -> "Asset":
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
