@@ -45,7 +45,7 @@ def _record_types() -> dict[str, type]:
     from n4d4d.volume.sparse import SparseSDF
 
     names = ("Asset", "Mesh", "CollisionPrimitive", "Part", "Joint", "Skeleton", "MotionClip", "MassProperties", "Material",
-             "Provenance", "StageRecord", "Drive", "CheckResult")
+             "Provenance", "StageRecord", "Drive", "CheckResult", "FileInertials")
     out = {n: getattr(records, n) for n in names if hasattr(records, n)}
     out["SparseSDF"] = SparseSDF
     from n4d4d.deformation.soft import SoftClip  # a soft clip keeps its tetrahedral body
