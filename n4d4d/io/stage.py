@@ -236,5 +236,6 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
                         dynamic_friction=opts.dynamic_friction, restitution=opts.restitution)
     asset = Asset(name=safe_asset_name(opts.name) if opts.name else name, source_mesh=mesh, parts=parts,
                   joints=joints, collision=collision, material=material, provenance=provenance,
+                  inertials=urdf.inertials if isinstance(source, UrdfFile) else None,
                   notes=(how,) + notes)
     return asset.with_stage(StageRecord("load", time.perf_counter() - t0, figures))
