@@ -19,6 +19,7 @@ not an exception. Exceptions are for bad input and exhausted budgets.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -271,7 +272,7 @@ def file_colliders(mesh, given, *, mode: str = "auto", max_hulls: int = 32, max_
 
 
 def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None = None,
-               shell_thickness: float | None = None) -> Asset:
+               shell_thickness: float | None = None, file_inertials: bool | None = None) -> Asset:
     """Mass, centre of mass and inertia of every part (:func:`.mass.mass_properties`), and the
     drive of every movable joint (:func:`.rigid_model.drives_of`): the sim-ready body.
 
@@ -285,6 +286,19 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
             modelled cavity and bulky parts solid), 0 makes every part solid, T > 0 every part
             a shell of wall T. A shell's mass and inertia are the wall's
             (:func:`.mass.shell_mass_properties`), not the enclosed solid's.
+        file_inertials: use the mass properties the input declares (``asset.inertials``, a
+            URDF's ``<inertial>`` s: :func:`n4d4d.io.urdf.file_inertials`) for the parts it
+            gives them for. None (the build's default): used unless ``mass`` is given or the
+            build's options (``asset.provenance.options``) set a density explicitly: ``--mass``
+            and ``--density`` override the file. True / False: always / never.
+
+    File values are used as the file gives them (kg, m, kg m^2), moved by the translation that
+    set the asset on the ground: a URDF is never rescaled (size options are refused for it).
+    Were the source mesh rescaled or turned since load (its extents differ), the file's values
+    would no longer describe the geometry (constant density would scale mass by s^3 and
+    inertia by s^5): the stage then computes every part's mass and notes why. A part the file
+    gives none for (no or an unusable ``<inertial>``, noted at load) is computed as below; the
+    record says per part ``mass_source``: ``"file"`` or ``"computed"``.
 
     A part whose mesh encloses no volume (an open part surface) gets the mass properties of
     the union of its collision hulls, when it has them, and the stage record says so.
@@ -341,17 +355,52 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
     else:
         rho = density if density is not None else asset.material.density
     props = props_at(rho)
+    declared, inertial_notes = _declared_mass(asset, mass, file_inertials)
+    for n, fp in declared.items():
+        if n in props:
+            props[n] = dataclasses.replace(fp, volume=props[n].volume, density=fp.mass / props[n].volume)
     drives = drives_of(asset.replace(mass=props))
     figures = {
         "density_kg_m3": rho, "total_mass_kg": sum(p.mass for p in props.values()),
         "parts": {n: {"mass_kg": p.mass, "volume_m3": p.volume, "center_of_mass_m": p.center_of_mass.tolist(),
                       "principal_moments_kg_m2": p.principal_moments.tolist(), "volume_source": source[n],
-                      "mass_model": models[n]}
+                      "mass_model": models[n], "mass_source": "file" if n in declared else "computed"}
                   for n, p in props.items()},
         "mass_models": {k: sum(m["model"] == k for m in models.values()) for k in ("solid", "shell")},
+        "mass_sources": {"file": sum(n in declared for n in props), "computed": sum(n not in declared for n in props)},
+        "inertials_notes": inertial_notes,
         "drives": _drive_figures(drives),
     }
     return asset.with_stage(StageRecord("mass", time.perf_counter() - t0, figures), mass=props, drives=drives)
+
+
+def _declared_mass(asset: Asset, mass: float | None, use: bool | None) -> tuple[dict, list[str]]:
+    """The input's declared mass properties (``asset.inertials``) moved into the asset frame,
+    part name -> MassProperties, and notes on why some or all are not used (the rule:
+    :func:`mass_stage`)."""
+    import numpy as np
+
+    fi = asset.inertials
+    if fi is None or use is False:
+        return {}, []
+    notes = list(fi.notes)
+    if use is None:
+        options = asset.provenance.options if asset.provenance is not None else {}
+        if mass is not None:
+            return {}, notes + ["--mass given: the file's <inertial> masses are overridden"]
+        if options.get("density") is not None:
+            return {}, notes + ["--density given: the file's <inertial> masses are overridden"]
+    src = asset.source_mesh
+    if src is None:
+        return {}, notes + ["no source mesh to place the file's inertials: all masses computed"]
+    ext = np.ptp(np.asarray(src.vertices), axis=0)
+    if not np.allclose(ext, fi.source_extents, rtol=0, atol=1e-9 * max(float(np.linalg.norm(ext)), 1e-12)):
+        return {}, notes + [f"the source mesh was rescaled or turned since load (extents {ext.round(6).tolist()} m, "
+                            f"file frame {np.round(fi.source_extents, 6).tolist()} m): the file's inertials no longer "
+                            "describe the geometry, all masses computed"]
+    shift = src.bounds[0] - np.asarray(fi.source_low)
+    return {n: dataclasses.replace(p, center_of_mass=np.asarray(p.center_of_mass) + shift)
+            for n, p in fi.parts.items()}, notes
 
 
 def _drive_figures(drives) -> dict:

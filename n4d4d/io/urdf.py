@@ -21,10 +21,12 @@ materials (``<material>`` colour, by name from the robot's materials or inline; 
 file's own colour or texture where the URDF gives none; a ``<texture>`` image on a mesh with
 UVs) and whose ``collision`` holds the links' own ``<collision>`` geometry in the asset frame
 (primitives as :class:`~n4d4d.asset.CollisionPrimitive` on their triangulation, meshes as
-read), for the collision stage to check and use.
+read), for the collision stage to check and use, and whose ``inertials`` hold each body's
+``<inertial>`` mass, COM and inertia in the world frame at rest (:func:`file_inertials`; an
+unusable one, e.g. a tensor breaking the triangle inequality, is noted and left to the mass
+stage to compute), which the mass stage uses as the parts' mass properties.
 
-What it does not: evaluate joint values other than 0, use inertials (they are only checked),
-transmissions, Gazebo tags, or make part meshes watertight (the rigging stage does that).
+What it does not: evaluate joint values other than 0, transmissions, Gazebo tags, or make part meshes watertight (the rigging stage does that).
 Links without any geometry cannot be parts: they are merged into their parent body (a movable
 joint to one is dropped, with a note). PyBullet extensions (``<plane>``, ``<cdf>``) are
 skipped with a note. URDF is Z up and in metres, so no axis or unit conversion is applied.
@@ -98,6 +100,7 @@ class UrdfJoint:
 @dataclass(frozen=True)
 class UrdfModel:
     """A parsed URDF: ``links`` maps name -> ``(visuals, collisions)`` tuples of geometries;
+    ``inertials`` maps the links that declare one to their :class:`UrdfInertial`;
     ``notes`` says what was skipped (PyBullet-only shapes)."""
 
     name: str
@@ -105,6 +108,7 @@ class UrdfModel:
     links: dict
     joints: tuple[UrdfJoint, ...]
     notes: tuple[str, ...] = ()
+    inertials: dict = field(default_factory=dict)
 
     @property
     def root(self) -> str:
@@ -219,16 +223,47 @@ def _visual_material(el, materials: dict, path) -> tuple[tuple[float, ...] | Non
     return (rgba if rgba is not None else named[0]), (tex if tex is not None else named[1])
 
 
-def _inertial(link, path) -> None:
-    """Check a link's ``<inertial>``: mass >= 0, a finite, positive semi-definite inertia."""
+@dataclass(frozen=True)
+class UrdfInertial:
+    """A link's ``<inertial>`` as written: ``mass`` (kg), ``transform`` the ``(4, 4)`` pose of
+    the inertial frame in the link frame (origin = the centre of mass), ``inertia`` the
+    ``(3, 3)`` tensor about the COM in the inertial frame's axes (kg m^2)."""
+
+    mass: float
+    transform: np.ndarray
+    inertia: np.ndarray
+    line: int | None = None
+
+
+def inertial_problem(mass: float, inertia: np.ndarray) -> str | None:
+    """Why a declared inertial cannot be used for a rigid body, or None when it can: the mass
+    must be positive and the ``(3, 3)`` inertia (kg m^2) positive definite with principal
+    moments obeying the triangle inequality ``I_a <= I_b + I_c`` (each moment is a sum of two
+    of the three second moments of the mass, so a real body obeys it; relative tolerance 1e-9
+    for round-off in the file's digits)."""
+    if not mass > 0:
+        return f"mass {mass:.3g} kg is not positive"
+    eig = np.linalg.eigvalsh(0.5 * (inertia + inertia.T))
+    if not eig[0] > 1e-12 * max(eig[-1], 1e-300):
+        return "inertia is singular (principal moments " + ", ".join(f"{e:.3g}" for e in eig) + " kg m^2)"
+    if eig[2] > (eig[0] + eig[1]) * (1 + 1e-9):
+        return ("principal moments " + ", ".join(f"{e:.3g}" for e in eig)
+                + " kg m^2 break the triangle inequality (largest > sum of the others)")
+    return None
+
+
+def _inertial(link, path) -> UrdfInertial | None:
+    """A link's ``<inertial>``, checked: mass >= 0, a finite, positive semi-definite inertia
+    (else MalformedFileError); None when the link has none. A missing ``<mass>`` reads 0, a
+    missing ``<inertia>`` zeros (as urdfdom)."""
     el = link.find("inertial")
     if el is None:
-        return
-    _origin(el, path)
+        return None
+    T = _origin(el, path)
     m = el.find("mass")
-    if m is not None:
-        number(m, "value", path, sign="0+")
+    mass = number(m, "value", path, sign="0+") if m is not None else 0.0
     i = el.find("inertia")
+    M = np.zeros((3, 3))
     if i is not None:
         k = {a: number(i, a, path, 0.0) for a in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")}
         M = np.array([[k["ixx"], k["ixy"], k["ixz"]], [k["ixy"], k["iyy"], k["iyz"]], [k["ixz"], k["iyz"], k["izz"]]])
@@ -236,6 +271,7 @@ def _inertial(link, path) -> None:
         if eig[0] < -1e-9 * max(1e-12, abs(eig[-1])):
             raise fail(i, "is not positive semi-definite (principal moments "
                        + ", ".join(f"{e:.3g}" for e in eig) + " kg m^2)", path)
+    return UrdfInertial(float(mass), T, M, line=el.sourceline)
 
 
 def _joint(j, links, path, notes) -> UrdfJoint:
@@ -343,7 +379,7 @@ def parse_urdf(path: str | Path) -> UrdfModel:
     root = read_xml(path)
     if root.tag != "robot":
         raise fail(root, f"the URDF's root element must be <robot>, not <{root.tag}>", path)
-    links, notes = {}, []
+    links, notes, inertials = {}, [], {}
     materials = {m.get("name"): _material(m, path) for m in root.findall("material") if m.get("name")}
     for m in root.iterfind("link/visual/material"):  # a material defined in one visual, named in others
         if m.get("name") and m.get("name") not in materials and len(m):
@@ -354,7 +390,9 @@ def parse_urdf(path: str | Path) -> UrdfModel:
             raise fail(link, "needs a name", path)
         if name in links:
             raise fail(link, f"link name '{name}' is used twice", path)
-        _inertial(link, path)
+        inertial = _inertial(link, path)
+        if inertial is not None:
+            inertials[name] = inertial
         geoms = []
         for tag in ("visual", "collision"):
             items = []
@@ -376,7 +414,7 @@ def parse_urdf(path: str | Path) -> UrdfModel:
         elements[joint.name] = j
         joints.append(joint)
     _check_tree(links, joints, elements, path)
-    return UrdfModel(root.get("name") or path.stem, path, links, tuple(joints), tuple(notes))
+    return UrdfModel(root.get("name") or path.stem, path, links, tuple(joints), tuple(notes), inertials)
 
 
 def geometry_mesh(g: UrdfGeometry, urdf_path: Path):
@@ -586,6 +624,63 @@ def file_collision(model: UrdfModel, group: dict[str, str]) -> dict[str, tuple]:
     return {b: tuple(ms) for b, ms in out.items()}
 
 
+def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dict, list[str]]:
+    """Each body's mass properties from its links' ``<inertial>`` s, in the world frame at
+    rest: body name -> :class:`~n4d4d.asset.MassProperties` (mass kg; COM m; inertia about the
+    COM, world axes, kg m^2; ``volume`` / ``density`` NaN), and notes on the bodies left out.
+
+    A link's inertial frame is ``T_world(link) @ origin``: its origin is the link's COM and its
+    rotation ``R`` turns the declared tensor ``I`` into the world's, ``R I R^T``; the links of a
+    body (merged by fixed joints, or without geometry) are summed by the parallel-axis theorem,
+    ``I = sum_i R_i I_i R_i^T + m_i (|d_i|^2 E - d_i d_i^T)``, ``d_i = c_i - c``. A body is
+    given when every link in it that has geometry or a positive declared mass declares an
+    inertial that :func:`inertial_problem` accepts; otherwise it is left out (its mass is
+    computed from its geometry) with a note naming the link and why.
+    """
+    from n4d4d.asset import MassProperties
+    from n4d4d.physics_validation.mass import principal_frame
+
+    Tw = model.link_transforms()
+    geo = {n for n, g in model.links.items() if g[0] or g[1]}
+    members: dict[str, list[str]] = {}
+    for link, b in group.items():
+        if b in bodies:
+            members.setdefault(b, []).append(link)
+    out, notes = {}, []
+    for b, links in members.items():
+        terms, why = [], None
+        for link in links:
+            el = model.inertials.get(link)
+            if el is None:
+                if link in geo:
+                    why = f"link '{link}' declares no <inertial>"
+                continue
+            if el.mass == 0 and link not in geo:
+                continue
+            problem = inertial_problem(el.mass, el.inertia)
+            if problem is not None:
+                why = f"link '{link}' <inertial> (line {el.line}): {problem}"
+                continue
+            T = Tw[link] @ el.transform
+            R = T[:3, :3]
+            terms.append((el.mass, T[:3, 3], R @ el.inertia @ R.T))
+        if why is not None or not terms:
+            notes.append(f"body '{b}': mass computed from its geometry ({why or 'no link declares a mass'})")
+            continue
+        m = sum(t[0] for t in terms)
+        c = sum(t[0] * t[1] for t in terms) / m
+        inertia = np.zeros((3, 3))
+        for mi, ci, Ii in terms:
+            d = ci - c
+            inertia += Ii + mi * (float(d @ d) * np.eye(3) - np.outer(d, d))
+        inertia = 0.5 * (inertia + inertia.T)
+        moments, quat = principal_frame(inertia)
+        out[b] = MassProperties(mass=float(m), center_of_mass=np.asarray(c, np.float64), inertia=inertia,
+                                principal_moments=moments, principal_axes=quat, volume=float("nan"),
+                                density=float("nan"))
+    return out, notes
+
+
 def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | None = None,
                     merge_fixed: bool = True):
     """Load a URDF as an :class:`~n4d4d.asset.Asset` with parts, ground-truth joints, the
@@ -616,7 +711,7 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
         MissingFileError, InputError: as :func:`parse_urdf` and :func:`geometry_mesh`.
         FlatMeshError, EmptyMeshError: the links together are flat or degenerate.
     """
-    from n4d4d.asset import Asset, Joint, Mesh, Part
+    from n4d4d.asset import Asset, FileInertials, Joint, Mesh, Part
     from n4d4d.io.mesh_checks import check_geometry
 
     model = parse_urdf(path)
@@ -669,5 +764,8 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
     stem = name or (model.path.parent.name if model.path.stem == "mobility" else model.path.stem)
     stem = re.sub(r"[^A-Za-z0-9_]", "_", stem) or "asset"
     collision = {b: hs for b, hs in file_collision(model, group).items() if b in bodies}
+    declared, left_out = file_inertials(model, group, bodies)
+    inertials = FileInertials(declared, merged.bounds[0].copy(), np.ptp(merged.vertices, axis=0),
+                              tuple(left_out)) if declared or left_out else None
     return Asset(name=stem, visual=merged, source_mesh=merged, parts=tuple(parts),
-                 joints=tuple(joints), collision=collision, notes=tuple(notes))
+                 joints=tuple(joints), collision=collision, notes=tuple(notes), inertials=inertials)
