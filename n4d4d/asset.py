@@ -423,12 +423,15 @@ class FileInertials:
         source_low: ``(3,) float64`` the source mesh's lower bounds corner in that frame (m).
         source_extents: ``(3,) float64`` the source mesh's extents (m).
         notes: which declared inertials were not used, and why.
+        masses: part name -> kg for parts the file gives a mass but no usable inertia (COM and
+            inertia then come from the geometry, scaled to this mass).
     """
 
     parts: Mapping[str, MassProperties] = field(default_factory=dict)
     source_low: np.ndarray = field(default_factory=lambda: np.zeros(3))
     source_extents: np.ndarray = field(default_factory=lambda: np.zeros(3))
     notes: tuple[str, ...] = ()
+    masses: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
