@@ -297,8 +297,10 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
     Were the source mesh rescaled or turned since load (its extents differ), the file's values
     would no longer describe the geometry (constant density would scale mass by s^3 and
     inertia by s^5): the stage then computes every part's mass and notes why. A part the file
-    gives none for (no or an unusable ``<inertial>``, noted at load) is computed as below; the
-    record says per part ``mass_source``: ``"file"`` or ``"computed"``.
+    gives none for (no ``<inertial>``, or no positive mass: noted at load) is computed as below;
+    one with a positive mass but an unusable tensor (zeros, say) gets the file's mass with the
+    geometry's COM and inertia scaled to it. The record says per part ``mass_source``:
+    ``"file"``, ``"file_mass"`` or ``"computed"``.
 
     A part whose mesh encloses no volume (an open part surface) gets the mass properties of
     the union of its collision hulls, when it has them, and the stage record says so.
@@ -356,18 +358,28 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
         rho = density if density is not None else asset.material.density
     props = props_at(rho)
     declared, inertial_notes = _declared_mass(asset, mass, file_inertials)
+    source_of = {}
     for n, fp in declared.items():
-        if n in props:
+        if n not in props:
+            continue
+        if isinstance(fp, float):  # the file's mass alone: the geometry's COM and inertia, scaled to it
+            k = fp / props[n].mass
+            props[n] = dataclasses.replace(props[n], mass=fp, inertia=props[n].inertia * k,
+                                           principal_moments=props[n].principal_moments * k,
+                                           density=props[n].density * k)
+            source_of[n] = "file_mass"
+        else:
             props[n] = dataclasses.replace(fp, volume=props[n].volume, density=fp.mass / props[n].volume)
+            source_of[n] = "file"
     drives = drives_of(asset.replace(mass=props))
     figures = {
         "density_kg_m3": rho, "total_mass_kg": sum(p.mass for p in props.values()),
         "parts": {n: {"mass_kg": p.mass, "volume_m3": p.volume, "center_of_mass_m": p.center_of_mass.tolist(),
                       "principal_moments_kg_m2": p.principal_moments.tolist(), "volume_source": source[n],
-                      "mass_model": models[n], "mass_source": "file" if n in declared else "computed"}
+                      "mass_model": models[n], "mass_source": source_of.get(n, "computed")}
                   for n, p in props.items()},
         "mass_models": {k: sum(m["model"] == k for m in models.values()) for k in ("solid", "shell")},
-        "mass_sources": {"file": sum(n in declared for n in props), "computed": sum(n not in declared for n in props)},
+        "mass_sources": {k: sum(source_of.get(n, "computed") == k for n in props) for k in ("file", "file_mass", "computed")},
         "inertials_notes": inertial_notes,
         "drives": _drive_figures(drives),
     }
@@ -376,7 +388,7 @@ def mass_stage(asset: Asset, *, density: float | None = None, mass: float | None
 
 def _declared_mass(asset: Asset, mass: float | None, use: bool | None) -> tuple[dict, list[str]]:
     """The input's declared mass properties (``asset.inertials``) moved into the asset frame,
-    part name -> MassProperties, and notes on why some or all are not used (the rule:
+    part name -> MassProperties (or kg alone, for a part whose file inertia is unusable), and notes on why some or all are not used (the rule:
     :func:`mass_stage`)."""
     import numpy as np
 
@@ -399,8 +411,9 @@ def _declared_mass(asset: Asset, mass: float | None, use: bool | None) -> tuple[
                             f"file frame {np.round(fi.source_extents, 6).tolist()} m): the file's inertials no longer "
                             "describe the geometry, all masses computed"]
     shift = src.bounds[0] - np.asarray(fi.source_low)
-    return {n: dataclasses.replace(p, center_of_mass=np.asarray(p.center_of_mass) + shift)
-            for n, p in fi.parts.items()}, notes
+    out = {n: float(m) for n, m in fi.masses.items()}
+    out.update({n: dataclasses.replace(p, center_of_mass=np.asarray(p.center_of_mass) + shift) for n, p in fi.parts.items()})
+    return out, notes
 
 
 def _drive_figures(drives) -> dict:

@@ -2,8 +2,8 @@
 
 Truth: the file's values moved by the URDF frame transform (closed form), and MuJoCo, which
 reads the same URDF on its own, as a second library (world COM ``xipos``, principal moments
-``body_inertia`` in the frame ``ximat``). A link whose inertial breaks the triangle inequality
-is computed from its geometry, with a note.
+``body_inertia`` in the frame ``ximat``). A link whose inertia breaks the triangle inequality
+keeps the file's mass with the geometry's inertia; one of mass 0 is computed; both noted.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 # base: a box; arm: a box hanging from a revolute joint, its inertial frame turned by rpy;
-# bad: a box whose inertial breaks the triangle inequality (izz > ixx + iyy).
+# bad: a box whose inertial breaks the triangle inequality (izz > ixx + iyy); massless: a box
+# declaring mass 0.
 URDF = """<robot name="two">
   <link name="base">
     <inertial><origin xyz="0.01 -0.02 0.03"/><mass value="2.5"/>
@@ -38,7 +39,13 @@ BAD = """<link name="bad">
     <collision><geometry><box size="0.1 0.1 0.1"/></geometry></collision>
   </link>
   <joint name="tail" type="revolute"><parent link="base"/><child link="bad"/>
-    <origin xyz="-0.2 0 0"/><axis xyz="0 0 1"/><limit lower="-1" upper="1" effort="10" velocity="2"/></joint>"""
+    <origin xyz="-0.2 0 0"/><axis xyz="0 0 1"/><limit lower="-1" upper="1" effort="10" velocity="2"/></joint>
+  <link name="massless">
+    <inertial><mass value="0"/><inertia ixx="0" ixy="0" ixz="0" iyy="0" iyz="0" izz="0"/></inertial>
+    <visual><geometry><box size="0.1 0.1 0.1"/></geometry></visual>
+  </link>
+  <joint name="nose" type="revolute"><parent link="base"/><child link="massless"/>
+    <origin xyz="0.3 0 0"/><axis xyz="0 0 1"/><limit lower="-1" upper="1" effort="10" velocity="2"/></joint>"""
 
 
 def _build(tmp_path, bad: bool, **opts):
@@ -93,15 +100,21 @@ def test_file_inertials_match_mujoco(tmp_path):
 def test_invalid_inertial_falls_back_and_overrides(tmp_path):
     path, loaded, asset = _build(tmp_path, bad=True)
     fig = asset.stages[-1].figures
-    assert fig["parts"]["bad"]["mass_source"] == "computed"
-    assert any("bad" in n and "triangle inequality" in n for n in fig["inertials_notes"])
-    # computed: the 0.1 m cube at the default density, 500 kg/m^3 -> 0.5 kg (closed form)
-    assert asset.mass["bad"].mass == pytest.approx(500 * 0.1**3, rel=1e-9)
+    assert {n: f["mass_source"] for n, f in fig["parts"].items()} == {
+        "base": "file", "arm": "file", "bad": "file_mass", "massless": "computed"}
+    assert any("'bad'" in n and "triangle inequality" in n for n in fig["inertials_notes"])
+    assert any("'massless'" in n and "not positive" in n for n in fig["inertials_notes"])
+    # bad: the file's 0.3 kg on the 0.1 m cube: I = m a^2 / 6 about its centre (closed form)
+    bad = asset.mass["bad"]
+    assert bad.mass == pytest.approx(0.3, rel=1e-12)
+    assert np.allclose(bad.inertia, 0.3 * 0.1**2 / 6 * np.eye(3), rtol=0, atol=1e-12)
+    # massless: computed, the 0.1 m cube at the default density 500 kg/m^3 -> 0.5 kg
+    assert asset.mass["massless"].mass == pytest.approx(500 * 0.1**3, rel=1e-9)
     assert asset.mass["base"].mass == 2.5
     # --density and --mass override the file: every part computed, the total as asked
     _, _, dense = _build(tmp_path, bad=True, density=1000.0)
     assert dense.mass["base"].mass == pytest.approx(1000 * 0.3 * 0.2 * 0.1, rel=1e-9)
-    assert dense.stages[-1].figures["mass_sources"] == {"file": 0, "computed": 3}
+    assert dense.stages[-1].figures["mass_sources"] == {"file": 0, "file_mass": 0, "computed": 4}
     _, _, heavy = _build(tmp_path, bad=True, mass=9.0)
     assert sum(p.mass for p in heavy.mass.values()) == pytest.approx(9.0, rel=1e-12)
 
@@ -117,6 +130,7 @@ def test_inertials_round_trip(tmp_path):
     back = read_record(tmp_path)
     fi, fb = loaded.inertials, back.inertials
     assert fb.notes == fi.notes and set(fb.parts) == set(fi.parts) == {"base", "arm"}
+    assert dict(fb.masses) == dict(fi.masses) == {"bad": 0.3}
     assert np.array_equal(fb.source_low, fi.source_low) and np.array_equal(fb.source_extents, fi.source_extents)
     for n in fi.parts:
         assert np.array_equal(fb.parts[n].inertia, fi.parts[n].inertia)

@@ -24,7 +24,7 @@ UVs) and whose ``collision`` holds the links' own ``<collision>`` geometry in th
 read), for the collision stage to check and use, and whose ``inertials`` hold each body's
 ``<inertial>`` mass, COM and inertia in the world frame at rest (:func:`file_inertials`; an
 unusable one, e.g. a tensor breaking the triangle inequality, is noted and left to the mass
-stage to compute), which the mass stage uses as the parts' mass properties.
+stage to compute; a positive mass with an unusable tensor gives the mass alone), which the mass stage uses as the parts' mass properties.
 
 What it does not: evaluate joint values other than 0, transmissions, Gazebo tags, or make part meshes watertight (the rigging stage does that).
 Links without any geometry cannot be parts: they are merged into their parent body (a movable
@@ -624,18 +624,22 @@ def file_collision(model: UrdfModel, group: dict[str, str]) -> dict[str, tuple]:
     return {b: tuple(ms) for b, ms in out.items()}
 
 
-def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dict, list[str]]:
+def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dict, dict, list[str]]:
     """Each body's mass properties from its links' ``<inertial>`` s, in the world frame at
-    rest: body name -> :class:`~n4d4d.asset.MassProperties` (mass kg; COM m; inertia about the
-    COM, world axes, kg m^2; ``volume`` / ``density`` NaN), and notes on the bodies left out.
+    rest: ``(full, masses, notes)``: body name -> :class:`~n4d4d.asset.MassProperties` (mass
+    kg; COM m; inertia about the COM, world axes, kg m^2; ``volume`` / ``density`` NaN); body
+    name -> kg for bodies whose links declare positive masses but an inertia
+    :func:`inertial_problem` refuses (all zeros, as in pybullet_data's laikago): the mass is
+    the file's, COM and inertia are left to the geometry (PyBullet's default too: without
+    ``URDF_USE_INERTIA_FROM_FILE`` it takes the file's mass and the collision shapes'
+    inertia); and notes on the bodies not fully given.
 
     A link's inertial frame is ``T_world(link) @ origin``: its origin is the link's COM and its
     rotation ``R`` turns the declared tensor ``I`` into the world's, ``R I R^T``; the links of a
     body (merged by fixed joints, or without geometry) are summed by the parallel-axis theorem,
-    ``I = sum_i R_i I_i R_i^T + m_i (|d_i|^2 E - d_i d_i^T)``, ``d_i = c_i - c``. A body is
-    given when every link in it that has geometry or a positive declared mass declares an
-    inertial that :func:`inertial_problem` accepts; otherwise it is left out (its mass is
-    computed from its geometry) with a note naming the link and why.
+    ``I = sum_i R_i I_i R_i^T + m_i (|d_i|^2 E - d_i d_i^T)``, ``d_i = c_i - c``. Every link in a
+    body that has geometry or a positive declared mass must declare an inertial with a positive
+    mass; otherwise the body is left out (its mass computed from its geometry), with a note.
     """
     from n4d4d.asset import MassProperties
     from n4d4d.physics_validation.mass import principal_frame
@@ -646,9 +650,9 @@ def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dic
     for link, b in group.items():
         if b in bodies:
             members.setdefault(b, []).append(link)
-    out, notes = {}, []
+    out, masses, notes = {}, {}, []
     for b, links in members.items():
-        terms, why = [], None
+        terms, why, bad_inertia = [], None, None
         for link in links:
             el = model.inertials.get(link)
             if el is None:
@@ -658,9 +662,11 @@ def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dic
             if el.mass == 0 and link not in geo:
                 continue
             problem = inertial_problem(el.mass, el.inertia)
-            if problem is not None:
+            if not el.mass > 0:
                 why = f"link '{link}' <inertial> (line {el.line}): {problem}"
                 continue
+            if problem is not None:
+                bad_inertia = f"link '{link}' <inertial> (line {el.line}): {problem}"
             T = Tw[link] @ el.transform
             R = T[:3, :3]
             terms.append((el.mass, T[:3, 3], R @ el.inertia @ R.T))
@@ -668,6 +674,10 @@ def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dic
             notes.append(f"body '{b}': mass computed from its geometry ({why or 'no link declares a mass'})")
             continue
         m = sum(t[0] for t in terms)
+        if bad_inertia is not None:
+            masses[b] = float(m)
+            notes.append(f"body '{b}': the file's mass {m:.6g} kg, COM and inertia from its geometry ({bad_inertia})")
+            continue
         c = sum(t[0] * t[1] for t in terms) / m
         inertia = np.zeros((3, 3))
         for mi, ci, Ii in terms:
@@ -678,7 +688,7 @@ def file_inertials(model: UrdfModel, group: dict[str, str], bodies) -> tuple[dic
         out[b] = MassProperties(mass=float(m), center_of_mass=np.asarray(c, np.float64), inertia=inertia,
                                 principal_moments=moments, principal_axes=quat, volume=float("nan"),
                                 density=float("nan"))
-    return out, notes
+    return out, masses, notes
 
 
 def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | None = None,
@@ -764,8 +774,8 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
     stem = name or (model.path.parent.name if model.path.stem == "mobility" else model.path.stem)
     stem = re.sub(r"[^A-Za-z0-9_]", "_", stem) or "asset"
     collision = {b: hs for b, hs in file_collision(model, group).items() if b in bodies}
-    declared, left_out = file_inertials(model, group, bodies)
+    declared, masses, left_out = file_inertials(model, group, bodies)
     inertials = FileInertials(declared, merged.bounds[0].copy(), np.ptp(merged.vertices, axis=0),
-                              tuple(left_out)) if declared or left_out else None
+                              tuple(left_out), masses) if declared or masses or left_out else None
     return Asset(name=stem, visual=merged, source_mesh=merged, parts=tuple(parts),
                  joints=tuple(joints), collision=collision, notes=tuple(notes), inertials=inertials)
