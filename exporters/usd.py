@@ -183,7 +183,8 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
 def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False):
     """Define a ``UsdGeom.Mesh`` at ``path`` from ``mesh`` moved into a part frame at ``origin``.
 
-    Writes points ``(V, 3)`` (m, float32), faceVertexCounts / faceVertexIndices, extent,
+    Writes points ``(V, 3)`` (m, float32), faceVertexCounts / faceVertexIndices (a mesh's quads,
+    :attr:`Mesh.quad_count`, as 4-sided faces, then its triangles), extent,
     subdivisionScheme "none", normals (SimReady VG.027: a polygonal mesh authors them; the mesh's
     vertex normals, else area-weighted ones; a guide (hull) mesh gets flat faceVarying normals),
     ``primvars:st`` (texCoord2f, vertex, v flipped to
@@ -195,8 +196,11 @@ def define_mesh(stage, path, mesh: Mesh, origin: np.ndarray, guide: bool = False
     gm = UsdGeom.Mesh.Define(stage, path)
     pts = np.asarray(mesh.vertices - origin, np.float32)
     gm.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(pts))
-    gm.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(mesh.faces), 3, np.int32)))
-    gm.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(mesh.faces.astype(np.int32).ravel()))
+    q = mesh.quad_count  # quads (--topology quad) first, as quads, then the triangles
+    counts = np.concatenate([np.full(q, 4, np.int32), np.full(len(mesh.faces) - 2 * q, 3, np.int32)])
+    indices = np.concatenate([mesh.quads.ravel(), mesh.faces[2 * q:].ravel()]).astype(np.int32)
+    gm.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(counts))
+    gm.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(indices))
     gm.CreateExtentAttr([Gf.Vec3f(*pts.min(axis=0).tolist()), Gf.Vec3f(*pts.max(axis=0).tolist())])
     gm.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
     gm.CreateOrientationAttr(UsdGeom.Tokens.rightHanded)
