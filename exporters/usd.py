@@ -247,8 +247,11 @@ def face_normals(mesh: Mesh) -> np.ndarray:
 
 
 def _visual_material(stage, looks, part: str, mesh: Mesh, out_dir: Path):
-    """A UsdPreviewSurface material for a textured or base-coloured mesh, or None."""
-    if mesh.base_color is None and (mesh.texture_png is None or mesh.uvs is None):
+    """A UsdPreviewSurface material for a textured, base-coloured or vertex-coloured mesh, or
+    None. Vertex colours reach the surface through a ``UsdPrimvarReader_float3`` of
+    ``displayColor`` (fallback: the base colour), as a bound material hides the primvar from
+    renderers otherwise."""
+    if mesh.base_color is None and mesh.vertex_colors is None and (mesh.texture_png is None or mesh.uvs is None):
         return None
     from pxr import Gf, Sdf, UsdShade
 
@@ -276,6 +279,13 @@ def _visual_material(stage, looks, part: str, mesh: Mesh, out_dir: Path):
             reader.ConnectableAPI(), "result")
         rgb = tex.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
         surf.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(rgb)
+    elif mesh.vertex_colors is not None:
+        reader = UsdShade.Shader.Define(stage, mat.GetPath().AppendChild("displayColorReader"))
+        reader.CreateIdAttr("UsdPrimvarReader_float3")
+        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("displayColor")
+        reader.CreateInput("fallback", Sdf.ValueTypeNames.Float3).Set(Gf.Vec3f(*map(float, color[:3])))
+        surf.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+            reader.CreateOutput("result", Sdf.ValueTypeNames.Float3))
     else:
         surf.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).Set(Gf.Vec3f(*map(float, color[:3])))
     surf.CreateInput("opacity", Sdf.ValueTypeNames.Float).Set(float(color[3]))
