@@ -201,3 +201,11 @@ def test_two_primitive_gltf_keeps_each_primitives_colour(tmp_path):
     mesh_prim = next(p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and p.GetName() == "visual")
     display = np.asarray(UsdGeom.PrimvarsAPI(mesh_prim).GetPrimvar("displayColor").Get())
     assert np.abs(display - RED[:3]).max(axis=1).min() < 1 / 255 and np.abs(display - BLUE[:3]).max(axis=1).min() < 1 / 255
+    # the bound material shows them: its diffuse colour reads the displayColor primvar
+    from pxr import UsdShade
+
+    material = UsdShade.MaterialBindingAPI(mesh_prim).ComputeBoundMaterial()[0]
+    surface = UsdShade.Shader(stage.GetPrimAtPath(material.GetPath().AppendChild("PreviewSurface")))
+    source = surface.GetInput("diffuseColor").GetConnectedSources()[0][0].source
+    reader = UsdShade.Shader(source.GetPrim())
+    assert reader.GetIdAttr().Get() == "UsdPrimvarReader_float3" and reader.GetInput("varname").Get() == "displayColor"
