@@ -83,7 +83,7 @@ def _rigging(asset: Asset, opts: BuildOptions) -> Asset:
     from n4d4d.volume.ground import reground
 
     rigged = rigging.rig_stage(asset, mode=opts.rig, joints=opts.joints, seed=opts.seed,
-                               time_budget_s=opts.rigging_time_budget)
+                               time_budget_s=opts.rigging_time_budget, sheet_thickness=opts.solidify)
     return reground(disjoint_parts(rigged, opts.part_clearance))
 
 

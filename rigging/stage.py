@@ -82,15 +82,16 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
     return [Part(safe_name(n), submesh(visual, f), face_indices=f) for n, f in groups], kind
 
 
-def _close_parts(parts: list[Part]) -> tuple[list[Part], int]:
-    """Every part closed; a rebuilt part keeps its look: base colour, and texture or vertex
+def _close_parts(parts: list[Part], sheet_thickness: float | None = None) -> tuple[list[Part], int]:
+    """Every part closed (a sheet-like part a shell of ``sheet_thickness`` m, default the
+    closer's own wall); a rebuilt part keeps its look: base colour, and texture or vertex
     colours baked by closest point (:func:`n4d4d.volume.texture.transfer_appearance`)."""
     from n4d4d.rigging.parts import close_mesh
     from n4d4d.volume.texture import transfer_appearance
 
     out, rebuilt = [], 0
     for p in parts:
-        mesh, changed = close_mesh(p.mesh)
+        mesh, changed = close_mesh(p.mesh, thickness=sheet_thickness)
         rebuilt += changed
         if changed:
             mesh = transfer_appearance(mesh, p.mesh)[0]
@@ -154,7 +155,7 @@ MIN_CONFIDENCE = {"declared": 0.33, "components": 0.952}
 
 
 def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", time_budget_s: float = 120.0,
-              seed: int = 0) -> Asset:
+              seed: int = 0, sheet_thickness: float | None = None) -> Asset:
     """Fill ``parts``, ``joints``, ``skeleton`` and ``skin_weights`` of ``asset``.
 
     Args:
@@ -164,6 +165,8 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", ti
         joints: ``"from-file"`` keeps joints the input gives; ``"infer"`` always infers.
         time_budget_s: wall-clock budget of joint inference (s); see module docstring.
         seed: seed of every surface / volume sampler.
+        sheet_thickness: wall (m) of a part that encloses nothing (a sheet), ``--solidify``;
+            None: the part closer's default wall (:func:`n4d4d.volume.solids.close_solid`).
 
     Returns:
         A new Asset with a ``StageRecord("rigging", ...)`` appended (figures: mode used, part
@@ -189,17 +192,19 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", ti
         if rigged is not None:
             return rigged
         if mode == "from-file":
-            return articulate(asset, joints="from-file", time_budget_s=time_budget_s, seed=seed, components=False)
+            return articulate(asset, joints="from-file", time_budget_s=time_budget_s, seed=seed, components=False,
+                              sheet_thickness=sheet_thickness)
     if mode == "skeletal":
         return skeletal(asset, t0, mode, notes)
     out = articulate(asset, joints=joints, time_budget_s=time_budget_s, seed=seed,
-                     components=(mode == "articulated"), fallback_rigid=(mode == "auto"))
+                     components=(mode == "articulated"), fallback_rigid=(mode == "auto"),
+                     sheet_thickness=sheet_thickness)
     return out.replace(notes=out.notes + tuple(notes)) if notes else out
 
 
 def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 120.0, seed: int = 0,
                min_confidence: float | None = None, components: bool = True,
-               fallback_rigid: bool = False) -> Asset:
+               fallback_rigid: bool = False, sheet_thickness: float | None = None) -> Asset:
     """The articulated path of :func:`rig_stage` (``mode="articulated"``; ``"auto"`` with
     ``components=False, fallback_rigid=True``), with the confidence threshold exposed:
     inferred joints below ``min_confidence`` (default :data:`MIN_CONFIDENCE` of where the
@@ -223,7 +228,7 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         return _rigid(asset, t0, "rigid", notes)
 
     source_parts = parts  # joints are inferred on the parts as given, collisions on the closed
-    parts, rebuilt = _close_parts(parts)  # meshes (an open soup blocks nothing); later stages get those
+    parts, rebuilt = _close_parts(parts, sheet_thickness)  # meshes (an open soup blocks nothing); later stages get those
     if rebuilt:
         notes.append(f"{rebuilt} part mesh(es) were not watertight: closed by n4d4d.volume (winding-number "
                      "solid, or a shell about an open part)")
