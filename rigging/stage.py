@@ -264,7 +264,9 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         out_joints = tuple(out)
         source = "inferred"
     if not any(j.type != "fixed" for j in out_joints):
-        if fallback_rigid or not out_joints:
+        # a file's own links are kept even when all its joints are fixed (--merge-fixed merges
+        # them at load); parts found here with no movable joint between them are one body
+        if (fallback_rigid and source == "inferred") or not out_joints:
             notes.append("no movable part found: single rigid part")
             return _rigid(asset, t0, "rigid", notes, {"candidate_parts": len(parts)})
     types = {t: sum(j.type == t for j in out_joints) for t in ("fixed", "revolute", "continuous", "prismatic")}
