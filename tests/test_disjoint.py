@@ -105,6 +105,21 @@ def test_a_non_convex_cutter_is_dilated_exactly_not_as_its_hull():
     assert part_overlaps(parts, search=C * 0.999) == []
 
 
+def test_a_cutter_with_too_many_near_faces_uses_its_hull_when_that_takes_little_more(monkeypatch):
+    import n4d4d.volume.disjoint as dj
+
+    big = box([0, 0, 0], [0.3, 0.3, 0.3])
+    leg, arm = box([0.1, 0.1, 0.29], [0.2, 0.2, 0.39]), box([0.1, 0.1, 0.35], [0.25, 0.2, 0.39])
+    ell = Mesh.from_trimesh(trimesh.boolean.union([leg.to_trimesh(), arm.to_trimesh()], engine="manifold"))
+    monkeypatch.setattr(dj, "EXACT_TRIANGLES", 0)  # every face counts as too many
+    parts, _, _ = make_disjoint([Part("big", big), Part("ell", ell)], [], C)
+    r = C * (1 + 2 * SIMPLIFY_FRACTION)
+    exact = 0.3 ** 3 - (0.1 + 2 * r) ** 2 * (0.01 + r)
+    # the hull's wedge under the arm (~4e-6 m^3, 0.02 % of the block) is taken too, no more
+    assert exact - 2e-5 < volume(parts[0].mesh) < exact - 1e-7
+    assert part_overlaps(parts, search=C * 0.999) == []
+
+
 def test_slivers_are_dropped_and_a_part_that_would_vanish_is_kept():
     # b splits a in two: a 0.25 mm rim (0.25 % of a's volume, under SLIVER_FRACTION) and the rest
     a = box([0, 0, 0], [0.1, 0.1, 0.1])

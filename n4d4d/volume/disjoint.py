@@ -70,6 +70,9 @@ EXACT_TRIANGLES = 2000
 #: A part with at least this fraction of its convex hull's volume is dilated as its hull (one
 #: convex hull of 8 V points instead of one per triangle): a button, a knob, a door panel.
 CONVEX_FRACTION = 0.95
+#: A part with too many near faces to dilate one by one is dilated as its hull when the hull
+#: takes at most this fraction of the cut part's volume more than the part itself.
+HULL_OVERCUT_FRACTION = 0.01
 PIVOT_NEAR_FRACTION = 0.01
 
 
@@ -122,19 +125,27 @@ def dilate_near(b, a, r: float):
     dilated as its hull: the hull of the hull's vertices moved to the cube's corners, exact for
     the hull, which covers ``b`` and at most 5 % more.
 
-    Over :data:`EXACT_TRIANGLES` near triangles, ``b`` is first simplified with tolerance
+    Over :data:`EXACT_TRIANGLES` near triangles, ``b``'s hull is used all the same when it
+    takes at most :data:`HULL_OVERCUT_FRACTION` of ``a``'s volume more than ``b`` itself (a
+    hollow button closed as a thin shell, 20,000 faces: its pocket is the button's outline);
+    otherwise ``b`` is first simplified with tolerance
     ``tau`` (``Manifold.simplify``; 0.5, 2, 8, 32 clearances in turn, until few enough) and
     dilated by ``r + tau``, which still contains the exact dilation: a wider gap there, at a
     bounded cost. Returns ``(manifold, tau)``."""
     import manifold3d as mf
 
     hull = b.hull()
+    vh, _ = _arrays(hull)
+    corners = np.array([[x, y, z] for x in (-r, r) for y in (-r, r) for z in (-r, r)])
+    hull_dilated = mf.Manifold.hull_points((vh[:, None, :] + corners[None]).reshape(-1, 3))
     if b.volume() >= CONVEX_FRACTION * hull.volume():  # a knob, a button, a door panel
-        vh, _ = _arrays(hull)
-        corners = np.array([[x, y, z] for x in (-r, r) for y in (-r, r) for z in (-r, r)])
-        return mf.Manifold.hull_points((vh[:, None, :] + corners[None]).reshape(-1, 3)), 0.0
+        return hull_dilated, 0.0
     tau, src = 0.0, b
     tri, _ = _near_triangles(src, a, r)
+    if len(tri) > EXACT_TRIANGLES:  # many near faces: the hull, if it takes little more of a
+        extra = (a ^ hull).volume() - (a ^ b).volume()
+        if extra <= HULL_OVERCUT_FRACTION * a.volume():
+            return hull_dilated, 0.0
     for factor in (0.5, 2.0, 8.0, 32.0):
         if len(tri) <= EXACT_TRIANGLES:
             break
