@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_LONGEST_SIDE = 0.25
 
 #: Motion families the animate stage knows (``--motion``), see :mod:`n4d4d.deformation`.
-MOTION_FAMILIES = ("articulate", "drop", "gait", "idle", "soft")
+MOTION_FAMILIES = ("articulate", "drop", "gait", "idle", "soft", "imported")
 
 
 class BuildOptions(BaseModel):
@@ -88,7 +88,7 @@ class BuildOptions(BaseModel):
     seed: int = Field(0, ge=0, description="seed of every random choice; written into the outputs")
     formats: tuple[str, ...] = Field(("usda",), description="files to write: usda usdc urdf mjcf glb 3mf")
     motion: str = Field("auto", description="motion clips to make: auto, none, or a comma list of "
-                        "articulate drop gait idle soft")
+                        "articulate drop gait idle soft imported (the input's own glTF animations)")
     fps: float = Field(30.0, gt=0, le=240, description="frames per second of motion clips")
     seconds: float = Field(4.0, gt=0, le=60, description="length of each motion clip (s)")
     skinning: Literal["lbs", "dqs"] = Field("lbs", description="skinning of skeletal clips: linear blend or dual quaternion")

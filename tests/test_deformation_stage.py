@@ -34,11 +34,12 @@ def test_auto_makes_articulate_and_drop_for_a_hinged_lid(lid):
 
 
 def test_explicit_families_skip_with_reasons_and_none_makes_nothing(lid):
-    out = animate_stage(lid, BuildOptions(motion="articulate,gait,soft", seconds=1))
+    out = animate_stage(lid, BuildOptions(motion="articulate,gait,soft,imported", seconds=1))
     rec = out.stages[-1].figures
     assert [c.name for c in out.motion_clips] == ["articulate"]
     assert rec["skipped"]["gait"].startswith("no legs")
     assert "not marked deformable" in rec["skipped"]["soft"]  # soft needs --deformable
+    assert rec["skipped"]["imported"]  # a procedural shape has no file animation to import
     none = animate_stage(lid, BuildOptions(motion="none"))
     assert none.motion_clips == () and none.stages[-1].figures["clips"] == []
     assert summary_line(none) == "no motion clips"

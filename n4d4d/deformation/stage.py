@@ -4,7 +4,8 @@
 no legs (a legged asset's joints move in its gait; driven through their full range with the body
 fixed they would only dig its feet into the ground); ``drop`` when the parts form one body tree;
 ``gait`` (walk) and ``idle`` when it has legs (:func:`.legs.find_legs`); ``idle`` for a skeleton
-without legs; the input's own animation when it is a glTF file that has one (:mod:`n4d4d.io.gltf_anim`).
+without legs; the input's own animation (``imported``) when it is a glTF file that has one
+(:mod:`n4d4d.io.gltf_anim`).
 ``soft`` (:mod:`.soft`: a tetrahedral elastic body in Newton, dropped and pushed) when the asset
 is marked ``--deformable``, with its Young's modulus and Poisson ratio. An explicit list makes exactly
 those families; one that does not fit the asset is skipped with the reason in the record. Every
@@ -189,6 +190,8 @@ def animate_stage(asset: Asset, opts) -> Asset:
             wanted.append("soft")
     else:
         wanted, skipped = [m for m in motion.split(",") if m], {}
+    want_imported = motion == "auto" or "imported" in wanted
+    wanted = [m for m in wanted if m != "imported"]
     clips, timing = [], {}
     for fam in wanted:
         t1 = time.perf_counter()
@@ -197,9 +200,11 @@ def animate_stage(asset: Asset, opts) -> Asset:
             timing[clips[-1].name] = time.perf_counter() - t1
         except NotApplicable as exc:
             skipped[fam] = str(exc)
-    if motion == "auto":
+    if want_imported:
         t1 = time.perf_counter()
         imported, why_not = _imported(asset, opts)
+        if not imported and not why_not and motion != "auto":  # asked for by name
+            why_not = "the input is not a glTF file with a skin and an animation"
         if why_not:
             skipped["imported"] = why_not
         clips += imported
