@@ -43,7 +43,18 @@ def build(source: Any = None, **options: Any) -> Asset:
     return _build(source, **options)
 
 
+def generate(category: str | None = None, seed: int = 0, n: int = 1, **options: Any) -> list:
+    """``n`` new shapes from the SSA flow generator (seeds ``seed .. seed + n - 1``), each a
+    :class:`n4d4d.generator.generate.GeneratedShape` whose ``mesh`` is a closed :class:`Mesh`
+    (m, Z up); ``coarse=MESH`` / ``like=MESH, strength=S`` as in ``n4d4d generate``. Pass the
+    result's meshes, or ``n4d4d.sources.Generated(category, seed)``, to :func:`build`. Raises
+    :class:`~n4d4d.errors.InputError` for an unknown category (listing the known ones)."""
+    from n4d4d.generator.generate import generate as _generate
+
+    return _generate(category, seed, n, **options)
+
+
 __all__ = [
     "Asset", "CheckResult", "Drive", "Joint", "Material", "MassProperties", "Mesh", "MotionClip", "Part",
-    "Provenance", "Skeleton", "StageRecord", "N4d4dError", "build", "__version__",
+    "Provenance", "Skeleton", "StageRecord", "N4d4dError", "build", "generate", "__version__",
 ]

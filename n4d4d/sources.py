@@ -9,8 +9,8 @@ A :class:`Source` says where an asset's geometry comes from and what the asset i
 - :class:`Sample`: a named pybullet_data sample (``duck``, ``random_urdfs/042``) at the size
   its URDF gives.
 - :class:`Generated`: a shape sampled by the SSA generator (category, seed, a coarse blockout
-  or a shape to vary); it raises :class:`~n4d4d.errors.GeneratorUnavailableError` until the
-  generator's sampling model lands.
+  or a shape to vary), made by :func:`generated_mesh` with the shipped flow models
+  (:mod:`n4d4d.generator.generate`) when the load stage runs.
 
 :func:`as_source` turns what a user passes (a path string, a ``Path``, a Source, or
 ``sample=NAME``) into one of these. Loading itself is :mod:`n4d4d.io` (this module reads no
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-from n4d4d.errors import GeneratorUnavailableError, InputError
+from n4d4d.errors import InputError
 
 
 def safe_asset_name(text: str) -> str:
@@ -190,9 +190,31 @@ def as_source(source: SourceLike | None = None, *, sample: str | None = None) ->
     raise InputError(f"cannot build from a {type(source).__name__}: give a path or an n4d4d.sources.Source")
 
 
-def check_generated(source: Generated) -> None:
-    """Raise :class:`~n4d4d.errors.GeneratorUnavailableError`: the generator's sampling model
-    (issue 15, the sparse flow transformer) has not landed, so nothing can be sampled yet."""
-    raise GeneratorUnavailableError(
-        "the SSA generator cannot sample shapes yet (its flow model is not shipped): build from a "
-        "mesh file, a URDF or a --sample instead", source.label)
+def generated_mesh(source: Generated):
+    """``(mesh, sha256 hex, figures)`` of a :class:`Generated` source: the shape the shipped SSA
+    generator samples for it (:func:`n4d4d.generator.generate.generate`, CPU, bit for bit the
+    same for the same source), a closed :class:`~n4d4d.asset.Mesh` in metres at the category's
+    size (or the blockout's / varied shape's size), Z up, resting on ``z = 0``.
+
+    The digest is of the mesh's vertex and face bytes (the provenance's ``source_sha256``);
+    ``figures`` has the resolved category, the number of latent cells and the sampling seconds.
+
+    Raises:
+        InputError: unknown category (the message lists the known ones), a blockout or shape to
+            vary that cannot be read; CheckpointError: no shipped generator checkpoint.
+    """
+    import hashlib
+
+    import numpy as np
+
+    from n4d4d.generator.generate import generate
+    from n4d4d.io.scale import ground_offset
+
+    sample = generate(source.category, int(source.seed), 1, coarse=source.coarse, like=source.like,
+                      strength=float(source.strength))[0]
+    mesh = sample.mesh.replace(vertices=sample.mesh.vertices + ground_offset(sample.mesh.vertices))
+    digest = hashlib.sha256(np.ascontiguousarray(mesh.vertices, np.float64).tobytes()
+                            + np.ascontiguousarray(mesh.faces, np.int64).tobytes()).hexdigest()
+    figures = {"category": sample.category, "seed": sample.seed, "latent_cells": int(len(sample.cells)),
+               "sampling_s": {k: round(v, 3) for k, v in sample.seconds.items()}}
+    return mesh, digest, figures

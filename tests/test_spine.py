@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import n4d4d
 from n4d4d.cli import app
-from n4d4d.errors import GeneratorUnavailableError, InputError
+from n4d4d.errors import InputError
 from n4d4d.options import BuildOptions
 from n4d4d.pipeline import STAGE_NAMES, STAGES
 from n4d4d.sources import Generated, MeshFile, Sample, UrdfFile, as_source
@@ -132,8 +132,9 @@ def test_sources_name_once():
 
 
 def test_generated_source_gives_a_clear_error():
-    with pytest.raises(GeneratorUnavailableError, match="generator cannot sample"):
-        n4d4d.build(Generated("mug", seed=3))
+    # an unknown category names the known ones (the generator's categories, issue 15)
+    with pytest.raises(InputError, match="unknown generator category.*known categories: .*mug"):
+        n4d4d.build(Generated("spaceship", seed=3))
     with pytest.raises(InputError, match="seed"):
         Generated("mug", seed=-1)
 

@@ -11,6 +11,8 @@ from n4d4d.cli.app import app
 from n4d4d.cli import build as _build  # noqa: F401,E402
 from n4d4d.cli import corpus as _corpus  # noqa: F401,E402
 from n4d4d.cli import eval_vae as _eval_vae  # noqa: F401,E402
+from n4d4d.cli import generate as _generate  # noqa: F401,E402
+from n4d4d.cli import eval_generator as _eval_generator  # noqa: F401,E402
 from n4d4d.cli import train as _train  # noqa: F401,E402
 from n4d4d.cli import eval_rigging as _eval_rigging  # noqa: F401,E402
 from n4d4d.cli import scenario as _scenario  # noqa: F401,E402

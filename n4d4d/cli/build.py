@@ -24,7 +24,7 @@ from n4d4d.cli.app import app
 from n4d4d.options import BuildOptions
 
 #: Options of ``n4d4d build`` that are not build options (where the outputs go, batch control).
-COMMAND_ONLY = ("inputs", "out", "sample", "keep_failed", "workers", "backend", "skip_existing")
+COMMAND_ONLY = ("inputs", "out", "sample", "generate", "count", "keep_failed", "workers", "backend", "skip_existing")
 
 
 def _flag(name: str) -> str:
@@ -60,15 +60,21 @@ def build_option_parameters() -> list[inspect.Parameter]:
 
 
 def _build(inputs: List[Path], out: Path, sample: List[str], keep_failed: bool, workers: int,
-           backend: str, skip_existing: bool, **build_options: Any) -> None:
+           backend: str, skip_existing: bool, generate: Optional[str] = None, count: int = 1,
+           **build_options: Any) -> None:
     """Build physics-validated, simulator-ready assets from mesh files, URDFs or samples."""
     from pydantic import ValidationError
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
     jobs = [("path", str(p)) for p in (inputs or [])] + [("sample", s) for s in sample]
+    if generate:  # shapes from the SSA generator, seeds --seed .. --seed + n - 1
+        from n4d4d.sources import Generated
+
+        seed0 = int(build_options.get("seed") or 0)
+        jobs += [Generated(generate, seed=seed0 + i) for i in range(count)]
     if not jobs:
-        console.print("error: give at least one INPUT file or --sample NAME", markup=False)
+        console.print("error: give at least one INPUT file, --sample NAME or --generate CATEGORY", markup=False)
         raise typer.Exit(2)
     if backend not in ("local", "ray"):
         console.print(f"error: unknown backend {backend!r} (local or ray)", markup=False)
@@ -157,6 +163,10 @@ def _command_parameters() -> list[inspect.Parameter]:
                                                            help="output folder; one sub-folder per asset")),
         P("sample", kw, annotation=List[str], default=typer.Option(
             [], "--sample", help="pybullet_data sample: duck, teddy, bunny, mug, random_urdfs/NNN")),
+        P("generate", kw, annotation=Optional[str], default=typer.Option(
+            None, "--generate", help="a category for the SSA generator (n4d4d generate --list): build -n samples")),
+        P("count", kw, annotation=int, default=typer.Option(
+            1, "-n", "--count", min=1, help="--generate: number of samples (seeds --seed, --seed + 1, ...)")),
         *build_option_parameters(),
         P("keep_failed", kw, annotation=bool, default=typer.Option(
             False, "--keep-failed", help="export assets that fail the physics checks, marked FAILED")),

@@ -39,7 +39,7 @@ import numpy as np
 from n4d4d.asset import Asset, Material, Provenance, StageRecord
 from n4d4d.errors import InputError
 from n4d4d.options import BuildOptions
-from n4d4d.sources import Generated, MeshFile, Sample, Source, UrdfFile, check_generated, safe_asset_name
+from n4d4d.sources import Generated, MeshFile, Sample, Source, UrdfFile, generated_mesh, safe_asset_name
 
 #: Formats whose up axis ``--up auto`` chooses (:func:`choose_up`); glTF is Y up by its spec.
 AUTO_UP_FORMATS = (".obj", ".stl", ".ply", ".off")
@@ -172,16 +172,14 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
 
     Raises:
         InputError and subclasses: what :func:`n4d4d.io.load.load_mesh` and
-            :func:`n4d4d.io.urdf.load_urdf_asset` raise, size options given for a URDF, and
-            :class:`~n4d4d.errors.GeneratorUnavailableError` for a :class:`Generated` source.
+            :func:`n4d4d.io.urdf.load_urdf_asset` raise, size options given for a URDF, and what
+            :func:`n4d4d.sources.generated_mesh` raises for a :class:`Generated` source.
         EmptyMeshError: a mesh with no extent (:func:`n4d4d.io.scale.scale_to_size`).
     """
     from n4d4d.io.load import sha256_file
     from n4d4d.io.scale import ground_offset, scale_to_size
 
     t0 = time.perf_counter()
-    if isinstance(source, Generated):
-        check_generated(source)
     parts, joints, collision = (), (), {}
     name = source.name
     up_figures, notes = None, ()
@@ -199,6 +197,11 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
         joints = tuple(dataclasses.replace(j, origin=np.asarray(j.origin) + offset) for j in urdf.joints)
         collision = {n: tuple(h.translated(offset) for h in hs) for n, hs in urdf.collision.items()}
         factor, how = 1.0, "URDF lengths are metres (kept as authored), set on the ground"
+    elif isinstance(source, Generated):
+        path = None
+        mesh, digest, gen_figures = generated_mesh(source)  # m, Z up, on the ground
+        notes = (f"generated: {source.label} (category {gen_figures['category']})",)
+        mesh, factor, how = scale_to_size(mesh, opts, (1.0, "the generator's metres"), None)
     elif isinstance(source, (MeshFile, Sample)):
         file_scale, up = None, opts.up
         if isinstance(source, Sample):
@@ -224,14 +227,16 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
     else:
         raise InputError(f"unknown source type {type(source).__name__}")
     provenance = Provenance(
-        source=source.label, source_sha256=sha256_file(path), seed=opts.seed,
+        source=source.label, source_sha256=sha256_file(path) if path is not None else digest, seed=opts.seed,
         options=opts.model_dump(mode="json"), versions=dependency_versions(),
     )
-    figures = {"file": str(path), "source": source.label, "vertices": len(mesh.vertices),
+    figures = {"file": str(path) if path is not None else None, "source": source.label, "vertices": len(mesh.vertices),
                "faces": len(mesh.faces), "submeshes": len(mesh.submesh_names), "scale_m_per_unit": factor,
                "size": how, "extents_m": np.ptp(mesh.vertices, axis=0).round(6).tolist()}
     if up_figures is not None:
         figures["up"] = up_figures
+    if isinstance(source, Generated):
+        figures["generated"] = gen_figures
     material = Material(density=opts.density or Material().density, static_friction=opts.static_friction,
                         dynamic_friction=opts.dynamic_friction, restitution=opts.restitution)
     asset = Asset(name=safe_asset_name(opts.name) if opts.name else name, source_mesh=mesh, parts=parts,
