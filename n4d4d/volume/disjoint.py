@@ -115,7 +115,7 @@ def _near_triangles(b, a, r: float) -> tuple[np.ndarray, np.ndarray]:
     return tri[near], longest[near]
 
 
-def dilate_near(b, a, r: float):
+def dilate_near(b, a, r: float, hull_only: bool = False):
     """``b`` grown by the cube ``[-r, r]^3`` (m, the Minkowski sum) wherever that can reach the
     solid ``a``: ``b`` united with, for each triangle of ``b`` near ``a``, the hull of the
     triangle's corners moved to the cube's 8 corners (the triangle's Minkowski sum with the
@@ -131,14 +131,16 @@ def dilate_near(b, a, r: float):
     otherwise ``b`` is first simplified with tolerance
     ``tau`` (``Manifold.simplify``; 0.5, 2, 8, 32 clearances in turn, until few enough) and
     dilated by ``r + tau``, which still contains the exact dilation: a wider gap there, at a
-    bounded cost. Returns ``(manifold, tau)``."""
+    bounded cost. ``hull_only``: the hull's dilation whatever ``b`` is (it contains the exact
+    one: the fallback when a simplification moved a surface more than its tolerance). Returns
+    ``(manifold, tau)``."""
     import manifold3d as mf
 
     hull = b.hull()
     vh, _ = _arrays(hull)
     corners = np.array([[x, y, z] for x in (-r, r) for y in (-r, r) for z in (-r, r)])
     hull_dilated = mf.Manifold.hull_points((vh[:, None, :] + corners[None]).reshape(-1, 3))
-    if b.volume() >= CONVEX_FRACTION * hull.volume():  # a knob, a button, a door panel
+    if hull_only or b.volume() >= CONVEX_FRACTION * hull.volume():  # a knob, a button, a door panel
         return hull_dilated, 0.0
     tau, src = 0.0, b
     tri, _ = _near_triangles(src, a, r)
@@ -191,23 +193,23 @@ def _cut(a, cutters, clearance: float, volume_before: float):
     dropped: ``(result, dropped_m3, pieces, tau)`` (``tau``: the largest simplification
     tolerance a dilation used, m); ``result`` is None when only slivers would remain. Should
     the gap left be short of ``clearance`` (a simplification that moved a surface more than its
-    tolerance), the cut is redone once with the dilation grown by the shortfall."""
+    tolerance: seen on PartNet 40147's drawer at 2.6 mm), the cut is redone once with the
+    cutters' convex hulls dilated (which contain the exact dilation)."""
     import manifold3d as mf
 
     r = clearance * (1.0 + 2.0 * SIMPLIFY_FRACTION)
     tau = 0.0
-    for _ in range(2):
+    for attempt in range(2):
         if r == 0:
             out = a - mf.Manifold.batch_boolean(list(cutters), mf.OpType.Add)
             break
-        grown = [dilate_near(b, a, r) for b in cutters]
+        grown = [dilate_near(b, a, r, hull_only=attempt > 0) for b in cutters]
         tau = max(t for _, t in grown)
         out = (a - mf.Manifold.batch_boolean([g for g, _ in grown], mf.OpType.Add)).simplify(
             SIMPLIFY_FRACTION * clearance)
         gap = min(_gap(out, b, 2.0 * clearance) for b in cutters) if not out.is_empty() else clearance
         if gap >= clearance:
             break
-        r += 1.5 * (clearance - gap)
     if out.is_empty():
         return None, volume_before, 0, tau
     solids = [p for p in out.decompose() if p.volume() > 0]  # negative pieces: internal voids
