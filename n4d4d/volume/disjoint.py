@@ -194,21 +194,26 @@ def _cut(a, cutters, clearance: float, volume_before: float):
     tolerance a dilation used, m); ``result`` is None when only slivers would remain. Should
     the gap left be short of ``clearance`` (a simplification that moved a surface more than its
     tolerance: seen on PartNet 40147's drawer at 2.6 mm), the cut is redone once with the
-    cutters' convex hulls dilated (which contain the exact dilation)."""
+    convex hulls of the cutters it is short of dilated (which contain the exact dilation)."""
     import manifold3d as mf
 
     r = clearance * (1.0 + 2.0 * SIMPLIFY_FRACTION)
     tau = 0.0
-    for attempt in range(2):
+    short = [False] * len(cutters)
+    grown = [None] * len(cutters)
+    for _ in range(2):
         if r == 0:
             out = a - mf.Manifold.batch_boolean(list(cutters), mf.OpType.Add)
             break
-        grown = [dilate_near(b, a, r, hull_only=attempt > 0) for b in cutters]
+        grown = [dilate_near(b, a, r, hull_only=True) if s else (g or dilate_near(b, a, r))
+                 for b, s, g in zip(cutters, short, grown)]
         tau = max(t for _, t in grown)
         out = (a - mf.Manifold.batch_boolean([g for g, _ in grown], mf.OpType.Add)).simplify(
             SIMPLIFY_FRACTION * clearance)
-        gap = min(_gap(out, b, 2.0 * clearance) for b in cutters) if not out.is_empty() else clearance
-        if gap >= clearance:
+        if out.is_empty():
+            break
+        short = [_gap(out, b, 2.0 * clearance) < clearance for b in cutters]
+        if not any(short):
             break
     if out.is_empty():
         return None, volume_before, 0, tau
