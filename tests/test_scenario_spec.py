@@ -126,17 +126,14 @@ def test_procedural_source_is_a_urdf_with_the_family_joints(tmp_path):
     assert float(np.max(hi - lo)) == pytest.approx(0.5, rel=1e-6)
 
 
-def test_generate_entries_become_failed_jobs_with_the_generator_error(tmp_path):
-    from n4d4d.scenarios import build_batch
-    from n4d4d.scenarios.manifest import asset_row
+def test_generate_entries_become_generated_jobs(tmp_path):
+    """A ``generate`` entry plans one Generated source per count, seeded in order, named by
+    category and seed; building them is the generator's and the pipeline's job (a generated
+    shape through every stage: tests/test_generate.py)."""
     from n4d4d.sources import Generated
 
     spec = parse_spec("name: gen\nseed: 1\nsources:\n  - generate: {category: mug, count: 2}\n", tmp_path / "g.yaml")
     plan = plan_scenario(spec, tmp_path / "out")
     assert [a.job.source for a in plan.assets] == [Generated("mug", 0), Generated("mug", 1)]
-    results = build_batch([a.job for a in plan.assets], plan.assets_dir)  # in this process: fails at load
-    for a, r in zip(plan.assets, results):
-        assert not r.passed and "generator cannot sample" in r.error and a.label in r.error
-        row = asset_row(a, r, plan.out)
-        assert row["verdict"] == "error" and row["category"] == "mug" and row["folder"] is None
-    assert not plan.assets_dir.exists() or not any(plan.assets_dir.iterdir())
+    assert len({a.job.source.name for a in plan.assets}) == 2
+    assert all("mug" in a.job.source.name for a in plan.assets)
