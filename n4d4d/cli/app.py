@@ -18,3 +18,12 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Evaluation harnesses that score a stage against ground truth.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """``--threads N``: torch's CPU thread count for a model command (None or 0 leaves torch's
+    default). torch is imported only when a count is given."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

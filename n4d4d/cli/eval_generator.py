@@ -24,7 +24,7 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from n4d4d.cli.app import eval_app
+from n4d4d.cli.app import eval_app, set_torch_threads
 
 #: The issue's targets (procedural families and random_urdfs).
 TARGETS = {"validity": 0.95, "sim_ready": 0.90, "nna_cd": 0.75, "cov_cd": 0.40}
@@ -93,10 +93,7 @@ def generator(
     from n4d4d.io.atomic import atomic_write_text
 
     console = Console(stderr=True)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     try:
         g = default_generator()
         c = Corpus(corpus)

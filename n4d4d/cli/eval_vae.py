@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from n4d4d.cli.app import eval_app
+from n4d4d.cli.app import eval_app, set_torch_threads
 from n4d4d.generator.codec import MIN_SHELL_FRACTION
 
 #: Targets at R = 128 (issue 6): F-score >= 0.9 and >= 99% watertight single-volume meshes (for
@@ -53,10 +53,7 @@ def vae(
     from n4d4d.generator.metrics import evaluate_volumes, summarise
 
     console = Console(stderr=True)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     try:
         model = load_vae(checkpoint or default_checkpoint())
         if meshes:

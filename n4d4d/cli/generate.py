@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from n4d4d.cli.app import app
+from n4d4d.cli.app import app, set_torch_threads
 
 
 @app.command("generate")
@@ -41,10 +41,7 @@ def generate_cmd(
     from n4d4d.generator.generate import DEFAULT_SAMPLING, default_generator, generate, with_steps
 
     console = Console(stderr=True)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     try:
         g = default_generator()
         if list_categories:

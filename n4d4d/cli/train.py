@@ -17,7 +17,7 @@ from typing import Optional
 
 import typer
 
-from n4d4d.cli.app import app
+from n4d4d.cli.app import app, set_torch_threads
 
 train_app = typer.Typer(help="Train the generator's models.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -56,10 +56,7 @@ def vae(
             raise typer.Exit(2)
         overrides["init"] = str(init.resolve())
     cfg = dataclasses.replace(cfg, **overrides)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     try:
         metrics = train_vae(cfg, corpus, run, device=device, time_limit_s=time_limit,
                             log=lambda line: typer.echo(line, err=True))
@@ -93,10 +90,7 @@ def flow(
         console.print(f"error: {exc.args[0]}")
         raise typer.Exit(2)
     cfg = dataclasses.replace(cfg, **{k: v for k, v in (("steps", steps), ("lr", lr)) if v is not None})
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     try:
         metrics = train_flow(cfg, stage, corpus, run, time_limit_s=time_limit,
                              log=lambda line: typer.echo(line, err=True))
