@@ -44,7 +44,10 @@ def quadruped(rng: np.random.Generator):
     for side, sx in (("left", -1), ("right", 1)):
         for end, sy in (("front", -1), ("hind", 1)):
             hip = np.array([sx * rb * 0.6, sy * 0.32 * L, zb - 0.3 * rb])
-            knee = hip + [0, sy * rng.uniform(-0.05, 0.08) * L, -(hip[2] - lr) * 0.5]
+            # the knee sits on the far side of the foot from where its flexion swings the foot
+            # (front knees swing it back, hind knees forward), so flexing from the rest pose
+            # lifts the standing foot; a knee on the near side flexed the foot into the ground
+            knee = hip + [0, sy * rng.uniform(0.0, 0.08) * L, -(hip[2] - lr) * 0.5]
             foot = np.array([hip[0], hip[1], lr])
             _limb(f"{end}_{side}_leg", "torso", hip, knee, foot, lr, parts, joints,
                   knee_lim=(0.0, 1.4) if end == "front" else (-1.4, 0.0))
