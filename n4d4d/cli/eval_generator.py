@@ -1,6 +1,7 @@
-"""``n4d4d eval generator --corpus CORPUS``: the flow generator's metrics per category.
+"""``n4d4d eval generator [--corpus CORPUS]``: the flow generator's metrics per category.
 
-For each category (default: the procedural families and ``random_urdf``): ``-n`` samples (seeds
+For each category (default: the procedural families, and ``random_urdf`` when ``--corpus`` is given:
+the other categories' references are its test split): ``-n`` samples (seeds
 0 .. n-1) against ``--refs`` held-out references, MMD-CD, COV-CD and 1-NNA-CD with 2,048 points in
 the unit cube (:mod:`n4d4d.generator.evaluate`). References are never training shapes: for a
 procedural family, fresh seeds ``1000 + i`` of the family (the corpus holds seeds 0-39); otherwise
@@ -15,6 +16,7 @@ category, LP-IoU and Div-IoU. Prints a table against the issue's targets; ``--js
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -32,12 +34,16 @@ TARGETS = {"validity": 0.95, "sim_ready": 0.90, "nna_cd": 0.75, "cov_cd": 0.40}
 
 def _references(category: str, corpus, n: int) -> list:
     """Up to ``n`` reference meshes of ``category`` that no model trained on."""
+    from n4d4d.errors import InputError
     from n4d4d.generator.procedural import families, make_shape
     from n4d4d.volume import compute_sparse_sdf, extract_surface
 
     if category in families():
         return [extract_surface(compute_sparse_sdf(make_shape(category, 1000 + i).visual, resolution=128,
                                                    block_size=8, band_voxels=2.0)) for i in range(n)]
+    if corpus is None:
+        raise InputError(f"category {category!r} is not procedural: its references are the corpus's test "
+                         "split (give --corpus)")
     entries = [e for e in corpus.entries("test", 128) if e["category"] == category][:n]
     return [extract_surface(corpus.load(e, 128)) for e in entries]
 
@@ -68,7 +74,8 @@ def _validity(category: str, seeds, out_dir: Path) -> list[dict]:
 
 @eval_app.command("generator")
 def generator(
-    corpus: Path = typer.Option(..., "--corpus", help="corpus folder (test split references)"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="corpus folder (test split references; needed "
+                                                                 "for the categories that are not procedural)"),
     category: List[str] = typer.Option([], "--category", help="categories (default: procedural families "
                                                                "and random_urdf)"),
     n: int = typer.Option(16, "-n", help="samples per category"),
@@ -76,6 +83,8 @@ def generator(
     validity: int = typer.Option(4, "--validity", help="samples per category built through the pipeline"),
     coarse_box: int = typer.Option(0, "--coarse-box", help="samples from a box blockout per category"),
     points: int = typer.Option(2048, "--points", help="points per shape"),
+    smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels (default "
+                                                                         "n4d4d.generator.solid.SMOOTHING_VOXELS)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write everything here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
 ) -> None:
@@ -87,7 +96,7 @@ def generator(
     from n4d4d.errors import N4d4dError
     from n4d4d.generator.corpus import Corpus
     from n4d4d.generator.evaluate import blockout_metrics, generation_metrics, unit_cube_points
-    from n4d4d.generator.generate import default_generator, mesh_volume
+    from n4d4d.generator.generate import DEFAULT_SAMPLING, default_generator, mesh_volume
     from n4d4d.generator.latents import coarse_grid, structure_grid
     from n4d4d.generator.procedural import box, families
     from n4d4d.io.atomic import atomic_write_text
@@ -96,17 +105,23 @@ def generator(
     set_torch_threads(threads)
     try:
         g = default_generator()
-        c = Corpus(corpus)
-        cats = [g.category_index(x)[0] for x in category] or [f for f in families() if f in g.categories] + ["random_urdf"]
+        c = Corpus(corpus) if corpus is not None else None
+        cats = [g.category_index(x)[0] for x in category] or (
+            [f for f in families() if f in g.categories] + (["random_urdf"] if c is not None else []))
     except N4d4dError as exc:
         console.print(f"error: {exc}")
         raise typer.Exit(2)
+    sampling = DEFAULT_SAMPLING if smoothing is None else dataclasses.replace(DEFAULT_SAMPLING, smoothing=smoothing)
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="n4d4d-evalgen-"))
     for cat in cats:
         t0 = time.perf_counter()
-        ref = [unit_cube_points(m, points, seed=i) for i, m in enumerate(_references(cat, c, refs))]
-        samples = [g.sample(cat, s) for s in range(n)]
+        try:
+            ref = [unit_cube_points(m, points, seed=i) for i, m in enumerate(_references(cat, c, refs))]
+        except N4d4dError as exc:
+            console.print(f"error: {exc}")
+            raise typer.Exit(2)
+        samples = [g.sample(cat, s, sampling=sampling) for s in range(n)]
         gen = [unit_cube_points(s.mesh, points, seed=i) for i, s in enumerate(samples)]
         row = {"category": cat, **(generation_metrics(gen, ref) if len(ref) >= 2 else {"n_ref": len(ref)}),
                "watertight": float(np.mean([s.mesh.to_trimesh(process=True).is_watertight for s in samples])),
@@ -122,7 +137,7 @@ def generator(
             blk = Mesh.from_trimesh(box(lo, hi))
             _, cells = mesh_volume(blk)
             target = coarse_grid(structure_grid(cells))
-            cs = [g.sample(cat, s, coarse=blk).cells for s in range(coarse_box)]
+            cs = [g.sample(cat, s, coarse=blk, sampling=sampling).cells for s in range(coarse_box)]
             row.update(blockout_metrics(cs, target))
         row["seconds"] = round(time.perf_counter() - t0, 1)
         results.append(row)

@@ -10,6 +10,7 @@ is an error listing the known ones (exit 2). Same seed, same shape, bit for bit 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
@@ -30,6 +31,8 @@ def generate_cmd(
     strength: float = typer.Option(0.5, "--strength", help="--like: noise level in (0, 1] (1 = ignore the shape)"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Euler steps per stage (default 25)"),
     cfg_scale: Optional[float] = typer.Option(None, "--cfg", help="classifier-free guidance scale (default 3)"),
+    smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels of the R = 128 "
+                                                                         "grid (default 2; 0: none)"),
     list_categories: bool = typer.Option(False, "--list", help="print the known categories and exit"),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="write OUT/preview.png"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
@@ -52,8 +55,11 @@ def generate_cmd(
         if out is None:
             console.print("error: give -o OUT (or --list)")
             raise typer.Exit(2)
-        samples = generate(category, seed, n, coarse=coarse, like=like, strength=strength,
-                           sampling=with_steps(DEFAULT_SAMPLING, steps, cfg_scale), generator=g)
+        sampling = with_steps(DEFAULT_SAMPLING, steps, cfg_scale)
+        if smoothing is not None:
+            sampling = dataclasses.replace(sampling, smoothing=smoothing)
+        samples = generate(category, seed, n, coarse=coarse, like=like, strength=strength, sampling=sampling,
+                           generator=g)
     except N4d4dError as exc:
         console.print(f"error: {exc}")
         raise typer.Exit(2)

@@ -8,8 +8,10 @@ What it does:
   volume (same origin, voxel size, block size and grid), keeping the nodes inside the grid whose
   decoded distance is within the band;
 * :func:`reconstruct`: encode (posterior mean) and decode (predicted pruning) one SparseSDF;
-* :func:`decoded_surface`: the zero level set of a decoded band as a closed mesh;
-  :func:`remove_small_shells` optionally drops floaters from it.
+* :func:`decoded_surface`: the zero level set of a decoded band as a closed mesh (the marching cubes
+  of a filled grid: :func:`grid_surface`); :func:`remove_small_shells` optionally drops floaters
+  from it. (A sampled shape's surface is smoothed to one solid first:
+  :mod:`n4d4d.generator.solid`.)
 
 Why a separate extraction: :func:`n4d4d.volume.extract_surface` is exact for a true narrow band
 (every node within ``band`` of the surface is stored), which a decoded band need not be: a pruned
@@ -134,12 +136,21 @@ def decoded_surface(sdf: SparseSDF, level: float = 0.0):
 
     Raises :class:`~n4d4d.errors.EmptyMeshError` when the filled grid has nothing below ``level``.
     """
+    return grid_surface(dense_signed_grid(sdf), sdf, level)
+
+
+def grid_surface(vol: np.ndarray, sdf: SparseSDF, level: float = 0.0):
+    """Closed mesh (:class:`n4d4d.asset.Mesh`, metres) of the level set ``level`` (voxels) of a
+    filled grid ``vol`` of shape ``sdf.grid_shape + 2`` (one outside layer each side, as
+    :func:`dense_signed_grid` makes it), placed in ``sdf``'s frame; Lewiner's marching cubes.
+
+    Raises :class:`~n4d4d.errors.EmptyMeshError` when nothing lies below ``level``.
+    """
     from skimage.measure import marching_cubes
 
     from n4d4d.asset import Mesh
     from n4d4d.errors import EmptyMeshError
 
-    vol = dense_signed_grid(sdf)
     if not (vol < level).any():
         raise EmptyMeshError(f"the decoded volume has no inside (nothing below level {level:g} voxels)")
     verts, faces, _, _ = marching_cubes(vol, float(level), method="lewiner")

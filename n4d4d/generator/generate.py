@@ -10,9 +10,10 @@ What it does: :class:`FlowGenerator` holds the three shipped models (``weights/f
 2. *latents*: Euler-sample the SS-VAE latents at those cells with the SSA flow transformer
    (:class:`~n4d4d.generator.flow.SparseFlowTransformer`) and undo the channel normalisation;
 3. *decode*: the SS-VAE decoder (predicted pruning) to a narrow-band SDF at R = 128, bounded by the
-   structure (:func:`bound_by_structure`: outside the filled structure is outside), its zero level
-   set as a closed mesh (:func:`~n4d4d.generator.codec.decoded_surface`, small shells dropped as
-   in ``n4d4d eval vae``), in metres at the category's median voxel size in the corpus.
+   structure (:func:`bound_by_structure`: outside the filled structure is outside), then one
+   smooth solid (:func:`~n4d4d.generator.solid.solid_surface`: the largest face-connected piece,
+   cavities filled, the signed field Gaussian-filtered at ``Sampling.smoothing`` voxels, its zero
+   level set a closed mesh), in metres at the category's median voxel size in the corpus.
 
 Both stages use classifier-free guidance with a guidance interval and TRELLIS's time shift
 (:mod:`n4d4d.generator.sampler`, defaults :data:`DEFAULT_SAMPLING`). ``coarse=MESH``: the mesh is
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.errors import InputError
+from n4d4d.generator.solid import SMOOTHING_VOXELS, largest_component  # noqa: F401 (largest_component: public here too)
 
 RESOLUTION = 128
 SHIPPED_STRUCTURE = "weights/flow_structure_cpu.safetensors"
@@ -52,11 +54,14 @@ class StageSampling:
 
 @dataclass(frozen=True)
 class Sampling:
-    """Sampling settings of both stages and the structure threshold (field value, -1..1)."""
+    """Sampling settings of both stages, the structure threshold (field value, -1..1) and the
+    surface's Gaussian smoothing (voxels of the decoded grid, :mod:`n4d4d.generator.solid`;
+    0: none)."""
 
     structure: StageSampling = StageSampling()
     latent: StageSampling = StageSampling()
     threshold: float = 0.0
+    smoothing: float = SMOOTHING_VOXELS
 
 
 #: Defaults; see the flow model card (``weights/FLOW_MODEL_CARD.md``) for the validation runs
@@ -115,19 +120,6 @@ def latent_velocity(model, coords, y: int):
             return model(x, torch.tensor([t], dtype=torch.float32),
                          torch.tensor([y if conditional else null])).feats
     return v
-
-
-def largest_component(occ: np.ndarray) -> np.ndarray:
-    """The largest face-connected (6-connected) component of ``occ (G, G, G) bool`` (empty stays
-    empty). Face connectivity, not 26: a sampled field's stray cells touch the shape at corners and
-    26-connectivity chains them into a component that spans the grid."""
-    from scipy import ndimage
-
-    lab, n = ndimage.label(occ)
-    if n <= 1:
-        return occ
-    sizes = np.bincount(lab.ravel())[1:]
-    return lab == (1 + int(np.argmax(sizes)))
 
 
 def bound_by_structure(sdf, cells: np.ndarray, margin: int = 1):
@@ -232,7 +224,8 @@ class FlowGenerator:
         """
         import torch
 
-        from n4d4d.generator.codec import MIN_SHELL_FRACTION, decoded_surface, remove_small_shells, tensors_to_sdf
+        from n4d4d.generator.codec import tensors_to_sdf
+        from n4d4d.generator.solid import solid_surface
         from n4d4d.generator.latents import GRID, coarse_grid, structure_grid
         from n4d4d.generator.sampler import euler_sample
         from n4d4d.kernels.sparse_tensor import SparseTensor
@@ -297,7 +290,7 @@ class FlowGenerator:
                                                 self.vae.config.truncation), cells)
         secs["decode"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        mesh = remove_small_shells(decoded_surface(sdf), MIN_SHELL_FRACTION)
+        mesh = solid_surface(sdf, sampling.smoothing)
         secs["mesh"] = time.perf_counter() - t0
         return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs)
 
