@@ -1,6 +1,7 @@
 """``n4d4d generate --category mug --seed 3 -n 8 -o OUT``: new shapes from the SSA flow generator.
 
-Writes ``OUT/<category>_<seed>.obj`` (closed meshes, metres, Z up, resting on z = 0) and
+Writes ``OUT/<category>_<seed>.obj`` (closed meshes, each one solid with its decoded SDF smoothed by
+``--smoothing`` voxels, :mod:`n4d4d.generator.solid`; metres, Z up, resting on z = 0) and
 ``OUT/preview.png`` (the samples side by side, :func:`n4d4d.report.pictures.sample_grid`; skipped
 with a note when no offscreen OpenGL exists) and prints one line per sample. ``--coarse MESH``
 starts from a blockout, ``--like MESH --strength S`` varies a given shape (SDEdit: noised to

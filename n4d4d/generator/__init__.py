@@ -1,4 +1,4 @@
-"""The SSA static generator, part 1: a corpus of sparse SDF volumes and the sparse SDF VAE (SS-VAE).
+"""The SSA static generator: a corpus of sparse SDF volumes, the sparse SDF VAE (SS-VAE), and flows that sample it.
 
 Modules (each imports torch only when imported itself; ``import n4d4d.generator`` is light):
 
@@ -17,5 +17,15 @@ Modules (each imports torch only when imported itself; ``import n4d4d.generator`
 * :mod:`~n4d4d.generator.train`: the training loop and named configs;
 * :mod:`~n4d4d.generator.metrics`: Chamfer-L1, F-score, normal consistency, volume IoU, watertightness.
 
-The flow transformer that samples latents (part 2) is not here.
+Part 2, sampling new shapes (model card ``weights/FLOW_MODEL_CARD.md``):
+
+* :mod:`~n4d4d.generator.structure`: the rectified-flow model of the 16^3 latent-cell occupancy;
+* :mod:`~n4d4d.generator.flow`: the sparse latent flow transformer with Spatial Sparse Attention;
+* :mod:`~n4d4d.generator.sampler`: Euler sampling with TRELLIS's time shift and CFG intervals;
+* :mod:`~n4d4d.generator.latents`: the corpus encoded once into latents, structure grids;
+* :mod:`~n4d4d.generator.flow_train`: training both flows (``n4d4d train flow``);
+* :mod:`~n4d4d.generator.generate`: :class:`~n4d4d.generator.generate.FlowGenerator`, ``generate``;
+* :mod:`~n4d4d.generator.solid`: a sample's decoded band to one smooth closed solid;
+* :mod:`~n4d4d.generator.categories`: free-text category names; :mod:`~n4d4d.generator.evaluate`:
+  MMD / COV / 1-NNA, LP-IoU / Div-IoU.
 """
