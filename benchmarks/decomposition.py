@@ -118,6 +118,8 @@ def prepare(args) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("spawn")
     for job in jobs(not args.no_partnet):
+        if args.only and _key(*job) not in args.only:
+            continue
         if (cache / f"{_key(*job)}.npz").exists():
             continue
         q = ctx.Queue()
@@ -197,6 +199,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("prepare")
     p.add_argument("--cache", default="/tmp/n4d4d-decomposition-parts")
     p.add_argument("--no-partnet", action="store_true")
+    p.add_argument("--only", nargs="*", default=None, help="asset keys (mesh stems, sample names, PartNet ids)")
     r = sub.add_parser("run")
     r.add_argument("--cache", default="/tmp/n4d4d-decomposition-parts")
     r.add_argument("--impl", default=None, help="a folder holding another physics_validation copy")
