@@ -4,7 +4,8 @@ The sweep of :mod:`.articulation` (each movable joint 0 -> upper -> lower -> 0 w
 hold 0, explicit PD torque clipped to the drive's ``max_force``, same verdicts through
 :func:`.articulation.sweep_verdict`), run in Newton on the asset's USD file as the caller hands
 it in (the file the pipeline ships): ``add_usd(..., floating=False)`` fixes each root
-body to the world with a fixed joint, self-collision is off (non-adjacent overlap is measured
+body to the world with a fixed joint (raised by :func:`.articulation.sweep_lift`, as in
+PyBullet), self-collision is off (non-adjacent overlap is measured
 geometrically, as in PyBullet), and the ground plane z = 0 carries the asset's friction. Every
 group of independent sweeps (:mod:`.sweep_groups`: a camera's buttons are one group) is its
 own world of one model (``ModelBuilder.replicate``), all stepped together (SolverXPBD, the
@@ -45,7 +46,7 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import StageInputError
 
-from .articulation import OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_series, sweep_verdict
+from .articulation import OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_lift, sweep_series, sweep_verdict
 from .rigid_model import RigidModel
 from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import Thresholds
@@ -124,7 +125,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         raise StageInputError(f"the USD file has no movable joint for {sorted(missing)}", label or asset.name)
     groups = group_sweeps(model, sweeps)  # one world per group of independent sweeps
     W = len(groups)
-    nm = on_ground(sub, W, asset.material.dynamic_friction)
+    lift = np.array([0.0, 0.0, sweep_lift(model)])  # as in PyBullet: no foot starts below the ground
+    nm = on_ground(sub, [(np.eye(3), lift)] * W, asset.material.dynamic_friction)
     member = {s.link: m for m, s in enumerate(sweeps)}  # table column of each swept joint
     in_world = [{s.link for s in g} for g in groups]
 
