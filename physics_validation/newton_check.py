@@ -84,10 +84,10 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
     """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
     as the file authors them.
 
-    Returns ``(model, masses, points, com, joints)``: ``masses`` (kg) of the bodies of one world
-    in file order, ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its
-    frame, ``joints`` ``(label, child body, subtree mass (kg), subtree body indices)`` per joint
-    between two bodies (the child's subtree).
+    Returns ``(model, masses, points, com, joints, labels)``: ``masses`` (kg) of the bodies of one
+    world in Newton's order (depth first along the joints, not always the asset's link order),
+    ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame, ``joints`` ``(label, child body, subtree mass (kg), subtree body indices)`` per joint
+    between two bodies (the child's subtree), ``labels`` each body's prim name (last path element).
     """
     _, newton = newton_modules()
     from scipy.spatial.transform import Rotation
@@ -118,14 +118,25 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
             grown = not more <= tree
             tree |= more
         joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum()), tree))
-    return on_ground(sub, xforms, mu), masses, points, com, joints
+    labels = [str(sub.body_label[b]).rsplit("/", 1)[-1] for b in range(n)]
+    return on_ground(sub, xforms, mu), masses, points, com, joints, labels
+
+
+def _prim_names(model) -> list[str]:
+    """Body prim names of ``model``'s links in link order, as the USD writer names them
+    (:func:`n4d4d.exporters.usd.build_stage`: the frame's name, made unique beside the
+    ``Looks`` and ``joints`` scopes)."""
+    from n4d4d.kinematics import safe_name
+
+    taken = {"Looks", "joints"}
+    return [safe_name(f.name, taken) for f in model.frames]
 
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
                  steps: int, deadline: float = float("inf"), name: str = "",
                  iterations: int | None = None, capture: bool = True,
                  early_exit: StabilityThresholds | None = None,
-                 bodies: int | None = None, budget=None,
+                 bodies: int | None = None, body_order: list[str] | None = None, budget=None,
                  stop_on_failure: list[dict] | None = None,
                  support_contact_m: float = StabilityThresholds.support_contact_m,
                  ) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
@@ -143,6 +154,9 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             launch cost (~0.1 ms each) dominates on the CPU; a replay calls the compiled
             kernels directly, ~50x faster. ``False`` launches every kernel from Python.
         bodies: the number of bodies the file must have (the asset's parts), or None.
+        body_order: body prim names in the order the trajectories and masses are to come in
+            (the asset's link order, :attr:`.rigid_model.RigidModel.frames` names), or None
+            for Newton's own order.
         budget: a :class:`~n4d4d.budget.Budget` checked every 60 steps, or None.
         stop_on_failure: with ``early_exit``, one dict per world of keyword arguments of
             :func:`.trajectory.decided_failure` (``diagonal``, ``mass``, ``min_moment``,
@@ -154,7 +168,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
 
     Returns:
         ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
-        step. Trajectory body order (and the masses') is the file's body order; each
+        step. Trajectory body order (and the masses') is ``body_order``'s, else Newton's; each
         trajectory's ``ground_force`` is the vertical force of the ground on the asset (N, see
         the module docstring). Joint force ratios: per world, joint label -> ``(T,)`` norm of
         the force the joint transmits divided by the weight it carries: its child subtree's,
@@ -173,11 +187,17 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     from . import _newton_kernels as K
 
     th, early_exit = early_exit, early_exit is not None
-    model, masses, points, com, joints = _load(path, xforms, mu)
+    model, masses, points, com, joints, labels = _load(path, xforms, mu)
     nb = len(masses)
     if bodies is not None and nb != bodies:
         raise StageInputError(f"the USD file {Path(path).name} has {nb} bodies, the asset {bodies} parts: "
                               "it is not this asset's export", name or None)
+    order = np.arange(nb)
+    if body_order is not None:
+        if sorted(body_order) != sorted(labels):
+            raise StageInputError(f"the USD file {Path(path).name} has bodies {labels}, the asset {list(body_order)}: "
+                                  "it is not this asset's export", name or None)
+        order = np.array([labels.index(b) for b in body_order])
     W = len(xforms)
     kinds = newton.solvers.SolverXPBD.ObservableKind
     sim = Stepper(model, iterations=iterations, observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}))
@@ -251,15 +271,16 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         exploded = [None] * W  # ran to the end: nothing was cut short
     pos, quat, lin, ang, pen, gforce, jforce = pos[:n], quat[:n], lin[:n], ang[:n], pen[:n], gforce[:n], jforce[:n]
     times = 2 * time_step * np.arange(1, n + 1)
-    trajs = [Trajectory(times, pos[:, w], quat[:, w], lin[:, w], ang[:, w], pen[:, w], gforce[:, w],
-                        float(pen0[w]), p0[w], q0[w], exploded[w]) for w in range(W)]
+    trajs = [Trajectory(times, pos[:, w][:, order], quat[:, w][:, order], lin[:, w][:, order], ang[:, w][:, order],
+                        pen[:, w], gforce[:, w], float(pen0[w]), p0[w][order], q0[w][order], exploded[w])
+             for w in range(W)]
     total = float(masses.sum())
     ratios = []
     for w in range(W):  # the weight each joint carries, from the contacts of the last state
         grounded = lows[w] <= support_contact_m
         ratios.append({label: jforce[:, w, c] / (GRAVITY_MAGNITUDE * (total if grounded[sorted(tree)].any() else carried))
                        for c, (label, _, carried, tree) in enumerate(joints)})
-    return trajs, masses, ratios
+    return trajs, masses[order], ratios
 
 
 def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: float = 1.0 / 240.0,
@@ -331,7 +352,8 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     trajs, masses, ratios = simulate_usd(path, [(R, t) for _, R, t in runs], mu=asset.material.dynamic_friction,
                                          early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
                                          support_contact_m=th.support_contact_m,
-                                         bodies=len(model.links), budget=budget, stop_on_failure=stop)
+                                         bodies=len(model.links), budget=budget, stop_on_failure=stop,
+                                         body_order=_prim_names(model))
     sim_seconds = time.perf_counter() - t0
     from n4d4d.kinematics import joint_names, kinematic_tree
 
