@@ -95,3 +95,31 @@ def test_split_uv_seams_keeps_faces_and_maps_rows():
     assert np.array_equal(split.vertices, out.vertices[rows])
     assert np.allclose(split.uvs[split.faces], out.face_uvs)  # every corner keeps its UV
     assert np.array_equal(rows[split.faces], out.faces)
+
+
+def test_dilate_texels_equals_the_whole_image_rings():
+    """The ring-by-ring dilation against the direct whole-image formulation (every empty texel
+    with filled 4-neighbours, wrapping at the borders, takes their mean; repeated): equal to the
+    last bit, including charts that touch the texture's edge (the wrap-around)."""
+    from n4d4d.volume.texture import dilate_texels
+
+    def reference(rgba, filled, steps):
+        img, mask = rgba.astype(np.float64), filled.copy()
+        for _ in range(steps):
+            acc, cnt = np.zeros_like(img), np.zeros(mask.shape)
+            for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                acc += np.roll(img * mask[..., None], (dy, dx), axis=(0, 1))
+                cnt += np.roll(mask, (dy, dx), axis=(0, 1))
+            grow = (~mask) & (cnt > 0)
+            img[grow] = acc[grow] / cnt[grow][:, None]
+            mask = mask | grow
+        return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+    rng = np.random.default_rng(3)
+    filled = np.zeros((96, 80), bool)
+    for r, c, s in zip(rng.integers(0, 96, 12), rng.integers(0, 80, 12), rng.integers(1, 9, 12)):
+        filled[max(r - s, 0):r + s, max(c - s, 0):c + s] = True
+    filled[0, 10:30] = filled[40:60, 79] = True  # charts on the edges: their rings wrap
+    rgba = np.where(filled[..., None], rng.integers(0, 256, (96, 80, 4)), 0).astype(np.float64)
+    for steps in (1, 3, 8):
+        assert np.array_equal(dilate_texels(rgba, filled, steps), reference(rgba, filled, steps))
