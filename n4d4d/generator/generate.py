@@ -10,10 +10,10 @@ What it does: :class:`FlowGenerator` holds the three shipped models (``weights/f
 2. *latents*: Euler-sample the SS-VAE latents at those cells with the SSA flow transformer
    (:class:`~n4d4d.generator.flow.SparseFlowTransformer`) and undo the channel normalisation;
 3. *decode*: the SS-VAE decoder (predicted pruning) to a narrow-band SDF at R = 128, bounded by the
-   structure (:func:`bound_by_structure`: outside the filled structure is outside), then one
-   smooth solid (:func:`~n4d4d.generator.solid.solid_surface`: the largest face-connected piece,
-   cavities filled, the signed field Gaussian-filtered at ``Sampling.smoothing`` voxels, its zero
-   level set a closed mesh), in metres at the category's median voxel size in the corpus.
+   structure (:func:`bound_by_structure`: outside the filled structure is outside), then a smooth
+   closed surface (:func:`~n4d4d.generator.solid.solid_surface`: floaters dropped, one solid when
+   one piece holds most of the inside, cavities filled, the signed field Gaussian-filtered at
+   ``Sampling.smoothing`` voxels), in metres at the category's median voxel size in the corpus.
 
 Both stages use classifier-free guidance with a guidance interval and TRELLIS's time shift
 (:mod:`n4d4d.generator.sampler`, defaults :data:`DEFAULT_SAMPLING`). ``coarse=MESH``: the mesh is
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.errors import InputError
-from n4d4d.generator.solid import SMOOTHING_VOXELS, largest_component  # noqa: F401 (largest_component: public here too)
+from n4d4d.generator.solid import SMOOTHING_VOXELS
 
 RESOLUTION = 128
 SHIPPED_STRUCTURE = "weights/flow_structure_cpu.safetensors"
@@ -80,6 +80,9 @@ class GeneratedShape:
         sdf: the decoded :class:`~n4d4d.volume.SparseSDF` (R = 128).
         cells: ``(M, 3) int64`` occupied latent cells; category, seed: what was asked.
         seconds: wall time of each step (structure, latent, decode, mesh).
+        solid: the surface post-process's figures (:func:`~n4d4d.generator.solid.solid_field`):
+            ``solids`` (1 unless the decode is fragmented), ``pieces`` decoded, ``kept``,
+            ``kept_fraction`` and ``largest_fraction`` of the decoded inside.
     """
 
     mesh: object
@@ -88,6 +91,7 @@ class GeneratedShape:
     category: str | None
     seed: int
     seconds: dict
+    solid: dict = dataclasses.field(default_factory=dict)
 
 
 def structure_velocity(model, y: int, coarse=None):
@@ -120,6 +124,19 @@ def latent_velocity(model, coords, y: int):
             return model(x, torch.tensor([t], dtype=torch.float32),
                          torch.tensor([y if conditional else null])).feats
     return v
+
+
+def largest_component(occ: np.ndarray) -> np.ndarray:
+    """The largest face-connected (6-connected) component of ``occ (G, G, G) bool`` (empty stays
+    empty). Face connectivity, not 26: a sampled field's stray cells touch the shape at corners and
+    26-connectivity chains them into a component that spans the grid."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(occ)
+    if n <= 1:
+        return occ
+    sizes = np.bincount(lab.ravel())[1:]
+    return lab == (1 + int(np.argmax(sizes)))
 
 
 def bound_by_structure(sdf, cells: np.ndarray, margin: int = 1):
@@ -290,9 +307,9 @@ class FlowGenerator:
                                                 self.vae.config.truncation), cells)
         secs["decode"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        mesh = solid_surface(sdf, sampling.smoothing)
+        mesh, solid = solid_surface(sdf, sampling.smoothing)
         secs["mesh"] = time.perf_counter() - t0
-        return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs)
+        return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs, solid)
 
     def _encode(self, sdf) -> tuple[np.ndarray, np.ndarray]:
         """``(cells (M, 3) int64, posterior means (M, C) float32)`` of a SparseSDF."""
