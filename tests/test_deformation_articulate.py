@@ -130,3 +130,43 @@ def test_clips_identical_for_the_same_seed(lid):
     assert not np.allclose(other.root_poses[0], a.root_poses[0])  # another seed, another pose
     c, d = articulate_clip(lid, seconds=1), articulate_clip(lid, seconds=1)
     np.testing.assert_array_equal(c.joint_positions["hinge"], d.joint_positions["hinge"])
+
+
+def _two_drawers():
+    """A 60 cm cabinet with two drawers side by side, each on its own prismatic joint along -Y,
+    [0, 0.2] m: independent (both hang from the fixed body, and their swept boxes are 10 cm apart)."""
+    import trimesh
+
+    from n4d4d.asset import Asset, Joint, Mesh, Part
+
+    def box(lo, hi):
+        m = trimesh.creation.box(extents=np.subtract(hi, lo))
+        m.apply_translation((np.asarray(lo) + np.asarray(hi)) / 2)
+        return m
+
+    meshes = {"body": box([-0.3, -0.2, 0.0], [0.3, 0.2, 0.3]),
+              "left": box([-0.25, -0.21, 0.1], [-0.05, -0.2005, 0.2]),
+              "right": box([0.05, -0.21, 0.1], [0.25, -0.2005, 0.2])}
+    joints = [Joint(f"slide_{n}", "prismatic", "body", n, origin=np.array([x, -0.2, 0.15]),
+                    axis=np.array([0.0, -1.0, 0.0]), lower=0.0, upper=0.2, effort=50.0, velocity=0.5)
+              for n, x in (("left", -0.15), ("right", 0.15))]
+    parts = tuple(Part(n, Mesh.from_trimesh(m)) for n, m in meshes.items())
+    return _ready(Asset(name="two_drawers", visual=Mesh.from_trimesh(trimesh.util.concatenate(list(meshes.values()))),
+                        parts=parts, joints=tuple(joints)))
+
+
+def test_independent_joints_move_together_and_a_chain_one_joint_at_a_time():
+    from n4d4d.deformation.articulate import joint_groups
+
+    cabinet = _two_drawers()
+    assert [[j.name for j in g] for g in joint_groups(cabinet)] == [["slide_left", "slide_right"]]
+    clip = articulate_clip(cabinet, fps=30, seconds=4)
+    assert clip.times[-1] == pytest.approx(4.0, abs=1e-9)  # one group: one 4 s segment, not two
+    left, right = clip.joint_positions["slide_left"], clip.joint_positions["slide_right"]
+    # The same schedule at the same time: both open fully (2 mm: hull contact and servo lag)
+    # and track each other throughout (1 mm: the two drawers are mirror images).
+    assert left.max() == pytest.approx(0.2, abs=0.002) and right.max() == pytest.approx(0.2, abs=0.002)
+    assert np.abs(left - right).max() < 1e-3
+    pendulum = _ready(shapes.double_pendulum())
+    groups = joint_groups(pendulum)
+    assert [len(g) for g in groups] == [1, 1]  # the elbow's frame moves with the shoulder
