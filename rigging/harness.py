@@ -58,7 +58,8 @@ class JointRecord:
     ``pred_type`` is ``"none"`` when no inferred joint joins the two bodies; ``confidence``
     the matched prediction's (NaN when none). Errors as :func:`metrics.joint_errors`
     (``limit_ok``: same type and range within 20 % of the true one; None without a usable
-    true range)."""
+    true range); ``true_range`` / ``pred_range``: ``upper - lower`` (rad or m) of the true joint
+    and of the matched prediction (None where infinite or unmatched)."""
 
     name: str
     true_type: str
@@ -72,6 +73,8 @@ class JointRecord:
     limit_err: float | None = None
     limit_ok: bool | None = None
     features: dict | None = None
+    true_range: float | None = None
+    pred_range: float | None = None
 
 
 @dataclass
@@ -201,6 +204,11 @@ def _label(path: Path) -> str:
     return f"{path.parent.name}/{path.name}" if path.name == "mobility.urdf" else path.stem
 
 
+def _span(j) -> float | None:
+    span = float(j.upper) - float(j.lower)
+    return span if math.isfinite(span) else None
+
+
 def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag, confidence, source,
                  features=None):
     """Fill ``res.records`` / ``res.extras`` from predicted and true joints (see
@@ -209,11 +217,12 @@ def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag
     features = features or {}
     matched = set()
     for t, p in metrics.match_joints(pred_joints, true_joints, part_to_body):
-        rec = JointRecord(t.name, metrics.true_type(t))
+        rec = JointRecord(t.name, metrics.true_type(t), true_range=_span(t))
         if p is not None:
             matched.add(id(p))
             e = metrics.joint_errors(p, t, diag)
             rec.pred_type = p.type
+            rec.pred_range = _span(p)
             rec.confidence = float(confidence.get(p.name, 1.0))
             rec.source = source.get(p.name, "")
             rec.features = features.get(p.name)

@@ -25,6 +25,9 @@ theory (Reuleaux's lower pairs) and how manufactured objects use them:
   robot flange) turns about its symmetry axis;
 - **bearing** (a robot link on a motor, a wheel on a hub): an axis of revolution of the
   child, of its pieces at the contact, or of the parent's pieces there, through the contact;
+  a round piece of the child at the contact (a hub) whose axis crosses every hinge line of
+  higher prior comes before them (a thin leg on its motor shaft touches the body along an
+  edge too, and would otherwise swing about that edge);
 - **drawer**: a deep part mostly inside the parent's hull slides out along the contact normal;
 - **fallback**: other contact lines and the child's principal slides, with a low prior (a
   part that only slides off its parent's face is glued, not jointed, unless the geometry says
@@ -47,6 +50,7 @@ from n4d4d.rigging.geometry import PartGeometry, surface_pca
 
 KNOB_REL = 0.09  # a round part at least this fraction of the object's diagonal turns; below, it is pressed
 AXIS_ALIGN = np.cos(np.deg2rad(15.0))  # a revolution axis within 15 degrees of the contact normal
+HUB_CROSS = np.cos(np.deg2rad(45.0))  # a hub's axis more than 45 degrees off a hinge line crosses it
 
 
 def ramp(x: float, a: float, b: float) -> float:
@@ -285,4 +289,12 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
         if near:
             out.append(Candidate("revolute", b.point, b.axis, "hinge", "hinge-barrel",
                                  min(1.0, max(h.prior for h in near) + 0.02)))
+    # a hub: a round piece of the child at the contact whose axis crosses every stronger hinge
+    # line (a robot leg on its motor's shaft) turns about the hub, not about the edge it
+    # happens to touch; the sweep still decides (a hub that cannot turn scores nothing)
+    for b in [k for k in out if k.family == "bearing" and k.source == "child-piece-symmetry"]:
+        stronger = [h for h in hinges if h.prior > b.prior]
+        if stronger and all(abs(h.axis @ b.axis) < HUB_CROSS for h in stronger):
+            out.append(Candidate("revolute", b.point, b.axis, "bearing", "child-hub",
+                                 min(1.0, max(h.prior for h in stronger) + 0.02)))
     return sorted(out, key=lambda k: -k.prior)
