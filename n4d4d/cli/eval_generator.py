@@ -83,6 +83,8 @@ def generator(
     validity: int = typer.Option(4, "--validity", help="samples per category built through the pipeline"),
     coarse_box: int = typer.Option(0, "--coarse-box", help="samples from a box blockout per category"),
     points: int = typer.Option(2048, "--points", help="points per shape"),
+    structure_cfg: Optional[float] = typer.Option(None, "--structure-cfg", help="structure stage's CFG scale "
+                                                                                 "(default: DEFAULT_SAMPLING's)"),
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels (default "
                                                                          "n4d4d.generator.solid.SMOOTHING_VOXELS)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write everything here"),
@@ -112,6 +114,9 @@ def generator(
         console.print(f"error: {exc}")
         raise typer.Exit(2)
     sampling = DEFAULT_SAMPLING if smoothing is None else dataclasses.replace(DEFAULT_SAMPLING, smoothing=smoothing)
+    if structure_cfg is not None:
+        sampling = dataclasses.replace(sampling, structure=dataclasses.replace(sampling.structure,
+                                                                               cfg_scale=structure_cfg))
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="n4d4d-evalgen-"))
     for cat in cats:

@@ -30,8 +30,10 @@ def generate_cmd(
     coarse: Optional[Path] = typer.Option(None, "--coarse", help="blockout mesh to add detail to"),
     like: Optional[Path] = typer.Option(None, "--like", help="a mesh to make variations of"),
     strength: float = typer.Option(0.5, "--strength", help="--like: noise level in (0, 1] (1 = ignore the shape)"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Euler steps per stage (default 25)"),
-    cfg_scale: Optional[float] = typer.Option(None, "--cfg", help="classifier-free guidance scale (default 3)"),
+    steps: Optional[int] = typer.Option(None, "--steps",
+                                        help="Euler steps of both stages (default: structure 25, latents 12)"),
+    cfg_scale: Optional[float] = typer.Option(None, "--cfg",
+                                              help="CFG scale of both stages (default: structure 3, latents 1)"),
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels of the R = 128 "
                                                                          "grid (default 2; 0: none)"),
     list_categories: bool = typer.Option(False, "--list", help="print the known categories and exit"),
@@ -78,7 +80,8 @@ def generate_cmd(
         meshes.append(m)
         labels.append(f"{name}")
         typer.echo(f"{out / (name + '.obj')}: {len(m.faces)} faces, watertight {tm.is_watertight}, "
-                   f"{len(s.cells)} latent cells, extents {tm.extents.round(3).tolist()} m, "
+                   f"{s.solid.get('solids', '?')} solid(s), {len(s.cells)} latent cells, "
+                   f"extents {tm.extents.round(3).tolist()} m, "
                    f"{sum(s.seconds.values()):.1f} s")
     if preview:
         try:
