@@ -1,10 +1,10 @@
 """Articulation sweeps: drive every movable joint through its range and watch what happens.
 
 The asset stands in its authored pose with its root links fixed, under gravity, above the
-ground plane: raised by the depth its lowest hull point has below the ground at rest
-(:func:`sweep_lift`, a fraction of a millimetre for a standing asset whose hulls bulge past its
-surface), so that no foot starts pressed into the ground by an immovable root (PyBullet jams such
-a foot by friction: a quadruped's hip held 0.2 mm deep never left 0 rad at 100 N m). Each movable joint follows a piecewise-linear target (0 -> upper -> lower
+ground plane: raised so that its lowest hull point is :data:`SWEEP_CLEARANCE_M` above the
+ground (:func:`sweep_lift`), so that no foot of a standing asset is pressed into the ground by
+the immovable root (PyBullet holds such a foot by friction as if welded: a quadruped's hip, its
+foot 0.2 mm deep, never left 0 rad at 100 N m). Each movable joint follows a piecewise-linear target (0 -> upper -> lower
 -> 0; continuous joints 0 -> 2 pi -> 0) at ``min(Joint.velocity, range / 1 s)`` while every
 other joint holds its drive's target (its rest coordinate, 0), then holds 0 for ``hold_s``. The
 drive is an explicit PD torque clipped to the drive's ``max_force`` (``Joint.effort``; Isaac
@@ -80,10 +80,19 @@ class Sweep:
         return np.interp(t, self.times, self.targets)
 
 
+#: Gap (m) between the ground and the lowest hull point of an asset fixed for its sweeps. With
+#: the root immovable, a joint motion that first lowers a standing foot (a knee flexing from a
+#: slightly over-straightened rest lowers it by (offset)^2 / (2 shank): 0.01-0.3 mm) presses
+#: it into the ground, and the contact holds the joint; 2 mm clears such dips while a part
+#: that swings down into the ground still meets it.
+SWEEP_CLEARANCE_M = 0.002
+
+
 def sweep_lift(model: RigidModel) -> float:
-    """Height (m, >= 0) the asset is raised for its sweeps, in both engines: how far its lowest
-    hull point lies below the ground z = 0 in the authored pose (0 when none does)."""
-    return max(0.0, -float(model.hull_points()[:, 2].min()))
+    """Height (m) the asset is raised for its sweeps, in both engines, so that its lowest hull
+    point in the authored pose is :data:`SWEEP_CLEARANCE_M` above the ground z = 0 (0 when it
+    already is higher)."""
+    return max(0.0, SWEEP_CLEARANCE_M - float(model.hull_points()[:, 2].min()))
 
 
 def plan_sweeps(model: RigidModel, time_step: float, hold_s: float) -> list[Sweep]:

@@ -41,6 +41,11 @@ def quadruped(rng: np.random.Generator):
     tail_base = np.array([0, 0.48 * L, zb + 0.2 * rb])
     parts["tail"] = [capsule(tail_base, tail_base + [0, 0.3 * L, rng.uniform(-0.1, 0.25) * L], lr * 0.5)]
     joints.append(joint("tail", "revolute", "torso", "tail", tail_base, X, -0.8, 0.8))
+    # Hip range: a leg swung towards the other leg of its side stops short of it (its foot
+    # travels H sin(q) along y, H the hip height; the other leg stands 0.64 L away; a leg and
+    # its knee are ~1.5 lr across): the whole +-0.8 rad drove a long-legged animal's front
+    # foot 17 mm into its hind leg.
+    swing = min(0.8, 0.9 * float(np.arcsin(np.clip((0.64 * L - 3.0 * lr) / (zb - 0.3 * rb), 0.0, 1.0))))
     for side, sx in (("left", -1), ("right", 1)):
         for end, sy in (("front", -1), ("hind", 1)):
             hip = np.array([sx * rb * 0.6, sy * 0.32 * L, zb - 0.3 * rb])
@@ -50,6 +55,7 @@ def quadruped(rng: np.random.Generator):
             knee = hip + [0, sy * rng.uniform(0.0, 0.08) * L, -(hip[2] - lr) * 0.5]
             foot = np.array([hip[0], hip[1], lr])
             _limb(f"{end}_{side}_leg", "torso", hip, knee, foot, lr, parts, joints,
+                  lim=(-0.8, swing) if end == "front" else (-swing, 0.8),
                   knee_lim=(0.0, 1.4) if end == "front" else (-1.4, 0.0))
     return parts, joints, {"length": L, "body_radius": rb, "leg_length": leg, "leg_radius": lr}
 
