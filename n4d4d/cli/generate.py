@@ -33,7 +33,7 @@ def generate_cmd(
     steps: Optional[int] = typer.Option(None, "--steps",
                                         help="Euler steps of both stages (default: structure 25, latents 12)"),
     cfg_scale: Optional[float] = typer.Option(None, "--cfg",
-                                              help="CFG scale of both stages (default: structure 3, latents 1)"),
+                                              help="CFG scale of both stages (default 1: none)"),
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels of the R = 128 "
                                                                          "grid (default 2; 0: none)"),
     list_categories: bool = typer.Option(False, "--list", help="print the known categories and exit"),
