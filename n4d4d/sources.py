@@ -197,7 +197,9 @@ def generated_mesh(source: Generated):
     size (or the blockout's / varied shape's size), Z up, resting on ``z = 0``.
 
     The digest is of the mesh's vertex and face bytes (the provenance's ``source_sha256``);
-    ``figures`` has the resolved category, the number of latent cells and the sampling seconds.
+    ``figures`` has the resolved category, the number of latent cells, the sampling seconds and
+    the surface post-process's figures (``solid``: ``solids`` is 1 unless the decode was
+    fragmented, :func:`n4d4d.generator.solid.solid_field`).
 
     Raises:
         InputError: unknown category (the message lists the known ones), a blockout or shape to
@@ -216,5 +218,5 @@ def generated_mesh(source: Generated):
     digest = hashlib.sha256(np.ascontiguousarray(mesh.vertices, np.float64).tobytes()
                             + np.ascontiguousarray(mesh.faces, np.int64).tobytes()).hexdigest()
     figures = {"category": sample.category, "seed": sample.seed, "latent_cells": int(len(sample.cells)),
-               "sampling_s": {k: round(v, 3) for k, v in sample.seconds.items()}}
+               "sampling_s": {k: round(v, 3) for k, v in sample.seconds.items()}, "solid": dict(sample.solid)}
     return mesh, digest, figures
