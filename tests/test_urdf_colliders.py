@@ -281,8 +281,9 @@ def test_newton_reads_the_primitive_colliders(robot, tmp_path):
     a = _bodies(robot)
     (tmp_path / "out").mkdir()
     usd = export(a, tmp_path / "out", ("usda",))["usda"]
-    _, masses, points, _, _ = _load(usd, [(np.eye(3), np.zeros(3))], 0.6)
-    order = [p.name for p in a.parts]
+    _, masses, points, _, _, labels = _load(usd, [(np.eye(3), np.zeros(3))], 0.6)
+    order = list(labels)  # Newton's body order (depth first along the joints), by prim name
+    assert sorted(order) == sorted(p.name for p in a.parts)
     assert np.allclose(masses, [a.mass[n].mass for n in order], rtol=1e-6)
     for n, pts in zip(order, points):  # extent along the shape's own axes
         prim = a.collision[n][0].primitive
