@@ -68,9 +68,8 @@ from n4d4d.asset import Asset, Drive, Mesh
 from n4d4d.conventions import GRAVITY, GRAVITY_MAGNITUDE
 from n4d4d.errors import ExportError
 from n4d4d.io.atomic import atomic_path, atomic_write_bytes
-from n4d4d.kinematics import (PartFrame, effective_type, joint_names, kinematic_tree, part_poses, quat_between,
-                              welded_pairs,
-                              safe_name, unit_axis)
+from n4d4d.kinematics import (PartFrame, body_prim_names, effective_type, joint_names, kinematic_tree, part_poses,
+                              quat_between, safe_name, unit_axis, welded_pairs)
 
 from ._common import cleanup_on_failure, part_visual, provenance_info, require_exportable
 
@@ -127,8 +126,7 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
     scene.CreateGravityDirectionAttr(Gf.Vec3f(*(GRAVITY / GRAVITY_MAGNITUDE).tolist()))
     scene.CreateGravityMagnitudeAttr(GRAVITY_MAGNITUDE)
     looks = UsdGeom.Scope.Define(stage, root.GetPath().AppendChild("Looks")).GetPath()
-    taken = {"Looks", "joints"}
-    prim_names = {f.name: safe_name(f.name, taken) for f in frames}
+    prim_names = body_prim_names(frames)
     has_children = {f.parent for f in frames if f.parent is not None}
     skinned = asset.skeleton is not None and asset.skin_weights is not None
     body_paths: dict[str, Sdf.Path] = {}

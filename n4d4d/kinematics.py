@@ -245,6 +245,19 @@ def skeleton_bind(skeleton) -> np.ndarray:
     return bind
 
 
+#: Child names of the asset prim that are not bodies (the USD writer's material and joint scopes).
+USD_SCOPES = ("Looks", "joints")
+
+
+def body_prim_names(frames: list[PartFrame]) -> dict[str, str]:
+    """Sanitised unique prim name (:func:`safe_name`) of every part's body under the asset prim,
+    by frame name, in tree order, unique beside the :data:`USD_SCOPES`: what the USD writer names
+    each rigid body, and what a simulator that labels bodies by prim path (Newton's
+    ``body_label``) gives back."""
+    taken = set(USD_SCOPES)
+    return {f.name: safe_name(f.name, taken) for f in frames}
+
+
 def joint_names(frames: list[PartFrame]) -> dict[str, str]:
     """Sanitised unique identifier (:func:`safe_name`) of every joint, by joint name, in tree
     order: the USD joint prim, URDF joint and MJCF joint names. A simulator that labels joints

@@ -4,9 +4,10 @@ The asset stands in its authored pose with its root links fixed, under gravity, 
 ground plane: raised so that its lowest hull point is :data:`SWEEP_CLEARANCE_M` above the
 ground (:func:`sweep_lift`), so that no foot of a standing asset is pressed into the ground by
 the immovable root (PyBullet holds such a foot by friction as if welded: a quadruped's hip, its
-foot 0.2 mm deep, never left 0 rad at 100 N m). Each movable joint follows a piecewise-linear target (0 -> upper -> lower
--> 0; continuous joints 0 -> 2 pi -> 0) at ``min(Joint.velocity, range / 1 s)`` while every
-other joint holds its drive's target (its rest coordinate, 0), then holds 0 for ``hold_s``. The
+foot 0.2 mm deep, never left 0 rad at 100 N m). Each movable joint follows a piecewise-linear
+target (0 -> upper -> lower -> 0; continuous joints 0 -> 2 pi -> 0) at
+``min(Joint.velocity, range / 1 s)`` while every other joint holds its drive's target (its rest
+coordinate, 0), then holds 0 for ``hold_s``. The
 drive is an explicit PD torque clipped to the drive's ``max_force`` (``Joint.effort``; Isaac
 Lab's explicit ``IdealPDActuator`` model, no gravity feed-forward), computed once per step from
 the joint state. The gains are the asset's drives

@@ -86,8 +86,9 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
 
     Returns ``(model, masses, points, com, joints, labels)``: ``masses`` (kg) of the bodies of one
     world in Newton's order (depth first along the joints, not always the asset's link order),
-    ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame, ``joints`` ``(label, child body, subtree mass (kg), subtree body indices)`` per joint
-    between two bodies (the child's subtree), ``labels`` each body's prim name (last path element).
+    ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame,
+    ``joints`` ``(label, child body, subtree mass (kg), subtree body indices)`` per joint between
+    two bodies (the child's subtree), ``labels`` each body's prim name (last path element).
     """
     _, newton = newton_modules()
     from scipy.spatial.transform import Rotation
@@ -120,16 +121,6 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
         joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum()), tree))
     labels = [str(sub.body_label[b]).rsplit("/", 1)[-1] for b in range(n)]
     return on_ground(sub, xforms, mu), masses, points, com, joints, labels
-
-
-def _prim_names(model) -> list[str]:
-    """Body prim names of ``model``'s links in link order, as the USD writer names them
-    (:func:`n4d4d.exporters.usd.build_stage`: the frame's name, made unique beside the
-    ``Looks`` and ``joints`` scopes)."""
-    from n4d4d.kinematics import safe_name
-
-    taken = {"Looks", "joints"}
-    return [safe_name(f.name, taken) for f in model.frames]
 
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
@@ -333,9 +324,10 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     """
     from importlib.metadata import version
 
-    from n4d4d.budget import Budget
-
     from scipy.spatial.transform import Rotation
+
+    from n4d4d.budget import Budget
+    from n4d4d.kinematics import body_prim_names, joint_names, kinematic_tree
 
     from ._newton_sim import usd_sha256
     from .pybullet_check import drop_poses, rest_pose
@@ -353,9 +345,8 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
                                          early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
                                          support_contact_m=th.support_contact_m,
                                          bodies=len(model.links), budget=budget, stop_on_failure=stop,
-                                         body_order=_prim_names(model))
+                                         body_order=list(body_prim_names(model.frames).values()))
     sim_seconds = time.perf_counter() - t0
-    from n4d4d.kinematics import joint_names, kinematic_tree
 
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
     checks = []

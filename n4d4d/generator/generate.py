@@ -246,9 +246,9 @@ class FlowGenerator:
         import torch
 
         from n4d4d.generator.codec import tensors_to_sdf
-        from n4d4d.generator.solid import solid_surface
         from n4d4d.generator.latents import GRID, coarse_grid, structure_grid
         from n4d4d.generator.sampler import euler_sample
+        from n4d4d.generator.solid import solid_surface
         from n4d4d.kernels.sparse_tensor import SparseTensor
 
         if int(seed) < 0:
