@@ -7,6 +7,11 @@ when over the face budget) and remeshes anything else; ``"always"`` remeshes; ``
 keeps the input and refuses one that is not closed. The sparse SDF is computed in every mode,
 since later stages (rigging, the training corpus) read it.
 
+An open input's capped solid is checked against the input (:func:`n4d4d.volume.winding.fidelity`:
+input surface covered, little surface added away from it); when it fails (caps crossing a
+soup of open panels), the uncapped winding-number solid is tried at the same resolution and
+returned if it passes (``figures["sign"]``, the capped attempt under ``figures["capped"]``).
+
 This module orchestrates and reports; the work is in :mod:`~n4d4d.volume.sdf`,
 :mod:`~n4d4d.volume.extract` and :mod:`~n4d4d.volume.simplify`.
 """
@@ -18,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from n4d4d.errors import EmptyMeshError, InputError
+from n4d4d.errors import EmptyMeshError, InputError, MemoryBudgetError
 from n4d4d.volume._chain import weld
 from n4d4d.volume.simplify import decimate
 from n4d4d.volume.extract import extract_surface
@@ -41,7 +46,7 @@ SNAP_VOXELS = 0.5
 def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
                       mode: str = "auto", block_size: int = 8, band_voxels: float = 2.0,
                       memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None,
-                      seed: int = 0, shell: float | None = None):
+                      seed: int = 0, shell: float | None = None, winding_band: float | None = None):
     """Watertight, manifold, outward-oriented version of ``mesh`` and its sparse SDF.
 
     Args:
@@ -58,6 +63,10 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
             input is then always remeshed. An input that encloses no volume (a curved open
             sheet) is made such a shell anyway, of :data:`SHEET_WALL_VOXELS` voxels
             (``figures["shell_wall"]``; a flat one is refused at load, ``--solidify``).
+        winding_band: the sign from the uncapped winding number within this distance (m) of
+            the surface (``compute_sparse_sdf(winding_band=)``: open slabs solid between their
+            faces); the input is then always remeshed, and one that encloses nothing there
+            raises EmptyMeshError (no shell fallback).
 
     Returns:
         ``(mesh, sdf, figures)``: figures is a JSON-ready dict (mode and why, grid, band and
@@ -87,11 +96,11 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
     sdf_stats: dict = {}
     sdf = compute_sparse_sdf(mesh, resolution=resolution, block_size=block_size,
                              band_voxels=band_voxels, memory_budget_bytes=memory_budget_bytes,
-                             path=path, stats=sdf_stats, shell=shell)
+                             path=path, stats=sdf_stats, shell=shell, winding_band=winding_band)
     t_sdf = time.perf_counter()
 
     extract_stats: dict = {}
-    keep = shell is None and (mode == "never" or (mode == "auto" and closed))
+    keep = shell is None and winding_band is None and (mode == "never" or (mode == "auto" and closed))
     if keep:
         v, f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
         welded = len(v) != len(mesh.vertices) or len(f) != len(mesh.faces)
@@ -106,7 +115,7 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         try:
             surface = extract_surface(sdf, stats=extract_stats)
         except EmptyMeshError:
-            if shell is not None:
+            if shell is not None or winding_band is not None:
                 raise
             # a sheet (encloses nothing): the shell of the thinnest wall the grid resolves
             shell = SHEET_WALL_VOXELS / 2 * sdf.voxel_size
@@ -120,6 +129,8 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
                   else "input is not a closed manifold (" + _defects(q_before) + ")")
         if shell is not None:
             reason = f"shell of wall {2e3 * shell:.3g} mm about the surface"
+        elif winding_band is not None:
+            reason = f"uncapped winding-number sign within {1e3 * winding_band:.3g} mm of the surface"
     t_mc = time.perf_counter()
 
     dec_stats: dict = {}
@@ -134,6 +145,22 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         out = out.replace(vertices=snapped, normals=None)
     if out.normals is None:
         out = out.replace(normals=vertex_normals(out.vertices, out.faces))
+    fid = None
+    if not keep and shell is None and winding_band is None and not closed:
+        from n4d4d.volume.winding import fidelity, winding_solid
+
+        fid = fidelity(out, mesh, sdf.voxel_size, seed=seed)
+        if not fid["faithful"]:  # caps crossing openings or cutting into open panels
+            try:
+                w_out, w_sdf, w_fig, w_rec = winding_solid(
+                    mesh, resolution=resolution, block_size=block_size, band_voxels=band_voxels,
+                    max_faces=max_faces, memory_budget_bytes=memory_budget_bytes, path=path, seed=seed)
+            except MemoryBudgetError as e:
+                w_out, w_rec = None, {"rejected": str(e)}
+            fid["winding"] = w_rec
+            if w_out is not None:
+                w_fig.update(sign="winding number, uncapped", capped=fid, fidelity=w_rec)
+                return w_out, w_sdf, w_fig
     t_dec = time.perf_counter()
     q_after = mesh_quality(out)
     t_q = time.perf_counter()
@@ -164,6 +191,9 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         else "area-weighted vertex normals of the output",
         "vertex_colors_kept": out.vertex_colors is not None,
         "base_color_kept": out.base_color is not None or mesh.base_color is None,
+        "sign": ("shell" if shell is not None else "winding number, uncapped" if winding_band is not None
+                 else "input kept" if keep else "winding number, holes capped"),
+        "winding_band": winding_band, "fidelity": fid,
     }
     return out, sdf, figures
 

@@ -87,33 +87,42 @@ THICKNESS_SAMPLES = 2000
 THICKNESS_PERCENTILE = 5.0
 
 
-def local_thickness(mesh, *, n_samples: int = THICKNESS_SAMPLES, seed: int = 0) -> float:
-    """The thinnest feature of ``mesh`` (m): the :data:`THICKNESS_PERCENTILE` percentile, over
-    ``n_samples`` area-weighted surface samples (trimesh's, ``seed``), of the distance along
-    the face normal, either way, to the next surface hit (a wall's thickness, or a gap's
-    width: both must span voxels to survive), capped at the smallest oriented-bounding-box
-    extent (:func:`thinnest_extent`), which it also is when no ray hits. Repeated faces are
+def thickness_samples(mesh, *, n_samples: int = THICKNESS_SAMPLES, seed: int = 0) -> tuple[np.ndarray, float]:
+    """``(hits (n,) float64 m, cap m)``: at ``n_samples`` area-weighted surface samples of
+    ``mesh`` (trimesh's, ``seed``), the distance along the face normal, either way, to the next
+    surface hit, capped at ``cap``, the smallest oriented-bounding-box extent
+    (:func:`thinnest_extent`), which a sample that hits nothing reads. Repeated faces are
     dropped first (:func:`~n4d4d.volume._chain.clean`), so a double-sided sheet does not
-    measure 0. Rays start 1e-6 of the diagonal off the surface (warp BVH ray queries)."""
+    measure 0. Rays start 1e-6 of the diagonal off the surface (warp BVH ray queries); ``hits``
+    is empty for a flat or empty input."""
     from n4d4d.volume._chain import clean
     from n4d4d.volume._queries import MeshQueries
 
     v, f, _ = clean(np.asarray(mesh.vertices), np.asarray(mesh.faces))
     cap = thinnest_extent(v)
     if len(f) == 0 or not cap > 0:
-        return cap
+        return np.zeros(0), cap
     import trimesh
 
     tm = trimesh.Trimesh(v, f, process=False)
     if not tm.area > 0:
-        return cap
+        return np.zeros(0), cap
     pts, face = trimesh.sample.sample_surface(tm, n_samples, seed=seed)
     nrm = np.asarray(tm.face_normals)[face]
     diag = float(np.linalg.norm(np.ptp(v, axis=0)))
     q = MeshQueries(v, f)
     eps = 1e-6 * diag
     hits = np.minimum(q.ray_hits(pts + eps * nrm, nrm, cap), q.ray_hits(pts - eps * nrm, -nrm, cap))
-    return float(min(cap, np.percentile(hits + eps, THICKNESS_PERCENTILE)))
+    return np.minimum(hits + eps, cap), cap
+
+
+def local_thickness(mesh, *, n_samples: int = THICKNESS_SAMPLES, seed: int = 0) -> float:
+    """The thinnest feature of ``mesh`` (m): the :data:`THICKNESS_PERCENTILE` percentile of
+    :func:`thickness_samples` (a wall's thickness, or a gap's width: both must span voxels to
+    survive), at most the smallest oriented-bounding-box extent, which it also is when no ray
+    hits."""
+    hits, cap = thickness_samples(mesh, n_samples=n_samples, seed=seed)
+    return float(min(cap, np.percentile(hits, THICKNESS_PERCENTILE))) if len(hits) else cap
 
 
 def cap_fraction(mesh) -> float:
@@ -162,6 +171,26 @@ def part_resolution(mesh, *, feature: float, resolution: int, max_resolution: in
     return r
 
 
+def _winding_slab(mesh, hits, thin, *, feature_voxels, resolution, max_resolution, common, figures):
+    """The uncapped winding-number solid of an open ``mesh``
+    (:func:`~n4d4d.volume.winding.winding_solid`) on the solid track's grid, or None when it is
+    refused (encloses nothing, leaves input surface uncovered, adds too much surface away from
+    the input: a container of single sheets, whose solid is a layer on one side); the
+    attempt's figures go under ``figures["winding"]``."""
+    from n4d4d.volume.winding import WINDING_BAND_MAX_VOXELS, winding_solid
+
+    r = part_resolution(mesh, feature=thin / feature_voxels, resolution=resolution, max_resolution=max_resolution,
+                        band_voxels=common["band_voxels"] + WINDING_BAND_MAX_VOXELS,
+                        memory_budget_bytes=common["memory_budget_bytes"], path=common["path"])
+    out, sdf, fig, rec = winding_solid(mesh, resolution=r, hits=hits, **common)
+    figures["winding"] = rec
+    if out is None:
+        return None
+    figures.update(kind="solid", sign="winding number, uncapped", resolution=int(sdf.resolution),
+                   voxel_size=float(sdf.voxel_size), remesh=fig)
+    return out
+
+
 def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float = FEATURE_VOXELS,
                 resolution: int = 96, max_resolution: int = 160, max_faces: int = 20000,
                 memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None,
@@ -198,7 +227,8 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
         raise ValueError(f"thickness must be a positive number of metres, got {thickness!r}")
     if is_closed_manifold(mesh_quality(mesh)):
         return mesh, {"kind": "kept", "reason": "closed, manifold, consistently oriented"}
-    thin = local_thickness(mesh, seed=seed)
+    hits, cap = thickness_samples(mesh, seed=seed)
+    thin = float(min(cap, np.percentile(hits, THICKNESS_PERCENTILE))) if len(hits) else cap
     open_fraction = cap_fraction(mesh)
     band = 2.0
     common = dict(max_faces=max_faces, mode="always", band_voxels=band,
@@ -216,9 +246,15 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
         except EmptyMeshError:
             solid = False
         if solid:
-            figures.update(kind="solid", resolution=int(sdf.resolution),
+            figures.update(kind="solid", sign="winding number, holes capped", resolution=int(sdf.resolution),
                            voxel_size=float(sdf.voxel_size), remesh=fig)
             return out, figures
+    # an open container or panel soup whose walls have both faces: solid between them (the
+    # uncapped winding number), kept only if it is faithful both ways
+    slab = _winding_slab(mesh, hits, thin, feature_voxels=feature_voxels, resolution=resolution,
+                         max_resolution=max_resolution, common=common, figures=figures)
+    if slab is not None:
+        return slab, figures
     # a sheet or open container: the shell about it, two voxels (or ``thickness``) thick, on
     # a grid at which a given wall spans ``feature_voxels`` voxels
     wall_voxels = DEFAULT_WALL_VOXELS if thickness is None else float(feature_voxels)
