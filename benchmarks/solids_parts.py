@@ -2,9 +2,11 @@
 physics certificate of PartNet-Mobility objects built with and without the disjoint step.
 
 Each object (``../shared/data/partnet-mobility/<id>/mobility.urdf``; default: the storage
-furniture 40147, 45213, 45261, 45332) is built twice with default options (``n4d4d.build``):
-once with :func:`n4d4d.volume.disjoint.disjoint_parts` switched off (the build as it was
-before the step), once as shipped. Per build it prints:
+furniture 40147, 45213, 45261, 45332; or a robot URDF of pybullet_data named
+``pybullet:<path>``, e.g. ``pybullet:a1/a1.urdf``; ``--robots`` adds a1, laikago and r2d2) is
+built twice with default options (``n4d4d.build``): once with
+:func:`n4d4d.volume.disjoint.disjoint_parts` switched off (the build as it was before the
+step), once as shipped (``--shipped-only``: only the latter). Per build it prints:
 
 - every pair of part solids that overlap or come within 10 mm
   (:func:`n4d4d.volume.disjoint.part_overlaps`): overlap volume (% of the smaller part), depth
@@ -28,6 +30,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "partnet-mobility"
 STORAGE = ("40147", "45213", "45261", "45332")
+ROBOTS = ("pybullet:a1/a1.urdf", "pybullet:laikago/laikago.urdf", "pybullet:r2d2.urdf")
+
+
+def urdf_path(oid: str) -> Path:
+    """The URDF of ``oid``: a PartNet-Mobility id, or ``pybullet:<path in pybullet_data>``."""
+    if oid.startswith("pybullet:"):
+        import pybullet_data
+
+        return Path(pybullet_data.getDataPath()) / oid.split(":", 1)[1]
+    return SHARED / oid / "mobility.urdf"
 
 
 def _max_joint_force(physics: dict) -> float | None:
@@ -47,7 +59,7 @@ def build_one(oid: str, disjoint: bool) -> dict:
         dj.disjoint_parts = lambda asset, clearance, **kw: asset
     try:
         t0 = time.perf_counter()
-        asset = n4d4d.build(SHARED / oid / "mobility.urdf")
+        asset = n4d4d.build(urdf_path(oid))
         seconds = time.perf_counter() - t0
     finally:
         dj.disjoint_parts = original
@@ -63,6 +75,8 @@ def build_one(oid: str, disjoint: bool) -> dict:
         "passed": asset.passed, "reasons": list(physics.get("reasons", [])),
         "failed_checks": sorted({f"{c['name']}/{c.get('engine', '')}" for c in physics.get("checks", [])
                                  if not c.get("passed")}),
+        "failed_details": [{"name": c["name"], "engine": c.get("engine"), "reasons": list(c.get("reasons", []))[:3]}
+                           for c in physics.get("checks", []) if not c.get("passed")],
         "max_joint_force_ratio": _max_joint_force(physics),
         "disjoint_figures": (rig.figures.get("disjoint") if rig else None),
     }
@@ -80,21 +94,25 @@ def print_row(r: dict) -> None:
     print(f"{r['id']:>6} {tag} parts {r['parts']:2d}  {ov}  min gap {1e3 * min(gaps, default=float('nan')):.2f} mm  "
           f"sum/whole {vs}  certificate {'PASS' if r['passed'] else 'FAIL'}  "
           f"joint force {'n/a' if force is None else f'{force:.3g}'} x weight  ({r['seconds']:.0f} s)")
-    for c in r["failed_checks"]:
-        print(f"{'':8}failed: {c}")
+    for c in r.get("failed_details") or [{"name": c, "reasons": []} for c in r["failed_checks"]]:
+        why = "; ".join(str(x) for x in c.get("reasons", []))[:220]
+        print(f"{'':8}failed: {c['name']}/{c.get('engine') or ''}  {why}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ids", nargs="*", default=list(STORAGE))
     ap.add_argument("--json", type=Path, help="write one JSON row per build here")
+    ap.add_argument("--robots", action="store_true", help="add the robot URDFs " + ", ".join(ROBOTS))
+    ap.add_argument("--shipped-only", action="store_true", help="build only as shipped (disjoint step on)")
     args = ap.parse_args(argv)
-    if not SHARED.is_dir():
+    ids = list(args.ids) + (list(ROBOTS) if args.robots else [])
+    if any(not i.startswith("pybullet:") for i in ids) and not SHARED.is_dir():
         print(f"no {SHARED}: nothing to measure", file=sys.stderr)
         return 1
     rows = []
-    for oid in args.ids:
-        for disjoint in (False, True):
+    for oid in ids:
+        for disjoint in ((True,) if args.shipped_only else (False, True)):
             r = build_one(oid, disjoint)
             print_row(r)
             rows.append(r)

@@ -16,6 +16,10 @@ left out). :func:`winding_solid` takes ``|w| >= 1/2`` within a band of the surfa
 area added farther than that (what closes open rims). A container of single sheets fails it
 (its uncapped solid is a layer a band's width inside it), and is left to the shell.
 
+Input surface that the uncapped solid leaves uncovered (single sheets among the panels: a
+drawer's bottom given as one plane) is given the shell of the default two-voxel wall about
+those faces only (:func:`cover_sheets`), united with the solid (manifold3d), before the check.
+
 What it does not do: fit caps, or close the one-sided layers it refuses.
 """
 
@@ -39,10 +43,13 @@ WINDING_NEW_AREA_FRACTION = 0.25
 FIDELITY_SAMPLES = 4000
 
 
-def surface_distances(a, b, *, n_samples: int = FIDELITY_SAMPLES, seed: int = 0) -> tuple[np.ndarray, float]:
+def surface_distances(a, b, *, n_samples: int = FIDELITY_SAMPLES, seed: int = 0,
+                      inside_is_covered: bool = False) -> tuple[np.ndarray, float]:
     """``(d (n_samples,) float64 m, area of a m^2)``: the distance from ``n_samples``
     area-weighted samples of ``a``'s surface (trimesh's sampler, ``seed``) to ``b``'s surface
-    (warp BVH closest points), repeated faces of both dropped first. ``a``, ``b``:
+    (warp BVH closest points), repeated faces of both dropped first; with
+    ``inside_is_covered`` (``b`` closed), 0 for samples inside ``b`` (winding number >= 1/2:
+    an inner partition of the input lies in the solid). ``a``, ``b``:
     :class:`n4d4d.asset.Mesh`, same frame."""
     import trimesh
 
@@ -54,17 +61,21 @@ def surface_distances(a, b, *, n_samples: int = FIDELITY_SAMPLES, seed: int = 0)
     tm = trimesh.Trimesh(av, af, process=False)
     pts, _ = trimesh.sample.sample_surface(tm, n_samples, seed=seed)
     reach = float(np.linalg.norm(np.ptp(np.vstack([av, bv]), axis=0)))
-    return MeshQueries(bv, bf).distance(pts, reach).astype(np.float64), float(tm.area)
+    q = MeshQueries(bv, bf)
+    d = q.distance(pts, reach).astype(np.float64)
+    if inside_is_covered:
+        d[np.abs(q.winding_number(pts)) >= 0.5] = 0.0
+    return d, float(tm.area)
 
 
 def fidelity(out, mesh, voxel: float, *, seed: int = 0) -> dict:
     """How closely the closed ``out`` keeps to the input ``mesh`` (both :class:`Mesh`, m):
-    ``p95_in_to_out``, ``p95_out_to_in`` (m), ``new_area_fraction`` (area of ``out`` farther
+    ``p95_in_to_out`` (input surface inside ``out`` counts 0), ``p95_out_to_in`` (m), ``new_area_fraction`` (area of ``out`` farther
     than ``WINDING_FIDELITY_VOXELS * voxel`` from ``mesh``, over ``mesh``'s area),
     ``faithful`` (bool) and, when not, ``why``."""
     bound = WINDING_FIDELITY_VOXELS * voxel
     d_out, area_out = surface_distances(out, mesh, seed=seed)
-    d_in, area_in = surface_distances(mesh, out, seed=seed)
+    d_in, area_in = surface_distances(mesh, out, seed=seed, inside_is_covered=True)
     rec = {"p95_in_to_out": float(np.percentile(d_in, 95)), "p95_out_to_in": float(np.percentile(d_out, 95)),
            "new_area_fraction": float(np.mean(d_out > bound)) * area_out / max(area_in, 1e-300),
            "bound_m": bound, "faithful": True}
@@ -106,6 +117,7 @@ def winding_solid(mesh, *, resolution: int, hits: np.ndarray | None = None, **re
     from n4d4d.errors import EmptyMeshError
     from n4d4d.volume.remesh import remesh_watertight
     from n4d4d.volume.sdf import grid_for
+    from n4d4d.volume.quality import mesh_quality
     from n4d4d.volume.solids import SHEET_VOLUME_VOXELS, thickness_samples
 
     seed = int(remesh_kwargs.get("seed", 0))
@@ -126,7 +138,60 @@ def winding_solid(mesh, *, resolution: int, hits: np.ndarray | None = None, **re
         rec["rejected"] = "encloses no volume the grid resolves"
         return None, None, None, rec
     rec.update(fidelity(out, mesh, sdf.voxel_size, seed=seed))
+    if not rec["faithful"] and rec["p95_in_to_out"] > rec["bound_m"]:  # sheets left out: shelled
+        covered = cover_sheets(out, mesh, sdf.voxel_size, **kwargs)
+        if covered is not None:
+            out, n_sheet = covered
+            rec["sheet_faces_shelled"] = n_sheet
+            fig["quality_after"] = mesh_quality(out)
+            fig["volume_after"] = fig["quality_after"]["volume"]
+            rec.update(fidelity(out, mesh, sdf.voxel_size, seed=seed))
     if not rec["faithful"]:
         rec["rejected"] = rec.pop("why")
         return None, None, None, rec
     return out, sdf, fig, rec
+
+
+def cover_sheets(out, mesh, voxel: float, **remesh_kwargs):
+    """``out`` (closed) united with the shell of :data:`~n4d4d.volume.remesh.SHEET_WALL_VOXELS`
+    voxels' wall about the faces of ``mesh`` it leaves uncovered (centroid or a corner farther
+    than :data:`WINDING_FIDELITY_VOXELS` voxels from it and not inside it), on a grid of the same ``voxel`` (m),
+    simplified to ``max_faces``; ``(mesh, number of faces shelled)``, or None when every face
+    is covered or a step fails (the union not a closed manifold)."""
+    import math
+
+    from n4d4d.asset import Mesh
+    from n4d4d.volume._chain import clean
+    from n4d4d.volume._queries import MeshQueries
+    from n4d4d.volume.disjoint import from_manifold, to_manifold
+    from n4d4d.volume.remesh import SHEET_WALL_VOXELS, remesh_watertight
+    from n4d4d.volume.sdf import padding_voxels
+    from n4d4d.volume.simplify import decimate
+
+    v, f, _ = clean(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    bound = WINDING_FIDELITY_VOXELS * voxel
+    q = MeshQueries(np.asarray(out.vertices, np.float64), np.asarray(out.faces, np.int64))
+    pts = np.vstack([v[f].mean(axis=1), v])
+    d = q.distance(pts, 2.0 * bound)
+    d[np.abs(q.winding_number(pts)) >= 0.5] = 0.0  # inside the solid: covered
+    loose = (d[:len(f)] > bound) | (d[len(f):][f].max(axis=1) > bound)
+    if not loose.any():
+        return None
+    sheet = Mesh(vertices=v, faces=f[loose])
+    half = SHEET_WALL_VOXELS / 2 * voxel
+    band = float(remesh_kwargs.get("band_voxels", 2.0))
+    sv = v[np.unique(f[loose])]
+    longest = float(np.ptp(sv, axis=0).max()) + 2 * half
+    r = max(int(math.ceil(longest / voxel)) + 2 * padding_voxels(band), 2 * padding_voxels(band) + 4)
+    kwargs = {k: x for k, x in remesh_kwargs.items() if k in ("band_voxels", "memory_budget_bytes", "path", "seed",
+                                                              "block_size")}
+    try:
+        shell, _, _ = remesh_watertight(sheet, resolution=r, shell=half, mode="always", max_faces=10**9, **kwargs)
+    except Exception:  # noqa: BLE001 - an empty or over-budget shell: no cover, the check decides
+        return None
+    a, b = to_manifold(out), to_manifold(shell)
+    if a is None or b is None:
+        return None
+    united = from_manifold(a + b, out)
+    united = decimate(united, int(remesh_kwargs.get("max_faces", 20000)), seed=int(remesh_kwargs.get("seed", 0)))
+    return united, int(loose.sum())
