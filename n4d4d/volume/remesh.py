@@ -8,9 +8,9 @@ keeps the input and refuses one that is not closed. The sparse SDF is computed i
 since later stages (rigging, the training corpus) read it.
 
 An open input's capped solid is checked against the input (:func:`n4d4d.volume.winding.fidelity`:
-input surface covered, little surface added away from it); when it fails (caps crossing a
-soup of open panels), the uncapped winding-number solid is tried at the same resolution and
-returned if it passes (``figures["sign"]``, the capped attempt under ``figures["capped"]``).
+input surface covered, little surface added away from it); when it fails or encloses nothing
+(caps crossing a soup of open panels, each rimless panel's faces capped by themselves), the
+uncapped winding-number solid is tried at the same resolution and returned if it passes (``figures["sign"]``, the capped attempt under ``figures["capped"]``).
 
 This module orchestrates and reports; the work is in :mod:`~n4d4d.volume.sdf`,
 :mod:`~n4d4d.volume.extract` and :mod:`~n4d4d.volume.simplify`.
@@ -61,7 +61,8 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         shell: half the wall (m) of a shell offset symmetrically about the surface instead
             of its enclosed solid (a sheet's solid; ``compute_sparse_sdf(shell=)``); the
             input is then always remeshed. An input that encloses no volume (a curved open
-            sheet) is made such a shell anyway, of :data:`SHEET_WALL_VOXELS` voxels
+            sheet), capped or by the uncapped winding number, is made such a shell anyway,
+            of :data:`SHEET_WALL_VOXELS` voxels
             (``figures["shell_wall"]``; a flat one is refused at load, ``--solidify``).
         winding_band: the sign from the uncapped winding number within this distance (m) of
             the surface (``compute_sparse_sdf(winding_band=)``: open slabs solid between their
@@ -117,6 +118,13 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         except EmptyMeshError:
             if shell is not None or winding_band is not None:
                 raise
+            # capped, it encloses nothing: panels with open rims (each rim capped by its own
+            # face) are solid by the uncapped winding number; a sheet becomes the shell
+            w = _uncapped(mesh, resolution, block_size, band_voxels, max_faces, memory_budget_bytes, path, seed)
+            if w[0] is not None:
+                w[2].update(mode=mode, sign="winding number, uncapped", capped={"faithful": False,
+                            "why": "encloses nothing with its holes capped"}, fidelity=w[3])
+                return w[0], w[1], w[2]
             # a sheet (encloses nothing): the shell of the thinnest wall the grid resolves
             shell = SHEET_WALL_VOXELS / 2 * sdf.voxel_size
             sdf = compute_sparse_sdf(mesh, resolution=resolution, block_size=block_size,
@@ -147,19 +155,17 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         out = out.replace(normals=vertex_normals(out.vertices, out.faces))
     fid = None
     if not keep and shell is None and winding_band is None and not closed:
-        from n4d4d.volume.winding import fidelity, winding_solid
+        from n4d4d.volume.winding import fidelity
 
         fid = fidelity(out, mesh, sdf.voxel_size, seed=seed)
         if not fid["faithful"]:  # caps crossing openings or cutting into open panels
-            try:
-                w_out, w_sdf, w_fig, w_rec = winding_solid(
-                    mesh, resolution=resolution, block_size=block_size, band_voxels=band_voxels,
-                    max_faces=max_faces, memory_budget_bytes=memory_budget_bytes, path=path, seed=seed)
-            except MemoryBudgetError as e:
-                w_out, w_rec = None, {"rejected": str(e)}
+            w_out, w_sdf, w_fig, w_rec = _uncapped(mesh, resolution, block_size, band_voxels, max_faces,
+                                                   memory_budget_bytes, path, seed)
             fid["winding"] = w_rec
             if w_out is not None:
-                w_fig.update(sign="winding number, uncapped", capped=fid, fidelity=w_rec)
+                w_fig.update(mode=mode, sign="winding number, uncapped", capped=fid, fidelity=w_rec,
+                             reason=reason + "; its capped solid was not faithful (" + fid["why"]
+                             + "): the uncapped winding number instead")
                 return w_out, w_sdf, w_fig
     t_dec = time.perf_counter()
     q_after = mesh_quality(out)
@@ -196,6 +202,18 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         "winding_band": winding_band, "fidelity": fid,
     }
     return out, sdf, figures
+
+
+def _uncapped(mesh, resolution, block_size, band_voxels, max_faces, memory_budget_bytes, path, seed):
+    """:func:`n4d4d.volume.winding.winding_solid` at the same grid, ``(None, None, None,
+    record)`` when refused or over the memory budget."""
+    from n4d4d.volume.winding import winding_solid
+
+    try:
+        return winding_solid(mesh, resolution=resolution, block_size=block_size, band_voxels=band_voxels,
+                             max_faces=max_faces, memory_budget_bytes=memory_budget_bytes, path=path, seed=seed)
+    except MemoryBudgetError as e:
+        return None, None, None, {"rejected": str(e)}
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
