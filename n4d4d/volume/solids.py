@@ -14,11 +14,14 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
   the surface, O(area / voxel^2), not with the volume);
 - **sign of open input** from the generalized winding number of the surface with its holes
   capped by their rims' polygons (:mod:`n4d4d.volume._chain`): no fan leaves the rim's hull;
-- **sheets and open containers**: a part whose hole caps would add a tenth of its area or
-  more (an open box, a sheet; :data:`OPEN_SHELL_FRACTION`), or that encloses no volume (the
-  closed solid's volume is under a quarter voxel times its own area: a plate of thickness ``t``
-  has ``t / 2``), becomes the
-  shell of wall ``thickness`` (``--solidify T``) or, by default, of two voxels (the thinnest wall
+- **open panels** (:mod:`n4d4d.volume.winding`): a part whose walls have both faces but open
+  rims (PartNet's cabinet bodies, doors, drawers) is solid between its faces by the uncapped
+  winding number on the solid track's grid, kept when it covers the input and adds little
+  surface away from it (single sheets among the panels get the default shell, united);
+- **sheets and open containers**: otherwise, a part whose hole caps would add a tenth of its
+  area or more (an open box, a sheet; :data:`OPEN_SHELL_FRACTION`), or that encloses no volume
+  (the closed solid's volume is under a quarter voxel times its own area: a plate of thickness
+  ``t`` has ``t / 2``), becomes the shell of wall ``thickness`` (``--solidify T``) or, by default, of two voxels (the thinnest wall
   the grid resolves: every point of the sheet is within ``sqrt(3)/2`` voxel of a node, which is
   then inside), offset symmetrically about the sheet (:func:`compute_sparse_sdf` ``shell=``).
 
@@ -179,10 +182,14 @@ def _winding_slab(mesh, hits, thin, *, feature_voxels, resolution, max_resolutio
     attempt's figures go under ``figures["winding"]``."""
     from n4d4d.volume.winding import WINDING_BAND_MAX_VOXELS, winding_solid
 
-    r = part_resolution(mesh, feature=thin / feature_voxels, resolution=resolution, max_resolution=max_resolution,
-                        band_voxels=common["band_voxels"] + WINDING_BAND_MAX_VOXELS,
-                        memory_budget_bytes=common["memory_budget_bytes"], path=common["path"])
-    out, sdf, fig, rec = winding_solid(mesh, resolution=r, hits=hits, **common)
+    try:
+        r = part_resolution(mesh, feature=thin / feature_voxels, resolution=resolution, max_resolution=max_resolution,
+                            band_voxels=common["band_voxels"] + WINDING_BAND_MAX_VOXELS,
+                            memory_budget_bytes=common["memory_budget_bytes"], path=common["path"])
+        out, sdf, fig, rec = winding_solid(mesh, resolution=r, hits=hits, **common)
+    except MemoryBudgetError as e:  # the shell's grid is coarser: left to it
+        figures["winding"] = {"rejected": str(e)}
+        return None
     figures["winding"] = rec
     if out is None:
         return None
@@ -246,7 +253,7 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
         except EmptyMeshError:
             solid = False
         if solid:
-            figures.update(kind="solid", sign="winding number, holes capped", resolution=int(sdf.resolution),
+            figures.update(kind="solid", sign=fig.get("sign"), resolution=int(sdf.resolution),
                            voxel_size=float(sdf.voxel_size), remesh=fig)
             return out, figures
     # an open container or panel soup whose walls have both faces: solid between them (the
