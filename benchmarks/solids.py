@@ -23,9 +23,9 @@ point-to-triangle distance, 20,000 area-weighted samples of the output, seed 0):
   axis (trimesh), and whether it is within 10 % or 1 mm of the input's (for a sheet the input
   extent is ~0 and the output is the shell wall: within 1 mm when the wall is).
 
-Usage: ``python benchmarks/solids.py [--random 100] [--partnet 44] [--resolution 256]
+Usage: ``python benchmarks/solids.py [--random 100] [--partnet 44] [--ids ID ...] [--resolution 256]
 [--out table.txt] [--json rows.jsonl]``; ``--random``/``--partnet`` take the first N (a subset
-for speed). Prints one row per mesh and a summary table.
+for speed), ``--ids`` names PartNet objects. Prints one row per mesh and a summary table.
 """
 
 from __future__ import annotations
@@ -56,11 +56,14 @@ def whole_meshes(n_random: int) -> list[tuple[str, Path]]:
     return out
 
 
-def partnet_objects(n: int) -> list[Path]:
-    """The first ``n`` PartNet-Mobility ``mobility.urdf`` files (sorted by id)."""
+def partnet_objects(n: int, ids: list[str] | None = None) -> list[Path]:
+    """The first ``n`` PartNet-Mobility ``mobility.urdf`` files (sorted by id), or those of
+    ``ids``."""
     root = SHARED / "partnet-mobility"
     if not root.is_dir():
         return []
+    if ids:
+        return [root / i / "mobility.urdf" for i in ids if (root / i / "mobility.urdf").is_file()]
     return sorted(root.glob("*/mobility.urdf"), key=lambda p: p.parent.name)[:n]
 
 
@@ -164,6 +167,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--random", type=int, default=100, help="random_urdfs 000..N-1 (default 100)")
     ap.add_argument("--partnet", type=int, default=100, help="first N PartNet-Mobility objects")
+    ap.add_argument("--ids", nargs="*", help="these PartNet-Mobility ids instead of the first N")
     ap.add_argument("--resolution", type=int, default=256, help="whole-mesh grid resolution")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-mesh track")
     ap.add_argument("--out", type=Path, help="also write the summary table here")
@@ -172,7 +176,7 @@ def main(argv=None) -> int:
 
     rows: list[dict] = []
     jobs = [] if args.no_whole else [("whole", n, p) for n, p in whole_meshes(args.random)]
-    jobs += [("part", u.parent.name, u) for u in partnet_objects(args.partnet)]
+    jobs += [("part", u.parent.name, u) for u in partnet_objects(args.partnet, args.ids)]
     for kind, name, path in jobs:
         try:
             new = [run_whole(name, path, args.resolution)] if kind == "whole" else run_parts(path)
