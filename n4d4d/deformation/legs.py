@@ -192,6 +192,12 @@ def skeletal_legs(asset: Asset) -> tuple[list[Leg], str]:
     if len(legs) < 2:
         return [], (f"no legs: {len(legs)} skeleton chain(s) of two or more bones end at the ground "
                     "(a gait needs at least two)")
+    on_legs = [names.index(n) for leg in legs for n in leg.chain] if (names := list(sk.joint_names)) else []
+    stray = (V[:, 2] - ground <= tol) & ~np.isin(owner, on_legs)
+    if stray.any():  # a gait of the legs found would drag (or sink) the rest of what stands
+        return [], (f"no legs: the skin rests on the ground at {int(stray.sum())} vertices bound to no leg "
+                    f"(joints {sorted({sk.joint_names[j] for j in owner[stray]})}): the {len(legs)} leg(s) "
+                    "found do not carry the body alone")
     root = pos[int(np.flatnonzero(parents < 0)[0])]
     centre = np.array([np.mean([leg.hip[0] for leg in legs]), np.mean([leg.hip[1] for leg in legs]), root[2]])
     return _label(legs, centre), ""

@@ -49,10 +49,16 @@ def quadruped(rng: np.random.Generator):
     for side, sx in (("left", -1), ("right", 1)):
         for end, sy in (("front", -1), ("hind", 1)):
             hip = np.array([sx * rb * 0.6, sy * 0.32 * L, zb - 0.3 * rb])
-            # the knee sits on the far side of the foot from where its flexion swings the foot
-            # (front knees swing it back, hind knees forward), so flexing from the rest pose
-            # lifts the standing foot; a knee on the near side flexed the foot into the ground
-            knee = hip + [0, sy * rng.uniform(0.0, 0.08) * L, -(hip[2] - lr) * 0.5]
+            # the knee rests over-straightened, its segments 0.06-0.12 rad past straight, on
+            # its stop at 0 (the side away from its flexion: front knees flex the foot back,
+            # hind knees forward): the body's weight presses it into the joint limit, which
+            # carries the load in any engine, as a horse's stay apparatus locks its stifle. A
+            # knee bent the other way had only its servo to carry the body, tuned to the leg's
+            # own inertia (stiffness ~ L^5 against a load ~ L^4): small animals' knees buckled.
+            # Flexing passes the straight leg first, lowering the foot D theta^2 / 8 (under
+            # 1.8 mm, inside the sweeps' 2 mm ground clearance), then lifts it.
+            D = hip[2] - lr
+            knee = hip + [0, -sy * 0.5 * D * np.tan(0.5 * rng.uniform(0.06, 0.12)), -0.5 * D]
             foot = np.array([hip[0], hip[1], lr])
             _limb(f"{end}_{side}_leg", "torso", hip, knee, foot, lr, parts, joints,
                   lim=(-0.8, swing) if end == "front" else (-swing, 0.8),
