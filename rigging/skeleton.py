@@ -5,8 +5,9 @@ What it does: voxelizes the closed mesh (grid nodes inside by the generalized wi
 (``skimage.morphology.skeletonize``, Lee, Kashyap & Chu 1994), turns the curve voxels into a
 26-neighbour graph, keeps its largest component, roots it at the curve voxel nearest the
 shape's volume centroid (the pelvis / torso of a character, as RigNet's root), takes the
-breadth-first tree from there, prunes terminal branches shorter than ``prune`` x the mesh
-diagonal (surface noise spurs), and places joints at the root, at branch points, at branch
+breadth-first tree from there, grows each terminal branch on to its limb's end where thinning
+eroded it (a straight axis-aligned limb loses far more than its end cap's radius), prunes
+terminal branches shorter than ``prune`` x the mesh diagonal (surface noise spurs), and places joints at the root, at branch points, at branch
 ends and every ``spacing`` x diagonal along each chain. The joint count is capped at
 ``max_joints`` by widening the spacing.
 

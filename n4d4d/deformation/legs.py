@@ -12,7 +12,9 @@ Found from the asset's structure and the rest pose's ground contact, never from 
   the first branching joint, has three or more joints (two bones), and whose skinned region
   touches the ground: the foot point is the visual vertex within :func:`contact_tolerance` of the
   ground, weighted mostly to the chain's last two joints, that is most rigidly bound to the last
-  bone (inverse kinematics moves it with the whole chain).
+  bone (inverse kinematics moves it with the whole chain). When the skin also rests on the
+  ground at vertices bound to no leg found (a leg the skeleton missed), there are no legs: a gait
+  of the others would drag or sink what stands there.
 
 Each leg is labelled by its side (left / right of the body centre) and end (front / hind along
 the walking direction, :func:`forward_axis`), which :mod:`.gait` uses for phase offsets. This
@@ -192,7 +194,8 @@ def skeletal_legs(asset: Asset) -> tuple[list[Leg], str]:
     if len(legs) < 2:
         return [], (f"no legs: {len(legs)} skeleton chain(s) of two or more bones end at the ground "
                     "(a gait needs at least two)")
-    on_legs = [names.index(n) for leg in legs for n in leg.chain] if (names := list(sk.joint_names)) else []
+    names = list(sk.joint_names)
+    on_legs = [names.index(n) for leg in legs for n in leg.chain]
     stray = (V[:, 2] - ground <= tol) & ~np.isin(owner, on_legs)
     if stray.any():  # a gait of the legs found would drag (or sink) the rest of what stands
         return [], (f"no legs: the skin rests on the ground at {int(stray.sum())} vertices bound to no leg "
