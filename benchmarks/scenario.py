@@ -6,10 +6,14 @@ prints wall time, assets/hour, the 1 -> 2 worker scaling ratio per backend (goal
 paper estimate of the cores (and 32-core nodes) that 100,000 assets a day need at the measured
 per-asset cost. Wall time includes starting the workers (each imports Warp, Newton and torch
 once: a few seconds), which a long run amortises; the per-asset figure (mean build seconds a
-worker spent) does not. Settling and the scene are not timed here (seconds per scene, not per
-asset).
+worker spent) does not. The steady-state rate leaves the start-up out honestly: it counts
+the builds that finished after every worker had delivered its first one, over the time from
+that moment to the last result ((N - w) / (t_N - t_w) for w workers and results at t_1 <= ...
+<= t_N), which is the rate a long dataset build runs at. Settling and the scene are not timed
+here (seconds per scene, not per asset).
 
     .venv/bin/python benchmarks/scenario.py [--spec S] [--assets 6] [--backends local,ray]
+        [--samples "random_urdfs/0[0-2]?"]    # the spec's first source with other samples
 
 Run it on an idle machine: on shared cores the ratio measures the neighbours as much as n4d4d.
 """
@@ -31,17 +35,22 @@ def measure(jobs, workers: int, backend: str) -> dict:
     from n4d4d.scenarios import build_batch
 
     out = Path(tempfile.mkdtemp(prefix=f"n4d4d-bench-{backend}{workers}-"))
+    done: list[float] = []
     try:
         t0 = time.perf_counter()
-        results = build_batch(jobs, out, workers=workers, backend=backend, isolate=True)
+        results = build_batch(jobs, out, workers=workers, backend=backend, isolate=True,
+                              on_result=lambda r: done.append(time.perf_counter() - t0))
         wall = time.perf_counter() - t0
     finally:
         shutil.rmtree(out, ignore_errors=True)
     built = [r for r in results if r.error is None]
+    done.sort()
+    steady = (3600.0 * (len(done) - workers) / (done[-1] - done[workers - 1])
+              if len(done) > workers and done[-1] > done[workers - 1] else float("nan"))
     return {"backend": backend, "workers": workers, "assets": len(results), "built": len(built),
             "passed": sum(r.passed for r in results), "wall_s": wall,
             "per_asset_s": sum(r.seconds for r in built) / max(1, len(built)),
-            "assets_per_hour": 3600.0 * len(results) / wall}
+            "assets_per_hour": 3600.0 * len(results) / wall, "steady_per_hour": steady}
 
 
 def main() -> None:
@@ -49,6 +58,8 @@ def main() -> None:
     ap.add_argument("--spec", type=Path, default=REPO / "scenarios" / "examples" / "tabletop.yaml")
     ap.add_argument("--assets", type=int, default=6, help="builds of the spec to time (its first N objects)")
     ap.add_argument("--backends", default="local,ray")
+    ap.add_argument("--samples", default=None,
+                    help="replace the samples of the spec's first source (a pybullet_data glob), for more assets")
     ap.add_argument("--node-cores", type=int, default=32, help="cores per node of the paper cluster")
     args = ap.parse_args()
 
@@ -56,6 +67,9 @@ def main() -> None:
     from n4d4d.scenarios.spec import load_spec
 
     spec = load_spec(args.spec)
+    if args.samples:
+        first = spec.sources[0].model_copy(update={"samples": (args.samples,)})
+        spec = spec.model_copy(update={"sources": (first, *spec.sources[1:])})
     plan = plan_scenario(spec, Path(tempfile.gettempdir()) / "n4d4d-bench-plan")
     jobs = [a.job for a in plan.objects][: args.assets]
     if any(a.procedural for a in plan.objects[: args.assets]):
@@ -76,7 +90,8 @@ def main() -> None:
                 r = measure(jobs, workers, backend)
                 rows.append(r)
                 print(f"{backend:5s} workers={workers}: {r['built']}/{r['assets']} built ({r['passed']} passed) in "
-                      f"{r['wall_s']:.1f} s -> {r['assets_per_hour']:.0f} assets/h; "
+                      f"{r['wall_s']:.1f} s -> {r['assets_per_hour']:.0f} assets/h "
+                      f"(steady state {r['steady_per_hour']:.0f}/h); "
                       f"{r['per_asset_s']:.1f} s per asset in a worker", flush=True)
         finally:
             if backend == "ray":
@@ -85,7 +100,8 @@ def main() -> None:
         one = next((r for r in rows if r["backend"] == backend and r["workers"] == 1), None)
         two = next((r for r in rows if r["backend"] == backend and r["workers"] == 2), None)
         if one and two:
-            print(f"{backend}: scaling 1 -> 2 workers {two['assets_per_hour'] / one['assets_per_hour']:.2f}x (goal >= 1.8x)")
+            print(f"{backend}: scaling 1 -> 2 workers {two['assets_per_hour'] / one['assets_per_hour']:.2f}x "
+                  f"with start-up, {two['steady_per_hour'] / one['steady_per_hour']:.2f}x steady state (goal >= 1.8x)")
     if rows:
         base = min((r for r in rows if r["workers"] == 1), key=lambda r: r["per_asset_s"], default=rows[0])
         cores = 100_000 * base["per_asset_s"] / DAY_S

@@ -185,3 +185,29 @@ def test_load_flow_rejects_other_files(tmp_path):
         load_flow(default_checkpoint())
     with pytest.raises(InputError, match="no such"):
         load_flow(tmp_path / "missing.safetensors")
+
+
+def test_init_warm_starts_a_new_run_from_a_checkpoint(tmp_path):
+    """``init``: a new run starts from the given weights (its first loss is the trained model's,
+    not a fresh one's), and a checkpoint of another model config is refused by name."""
+    import dataclasses
+
+    from n4d4d.errors import InputError
+    from n4d4d.generator.flow_train import get_config, load_flow, train_flow
+
+    cache = _fake_cache(tmp_path)
+    cfg = dataclasses.replace(get_config("tiny"), steps=80, log_every=10, ckpt_every=40)
+    train_flow(cfg, "structure", tmp_path, tmp_path / "a", latents_path=cache)
+    trained = tmp_path / "a" / "structure.safetensors"
+    short = dataclasses.replace(cfg, steps=10, lr=1e-9)  # ~no update: the run measures its start
+    train_flow(short, "structure", tmp_path, tmp_path / "warm", latents_path=cache, init=trained)
+    train_flow(short, "structure", tmp_path, tmp_path / "cold", latents_path=cache)
+    loss = {k: json.loads((tmp_path / k / "log.jsonl").read_text().splitlines()[0])["loss"] for k in ("warm", "cold")}
+    # the trained model's loss is ~0.4x a fresh one's on these two shapes (test above): the
+    # warm start must keep most of that gain
+    assert loss["warm"] < 0.8 * loss["cold"], loss
+    _, meta = load_flow(tmp_path / "warm" / "structure.safetensors", "structure")
+    assert meta["init"]["path"] == str(trained) and meta["init"]["step"] == 80
+    wide = dataclasses.replace(cfg, structure=dataclasses.replace(cfg.structure, width=48))
+    with pytest.raises(InputError, match="model config"):
+        train_flow(wide, "structure", tmp_path, tmp_path / "bad", latents_path=cache, init=trained)

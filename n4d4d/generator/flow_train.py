@@ -273,7 +273,7 @@ def _val_loss(model, stage, data: StageData | None, cfg: FlowTrainConfig) -> flo
 
 def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir: str | Path, *,
                time_limit_s: float | None = None, log: Callable[[str], None] | None = None,
-               latents_path: str | Path | None = None) -> dict:
+               latents_path: str | Path | None = None, init: str | Path | None = None) -> dict:
     """Train (or resume) one stage; returns the last logged metrics.
 
     Args:
@@ -283,8 +283,13 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
         run_dir: run folder (``last.safetensors``, ``<stage>.safetensors``, ``log.jsonl``).
         time_limit_s: stop (and save) after this many seconds.
         latents_path: a latent cache to use instead of the corpus's.
+        init: warm start, for a new run only: a checkpoint of this stage (e.g. the shipped one)
+            whose weights start both the model and its EMA; the optimizer, step count and
+            schedule start afresh (fine-tuning). Its model config and categories must be the
+            run's. Ignored when the run folder already holds ``last.safetensors`` (resume).
     Raises:
-        InputError: unknown stage, a run folder holding another config, or no train shapes.
+        InputError: unknown stage, a run folder holding another config, no train shapes, or an
+            ``init`` checkpoint of another stage, model config or category list.
     """
     import copy
 
@@ -337,6 +342,13 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
         gen.set_state(extra["rng.gen"])
         rng.bit_generator.state = meta["numpy_rng"]
         step, wall0 = int(meta["step"]), float(meta["wall_s"])
+    elif init is not None:
+        start, init_meta = load_flow(init, stage)
+        if start.config.to_dict() != model.config.to_dict() or init_meta.get("categories") != cats:
+            raise InputError("the init checkpoint's model config or categories differ from this run's", init)
+        model.load_state_dict(start.state_dict())
+        ema.load_state_dict(start.state_dict())
+        meta_base["init"] = {"path": str(init), "step": init_meta.get("step"), "init": init_meta.get("init")}
 
     def save(metrics: dict) -> None:
         wall = wall0 + time.perf_counter() - t_start
