@@ -193,8 +193,12 @@ def _plan_stride(legs, chains, ends, pat, L, fwd, soles=None, shift=True):
             return False
         if sole is None:
             return True
-        M = chain_transforms(chain, q)[-1]
-        ok = float((sole @ M[:3, :3].T + M[:3, 3])[:, 2].min()) - drop >= -deepest
+        if callable(sole):  # a skinned foot (:func:`_skinned_sole`)
+            low = float(sole(chain, q)[:, 2].min())
+        else:  # an articulated foot part, rigid with the last link
+            M = chain_transforms(chain, q)[-1]
+            low = float((sole @ M[:3, :3].T + M[:3, 3])[:, 2].min())
+        ok = low - drop >= -deepest
         if not ok:
             sunk.append(p)
         return ok
@@ -224,25 +228,52 @@ def _plan_stride(legs, chains, ends, pat, L, fwd, soles=None, shift=True):
                         "lengths, is reachable within the leg joints' limits")
 
 
-def _sole_points(asset: Asset, leg: Leg, kind: str = "articulated") -> np.ndarray | None:
+def _sole_points(asset: Asset, leg: Leg, kind: str = "articulated"):
     """``(P, 3)`` rest points of a leg's foot near the ground (within a fifth of the leg length of
     it), which tip with the leg's last link: an articulated leg's foot part (its collision hulls'
-    vertices, what a simulator stands on, else its mesh's); a skeletal leg of three joints (two
-    bones, no ankle kept flat: the foot moves with the lower bone) the visual vertices bound
-    mostly to its last two joints. None for a skeletal leg with an ankle (its foot translates
-    flat)."""
+    vertices, what a simulator stands on, else its mesh's); for a skeletal leg, its skinned foot
+    as a function of the chain's pose (:func:`_skinned_sole`)."""
     if kind == "skeletal":
-        if len(leg.chain) >= 4:
-            return None
-        names = list(asset.skeleton.joint_names)
-        owner = np.argmax(np.asarray(asset.skin_weights), axis=1)
-        V = np.asarray(asset.visual.vertices, np.float64)
-        mine = np.isin(owner, [names.index(n) for n in leg.chain[-2:]]) & (V[:, 2] < V[:, 2].min() + 0.2 * leg.length)
-        return V[mine] if mine.any() else None
+        return _skinned_sole(asset, leg)
     part = next(p for p in asset.parts if p.name == leg.foot)
     hulls = asset.collision.get(part.name) if asset.collision else None
     pts = np.vstack([h.vertices for h in hulls]) if hulls else np.asarray(part.mesh.vertices, np.float64)
     return pts[pts[:, 2] < pts[:, 2].min() + 0.2 * leg.length]
+
+
+def _skinned_sole(asset: Asset, leg: Leg):
+    """The skinned foot of a skeletal leg as the clip will move it: a function ``(chain, q) ->
+    (P, 3)`` of the visual vertices near the ground (within a fifth of the leg length) bound
+    mostly to the leg, by linear blend skinning with the transforms :func:`_skeletal_clip` gives
+    (the rotated joints turn with the chain, the ankle and foot translate with its end, other
+    joints stay), so the planner's sole check sees what the skin does: a foot held flat by its
+    ankle still tips by the weight the upper bones keep on it (6% tipped a sole 4 mm into the
+    ground). None when no such vertex exists."""
+    names = list(asset.skeleton.joint_names)
+    W = np.asarray(asset.skin_weights, np.float64)
+    V = np.asarray(asset.visual.vertices, np.float64)
+    chain = [names.index(n) for n in leg.chain]
+    mine = np.isin(np.argmax(W, axis=1), chain) & (V[:, 2] < V[:, 2].min() + 0.2 * leg.length)
+    if not mine.any():
+        return None
+    Vs, Ws = V[mine], W[mine][:, chain]  # (P, 3), (P, n) weights on the chain's joints
+    ball = len(_ball_joints(leg))
+    from n4d4d.kinematics import skeleton_bind
+
+    tail0 = skeleton_bind(asset.skeleton)[chain[ball], :3, 3]
+    rest = 1.0 - Ws.sum(axis=1, keepdims=True)
+
+    def at(ch: Chain, q: np.ndarray) -> np.ndarray:
+        from .ik import chain_transforms
+
+        M = chain_transforms(ch, q)
+        out = rest * Vs
+        for k in range(ball):
+            S = M[len(SKELETAL_AXES) * (k + 1)]
+            out = out + Ws[:, k:k + 1] * (Vs @ S[:3, :3].T + S[:3, 3])
+        move = M[-1, :3, :3] @ tail0 + M[-1, :3, 3] - tail0
+        return out + Ws[:, ball:].sum(axis=1, keepdims=True) * (Vs + move)
+    return at
 
 
 def _idle_depth(asset: Asset, legs, chains, ends, down_m: float, sway_m: float, fwd: np.ndarray) -> float:
