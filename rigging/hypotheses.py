@@ -18,7 +18,9 @@ theory (Reuleaux's lower pairs) and how manufactured objects use them:
   its largest) that is not small turns about a line in the contact perpendicular to its
   thin axis: an *end* hinge (the part touches at one end: the axis is the contact normal x
   thin axis, through either face of the end), or a *rim* hinge (a panel over or in a rim:
-  the contact's edges, long edges first, the edge away from the centroid first);
+  the contact's edges in the order of :func:`~n4d4d.rigging.contact.edge_score`: away from
+  the centroid and from a handle, a vertical or bottom edge of an upright front, the body's
+  outer edge, long edges first; edges along the first one ahead of those across it);
   a line contact (a hinge barrel or pin, snapped to a fitted cylinder) is a hinge too;
 - **pin** (scissors, pliers, folding blades): two elongated thin parts face on face over a
   patch much smaller than either turn about the patch normal; a ring or disc contact (a
@@ -254,7 +256,7 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
         out += _end_hinges(s, c, hinge * seat_factor)
     pin = pin_prior(s, c)
     edge_ok = 1.0 if c.edge_first else 0.4
-    rank = 0
+    rank, first_edge = 0, None
     for source, point, axis in plane_candidates(c):
         if source in ("contact-line", "contact-edge"):
             point = snap_to_cylinder(c.own, point, axis, 0.2 * child.diag)
@@ -262,8 +264,9 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
             out.append(Candidate("revolute", point, axis, "pin", source, max(0.8 * pin, 0.3 * (1 - press))))
         elif source == "contact-edge":
             perp = float(abs(axis @ s.thin))  # a hinge axis lies across the thin axis
-            long_edge = float(abs(axis @ c.u)) > 0.7
-            prior = (hinge * edge_ok * seat_factor * ramp(perp, 0.5, 0.2) * (1.0 if long_edge else 0.85)
+            first_edge = axis if first_edge is None else first_edge  # the likeliest hinge edge's direction
+            along_first = float(abs(axis @ first_edge)) > 0.7
+            prior = (hinge * edge_ok * seat_factor * ramp(perp, 0.5, 0.2) * (1.0 if along_first else 0.85)
                      * (1.0 - 0.02 * rank) * (0.9 if c.line else 1.0))  # a line contact is the hinge itself
             rank += 1
             out.append(Candidate("revolute", point, axis, "hinge", source, max(prior, 0.25 * (1 - press))))
@@ -274,12 +277,14 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
             out.append(Candidate("revolute", point, axis, "fallback", source, 0.35 * (1 - press)))
     for k in range(3):
         out.append(Candidate("prismatic", c.centre, s.axes[:, k], "fallback", "slide", 0.3 * (1 - press)))
-    # a hinge swings the part's bulk: its centroid lies at least a quarter of the part's length
-    # from the axis (none under a tenth: a bar rolling about its own length is no hinge)
+    # a hinge swings the part's bulk: its centroid lies at least a quarter of the part's size
+    # (the geometric mean of its two largest extents) from the axis, none under a tenth: a bar
+    # rolling about its own length is no hinge, a tall narrow door on its long side is one
     centroid = c.centre + s.lever
+    size = float(np.sqrt(s.extents[0] * s.extents[1]))
     out = [k if k.family != "hinge" else
            Candidate(k.kind, k.point, k.axis, k.family, k.source,
-                     k.prior * ramp(_line_distance(centroid, k.point, k.axis) / s.extents[0], 0.1, 0.25))
+                     k.prior * ramp(_line_distance(centroid, k.point, k.axis) / size, 0.1, 0.25))
            for k in out]
     # a barrel: a piece's axis of revolution along a hinge line near it is that hinge's exact axis
     hinges = [k for k in out if k.family == "hinge"]

@@ -254,14 +254,16 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
 
 
 def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float | None = None,
-                deadline: float | None = None) -> InferredJoint:
+                deadline: float | None = None, siblings: tuple = ()) -> InferredJoint:
     """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring);
-    ``object_diag`` (m) the whole object's diagonal (default: the larger part's).
+    ``object_diag`` (m) the whole object's diagonal (default: the larger part's);
+    ``siblings`` other parts touching the child (not the parent, nor parts it carries: see
+    :attr:`~n4d4d.rigging.contact.Contact.abut`).
 
     Returns a fixed joint (origin at the contact centre, axis +Z, confidence 0) when no
     candidate moves freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
     """
-    c = analyse_contact(child, parent, seed=child.seed)
+    c = analyse_contact(child, parent, seed=child.seed, siblings=siblings)
     centre = c.centre
     fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none", 0.0)
     if deadline is not None and time.monotonic() > deadline:
@@ -396,8 +398,16 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
     object_diag = float(np.linalg.norm(hi - lo))
     graph = contact_graph(parts, deadline)
     edges = kinematic_tree(parts, root, graph)
-    joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline) for a, b in edges]
     subtree = _subtrees(edges)
+
+    def siblings(parent: str, child: str) -> tuple:  # parts half as large or more beside the child
+        c = by_name[child]
+        lo, hi = c.vertices.min(0) - 0.1 * c.diag, c.vertices.max(0) + 0.1 * c.diag
+        return tuple(p for p in parts if p.name not in (parent, child) and p.name not in subtree.get(child, ())
+                     and p.diag >= 0.5 * c.diag and _boxes_meet(p, (lo, hi)))
+
+    joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline,
+                          siblings=siblings(a, b)) for a, b in edges]
     # parts that move out of the way themselves (a confident joint of their own, and what they
     # carry) do not block a neighbour: a stapler's arm opens although the other rests on it
     moving_away = set()
