@@ -167,7 +167,8 @@ def _plan_stride(legs, chains, ends, pat, L, fwd, soles=None, shift=True):
     :func:`_balance` to act), at ground level; and the swing apex under the hip, as high as
     :data:`SWING_HEIGHTS` allows leg by leg (0.1 leg lengths or more if any stride allows it).
 
-    With ``soles`` (per leg, the foot's points ``(P, 3)`` at rest, or None: :func:`_sole_points`),
+    With ``soles`` (per leg, the foot's points ``(P, 3)`` at rest, a skinned foot's function of the
+    chain's pose, or None: :func:`_sole_points`),
     a stance target is reached only when no point of the foot goes deeper than
     :data:`SOLE_CLEARANCE` of the ground's bound there: a leg without an ankle cannot keep a long foot flat, it pivots about
     its pinned contact as the leg sweeps, and the toe or heel sinks by about ``rho theta^2 / 2``
