@@ -19,8 +19,11 @@ of the other part (the *contact region*, both sides), and describes it in a fram
 From these it orders candidate hinges (:func:`plane_candidates`), following the kinematic
 pairs of mechanism theory (Reuleaux's lower pairs): a panel resting on a rim that spans much
 of it (door, lid), or a part touching along most of its length, turns about one of the
-contact's edges, first the edge on the far side of the child's centroid (a lid's back edge,
-the side of a door away from its handle), then long edges before short ones; any other pair
+contact's edges in the order of :func:`edge_score`: the edge on the far side of the
+child's centroid (a lid's back edge) and of what stands out of its face (a door's handle is
+at its free edge), a vertical or the bottom edge of an upright front (Z up), the edge the
+parent does not reach past (the body's outer edge), not an edge where a sibling meets the
+child (the leaves of a double door), long edges before short ones; any other pair
 of touching faces is a pin joint's bearing (scissor blades, linkage bars side by side, a
 column on a flange) and turns about the face normal (:attr:`Contact.edge_first`).
 
