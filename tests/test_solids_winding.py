@@ -13,12 +13,7 @@ import trimesh
 from n4d4d.asset import Mesh
 from n4d4d.volume import mesh_quality
 from n4d4d.volume.solids import close_solid
-
-
-def closed_manifold(mesh) -> bool:
-    q = mesh_quality(mesh)
-    return bool(q["watertight"] and q["edge_manifold"] and q["vertex_manifold"]
-                and q["winding_consistent"] and q["volume"] > 0)
+from test_solids import closed_manifold
 
 
 def rimless_plate(extents=(0.4, 0.3, 0.02)) -> Mesh:
