@@ -235,3 +235,39 @@ def test_pybullet_robots_still_load(pybullet_data):
     for robot in ("r2d2.urdf", "racecar/racecar.urdf", "quadruped/minitaur.urdf", "kuka_iiwa/model.urdf",
                   "franka_panda/panda.urdf", "xarm/xarm6_robot.urdf"):
         assert load_urdf_asset(pybullet_data / robot).parts, robot
+
+
+def test_husky_substitution_args_read_as_roslaunch_does(pybullet_data, monkeypatch):
+    """pybullet's husky keeps ``$(optenv HUSKY_IMU_RPY 0 -1.5708 3.1416)`` from xacro: with the
+    variable unset it reads as the default, as roslaunch would; set, as the variable's value.
+    The imu_link frame is checked against the closed form of its joint origin (1e-9: one
+    composition of exact transforms)."""
+    from scipy.spatial.transform import Rotation
+
+    monkeypatch.delenv("HUSKY_IMU_RPY", raising=False)
+    monkeypatch.delenv("HUSKY_IMU_XYZ", raising=False)
+    model = parse_urdf(pybullet_data / "husky" / "husky.urdf")
+    joint = next(j for j in model.joints if j.child == "imu_link")
+    T = np.linalg.inv(model.link_transforms()[joint.parent]) @ model.link_transforms()["imu_link"]
+    assert np.allclose(T[:3, 3], [0.19, 0.0, 0.149], atol=1e-9)
+    R = Rotation.from_euler("xyz", [0, -1.5708, 3.1416]).as_matrix()
+    assert np.allclose(T[:3, :3], R, atol=1e-9)
+    monkeypatch.setenv("HUSKY_IMU_XYZ", "1 2 3")
+    model = parse_urdf(pybullet_data / "husky" / "husky.urdf")
+    T = np.linalg.inv(model.link_transforms()[joint.parent]) @ model.link_transforms()["imu_link"]
+    assert np.allclose(T[:3, 3], [1, 2, 3], atol=1e-9)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("$(arg xyz)", r"\$\(arg \.\.\.\) is not expanded; run xacro"),
+    ("$(env N4D4D_SURELY_UNSET_VAR)", "environment variable N4D4D_SURELY_UNSET_VAR is not set"),
+    ("$(optenv X 1 2 3", "holds a malformed substitution"),
+])
+def test_unexpandable_substitutions_are_named(tmp_path, value, message):
+    from n4d4d.errors import MalformedFileError
+
+    f = tmp_path / "r.urdf"
+    f.write_text(f'<robot name="r"><link name="a"/><link name="b"/><joint name="j" type="fixed">'
+                 f'<origin xyz="{value}"/><parent link="a"/><child link="b"/></joint></robot>')
+    with pytest.raises(MalformedFileError, match=r"r\.urdf: <origin> \(line 1\).*" + message):
+        parse_urdf(f)

@@ -8,7 +8,11 @@ absolute, ``file://``) and refuses those outside the URDF's folder tree or a pac
 Every failure is a typed error (:class:`~n4d4d.errors.MalformedFileError`,
 :class:`~n4d4d.errors.UnsafePathError`, :class:`~n4d4d.errors.MissingFileError`) whose message
 names the element and its line, e.g. ``<joint name='j'> (line 12): limit lower="x" is not a
-number``.
+number``. URDFs written out of xacro sometimes keep roslaunch substitution args in attribute
+values (pybullet's husky: ``rpy="$(optenv HUSKY_IMU_RPY 0 -1.5708 3.1416)"``); ``$(env NAME)`` and
+``$(optenv NAME [default])`` are expanded as roslaunch does (the environment variable, else the
+default) and ``$(find PKG)`` as ``package://PKG``; any other substitution (``$(arg x)``,
+``$(eval ...)``) is an error that says to run xacro first.
 
 What it does not: interpret links and joints (that is :mod:`n4d4d.io.urdf`).
 """
@@ -72,6 +76,42 @@ def read_xml(path: Path):
     return root
 
 
+_SUBSTITUTION = re.compile(r"\$\(\s*(\w+)((?:\s+[^()\s]+)*)\s*\)")
+
+
+def expand_substitutions(text: str, el, attr: str, path) -> str:
+    """``text`` with roslaunch substitution args expanded (ROS wiki, roslaunch/XML, "substitution args").
+
+    ``$(env NAME)``: the environment variable NAME (an error when unset); ``$(optenv NAME
+    [default ...])``: NAME if set, else the rest of the words (possibly none); ``$(find PKG)``:
+    ``package://PKG`` (resolved like any package URL). Text without ``$(`` is returned unchanged.
+
+    Raises MalformedFileError naming the element and attribute for ``$(env)`` of an unset variable
+    and for any other substitution (``$(arg ...)``, ``$(eval ...)``: xacro's, which only xacro can
+    expand).
+    """
+    if "$(" not in text:
+        return text
+
+    def one(m: re.Match) -> str:
+        kind, words = m.group(1), m.group(2).split()
+        if kind == "optenv" and words:
+            return os.environ.get(words[0], " ".join(words[1:]))
+        if kind == "env" and len(words) == 1:
+            if words[0] not in os.environ:
+                raise fail(el, f'{attr}="{text}": environment variable {words[0]} is not set', path)
+            return os.environ[words[0]]
+        if kind == "find" and len(words) == 1:
+            return f"package://{words[0]}"
+        raise fail(el, f'{attr}="{text}": the substitution $({kind} ...) is not expanded; run xacro on the '
+                   "file first (xacro robot.urdf.xacro > robot.urdf)", path)
+
+    out = _SUBSTITUTION.sub(one, text)
+    if "$(" in out:
+        raise fail(el, f'{attr}="{text}" holds a malformed substitution $(...)', path)
+    return out
+
+
 def numbers(el, attr: str, n: int | tuple[int, ...], path, default=None, *, sign: str = "",
             length: bool = False) -> np.ndarray:
     """Attribute ``attr`` of ``el`` as ``(n,) float64``.
@@ -88,6 +128,7 @@ def numbers(el, attr: str, n: int | tuple[int, ...], path, default=None, *, sign
         if default is None:
             raise fail(el, f"needs the attribute {attr}", path)
         return np.array(default, dtype=np.float64)
+    text = expand_substitutions(text, el, attr, path)
     parts = text.replace(",", " ").split()  # PyBullet reads "1, 2, 3" too
     arity = (n,) if isinstance(n, int) else n
     if len(parts) not in arity:
@@ -132,6 +173,7 @@ def _package_roots(pkg: str, base: Path) -> list[Path]:
 def resolve_mesh_path(filename: str, urdf_path: Path, el=None) -> Path:
     """Resolve a URDF mesh ``filename`` and check that it may be read.
 
+    Substitution args are expanded first when ``el`` is given (:func:`expand_substitutions`).
     ``package://pkg/rest`` is looked for as ``D/pkg/rest`` (see :func:`_package_roots`) and
     must stay inside that package folder; relative names are relative to the URDF's folder;
     absolute paths and ``file://`` URLs are accepted only inside the URDF's folder tree. The
@@ -143,6 +185,8 @@ def resolve_mesh_path(filename: str, urdf_path: Path, el=None) -> Path:
     """
     base = urdf_path.parent.resolve()
     tag = where(el) + ": " if el is not None else ""
+    if el is not None:  # "$(find pkg)/meshes/a.stl" is package://pkg/meshes/a.stl
+        filename = expand_substitutions(filename, el, "filename", urdf_path)
     if filename.startswith("package://"):
         rest = unquote(filename[len("package://"):])
         pkg, _, sub = rest.partition("/")
