@@ -228,11 +228,15 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
 
     blocks_shape = -(-n_nodes // block_size)
     if winding_band is not None:  # raw winding number at the nodes nearer than the cut
+        from n4d4d.volume._chain import boundary_edges
+        from n4d4d.volume.winding import band_inside
+
         inside_dense = np.zeros(dense.shape, dtype=bool)
         near = np.nonzero(dense < offset)
-        pts = block_coords[near[0]].astype(np.float64) * block_size + np.stack(near[1:], axis=1)
-        inside_dense[near] = np.abs(queries.winding_number(pts)) >= 0.5
-        n_comp, n_seeds = 0, len(pts)
+        pts = block_coords[near[0]].astype(np.int64) * block_size + np.stack(near[1:], axis=1)
+        rim = grid_v[boundary_edges(cf, len(cv))]
+        inside_dense[near], n_seeds = band_inside(queries, pts, dense[near], rim)
+        n_comp = 0
         dense = np.where(inside_dense, np.maximum(-dense, dense - np.float32(offset)), dense)
         inside_dense &= dense < 0
         dense = np.abs(dense)

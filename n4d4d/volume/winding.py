@@ -43,6 +43,108 @@ WINDING_NEW_AREA_FRACTION = 0.25
 FIDELITY_SAMPLES = 4000
 
 
+#: the uncapped sign at a band node is read from a node of the coarse (every second node)
+#: lattice when the segment between them crosses no triangle, the coarse node's ``|w|`` is at
+#: least this far from 1/2, and the node is farther than :data:`RIM_VOXELS` from the chain's
+#: boundary (see :func:`band_inside`). Measured against evaluating every node: at 0.25 one node
+#: of 526,183 differed on PartNet 102417's camera body (a corner at |w| = 0.21, the node at 0.52,
+#: 5.8 voxels from a rim); at 0.3 none on it nor on the cabinet parts of 40147, 45213, 45332
+#: (3.2-3.4 x fewer evaluations on those), 0.4 saved no more there and half as much on
+#: rimless panels 1 mm apart
+SIGN_MARGIN = 0.3
+#: off the surface, ``w`` is harmonic and its gradient is singular only at the boundary of the
+#: chain (open rims, orientation seams): within ``rho`` voxels of a straight rim ``|grad w|``
+#: is ``1 / (2 pi rho)`` per voxel for a single sheet, about twice that at a rimless panel's two
+#: edges, so ``w`` changes by :data:`SIGN_MARGIN` over a coarse-lattice step (up to sqrt(3)
+#: voxels) only within ~2.2 voxels of a rim; nodes within 3 voxels are evaluated directly
+RIM_VOXELS = 3.0
+#: slack (voxels) of the no-crossing test ``d(p) + d(q) > |p - q|``: the band's float32
+#: distances (warp, grid coordinates up to ~10^3) err by up to ~5e-4 voxel each (measured on
+#: PartNet 45213: a face between two nodes a voxel apart read 0.2260 + 0.7750 against the exact
+#: 0.2252 + 0.7748)
+SEGMENT_MARGIN = 0.02
+#: below this many faces a winding query costs about a microsecond: every band node is evaluated
+DIRECT_FACES = 1000
+
+
+def band_inside(queries, nodes: np.ndarray, dist: np.ndarray, rim: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(inside (N,) bool, winding evaluations)``: ``|w| >= 1/2`` of the surface that
+    ``queries`` (:class:`~n4d4d.volume._queries.MeshQueries`, grid units) holds, at the band
+    nodes ``nodes (N, 3) int`` (grid units) whose distances to that surface are ``dist (N,)``
+    (grid units), with ``w`` evaluated at a fraction of them.
+
+    The nodes with even coordinates (the coarse lattice, 1/8 of a solid band) and the nodes
+    within :data:`RIM_VOXELS` of the chain's boundary ``rim (E, 2, 3)`` (segment end points,
+    grid units; :func:`~n4d4d.volume._chain.boundary_edges`) are evaluated (libigl's fast
+    winding number). Each other node ``p`` looks at the coarse nodes ``q`` at the corners of
+    its coarse cell that are in the band: those with ``dist(p) + dist(q) > |p - q|`` (no
+    triangle crosses the segment, as in :func:`~n4d4d.volume.sdf.compute_sparse_sdf`'s
+    propagation) give ``w`` continuous along it; ``w`` is harmonic there, with a gradient
+    that is singular only at the rim, so when every such corner agrees and has ``||w| - 1/2|
+    >= SIGN_MARGIN``, ``p`` takes their side; otherwise ``p`` is evaluated too. Measured
+    against evaluating every node on PartNet-Mobility parts: see
+    ``tests/test_solids_winding.py``."""
+    from scipy.spatial import cKDTree
+
+    nodes = np.asarray(nodes, np.int64)
+    n = len(nodes)
+    inside = np.zeros(n, dtype=bool)
+    if n == 0:
+        return inside, 0
+    dist = np.asarray(dist, np.float64)
+    if len(queries.faces) < DIRECT_FACES:
+        return np.abs(queries.winding_number(nodes.astype(np.float64))) >= 0.5, n
+    todo = np.zeros(n, dtype=bool)
+    coarse = np.all(nodes % 2 == 0, axis=1)
+    todo |= coarse
+    if len(rim):  # rim samples every half voxel: the nearest is within 1/4 voxel of the rim
+        a, b = rim[:, 0], rim[:, 1]
+        k = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / 0.5).astype(np.int64))
+        seg = np.repeat(np.arange(len(rim)), k + 1)
+        t = np.concatenate([np.arange(m + 1) / m for m in k])
+        samples = a[seg] + t[:, None] * (b - a)[seg]
+        near_rim = np.isfinite(cKDTree(samples).query(nodes[~todo], k=1, distance_upper_bound=RIM_VOXELS + 0.25)[0])
+        idx = np.flatnonzero(~todo)
+        todo[idx[near_rim]] = True
+    w = np.zeros(n)
+    first = np.flatnonzero(todo)
+    w[first] = queries.winding_number(nodes[first].astype(np.float64))
+    n_eval = len(first)
+    # the coarse corners of every other node, looked up by key
+    lo = nodes.min(axis=0) - 2
+    span = nodes.max(axis=0) - lo + 3
+    key = lambda c: ((c[:, 0] - lo[0]) * span[1] + (c[:, 1] - lo[1])) * span[2] + (c[:, 2] - lo[2])  # noqa: E731
+    cidx = np.flatnonzero(coarse)
+    ckey = key(nodes[cidx])
+    order = np.argsort(ckey)
+    ckey, cidx = ckey[order], cidx[order]
+    rest = np.flatnonzero(~todo)
+    base = nodes[rest] - nodes[rest] % 2
+    votes = np.zeros(len(rest), np.int8)  # 0 none yet, 1 outside, 2 inside, 3 undecided
+    for off in np.ndindex(2, 2, 2):
+        c = base + 2 * np.array(off)
+        kc = key(c)
+        pos = np.minimum(np.searchsorted(ckey, kc), len(ckey) - 1) if len(ckey) else np.zeros(len(kc), np.int64)
+        found = (ckey[pos] == kc) if len(ckey) else np.zeros(len(kc), bool)
+        q = cidx[pos[found]]
+        r = np.flatnonzero(found)
+        free = dist[rest[r]] + dist[q] > np.linalg.norm(c[r] - nodes[rest[r]], axis=1) + SEGMENT_MARGIN
+        r, q = r[free], q[free]
+        aw = np.abs(w[q])
+        vote = np.where(np.abs(aw - 0.5) < SIGN_MARGIN, 3, np.where(aw >= 0.5, 2, 1)).astype(np.int8)
+        cur = votes[r]
+        votes[r] = np.where(cur == 0, vote, np.where(cur == vote, cur, 3))
+    decided = (votes == 1) | (votes == 2)
+    inside[rest[decided]] = votes[decided] == 2
+    again = rest[~decided]
+    if len(again):
+        w[again] = queries.winding_number(nodes[again].astype(np.float64))
+        n_eval += len(again)
+    ev = np.concatenate([first, again])
+    inside[ev] = np.abs(w[ev]) >= 0.5
+    return inside, n_eval
+
+
 def surface_distances(a, b, *, n_samples: int = FIDELITY_SAMPLES, seed: int = 0,
                       inside_is_covered: bool = False) -> tuple[np.ndarray, float]:
     """``(d (n_samples,) float64 m, area of a m^2)``: the distance from ``n_samples``
@@ -88,6 +190,45 @@ def fidelity(out, mesh, voxel: float, *, seed: int = 0) -> dict:
     return rec
 
 
+#: a winding solid whose predicted new area (:func:`predicted_new_area`) exceeds this fraction
+#: of the input's area is not built: 1.5 x :data:`WINDING_NEW_AREA_FRACTION`, since the
+#: prediction erred by up to 0.18 either way against the fidelity check's figure. Measured on
+#: PartNet-Mobility (benchmarks/solids_cost.py): the parts the check accepted (cabinets 40147,
+#: 45213, 45261, 45332) predict 0.05-0.21 and the whole 45261 0.32; the parts it refused (camera
+#: 102417, single sheets) 0.40-1.00, which the check measured at 0.32-0.88
+WINDING_SKIP_FRACTION = 1.5 * WINDING_NEW_AREA_FRACTION
+
+
+def predicted_new_area(mesh, reach: float, voxel: float, *, n_samples: int = FIDELITY_SAMPLES // 2,
+                       seed: int = 0) -> dict:
+    """What the uncapped winding solid of band ``reach`` (m) would add away from ``mesh``,
+    predicted from ``n_samples`` area-weighted surface samples (trimesh's sampler, ``seed``)
+    without building it: a sample lies in a wall the band fills when a ray along its normal,
+    either way, meets the surface within ``2 * reach`` (warp ray queries); one that does not, but
+    has ``|w| >= 1/2`` at ``min(reach / 2, voxel)`` (m) off the surface on a side (libigl's fast
+    winding number), lies beside a band solid that is hollowed past ``reach``, whose inner face
+    is new surface. Returns ``{"predicted_new_area_fraction", "paired_fraction",
+    "lone_fraction"}`` (fractions of the samples; lone: neither, a single sheet the
+    check would shell)."""
+    import trimesh
+
+    from n4d4d.volume._chain import clean
+    from n4d4d.volume._queries import MeshQueries
+
+    v, f, _ = clean(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    tm = trimesh.Trimesh(v, f, process=False)
+    pts, face = trimesh.sample.sample_surface(tm, n_samples, seed=seed)
+    nrm = np.asarray(tm.face_normals)[face]
+    q = MeshQueries(v, f)
+    eps = 1e-6 * float(np.linalg.norm(np.ptp(v, axis=0)))
+    far = 2.0 * reach
+    paired = np.minimum(q.ray_hits(pts + eps * nrm, nrm, far), q.ray_hits(pts - eps * nrm, -nrm, far)) < far
+    off = min(0.5 * reach, voxel)
+    side = (np.abs(q.winding_number(pts + off * nrm)) >= 0.5) | (np.abs(q.winding_number(pts - off * nrm)) >= 0.5)
+    return {"predicted_new_area_fraction": float(np.mean(~paired & side)),
+            "paired_fraction": float(np.mean(paired)), "lone_fraction": float(np.mean(~paired & ~side))}
+
+
 def winding_reach(hits: np.ndarray, voxel: float) -> float:
     """Band (m) of the uncapped winding solid: half the median of ``hits`` (wall samples, m)
     plus :data:`WINDING_BAND_SLACK_VOXELS`, clipped to the band's voxel bounds."""
@@ -128,6 +269,11 @@ def winding_solid(mesh, *, resolution: int, hits: np.ndarray | None = None, **re
     reach = winding_reach(hits, h)
     rec = {"resolution": int(resolution), "voxel_size": float(h), "band_m": reach,
            "median_wall_m": float(np.median(hits)) if len(hits) else None}
+    rec.update(predicted_new_area(mesh, reach, h, seed=seed))
+    if rec["predicted_new_area_fraction"] > WINDING_SKIP_FRACTION:
+        rec["rejected"] = (f"predicted to add {100 * rec['predicted_new_area_fraction']:.0f}% of the input's area "
+                           f"away from it (not built: over {100 * WINDING_SKIP_FRACTION:.1f}%)")
+        return None, None, None, rec
     kwargs = {**remesh_kwargs, "mode": "always"}
     try:
         out, sdf, fig = remesh_watertight(mesh, resolution=resolution, winding_band=reach, **kwargs)
