@@ -170,3 +170,34 @@ def test_independent_joints_move_together_and_a_chain_one_joint_at_a_time():
     pendulum = _ready(shapes.double_pendulum())
     groups = joint_groups(pendulum)
     assert [len(g) for g in groups] == [1, 1]  # the elbow's frame moves with the shoulder
+
+
+def test_a_wheel_resting_on_the_ground_turns_its_full_turn():
+    """A cart body with a 10 cm wheel (continuous joint) whose tread rests on the ground, as a
+    placed robot's wheels do: with the root fixed, ground friction would hold the wheel at 0 rad;
+    the clip is simulated raised clear of the ground (the certificate's sweep lift), so the wheel
+    reaches its commanded 2 pi (0.05 rad: the 10 Hz drive's settling during the hold), and the
+    recorded root pose stays the authored one (1e-12 m)."""
+    import trimesh
+
+    from n4d4d.asset import Asset, Joint, Mesh, Part
+
+    body = trimesh.creation.box(extents=(0.3, 0.2, 0.1))
+    body.apply_translation((0.0, 0.0, 0.13))
+    wheel = trimesh.creation.cylinder(radius=0.05, height=0.03, sections=48)
+    wheel.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0)))
+    wheel.apply_translation((0.0, -0.12, 0.05))  # tread at z = 0, beside the body, clear of it
+    hub = trimesh.creation.box(extents=(0.02, 0.03, 0.04))
+    hub.apply_translation((0.0, -0.115, 0.07))  # joins the axle to the body, inside the tread's circle
+    wheel = trimesh.util.concatenate([wheel, hub])
+    joint = Joint("axle", "continuous", "body", "wheel", origin=np.array([0.0, -0.12, 0.05]),
+                  axis=np.array([0.0, 1.0, 0.0]), lower=-np.inf, upper=np.inf, effort=20.0, velocity=20.0)
+    cart = _ready(Asset(name="cart", visual=Mesh.from_trimesh(trimesh.util.concatenate([body, wheel])),
+                        parts=(Part("body", Mesh.from_trimesh(body)), Part("wheel", Mesh.from_trimesh(wheel))),
+                        joints=(joint,)))
+    clip = articulate_clip(cart, fps=30, seconds=4)
+    q = clip.joint_positions["axle"]
+    assert q.max() == pytest.approx(2 * np.pi, abs=0.05)
+    assert np.abs(np.asarray(clip.root_poses)[:, :3]).max() < 1e-12
+    check = clip_check(cart, clip)
+    assert check.measured["max_reach_error_rad"] < 0.05, check.reasons

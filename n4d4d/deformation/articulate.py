@@ -23,6 +23,7 @@ This module does not judge the clip (see :mod:`.plausibility`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Mapping
 
 import numpy as np
@@ -220,7 +221,9 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
 
     Returns:
         A clip of family ``"articulate"``: ``joint_positions`` (simulated), ``commanded_positions``
-        (targets), ``root_poses`` (identity: the root is fixed), ``times`` s.
+        (targets), ``root_poses`` (the authored pose: the root is fixed; simulated
+        :func:`~n4d4d.physics_validation.articulation.sweep_lift` above it, clear of the ground),
+        ``times`` s.
 
     Raises:
         StageInputError: missing hulls or mass. ValueError: no movable joint.
@@ -237,5 +240,17 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
         for j in group:
             wt, wv = open_close_schedule(j, segment)
             targets[j.name] = schedule_targets(wt + k * segment, wv, t, j.velocity, time_step)
-    return simulate_clip(asset, name=name, family="articulate", seconds=total, fps=fps, targets=targets,
-                         drives=True, fixed_root=True, time_step=time_step)
+    from n4d4d.physics_validation.articulation import sweep_lift
+    from n4d4d.physics_validation.rigid_model import rigid_model
+
+    # Simulated raised clear of the ground, as the certificate's sweeps are (sweep_lift): with the
+    # root immovable, a wheel or foot resting on the ground is held by its friction, and a wheel's
+    # full turn stops at 0 rad. The recorded root pose is the authored one.
+    lift = sweep_lift(rigid_model(asset))
+    pose = np.eye(4)
+    pose[2, 3] = lift
+    clip = simulate_clip(asset, name=name, family="articulate", seconds=total, fps=fps, targets=targets,
+                         drives=True, fixed_root=True, time_step=time_step, pose=pose)
+    roots = np.array(clip.root_poses, np.float64, copy=True)
+    roots[:, 2] -= lift
+    return dataclasses.replace(clip, root_poses=roots)
