@@ -10,7 +10,9 @@ at R = 128, its exact surface). Validity: the share of samples whose mesh is wat
 the first ``--validity`` samples of each category built through the whole pipeline
 (``n4d4d.build(Generated(category, seed))``, default options, no report), the share that are one
 solid after the remesh stage, pass the physics certificate, and are sim-ready end to end (the asset's
-``passed`` and its USD written). ``--coarse-box K``: K samples from an axis-aligned box blockout per
+``passed`` and its USD written). A sample that decodes to nothing (the surface post-process leaves no
+inside) is noted, listed in ``empty`` and counted as not watertight; the distribution metrics score
+the others. ``--coarse-box K``: K samples from an axis-aligned box blockout per
 category, LP-IoU and Div-IoU. Prints a table against the issue's targets; ``--json`` writes it all.
 """
 
@@ -98,7 +100,7 @@ def generator(
     from n4d4d.errors import N4d4dError
     from n4d4d.generator.corpus import Corpus
     from n4d4d.generator.evaluate import blockout_metrics, generation_metrics, unit_cube_points
-    from n4d4d.generator.generate import DEFAULT_SAMPLING, default_generator, mesh_volume
+    from n4d4d.generator.generate import DEFAULT_SAMPLING, default_generator, generate, mesh_volume
     from n4d4d.generator.latents import coarse_grid, structure_grid
     from n4d4d.generator.procedural import box, families
     from n4d4d.io.atomic import atomic_write_text
@@ -126,11 +128,18 @@ def generator(
         except N4d4dError as exc:
             console.print(f"error: {exc}")
             raise typer.Exit(2)
-        samples = [g.sample(cat, s, sampling=sampling) for s in range(n)]
-        gen = [unit_cube_points(s.mesh, points, seed=i) for i, s in enumerate(samples)]
-        row = {"category": cat, **(generation_metrics(gen, ref) if len(ref) >= 2 else {"n_ref": len(ref)}),
-               "watertight": float(np.mean([s.mesh.to_trimesh(process=True).is_watertight for s in samples])),
-               "sample_s": float(np.median([sum(s.seconds.values()) for s in samples]))}
+        empty = []  # seeds whose sample decoded to nothing: invalid, counted, not scored
+
+        def note_empty(seed, exc, cat=cat, empty=empty):
+            empty.append(int(seed))
+            console.print(f"note: {cat} seed {seed}: empty sample, counted invalid ({exc})")
+
+        samples = generate(cat, 0, n, sampling=sampling, generator=g, skip_empty=True, on_empty=note_empty)
+        gen = [unit_cube_points(s.mesh, points, seed=s.seed) for s in samples]
+        scored = generation_metrics(gen, ref) if len(ref) >= 2 and gen else {"n_gen": len(gen), "n_ref": len(ref)}
+        row = {"category": cat, **scored, "empty": empty,
+               "watertight": float(sum(s.mesh.to_trimesh(process=True).is_watertight for s in samples) / n),
+               "sample_s": float(np.median([sum(s.seconds.values()) for s in samples])) if samples else None}
         if validity:
             v = _validity(cat, range(validity), tmp)
             row["builds"] = v
@@ -142,8 +151,10 @@ def generator(
             blk = Mesh.from_trimesh(box(lo, hi))
             _, cells = mesh_volume(blk)
             target = coarse_grid(structure_grid(cells))
-            cs = [g.sample(cat, s, coarse=blk, sampling=sampling).cells for s in range(coarse_box)]
-            row.update(blockout_metrics(cs, target))
+            cs = [s.cells for s in generate(cat, 0, coarse_box, coarse=blk, sampling=sampling, generator=g,
+                                            skip_empty=True, on_empty=note_empty)]
+            if cs:
+                row.update(blockout_metrics(cs, target))
         row["seconds"] = round(time.perf_counter() - t0, 1)
         results.append(row)
         console.print(json.dumps({k: v for k, v in row.items() if k != "builds"}))

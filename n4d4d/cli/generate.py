@@ -6,7 +6,8 @@ Writes ``OUT/<category>_<seed>.obj`` (closed meshes, each one solid with its dec
 with a note when no offscreen OpenGL exists) and prints one line per sample. ``--coarse MESH``
 starts from a blockout, ``--like MESH --strength S`` varies a given shape (SDEdit: noised to
 ``t = S`` and sampled back); ``n4d4d generate --list`` prints the categories. An unknown category
-is an error listing the known ones (exit 2). Same seed, same shape, bit for bit on the CPU.
+is an error listing the known ones (exit 2). A sample that decodes to nothing is skipped with a note
+(exit 1 when every one is). Same seed, same shape, bit for bit on the CPU.
 """
 
 from __future__ import annotations
@@ -62,10 +63,14 @@ def generate_cmd(
         if smoothing is not None:
             sampling = dataclasses.replace(sampling, smoothing=smoothing)
         samples = generate(category, seed, n, coarse=coarse, like=like, strength=strength, sampling=sampling,
-                           generator=g)
+                           generator=g, skip_empty=True,
+                           on_empty=lambda sd, exc: console.print(f"note: seed {sd}: empty sample, skipped ({exc})"))
     except N4d4dError as exc:
         console.print(f"error: {exc}")
         raise typer.Exit(2)
+    if not samples:
+        console.print(f"error: all {n} samples decoded to nothing (nothing written)")
+        raise typer.Exit(1)
     from n4d4d.io.atomic import atomic_path
     from n4d4d.io.scale import ground_offset
 

@@ -342,11 +342,17 @@ def default_generator() -> FlowGenerator:
 
 
 def generate(category: str | None, seed: int = 0, n: int = 1, *, coarse=None, like=None, strength: float = 0.5,
-             sampling: Sampling = DEFAULT_SAMPLING, generator: FlowGenerator | None = None) -> list[GeneratedShape]:
+             sampling: Sampling = DEFAULT_SAMPLING, generator: FlowGenerator | None = None,
+             skip_empty: bool = False, on_empty=None) -> list[GeneratedShape]:
     """``n`` samples with seeds ``seed .. seed + n - 1``; ``coarse`` / ``like`` are meshes or paths.
 
-    See :meth:`FlowGenerator.sample` for the arguments and errors.
+    ``skip_empty``: a sample that decodes to nothing (the surface post-process leaves no inside:
+    :class:`~n4d4d.errors.EmptyMeshError`) is left out of the list instead of stopping the run, and
+    ``on_empty(seed, error)`` is called for it; the other samples keep their seeds (so the list may
+    be shorter than ``n``; read each sample's ``seed``). See :meth:`FlowGenerator.sample` for the
+    arguments and errors.
     """
+    from n4d4d.errors import EmptyMeshError
     from n4d4d.io.load import load_mesh
 
     if n < 1:
@@ -355,8 +361,17 @@ def generate(category: str | None, seed: int = 0, n: int = 1, *, coarse=None, li
     meshes = {}
     for key, val in (("coarse", coarse), ("like", like)):
         meshes[key] = load_mesh(val) if isinstance(val, (str, Path)) else val
-    return [g.sample(category, seed + i, coarse=meshes["coarse"], like=meshes["like"], strength=strength,
-                     sampling=sampling) for i in range(n)]
+    out = []
+    for i in range(n):
+        try:
+            out.append(g.sample(category, seed + i, coarse=meshes["coarse"], like=meshes["like"],
+                                strength=strength, sampling=sampling))
+        except EmptyMeshError as exc:
+            if not skip_empty:
+                raise
+            if on_empty is not None:
+                on_empty(seed + i, exc)
+    return out
 
 
 def with_steps(sampling: Sampling, steps: int | None = None, cfg_scale: float | None = None) -> Sampling:
