@@ -172,12 +172,15 @@ def test_independent_joints_move_together_and_a_chain_one_joint_at_a_time():
     assert [len(g) for g in groups] == [1, 1]  # the elbow's frame moves with the shoulder
 
 
-def test_a_wheel_resting_on_the_ground_turns_its_full_turn():
+@pytest.mark.parametrize("effort", [20.0, 0.001])
+def test_a_wheel_resting_on_the_ground_turns_its_full_turn(effort):
     """A cart body with a 10 cm wheel (continuous joint) whose tread rests on the ground, as a
     placed robot's wheels do: with the root fixed, ground friction would hold the wheel at 0 rad;
     the clip is simulated raised clear of the ground (the certificate's sweep lift), so the wheel
     reaches its commanded 2 pi (0.05 rad: the 10 Hz drive's settling during the hold), and the
-    recorded root pose stays the authored one (1e-12 m)."""
+    recorded root pose stays the authored one (1e-12 m). With a 0.001 N m effort limit (the
+    1.5e-4 kg m^2 wheel needs 0.0035 N m at the peak of a 4 s clip's ramps) the clip is
+    lengthened to 8.2 s so the drive can follow; at 4 s it saturates and overshoots to 11.5 rad."""
     import trimesh
 
     from n4d4d.asset import Asset, Joint, Mesh, Part
@@ -191,13 +194,30 @@ def test_a_wheel_resting_on_the_ground_turns_its_full_turn():
     hub.apply_translation((0.0, -0.115, 0.07))  # joins the axle to the body, inside the tread's circle
     wheel = trimesh.util.concatenate([wheel, hub])
     joint = Joint("axle", "continuous", "body", "wheel", origin=np.array([0.0, -0.12, 0.05]),
-                  axis=np.array([0.0, 1.0, 0.0]), lower=-np.inf, upper=np.inf, effort=20.0, velocity=20.0)
+                  axis=np.array([0.0, 1.0, 0.0]), lower=-np.inf, upper=np.inf, effort=effort, velocity=20.0)
     cart = _ready(Asset(name="cart", visual=Mesh.from_trimesh(trimesh.util.concatenate([body, wheel])),
                         parts=(Part("body", Mesh.from_trimesh(body)), Part("wheel", Mesh.from_trimesh(wheel))),
                         joints=(joint,)))
     clip = articulate_clip(cart, fps=30, seconds=4)
     q = clip.joint_positions["axle"]
-    assert q.max() == pytest.approx(2 * np.pi, abs=0.05)
+    assert q.max() == pytest.approx(2 * np.pi, abs=0.05) and q.min() > -0.05
     assert np.abs(np.asarray(clip.root_poses)[:, :3]).max() < 1e-12
     check = clip_check(cart, clip)
     assert check.measured["max_reach_error_rad"] < 0.05, check.reasons
+
+
+def test_feasible_segment_closed_form():
+    """The minimum-jerk peak acceleration 10/sqrt(3) d / T^2 (Flash & Hogan) against the effort:
+    a 1 kg m^2 wheel (kp = I w^2, kd = 2 I w at 10 Hz) with 100 N m, half of it allowed, one turn
+    forward and back (D = 4 pi, d_min = 2 pi, two holds of 10 %): T = 4 pi sqrt(10/sqrt(3) / (50 * 2 pi))
+    / 0.8 (1e-12: the same arithmetic); a 4x effort halves it."""
+    from n4d4d.asset import Joint
+    from n4d4d.deformation.articulate import feasible_segment
+
+    w = 2 * np.pi * 10.0
+    wheel = Joint("w", "continuous", "a", "b", origin=np.zeros(3), axis=np.array([0.0, 1.0, 0.0]),
+                  lower=-np.inf, upper=np.inf, effort=100.0, velocity=100.0)
+    want = 4 * np.pi * np.sqrt(10 / np.sqrt(3) / (50.0 * 2 * np.pi)) / 0.8
+    assert feasible_segment(wheel, w * w, 2 * w, 100.0) == pytest.approx(want, rel=1e-12)
+    assert feasible_segment(wheel, w * w, 2 * w, 400.0) == pytest.approx(want / 2, rel=1e-12)
+    assert feasible_segment(wheel, w * w, 2 * w, 0.0) == 0.0

@@ -80,6 +80,42 @@ def open_close_schedule(joint: Joint, seconds: float) -> tuple[np.ndarray, np.nd
     return np.array(times), np.array(values)
 
 
+#: Share of a joint's effort limit the ``articulate`` schedule may ask for at its peak
+#: acceleration; the rest is left to gravity, damping and the tracking error of the drive.
+EFFORT_SHARE = 0.5
+
+#: Peak acceleration of a minimum-jerk ramp over distance d in time T is this times d / T^2
+#: (10 / sqrt(3), at u = 1/2 -+ sqrt(3)/6).
+MIN_JERK_PEAK_ACCEL = 10.0 / np.sqrt(3.0)
+
+
+def feasible_segment(joint: Joint, kp: float, kd: float, effort: float) -> float:
+    """Shortest segment (s) of :func:`open_close_schedule` whose ramps a drive of gains
+    ``(kp, kd)`` and effort limit ``effort`` (N m or N) can follow using at most
+    :data:`EFFORT_SHARE` of its effort at the peak acceleration.
+
+    The inertia the drive sees is read off its gains: a critically damped PD has ``kp = I w^2``,
+    ``kd = 2 I w``, so ``I = kd^2 / (4 kp)`` (kg m^2 or kg). A ramp of ``d_k`` given the share
+    ``d_k / D`` of the ramp time ``T`` peaks at ``MIN_JERK_PEAK_ACCEL * D^2 / (T^2 d_k)``, largest
+    for the shortest ramp, so ``T >= D sqrt(MIN_JERK_PEAK_ACCEL I / (EFFORT_SHARE effort d_min))``;
+    the holds take their :data:`HOLD_SHARE` on top. 0 when the drive has no gain or effort.
+    (pybullet's r2d2 authors 1 kg m^2 wheels with a 100 N m effort: a full turn and back needs a
+    2.1 s segment, not the 1 s one a four-group 4 s clip gives, or its drive saturates and
+    overshoots by 4 rad.)
+    """
+    if kp <= 0 or kd <= 0 or effort <= 0 or not np.isfinite(effort):
+        return 0.0
+    inertia = kd * kd / (4.0 * kp)
+    _, way = open_close_schedule(joint, 1.0)
+    dist = np.abs(np.diff(way))
+    dist = dist[dist > 1e-12]
+    if not len(dist):
+        return 0.0
+    ramp = dist.sum() * np.sqrt(MIN_JERK_PEAK_ACCEL * inertia / (EFFORT_SHARE * effort * dist.min()))
+    holds = (len(way) - 1) // 2  # the schedule's values: start, then (ramp end, hold end) per ramp
+    return float(ramp / (1.0 - HOLD_SHARE * holds))
+
+
 def schedule_targets(times: np.ndarray, values: np.ndarray, t: np.ndarray, velocity: float,
                      dt: float) -> np.ndarray:
     """Target ``(N,)`` at step times ``t (N,)`` (uniform step ``dt``): minimum-jerk between the
@@ -204,7 +240,8 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
 
     Joints move group after group, each group in a segment of ``max(seconds / n, MIN_SEGMENT_S)``
     for n groups (the clip lasts ``seconds``, or :data:`MIN_SEGMENT_S` per group when there are
-    more groups than that allows), the other joints held at 0. A group is a set of *independent*
+    more groups than that allows), lengthened where a joint's drive could not follow it within
+    its effort limit (:func:`feasible_segment`), the other joints held at 0. A group is a set of *independent*
     joints as the certificate's sweeps group them
     (:func:`n4d4d.physics_validation.sweep_groups.group_sweeps`: each joint's parent held rigidly
     to the fixed root, the parts each one moves apart over their whole ranges), so a camera's 18
@@ -228,25 +265,32 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     Raises:
         StageInputError: missing hulls or mass. ValueError: no movable joint.
     """
+    from n4d4d.physics_validation.articulation import sweep_lift
+    from n4d4d.physics_validation.rigid_model import rigid_model
+
+    from . import bullet_scene as bs
+
     groups = joint_groups(asset, time_step)
     if not groups:
         raise ValueError(f"{asset.name}: articulate needs a movable joint")
-    segment = max(seconds / len(groups), MIN_SEGMENT_S)
-    total = segment * len(groups)
+    model = rigid_model(asset)
+    gains = bs.drive_gains(asset, model)
+    index = {link.joint.name: link.index for link in model.links if link.joint is not None}
+    base = max(seconds / len(groups), MIN_SEGMENT_S)
+    segments = [max([base] + [feasible_segment(j, *gains[index[j.name]]) for j in group]) for group in groups]
+    starts = np.concatenate([[0.0], np.cumsum(segments)])
+    total = float(starts[-1])
     steps = int(round(total / time_step))
     t = time_step * np.arange(1, steps + 1)
     targets = {}
     for k, group in enumerate(groups):
         for j in group:
-            wt, wv = open_close_schedule(j, segment)
-            targets[j.name] = schedule_targets(wt + k * segment, wv, t, j.velocity, time_step)
-    from n4d4d.physics_validation.articulation import sweep_lift
-    from n4d4d.physics_validation.rigid_model import rigid_model
-
+            wt, wv = open_close_schedule(j, segments[k])
+            targets[j.name] = schedule_targets(wt + starts[k], wv, t, j.velocity, time_step)
     # Simulated raised clear of the ground, as the certificate's sweeps are (sweep_lift): with the
     # root immovable, a wheel or foot resting on the ground is held by its friction, and a wheel's
     # full turn stops at 0 rad. The recorded root pose is the authored one.
-    lift = sweep_lift(rigid_model(asset))
+    lift = sweep_lift(model)
     pose = np.eye(4)
     pose[2, 3] = lift
     clip = simulate_clip(asset, name=name, family="articulate", seconds=total, fps=fps, targets=targets,
