@@ -183,3 +183,110 @@ def close_mesh(mesh: Mesh, *, thickness: float | None = None,
     if figures is not None:
         figures.update(fig)
     return Mesh(closed.vertices, closed.faces), fig["kind"] != "kept"
+
+
+HELD_TOL = 1e-4  # pieces within this fraction of the mesh diagonal of each other touch (welded)
+HELD_MIN_SAMPLES = 5  # a contact patch needs this many surface samples (a corner kiss is none)
+HELD_SEPARATION = 0.2  # a piece pulls away from a contact when its motion . normal <= -this
+
+
+def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """Touching pairs of pieces and their contact normals: ``{i: [(j, n (3,)), ...]}`` where
+    ``n`` is the unit normal of piece ``i``'s contact patch with piece ``j`` pointing from
+    ``i`` into ``j``.
+
+    ``geos`` are :class:`~n4d4d.rigging.geometry.PartGeometry` (asset frame, m); a patch is the
+    samples of both pieces within ``tol`` (m) of the other one (at least
+    :data:`HELD_MIN_SAMPLES` of them); its normal is the direction of least spread of the patch
+    (principal axes: a face-on-face or end-on-face contact is flat), oriented towards ``j``'s
+    centroid. A line contact (two directions of near-zero spread) has no defined normal and is
+    left out."""
+    from n4d4d.rigging.geometry import pca
+
+    n = len(geos)
+    lo = np.array([g.vertices.min(0) for g in geos])
+    hi = np.array([g.vertices.max(0) for g in geos])
+    out: dict[int, list] = {i: [] for i in range(n)}
+    for i in range(n):
+        for j in range(i + 1, n):
+            if np.any(lo[i] > hi[j] + tol) or np.any(lo[j] > hi[i] + tol):
+                continue
+            a, b = geos[i], geos[j]
+            pa = a.points[b.distance(a.points) <= tol]
+            pb = b.points[a.distance(b.points) <= tol]
+            patch = np.concatenate([pa, pb])
+            if len(patch) < HELD_MIN_SAMPLES:
+                continue
+            centre, w, vecs = pca(patch)
+            if w[1] <= 1e-6 * max(w[0], 1e-300):  # a line: no plane, no normal
+                continue
+            nrm = vecs[:, 2]
+            if (b.points.mean(0) - a.points.mean(0)) @ nrm < 0:
+                nrm = -nrm
+            out[i].append((j, nrm))
+            out[j].append((i, -nrm))
+    return out
+
+
+def _directions(k: int = 200) -> np.ndarray:
+    """``(k, 3)`` unit vectors spread over the sphere (Fibonacci lattice)."""
+    i = np.arange(k) + 0.5
+    z = 1.0 - 2.0 * i / k
+    r = np.sqrt(1.0 - z * z)
+    phi = np.pi * (3.0 - np.sqrt(5.0)) * i
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+
+
+def is_held(normals: list[np.ndarray]) -> bool:
+    """True when no single translation pulls a piece away from all its contacts at once:
+    no unit ``d`` with ``d . n <= -HELD_SEPARATION`` for every contact normal ``n`` (normals
+    from the piece into its neighbours). A panel between two others (contacts on opposite
+    faces), or one seamed on three sides of a box, is held; a door or lid resting against a
+    frame on one face is not."""
+    if len(normals) < 2:
+        return False
+    N = np.asarray(normals)
+    return not bool(np.any(np.all(_directions() @ N.T <= -HELD_SEPARATION, axis=1)))
+
+
+def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = HELD_TOL,
+              seed: int = 0) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """Fuse welded structure: a group that touches others (within ``tol`` x the mesh diagonal)
+    and is held by them (:func:`is_held`: its contacts face opposite ways, so it cannot be pulled
+    off by any one motion, as a cabinet's side panel between its top, bottom and back) is one
+    rigid body with every group it touches. Pieces with a clearance to their neighbours (a
+    door, a drawer, a lid, a key in its pocket) touch nothing and are left alone; so is a part
+    resting against others on one face only.
+
+    Args:
+        mesh: the whole mesh (asset frame, m); ``groups``: ``[(name, faces (F_i,) int64), ...]``.
+    Returns:
+        The fused groups (ordered by decreasing face count, each named after its largest
+        member) and the names of the groups fused away. A mesh of more than 400 groups is left
+        as it is (the pairwise contacts would cost minutes).
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    from n4d4d.rigging.geometry import PartGeometry
+
+    if len(groups) < 2 or len(groups) > 400:
+        return list(groups), []
+    geos = [PartGeometry(n, mesh.vertices, mesh.faces[f], n_samples=1500, seed=seed) for n, f in groups]
+    contacts = contact_normals(geos, tol * mesh.diagonal)
+    n = len(groups)
+    adj = np.zeros((n, n), bool)
+    for i in range(n):
+        if is_held([nrm for _, nrm in contacts[i]]):
+            for j, _ in contacts[i]:
+                adj[i, j] = adj[j, i] = True
+    k, lab = connected_components(adj, directed=False)
+    if k == n:
+        return list(groups), []
+    out, gone = [], []
+    for c in range(k):
+        members = [i for i in range(n) if lab[i] == c]
+        members.sort(key=lambda i: -len(groups[i][1]))
+        gone += [groups[i][0] for i in members[1:]]
+        out.append((groups[members[0]][0], np.sort(np.concatenate([groups[i][1] for i in members]))))
+    out.sort(key=lambda g: -len(g[1]))
+    return out, gone

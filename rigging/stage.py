@@ -61,7 +61,7 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
     """Rigid parts the input gives (existing parts, labels, and components when
     ``components``), small ones merged, and where they came from: ``"declared"`` or
     ``"components"`` (the key of :data:`MIN_CONFIDENCE`)."""
-    from n4d4d.rigging.parts import component_groups, label_groups, merge_small, submesh
+    from n4d4d.rigging.parts import component_groups, fuse_held, label_groups, merge_small, submesh
 
     if len(asset.parts) >= 2:
         return list(asset.parts), "declared"
@@ -76,6 +76,10 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
     groups, merged = merge_small(visual, groups)
     if merged:
         notes.append(f"{len(merged)} tiny or degenerate part(s) merged into neighbours: {', '.join(merged[:8])}")
+    if kind == "components":
+        groups, welded = fuse_held(visual, groups, seed=seed)
+        if welded:
+            notes.append(f"{len(welded)} piece(s) held in welded contact fused into one body: {', '.join(welded[:8])}")
     if len(groups) < 2:
         return [], kind
     notes.append(f"{len(groups)} parts from {origin}")
