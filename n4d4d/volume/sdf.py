@@ -154,8 +154,9 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     solid of a sheet-like part, ``--solidify``); the grid grows by ``shell`` on every side.
 
     With ``winding_band`` (m) the sign is the generalized winding number of the surface as
-    given (Jacobson et al. 2013; no hole caps, repeated faces dropped), evaluated at every node
-    within ``winding_band`` of the surface, and the solid is cut off at that distance: value
+    given (Jacobson et al. 2013; no hole caps, repeated faces dropped) at every node within
+    ``winding_band`` of the surface (evaluated at a fraction of them and read from those
+    elsewhere, :func:`n4d4d.volume.winding.band_inside`), and the solid is cut off at that distance: value
     ``max(-d, d - winding_band)`` where ``|w| >= 1/2``, ``d`` elsewhere. A slab whose faces
     are both present but whose rims are open (PartNet's panels) is then solid between its
     faces, its thickness kept, with no cap across a container's opening; what lies deeper

@@ -17,7 +17,9 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
 - **open panels** (:mod:`n4d4d.volume.winding`): a part whose walls have both faces but open
   rims (PartNet's cabinet bodies, doors, drawers) is solid between its faces by the uncapped
   winding number on the solid track's grid, kept when it covers the input and adds little
-  surface away from it (single sheets among the panels get the default shell, united);
+  surface away from it (single sheets among the panels get the default shell, united), and
+  not built at all when its surface samples predict it would add too much (a container of
+  single sheets: :func:`~n4d4d.volume.winding.predicted_new_area`);
 - **sheets and open containers**: otherwise, a part whose hole caps would add a tenth of its
   area or more (an open box, a sheet; :data:`OPEN_SHELL_FRACTION`), or that encloses no volume
   (the closed solid's volume is under a quarter voxel times its own area: a plate of thickness
