@@ -10,6 +10,11 @@ What it does:
   vertex positions (one surface with a non-manifold seam) or interpenetrate (more than 30 %
   of the smaller one's surface samples inside the other) are fused into one rigid part, as a
   handle modelled through a door is one body with it.
+- **Welded structure** (:func:`fuse_held`, merged meshes only): a piece that touches others
+  (within 1e-4 of the diagonal) on faces turned opposite ways, so no single motion pulls it
+  off them all (a cabinet's side panel between its top, bottom and back), is welded to every
+  piece it touches; a cabinet modelled as separate panels becomes one static body, while a
+  door, drawer or lid with a clearance, or resting against its frame on one face, stays apart.
 - **Merging degenerate or tiny parts**: a part with fewer than 4 faces, (almost) no area, or a
   bounding-box diagonal under ``min_fraction`` (default 4 %) of the whole mesh's diagonal is
   merged into the part nearest to it, never emitted alone.
@@ -188,12 +193,14 @@ def close_mesh(mesh: Mesh, *, thickness: float | None = None,
 HELD_TOL = 1e-4  # pieces within this fraction of the mesh diagonal of each other touch (welded)
 HELD_MIN_SAMPLES = 5  # a contact patch needs this many surface samples (a corner kiss is none)
 HELD_SEPARATION = 0.2  # a piece pulls away from a contact when its motion . normal <= -this
+HELD_SEAM = 0.3  # a holding contact is a seam at least this fraction of the smaller piece's diagonal long
+HELD_BY = 0.5  # ... with a neighbour of comparable size: diagonals within this ratio of each other
 
 
-def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndarray]]]:
-    """Touching pairs of pieces and their contact normals: ``{i: [(j, n (3,)), ...]}`` where
-    ``n`` is the unit normal of piece ``i``'s contact patch with piece ``j`` pointing from
-    ``i`` into ``j``.
+def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndarray, float]]]:
+    """Touching pairs of pieces and their contact normals: ``{i: [(j, n (3,), length), ...]}``
+    where ``n`` is the unit normal of piece ``i``'s contact patch with piece ``j`` pointing from
+    ``i`` into ``j`` and ``length`` (m) the patch's extent along its principal axis.
 
     ``geos`` are :class:`~n4d4d.rigging.geometry.PartGeometry` (asset frame, m); a patch is the
     samples of both pieces within ``tol`` (m) of the other one (at least
@@ -223,8 +230,9 @@ def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndar
             nrm = vecs[:, 2]
             if (b.points.mean(0) - a.points.mean(0)) @ nrm < 0:
                 nrm = -nrm
-            out[i].append((j, nrm))
-            out[j].append((i, -nrm))
+            length = float(np.ptp((patch - centre) @ vecs[:, 0]))
+            out[i].append((j, nrm, length))
+            out[j].append((i, -nrm, length))
     return out
 
 
@@ -254,7 +262,11 @@ def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = 
     """Fuse welded structure: a group that touches others (within ``tol`` x the mesh diagonal)
     and is held by them (:func:`is_held`: its contacts face opposite ways, so it cannot be pulled
     off by any one motion, as a cabinet's side panel between its top, bottom and back) is one
-    rigid body with every group it touches. Pieces with a clearance to their neighbours (a
+    rigid body with every group it touches. Only *seams* hold: contacts at least
+    :data:`HELD_SEAM` of the smaller piece's diagonal long with a neighbour of comparable
+    size (diagonals within a ratio :data:`HELD_BY` of each other): a hinge knuckle between a
+    frame and a temple, or a boss between an arm's links, is small against both and welds
+    neither to the other; a phone's body between buttons on both faces is not held by them. Pieces with a clearance to their neighbours (a
     door, a drawer, a lid, a key in its pocket) touch nothing and are left alone; so is a part
     resting against others on one face only.
 
@@ -276,8 +288,10 @@ def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = 
     n = len(groups)
     adj = np.zeros((n, n), bool)
     for i in range(n):
-        if is_held([nrm for _, nrm in contacts[i]]):
-            for j, _ in contacts[i]:
+        seams = [(j, nrm) for j, nrm, length in contacts[i]
+                 if HELD_BY <= geos[j].diag / geos[i].diag <= 1.0 / HELD_BY and length >= HELD_SEAM * min(geos[i].diag, geos[j].diag)]
+        if is_held([nrm for _, nrm in seams]):
+            for j, _ in seams:
                 adj[i, j] = adj[j, i] = True
     k, lab = connected_components(adj, directed=False)
     if k == n:

@@ -5,7 +5,8 @@ What it does, by ``mode``:
 - ``"rigid"``: one part named ``"base"`` holding the whole visual mesh, no joints.
 - ``"articulated"``: rigid parts from, in order, the asset's existing ``parts`` (a URDF's
   links), the visual mesh's sub-mesh labels, or its interpenetration-fused connected
-  components (:mod:`n4d4d.rigging.parts`); tiny or degenerate parts merged; every part mesh
+  components (:mod:`n4d4d.rigging.parts`); tiny or degenerate parts merged; a merged mesh's
+  pieces held in welded contact fused (:func:`~n4d4d.rigging.parts.fuse_held`); every part mesh
   closed (watertight); joints taken from the input when ``joints="from-file"`` and the input
   has them (a URDF), else inferred (:mod:`n4d4d.rigging.joints`), each with a confidence
   (:mod:`n4d4d.rigging.confidence`); an inferred joint below the threshold of where the parts
