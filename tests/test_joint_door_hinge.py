@@ -15,15 +15,11 @@ import numpy as np
 from n4d4d.asset import Asset, Mesh
 from n4d4d.rigging import rig_stage
 from n4d4d.rigging.metrics import axis_angle_deg, point_line_distance
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-
-def _box(lo, hi):
-    import trimesh
-
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    T = np.eye(4)
-    T[:3, 3] = (lo + hi) / 2
-    return trimesh.creation.box(extents=hi - lo, transform=T)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from boxes import box_between as _box  # noqa: E402
 
 
 def _asset(name: str, parts: dict) -> Asset:

@@ -6,15 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from n4d4d.asset import Asset, Joint, Mesh
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-
-def _box(lo, hi):
-    import trimesh
-
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    T = np.eye(4)
-    T[:3, 3] = (lo + hi) / 2
-    return trimesh.creation.box(extents=hi - lo, transform=T)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from boxes import box_between as _box  # noqa: E402
 
 
 def _cabinet_with_door():
