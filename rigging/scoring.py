@@ -96,12 +96,14 @@ def figures(results, threshold=0.0) -> dict:
     return out
 
 
-def met(track: str, fig: dict) -> dict[str, bool]:
-    """Which of the track's :data:`TARGETS` ``fig`` meets."""
+def met(track: str, fig: dict) -> dict[str, bool | None]:
+    """Which of the track's :data:`TARGETS` ``fig`` meets: True / False, or None where the
+    figure is undefined (no joint it applies to: ``limit_ok`` of a robot whose joints are all
+    continuous)."""
     out = {}
     for k, (bound, kind) in TARGETS.get(track, {}).items():
         v = fig[k]
-        out[k] = bool(np.isfinite(v) and (v >= bound if kind == "min" else v <= bound))
+        out[k] = None if v is None or not np.isfinite(v) else bool(v >= bound if kind == "min" else v <= bound)
     return out
 
 
@@ -256,10 +258,12 @@ def pooled_table(results, shipped, title="pooled (issue 18 targets)", learned=No
             rows.append(("LOCO learned, mean of cats", _macro(lr, cats, learned[1])))
         for label, f in rows:
             ok = met(track, f)
-            miss = [k for k, v in ok.items() if not v]
+            miss = [k for k, v in ok.items() if v is False]
+            na = [k for k, v in ok.items() if v is None]
             t.add_row(track, label, str(f["joints"]), _f(f["class_acc"]), _f(f["strict_acc"]), _f(f["precision"]),
                       _f(f["axis_med"], "{:.1f}"), _f(f["pivot_med"]), _f(f["limit_ok"]), str(f["extra"]),
-                      _f(f["extra_per_joint"]), "all met" if not miss else "missed: " + ", ".join(miss))
+                      _f(f["extra_per_joint"]), ("missed: " + ", ".join(miss) if miss else "all met")
+                      + ("; no data: " + ", ".join(na) if na else ""))
     return t, loco
 
 

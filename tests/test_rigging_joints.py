@@ -117,3 +117,17 @@ def test_dev_set_temples_and_phone_buttons(shared_data):
     phone = res["103927/mobility.urdf"]
     good = [x for x in phone.records if x.pred_type == "prismatic" and x.axis_deg < 1.0]
     assert len(phone.records) == 7 and len(good) >= 6
+
+
+def test_targets_without_data_are_reported_as_such_not_as_met_or_missed():
+    """A robot whose joints are all continuous has no limit to score (the pooled limit figure is
+    NaN): its target reads "no data", while a measured figure below its bound reads missed."""
+    from n4d4d.rigging.scoring import TARGETS, met
+
+    fig = {k: bound for k, (bound, _) in TARGETS["kept"].items()}  # each exactly at its bound: met
+    fig["limit_ok"] = float("nan")
+    out = met("kept", fig)
+    assert out["limit_ok"] is None and all(out[k] is True for k in out if k != "limit_ok")
+    fig["limit_ok"], fig["class_acc"] = 0.41, 0.5
+    out = met("kept", fig)
+    assert out["limit_ok"] is False and out["class_acc"] is False and out["axis_med"] is True
