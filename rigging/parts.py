@@ -195,6 +195,8 @@ HELD_MIN_SAMPLES = 5  # a contact patch needs this many surface samples (a corne
 HELD_SEPARATION = 0.2  # a piece pulls away from a contact when its motion . normal <= -this
 HELD_SEAM = 0.3  # a holding contact is a seam at least this fraction of the smaller piece's diagonal long
 HELD_BY = 0.5  # ... with a neighbour of comparable size: diagonals within this ratio of each other
+HELD_DIRECTIONS = 200  # pull directions tried by is_held (a Fibonacci sphere: ~14 degrees apart)
+HELD_MAX_GROUPS = 400  # more groups than this are left unfused (the pairwise contacts would cost minutes)
 
 
 def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndarray, float]]]:
@@ -236,25 +238,18 @@ def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndar
     return out
 
 
-def _directions(k: int = 200) -> np.ndarray:
-    """``(k, 3)`` unit vectors spread over the sphere (Fibonacci lattice)."""
-    i = np.arange(k) + 0.5
-    z = 1.0 - 2.0 * i / k
-    r = np.sqrt(1.0 - z * z)
-    phi = np.pi * (3.0 - np.sqrt(5.0)) * i
-    return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
-
-
 def is_held(normals: list[np.ndarray]) -> bool:
     """True when no single translation pulls a piece away from all its contacts at once:
     no unit ``d`` with ``d . n <= -HELD_SEPARATION`` for every contact normal ``n`` (normals
     from the piece into its neighbours). A panel between two others (contacts on opposite
     faces), or one seamed on three sides of a box, is held; a door or lid resting against a
     frame on one face is not."""
+    from n4d4d.physics_validation.rest_pose import fibonacci_directions
+
     if len(normals) < 2:
         return False
     N = np.asarray(normals)
-    return not bool(np.any(np.all(_directions() @ N.T <= -HELD_SEPARATION, axis=1)))
+    return not bool(np.any(np.all(fibonacci_directions(HELD_DIRECTIONS) @ N.T <= -HELD_SEPARATION, axis=1)))
 
 
 def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = HELD_TOL,
@@ -266,22 +261,22 @@ def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = 
     :data:`HELD_SEAM` of the smaller piece's diagonal long with a neighbour of comparable
     size (diagonals within a ratio :data:`HELD_BY` of each other): a hinge knuckle between a
     frame and a temple, or a boss between an arm's links, is small against both and welds
-    neither to the other; a phone's body between buttons on both faces is not held by them. Pieces with a clearance to their neighbours (a
-    door, a drawer, a lid, a key in its pocket) touch nothing and are left alone; so is a part
-    resting against others on one face only.
+    neither to the other; a phone's body between buttons on both faces is not held by them.
+    Pieces with a clearance to their neighbours (a door, a drawer, a lid, a key in its pocket)
+    touch nothing and are left alone; so is a part resting against others on one face only.
 
     Args:
         mesh: the whole mesh (asset frame, m); ``groups``: ``[(name, faces (F_i,) int64), ...]``.
     Returns:
         The fused groups (ordered by decreasing face count, each named after its largest
-        member) and the names of the groups fused away. A mesh of more than 400 groups is left
-        as it is (the pairwise contacts would cost minutes).
+        member) and the names of the groups fused away. A mesh of more than
+        :data:`HELD_MAX_GROUPS` groups is left as it is.
     """
     from scipy.sparse.csgraph import connected_components
 
     from n4d4d.rigging.geometry import PartGeometry
 
-    if len(groups) < 2 or len(groups) > 400:
+    if len(groups) < 2 or len(groups) > HELD_MAX_GROUPS:
         return list(groups), []
     geos = [PartGeometry(n, mesh.vertices, mesh.faces[f], n_samples=1500, seed=seed) for n, f in groups]
     contacts = contact_normals(geos, tol * mesh.diagonal)
@@ -289,7 +284,8 @@ def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = 
     adj = np.zeros((n, n), bool)
     for i in range(n):
         seams = [(j, nrm) for j, nrm, length in contacts[i]
-                 if HELD_BY <= geos[j].diag / geos[i].diag <= 1.0 / HELD_BY and length >= HELD_SEAM * min(geos[i].diag, geos[j].diag)]
+                 if HELD_BY <= geos[j].diag / geos[i].diag <= 1.0 / HELD_BY
+                 and length >= HELD_SEAM * min(geos[i].diag, geos[j].diag)]
         if is_held([nrm for _, nrm in seams]):
             for j, _ in seams:
                 adj[i, j] = adj[j, i] = True
