@@ -238,18 +238,27 @@ def contact_normals(geos: list, tol: float) -> dict[int, list[tuple[int, np.ndar
     return out
 
 
+def _directions(k: int) -> np.ndarray:
+    """``(k, 3)`` unit vectors spread over the sphere (Fibonacci lattice). The physics stage
+    has its own (``rest_pose.fibonacci_directions``); rigging runs before it and may not import
+    it (``tests/test_import_graph.py``)."""
+    i = np.arange(k) + 0.5
+    z = 1.0 - 2.0 * i / k
+    r = np.sqrt(1.0 - z * z)
+    phi = np.pi * (3.0 - np.sqrt(5.0)) * i
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+
+
 def is_held(normals: list[np.ndarray]) -> bool:
     """True when no single translation pulls a piece away from all its contacts at once:
     no unit ``d`` with ``d . n <= -HELD_SEPARATION`` for every contact normal ``n`` (normals
     from the piece into its neighbours). A panel between two others (contacts on opposite
     faces), or one seamed on three sides of a box, is held; a door or lid resting against a
     frame on one face is not."""
-    from n4d4d.physics_validation.rest_pose import fibonacci_directions
-
     if len(normals) < 2:
         return False
     N = np.asarray(normals)
-    return not bool(np.any(np.all(fibonacci_directions(HELD_DIRECTIONS) @ N.T <= -HELD_SEPARATION, axis=1)))
+    return not bool(np.any(np.all(_directions(HELD_DIRECTIONS) @ N.T <= -HELD_SEPARATION, axis=1)))
 
 
 def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = HELD_TOL,
