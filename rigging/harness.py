@@ -70,6 +70,7 @@ class JointRecord:
     strict_ok: bool = False
     axis_deg: float | None = None
     pivot_pct: float | None = None
+    pivot_m: float | None = None
     limit_err: float | None = None
     limit_ok: bool | None = None
     features: dict | None = None
@@ -226,7 +227,7 @@ def score_joints(res: ObjectResult, pred_joints, true_joints, part_to_body, diag
             rec.confidence = float(confidence.get(p.name, 1.0))
             rec.source = source.get(p.name, "")
             rec.features = features.get(p.name)
-            for k in ("class_ok", "strict_ok", "axis_deg", "pivot_pct", "limit_err", "limit_ok"):
+            for k in ("class_ok", "strict_ok", "axis_deg", "pivot_pct", "pivot_m", "limit_err", "limit_ok"):
                 setattr(rec, k, e[k])
         res.records.append(rec)
     res.extras = [Extra(j.name, j.type, float(confidence.get(j.name, 1.0)), source.get(j.name, ""),

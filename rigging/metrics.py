@@ -12,7 +12,8 @@ Definitions (used by ``n4d4d eval rigging``):
 - **Axis error** (degrees): angle between the axis lines, ``acos(|a . b|)`` (axis sign is
   arbitrary), as in Shape2Motion / ANCSH evaluations on PartNet-Mobility.
 - **Pivot error** (% of the bounding-box diagonal): distance from the inferred pivot point to
-  the true axis line, for hinges only (a slider's pivot is undefined).
+  the true axis line, for hinges only (a slider's pivot is undefined); ``pivot_m``, the same
+  distance in the asset's units (m), for issue 18's "pivots within 2 mm of the source's".
 - **Limit range error**: ``|(upper - lower)_inferred - (upper - lower)_true|``, in degrees for
   revolute joints, in % of the diagonal for prismatic ones; continuous joints are skipped, and
   so are true joints whose file gives no usable range (``lower == upper``, as pybullet_data's
@@ -63,12 +64,13 @@ def point_line_distance(p: np.ndarray, origin: np.ndarray, axis: np.ndarray) -> 
 def joint_errors(pred, true, diag: float) -> dict:
     """Errors of one matched joint pair (``Joint``-like records, asset frame), ``diag`` in m.
 
-    Returns ``class_ok`` (alias ``type_ok``), ``strict_ok``, ``axis_deg``, ``pivot_pct``
-    (hinges), ``limit_err`` (degrees or % of diag) and ``limit_ok`` (None where undefined)."""
+    Returns ``class_ok`` (alias ``type_ok``), ``strict_ok``, ``axis_deg``, ``pivot_pct`` and
+    ``pivot_m`` (hinges), ``limit_err`` (degrees or % of diag) and ``limit_ok`` (None where undefined)."""
     ttype = true_type(true)
     ok = CLASS[pred.type] == CLASS[ttype]
     out = {"type_ok": ok, "class_ok": ok, "strict_ok": pred.type == ttype,
-           "axis_deg": None, "pivot_pct": None, "limit_err": None, "limit_ok": None}
+           "axis_deg": None, "pivot_pct": None, "pivot_m": None, "limit_err": None,
+           "limit_ok": None}
     usable = ttype in ("revolute", "prismatic") and true.upper > true.lower
     if usable:
         out["limit_ok"] = False
@@ -76,7 +78,8 @@ def joint_errors(pred, true, diag: float) -> dict:
         return out
     out["axis_deg"] = axis_angle_deg(pred.axis, true.axis)
     if CLASS[true.type] == "hinge" and CLASS[pred.type] == "hinge":
-        out["pivot_pct"] = 100.0 * point_line_distance(pred.origin, true.origin, true.axis) / diag
+        out["pivot_m"] = point_line_distance(pred.origin, true.origin, true.axis)
+        out["pivot_pct"] = 100.0 * out["pivot_m"] / diag
     if not usable or pred.type != ttype:  # no usable range in the file, or not comparable
         return out
     d = abs((pred.upper - pred.lower) - (true.upper - true.lower))
