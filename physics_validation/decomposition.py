@@ -362,7 +362,8 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         closed = tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
         settings = replace(settings, preprocess_mode="off" if closed else "on")
     if max_hulls == 1:  # one hull is all the budget allows: its convex hull, nothing to choose
-        return [reduce_hull(full.vertices, max_vertices)], "convex", [], None, settings
+        hull = reduce_hull(full.vertices, max_vertices)
+        return [hull], "convex", [], measure(mesh, [hull], fidelity, seed, asset_diagonal), settings
     candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
     if convexity >= fidelity.convex_fast_path_ratio or asset_diagonal is not None:
         hull = reduce_hull(full.vertices, max_vertices)

@@ -74,7 +74,9 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         surface distance mean / p95 in % of the diagonal, fidelity verdict, attempts,
         fallback; ``source`` "file" or "decomposed"), ``cpu_seconds`` in all, ``collision_mode``,
         ``from_file`` (parts that kept the input's colliders) and ``primitives`` (their
-        count); the fallbacks' notes join ``asset.notes``.
+        count), ``clip`` (decomposed hulls cut back into their part's box and clear of the
+        hulls of parts the simulators collide, :func:`.hull_clip.clip_collision`; a cut part's
+        fidelity figures are re-measured); the fallbacks' notes join ``asset.notes``.
 
     Raises:
         StageInputError: no parts. EmptyMeshError / InputError: a degenerate part.
@@ -118,6 +120,12 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         collision_out[part.name] = hulls
         per_part[part.name] = {k: v for k, v in fig.items() if k not in ("thresholds",)}
         notes += fig["notes"]
+    from .hull_clip import clip_collision  # hulls kept in their part's box and clear of colliding parts
+
+    collision_out, per_part, clip, clip_notes = clip_collision(asset, collision_out, per_part, fidelity=fidelity
+                                                               or FidelityThresholds(), seed=seed,
+                                                               max_vertices=max_hull_vertices, asset_diagonal=diagonal)
+    notes += clip_notes
     figures = {
         "collision_mode": collision,
         "from_file": [n for n, f in per_part.items() if f.get("source") == "file"],
@@ -127,6 +135,7 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         "max_hull_vertices": max(f["max_hull_vertices"] for f in per_part.values()),
         "fidelity_passed": all(f["fidelity_passed"] for f in per_part.values()),
         "fallbacks": sum(f["fallback"] is not None for f in per_part.values()),
+        "clip": clip,
         "cpu_seconds": process_cpu_seconds() - c0,
         "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": time_budget_s,
                     "time_budget_unit": "CPU seconds per part"},
