@@ -48,6 +48,19 @@ def _warp():
         else:
             out[i] = max_dist
 
+    @wp.kernel(enable_backward=False)
+    def closest_point(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: float,
+                      out: wp.array(dtype=wp.vec3), face: wp.array(dtype=wp.int32)):
+        i = wp.tid()
+        p = points[i]
+        q = wp.mesh_query_point_no_sign(mesh, p, max_dist)
+        if q.result:
+            out[i] = wp.mesh_eval_position(mesh, q.face, q.u, q.v)
+            face[i] = q.face
+        else:
+            out[i] = p
+            face[i] = -1
+
     @wp.func
     def tri_dist_sq(p: wp.vec3, a: wp.vec3, b: wp.vec3, c: wp.vec3):
         # squared distance from p to triangle abc (Ericson, Real-Time Collision Detection 5.1.5)
@@ -120,7 +133,7 @@ def _warp():
         else:
             out[i] = max_t
 
-    return wp, closest_distance, cube_distances, first_hit
+    return wp, closest_distance, cube_distances, first_hit, closest_point
 
 
 class MeshQueries:
@@ -134,7 +147,7 @@ class MeshQueries:
     def __init__(self, vertices: np.ndarray, faces: np.ndarray):
         self.vertices = np.ascontiguousarray(vertices, dtype=np.float64)
         self.faces = np.ascontiguousarray(faces, dtype=np.int64)
-        wp, self._kernel, self._cube_kernel, self._ray_kernel = _warp()
+        wp, self._kernel, self._cube_kernel, self._ray_kernel, self._closest_kernel = _warp()
         self._wp = wp
         self._points = wp.array(self.vertices.astype(np.float32), dtype=wp.vec3, device="cpu")
         self._indices = wp.array(self.faces.astype(np.int32).ravel(), dtype=wp.int32,
@@ -155,6 +168,23 @@ class MeshQueries:
                   device="cpu")
         wp.synchronize_device("cpu")
         return out
+
+    def closest_points(self, points: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(closest (P, 3) float32, face (P,) int32)``: the point of the mesh nearest each of
+        ``points (P, 3)`` and its face, or the point itself and face -1 when the mesh is farther
+        than ``max_dist`` (warp's BVH closest-point query)."""
+        wp = self._wp
+        points = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 3)
+        out = np.empty((len(points), 3), dtype=np.float32)
+        face = np.empty(len(points), dtype=np.int32)
+        if len(points) == 0:
+            return out, face
+        wp.launch(self._closest_kernel, dim=len(points),
+                  inputs=[self._mesh.id, wp.array(points, dtype=wp.vec3, device="cpu", copy=False), float(max_dist),
+                          wp.array(out, dtype=wp.vec3, device="cpu", copy=False),
+                          wp.array(face, dtype=wp.int32, device="cpu", copy=False)], device="cpu")
+        wp.synchronize_device("cpu")
+        return out, face
 
     def cube_distances(self, mins: np.ndarray, cap: float) -> np.ndarray:
         """``(M, 8) float32`` exact distances (capped at ``cap``) of the nodes of the

@@ -41,6 +41,10 @@ SHEET_WALL_VOXELS = 2.0
 #: (:func:`n4d4d.volume.snap.snap_to_input`); marching cubes and the simplifier leave them within
 #: about half a voxel where the input has surface, while caps over holes lie farther
 SNAP_VOXELS = 0.5
+#: a shell's vertices within this many voxels of its offset surface are moved onto it
+#: (:func:`n4d4d.volume.snap.snap_to_offset`): marching cubes strays up to ~0.25 voxel from it
+#: where two sheets are close, the simplifier a small fraction of a voxel
+SHELL_SNAP_VOXELS = 0.5
 
 
 def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
@@ -150,6 +154,13 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         ref_v, ref_f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
         snapped = snap_to_input(out.vertices, out.faces, ref_v, ref_f, SNAP_VOXELS * sdf.voxel_size,
                                 stats=snap_stats)
+        out = out.replace(vertices=snapped, normals=None)
+    elif not keep:  # a shell: onto its offset surface, where marching cubes strays from it
+        from n4d4d.volume.snap import snap_to_offset
+
+        ref_v, ref_f = weld(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+        snapped = snap_to_offset(out.vertices, out.faces, ref_v, ref_f, float(shell),
+                                 SHELL_SNAP_VOXELS * sdf.voxel_size, stats=snap_stats)
         out = out.replace(vertices=snapped, normals=None)
     if out.normals is None:
         out = out.replace(normals=vertex_normals(out.vertices, out.faces))

@@ -40,6 +40,7 @@ import numpy as np
 from n4d4d.errors import EmptyMeshError, InputError, MemoryBudgetError, NonFiniteError
 from n4d4d.volume._chain import clean, close_chain
 from n4d4d.volume.sparse import SparseSDF
+from n4d4d.volume.winding import SEGMENT_MARGIN
 
 #: The grid origin is shifted by these fractions of a voxel so that axis-aligned faces of
 #: the input (boxes whose sides sit on round coordinates) do not pass exactly through nodes.
@@ -64,8 +65,10 @@ _BYTES_PER_PIXEL_BAND_VOXEL = 700.0
 #: of RSS above the loaded mesh), plus Warp's own untraced BVH and float32 copy (~100 B per face).
 _BYTES_PER_INPUT_FACE = 1000.0
 
-# safety margin (grid units) on the "no crossing" test, for float32 distances
-_SAFE_MARGIN = 1e-3
+#: safety margin (grid units) on the "no crossing" test ``d(p) + d(q) > |p - q|``, for float32
+#: distances: :data:`n4d4d.volume.winding.SEGMENT_MARGIN` (errors of up to ~8e-4 voxel each were
+#: measured; the 1e-3 used before let two nodes half a voxel either side of a face join)
+_SAFE_MARGIN = SEGMENT_MARGIN
 
 
 def padding_voxels(band_voxels: float) -> int:
@@ -230,7 +233,8 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     blocks_shape = -(-n_nodes // block_size)
     if winding_band is not None:  # raw winding number at the nodes nearer than the cut
         from n4d4d.volume._chain import boundary_edges
-        from n4d4d.volume.winding import band_inside
+        from n4d4d.volume.remesh import SHEET_WALL_VOXELS
+        from n4d4d.volume.winding import band_inside, lone_sheet
 
         inside_dense = np.zeros(dense.shape, dtype=bool)
         near = np.nonzero(dense < offset)
@@ -238,8 +242,13 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
         rim = grid_v[boundary_edges(cf, len(cv))]
         inside_dense[near], n_seeds = band_inside(queries, pts, dense[near], rim)
         n_comp = 0
-        dense = np.where(inside_dense, np.maximum(-dense, dense - np.float32(offset)), dense)
-        inside_dense &= dense < 0
+        lone = np.zeros(dense.shape, dtype=bool)
+        lone[near] = lone_sheet(queries, pts, offset)
+        # beside a single sheet (lone_sheet): the shell of the default wall about it, value
+        # d - wall / 2, not a band-thick layer on the side the winding number calls inside
+        dense = np.where(lone, dense - np.float32(SHEET_WALL_VOXELS / 2),
+                         np.where(inside_dense, np.maximum(-dense, dense - np.float32(offset)), dense))
+        inside_dense = dense < 0
         dense = np.abs(dense)
     elif shell is None:
         inside_dense, n_comp, n_seeds = _sign_blocks(queries, block_coords, dense,

@@ -63,15 +63,39 @@ DEFAULT_WALL_VOXELS = SHEET_WALL_VOXELS
 #: thickness within 10 % at 3 voxels), so 3 keep it while bounding the cost
 FEATURE_VOXELS = 3.0
 
+#: the uncapped winding-number solid's grid goes at most this fine: its winding evaluations
+#: (~5-35 us a node) grow with the band's nodes, ~resolution^2 (a PartNet cabinet body: 4-20 s at
+#: 160), while the capped solid's sign costs a few evaluations whatever the grid (a 16 mm plate
+#: of PartNet 101293, 1.2 m long, needs 239 to span its 3 voxels: normal consistency 0.942 at 160,
+#: 0.962 at 239)
+WINDING_MAX_RESOLUTION = 320
+#: voxel of the uncapped winding-number solid's grid, at most this fraction of the part's
+#: diagonal: the shells it gives single sheets among the panels lie a voxel off them and the
+#: seams where they meet the panels up to ~1.6 voxels (p95 1.01-1.23 voxels on PartNet 45261,
+#: 11361, 9960, where a voxel of 0.46-0.75 % of the diagonal put the p95 at 0.51-0.76 %, over
+#: issue 12's 0.5 %)
+WINDING_VOXEL_FRACTION = 0.003
+
 #: voxel of a shell's grid, as a fraction of the part's bounding-box diagonal: the default wall's
-#: faces lie one voxel from the sheet, so this bounds the shell's distance from its sheet
-#: (0.45 %, under the 0.5 % of issue 12: at 0.5 % the p95 distance of PartNet shells measured
-#: 0.50-0.54 %; finer grids cost ~(1/voxel)^2 in marching-cubes faces and simplification time:
+#: faces lie one voxel from the sheet, so this bounds the shell's distance from its sheet, and
+#: seams where sheets meet add up to ~0.2 voxel more (at 0.5 % the p95 distance of PartNet
+#: shells measured 0.50-0.54 %, at 0.45 % 0.45-0.55 %: 101668, 102417, 11826 over issue 12's
+#: 0.5 %; finer grids cost ~(1/voxel)^2 in marching-cubes faces and simplification time:
 #: 0.4 % took 5-10 s per PartNet cabinet panel)
-SHELL_VOXEL_FRACTION = 0.0045
-#: a shell's grid may go this fine (a long sheet needs ~250 cells for the voxel above), the band
-#: of a sheet being two thin layers
-SHELL_MAX_RESOLUTION = 256
+SHELL_VOXEL_FRACTION = 0.0038
+#: a shell's grid may go this fine (a long sheet needs ~250 cells for the voxel above; a thin open
+#: cup, :data:`SHELL_TOLERANCE_VOXELS`, up to ~550), the band of a sheet being two thin layers
+SHELL_MAX_RESOLUTION = 640
+
+#: issue 12's thickness target: a part keeps its thinnest extent within this fraction of it or
+#: :data:`THICKNESS_TOLERANCE_M`, whichever is larger
+THICKNESS_TOLERANCE = 0.1
+THICKNESS_TOLERANCE_M = 1e-3
+#: a default shell (two voxels' wall offset to both sides) grows the part's thinnest extent by
+#: its wall plus what marching cubes and the simplifier add: 2.2-2.9 voxels in all, measured on
+#: PartNet-Mobility's open button caps (remotes 100809, 100997); its voxel is at most the
+#: thickness tolerance over this many voxels (the rest is margin)
+SHELL_TOLERANCE_VOXELS = 3.5
 
 
 def thinnest_extent(vertices: np.ndarray) -> float:
@@ -150,6 +174,14 @@ def cap_fraction(mesh) -> float:
     return area(cv, cf[len(f):]) / max(area(v, f), 1e-300)
 
 
+def shell_tolerance_voxel(thinnest: float) -> float:
+    """Largest voxel (m) of a default shell (:data:`DEFAULT_WALL_VOXELS` offset to both sides)
+    that keeps a part of thinnest extent ``thinnest`` (m, :func:`thinnest_extent`) within
+    issue 12's thickness target: ``max(THICKNESS_TOLERANCE * thinnest, THICKNESS_TOLERANCE_M)
+    / SHELL_TOLERANCE_VOXELS`` (an open cup's extent grows by the wall, a sheet's is the wall)."""
+    return max(THICKNESS_TOLERANCE * float(thinnest), THICKNESS_TOLERANCE_M) / SHELL_TOLERANCE_VOXELS
+
+
 def part_resolution(mesh, *, feature: float, resolution: int, max_resolution: int,
                     band_voxels: float, memory_budget_bytes: int, path=None) -> int:
     """Grid resolution (cells along the longest side of the padded box) at which the voxel is
@@ -185,7 +217,9 @@ def _winding_slab(mesh, hits, thin, *, feature_voxels, resolution, max_resolutio
     from n4d4d.volume.winding import WINDING_BAND_MAX_VOXELS, winding_solid
 
     try:
-        r = part_resolution(mesh, feature=thin / feature_voxels, resolution=resolution, max_resolution=max_resolution,
+        diag = float(np.linalg.norm(np.ptp(np.asarray(mesh.vertices, np.float64), axis=0)))
+        r = part_resolution(mesh, feature=min(thin / feature_voxels, WINDING_VOXEL_FRACTION * diag),
+                            resolution=resolution, max_resolution=min(max_resolution, WINDING_MAX_RESOLUTION),
                             band_voxels=common["band_voxels"] + WINDING_BAND_MAX_VOXELS,
                             memory_budget_bytes=common["memory_budget_bytes"], path=common["path"])
         out, sdf, fig, rec = winding_solid(mesh, resolution=r, hits=hits, **common)
@@ -201,7 +235,7 @@ def _winding_slab(mesh, hits, thin, *, feature_voxels, resolution, max_resolutio
 
 
 def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float = FEATURE_VOXELS,
-                resolution: int = 96, max_resolution: int = 160, max_faces: int = 20000,
+                resolution: int = 96, max_resolution: int = 256, max_faces: int = 20000,
                 memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None,
                 seed: int = 0):
     """A closed, manifold, outward-oriented solid of ``mesh`` and the figures of how.
@@ -211,7 +245,8 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
         thickness: wall (m) for a sheet-like input (``--solidify T``); None: two voxels.
             An input that encloses volume is closed as a solid either way.
         feature_voxels: voxels across the thinnest extent (see module docstring).
-        resolution, max_resolution: lower and upper bound of the grid resolution.
+        resolution, max_resolution: lower and upper bound of the grid resolution (the
+            uncapped winding-number attempt at most :data:`WINDING_MAX_RESOLUTION`).
         max_faces: face budget of the result (:func:`~n4d4d.volume.decimate`).
         memory_budget_bytes: refuse grids over this estimate.
         path: named in errors.
@@ -269,6 +304,8 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
     wall_voxels = DEFAULT_WALL_VOXELS if thickness is None else float(feature_voxels)
     diag = float(np.linalg.norm(np.ptp(np.asarray(mesh.vertices, np.float64), axis=0)))
     feature = SHELL_VOXEL_FRACTION * diag if thickness is None else thickness / wall_voxels
+    if thickness is None:  # the default wall stays within the thickness tolerance of the part
+        feature = min(feature, shell_tolerance_voxel(cap))
     r = part_resolution(mesh, feature=feature, resolution=resolution,
                         max_resolution=max(max_resolution, SHELL_MAX_RESOLUTION), band_voxels=band + wall_voxels / 2,
                         memory_budget_bytes=memory_budget_bytes, path=path)
