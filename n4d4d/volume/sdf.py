@@ -243,7 +243,7 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
         inside_dense[near], n_seeds = band_inside(queries, pts, dense[near], rim)
         n_comp = 0
         lone = np.zeros(dense.shape, dtype=bool)
-        lone[near] = lone_sheet(queries, pts, offset)
+        lone[near] = lone_sheet(queries, pts, offset, inside_dense[near])
         # beside a single sheet (lone_sheet): the shell of the default wall about it, value
         # d - wall / 2, not a band-thick layer on the side the winding number calls inside
         dense = np.where(lone, dense - np.float32(SHEET_WALL_VOXELS / 2),

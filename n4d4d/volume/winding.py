@@ -154,14 +154,22 @@ def band_inside(queries, nodes: np.ndarray, dist: np.ndarray, rim: np.ndarray,
 LONE_RAY_OFFSET_VOXELS = 0.05
 
 
-def lone_sheet(queries, nodes: np.ndarray, reach: float) -> np.ndarray:
+def lone_sheet(queries, nodes: np.ndarray, reach: float, inside: np.ndarray | None = None) -> np.ndarray:
     """``(N,) bool``: whether the surface point nearest each band node ``nodes (N, 3)`` (grid
     units; the surface that ``queries`` holds, :class:`~n4d4d.volume._queries.MeshQueries`)
     lies on a single sheet: rays from it along its face's normal, both ways (starting
     :data:`LONE_RAY_OFFSET_VOXELS` off it and as far towards the face's centroid), meet no
     surface within ``2 * reach`` (grid units),
-    the test :func:`predicted_new_area` applies to surface samples. Warp BVH queries: a
-    closest point and two rays per node."""
+    the test :func:`predicted_new_area` applies to surface samples; and, with ``inside (N,)``
+    (the winding number's sign at the nodes) given, the node (its mirror image across the
+    closest point for a node outside) does not lie between two faces along that face's plane:
+    of the two pairs of opposite rays along two tangents, neither meets the surface both ways
+    within ``2 * reach``. Inside a panel, beside its edge face (whose opposite edge is far), the
+    panel's two large faces are on either side, while a single sheet in a cavity, or two meeting
+    at a corner, has surface on one side at most (PartNet 11361's table top: without the test
+    the nodes within the band of its edge faces went to the shell, notching the top's rims:
+    p95 0.68 % of the diagonal, 0.30 % with it). Warp BVH queries: a closest point and two (six)
+    rays per node."""
     nodes = np.asarray(nodes, np.float64)
     if len(nodes) == 0:
         return np.zeros(0, dtype=bool)
@@ -181,7 +189,20 @@ def lone_sheet(queries, nodes: np.ndarray, reach: float) -> np.ndarray:
     toward[ok] = v[f[face[ok]]].mean(axis=1) - c[ok]
     c = c + e * toward / np.maximum(np.linalg.norm(toward, axis=1, keepdims=True), 1e-12)
     hit = np.minimum(queries.ray_hits(c + e * n, n, far), queries.ray_hits(c - e * n, -n, far))
-    return ok & (hit >= far)
+    lone = ok & (hit >= far)
+    if inside is None or not lone.any():
+        return lone
+    idx = np.flatnonzero(lone)
+    p = nodes[idx]
+    q = np.where(np.asarray(inside, bool)[idx, None], p, 2.0 * c[idx] - p)  # on the inside side
+    m = n[idx]
+    t1 = np.cross(m, np.where(np.abs(m[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]))
+    t1 /= np.maximum(np.linalg.norm(t1, axis=1, keepdims=True), 1e-300)
+    t2 = np.cross(m, t1)
+    hit = [queries.ray_hits(q, t, far) < far for t in (t1, -t1, t2, -t2)]
+    between = (hit[0] & hit[1]) | (hit[2] & hit[3])  # between two faces along the plane
+    lone[idx[between]] = False
+    return lone
 
 
 def _votes(nodes, dist, w, key, known, targets, candidates) -> np.ndarray:
