@@ -164,6 +164,9 @@ def compute_sparse_sdf(mesh, *, resolution: int = 256, block_size: int = 8,
     are both present but whose rims are open (PartNet's panels) is then solid between its
     faces, its thickness kept, with no cap across a container's opening; what lies deeper
     than ``winding_band`` inside is hollowed (the caller checks the result against the input).
+    A node whose nearest surface point lies on a single sheet
+    (:func:`n4d4d.volume.winding.lone_sheet`) gets the shell of the default two-voxel wall
+    about the sheet instead (``d - 1`` voxel), not a band-thick layer on one side.
     A point outside the input's convex hull sees less than a half sphere of it, so
     ``|w| < 1/2`` there: the solid stays in the hull.
 

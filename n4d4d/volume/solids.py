@@ -25,7 +25,9 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
   (the closed solid's volume is under a quarter voxel times its own area: a plate of thickness
   ``t`` has ``t / 2``), becomes the shell of wall ``thickness`` (``--solidify T``) or, by default, of two voxels (the thinnest wall
   the grid resolves: every point of the sheet is within ``sqrt(3)/2`` voxel of a node, which is
-  then inside), offset symmetrically about the sheet (:func:`compute_sparse_sdf` ``shell=``).
+  then inside), offset symmetrically about the sheet (:func:`compute_sparse_sdf` ``shell=``),
+  on a grid fine enough that the wall keeps the part within issue 12's thickness tolerance
+  (:func:`shell_tolerance_voxel`: an open cup's height grows by the wall).
 
 What it does not: keep an open flap attached to an enclosed body (the solid track wins and the
 flap, enclosing nothing, is dropped), or make neighbouring parts disjoint

@@ -16,6 +16,9 @@ left out). :func:`winding_solid` takes ``|w| >= 1/2`` within a band of the surfa
 area added farther than that (what closes open rims). A container of single sheets fails it
 (its uncapped solid is a layer a band's width inside it), and is left to the shell.
 
+Beside a single sheet (a face with no other within twice the band along its normal, and the
+node not between two faces along its plane: :func:`lone_sheet`) the band is the shell of the
+default two-voxel wall about the sheet, not a band-thick layer on the side where ``|w| >= 1/2``.
 Input surface that the uncapped solid leaves uncovered (single sheets among the panels: a
 drawer's bottom given as one plane) is given the shell of the default two-voxel wall about
 those faces only (:func:`cover_sheets`), united with the solid (manifold3d), before the check.
