@@ -7,7 +7,10 @@ What it does, from geometry alone:
    graph (closest distance, discounted where one part is mounted inside the other or rests
    on it over a wide patch), rooted at the part of largest convex-hull volume (the base, as
    in PartNet-Mobility where the base link is the largest static body). Pairs whose bounding
-   boxes lie apart are weighted by the boxes' gap without exact distance queries.
+   boxes lie apart are weighted by the boxes' gap without exact distance queries. A merged
+   mesh's pieces (``components=True``) link *seamed* pieces (closer than :data:`SEAM_GAP` of
+   the largest part: butted panels modelled a hair apart) first, so one structure's panels
+   hang from each other and not from a drawer hovering over them.
 2. **Hypotheses** for each parent -> child edge (:mod:`n4d4d.rigging.hypotheses`): press,
    knob, hinge, pin, bearing, drawer and fallback motions, each with a geometric prior.
 3. **Sweep test** (:mod:`n4d4d.rigging.sweep`): each candidate's child is rotated or
@@ -20,11 +23,17 @@ What it does, from geometry alone:
    turn is ``continuous``, less ``revolute``. A press travels to the floor of its pocket
    when it has one, else :data:`PRESS_TRAVEL` of its height.
 4. **Separability** (:func:`separable_range`): the child and the parts it carries are moved
-   through the winning range against every other part near the motion that stays put (its
-   siblings, the parent's parent, ...: not those with a confident joint of their own, which
-   move out of the way); the range shrinks to the free interval around rest, a continuous
-   joint that collides becomes revolute, and a joint whose range falls below a useful
-   motion is fixed.
+   through the winning range against every other part near the motion that stays put
+   relative to the parent (its siblings, the parent's parent, the other panels of the drawer
+   the parent rides on, ...: not those moved out of the way by a confident joint of their own
+   below what they share with the parent, :func:`_relative_mover`); when a part stops it, the
+   joint is inferred again with the parts that stopped it as obstacles of every candidate's
+   sweep (a drawer whose end hinge would swing it through the cabinet slides instead), and the
+   result is checked once more: the range shrinks to the free interval around rest, a
+   continuous joint that collides becomes revolute, and a joint whose range falls below a
+   useful motion is fixed.
+5. **One joint per pin** (:func:`_one_joint_per_pin`): a round piece carrying a larger part
+   about its own turning line (a hub modelled apart from its arm) gives one joint, not two.
 
 The axis sign is chosen so the larger free side is positive (``upper >= -lower``; a press
 points into its parent with ``lower = 0``), and a hinge's pivot is the point of its axis line
@@ -47,7 +56,7 @@ import numpy as np
 from n4d4d.rigging.contact import analyse_contact
 from n4d4d.rigging.geometry import PartGeometry, rotate_about
 from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
-from n4d4d.rigging.sweep import SweepChecker, sweep_prismatic, sweep_revolute
+from n4d4d.rigging.sweep import BlockedChecker, SweepChecker, sweep_prismatic, sweep_revolute
 
 FULL_TURN_TOL = np.deg2rad(1.0)
 MANY_PARTS = 80  # above it the contact graph skips its winding-number term
@@ -65,13 +74,19 @@ def hull_volume(part: PartGeometry) -> float:
         return 0.0
 
 
-def contact_graph(parts: list[PartGeometry], deadline: float | None = None):
+def contact_graph(parts: list[PartGeometry], deadline: float | None = None, *, seam: float = 0.0):
     """The parts' contact graph: a ``networkx.Graph`` whose edges carry ``weight`` (see
     :func:`kinematic_tree`) and ``touch`` (True when the two parts come within 1 % of the
     smaller one's diagonal of each other). Once ``deadline`` (``time.monotonic()`` s) has
     passed, the remaining pairs are weighted by their bounding boxes' gap alone (and do not
     touch); with more than :data:`MANY_PARTS` parts the inside term of the bond is left out
-    (a winding number per pair: minutes for a rack of 200 rods)."""
+    (a winding number per pair: minutes for a rack of 200 rods).
+
+    ``seam`` (a fraction of the largest part diagonal ``D``; 0: off): pairs closer than
+    ``seam * D`` are *seamed* (butted pieces of one structure, modelled a hair apart) and
+    weighted by their gap alone, before any pair further apart however wide its patch: a
+    merged mesh's panels are linked to each other before a drawer resting 3 mm over the
+    cabinet floor is linked to that floor (:data:`SEAM_GAP`)."""
     import networkx as nx
 
     g = nx.Graph()
@@ -91,10 +106,11 @@ def contact_graph(parts: list[PartGeometry], deadline: float | None = None):
             gap = float(min(da.min(), db.min()))
             small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
             bond = float((d_small <= 0.01 * small.diag).mean())
-            if gap <= 0.05 * D and len(parts) <= MANY_PARTS:
+            seamed = seam > 0 and gap <= seam * D  # one structure: the gap alone weighs it
+            if not seamed and gap <= 0.05 * D and len(parts) <= MANY_PARTS:
                 bond += float(large.inside(small.points).mean())
-            g.add_edge(a.name, b.name, weight=gap / D + 0.05 * (1.0 - min(bond, 1.0)),
-                       touch=bool(gap <= 0.01 * min(a.diag, b.diag)))
+            weight = gap / D if seamed else gap / D + 0.05 * (1.0 - min(bond, 1.0))
+            g.add_edge(a.name, b.name, weight=weight, touch=bool(gap <= 0.01 * min(a.diag, b.diag)))
     return g
 
 
@@ -254,11 +270,14 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
 
 
 def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float | None = None,
-                deadline: float | None = None, siblings: tuple = ()) -> InferredJoint:
+                deadline: float | None = None, siblings: tuple = (), obstacles: tuple = ()) -> InferredJoint:
     """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring);
     ``object_diag`` (m) the whole object's diagonal (default: the larger part's);
     ``siblings`` other parts touching the child (not the parent, nor parts it carries: see
-    :attr:`~n4d4d.rigging.contact.Contact.abut`).
+    :attr:`~n4d4d.rigging.contact.Contact.abut`); ``obstacles`` parts that stay put while the
+    child moves: every candidate is swept against them as well as the parent
+    (:class:`~n4d4d.rigging.sweep.BlockedChecker`), so a drawer whose end hinge would swing it
+    through the cabinet's side slides instead.
 
     Returns a fixed joint (origin at the contact centre, axis +Z, confidence 0) when no
     candidate moves freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
@@ -272,6 +291,8 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float
     sub = child.points[:: max(1, len(child.points) // 700)]
     probes = np.concatenate([sub, child.grid(PROBE_GRID).interior_points(700, child.seed + 1)])
     checker = SweepChecker(probes, parent, delta=0.005 * min(child.diag, parent.diag))
+    if obstacles:
+        checker = BlockedChecker(checker, obstacles)
     best, best_score = fixed, 0.0
     cands = candidates(child, parent, c, shape)
     for k, cand in enumerate(cands):
@@ -341,14 +362,16 @@ def _motion(joint: InferredJoint, pts: np.ndarray, q: float) -> np.ndarray:
     return rotate_about(pts, joint.origin, joint.axis, q)
 
 
-def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartGeometry]) -> tuple[str, float, float]:
+def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartGeometry],
+                    blocked: list | None = None) -> tuple[str, float, float]:
     """``(type, lower, upper)`` of ``joint`` once its moving probes ``(N, 3)`` (the child and
     the parts it carries, at rest) are tested against ``others`` (parts that do not move with
     it, its parent excluded; a part turning about its own axis of revolution is left as it is)
     at :data:`SEPARABILITY_SAMPLES` poses per side: each side stops at
     its last free pose; ``type`` becomes ``"revolute"`` for a continuous joint that collides
     and ``"fixed"`` when what is left is no useful motion (under 30 degrees, or under 15 % of a
-    slide's range; a press keeps nothing less than its whole travel)."""
+    slide's range; a press keeps nothing less than its whole travel). ``blocked``, if a list,
+    receives the parts of ``others`` that stopped a side."""
     if joint.type == "fixed" or not others or joint.source.endswith(":child-symmetry"):
         return joint.type, joint.lower, joint.upper  # a solid of revolution about its own axis sweeps nothing new
     checkers = [SweepChecker(probes, o, delta=0.005 * o.diag) for o in others]
@@ -363,7 +386,10 @@ def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartG
         last = 0.0
         for q in qs:
             moved = _motion(joint, probes, float(q))
-            if any(ch.collides(moved) for ch in checkers):
+            hit = [o for o, ch in zip(others, checkers) if ch.collides(moved)]
+            if hit:
+                if blocked is not None:
+                    blocked.extend(o for o in hit if all(o is not b for b in blocked))
                 return last
             last = float(q)
         return end
@@ -386,17 +412,56 @@ def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartG
     return kind, new_lo, new_hi
 
 
+SEAM_GAP = 1e-3  # merged meshes: pieces closer than this fraction of the largest part are seamed (one structure first)
+
+
+def _relative_mover(edges: list[tuple[str, str]], confident: set[str]):
+    """``moves(p, ref)``: whether part ``p`` moves relative to part ``ref`` by a confident
+    joint of its own: a joint in ``confident`` (child names) on the path from ``p`` up to
+    (not including) the lowest common ancestor of ``p`` and ``ref``. A part carried by the same
+    moving drawer as ``ref`` (the drawer's other panels) does not move relative to it."""
+    parent_of = {b: a for a, b in edges}
+
+    def up(n: str) -> list[str]:
+        out = [n]
+        while out[-1] in parent_of:
+            out.append(parent_of[out[-1]])
+        return out
+
+    def moves(p: str, ref: str) -> bool:
+        above = set(up(ref))
+        for n in up(p):
+            if n in above:
+                return False
+            if n in confident:
+                return True
+        return False
+
+    return moves
+
+
 def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
-                 deadline: float | None = None) -> list[InferredJoint]:
+                 deadline: float | None = None, components: bool = False) -> list[InferredJoint]:
     """Joints of the kinematic tree of ``parts``: one :class:`InferredJoint` per tree edge
     (fixed where nothing moves), each range then checked for separability against the other
     parts (:func:`separable_range`). Once ``deadline`` has passed, joints not yet inferred or
-    not yet checked are fixed (a joint never checked for separability is not emitted)."""
+    not yet checked are fixed (a joint never checked for separability is not emitted).
+
+    A part blocks a joint unless it moves with the child, or out of the way relative to the
+    joint's parent (a confident joint of its own between it and what it shares with the
+    parent: :func:`_relative_mover`). A joint whose range the blocking parts cut is inferred
+    again with them as obstacles (:func:`infer_joint`), so another candidate that is free of
+    them (a drawer's slide rather than its end hinge) can win; what that gives is checked for
+    separability once more. Only the parts that stopped it are obstacles (each is a grid to
+    test against).
+
+    ``components``: the parts are a merged mesh's pieces: the tree links seamed pieces
+    (:data:`SEAM_GAP`) first (:func:`contact_graph`)."""
     by_name = {p.name: p for p in parts}
     lo = np.min([p.vertices.min(0) for p in parts], axis=0)
     hi = np.max([p.vertices.max(0) for p in parts], axis=0)
     object_diag = float(np.linalg.norm(hi - lo))
-    graph = contact_graph(parts, deadline)
+    graph = contact_graph(parts, deadline, seam=SEAM_GAP if components else 0.0)
     edges = kinematic_tree(parts, root, graph)
     subtree = _subtrees(edges)
 
@@ -410,10 +475,7 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
                           siblings=siblings(a, b)) for a, b in edges]
     # parts that move out of the way themselves (a confident joint of their own, and what they
     # carry) do not block a neighbour: a stapler's arm opens although the other rests on it
-    moving_away = set()
-    for j in joints:
-        if j.type != "fixed" and j.confidence >= SEPARABLE_OTHER:
-            moving_away |= subtree.get(j.child, {j.child})
+    moves = _relative_mover(edges, {j.child for j in joints if j.type != "fixed" and j.confidence >= SEPARABLE_OTHER})
     out = []
     for j in joints:
         if j.type == "fixed":
@@ -422,6 +484,25 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         if deadline is not None and time.monotonic() > deadline:  # not checked: not emitted
             out.append(InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0, j.source + "+unchecked"))
             continue
+        moving = [by_name[n] for n in sorted(subtree.get(j.child, {j.child}))]
+        probes = np.concatenate([m.points[:: max(1, len(m.points) // 400)] for m in moving])
+
+        def blockers(joint: InferredJoint) -> list[PartGeometry]:
+            reach = _reach(joint, probes)
+            return [p for p in parts if p.name not in subtree.get(joint.child, ()) and p.name != joint.parent
+                    and not moves(p.name, joint.parent) and _boxes_meet(p, reach)]
+
+        others, hit = blockers(j), []
+        kind, a, b = separable_range(j, probes, others, hit)
+        if hit and not (deadline is not None and time.monotonic() > deadline):
+            again = infer_joint(by_name[j.parent], by_name[j.child], object_diag=object_diag, deadline=deadline,
+                                siblings=siblings(j.parent, j.child), obstacles=tuple(hit))
+            if again.type != "fixed":
+                j = again
+                others = blockers(j)
+                kind, a, b = separable_range(j, probes, others)
+            else:
+                kind = "fixed"
         # glued into a structure: touching other parts as large as half the child (a wall
         # between walls) besides its parent and what it carries
         held = [n for n in graph.neighbors(j.child) if graph.edges[j.child, n]["touch"] and n != j.parent
@@ -429,12 +510,6 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         degree = sum(1 for n in graph.neighbors(j.child) if graph.edges[j.child, n]["touch"])
         feats = dict(j.features or {}, held=float(len(held)), degree=float(degree), shrunk=0.0)
         j = _with_features(j, feats, confidence=j.confidence * TOUCH_PENALTY ** len(held))
-        moving = [by_name[n] for n in sorted(subtree.get(j.child, {j.child}))]
-        probes = np.concatenate([m.points[:: max(1, len(m.points) // 400)] for m in moving])
-        reach = _reach(j, probes)
-        others = [p for p in parts if p.name not in subtree.get(j.child, ()) and p.name != j.parent
-                  and p.name not in moving_away and _boxes_meet(p, reach)]
-        kind, a, b = separable_range(j, probes, others)
         if kind == "fixed":
             log.debug("%s: not separable from %s", j.child, [o.name for o in others])
             out.append(InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0,
@@ -444,6 +519,30 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
             out.append(_with_features(j, feats, type=kind, lower=a, upper=b))
         else:
             out.append(j)
+    return _one_joint_per_pin(out, by_name)
+
+
+PIN_ALIGN = np.cos(np.deg2rad(10.0))  # two turning joints within 10 degrees of each other ...
+PIN_LINE = 0.25  # ... whose lines pass within this fraction of the pin's diagonal: one pin's
+
+
+def _one_joint_per_pin(joints: list[InferredJoint], by_name: dict) -> list[InferredJoint]:
+    """A round piece between two parts (an axle, a hub modelled apart from its arm) carries two
+    turning joints about one line: ``A -> pin`` and ``pin -> B`` where ``B`` is larger than the
+    pin. Relative to ``A``, ``B`` turns once; the pin's own joint (``A -> pin``) is that turn and
+    ``pin -> B`` is fixed (the arm is carried by its hub). Axes within 10 degrees
+    (:data:`PIN_ALIGN`) and lines within :data:`PIN_LINE` of the pin's diagonal."""
+    by_child = {j.child: j for j in joints}
+    out = []
+    for j in joints:
+        up = by_child.get(j.parent)
+        pin = by_name[j.parent]
+        if (j.type in ("revolute", "continuous") and up is not None and up.type in ("revolute", "continuous")
+                and by_name[j.child].diag > pin.diag and abs(float(j.axis @ up.axis)) >= PIN_ALIGN):
+            r = j.origin - up.origin
+            if np.linalg.norm(r - (r @ up.axis) * up.axis) <= PIN_LINE * pin.diag:
+                j = InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0, j.source + "+pin", 0.0)
+        out.append(j)
     return out
 
 

@@ -247,7 +247,7 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         geos = [PartGeometry(s.name, s.mesh.vertices, s.mesh.faces, seed=seed,
                              solid=None if c.mesh is s.mesh else (c.mesh.vertices, c.mesh.faces))
                 for s, c in zip(source_parts, parts)]
-        inferred = infer_joints(geos, deadline=deadline)
+        inferred = infer_joints(geos, deadline=deadline, components=part_source == "components")
         if time.monotonic() > deadline:
             notes.append(f"time budget of {time_budget_s:g} s reached: joints not yet inferred left fixed")
         out = []

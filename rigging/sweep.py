@@ -15,8 +15,12 @@ yet not in collision. Comparing with the rest pose makes parts that touch or ove
 slightly at rest (PartNet-Mobility meshes do; voxel solids are up to a cell fat) start
 collision-free, so every limit range contains 0 and the rest pose never collides.
 
-What it does not: test the child against parts other than its parent, or resolve features
-finer than a grid cell (about 0.8 % of the parent's diagonal).
+:class:`BlockedChecker` adds other parts that stay put (obstacles) to a parent's test, so a
+candidate's free range is also clear of them (the separability of
+:mod:`n4d4d.rigging.joints`).
+
+What it does not: resolve features finer than a grid cell (about 0.8 % of the parent's
+diagonal).
 """
 
 from __future__ import annotations
@@ -70,6 +74,34 @@ class SweepChecker:
         if int(self._inside(moved).sum()) <= self.in0 + self.allow:  # no exact test needed
             return False
         return self._count(moved) > self.in0 + self.allow
+
+
+class BlockedChecker:
+    """A :class:`SweepChecker` of the parent together with one per obstacle (parts that do not
+    move with the child, nor out of its way): a pose collides when it collides with the parent
+    or with any obstacle. It has the parent checker's ``points``, ``parent``, ``grid``,
+    ``exact`` and ``delta`` (steps are sized by the parent's grid), so the sweeps take it in
+    place of a :class:`SweepChecker`.
+
+    Args:
+        main: the parent's :class:`SweepChecker`.
+        obstacles: :class:`PartGeometry` of the parts that stay put (m, asset frame); each is
+            tested with a penetration depth of 0.5 % of its diagonal and, like
+            :func:`n4d4d.rigging.joints.separable_range`, a looser count (``max(5, 3 %)`` of
+            the probes: rotated samples of a round part land elsewhere).
+    """
+
+    def __init__(self, main: SweepChecker, obstacles):
+        self.main = main
+        self.points, self.parent, self.grid = main.points, main.parent, main.grid
+        self.exact, self.delta = main.exact, main.delta
+        self.others = [SweepChecker(main.points, o, delta=0.005 * o.diag) for o in obstacles]
+        for ch in self.others:
+            ch.allow = max(5, int(0.03 * len(main.points)))
+
+    def collides(self, moved: np.ndarray) -> bool:
+        """True when ``moved`` ``(N, 3)`` collides with the parent or an obstacle."""
+        return self.main.collides(moved) or any(ch.collides(moved) for ch in self.others)
 
 
 def _free_extent(collides_at, step: float, max_value: float, refine: int = 4) -> float:
