@@ -20,6 +20,15 @@ A convex hull cut by a plane stays convex, so cutting is exact and cheap. Two ki
   uncover more than :data:`MAX_UNCOVERED_FRACTION` of the surface a hull alone covers is not
   made (the pair is listed as ``unresolved``): a single hull round an axle cannot be split by
   a plane.
+- **through the joints' motion**: two parts that move relative to each other (movable joints on
+  the tree path between them, :func:`pair_motions`) must stay apart in every pose, not only at
+  rest. Only separators the motion keeps are used: with rotations, planes perpendicular to the
+  rotation axes (when the axes are parallel) and, when all rotations share one axis line, a
+  cylinder about it (the outer hull cut by the plane tangent to the cylinder round the inner
+  hull's farthest point, at the outer hull's own bearing: all of it then lies outside the
+  cylinder, at any angle); a prismatic joint's travel (its limits) moves the cut of the sliding
+  hull back by the largest displacement along the plane's normal. 102417's three coaxial knob
+  rings (continuous joints): overlap over a turn 3.0e-5 / 3.6e-5 m^3 before, none after.
 
 The part solids themselves are disjoint ``--part-clearance`` apart (:mod:`n4d4d.volume.disjoint`,
 0.5 mm by default), so a plane through that gap exists locally wherever the hulls only bulge
@@ -171,7 +180,8 @@ def _apart(a: np.ndarray, b: np.ndarray, axes: np.ndarray, gap: float) -> bool:
 
 def best_plane(a_pts: np.ndarray, b_pts: np.ndarray, a_eq: np.ndarray, b_eq: np.ndarray,
                a_own: np.ndarray, a_w: float, b_own: np.ndarray, b_w: float, clearance: float,
-               a_moves: bool = True, b_moves: bool = True):
+               a_moves: bool = True, b_moves: bool = True, normals: np.ndarray | None = None,
+               motion=None):
     """The plane that splits two overlapping convex hulls at the least loss of covered surface.
 
     Args:
@@ -182,6 +192,11 @@ def best_plane(a_pts: np.ndarray, b_pts: np.ndarray, a_eq: np.ndarray, b_eq: np.
         clearance: gap left between the two cut hulls (m).
         a_moves, b_moves: whether each hull may be cut (a fixed one, a collider from the input,
             keeps its whole extent and the other keeps clear of it).
+        normals: ``(K, 3)`` unit candidate normals (both signs are tried), or None for the
+            separating-axis candidates (both hulls' face normals and the centroid direction).
+        motion: a :class:`Motion` whose slides displace ``a``: hull a is judged (and its cut
+            given) as if displaced by :meth:`Motion.shift` towards b; the returned ``c`` is then
+            the plane of the displaced hull (cut ``a`` at ``c - clearance / 2 - shift``).
 
     Returns:
         ``(n (3,), c, loss_a_m2, loss_b_m2, depth_m)``: hull a keeps ``n . x <= c -
@@ -189,15 +204,19 @@ def best_plane(a_pts: np.ndarray, b_pts: np.ndarray, a_eq: np.ndarray, b_eq: np.
         untouched), the surface each loses (m^2), and the overlap depth along ``n`` before the
         cut; or None when neither may be cut.
     """
-    if not (a_moves or b_moves):
+    if not (a_moves or b_moves) or (normals is not None and not len(normals)):
         return None
     ca, cb = a_pts.mean(axis=0), b_pts.mean(axis=0)
-    normals = [a_eq[:, :3], -b_eq[:, :3]]
-    if np.linalg.norm(cb - ca) > 1e-12:
-        normals.append(((cb - ca) / np.linalg.norm(cb - ca))[None])
-    N = np.vstack(normals)  # (K, 3) unit, pointing from a to b
+    if normals is not None:
+        N = np.vstack([normals, -normals])
+    else:
+        cand = [a_eq[:, :3], -b_eq[:, :3]]
+        if np.linalg.norm(cb - ca) > 1e-12:
+            cand.append(((cb - ca) / np.linalg.norm(cb - ca))[None])
+        N = np.vstack(cand)  # (K, 3) unit, pointing from a to b
     h = 0.5 * clearance
-    pa, pb = a_pts @ N.T, b_pts @ N.T
+    sh = np.zeros(len(N)) if motion is None else motion.shift(N)
+    pa, pb = a_pts @ N.T + sh, b_pts @ N.T
     a_hi, b_lo = pa.max(axis=0), pb.min(axis=0)  # (K,)
     depth = a_hi - b_lo
     if not b_moves:
@@ -206,7 +225,7 @@ def best_plane(a_pts: np.ndarray, b_pts: np.ndarray, a_eq: np.ndarray, b_eq: np.
         cs = (a_hi + h)[:, None]
     else:  # from b cut to nothing-of-b-beyond-a's-reach to a cut likewise
         cs = (b_lo - h)[:, None] + np.linspace(0.0, 1.0, CUT_POSITIONS)[None, :] * (depth + 2 * h)[:, None]
-    sa, sb = a_own @ N.T, b_own @ N.T  # (ka, K), (kb, K)
+    sa, sb = a_own @ N.T + sh, b_own @ N.T  # (ka, K), (kb, K)
     loss_a = (sa.T[:, None, :] > cs[:, :, None] - h).sum(axis=2) * a_w  # (K, C)
     loss_b = (sb.T[:, None, :] < cs[:, :, None] + h).sum(axis=2) * b_w
     loss = loss_a + loss_b
@@ -248,9 +267,153 @@ def _hull_vertices(points: np.ndarray) -> np.ndarray:
     return points[h.vertices] if h is not None else np.zeros((0, 3))
 
 
+@dataclass(frozen=True)
+class Motion:
+    """How hull ``a``'s part moves relative to hull ``b``'s through the joints between them.
+
+    Attributes:
+        normals: ``(K, 3)`` unit plane normals that every rotation keeps (parallel to all the
+            rotation axes; empty when the axes are not parallel), or None: no rotation, so the
+            separating-axis candidates of the two hulls.
+        slides: ``(m, 3)`` unit prismatic directions of the relative motion (a joint of b's
+            side negated) and ``ranges`` ``(m, 2)`` their limits (m): ``a`` may be displaced by
+            any ``sum_k t_k slides[k]``, ``t_k`` in ``ranges[k]``, so a plane cut of ``a`` is
+            moved back by the largest such displacement along its normal.
+        axis: ``(origin (3,), unit axis (3,))`` when every rotation is about this one line and
+            every slide along it: a cylinder about it is kept too (one hull pushed outside the
+            cylinder round the other's farthest point), else None.
+    """
+
+    normals: np.ndarray | None
+    slides: np.ndarray
+    ranges: np.ndarray
+    axis: tuple | None = None
+
+    def shift(self, N: np.ndarray) -> np.ndarray:
+        """``(K,)`` the largest displacement of ``a`` towards ``b`` along each normal ``N (K, 3)``."""
+        if not len(self.slides):
+            return np.zeros(len(N))
+        d = N @ self.slides.T  # (K, m)
+        return np.maximum(d * self.ranges[:, 0], d * self.ranges[:, 1]).sum(axis=1)
+
+
+def pair_motions(asset, pairs) -> list[Motion | None]:
+    """The :class:`Motion` of each pair ``(i, j)`` of ``asset.parts`` indices: the movable joints
+    on the tree path between the two parts (each from the part up to their common ancestor),
+    or None when there are none (fixed to each other). Joint axes and origins are the asset
+    frame's at rest (:func:`n4d4d.kinematics.kinematic_tree`)."""
+    from n4d4d.kinematics import kinematic_tree, unit_axis
+
+    frames = kinematic_tree(asset)
+    pos = {p.name: i for i, p in enumerate(asset.parts)}
+    frame_of = {pos[f.part.name]: f for f in frames}
+
+    def chain(i: int) -> list:
+        out, f = [], frame_of[i]
+        while f is not None:
+            out.append(f)
+            f = frames[f.parent_index] if f.parent_index >= 0 else None
+        return out
+
+    motions = []
+    scale = max(float(np.linalg.norm(np.ptp(np.vstack([p.mesh.vertices for p in asset.parts]), axis=0))), 1e-9)
+    for i, j in pairs:
+        ci, cj = chain(i), chain(j)
+        shared = {f.index for f in ci} & {f.index for f in cj}
+        side = [(f.joint, 1.0) for f in ci if f.index not in shared] + [(f.joint, -1.0) for f in cj if f.index not in shared]
+        side = [(jt, sg) for jt, sg in side if jt is not None and jt.type != "fixed"]
+        if not side:
+            motions.append(None)
+            continue
+        rot = [(np.asarray(jt.origin, np.float64), unit_axis(jt, asset.name)) for jt, _ in side
+               if jt.type in ("revolute", "continuous")]
+        pri = [(sg * unit_axis(jt, asset.name), jt.lower, jt.upper) for jt, sg in side if jt.type == "prismatic"]
+        slides = np.array([u for u, _, _ in pri]).reshape(-1, 3)
+        ranges = np.array([[lo, up] for _, lo, up in pri], dtype=np.float64).reshape(-1, 2)
+        ranges = np.where(np.isfinite(ranges), ranges, np.sign(ranges) * scale)  # an unlimited slide: the asset's size
+        ranges = np.column_stack([np.minimum(ranges[:, 0], 0.0), np.maximum(ranges[:, 1], 0.0)])  # rest included
+        if rot:
+            u = rot[0][1]
+            parallel = all(abs(float(r[1] @ u)) > 1 - 1e-9 for r in rot)
+            normals = u[None] if parallel else np.zeros((0, 3))
+            o = rot[0][0]
+            coaxial = parallel and all(np.linalg.norm(np.cross(r[0] - o, u)) < 1e-6 * scale for r in rot)
+            axis = (o, u) if coaxial and all(abs(float(p @ u)) > 1 - 1e-9 for p in slides) else None
+        else:
+            normals, axis = None, None
+        motions.append(Motion(normals, slides, ranges, axis))
+    return motions
+
+
+def _allowed_normals(a: _Hull, b: _Hull, motion: Motion) -> np.ndarray:
+    """``(K, 3)`` unit plane normals that ``motion``'s rotations keep, for hulls ``a`` and ``b``."""
+    return motion.normals if motion.normals is not None else np.vstack([a.eq[:, :3], -b.eq[:, :3]])
+
+
+def _radial(h: _Hull, axis) -> tuple[np.ndarray | None, float]:
+    """Unit radial direction of hull ``h``'s centroid from ``axis`` (None on the axis), and the
+    largest distance of its vertices from the axis (m)."""
+    o, u = axis
+    d = h.points - o
+    d = d - np.outer(d @ u, u)
+    c = d.mean(axis=0)
+    e = c / np.linalg.norm(c) if np.linalg.norm(c) > 1e-9 else None
+    return e, float(np.linalg.norm(d, axis=1).max())
+
+
+def _apart_moving(a: _Hull, b: _Hull, gap: float, motion: Motion | None) -> bool:
+    """True when a separator that ``motion`` keeps (a plane, or a cylinder about its axis) has
+    ``a`` and ``b`` at least ``gap`` apart; for None, any plane (at rest)."""
+    if motion is None:
+        return _apart(a.points, b.points, np.vstack([a.eq[:, :3], b.eq[:, :3]]), gap)
+    N = _allowed_normals(a, b, motion)
+    if len(N):
+        N = np.vstack([N, -N])
+        if ((b.points @ N.T).min(axis=0) - (a.points @ N.T).max(axis=0) - motion.shift(N) >= gap).any():
+            return True
+    if motion.axis is not None:
+        o = motion.axis[0]
+        for outer, inner in ((a, b), (b, a)):
+            e, _ = _radial(outer, motion.axis)
+            if e is not None and float(((outer.points - o) @ e).min()) >= _radial(inner, motion.axis)[1] + gap:
+                return True
+    return False
+
+
+def _separator(a: _Hull, b: _Hull, own_a, wa, own_b, wb, clearance: float, motion: Motion | None):
+    """The cut of least covered-surface loss that keeps ``a`` and ``b`` ``clearance`` apart under
+    ``motion``: ``(cut_a, cut_b, loss_a_m2, loss_b_m2, depth_m)``, a cut being ``(n, d)`` (keep
+    ``n . x <= d``) or None for a hull left whole; None when no separator the motion keeps exists."""
+    h = 0.5 * clearance
+    options = []
+    N = None if motion is None else _allowed_normals(a, b, motion)
+    if N is None or len(N):
+        r = best_plane(a.points, b.points, a.eq, b.eq, own_a, wa, own_b, wb, clearance, a.movable, b.movable,
+                       normals=N, motion=motion)
+        if r is not None:
+            n, c, la, lb, depth = r
+            sh = 0.0 if motion is None else float(motion.shift(n[None])[0])
+            options.append(((n, c - h - sh) if a.movable else None, (-n, -(c + h)) if b.movable else None, la, lb,
+                            depth))
+    if motion is not None and motion.axis is not None:
+        o = motion.axis[0]
+        for outer, inner, own, w, first in ((a, b, own_a, wa, True), (b, a, own_b, wb, False)):
+            e, _ = _radial(outer, motion.axis)
+            if not outer.movable or e is None:
+                continue
+            R = _radial(inner, motion.axis)[1] + clearance  # outside the cylinder round the inner hull
+            cut = (-e, -(R + float(e @ o)))  # keep e . (x - o) >= R
+            lost = float(((own - o) @ e < R).sum()) * w
+            depth = R - float(((outer.points - o) @ e).min())
+            options.append((cut, None, lost, 0.0, depth) if first else (None, cut, 0.0, lost, depth))
+    if not options:
+        return None
+    return min(options, key=lambda t: (round(t[2] + t[3], 15), t[4]))
+
+
 def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARANCE_M,
                max_vertices: int = 64, seed: int = 0, box_margin: float = BOX_MARGIN_M,
-               samples: int = SAMPLES_PER_PART) -> tuple[list[list[Mesh]], dict]:
+               samples: int = SAMPLES_PER_PART, motions=None) -> tuple[list[list[Mesh]], dict]:
     """Cut the hulls of several parts so that each stays in its part's box and the hulls of
     colliding parts are ``clearance`` apart (module docstring).
 
@@ -264,6 +427,9 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
         max_vertices: vertex budget of a cut hull (PhysX GPU limit 64).
         seed: the surface sampler's seed. box_margin: how far past its part's bounding box a
             hull may reach (m). samples: surface samples per part.
+        motions: per pair, the :class:`Motion` of one part relative to the other (from
+            :func:`pair_motions`), or None (every entry, or the whole list) for parts that do not
+            move relative to each other: separated at rest only.
 
     Returns:
         ``(hulls, figures)``: per part its hulls after cutting (uncut ones are the same objects),
@@ -335,51 +501,56 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
                 fig(i)["box_cut"] += 1
     # neighbours
     split, unresolved = 0, []
-    for i, j in pairs:
+    for pair_index, (i, j) in enumerate(pairs):
+        motion = motions[pair_index] if motions is not None else None
         ka = [k for k in by_part[i] if H[k].alive]
         kb = [k for k in by_part[j] if H[k].alive]
         if not ka or not kb:
             continue
-        boxes_a = np.array([[H[k].points.min(axis=0), H[k].points.max(axis=0)] for k in ka])
-        boxes_b = np.array([[H[k].points.min(axis=0), H[k].points.max(axis=0)] for k in kb])
-        near = (np.all(boxes_a[:, None, 0] <= boxes_b[None, :, 1] + clearance, axis=2)
-                & np.all(boxes_b[None, :, 0] <= boxes_a[:, None, 1] + clearance, axis=2))
-        for ia, ib in zip(*np.nonzero(near)):
+        if motion is None:  # no relative motion: hulls whose boxes are apart cannot meet
+            boxes_a = np.array([[H[k].points.min(axis=0), H[k].points.max(axis=0)] for k in ka])
+            boxes_b = np.array([[H[k].points.min(axis=0), H[k].points.max(axis=0)] for k in kb])
+            near = (np.all(boxes_a[:, None, 0] <= boxes_b[None, :, 1] + clearance, axis=2)
+                    & np.all(boxes_b[None, :, 0] <= boxes_a[:, None, 1] + clearance, axis=2))
+            todo = list(zip(*np.nonzero(near)))
+        else:  # they move: every pair is tested with the separators their motion keeps
+            todo = [(x, y) for x in range(len(ka)) for y in range(len(kb))]
+        for ia, ib in todo:
             a, b = H[ka[ia]], H[kb[ib]]
             if not (a.alive and b.alive) or not (a.movable or b.movable):
                 continue
-            axes = np.vstack([a.eq[:, :3], b.eq[:, :3]])
-            if _apart(a.points, b.points, axes, clearance * (1 - 1e-9)):
+            if _apart_moving(a, b, clearance * (1 - 1e-9), motion):
                 continue
             own_a = pts[i][a.covers & (cover[i] == 1)]
             own_b = pts[j][b.covers & (cover[j] == 1)]
-            n, c, la, lb, depth = best_plane(a.points, b.points, a.eq, b.eq, own_a, weight[i], own_b, weight[j],
-                                             clearance, a.movable, b.movable)
+            best = _separator(a, b, own_a, weight[i], own_b, weight[j], clearance, motion)
+            if best is None:
+                unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])], "depth_m": 0.0,
+                                   "why": "keeping them apart through the joints' motion is not possible"})
+                continue
+            cut_a, cut_b, la, lb, depth = best
             why = None
             if la > MAX_UNCOVERED_FRACTION * len(own_a) * weight[i] and la > 0:
-                why = f"would uncover {la / max(len(own_a) * weight[i], 1e-300):.0%} of what hull {ka[ia]} alone covers"
+                why = f"would uncover {la / max(len(own_a) * weight[i], 1e-300):.0%} of what one hull alone covers"
             elif lb > MAX_UNCOVERED_FRACTION * len(own_b) * weight[j] and lb > 0:
-                why = f"would uncover {lb / max(len(own_b) * weight[j], 1e-300):.0%} of what hull {kb[ib]} alone covers"
-            new_a = clip_points(a.points, [(n, c - 0.5 * clearance)]) if a.movable else a.points
-            new_b = clip_points(b.points, [(-n, -(c + 0.5 * clearance))]) if b.movable else b.points
-            if why is None and ((a.movable and len(_hull_vertices(new_a)) < 4 and len([q for q in ka if H[q].alive]) <= 1)
-                                or (b.movable and len(_hull_vertices(new_b)) < 4
+                why = f"would uncover {lb / max(len(own_b) * weight[j], 1e-300):.0%} of what one hull alone covers"
+            new_a = clip_points(a.points, [cut_a]) if cut_a is not None else a.points
+            new_b = clip_points(b.points, [cut_b]) if cut_b is not None else b.points
+            if why is None and ((cut_a is not None and len(_hull_vertices(new_a)) < 4
+                                 and len([q for q in ka if H[q].alive]) <= 1)
+                                or (cut_b is not None and len(_hull_vertices(new_b)) < 4
                                     and len([q for q in kb if H[q].alive]) <= 1)):
                 why = "would remove a part's last hull"
             if why is not None:
                 unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])],
                                    "depth_m": float(depth), "why": why})
                 continue
-            if a.movable and not np.array_equal(new_a, a.points):
-                set_points(ka[ia], new_a)
-                a.planes.append((n, c - 0.5 * clearance))
-                fig(i)["neighbour_cut"] += 1
-                fig(i)["lost_area_m2"] += la
-            if b.movable and not np.array_equal(new_b, b.points):
-                set_points(kb[ib], new_b)
-                b.planes.append((-n, -(c + 0.5 * clearance)))
-                fig(j)["neighbour_cut"] += 1
-                fig(j)["lost_area_m2"] += lb
+            for k, h, new, cut, part, lost in ((ka[ia], a, new_a, cut_a, i, la), (kb[ib], b, new_b, cut_b, j, lb)):
+                if cut is not None and not np.array_equal(new, h.points):
+                    set_points(k, new)
+                    h.planes.append(cut)
+                    fig(part)["neighbour_cut"] += 1
+                    fig(part)["lost_area_m2"] += lost
             split += 1
     out: list[list[Mesh]] = []
     for i in range(P):
@@ -403,6 +574,7 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
         f["hull_volume_after_m3"] = float(sum(_volume(m) for m in out[i]))
         f["hulls_before"], f["hulls_after"] = len(hulls[i]), len(out[i])
     figures = {"clearance_m": float(clearance), "box_margin_m": float(box_margin), "pairs_split": split,
+               "part_pairs_moving": sum(m is not None for m in (motions or [])),
                "unresolved": unresolved, "parts": {int(i): f for i, f in sorted(parts_fig.items())}}
     return out, figures
 
@@ -459,8 +631,9 @@ def clip_collision(asset, collision: dict, per_part: dict, *, fidelity, seed: in
     names = [p.name for p in asset.parts]
     pairs = colliding_pairs(asset) if len(names) > 1 else []
     movable = [per_part[n].get("source") != "file" for n in names]
+    motions = pair_motions(asset, pairs) if pairs else []
     hulls, fig = clip_hulls([p.mesh for p in asset.parts], [list(collision[n]) for n in names], movable, pairs,
-                            clearance=clearance, max_vertices=max_vertices, seed=seed)
+                            clearance=clearance, max_vertices=max_vertices, seed=seed, motions=motions)
     out, figs = dict(collision), {n: dict(f) for n, f in per_part.items()}
     for i, f in fig["parts"].items():
         name = names[i]

@@ -70,8 +70,16 @@ def test_nested_parts_whose_hulls_overlap_get_hulls_disjoint_by_the_clearance():
     # exact: no common volume, and at least the clearance apart (1e-9 m: float rounding of the cut)
     assert (ho ^ hi).volume() == pytest.approx(0.0, abs=1e-15)
     assert ho.min_gap(hi, 0.01) >= HULL_CLEARANCE_M - 1e-9
+    # both turn about the z axis (continuous joints): the hulls stay apart at any angle between
+    # them, since the cut keeps the outer hull outside a cylinder round the inner one
+    from scipy.spatial.transform import Rotation
+
+    for deg in (-40.0, -15.0, 15.0, 40.0):
+        R = Rotation.from_euler("z", deg, degrees=True).as_matrix()
+        turned = [Mesh(np.asarray(h.vertices) @ R.T, np.asarray(h.faces)) for h in out.collision["outer"]]
+        assert (_solid(turned) ^ hi).volume() == pytest.approx(0.0, abs=1e-15), deg
     fig = out.stages[-1].figures["clip"]
-    assert fig["clearance_m"] == HULL_CLEARANCE_M and fig["pairs_split"] >= 1
+    assert fig["clearance_m"] == HULL_CLEARANCE_M and fig["pairs_split"] >= 1 and fig["part_pairs_moving"] == 1
     # each part stays covered. No plane between the two hulls keeps all of the outer sector: the
     # best is the inner sector's tangent at its middle, through the gap (x = 49.5 mm + clearance),
     # which takes off the outer sector's two inner corners, the share of its cross-section at
