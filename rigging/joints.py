@@ -529,16 +529,21 @@ PIN_LINE = 0.25  # ... whose lines pass within this fraction of the pin's diagon
 def _one_joint_per_pin(joints: list[InferredJoint], by_name: dict) -> list[InferredJoint]:
     """A round piece between two parts (an axle, a hub modelled apart from its arm) carries two
     turning joints about one line: ``A -> pin`` and ``pin -> B`` where ``B`` is larger than the
-    pin. Relative to ``A``, ``B`` turns once; the pin's own joint (``A -> pin``) is that turn and
-    ``pin -> B`` is fixed (the arm is carried by its hub). Axes within 10 degrees
-    (:data:`PIN_ALIGN`) and lines within :data:`PIN_LINE` of the pin's diagonal."""
+    pin and turns about the pin's own axis of revolution (a ``parent-symmetry`` candidate won:
+    the pin's shape, not ``B``'s contact, gave that axis). Relative to ``A``, ``B`` turns once;
+    the pin's own joint (``A -> pin``) is that turn and ``pin -> B`` is fixed (the arm is
+    carried by its hub). Axes within 10 degrees (:data:`PIN_ALIGN`) and lines within
+    :data:`PIN_LINE` of the pin's diagonal. A ``pin -> B`` joint found from the contact itself
+    (a faucet's handle on its stem) is kept: which of the two is the turn, the geometry does
+    not say."""
     by_child = {j.child: j for j in joints}
     out = []
     for j in joints:
         up = by_child.get(j.parent)
         pin = by_name[j.parent]
         if (j.type in ("revolute", "continuous") and up is not None and up.type in ("revolute", "continuous")
-                and by_name[j.child].diag > pin.diag and abs(float(j.axis @ up.axis)) >= PIN_ALIGN):
+                and "parent" in j.source.split(":")[-1] and by_name[j.child].diag > pin.diag
+                and abs(float(j.axis @ up.axis)) >= PIN_ALIGN):
             r = j.origin - up.origin
             if np.linalg.norm(r - (r @ up.axis) * up.axis) <= PIN_LINE * pin.diag:
                 j = InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0, j.source + "+pin", 0.0)

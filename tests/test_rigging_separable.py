@@ -33,8 +33,9 @@ def test_hub_and_arm_turn_once():
 
 def test_one_joint_per_pin_keeps_the_hub_turn():
     """:func:`n4d4d.rigging.joints._one_joint_per_pin` on joints given directly: a hub between
-    a base and a larger arm with two joints on one line keeps the base -> hub joint and fixes
-    hub -> arm; a second joint on a line 90 degrees off (a wrist) is kept."""
+    a base and a larger arm with two joints on one line, the arm's about the hub's own axis of
+    revolution, keeps the base -> hub joint and fixes hub -> arm; a joint on a line 90 degrees
+    off (a wrist) is kept, and so is an arm's turn found from its own contact."""
     from n4d4d.rigging.geometry import PartGeometry
     from n4d4d.rigging.joints import InferredJoint, _one_joint_per_pin
 
@@ -43,12 +44,16 @@ def test_one_joint_per_pin_keeps_the_hub_turn():
     by_name = {n: PartGeometry(n, m.vertices, m.faces) for n, m in meshes.items()}
     z, x = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
 
-    def j(parent, child, axis, origin):
-        return InferredJoint(parent, child, "continuous", np.asarray(origin, float), axis, -np.inf, np.inf, "t", 0.9)
+    def j(parent, child, axis, origin, source="bearing:parent-symmetry"):
+        return InferredJoint(parent, child, "continuous", np.asarray(origin, float), axis, -np.inf, np.inf, source, 0.9)
 
-    out = _one_joint_per_pin([j("base", "hub", z, [0, 0, 0.01]), j("hub", "arm", z, [0.001, 0, 0.04]),
-                              j("arm", "hand", x, [0.5, 0, 0.045])], by_name)
+    out = _one_joint_per_pin([j("base", "hub", z, [0, 0, 0.01], "bearing:child-symmetry"),
+                              j("hub", "arm", z, [0.001, 0, 0.04]), j("arm", "hand", x, [0.5, 0, 0.045])], by_name)
     assert [k.type for k in out] == ["continuous", "fixed", "continuous"]
+    # the arm's turn found from its own contact with the hub (a handle on its stem) is kept
+    out = _one_joint_per_pin([j("base", "hub", z, [0, 0, 0.01], "bearing:child-symmetry"),
+                              j("hub", "arm", z, [0.001, 0, 0.04], "pin:contact-symmetry")], by_name)
+    assert [k.type for k in out] == ["continuous", "continuous"]
 
 
 def _panel_cabinet_with_drawer(gap: float = 0.0003):
