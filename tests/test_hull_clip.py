@@ -80,11 +80,11 @@ def test_nested_parts_whose_hulls_overlap_get_hulls_disjoint_by_the_clearance():
         assert (_solid(turned) ^ hi).volume() == pytest.approx(0.0, abs=1e-15), deg
     fig = out.stages[-1].figures["clip"]
     assert fig["clearance_m"] == HULL_CLEARANCE_M and fig["pairs_split"] >= 1 and fig["part_pairs_moving"] == 1
-    # each part stays covered. No plane between the two hulls keeps all of the outer sector: the
-    # best is the inner sector's tangent at its middle, through the gap (x = 49.5 mm + clearance),
-    # which takes off the outer sector's two inner corners, the share of its cross-section at
-    # x < 49.75 mm (shapely, exact for the polygon): 3.6%. 0.5% allowance: the cut position is
-    # chosen on a grid of 33 positions over the 2 mm overlap from 4,000 samples (one step 0.2%).
+    # each part stays covered. The turning pair is cut by the cylinder round the inner sector's
+    # farthest point (49.5 mm) plus the clearance: the outer hull keeps x >= 49.5 mm + clearance
+    # (the tangent plane at its own bearing, x), which takes off the share of its cross-section
+    # below that (shapely, exact for the polygon: 10% with the 1 mm clearance). 0.5% allowance:
+    # the sector's arcs are 24-point polygons and its hull is reduced to 64 vertices.
     from shapely.geometry import box as rect
 
     section = _sector_polygon(0.050, 0.060)
