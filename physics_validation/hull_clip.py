@@ -20,9 +20,9 @@ A convex hull cut by a plane stays convex, so cutting is exact and cheap. Two ki
   uncover more than :data:`MAX_UNCOVERED_FRACTION` of the surface a hull alone covers is not
   made (the pair is listed as ``unresolved``): a single hull round an axle cannot be split by
   a plane.
-- **through the joints' motion**: two parts that move relative to each other (movable joints on
-  the tree path between them, :func:`pair_motions`) must stay apart in every pose, not only at
-  rest. Only separators the motion keeps are used: with rotations, planes perpendicular to the
+- **through the joints' motion**: two parts that move relative to each other (movable joints
+  on the tree path between them, :func:`.part_motion.pair_motions`) must stay apart in every
+  pose, not only at rest. Only separators the motion keeps are used: with rotations, planes perpendicular to the
   rotation axes (when the axes are parallel) and, when all rotations share one axis line, a
   cylinder about it (the outer hull cut by the plane tangent to the cylinder round the inner
   hull's farthest point, at the outer hull's own bearing: all of it then lies outside the
@@ -199,9 +199,9 @@ def best_plane(a_pts: np.ndarray, b_pts: np.ndarray, a_eq: np.ndarray, b_eq: np.
             keeps its whole extent and the other keeps clear of it).
         normals: ``(K, 3)`` unit candidate normals (both signs are tried), or None for the
             separating-axis candidates (both hulls' face normals and the centroid direction).
-        motion: a :class:`Motion` whose slides displace ``a``: hull a is judged (and its cut
-            given) as if displaced by :meth:`Motion.shift` towards b; the returned ``c`` is then
-            the plane of the displaced hull (cut ``a`` at ``c - clearance / 2 - shift``).
+        motion: a :class:`.part_motion.Motion` whose slides displace ``a``: hull a is judged
+            (and its cut given) as if displaced by its ``shift`` towards b; the returned ``c``
+            is then the plane of the displaced hull (cut ``a`` at ``c - clearance / 2 - shift``).
 
     Returns:
         ``(n (3,), c, loss_a_m2, loss_b_m2, depth_m)``: hull a keeps ``n . x <= c -
@@ -272,85 +272,7 @@ def _hull_vertices(points: np.ndarray) -> np.ndarray:
     return points[h.vertices] if h is not None else np.zeros((0, 3))
 
 
-@dataclass(frozen=True)
-class Motion:
-    """How hull ``a``'s part moves relative to hull ``b``'s through the joints between them.
-
-    Attributes:
-        normals: ``(K, 3)`` unit plane normals that every rotation keeps (parallel to all the
-            rotation axes; empty when the axes are not parallel), or None: no rotation, so the
-            separating-axis candidates of the two hulls.
-        slides: ``(m, 3)`` unit prismatic directions of the relative motion (a joint of b's
-            side negated) and ``ranges`` ``(m, 2)`` their limits (m): ``a`` may be displaced by
-            any ``sum_k t_k slides[k]``, ``t_k`` in ``ranges[k]``, so a plane cut of ``a`` is
-            moved back by the largest such displacement along its normal.
-        axis: ``(origin (3,), unit axis (3,))`` when every rotation is about this one line and
-            every slide along it: a cylinder about it is kept too (one hull pushed outside the
-            cylinder round the other's farthest point), else None.
-    """
-
-    normals: np.ndarray | None
-    slides: np.ndarray
-    ranges: np.ndarray
-    axis: tuple | None = None
-
-    def shift(self, N: np.ndarray) -> np.ndarray:
-        """``(K,)`` the largest displacement of ``a`` towards ``b`` along each normal ``N (K, 3)``."""
-        if not len(self.slides):
-            return np.zeros(len(N))
-        d = N @ self.slides.T  # (K, m)
-        return np.maximum(d * self.ranges[:, 0], d * self.ranges[:, 1]).sum(axis=1)
-
-
-def pair_motions(asset, pairs) -> list[Motion | None]:
-    """The :class:`Motion` of each pair ``(i, j)`` of ``asset.parts`` indices: the movable joints
-    on the tree path between the two parts (each from the part up to their common ancestor),
-    or None when there are none (fixed to each other). Joint axes and origins are the asset
-    frame's at rest (:func:`n4d4d.kinematics.kinematic_tree`)."""
-    from n4d4d.kinematics import kinematic_tree, unit_axis
-
-    frames = kinematic_tree(asset)
-    pos = {p.name: i for i, p in enumerate(asset.parts)}
-    frame_of = {pos[f.part.name]: f for f in frames}
-
-    def chain(i: int) -> list:
-        out, f = [], frame_of[i]
-        while f is not None:
-            out.append(f)
-            f = frames[f.parent_index] if f.parent_index >= 0 else None
-        return out
-
-    motions = []
-    scale = max(float(np.linalg.norm(np.ptp(np.vstack([p.mesh.vertices for p in asset.parts]), axis=0))), 1e-9)
-    for i, j in pairs:
-        ci, cj = chain(i), chain(j)
-        shared = {f.index for f in ci} & {f.index for f in cj}
-        side = [(f.joint, 1.0) for f in ci if f.index not in shared] + [(f.joint, -1.0) for f in cj if f.index not in shared]
-        side = [(jt, sg) for jt, sg in side if jt is not None and jt.type != "fixed"]
-        if not side:
-            motions.append(None)
-            continue
-        rot = [(np.asarray(jt.origin, np.float64), unit_axis(jt, asset.name)) for jt, _ in side
-               if jt.type in ("revolute", "continuous")]
-        pri = [(sg * unit_axis(jt, asset.name), jt.lower, jt.upper) for jt, sg in side if jt.type == "prismatic"]
-        slides = np.array([u for u, _, _ in pri]).reshape(-1, 3)
-        ranges = np.array([[lo, up] for _, lo, up in pri], dtype=np.float64).reshape(-1, 2)
-        ranges = np.where(np.isfinite(ranges), ranges, np.sign(ranges) * scale)  # an unlimited slide: the asset's size
-        ranges = np.column_stack([np.minimum(ranges[:, 0], 0.0), np.maximum(ranges[:, 1], 0.0)])  # rest included
-        if rot:
-            u = rot[0][1]
-            parallel = all(abs(float(r[1] @ u)) > 1 - 1e-9 for r in rot)
-            normals = u[None] if parallel else np.zeros((0, 3))
-            o = rot[0][0]
-            coaxial = parallel and all(np.linalg.norm(np.cross(r[0] - o, u)) < 1e-6 * scale for r in rot)
-            axis = (o, u) if coaxial and all(abs(float(p @ u)) > 1 - 1e-9 for p in slides) else None
-        else:
-            normals, axis = None, None
-        motions.append(Motion(normals, slides, ranges, axis))
-    return motions
-
-
-def _allowed_normals(a: _Hull, b: _Hull, motion: Motion) -> np.ndarray:
+def _allowed_normals(a: _Hull, b: _Hull, motion) -> np.ndarray:
     """``(K, 3)`` unit plane normals that ``motion``'s rotations keep, for hulls ``a`` and ``b``."""
     return motion.normals if motion.normals is not None else np.vstack([a.eq[:, :3], -b.eq[:, :3]])
 
@@ -366,7 +288,7 @@ def _radial(h: _Hull, axis) -> tuple[np.ndarray | None, float]:
     return e, float(np.linalg.norm(d, axis=1).max())
 
 
-def _apart_moving(a: _Hull, b: _Hull, gap: float, motion: Motion | None) -> bool:
+def _apart_moving(a: _Hull, b: _Hull, gap: float, motion) -> bool:
     """True when a separator that ``motion`` keeps (a plane, or a cylinder about its axis) has
     ``a`` and ``b`` at least ``gap`` apart; for None, any plane (at rest)."""
     if motion is None:
@@ -385,7 +307,7 @@ def _apart_moving(a: _Hull, b: _Hull, gap: float, motion: Motion | None) -> bool
     return False
 
 
-def _separator(a: _Hull, b: _Hull, own_a, wa, own_b, wb, clearance: float, motion: Motion | None):
+def _separator(a: _Hull, b: _Hull, own_a, wa, own_b, wb, clearance: float, motion):
     """The cut of least covered-surface loss that keeps ``a`` and ``b`` ``clearance`` apart under
     ``motion``: ``(cut_a, cut_b, loss_a_m2, loss_b_m2, depth_m)``, a cut being ``(n, d)`` (keep
     ``n . x <= d``) or None for a hull left whole; None when no separator the motion keeps exists."""
@@ -432,9 +354,9 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
         max_vertices: vertex budget of a cut hull (PhysX GPU limit 64).
         seed: the surface sampler's seed. box_margin: how far past its part's bounding box a
             hull may reach (m). samples: surface samples per part.
-        motions: per pair, the :class:`Motion` of one part relative to the other (from
-            :func:`pair_motions`), or None (every entry, or the whole list) for parts that do not
-            move relative to each other: separated at rest only.
+        motions: per pair, the :class:`.part_motion.Motion` of one part relative to the other
+            (from :func:`.part_motion.pair_motions`), or None (every entry, or the whole list)
+            for parts that do not move relative to each other: separated at rest only.
 
     Returns:
         ``(hulls, figures)``: per part its hulls after cutting (uncut ones are the same objects),
@@ -483,7 +405,8 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
             return False  # never the last hull of a part
         cover[h.part] -= h.covers
         h.points, h.eq, h.changed = new, eq, True
-        h.covers = _inside(eq, pts[h.part], h.tol, new.min(axis=0), new.max(axis=0)) if eq is not None else np.zeros(len(pts[h.part]), bool)
+        h.covers = (_inside(eq, pts[h.part], h.tol, new.min(axis=0), new.max(axis=0)) if eq is not None
+                    else np.zeros(len(pts[h.part]), bool))
         cover[h.part] += h.covers
         if eq is None:
             fig(h.part)["dropped"] += 1
@@ -591,22 +514,6 @@ def _volume(m: Mesh) -> float:
     return float(h.volume) if h is not None else 0.0
 
 
-def colliding_pairs(asset) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``, i < j, into ``asset.parts`` of parts the simulators collide: not
-    parent and child, not neighbours through a welded group (:func:`n4d4d.kinematics.welded_pairs`,
-    which the exporters author as filtered pairs)."""
-    from n4d4d.kinematics import kinematic_tree, welded_pairs
-
-    frames = kinematic_tree(asset)
-    pos = {p.name: i for i, p in enumerate(asset.parts)}
-    at = [pos[f.part.name] for f in frames]  # frame index -> part index
-    skip = {(min(at[f.index], at[f.parent_index]), max(at[f.index], at[f.parent_index]))
-            for f in frames if f.parent_index >= 0}
-    skip |= {(min(at[a], at[b]), max(at[a], at[b])) for a, b in welded_pairs(frames)}
-    n = len(asset.parts)
-    return [(i, j) for i in range(n) for j in range(i + 1, n) if (i, j) not in skip]
-
-
 def clip_collision(asset, collision: dict, per_part: dict, *, fidelity, seed: int = 0, max_vertices: int = 64,
                    clearance: float = HULL_CLEARANCE_M, asset_diagonal: float | None = None):
     """The collision stage's hulls cut (:func:`clip_hulls`) and their fidelity measured again.
@@ -631,6 +538,7 @@ def clip_collision(asset, collision: dict, per_part: dict, *, fidelity, seed: in
 
     from .decomposition import measure
     from .fidelity import fidelity_misses
+    from .part_motion import colliding_pairs, pair_motions
 
     c0 = process_cpu_seconds()
     names = [p.name for p in asset.parts]
