@@ -134,3 +134,30 @@ def test_clip_points_matches_manifold3d_trim():
         m = m.trim_by_plane(tuple(-n), -d / np.linalg.norm(n))
     # exact clipping both ways: volumes agree to float rounding
     assert mf.Manifold.hull_points(cut).volume() == pytest.approx(m.volume(), rel=1e-9)
+
+
+def test_pair_motions_read_the_joints_between_two_parts():
+    # two knobs turning on one axis line (x through (0, 0.1, 0.2)) and a button sliding 4 mm
+    # along -z, all on one body: the knob pair keeps planes perpendicular to x and a cylinder
+    # about that line; a knob and the button keep only x planes, and the button's travel moves a
+    # cut back by up to 4 mm along z (closed form: shift(n) = max over t in [-0.004, 0] of t n.z)
+    from n4d4d.physics_validation.part_motion import colliding_pairs, pair_motions
+
+    body = Part("body", Mesh.from_trimesh(box_between([-0.2, -0.2, 0.0], [0.2, 0.2, 0.3])))
+    knob1 = Part("k1", Mesh.from_trimesh(box_between([0.2, 0.05, 0.15], [0.22, 0.15, 0.25])))
+    knob2 = Part("k2", Mesh.from_trimesh(box_between([0.22, 0.05, 0.15], [0.24, 0.15, 0.25])))
+    button = Part("b", Mesh.from_trimesh(box_between([0.0, 0.0, 0.3], [0.02, 0.02, 0.31])))
+    o, x = np.array([0.0, 0.1, 0.2]), np.array([1.0, 0.0, 0.0])
+    joints = [Joint("j1", "continuous", "body", "k1", o, x), Joint("j2", "continuous", "body", "k2", o + 0.01 * x, x),
+              Joint("jb", "prismatic", "body", "b", np.zeros(3), np.array([0.0, 0.0, -1.0]), 0.0, 0.004)]
+    asset = _asset([body, knob1, knob2, button], joints)
+    pairs = colliding_pairs(asset)
+    assert pairs == [(1, 2), (1, 3), (2, 3)]  # the body is every part's parent: never collided
+    knobs, knob_button, _ = pair_motions(asset, pairs)
+    assert np.allclose(np.abs(knobs.normals), [x]) and knobs.axis is not None
+    assert np.allclose(knobs.axis[1], x) and np.linalg.norm(np.cross(knobs.axis[0] - o, x)) < 1e-12
+    assert knob_button.axis is None and np.allclose(np.abs(knob_button.normals), [x])
+    # seen from the knob (a), the button (b) slides along -z by up to 4 mm, so a moves along +z
+    # relative to b by up to 4 mm: a's cut along +z moves back 4 mm, along -z not at all
+    assert knob_button.shift(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])) == pytest.approx(
+        [0.004, 0.0, 0.0])
