@@ -89,6 +89,11 @@ def generator(
                                                                                  "(default: DEFAULT_SAMPLING's)"),
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels (default "
                                                                          "n4d4d.generator.solid.SMOOTHING_VOXELS)"),
+    structure_sigma: Optional[float] = typer.Option(None, "--structure-sigma", help="Gaussian filter of the "
+                                                    "structure field, latent cells (0: none; default: "
+                                                    "DEFAULT_SAMPLING's)"),
+    structure_threshold: Optional[float] = typer.Option(None, "--structure-threshold", help="structure field "
+                                                        "threshold (default: DEFAULT_SAMPLING's)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write everything here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
 ) -> None:
@@ -119,6 +124,10 @@ def generator(
     if structure_cfg is not None:
         sampling = dataclasses.replace(sampling, structure=dataclasses.replace(sampling.structure,
                                                                                cfg_scale=structure_cfg))
+    if structure_sigma is not None:
+        sampling = dataclasses.replace(sampling, structure_sigma=structure_sigma)
+    if structure_threshold is not None:
+        sampling = dataclasses.replace(sampling, threshold=structure_threshold)
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="n4d4d-evalgen-"))
     for cat in cats:

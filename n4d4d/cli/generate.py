@@ -37,6 +37,9 @@ def generate_cmd(
                                               help="CFG scale of both stages (default 1: none)"),
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help="surface smoothing, voxels of the R = 128 "
                                                                          "grid (default 2; 0: none)"),
+    structure_sigma: Optional[float] = typer.Option(None, "--structure-sigma", help="Gaussian filter of the "
+                                                    "structure field before its threshold, latent cells "
+                                                    "(0: none; default: DEFAULT_SAMPLING's)"),
     list_categories: bool = typer.Option(False, "--list", help="print the known categories and exit"),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="write OUT/preview.png"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
@@ -62,6 +65,8 @@ def generate_cmd(
         sampling = with_steps(DEFAULT_SAMPLING, steps, cfg_scale)
         if smoothing is not None:
             sampling = dataclasses.replace(sampling, smoothing=smoothing)
+        if structure_sigma is not None:
+            sampling = dataclasses.replace(sampling, structure_sigma=structure_sigma)
         samples = generate(category, seed, n, coarse=coarse, like=like, strength=strength, sampling=sampling,
                            generator=g, skip_empty=True,
                            on_empty=lambda sd, exc: console.print(f"note: seed {sd}: empty sample, skipped ({exc})"))
