@@ -21,13 +21,14 @@ What it does, from geometry alone:
    ``prior x usefulness``; the candidate of highest confidence wins (candidates are swept in
    order of prior and the search stops when no prior left can beat the best). A full free
    turn is ``continuous``, less ``revolute``. A press travels to the floor of its pocket
-   when it has one, else :data:`PRESS_TRAVEL` of its height.
+   when it has one, else :data:`PRESS_TRAVEL` of its height; on a merged mesh's pieces it must
+   sit in a pocket (:func:`seated`: a handle glued on a face slides off it sideways).
 4. **Separability** (:func:`separable_range`): the child and the parts it carries are moved
    through the winning range against every other part near the motion that stays put
    relative to the parent (its siblings, the parent's parent, the other panels of the drawer
    the parent rides on, ...: not those moved out of the way by a confident joint of their own
-   below what they share with the parent, :func:`_relative_mover`); when a part stops it, the
-   joint is inferred again with the parts that stopped it as obstacles of every candidate's
+   below what they share with the parent, :func:`_relative_mover`); when the parts that stay
+   put leave it no useful motion, the joint is inferred again with the parts that stopped it as obstacles of every candidate's
    sweep (a drawer whose end hinge would swing it through the cabinet slides instead), and the
    result is checked once more: the range shrinks to the free interval around rest, a
    continuous joint that collides becomes revolute, and a joint whose range falls below a
@@ -241,8 +242,35 @@ def _finish(parent, child, kind, origin, axis, lo, hi, source, centre, confidenc
                          float(confidence))
 
 
-def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
-    """``(usefulness, kind, lower, upper)`` of one candidate (see module docstring)."""
+def seated(checker: SweepChecker, child: PartGeometry, axis: np.ndarray, shape) -> bool:
+    """Whether a press candidate's child sits *in* its parent: moved sideways (along each of
+    its principal axes across ``axis``, both ways) by :data:`SEAT_SHIFT` of its width there, it
+    meets the parent (a pocket's wall) at least one way. A handle or a decal glued on a face
+    slides off it every way. The parent's winding number decides when it is closed (a key's
+    pocket is finer than the grid), else the grid; True (no evidence) when neither can resolve
+    the shift."""
+    a = np.asarray(axis, float) / np.linalg.norm(axis)
+    lateral = [shape.axes[:, k] for k in range(3) if abs(float(shape.axes[:, k] @ a)) < 0.5]
+    if not lateral:
+        return True
+    exact = checker.parent.solid is None
+    for d in lateral:
+        shift = SEAT_SHIFT * _extent(child.points @ d)
+        if not exact and checker.grid.pitch > 0.5 * shift:
+            return True
+        test = SweepChecker(checker.points, checker.parent, 0.1 * shift, exact=True) if exact else checker
+        lo, hi = sweep_prismatic(test, d, shift, steps=6)
+        if min(hi, -lo) < shift:
+            return True
+    return False
+
+
+SEAT_SHIFT = 0.25  # a seated press meets its pocket's wall within a quarter of its width sideways
+
+
+def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, inset: bool = False):
+    """``(usefulness, kind, lower, upper)`` of one candidate (see module docstring); with
+    ``inset`` a press must be :func:`seated` (usefulness 0 otherwise)."""
     if cand.kind == "revolute" and cand.source == "child-symmetry":
         return 1.0, "continuous", -np.pi, np.pi  # a solid of revolution turned about its axis occupies what it did
     if cand.kind == "revolute":
@@ -261,6 +289,8 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
             exact = SweepChecker(checker.points, checker.parent, 0.02 * h, exact=True)
             hi = sweep_prismatic(exact, cand.axis, h, steps=24, sides=(True, False))[1]
         travel = hi if hi >= 0.1 * h else PRESS_TRAVEL * h
+        if inset and not seated(checker, child, cand.axis, shape):
+            return 0.0, "prismatic", 0.0, travel
         if checker.grid.pitch > 0.5 * h:  # a key thinner than two cells: the grid cannot tell, the prior does
             return 1.0, "prismatic", 0.0, travel
         return (1.0 if -lo >= 0.5 * h or hi >= 0.2 * h else 0.0), "prismatic", 0.0, travel
@@ -270,14 +300,17 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape):
 
 
 def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float | None = None,
-                deadline: float | None = None, siblings: tuple = (), obstacles: tuple = ()) -> InferredJoint:
+                deadline: float | None = None, siblings: tuple = (), obstacles: tuple = (),
+                inset: bool = False) -> InferredJoint:
     """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring);
     ``object_diag`` (m) the whole object's diagonal (default: the larger part's);
     ``siblings`` other parts touching the child (not the parent, nor parts it carries: see
     :attr:`~n4d4d.rigging.contact.Contact.abut`); ``obstacles`` parts that stay put while the
     child moves: every candidate is swept against them as well as the parent
     (:class:`~n4d4d.rigging.sweep.BlockedChecker`), so a drawer whose end hinge would swing it
-    through the cabinet's side slides instead.
+    through the cabinet's side slides instead. ``inset``: a press must sit in a pocket of its
+    parent (:func:`seated`): a merged mesh's pieces (a handle on a drawer's front is a glued
+    piece, not a button).
 
     Returns a fixed joint (origin at the contact centre, axis +Z, confidence 0) when no
     candidate moves freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
@@ -300,7 +333,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float
             break
         if deadline is not None and time.monotonic() > deadline:
             break
-        use, kind, lo, hi = _sweep(cand, checker, child, shape)
+        use, kind, lo, hi = _sweep(cand, checker, child, shape, inset)
         score = cand.prior * use
         log.debug("%s %s:%s prior %.2f use %.2f %s [%.3f, %.3f]", child.name, cand.family, cand.source,
                   cand.prior, use, kind, lo, hi)
@@ -449,14 +482,15 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
 
     A part blocks a joint unless it moves with the child, or out of the way relative to the
     joint's parent (a confident joint of its own between it and what it shares with the
-    parent: :func:`_relative_mover`). A joint whose range the blocking parts cut is inferred
-    again with them as obstacles (:func:`infer_joint`), so another candidate that is free of
+    parent: :func:`_relative_mover`). A joint the blocking parts leave no useful motion is
+    inferred again with them as obstacles (:func:`infer_joint`), so another candidate that is free of
     them (a drawer's slide rather than its end hinge) can win; what that gives is checked for
     separability once more. Only the parts that stopped it are obstacles (each is a grid to
     test against).
 
     ``components``: the parts are a merged mesh's pieces: the tree links seamed pieces
-    (:data:`SEAM_GAP`) first (:func:`contact_graph`)."""
+    (:data:`SEAM_GAP`) first (:func:`contact_graph`), and a press must sit in a pocket
+    (:func:`seated`)."""
     by_name = {p.name: p for p in parts}
     lo = np.min([p.vertices.min(0) for p in parts], axis=0)
     hi = np.max([p.vertices.max(0) for p in parts], axis=0)
@@ -472,7 +506,7 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
                      and p.diag >= 0.5 * c.diag and _boxes_meet(p, (lo, hi)))
 
     joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline,
-                          siblings=siblings(a, b)) for a, b in edges]
+                          siblings=siblings(a, b), inset=components) for a, b in edges]
     # parts that move out of the way themselves (a confident joint of their own, and what they
     # carry) do not block a neighbour: a stapler's arm opens although the other rests on it
     moves = _relative_mover(edges, {j.child for j in joints if j.type != "fixed" and j.confidence >= SEPARABLE_OTHER})
@@ -494,9 +528,9 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
 
         others, hit = blockers(j), []
         kind, a, b = separable_range(j, probes, others, hit)
-        if hit and not (deadline is not None and time.monotonic() > deadline):
+        if kind == "fixed" and hit and not (deadline is not None and time.monotonic() > deadline):
             again = infer_joint(by_name[j.parent], by_name[j.child], object_diag=object_diag, deadline=deadline,
-                                siblings=siblings(j.parent, j.child), obstacles=tuple(hit))
+                                siblings=siblings(j.parent, j.child), obstacles=tuple(hit), inset=components)
             if again.type != "fixed":
                 j = again
                 others = blockers(j)
