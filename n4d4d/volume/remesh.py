@@ -47,6 +47,41 @@ SNAP_VOXELS = 0.5
 SHELL_SNAP_VOXELS = 0.5
 
 
+def drop_sub_voxel_shells(mesh, voxel_size: float, min_voxels: float = 1.0):
+    """``(mesh, n_dropped)``: ``mesh`` without the closed shells that enclose less than
+    ``min_voxels`` voxel volumes (``voxel_size`` m), as :func:`~n4d4d.volume.extract_surface`
+    drops them after marching cubes. Decimation and the snaps onto the input or its offset
+    surface run after that and can leave one, e.g. a shell decimated to a tetrahedron whose four
+    vertices then land on one input plane (zero volume: a collision stage cannot hull it). The
+    largest shell always stays; attributes indexed by vertex or face are kept for those that stay.
+    ``mesh`` is a :class:`n4d4d.asset.Mesh` (triangles, no quads: it runs before retopology)."""
+    from n4d4d.volume.quality import shell_labels, signed_volumes
+
+    v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+    n, label = shell_labels(f, len(v))
+    if n < 2:
+        return mesh, 0
+    vol = np.abs(signed_volumes(v, f, label, n))
+    small = vol < min_voxels * float(voxel_size) ** 3
+    small[int(np.argmax(vol))] = False
+    if not small.any():
+        return mesh, 0
+    keep_f = ~small[label]
+    used = np.unique(f[keep_f])
+    remap = np.full(len(v), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    changes = {"vertices": v[used], "faces": remap[f[keep_f]]}
+    for k in ("normals", "uvs", "vertex_colors"):
+        a = getattr(mesh, k, None)
+        if a is not None and len(a) == len(v):
+            changes[k] = np.asarray(a)[used]
+    for k in ("face_submesh", "face_uvs"):
+        a = getattr(mesh, k, None)
+        if a is not None and len(a) == len(f):
+            changes[k] = np.asarray(a)[keep_f]
+    return mesh.replace(**changes), int(small.sum())
+
+
 def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
                       mode: str = "auto", block_size: int = 8, band_voxels: float = 2.0,
                       memory_budget_bytes: int = 4 * 2**30, path: str | Path | None = None,
@@ -162,6 +197,9 @@ def remesh_watertight(mesh, *, resolution: int = 256, max_faces: int = 20000,
         snapped = snap_to_offset(out.vertices, out.faces, ref_v, ref_f, float(shell),
                                  SHELL_SNAP_VOXELS * sdf.voxel_size, stats=snap_stats)
         out = out.replace(vertices=snapped, normals=None)
+    out, dropped = drop_sub_voxel_shells(out, sdf.voxel_size)
+    if dropped:
+        snap_stats["sub_voxel_shells_dropped"] = dropped
     if out.normals is None:
         out = out.replace(normals=vertex_normals(out.vertices, out.faces))
     fid = None
