@@ -75,7 +75,7 @@ class BuildOptions(BaseModel):
                                              "carries them; collision and physics keep triangles)")
     max_hulls: int = Field(32, ge=1, le=256, description="convex hulls per part (Isaac Lab / PhysX GPU limit)")
     max_hull_vertices: int = Field(64, ge=8, le=255, description="vertices per hull (PhysX GPU limit 64)")
-    rigging_time_budget: float = Field(120.0, gt=0, description="seconds of joint inference (joints not "
+    rigging_time_budget: float = Field(120.0, gt=0, description="CPU seconds of joint inference (joints not "
                                        "inferred by then stay fixed, with a note)")
     decomposition_time_budget: float = Field(60.0, gt=0, description="CPU seconds of convex decomposition "
                                              "search per part (CoACD's child process counted; a part whose search "

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from n4d4d.budget import process_cpu_seconds as work_clock  # deadlines count work, not the clock (issue 13)
+
 from n4d4d.rigging.contact import analyse_contact
 from n4d4d.rigging.geometry import PartGeometry, rotate_about
 from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
@@ -78,8 +80,8 @@ def hull_volume(part: PartGeometry) -> float:
 def contact_graph(parts: list[PartGeometry], deadline: float | None = None, *, seam: float = 0.0):
     """The parts' contact graph: a ``networkx.Graph`` whose edges carry ``weight`` (see
     :func:`kinematic_tree`) and ``touch`` (True when the two parts come within 1 % of the
-    smaller one's diagonal of each other). Once ``deadline`` (``time.monotonic()`` s) has
-    passed, the remaining pairs are weighted by their bounding boxes' gap alone (and do not
+    smaller one's diagonal of each other). Once ``deadline`` (:func:`work_clock` s: CPU seconds of
+    this process) has passed, the remaining pairs are weighted by their bounding boxes' gap alone (and do not
     touch); with more than :data:`MANY_PARTS` parts the inside term of the bond is left out
     (a winding number per pair: minutes for a rack of 200 rods).
 
@@ -99,7 +101,7 @@ def contact_graph(parts: list[PartGeometry], deadline: float | None = None, *, s
         for j in range(i + 1, len(parts)):
             a, b = parts[i], parts[j]
             box_gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo[i] - hi[j], lo[j] - hi[i]))))
-            late = deadline is not None and time.monotonic() > deadline
+            late = deadline is not None and work_clock() > deadline
             if box_gap > 0.05 * D or late:  # far apart: the boxes' gap bounds the distance from below
                 g.add_edge(a.name, b.name, weight=box_gap / D + 0.05, touch=False)
                 continue
@@ -313,12 +315,13 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float
     piece, not a button).
 
     Returns a fixed joint (origin at the contact centre, axis +Z, confidence 0) when no
-    candidate moves freely or when ``deadline`` (``time.monotonic()`` seconds) has passed.
+    candidate moves freely or when ``deadline`` (:func:`work_clock` seconds: CPU seconds of this
+    process) has passed.
     """
     c = analyse_contact(child, parent, seed=child.seed, siblings=siblings)
     centre = c.centre
     fixed = InferredJoint(parent.name, child.name, "fixed", centre, np.array([0.0, 0.0, 1.0]), 0.0, 0.0, "none", 0.0)
-    if deadline is not None and time.monotonic() > deadline:
+    if deadline is not None and work_clock() > deadline:
         return fixed
     shape = pair_shape(child, parent, c, object_diag or max(parent.diag, child.diag))
     sub = child.points[:: max(1, len(child.points) // 700)]
@@ -331,7 +334,7 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float
     for k, cand in enumerate(cands):
         if cand.prior <= best_score + 1e-9 or k >= MAX_SWEEPS:
             break
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and work_clock() > deadline:
             break
         use, kind, lo, hi = _sweep(cand, checker, child, shape, inset)
         score = cand.prior * use
@@ -515,7 +518,7 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         if j.type == "fixed":
             out.append(j)
             continue
-        if deadline is not None and time.monotonic() > deadline:  # not checked: not emitted
+        if deadline is not None and work_clock() > deadline:  # not checked: not emitted
             out.append(InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0, j.source + "+unchecked"))
             continue
         moving = [by_name[n] for n in sorted(subtree.get(j.child, {j.child}))]
@@ -528,7 +531,7 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
 
         others, hit = blockers(j), []
         kind, a, b = separable_range(j, probes, others, hit)
-        if kind == "fixed" and hit and not (deadline is not None and time.monotonic() > deadline):
+        if kind == "fixed" and hit and not (deadline is not None and work_clock() > deadline):
             again = infer_joint(by_name[j.parent], by_name[j.child], object_diag=object_diag, deadline=deadline,
                                 siblings=siblings(j.parent, j.child), obstacles=tuple(hit), inset=components)
             if again.type != "fixed":

@@ -138,3 +138,26 @@ def test_bad_inputs_raise_typed_errors():
         rig_stage(asset, mode="bouncy")
     rigid = rig_stage(asset, mode="rigid")
     assert len(rigid.parts) == 1 and rigid.joints == ()
+
+
+def test_time_budget_counts_work_not_the_clock(monkeypatch):
+    """Issue 13: a busy machine stretches wall time, not the CPU seconds of the work. With the
+    wall clock jumping 1,000 s at every reading (a machine so loaded that every step takes
+    minutes), a 120 s rigging budget still infers the hinged box's lid as on a quiet machine;
+    reading the wall clock, the first check would have left it fixed."""
+    import time as _time
+
+    real = _time.monotonic
+    jump = {"n": 0}
+
+    def stretched():
+        jump["n"] += 1
+        return real() + 1000.0 * jump["n"]
+
+    asset, _ = procedural.hinged_lid_box()
+    quiet = rig_stage(asset, joints="infer", time_budget_s=120.0)
+    monkeypatch.setattr(_time, "monotonic", stretched)
+    busy = rig_stage(asset, joints="infer", time_budget_s=120.0)
+    assert jump["n"] > 0  # the stage did read the (stretched) wall clock
+    assert [j.type for j in busy.joints] == [j.type for j in quiet.joints] and "revolute" in [j.type for j in busy.joints]
+    assert not any("time budget" in n for n in busy.notes)
