@@ -28,15 +28,9 @@ def snap_to_input(vertices: np.ndarray, faces: np.ndarray, ref_vertices: np.ndar
     surface ``(ref_vertices (R, 3), ref_faces (G, 3))`` where within ``max_dist`` (m) of it
     (see the module docstring). ``stats``, if a dict, gets ``snapped`` (vertices moved),
     ``reverted`` (moves undone as they flipped a triangle) and ``mean_move`` (m)."""
-    import igl
-
-    v = np.asarray(vertices, np.float64)
-    f = np.asarray(faces, np.int64)
-    rv = np.ascontiguousarray(ref_vertices, np.float64)
-    rf = np.ascontiguousarray(ref_faces, np.int64)
-    if len(v) == 0 or len(rf) == 0:
+    v, f, d2, closest = _closest(vertices, faces, ref_vertices, ref_faces)
+    if d2 is None:
         return v.copy()
-    d2, _, closest = igl.point_mesh_squared_distance(np.ascontiguousarray(v), rv, rf)
     move = np.sqrt(np.maximum(d2, 0)) <= max_dist
     return _move_checked(v, f, closest, move, stats)
 
@@ -53,6 +47,20 @@ def snap_to_offset(vertices: np.ndarray, faces: np.ndarray, ref_vertices: np.nda
     within the edge (two sheets less than ``2 offset + 2`` voxels apart: PartNet 101668's oven
     body, vertices 1.22 voxels off a one-voxel offset). Moves that turn a triangle over or merge
     two vertices are undone, as in :func:`snap_to_input`; ``stats`` likewise."""
+    v, f, d2, closest = _closest(vertices, faces, ref_vertices, ref_faces)
+    if d2 is None:
+        return v.copy()
+    d = np.sqrt(np.maximum(d2, 0))
+    move = (np.abs(d - offset) <= max_move) & (d > 0)
+    target = v.copy()
+    target[move] = closest[move] + (offset / d[move])[:, None] * (v[move] - closest[move])
+    return _move_checked(v, f, target, move, stats)
+
+
+def _closest(vertices, faces, ref_vertices, ref_faces):
+    """``(v (V, 3) float64, f (F, 3) int64, d2 (V,), closest (V, 3))``: each vertex's squared
+    distance to the reference surface and its closest point on it (libigl's exact query);
+    ``d2`` and ``closest`` are None when either mesh is empty."""
     import igl
 
     v = np.asarray(vertices, np.float64)
@@ -60,13 +68,9 @@ def snap_to_offset(vertices: np.ndarray, faces: np.ndarray, ref_vertices: np.nda
     rv = np.ascontiguousarray(ref_vertices, np.float64)
     rf = np.ascontiguousarray(ref_faces, np.int64)
     if len(v) == 0 or len(rf) == 0:
-        return v.copy()
+        return v, f, None, None
     d2, _, closest = igl.point_mesh_squared_distance(np.ascontiguousarray(v), rv, rf)
-    d = np.sqrt(np.maximum(d2, 0))
-    move = (np.abs(d - offset) <= max_move) & (d > 0)
-    target = v.copy()
-    target[move] = closest[move] + (offset / d[move])[:, None] * (v[move] - closest[move])
-    return _move_checked(v, f, target, move, stats)
+    return v, f, d2, closest
 
 
 def _move_checked(v, f, target, move, stats):
