@@ -82,3 +82,19 @@ def test_generate_cli_skips_an_empty_sample_with_a_note(stub, tmp_path):
     res = CliRunner().invoke(app, ["generate", "--category", "mug", "--seed", "1", "-n", "1", "-o",
                                    str(tmp_path / "h"), "--no-preview"])
     assert res.exit_code == 1 and "decoded to nothing" in res.output
+
+
+def test_a_decoder_that_keeps_no_voxel_is_an_empty_sample(monkeypatch):
+    """The VAE decoder raises ValueError when a level keeps no child voxel (seen with the
+    structure filter at sigma 2); the sampler reports it as an empty sample (EmptyMeshError),
+    which ``generate(skip_empty=True)`` and ``eval generator`` handle."""
+    from n4d4d.generator.generate import default_generator
+
+    g = default_generator()
+
+    def no_voxel(*a, **k):
+        raise ValueError("subdivision keeps no child voxel")
+
+    monkeypatch.setattr(g.vae, "decode", no_voxel)
+    with pytest.raises(EmptyMeshError, match="decoded to nothing"):
+        g.sample("mug", 0)

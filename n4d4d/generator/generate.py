@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from n4d4d.errors import InputError
+from n4d4d.errors import EmptyMeshError, InputError
 from n4d4d.generator.solid import SMOOTHING_VOXELS
 
 RESOLUTION = 128
@@ -338,7 +338,10 @@ class FlowGenerator:
         t0 = time.perf_counter()
         like_grid = grid_like(voxel)
         with torch.no_grad():
-            out = self.vae.decode(SparseTensor(coords, z, 1))
+            try:
+                out = self.vae.decode(SparseTensor(coords, z, 1))
+            except ValueError as exc:  # the decoder's one ValueError: a level keeps no voxel
+                raise EmptyMeshError(f"the sample decoded to nothing ({exc})", None) from exc
         sdf = bound_by_structure(tensors_to_sdf(out.sdf.coords[:, 1:], out.sdf.feats, like_grid,
                                                 self.vae.config.truncation), cells)
         secs["decode"] = time.perf_counter() - t0
