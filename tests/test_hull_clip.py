@@ -161,3 +161,38 @@ def test_pair_motions_read_the_joints_between_two_parts():
     # relative to b by up to 4 mm: a's cut along +z moves back 4 mm, along -z not at all
     assert knob_button.shift(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])) == pytest.approx(
         [0.004, 0.0, 0.0])
+
+
+def test_a_cut_that_would_fail_a_passing_part_is_undone(monkeypatch):
+    """A part whose hulls pass the fidelity bounds keeps them whole when its cuts would fail them
+    (PartNet 45213's body, carved along its drawers' travel: volume ratio 1.18 -> 0.79). The
+    cutting is replaced by one that keeps only x >= 57 mm of the outer sector's hulls (about 70%
+    of it gone: its volume ratio falls far under the 0.85 bound); the stage must return the
+    uncut hulls, their passing fidelity, and say so."""
+    from n4d4d.physics_validation import hull_clip
+
+    # a base of the sectors' own size: they are judged at their own scale, volume ratio included
+    # (beside a large base they would be small parts, judged at the asset's scale)
+    base = Part("base", Mesh.from_trimesh(box_between([0.0, -0.03, 0.0], [0.07, 0.03, 0.02])))
+    outer = Part("outer", _sector(0.050, 0.060))
+    inner = Part("inner", _sector(0.040, 0.0495))
+    joints = [Joint(f"j_{p.name}", "continuous", "base", p.name, np.array([0.0, 0.0, 0.02]), np.array([0.0, 0, 1.0]))
+              for p in (outer, inner)]
+    real = hull_clip.clip_hulls
+    seen = {}
+
+    def carve(meshes, hulls, movable, pairs, **kw):
+        out, fig = real(meshes, hulls, movable, pairs, **kw)
+        k = next(i for i, m in enumerate(meshes) if abs(np.asarray(m.vertices).max(axis=0)[0] - 0.060) < 1e-4)
+        seen["uncut"] = [np.asarray(h.vertices).copy() for h in hulls[k]]
+        keep = [clip_points(np.asarray(h.vertices), [(np.array([-1.0, 0.0, 0.0]), -0.057)]) for h in hulls[k]]
+        out[k] = [Mesh.from_trimesh(trimesh.convex.convex_hull(v)) for v in keep if len(v) >= 4]
+        fig["parts"].setdefault(k, {"box_cut": 0, "neighbour_cut": 1, "dropped": 0, "lost_area_m2": 0.0})
+        return out, fig
+
+    monkeypatch.setattr(hull_clip, "clip_hulls", carve)
+    out = collision_stage(_asset([base, outer, inner], joints), time_budget_s=30.0)
+    part = out.stages[-1].figures["parts"]["outer"]
+    assert part["fidelity_passed"] and "volume ratio" in part["clip"]["reverted"]
+    assert [np.asarray(h.vertices).tolist() for h in out.collision["outer"]] == [v.tolist() for v in seen["uncut"]]
+    assert any("outer's hulls were undone" in n for n in out.notes)
