@@ -15,8 +15,15 @@ step), once as shipped (``--shipped-only``: only the latter). Per build it print
 - the certificate: passed or not, the failing checks, and the largest joint force at rest as a
   multiple of the weight carried (Infinigen-Sim's bound: 1.5).
 
-Usage: ``python benchmarks/solids_parts.py [IDS ...] [--json rows.jsonl]``. A build of a
-storage object takes 2-6 minutes on 2 cores.
+``--rigging-only``: the pipeline's stages up to and including ``rigging`` only (where part
+solids are closed and made disjoint; :data:`n4d4d.pipeline.STAGES` run one by one with
+:func:`n4d4d.pipeline.run_stage`), no collision, mass or certificate: per object the worst
+overlap (% of the smaller part, depth mm), sum/whole volume %, parts and seconds, then the
+pooled figures (objects and pairs with overlap <= 1 %, objects with sum/whole within 3 %, the
+worst ones). ``--all`` measures every object of ``../shared/data/partnet-mobility``.
+
+Usage: ``python benchmarks/solids_parts.py [IDS ...] [--all] [--rigging-only] [--json rows.jsonl]``.
+A full build of a storage object takes 2-6 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -82,6 +89,79 @@ def build_one(oid: str, disjoint: bool) -> dict:
     }
 
 
+#: Overlap target (fraction of the smaller part's volume) and sum/whole volume target (issue 12).
+OVERLAP_TARGET = 0.01
+VOLUME_TARGET = 0.03
+
+
+def rig_one(oid: str) -> dict:
+    """Run ``oid`` (default options) through the pipeline's stages up to and including
+    ``rigging`` (the disjoint step included) and measure its part solids."""
+    from n4d4d.pipeline import STAGES, resolve_options, run_stage
+    from n4d4d.sources import as_source
+    from n4d4d.volume.disjoint import part_overlaps, to_manifold
+
+    opts = resolve_options()
+    t0 = time.perf_counter()
+    src = as_source(urdf_path(oid))
+    asset = run_stage(STAGES[0], src, opts, None, src.label)
+    for stage in STAGES[1:]:
+        asset = run_stage(stage, asset, opts, None, asset.provenance.source)
+        if stage.name == "rigging":
+            break
+    seconds = time.perf_counter() - t0
+    whole = to_manifold(asset.visual) if asset.visual is not None else None
+    solids = [to_manifold(p.mesh) for p in asset.parts]
+    rig = next((s for s in asset.stages if s.name == "rigging"), None)
+    return {
+        "id": oid, "seconds": seconds, "parts": len(asset.parts),
+        "not_manifold": [p.name for p, m in zip(asset.parts, solids) if m is None],
+        "part_volumes_m3": {p.name: (float(m.volume()) if m is not None else None)
+                            for p, m in zip(asset.parts, solids)},
+        "pairs": part_overlaps(asset.parts),
+        "volume_sum_m3": float(sum(m.volume() for m in solids if m is not None)),
+        "whole_volume_m3": float(whole.volume()) if whole is not None else None,
+        "stage_seconds": {s.name: s.seconds for s in asset.stages},
+        "disjoint_figures": (rig.figures.get("disjoint") if rig else None),
+    }
+
+
+def print_rig_row(r: dict) -> None:
+    whole = r["whole_volume_m3"]
+    vs = f"{100 * (r['volume_sum_m3'] / whole - 1):+.1f}%" if whole else "n/a"
+    worst = max(r["pairs"], key=lambda e: e["overlap_fraction"], default=None)
+    ov = (f"worst overlap {worst['parts'][0]}/{worst['parts'][1]} {100 * worst['overlap_fraction']:.2f}% "
+          f"depth {1e3 * worst['overlap_depth_m']:.1f} mm" if worst and worst["overlap_m3"] > 0 else "no overlap")
+    bad = f"  not manifold: {', '.join(r['not_manifold'])}" if r["not_manifold"] else ""
+    print(f"{r['id']:>6} parts {r['parts']:3d}  {ov}  sum/whole {vs}  ({r['seconds']:.0f} s){bad}", flush=True)
+
+
+def pooled(rows: list[dict]) -> list[str]:
+    """Pooled figures of ``--rigging-only`` rows (failed builds counted apart), as lines."""
+    ok = [r for r in rows if "error" not in r]
+    lines = [f"objects {len(rows)}, measured {len(ok)}, failed {len(rows) - len(ok)}"
+             + "".join(f"\n  failed {r['id']}: {r['error'][:200]}" for r in rows if "error" in r)]
+    multi = [r for r in ok if r["parts"] >= 2]
+    pairs = [e for r in multi for e in r["pairs"]]
+    def worst(r):
+        return max((e["overlap_fraction"] for e in r["pairs"]), default=0.0)
+    good = [r for r in multi if worst(r) <= OVERLAP_TARGET]
+    lines.append(f"overlap <= {100 * OVERLAP_TARGET:g}% of the smaller part: objects {len(good)}/{len(multi)} "
+                 f"(with >= 2 parts), pairs within 10 mm {sum(e['overlap_fraction'] <= OVERLAP_TARGET for e in pairs)}"
+                 f"/{len(pairs)}, pairs overlapping at all {sum(e['overlap_m3'] > 0 for e in pairs)}")
+    vol = [r for r in ok if r["whole_volume_m3"]]
+    rel = {r["id"]: r["volume_sum_m3"] / r["whole_volume_m3"] - 1 for r in vol}
+    lines.append(f"sum of part volumes within {100 * VOLUME_TARGET:g}% of the whole: objects "
+                 f"{sum(abs(v) <= VOLUME_TARGET for v in rel.values())}/{len(vol)}")
+    lines.append("worst overlaps: " + ", ".join(f"{r['id']} {100 * worst(r):.2f}%" for r in
+                                               sorted(multi, key=worst, reverse=True)[:8]))
+    lines.append("worst sum/whole: " + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in
+                                                sorted(rel.items(), key=lambda kv: -abs(kv[1]))[:8]))
+    nm = [r["id"] for r in ok if r["not_manifold"]]
+    lines.append(f"objects with a part solid manifold3d rejects: {len(nm)} {' '.join(nm)}")
+    return lines
+
+
 def print_row(r: dict) -> None:
     tag = "with disjoint" if r["disjoint"] else "without     "
     whole = r["whole_volume_m3"]
@@ -101,16 +181,38 @@ def print_row(r: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("ids", nargs="*", default=list(STORAGE))
+    ap.add_argument("ids", nargs="*")
     ap.add_argument("--json", type=Path, help="write one JSON row per build here")
     ap.add_argument("--robots", action="store_true", help="add the robot URDFs " + ", ".join(ROBOTS))
     ap.add_argument("--shipped-only", action="store_true", help="build only as shipped (disjoint step on)")
+    ap.add_argument("--rigging-only", action="store_true",
+                    help="run the stages up to rigging only and measure the part solids (no certificate)")
+    ap.add_argument("--all", action="store_true", help="every PartNet-Mobility object of " + str(SHARED))
     args = ap.parse_args(argv)
-    ids = list(args.ids) + (list(ROBOTS) if args.robots else [])
+    ids = list(args.ids) if args.ids and not args.all else []
+    if args.all:
+        ids += sorted(p.name for p in SHARED.iterdir() if (p / "mobility.urdf").is_file())
+    elif not ids:
+        ids = list(STORAGE)
+    ids += list(ROBOTS) if args.robots else []
     if any(not i.startswith("pybullet:") for i in ids) and not SHARED.is_dir():
         print(f"no {SHARED}: nothing to measure", file=sys.stderr)
         return 1
     rows = []
+    if args.rigging_only:
+        for oid in ids:
+            try:
+                r = rig_one(oid)
+                print_rig_row(r)
+            except Exception as exc:  # a failed build is a figure too: counted and listed
+                r = {"id": oid, "error": f"{type(exc).__name__}: {exc}"}
+                print(f"{oid:>6} FAILED {r['error'][:300]}", flush=True)
+            rows.append(r)
+            if args.json:
+                with open(args.json, "a") as fh:
+                    fh.write(json.dumps(r, default=float) + "\n")
+        print("\n".join(pooled(rows)))
+        return 0
     for oid in ids:
         for disjoint in ((True,) if args.shipped_only else (False, True)):
             r = build_one(oid, disjoint)
