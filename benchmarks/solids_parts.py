@@ -101,15 +101,34 @@ def rig_one(oid: str) -> dict:
     from n4d4d.sources import as_source
     from n4d4d.volume.disjoint import part_overlaps, to_manifold
 
+    from n4d4d.rigging import parts as rp
+
     opts = resolve_options()
+    closed = []  # how each part was closed: the closer's figures, recorded on the way through
+    original = rp.close_mesh
+
+    def recording(mesh, *, thickness=None, figures=None):
+        fig = {} if figures is None else figures
+        out = original(mesh, thickness=thickness, figures=fig)
+        m = to_manifold(out[0])
+        closed.append({"kind": fig.get("kind", "kept"), "wall_m": fig.get("wall"), "voxel_m": fig.get("voxel_size"),
+                       "thinnest_m": fig.get("thinnest"), "sign": fig.get("sign"),
+                       "volume_m3": float(m.volume()) if m is not None else None})
+        return out
+
     t0 = time.perf_counter()
-    src = as_source(urdf_path(oid))
-    asset = run_stage(STAGES[0], src, opts, None, src.label)
-    for stage in STAGES[1:]:
-        asset = run_stage(stage, asset, opts, None, asset.provenance.source)
-        if stage.name == "rigging":
-            break
+    rp.close_mesh = recording
+    try:
+        src = as_source(urdf_path(oid))
+        asset = run_stage(STAGES[0], src, opts, None, src.label)
+        for stage in STAGES[1:]:
+            asset = run_stage(stage, asset, opts, None, asset.provenance.source)
+            if stage.name == "rigging":
+                break
+    finally:
+        rp.close_mesh = original
     seconds = time.perf_counter() - t0
+    static = next((s.figures for s in asset.stages if s.name == "static"), {})
     whole = to_manifold(asset.visual) if asset.visual is not None else None
     solids = [to_manifold(p.mesh) for p in asset.parts]
     rig = next((s for s in asset.stages if s.name == "rigging"), None)
@@ -122,6 +141,9 @@ def rig_one(oid: str) -> dict:
         "volume_sum_m3": float(sum(m.volume() for m in solids if m is not None)),
         "whole_volume_m3": float(whole.volume()) if whole is not None else None,
         "stage_seconds": {s.name: s.seconds for s in asset.stages},
+        "closed_parts": closed,
+        "whole": {k: static.get(k) for k in ("sign", "shell_wall", "resolution", "voxel_size", "volume_before",
+                                              "volume_after", "input_closed")},
         "disjoint_figures": (rig.figures.get("disjoint") if rig else None),
     }
 
