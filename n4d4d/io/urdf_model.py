@@ -86,7 +86,8 @@ class UrdfJoint:
 class UrdfModel:
     """A parsed URDF: ``links`` maps name -> ``(visuals, collisions)`` tuples of geometries;
     ``inertials`` maps the links that declare one to their :class:`UrdfInertial`;
-    ``notes`` says what was skipped (PyBullet-only shapes)."""
+    ``notes`` says what was skipped (PyBullet-only shapes) or read as PyBullet reads it (a 3-vector
+    written with more numbers, a revolute limit without bounds)."""
 
     name: str
     path: Path
@@ -128,13 +129,15 @@ def rpy_matrix(rpy) -> np.ndarray:
     return Rotation.from_euler("xyz", rpy).as_matrix()
 
 
-def _origin(elem, path) -> np.ndarray:
-    """The ``(4, 4)`` transform of ``elem``'s ``<origin xyz rpy>`` (identity when absent)."""
+def _origin(elem, path, notes: list[str] | None = None) -> np.ndarray:
+    """The ``(4, 4)`` transform of ``elem``'s ``<origin xyz rpy>`` (identity when absent); with
+    ``notes``, a vector of more than three numbers is read as PyBullet reads it (see
+    :func:`~n4d4d.io.urdf_xml.numbers`)."""
     T = np.eye(4)
     o = elem.find("origin") if elem is not None else None
     if o is not None:
-        T[:3, :3] = rpy_matrix(numbers(o, "rpy", 3, path, [0, 0, 0]))
-        T[:3, 3] = numbers(o, "xyz", 3, path, [0, 0, 0], length=True)
+        T[:3, :3] = rpy_matrix(numbers(o, "rpy", 3, path, [0, 0, 0], notes=notes))
+        T[:3, 3] = numbers(o, "xyz", 3, path, [0, 0, 0], length=True, notes=notes)
     return T
 
 
@@ -174,7 +177,7 @@ def _shape(el, T, path, notes) -> UrdfGeometry | None:
     filename = s.get("filename")
     if not filename:
         raise fail(s, "needs the attribute filename", path)
-    scale = numbers(s, "scale", 3, path, [1, 1, 1], length=True)
+    scale = numbers(s, "scale", 3, path, [1, 1, 1], length=True, notes=notes)
     if (scale == 0).any():
         raise fail(s, f'scale="{s.get("scale")}" has a zero factor', path)
     resolved = resolve_mesh_path(filename, path, s)
@@ -237,14 +240,14 @@ def inertial_problem(mass: float, inertia: np.ndarray) -> str | None:
     return None
 
 
-def _inertial(link, path) -> UrdfInertial | None:
+def _inertial(link, path, notes: list[str] | None = None) -> UrdfInertial | None:
     """A link's ``<inertial>``, checked: mass >= 0, a finite, positive semi-definite inertia
     (else MalformedFileError); None when the link has none. A missing ``<mass>`` reads 0, a
     missing ``<inertia>`` zeros (as urdfdom)."""
     el = link.find("inertial")
     if el is None:
         return None
-    T = _origin(el, path)
+    T = _origin(el, path, notes)
     m = el.find("mass")
     mass = number(m, "value", path, sign="0+") if m is not None else 0.0
     i = el.find("inertia")
@@ -279,7 +282,7 @@ def _joint(j, links, path, notes) -> UrdfJoint:
     if ends["parent"] == ends["child"]:
         raise fail(j, f"joins link '{ends['parent']}' to itself", path)
     ax = j.find("axis")
-    axis = numbers(ax, "xyz", 3, path, [1, 0, 0]) if ax is not None else np.array([1.0, 0.0, 0.0])
+    axis = numbers(ax, "xyz", 3, path, [1, 0, 0], notes=notes) if ax is not None else np.array([1.0, 0.0, 0.0])
     norm = float(np.linalg.norm(axis))
     if jtype in MOVABLE + ("planar",) and norm < 1e-9:
         raise fail(ax, f'axis xyz="{ax.get("xyz")}" is not a direction (a {jtype} joint needs a non-zero axis)', path)
@@ -305,7 +308,7 @@ def _joint(j, links, path, notes) -> UrdfJoint:
                        "write type='continuous' for that)", path)
     else:
         lower, upper = -np.inf, np.inf
-    return UrdfJoint(name, jtype, ends["parent"], ends["child"], _origin(j, path), axis, lower, upper,
+    return UrdfJoint(name, jtype, ends["parent"], ends["child"], _origin(j, path, notes), axis, lower, upper,
                      effort, velocity, line=j.sourceline)
 
 
@@ -375,14 +378,14 @@ def parse_urdf(path: str | Path) -> UrdfModel:
             raise fail(link, "needs a name", path)
         if name in links:
             raise fail(link, f"link name '{name}' is used twice", path)
-        inertial = _inertial(link, path)
+        inertial = _inertial(link, path, notes)
         if inertial is not None:
             inertials[name] = inertial
         geoms = []
         for tag in ("visual", "collision"):
             items = []
             for el in link.findall(tag):
-                g = _shape(el, _origin(el, path), path, notes)
+                g = _shape(el, _origin(el, path, notes), path, notes)
                 if g is not None and tag == "visual":
                     rgba, tex = _visual_material(el, materials, path)
                     g = UrdfGeometry(g.kind, g.transform, g.filename, g.scale, g.size, g.line, rgba, tex)

@@ -54,11 +54,15 @@ def fail(el, problem: str, path, cls=MalformedFileError):
 def read_xml(path: Path):
     """The root element of a URDF file, parsed without entities, DTDs or network access.
 
+    Trailing NUL bytes are dropped first (tinyxml2, PyBullet's reader, ignores them too).
+
     Raises MalformedFileError (with the parser's line) for malformed XML.
     """
     from lxml import etree
 
-    data = path.read_bytes()
+    # trailing NUL bytes (pybullet_data's humanoid.urdf ends in one, padding a C writer left)
+    # are not XML; libxml2 calls them "extra content", tinyxml2 (PyBullet's reader) ignores them
+    data = path.read_bytes().rstrip(b"\x00")
     # pybullet_data writes <?xml version="0.0" ?>, which libxml2 refuses: read it as 1.0
     data = re.sub(rb"""^(\s*<\?xml[^>]*?version\s*=\s*["'])0\.0(["'])""", rb"\g<1>1.0\g<2>", data, count=1)
     lead = re.match(rb"(\s+)(<\?xml[^>]*\?>)", data)  # blank lines before the declaration: move them after it
@@ -113,13 +117,17 @@ def expand_substitutions(text: str, el, attr: str, path) -> str:
 
 
 def numbers(el, attr: str, n: int | tuple[int, ...], path, default=None, *, sign: str = "",
-            length: bool = False) -> np.ndarray:
+            length: bool = False, notes: list[str] | None = None) -> np.ndarray:
     """Attribute ``attr`` of ``el`` as ``(n,) float64``.
 
     Args:
         n: the arity (or the arities allowed). default: used when the attribute is absent
             (None: it is required). sign: ``"+"`` every number > 0, ``"0+"`` >= 0.
         length: a length in metres, bounded by :data:`MAX_LENGTH_M`.
+        notes: when given, a 3-vector written with more than three numbers (pybullet_data's
+            microtaur: ``rpy="-3.14159 1.57079 0 0"``) is read as its first three, as PyBullet's
+            URDF reader does (``parseVector3`` in Bullet's ``UrdfParser.cpp``), and a note naming
+            the element is appended; without ``notes`` it is an error.
 
     Raises MalformedFileError naming the element, the attribute as written and the line.
     """
@@ -131,6 +139,10 @@ def numbers(el, attr: str, n: int | tuple[int, ...], path, default=None, *, sign
     text = expand_substitutions(text, el, attr, path)
     parts = text.replace(",", " ").split()  # PyBullet reads "1, 2, 3" too
     arity = (n,) if isinstance(n, int) else n
+    if notes is not None and arity == (3,) and len(parts) > 3:
+        notes.append(f'URDF {where(el)}: {attr}="{text}" has {len(parts)} numbers: the first three are read, '
+                     "as PyBullet does")
+        parts = parts[:3]
     if len(parts) not in arity:
         want = " or ".join(map(str, arity))
         raise fail(el, f'{attr}="{text}" needs {want} number{"s" if arity != (1,) else ""}, got {len(parts)}', path)
