@@ -184,6 +184,75 @@ def shell_tolerance_voxel(thinnest: float) -> float:
     return max(THICKNESS_TOLERANCE * float(thinnest), THICKNESS_TOLERANCE_M) / SHELL_TOLERANCE_VOXELS
 
 
+#: a shell offset about its sheet grows the part past the input's own extent by half its wall on
+#: each side (an open cup's height by the wall, a flat sheet's thickness is the wall); it is cut
+#: back to the input's oriented bounding box grown by this fraction of the thickness tolerance
+#: (:data:`THICKNESS_TOLERANCE`, :data:`THICKNESS_TOLERANCE_M`) on each side
+#: (:func:`clip_to_extent`), so the part keeps every extent within the tolerance whatever the
+#: grid: PartNet 11709's refrigerator doors, 13.4 mm open trays 0.95 m tall, grew to 16.4 mm at
+#: the finest shell grid (640 cells) and keep 13.4 + 2 x 0.4 x 1.34 mm clipped
+SHELL_CLIP_TOLERANCE_FRACTION = 0.4
+
+
+def oriented_box(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(to_box (4, 4) float64, extents (3,) float64 m)``: the minimum-volume oriented bounding
+    box of ``vertices (V, 3)`` (trimesh's ``oriented_bounds``; for a flat set, on which qhull
+    fails, the principal axes of the points, SVD), ``to_box`` moving the points into the box's
+    frame, centred on its middle, axes along its sides."""
+    import trimesh
+
+    v = np.asarray(vertices, np.float64)
+    try:
+        to_box, extents = trimesh.bounds.oriented_bounds(v)
+        return np.asarray(to_box, np.float64), np.asarray(extents, np.float64)
+    except Exception:  # noqa: BLE001 - qhull refuses flat sets: principal axes instead
+        c = v.mean(axis=0)
+        _, _, vt = np.linalg.svd(v - c, full_matrices=False)
+        if np.linalg.det(vt) < 0:
+            vt[2] = -vt[2]
+        local = (v - c) @ vt.T
+        lo, hi = local.min(axis=0), local.max(axis=0)
+        to_box = np.eye(4)
+        to_box[:3, :3] = vt
+        to_box[:3, 3] = -vt @ c - 0.5 * (lo + hi)
+        return to_box, hi - lo
+
+
+def clip_to_extent(out, mesh, *, fraction: float = SHELL_CLIP_TOLERANCE_FRACTION):
+    """``(clipped, figures)``: the closed ``out`` (a shell of ``mesh``, both
+    :class:`n4d4d.asset.Mesh`, m, same frame) intersected (manifold3d) with ``mesh``'s oriented
+    bounding box (:func:`oriented_box`) grown on each side by ``fraction`` of issue 12's
+    thickness tolerance of that side's extent ``e``, ``max(THICKNESS_TOLERANCE * e,
+    THICKNESS_TOLERANCE_M)``. ``out`` comes back unchanged (figures say why) when it lies
+    inside that box already, or when the intersection is not a closed manifold of positive
+    volume. Figures: ``clipped`` (bool), ``margins_m`` (3,), ``volume_before`` and
+    ``volume_after`` (m^3)."""
+    import manifold3d as mf
+
+    from n4d4d.volume.disjoint import from_manifold, to_manifold
+
+    to_box, extents = oriented_box(np.asarray(mesh.vertices, np.float64))
+    margins = fraction * np.maximum(THICKNESS_TOLERANCE * extents, THICKNESS_TOLERANCE_M)
+    rec = {"clipped": False, "margins_m": margins.tolist()}
+    ov = np.asarray(out.vertices, np.float64)
+    local = ov @ to_box[:3, :3].T + to_box[:3, 3]
+    if np.all(np.abs(local) <= 0.5 * extents + margins):
+        rec["why"] = "inside the grown box"
+        return out, rec
+    m = to_manifold(out)
+    if m is None:
+        rec["why"] = "not a manifold3d manifold"
+        return out, rec
+    box = mf.Manifold.cube((extents + 2 * margins).tolist(), True).transform(np.linalg.inv(to_box)[:3])
+    cut = m ^ box
+    rec.update(volume_before=float(m.volume()), volume_after=float(cut.volume()))
+    if cut.is_empty() or cut.status() != mf.Error.NoError or not cut.volume() > 0:
+        rec["why"] = "the intersection is empty"
+        return out, rec
+    rec["clipped"] = True
+    return from_manifold(cut, out), rec
+
+
 def part_resolution(mesh, *, feature: float, resolution: int, max_resolution: int,
                     band_voxels: float, memory_budget_bytes: int, path=None) -> int:
     """Grid resolution (cells along the longest side of the padded box) at which the voxel is
@@ -306,8 +375,6 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
     wall_voxels = DEFAULT_WALL_VOXELS if thickness is None else float(feature_voxels)
     diag = float(np.linalg.norm(np.ptp(np.asarray(mesh.vertices, np.float64), axis=0)))
     feature = SHELL_VOXEL_FRACTION * diag if thickness is None else thickness / wall_voxels
-    if thickness is None:  # the default wall stays within the thickness tolerance of the part
-        feature = min(feature, shell_tolerance_voxel(cap))
     r = part_resolution(mesh, feature=feature, resolution=resolution,
                         max_resolution=max(max_resolution, SHELL_MAX_RESOLUTION), band_voxels=band + wall_voxels / 2,
                         memory_budget_bytes=memory_budget_bytes, path=path)
@@ -317,6 +384,16 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
     _, h, _ = grid_for(np.stack([v.min(0), v.max(0)]), r, band)
     wall = float(thickness) if thickness is not None else DEFAULT_WALL_VOXELS * h
     out, sdf, fig = remesh_watertight(mesh, resolution=r, shell=0.5 * wall, **common)
+    out, clip = clip_to_extent(out, mesh)  # the wall's offset cut back to the part's extents
+    if clip["clipped"]:
+        from n4d4d.volume.quality import mesh_quality
+        from n4d4d.volume.remesh import drop_sub_voxel_shells, vertex_normals
+
+        out, _ = drop_sub_voxel_shells(out, sdf.voxel_size)
+        out = out.replace(normals=vertex_normals(out.vertices, out.faces))
+        fig["quality_after"] = mesh_quality(out)
+        fig["volume_after"] = fig["quality_after"]["volume"]
+    figures["clip"] = clip
     figures.update(kind="shell", resolution=int(sdf.resolution), voxel_size=float(sdf.voxel_size),
                    wall=wall, wall_voxels=wall / float(sdf.voxel_size), remesh=fig,
                    reason=(f"open (its hole caps would add {100 * open_fraction:.0f}% of its area)"
