@@ -427,10 +427,11 @@ def winding_solid(mesh, *, resolution: int, hits: np.ndarray | None = None, **re
     return out, sdf, fig, rec
 
 
-def cover_sheets(out, mesh, voxel: float, **remesh_kwargs):
+def cover_sheets(out, mesh, voxel: float, *, shell_voxel: float | None = None, **remesh_kwargs):
     """``out`` (closed) united with the shell of :data:`~n4d4d.volume.remesh.SHEET_WALL_VOXELS`
     voxels' wall about the faces of ``mesh`` it leaves uncovered (centroid or a corner farther
-    than :data:`WINDING_FIDELITY_VOXELS` voxels from it and not inside it), on a grid of the same ``voxel`` (m),
+    than :data:`WINDING_FIDELITY_VOXELS` voxels from it and not inside it), on a grid of the same ``voxel`` (m;
+    ``shell_voxel`` m instead, when given),
     simplified to ``max_faces``; ``(mesh, number of faces shelled)``, or None when every face
     is covered or a step fails (the union not a closed manifold)."""
     import math
@@ -453,11 +454,12 @@ def cover_sheets(out, mesh, voxel: float, **remesh_kwargs):
     if not loose.any():
         return None
     sheet = Mesh(vertices=v, faces=f[loose])
-    half = SHEET_WALL_VOXELS / 2 * voxel
+    voxel_shell = float(voxel if shell_voxel is None else shell_voxel)
+    half = SHEET_WALL_VOXELS / 2 * voxel_shell
     band = float(remesh_kwargs.get("band_voxels", 2.0))
     sv = v[np.unique(f[loose])]
     longest = float(np.ptp(sv, axis=0).max()) + 2 * half
-    r = max(int(math.ceil(longest / voxel)) + 2 * padding_voxels(band), 2 * padding_voxels(band) + 4)
+    r = max(int(math.ceil(longest / voxel_shell)) + 2 * padding_voxels(band), 2 * padding_voxels(band) + 4)
     kwargs = {k: x for k, x in remesh_kwargs.items() if k in ("band_voxels", "memory_budget_bytes", "path", "seed",
                                                               "block_size")}
     try:
