@@ -180,6 +180,10 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
                          asset_diagonal: float | None = None) -> tuple[tuple[Mesh, ...], dict]:
     """Convex hulls of a closed part mesh, within hull, vertex and CPU-time budgets.
 
+    A part with sealed cavities is decomposed as its outer solid (:func:`.preprocess.fill_voids`:
+    nothing outside can reach them; PartNet-Mobility camera 102417's body has 65 of them, 45% of
+    its outer volume, whose filling alone put its hull volume ratio at 2.09).
+
     An open mesh whose only openings are seams (vertices duplicated along UV or normal
     discontinuities, as in most OBJ files) is sealed by merging them first, which spares CoACD's
     slow manifold remesh (duck.obj: 3.6 s instead of 36 s of CoACD CPU time).
@@ -223,7 +227,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         ``fidelity_misses``, ``attempts`` (threshold, seconds, summary per CoACD run),
         ``fallback`` (None, or ``reason`` "cpu budget" | "hang", ``method``, ``budget_s``),
         ``notes`` (what a user should know: a fallback and its fidelity), ``budget``
-        (:meth:`~n4d4d.budget.Budget.figures`), ``thresholds``.
+        (:meth:`~n4d4d.budget.Budget.figures`), ``thresholds``, ``enclosed_voids`` and
+        ``void_volume_m3`` (sealed cavities filled, :func:`.preprocess.fill_voids`).
 
     Raises:
         EmptyMeshError: no faces or no volume. InputError: non-finite vertices, or CoACD failed
@@ -233,7 +238,7 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     import trimesh
 
     from .fallback import Reserve
-    from .preprocess import closed_shells
+    from .preprocess import closed_shells, fill_voids
 
     if max_hulls < 1 or max_hull_vertices < 4:
         raise ValueError(f"need max_hulls >= 1 and max_hull_vertices >= 4, got {max_hulls}, {max_hull_vertices}")
@@ -252,6 +257,9 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         sealed.merge_vertices(merge_tex=True, merge_norm=True)
         if sealed.is_watertight and sealed.is_winding_consistent and sealed.volume > 0:
             tm, mesh = sealed, Mesh(np.asarray(sealed.vertices), np.asarray(sealed.faces))
+    mesh, voids, void_volume = fill_voids(mesh)  # sealed cavities: nothing can reach them
+    if voids:
+        tm = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=False)
     full = hull_of(mesh.vertices)
     if full is None or abs(tm.volume) <= 0:
         raise EmptyMeshError("the part encloses no volume (flat or empty)", name or None)
@@ -289,6 +297,7 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
         "notes": notes,
         "budgets": {"max_hulls": max_hulls, "max_hull_vertices": max_hull_vertices, "time_budget_s": budget.cpu_s},
         "budget": budget.figures(), "coacd": as_dict(used), "thresholds": as_dict(fidelity),
+        "enclosed_voids": voids, "void_volume_m3": void_volume,
     }
     if shell_figures is not None:
         figures["shells"] = shell_figures

@@ -16,6 +16,10 @@ Measures, between the union of the hulls and the part mesh:
   (exact booleans with manifold3d when the part mesh is a valid manifold; otherwise the sum
   of hull volumes stands in for the union and ``volume_exact`` is False).
 
+The part is measured as its outer solid (:func:`.preprocess.fill_voids`): the walls of sealed
+cavities, which nothing outside can reach, are not part of what its colliders must follow
+(a hull filling a sealed cavity collides as one that does not). A cavity with an opening stays.
+
 The union's surface (not the hulls' own surfaces, which overlap inside the union) is what a
 simulator collides with, so it is built first with manifold3d. This follows the evaluation of
 CoACD (Wei et al., "Approximate Convex Decomposition for 3D Meshes with Collision-Aware
@@ -69,7 +73,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     """Fidelity figures of ``hulls`` against ``mesh`` (both in the same frame, metres).
 
     Args:
-        mesh: the part's closed surface.
+        mesh: the part's closed surface; measured as its outer solid (enclosed voids filled,
+            :func:`.preprocess.fill_voids`).
         hulls: closed convex meshes.
         samples: points sampled on each surface (seeded with ``seed``).
 
@@ -80,7 +85,8 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
         ``hull_surface_inside_fraction``, ``part_surface_covered_fraction``, ``mean_pct``,
         ``p95_pct``, ``hausdorff_pct`` (symmetric), ``volume_ratio`` (union / part),
         ``over_volume_ratio`` (union minus part, / part), ``under_volume_ratio`` (part minus
-        union, / part), ``volume_exact``, ``diagonal_m``, ``samples``.
+        union, / part), ``volume_exact``, ``diagonal_m``, ``samples``, ``enclosed_voids``
+        (sealed cavities filled before measuring) and ``void_volume_m3`` (their volume).
 
     Raises:
         ValueError: no hulls.
@@ -88,6 +94,9 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
     if not hulls:
         raise ValueError("collision_fidelity needs at least one hull")
     from ._wp import inside_depth
+    from .preprocess import fill_voids
+
+    mesh, voids, void_volume = fill_voids(mesh)
 
     union = hull_union(hulls)
     um = union.to_mesh64()
@@ -123,6 +132,7 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
         "hausdorff_pct": max(s_ab["max_pct"], s_ba["max_pct"]),
         "volume_ratio": float(ratio), "over_volume_ratio": float(over), "under_volume_ratio": float(under),
         "volume_exact": exact, "diagonal_m": float(diag), "samples": int(samples),
+        "enclosed_voids": voids, "void_volume_m3": void_volume,
     }
 
 
