@@ -31,6 +31,8 @@ theory (Reuleaux's lower pairs) and how manufactured objects use them:
   higher prior comes before them (a thin leg on its motor shaft touches the body along an
   edge too, and would otherwise swing about that edge);
 - **drawer**: a deep part mostly inside the parent's hull slides out along the contact normal;
+  it is not small against its parent (:data:`DRAWER_SIZE`: a fridge's liner cut into slivers
+  of 5 % of its diagonal has no drawers);
 - **fallback**: other contact lines and the child's principal slides, with a low prior (a
   part that only slides off its parent's face is glued, not jointed, unless the geometry says
   more).
@@ -53,6 +55,7 @@ from n4d4d.rigging.geometry import PartGeometry, surface_pca
 KNOB_REL = 0.09  # a round part at least this fraction of the object's diagonal turns; below, it is pressed
 AXIS_ALIGN = np.cos(np.deg2rad(15.0))  # a revolution axis within 15 degrees of the contact normal
 HUB_CROSS = np.cos(np.deg2rad(45.0))  # a hub's axis more than 45 degrees off a hinge line crosses it
+DRAWER_SIZE = (0.06, 0.1)  # a drawer is at least 10 % of its parent's diagonal (none under 6 %)
 
 
 def ramp(x: float, a: float, b: float) -> float:
@@ -240,7 +243,8 @@ def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairSha
         out.append(Candidate("revolute", point, axis, "pin", "contact-symmetry", 0.75 * (1 - 0.7 * press)))
 
     # drawers: a part mostly inside its parent's hull slides along one of its axes
-    drawer = 0.85 * ramp(s.nested, 0.4, 0.7) * (1 - press) * (0.6 if s.revolution else 1.0)  # a nested shaft turns
+    drawer = (0.85 * ramp(s.nested, 0.4, 0.7) * (1 - press) * (0.6 if s.revolution else 1.0)  # a nested shaft turns
+              * ramp(s.size, DRAWER_SIZE[0], DRAWER_SIZE[1]))  # a sliver inside a cabinet is no drawer
     if drawer > 0:
         deep = [k for k in range(3) if s.extents[k] >= 0.3 * s.extents[0]]  # a drawer is deep along its slide
         first = int(np.argmax(np.abs(s.axes.T @ c.normal))) if c.flat else -1

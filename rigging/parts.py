@@ -9,15 +9,19 @@ What it does:
   coincident vertices and dropping duplicate triangles), then pieces that share three or more
   vertex positions (one surface with a non-manifold seam) or interpenetrate (more than 30 %
   of the smaller one's surface samples inside the other) are fused into one rigid part, as a
-  handle modelled through a door is one body with it.
+  handle modelled through a door is one body with it; small pieces (under
+  :data:`SMALL_PIECE` of the diagonal) touching each other are one small part (a key's cap
+  and its stem), weighed together by the tiny-part merge below.
 - **Welded structure** (:func:`fuse_held`, merged meshes only): a piece that touches others
   (within 1e-4 of the diagonal) on faces turned opposite ways, so no single motion pulls it
   off them all (a cabinet's side panel between its top, bottom and back), is welded to every
   piece it touches; a cabinet modelled as separate panels becomes one static body, while a
   door, drawer or lid with a clearance, or resting against its frame on one face, stays apart.
 - **Merging degenerate or tiny parts**: a part with fewer than 4 faces, (almost) no area, or a
-  bounding-box diagonal under ``min_fraction`` (default 4 %) of the whole mesh's diagonal is
-  merged into the part nearest to it, never emitted alone.
+  bounding-box diagonal under ``min_fraction`` (default 1.5 %) of the whole mesh's diagonal is
+  merged into the part nearest to it, never emitted alone. Buttons are kept: a microwave's
+  keys are 2.7 % of its diagonal, an oven's knobs 1.5 %, a door's handle 3.9 % (a floor of
+  4 % merged them all into their panels, so no joint could be found for them).
 - **Closing**: every part mesh handed to later stages must be watertight (the physics stage
   decomposes and weighs it). A part that already is (a closed component, or a union of closed
   components with consistent orientation) is kept as it is. Otherwise it is closed by the one
@@ -71,6 +75,10 @@ def shared_vertices(mesh: Mesh, pieces: list[np.ndarray], *, tol: float = 1e-6) 
     return np.asarray((M @ M.T).todense(), np.int64)
 
 
+SMALL_PIECE = 0.04  # merged meshes: pieces under this fraction of the diagonal that touch ...
+SMALL_TOUCH = 1e-3  # ... within this fraction of it are one small part (component_groups)
+
+
 def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) joined where they share
     three or more vertex positions (one surface modelled across a non-manifold seam; two
@@ -98,6 +106,17 @@ def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray
                 continue
             if geos[j].inside(geos[i].points).mean() > 0.3:
                 adj[i, j] = adj[j, i] = True
+    # small pieces touching each other are one small part (a key's cap and its stem, a button's
+    # rim and face): joined before merge_small sees them, so they are weighed together
+    D = max(mesh.diagonal, 1e-300)
+    tol = SMALL_TOUCH * D
+    small = [i for i in range(n) if geos[i].diag < SMALL_PIECE * D]
+    for a, i in enumerate(small):
+        for j in small[a + 1:]:
+            if adj[i, j] or np.any(lo[i] > hi[j] + tol) or np.any(lo[j] > hi[i] + tol):
+                continue
+            if float(geos[j].distance(geos[i].points).min()) <= tol:
+                adj[i, j] = adj[j, i] = True
     k, lab = connected_components(adj, directed=False)
     groups = [np.concatenate([comps[i] for i in range(n) if lab[i] == g]) for g in range(k)]
     groups.sort(key=len, reverse=True)
@@ -105,7 +124,7 @@ def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray
 
 
 def merge_small(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *,
-                min_fraction: float = 0.04) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+                min_fraction: float = 0.015) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """Merge degenerate or tiny parts into their nearest neighbour (see module docstring).
 
     The nearest neighbour is the group with the closest vertex (k-d trees cached per group;
