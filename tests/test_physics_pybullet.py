@@ -180,7 +180,8 @@ def test_bullet_sees_the_hulls_themselves_not_hulls_plus_its_margin(tmp_path):
     v = _bullet.shrink_hull(np.asarray(box.vertices), 0.001)
     np.testing.assert_allclose(np.sort(np.unique(np.round(np.abs(v), 9))), [0.049], atol=1e-12)
     thin = _bullet.shrink_hull(np.asarray(trimesh.creation.box(extents=[0.1, 0.1, 0.002]).vertices), 0.001)
-    assert np.ptp(thin[:, 2]) == pytest.approx(0.0015, abs=1e-9)  # a 2 mm plate loses a quarter, not all
+    # a 2 mm plate (inscribed sphere 1 mm) loses 0.9 of that radius a side, not all: 0.2 mm left
+    assert np.ptp(thin[:, 2]) == pytest.approx(0.0002, abs=1e-9)
 
     client = _bullet.connect(1.0 / 240.0)
     try:
@@ -193,5 +194,14 @@ def test_bullet_sees_the_hulls_themselves_not_hulls_plus_its_margin(tmp_path):
         plane = _bullet.ground_plane(client)
         assert min(p[8] for p in client.getClosestPoints(a, b, 0.1)) == pytest.approx(0.010, abs=2e-6)
         assert min(p[8] for p in client.getClosestPoints(a, plane, 0.1)) == pytest.approx(0.010, abs=2e-6)
+        # two 2 mm plates 1 mm apart (the gap hull cuts leave between two parts): each collides
+        # 0.1 mm fatter (the margin less its 0.9 mm shrink), so Bullet sees 0.8 mm, not contact
+        # (shrunk by a quarter of the centroid's depth, each was 0.75 mm fatter: -0.5 mm)
+        plate = Mesh.from_trimesh(trimesh.creation.box(extents=[0.1, 0.1, 0.002]))
+        _bullet._hull_obj([plate], np.zeros(3), tmp_path / "plate.obj")
+        shape = client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(tmp_path / "plate.obj"))
+        c = client.createMultiBody(1.0, shape, basePosition=[1, 0, 0.5])
+        d = client.createMultiBody(1.0, shape, basePosition=[1, 0, 0.503])
+        assert min(p[8] for p in client.getClosestPoints(c, d, 0.1)) == pytest.approx(0.0008, abs=2e-6)
     finally:
         client.disconnect()
