@@ -344,12 +344,14 @@ OVERLAP_SAMPLES = 400
 
 def solid_overlap(points: np.ndarray, other, seed: int = 0, n: int = OVERLAP_SAMPLES) -> float:
     """How deep (m, >= 0) surface samples ``points (N, 3)`` of one part reach into the closed
-    solid ``other`` (a ``trimesh.Trimesh``, same frame): the largest signed distance inside it
-    (trimesh's, positive inside) of at most ``n`` of the samples within its bounding box (a
-    seeded choice), 0 when none is inside. Hull cuts are for hulls that bulge past solids
+    solid ``other`` (a ``trimesh.Trimesh``, same frame): the largest distance to its surface of
+    those of at most ``n`` of the samples within its bounding box (a seeded choice) that lie
+    inside it (generalized winding number and exact point-to-triangle distance over a BVH,
+    :func:`._wp.inside_depth`; trimesh's ``signed_distance`` took 14 of the 25 s of 102417's
+    cuts), 0 when none is inside. Hull cuts are for hulls that bulge past solids
     that are apart (:mod:`n4d4d.volume.disjoint` leaves a gap); parts whose solids overlap keep
     their hulls, so that the certificate's link-overlap check sees the overlap."""
-    import trimesh
+    from ._wp import inside_depth
 
     lo, hi = other.bounds
     near = points[np.all((points >= lo) & (points <= hi), axis=1)]
@@ -357,8 +359,8 @@ def solid_overlap(points: np.ndarray, other, seed: int = 0, n: int = OVERLAP_SAM
         return 0.0
     if len(near) > n:
         near = near[np.random.default_rng(seed).choice(len(near), n, replace=False)]
-    d = trimesh.proximity.signed_distance(other, near)
-    return float(max(0.0, np.max(d)))
+    inside, depth = inside_depth(np.asarray(other.vertices), np.asarray(other.faces), near)
+    return float(depth[inside].max()) if inside.any() else 0.0
 
 
 def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARANCE_M,

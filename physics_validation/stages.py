@@ -213,7 +213,7 @@ def file_colliders(mesh, given, *, mode: str = "auto", max_hulls: int = 32, max_
     from n4d4d.budget import process_cpu_seconds
 
     from .decomposition import convex_decomposition, measure
-    from .fidelity import fidelity_misses
+    from .fidelity import asset_scale, fidelity_misses
     from .hulls import hull_of, merge_to_budget, reduce_hull
     from .primitives import primitive_hull
     from .thresholds import as_dict
@@ -261,7 +261,8 @@ def file_colliders(mesh, given, *, mode: str = "auto", max_hulls: int = 32, max_
         notes.append(f"collision of {name or 'a part'}: {skipped} flat collision mesh(es) of the input skipped")
     if not hulls:
         raise EmptyMeshError("the input's collision geometry of the part is all flat (no volume)", name or None)
-    fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
+    small = asset_scale(mesh.diagonal, asset_diagonal, fidelity) is not None  # judged at the asset's scale
+    fid = measure(mesh, hulls, fidelity, seed, asset_diagonal if small else None)
     misses = fidelity_misses(fid, fidelity)
     exceeded = len(hulls) > max_hulls
     if exceeded:
