@@ -13,7 +13,9 @@ Every build runs in a fresh process (so one asset's caches and peak do not leak 
 ``assets`` and ``parts`` print, per asset, each stage's CPU seconds (this process's and its
 children's: CoACD runs in a child) and wall seconds, peak resident memory (MiB, the build's
 process and its children, sampled every 20 ms), the verdict, and the medians; ``parts`` adds
-parts, movable joints and CPU seconds per part. CPU seconds are what the budgets charge; they
+parts, movable joints and CPU seconds per part, and below each row where the collision and
+physics CPU went: per decomposition method and hull cuts, the costliest parts, and the
+certificate's seconds per check with its CPU budget. CPU seconds are what the budgets charge; they
 do not grow with the machine's load, wall seconds do (both printed).
 
 ``obj2mjcf`` installs obj2mjcf (PyPI) into its own virtual environment (under ``--venvs``, once)
@@ -105,11 +107,38 @@ def _measure(job: tuple[str, str], options: dict, queue) -> None:
                "hulls": sum(len(h) for h in asset.collision.values()), "cpu": cpu, "wall": wall,
                "peak_mib": peaks, "physics_excluded_cpu": excluded,
                "fallbacks": next((s.figures.get("fallbacks", 0) for s in asset.stages if s.name == "collision"), 0),
-               "reasons": asset.physics.get("reasons", [])[:3]}
+               "reasons": asset.physics.get("reasons", [])[:3], **_breakdown(asset)}
     except Exception as exc:  # reported, not fatal: the benchmark covers every asset
         row = {"name": value, "error": f"{type(exc).__name__}: {exc}", "cpu": cpu, "wall": wall}
     stop.set()
     queue.put(row)
+
+
+def _breakdown(asset) -> dict:
+    """Where the collision and physics stages' CPU went: per part (decomposition method, hulls,
+    CPU s), the hull cuts' CPU s, and the certificate's seconds per check."""
+    coll = next((s.figures for s in asset.stages if s.name == "collision"), {})
+    phys = next((s.figures for s in asset.stages if s.name == "physics"), {})
+    parts = {n: {"method": f.get("method"), "hulls": f.get("hulls"), "cpu": round(float(f.get("cpu_seconds", 0.0)), 2),
+                 "passed": f.get("fidelity_passed")} for n, f in coll.get("parts", {}).items()}
+    return {"collision_parts": parts, "clip_cpu": float(coll.get("clip", {}).get("cpu_seconds", 0.0)),
+            "physics_checks": {k: round(float(v), 2) for k, v in phys.get("seconds_per_check", {}).items()},
+            "physics_budget": phys.get("budget", {})}
+
+
+def _print_breakdown(row: dict) -> None:
+    """The per-part collision CPU (most costly first) and the certificate's seconds per check."""
+    parts = sorted(row.get("collision_parts", {}).items(), key=lambda kv: -kv[1]["cpu"])
+    by = {}
+    for _, f in parts:
+        by.setdefault(f["method"], []).append(f["cpu"])
+    print(f"    collision CPU s by method: " + ", ".join(f"{m} {sum(c):.1f} ({len(c)} parts)" for m, c in by.items())
+          + f"; hull cuts {row.get('clip_cpu', 0.0):.1f}")
+    print("    costliest parts: " + ", ".join(f"{n} {f['method']}/{f['hulls']} {f['cpu']:.1f}"
+                                            f"{'' if f['passed'] else ' FAIL'}" for n, f in parts[:6]))
+    b = row.get("physics_budget", {})
+    print("    physics wall s per check: " + ", ".join(f"{k} {v:.1f}" for k, v in row.get("physics_checks", {}).items())
+          + (f"; budget {b.get('cpu_s', 0.0):.1f} of {b.get('cpu_budget_s', 0.0):.0f} CPU s" if b else ""))
 
 
 def build_rows(jobs: list[tuple[str, str]], options: dict, *, per_part: bool = False) -> list[dict]:
@@ -139,6 +168,8 @@ def build_rows(jobs: list[tuple[str, str]], options: dict, *, per_part: bool = F
               + " ".join(f"{c.get(s, 0.0):4.1f}/{w.get(s, 0.0):<4.0f}" for s in STAGES)
               + f" {sum(c.values()):7.1f} {sum(w.values()):7.1f} {max(row['peak_mib'].values()):7.0f}{tail}",
               flush=True)
+        if per_part:
+            _print_breakdown(row)
     ok = [r for r in rows if "error" not in r]
     if ok:
         med_c = {s: statistics.median(r["cpu"].get(s, 0.0) for r in ok) for s in STAGES}
