@@ -26,8 +26,14 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
   ``t`` has ``t / 2``), becomes the shell of wall ``thickness`` (``--solidify T``) or, by default, of two voxels (the thinnest wall
   the grid resolves: every point of the sheet is within ``sqrt(3)/2`` voxel of a node, which is
   then inside), offset symmetrically about the sheet (:func:`compute_sparse_sdf` ``shell=``),
-  on a grid fine enough that the wall keeps the part within issue 12's thickness tolerance
-  (:func:`shell_tolerance_voxel`: an open cup's height grows by the wall).
+  on a grid of :data:`SHELL_VOXEL_FRACTION` of the diagonal, and cut back to the input's
+  oriented bounding box grown by a fraction of issue 12's thickness tolerance
+  (:func:`clip_to_extent`: an open cup's height would grow by the wall, a sheet's thickness is
+  the wall), which keeps the thickness whatever the grid;
+- **capped solids that drop a feature**: a capped solid whose caps stand off the input
+  (p95 over :data:`CAPPED_MAX_P95_FRACTION`) goes to the tracks above; one that misses the
+  input's thinnest extent (a single sheet standing off the body, which encloses nothing) gets
+  the shell of the faces it leaves uncovered, united and cut back (:func:`_cover_capped`).
 
 What it does not: keep an open flap attached to an enclosed body (the solid track wins and the
 flap, enclosing nothing, is dropped), or make neighbouring parts disjoint
@@ -85,24 +91,20 @@ WINDING_VOXEL_FRACTION = 0.003
 #: 0.5 %; finer grids cost ~(1/voxel)^2 in marching-cubes faces and simplification time:
 #: 0.4 % took 5-10 s per PartNet cabinet panel)
 SHELL_VOXEL_FRACTION = 0.0038
-#: a shell's grid may go this fine (a long sheet needs ~250 cells for the voxel above; a thin open
-#: cup, :data:`SHELL_TOLERANCE_VOXELS`, up to ~550), the band of a sheet being two thin layers
+#: a shell's grid may go this fine (a long sheet needs ~250 cells for the voxel above; a given
+#: ``--solidify`` wall may need more), the band of a sheet being two thin layers
 SHELL_MAX_RESOLUTION = 640
 
 #: a capped solid whose p95 distance to the input (:func:`~n4d4d.volume.winding.fidelity`'s
-#: ``p95_out_to_in``) exceeds this fraction of the diagonal (issue 12's target) has caps that stand far off the input (PartNet 167's faucet body: caps of 9.5 %
-#: of its area, p95 2.8 %): it goes to the uncapped winding solid or the shell instead
+#: ``p95_out_to_in``) exceeds this fraction of the diagonal (issue 12's target) has caps that
+#: stand far off the input (PartNet 167's faucet body: caps of 9.5 % of its area, p95 2.8 %): it
+#: goes to the uncapped winding solid or the shell instead
 CAPPED_MAX_P95_FRACTION = 0.005
 
 #: issue 12's thickness target: a part keeps its thinnest extent within this fraction of it or
 #: :data:`THICKNESS_TOLERANCE_M`, whichever is larger
 THICKNESS_TOLERANCE = 0.1
 THICKNESS_TOLERANCE_M = 1e-3
-#: a default shell (two voxels' wall offset to both sides) grows the part's thinnest extent by
-#: its wall plus what marching cubes and the simplifier add: 2.2-2.9 voxels in all, measured on
-#: PartNet-Mobility's open button caps (remotes 100809, 100997); its voxel is at most the
-#: thickness tolerance over this many voxels (the rest is margin)
-SHELL_TOLERANCE_VOXELS = 3.5
 
 
 def thinnest_extent(vertices: np.ndarray) -> float:
@@ -179,14 +181,6 @@ def cap_fraction(mesh) -> float:
         return float(0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum())
 
     return area(cv, cf[len(f):]) / max(area(v, f), 1e-300)
-
-
-def shell_tolerance_voxel(thinnest: float) -> float:
-    """Largest voxel (m) of a default shell (:data:`DEFAULT_WALL_VOXELS` offset to both sides)
-    that keeps a part of thinnest extent ``thinnest`` (m, :func:`thinnest_extent`) within
-    issue 12's thickness target: ``max(THICKNESS_TOLERANCE * thinnest, THICKNESS_TOLERANCE_M)
-    / SHELL_TOLERANCE_VOXELS`` (an open cup's extent grows by the wall, a sheet's is the wall)."""
-    return max(THICKNESS_TOLERANCE * float(thinnest), THICKNESS_TOLERANCE_M) / SHELL_TOLERANCE_VOXELS
 
 
 #: a shell offset about its sheet grows the part past the input's own extent by half its wall on
@@ -284,8 +278,20 @@ def part_resolution(mesh, *, feature: float, resolution: int, max_resolution: in
     return r
 
 
+def extent_error(out, mesh) -> float:
+    """``|t_out - t_in| / max(THICKNESS_TOLERANCE * t_in, THICKNESS_TOLERANCE_M)``: how far
+    ``out``'s extent along ``mesh``'s thinnest oriented-bounding-box axis (:func:`oriented_box`)
+    is from ``mesh``'s own ``t_in``, in units of issue 12's thickness tolerance (<= 1 keeps it)."""
+    to_box, extents = oriented_box(np.asarray(mesh.vertices, np.float64))
+    axis = to_box[:3, :3][int(np.argmin(extents))]
+    t_in = float(np.min(extents))
+    t_out = float(np.ptp(np.asarray(out.vertices, np.float64) @ axis))
+    return abs(t_out - t_in) / max(THICKNESS_TOLERANCE * t_in, THICKNESS_TOLERANCE_M)
+
+
 def _cover_capped(mesh, out, sdf, fig, *, common, figures):
-    """The capped solid ``out`` united with the shell of the input faces it leaves uncovered
+    """When the capped solid ``out`` misses the input's thinnest extent (:func:`extent_error`
+    over 1), ``out`` united with the shell of the input faces it leaves uncovered
     (single sheets standing off an enclosed body, which enclose nothing and are dropped by the
     capped sign: PartNet 12428's dishwasher door lost its 14 mm sheet handle, 86 -> 77 mm), as
     :func:`~n4d4d.volume.winding.cover_sheets` does for winding solids, the shell on the shell
@@ -296,6 +302,9 @@ def _cover_capped(mesh, out, sdf, fig, *, common, figures):
     from n4d4d.volume.remesh import vertex_normals
     from n4d4d.volume.winding import cover_sheets
 
+    err = extent_error(out, mesh)
+    if err <= 1.0:  # the part keeps its thickness: nothing to cover (a cover thickens and costs)
+        return out, fig
     diag = float(np.linalg.norm(np.ptp(np.asarray(mesh.vertices, np.float64), axis=0)))
     shell_voxel = min(float(sdf.voxel_size), SHELL_VOXEL_FRACTION * diag)
     covered = cover_sheets(out, mesh, float(sdf.voxel_size), shell_voxel=shell_voxel, **common)
@@ -311,7 +320,8 @@ def _cover_capped(mesh, out, sdf, fig, *, common, figures):
     if not (q["watertight"] and q["edge_manifold"] and q["vertex_manifold"] and q["volume"] > 0):
         figures["cover"] = {"sheet_faces": n_faces, "rejected": "the union is not a closed manifold"}
         return out, fig
-    figures["cover"] = {"sheet_faces": n_faces, "shell_voxel_m": shell_voxel, "clip": clip}
+    figures["cover"] = {"sheet_faces": n_faces, "shell_voxel_m": shell_voxel, "clip": clip,
+                        "extent_error_before": err, "extent_error_after": extent_error(clipped, mesh)}
     fig = {**fig, "quality_after": q, "volume_after": q["volume"]}
     return clipped.replace(normals=vertex_normals(clipped.vertices, clipped.faces)), fig
 
