@@ -34,3 +34,19 @@ def test_small_part_samples_scale_with_the_square_of_its_asset_scale():
     k = small["asset_scale"]
     assert abs(k * small["mean_pct"] - k * full["mean_pct"]) < 0.05 * 0.7
     assert abs(small["volume_ratio"] - full["volume_ratio"]) < 1e-9  # volumes are exact, not sampled
+
+
+def test_file_colliders_of_a_big_part_are_judged_at_its_own_scale():
+    from n4d4d.physics_validation.stages import file_colliders
+
+    box = trimesh.creation.box((0.2, 0.1, 0.05))
+    mesh = Mesh(np.asarray(box.vertices), np.asarray(box.faces))
+    # a collider that misses half the part: volume ratio 0.5, a miss at the part's own scale
+    half = trimesh.creation.box((0.1, 0.1, 0.05))
+    half.apply_translation((0.05, 0.0, 0.0))
+    given = (Mesh(np.asarray(half.vertices), np.asarray(half.faces)),)
+    _, big = file_colliders(mesh, given, asset_diagonal=1.2 * mesh.diagonal)  # most of its asset
+    assert "asset_scale" not in big["fidelity"] and not big["fidelity_passed"]  # 0.5 < 0.85 fails
+    assert abs(big["volume_ratio"] - 0.5) < 1e-9  # half the box (exact booleans)
+    _, small = file_colliders(mesh, given, asset_diagonal=20 * mesh.diagonal)  # 1/20 of its asset
+    assert abs(small["fidelity"]["asset_scale"] - 0.05) < 1e-12  # judged at the asset's scale
