@@ -51,13 +51,15 @@ import numpy as np
 from n4d4d.asset import Mesh
 
 #: Gap left between the hulls of two colliding parts (m): Bullet's collision margin
-#: (``_bullet.BULLET_HULL_MARGIN_M``, 1 mm). Bullet takes the margin back off a hull it loads
-#: only down to a quarter of the hull's depth, so a thin hull (a knob ring's sector, 2-3 mm)
-#: collides up to a margin fatter than it is: with 0.25 mm, PyBullet still saw 102417's rings
-#: 0.2-0.7 mm into each other and their joints carried 750-10,000 x their weight at rest; with
-#: 1 mm it sees none and every PyBullet check of the camera passes, at the same fidelity (volume
-#: ratio 1.81 / 1.15 / 1.23, p95 1.40 / 0.32 / 0.45% of the diagonal). The part solids are
-#: 0.5 mm apart (``--part-clearance``), so each hull ends about 0.25 mm short of its solid there.
+#: (``_bullet.BULLET_HULL_MARGIN_M``, 1 mm). Bullet inflates every hull it loads by its margin,
+#: which :func:`._bullet.shrink_hull` takes back off, but a hull thinner than two margins only
+#: down to 0.9 of its inscribed sphere's radius: such a hull (a knob ring's sector, 1-3 mm,
+#: or the slab a cut leaves) collides up to what is left of the margin fatter than it is. With
+#: 0.25 mm, PyBullet saw 102417's rings 0.2-0.7 mm into each other and their joints carried
+#: 750-10,000 x their weight at rest; with 1 mm (and the shrink at a quarter of the centroid's
+#: depth, as it was then) it saw none; with the thinner ring solids of issue 12 it saw them touch
+#: again (4.82 / 3.36 x), which the 0.9 shrink ends. The part solids are 0.5 mm apart
+#: (``--part-clearance``), so each hull ends about 0.25 mm short of its solid there.
 HULL_CLEARANCE_M = 1e-3
 
 #: How far outside its part's bounding box a hull may reach (m): a hull passing a face of the
