@@ -434,8 +434,9 @@ def cover_sheets(out, mesh, voxel: float, *, shell_voxel: float | None = None, *
     voxels' wall about the faces of ``mesh`` it leaves uncovered (centroid or a corner farther
     than :data:`WINDING_FIDELITY_VOXELS` voxels from it and not inside it), on a grid of the same ``voxel`` (m;
     ``shell_voxel`` m instead, when given),
-    simplified to ``max_faces``; ``(mesh, number of faces shelled)``, or None when every face
-    is covered or a step fails (the union not a closed manifold)."""
+    simplified to ``max_faces`` (unsimplified when the simplified union is not a closed manifold);
+    ``(mesh, number of faces shelled)``, or None when every face is covered or a step fails (the
+    union not a closed manifold)."""
     import math
 
     from n4d4d.asset import Mesh
@@ -471,6 +472,12 @@ def cover_sheets(out, mesh, voxel: float, *, shell_voxel: float | None = None, *
     a, b = to_manifold(out), to_manifold(shell)
     if a is None or b is None:
         return None
+    from n4d4d.volume.quality import is_closed_manifold, mesh_quality
+
     united = from_manifold(a + b, out)
-    united = decimate(united, int(remesh_kwargs.get("max_faces", 20000)), seed=int(remesh_kwargs.get("seed", 0)))
-    return united, int(loose.sum())
+    reduced = decimate(united, int(remesh_kwargs.get("max_faces", 20000)), seed=int(remesh_kwargs.get("seed", 0)))
+    if is_closed_manifold(mesh_quality(reduced)):
+        return reduced, int(loose.sum())
+    # the simplifier can pinch the union where the shell meets the solid (PartNet 101068 link_3:
+    # open edges): the union as manifold3d made it, over the face budget, or no cover
+    return (united, int(loose.sum())) if is_closed_manifold(mesh_quality(united)) else None
