@@ -98,8 +98,7 @@ SHELL_MAX_RESOLUTION = 640
 #: a capped solid whose p95 distance to the input (:func:`~n4d4d.volume.winding.fidelity`'s
 #: ``p95_out_to_in``) exceeds this fraction of the diagonal (issue 12's target) has caps that
 #: stand far off the input (PartNet 167's faucet body: caps of 9.5 % of its area, p95 2.8 %): it
-#: goes to the uncapped winding solid or the shell instead; a winding solid over it (rims
-#: closed far off the input: 100809 link_57, 0.93 %) goes to the shell
+#: goes to the uncapped winding solid or the shell instead
 CAPPED_MAX_P95_FRACTION = 0.005
 
 #: issue 12's thickness target: a part keeps its thinnest extent within this fraction of it or
@@ -351,10 +350,6 @@ def _winding_slab(mesh, hits, thin, *, feature_voxels, resolution, max_resolutio
         return None
     figures["winding"] = rec
     if out is None:
-        return None
-    if rec.get("p95_out_to_in", 0.0) > CAPPED_MAX_P95_FRACTION * diag:  # what closes its rims stands off
-        rec["rejected"] = (f"p95 distance to the input {100 * rec['p95_out_to_in'] / diag:.2f}% of the "
-                           f"diagonal, over {100 * CAPPED_MAX_P95_FRACTION:g}% (PartNet 100809 link_57: 0.93%)")
         return None
     figures.update(kind="solid", sign="winding number, uncapped", resolution=int(sdf.resolution),
                    voxel_size=float(sdf.voxel_size), remesh=fig)
