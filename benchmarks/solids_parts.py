@@ -94,9 +94,11 @@ OVERLAP_TARGET = 0.01
 VOLUME_TARGET = 0.03
 
 
-def rig_one(oid: str) -> dict:
+def rig_one(oid: str, mass_too: bool = False) -> dict:
     """Run ``oid`` (default options) through the pipeline's stages up to and including
-    ``rigging`` (the disjoint step included) and measure its part solids."""
+    ``rigging`` (the disjoint step included) and measure its part solids; ``mass_too``: then
+    the mass stage on them (default density and shell/solid decision, no hulls: the URDF's own
+    inertials are used where it gives them) for the total mass."""
     from n4d4d.pipeline import STAGES, resolve_options, run_stage
     from n4d4d.sources import as_source
     from n4d4d.volume.disjoint import part_overlaps, to_manifold
@@ -132,8 +134,21 @@ def rig_one(oid: str) -> dict:
     whole = to_manifold(asset.visual) if asset.visual is not None else None
     solids = [to_manifold(p.mesh) for p in asset.parts]
     rig = next((s for s in asset.stages if s.name == "rigging"), None)
+    mass = None
+    if mass_too:  # the mass stage needs no hulls unless a part encloses nothing (then: not measured)
+        from n4d4d.physics_validation import mass_stage
+
+        try:
+            rec = mass_stage(asset, density=asset.material.density, shell_thickness=opts.shell_thickness
+                             ).stages[-1].figures  # as n4d4d.pipeline's mass stage calls it
+            mass = {"total_kg": rec.get("total_mass_kg"), "density_kg_m3": rec.get("density_kg_m3"),
+                    "parts": {n: {"mass_kg": q["mass_kg"], "model": q["mass_model"]["model"],
+                                  "wall_m": q["mass_model"]["wall_thickness_m"], "source": q["mass_source"]}
+                              for n, q in rec.get("parts", {}).items()}}
+        except Exception as exc:  # noqa: BLE001 - a figure that could not be taken is reported
+            mass = {"error": f"{type(exc).__name__}: {exc}"}
     return {
-        "id": oid, "seconds": seconds, "parts": len(asset.parts),
+        "id": oid, "seconds": seconds, "parts": len(asset.parts), "mass": mass,
         "not_manifold": [p.name for p, m in zip(asset.parts, solids) if m is None],
         "part_volumes_m3": {p.name: (float(m.volume()) if m is not None else None)
                             for p, m in zip(asset.parts, solids)},
@@ -155,7 +170,12 @@ def print_rig_row(r: dict) -> None:
     ov = (f"worst overlap {worst['parts'][0]}/{worst['parts'][1]} {100 * worst['overlap_fraction']:.2f}% "
           f"depth {1e3 * worst['overlap_depth_m']:.1f} mm" if worst and worst["overlap_m3"] > 0 else "no overlap")
     bad = f"  not manifold: {', '.join(r['not_manifold'])}" if r["not_manifold"] else ""
-    print(f"{r['id']:>6} parts {r['parts']:3d}  {ov}  sum/whole {vs}  ({r['seconds']:.0f} s){bad}", flush=True)
+    d = r.get("disjoint_figures") or {}
+    su = f"{100 * d['sum_after_vs_union_before']:+.1f}%" if d.get("sum_after_vs_union_before") is not None else "n/a"
+    m = r.get("mass") or {}
+    ms = f"  mass {m['total_kg']:.1f} kg" if m.get("total_kg") is not None else (f"  mass: {m['error'][:80]}" if m else "")
+    print(f"{r['id']:>6} parts {r['parts']:3d}  {ov}  sum/whole {vs}  sum/union-before {su}{ms}  "
+          f"({r['seconds']:.0f} s){bad}", flush=True)
 
 
 def pooled(rows: list[dict]) -> list[str]:
@@ -179,6 +199,11 @@ def pooled(rows: list[dict]) -> list[str]:
                                                sorted(multi, key=worst, reverse=True)[:8]))
     lines.append("worst sum/whole: " + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in
                                                 sorted(rel.items(), key=lambda kv: -abs(kv[1]))[:8]))
+    un = {r["id"]: r["disjoint_figures"]["sum_after_vs_union_before"] for r in ok
+          if (r.get("disjoint_figures") or {}).get("sum_after_vs_union_before") is not None}
+    lines.append(f"sum of part volumes after the disjoint step within {100 * VOLUME_TARGET:g}% of the parts' union "
+                 f"before it: objects {sum(abs(v) <= VOLUME_TARGET for v in un.values())}/{len(un)}; worst: "
+                 + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in sorted(un.items(), key=lambda kv: -abs(kv[1]))[:5]))
     nm = [r["id"] for r in ok if r["not_manifold"]]
     lines.append(f"objects with a part solid manifold3d rejects: {len(nm)} {' '.join(nm)}")
     return lines
@@ -209,6 +234,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shipped-only", action="store_true", help="build only as shipped (disjoint step on)")
     ap.add_argument("--rigging-only", action="store_true",
                     help="run the stages up to rigging only and measure the part solids (no certificate)")
+    ap.add_argument("--mass", action="store_true", help="--rigging-only: also the mass stage's total mass")
     ap.add_argument("--all", action="store_true", help="every PartNet-Mobility object of " + str(SHARED))
     args = ap.parse_args(argv)
     ids = list(args.ids) if args.ids and not args.all else []
@@ -224,7 +250,7 @@ def main(argv=None) -> int:
     if args.rigging_only:
         for oid in ids:
             try:
-                r = rig_one(oid)
+                r = rig_one(oid, mass_too=args.mass)
                 print_rig_row(r)
             except Exception as exc:  # a failed build is a figure too: counted and listed
                 r = {"id": oid, "error": f"{type(exc).__name__}: {exc}"}
