@@ -177,7 +177,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
                          name: str = "", settings: CoacdSettings | None = None,
                          fidelity: FidelityThresholds | None = None,
                          budget: Budget | None = None,
-                         asset_diagonal: float | None = None) -> tuple[tuple[Mesh, ...], dict]:
+                         asset_diagonal: float | None = None,
+                         fast_path: bool = True) -> tuple[tuple[Mesh, ...], dict]:
     """Convex hulls of a closed part mesh, within hull, vertex and CPU-time budgets.
 
     A part with sealed cavities is decomposed as its outer solid (:func:`.preprocess.fill_voids`:
@@ -214,6 +215,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
             judged at the asset's scale (:func:`.fidelity.fidelity_misses`; its fidelity
             figures carry ``asset_scale``) and takes the convex fast path whenever its hull meets
             the bounds so judged, whatever its convexity ratio.
+        fast_path: False skips the convex fast path (a small part whose one hull cannot be
+            kept clear of a neighbour's, :func:`.stages.collision_stage`): CoACD decides.
 
     Returns:
         ``(hulls, figures)``: closed convex :class:`Mesh` es (outward faces, asset frame), and a
@@ -269,11 +272,12 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     shells = closed_shells(tm)
     if len(shells) <= 1:
         hulls, method, attempts, fid, used = _decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
-                                                              fidelity, seed, budget, reserve, name, asset_diagonal=big)
+                                                              fidelity, seed, budget, reserve, name, asset_diagonal=big,
+                                                              fast_path=fast_path)
         shell_figures = None
     else:
         hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
-                                                                 fidelity, seed, budget, reserve, name, big)
+                                                                 fidelity, seed, budget, reserve, name, big, fast_path)
         method, fid = "shells", measure(mesh, hulls, fidelity, seed, big)
         if len(shells) > max_hulls:  # hulls had to bridge the gaps between shells: say why, and the way out
             fid = {**fid, "hint": f"the part is {len(shells)} separate shells, more than the {max_hulls} hulls "
@@ -334,7 +338,7 @@ SMALL_PART_SAMPLES = 2000
 
 
 def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
-                      asset_diagonal=None):
+                      asset_diagonal=None, fast_path=True):
     """Each shell on its own (hull budget by volume, CPU budget by faces), then merged to budget."""
     if len(shells) >= max_hulls:  # a hull per shell at most: hull them all, merge the cheapest
         hulls = merge_to_budget([Mesh(np.asarray(s.vertices), np.asarray(s.faces)) for s in shells],
@@ -357,7 +361,8 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
         fid_i = replace(fidelity, samples=max(2000, int(fidelity.samples * float(s.area) / area)))
         h, method, att, _fid, used = _decompose_shell(part, s, int(share[i]), max_vertices, settings, fid_i,
                                                       seed, part_budget, reserve,
-                                                      name, shell=int(i), asset_diagonal=asset_diagonal)
+                                                      name, shell=int(i), asset_diagonal=asset_diagonal,
+                                                      fast_path=fast_path)
         hulls += h
         attempts += [{**a, "shell": int(i)} for a in att]
         figs.append({"shell": int(i), "faces": len(s.faces), "volume_m3": float(vols[i]), "method": method,
@@ -368,7 +373,7 @@ def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed,
 
 
 def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
-                     shell=None, asset_diagonal=None):
+                     shell=None, asset_diagonal=None, fast_path=True):
     """Fast path or CoACD (with finer retries) for one connected shell; a fallback
     (:mod:`.fallback`) when the budget stops CoACD before a result meets the bounds.
 
@@ -388,7 +393,7 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         hull = reduce_hull(full.vertices, max_vertices)
         return [hull], "convex", [], measure(mesh, [hull], fidelity, seed, asset_diagonal), settings
     candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
-    if convexity >= fidelity.convex_fast_path_ratio or asset_diagonal is not None:
+    if fast_path and (convexity >= fidelity.convex_fast_path_ratio or asset_diagonal is not None):
         hull = reduce_hull(full.vertices, max_vertices)
         fid = measure(mesh, [hull], fidelity, seed, asset_diagonal)
         candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))

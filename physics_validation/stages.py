@@ -66,7 +66,9 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
 
     A part small beside its asset (:attr:`FidelityThresholds.small_part_fraction`) is judged at
     the asset's scale and given its convex hull when that meets the bounds so judged, without
-    CoACD: small parts cost a hull each, not a search.
+    CoACD: small parts cost a hull each, not a search. A small part whose one hull the cuts
+    cannot keep clear of a neighbour's is decomposed by CoACD after all and the cuts made again
+    (``clip.fast_path_blocked`` names them).
 
     Returns:
         The asset with ``collision`` = part name -> hulls, and a "collision" stage record
@@ -122,9 +124,26 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
         notes += fig["notes"]
     from .hull_clip import clip_collision  # hulls kept in their part's box and clear of colliding parts
 
-    collision_out, per_part, clip, clip_notes = clip_collision(asset, collision_out, per_part, fidelity=fidelity
-                                                               or FidelityThresholds(), seed=seed,
-                                                               max_vertices=max_hull_vertices, asset_diagonal=diagonal)
+    def cut(hulls, figs):
+        return clip_collision(asset, hulls, figs, fidelity=fidelity or FidelityThresholds(), seed=seed,
+                              max_vertices=max_hull_vertices, asset_diagonal=diagonal)
+
+    clipped, clipped_figs, clip_fig, clip_notes = cut(collision_out, per_part)
+    redo = _blocked_fast_paths(clip_fig, per_part)
+    if redo:  # a small part's one hull that no cut keeps clear of a neighbour: CoACD gives it more
+        for name in redo:
+            part = next(p for p in asset.parts if p.name == name)
+            hulls, fig = convex_decomposition(part.mesh, max_hulls=max_hulls, max_hull_vertices=max_hull_vertices,
+                                              time_budget_s=time_budget_s, seed=seed, name=_label(asset, name),
+                                              fidelity=fidelity, asset_diagonal=diagonal, fast_path=False)
+            fig.update(source="decomposed", small_part="asset_scale" in fig["fidelity"], fast_path_blocked=True)
+            collision_out[name], per_part[name] = hulls, {k: v for k, v in fig.items() if k not in ("thresholds",)}
+            notes += fig["notes"]
+        notes.append(f"collision: {', '.join(redo)} took CoACD instead of the small-part convex fast path: "
+                     "its one hull overlapped a neighbour's where no cut could part them")
+        clipped, clipped_figs, clip_fig, clip_notes = cut(collision_out, per_part)
+        clip_fig["fast_path_blocked"] = redo
+    collision_out, per_part, clip = clipped, clipped_figs, clip_fig
     notes += clip_notes
     figures = {
         "collision_mode": collision,
@@ -142,6 +161,22 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
     }
     return asset.with_stage(StageRecord("collision", time.perf_counter() - t0, figures), collision=collision_out,
                             notes=asset.notes + tuple(notes))
+
+
+def _blocked_fast_paths(clip: dict, per_part: dict) -> list[str]:
+    """Parts that took the small-part convex fast path (one hull) and whose hull the cuts left
+    overlapping a neighbour's (``clip["unresolved"]`` with hulls named; not the pairs whose
+    solids themselves overlap): PartNet-Mobility phone 103251's buttons link_4 / link_5, one
+    hull each, 10 mm into each other, where a plane between them would uncover all of one."""
+    names = []
+    for u in clip.get("unresolved", []):
+        if not u.get("hulls"):
+            continue
+        for n in u["parts"]:
+            f = per_part.get(n, {})
+            if f.get("method") == "convex" and f.get("small_part") and f.get("source") == "decomposed" and n not in names:
+                names.append(n)
+    return names
 
 
 #: ``collision_stage``'s modes (``--collision``, :class:`n4d4d.options.BuildOptions`).

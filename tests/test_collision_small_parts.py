@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import trimesh
+import pytest
 
 from n4d4d.asset import Mesh
 from n4d4d.physics_validation.decomposition import SMALL_PART_SAMPLES, measure
@@ -50,3 +51,39 @@ def test_file_colliders_of_a_big_part_are_judged_at_its_own_scale():
     assert abs(big["volume_ratio"] - 0.5) < 1e-9  # half the box (exact booleans)
     _, small = file_colliders(mesh, given, asset_diagonal=20 * mesh.diagonal)  # 1/20 of its asset
     assert abs(small["fidelity"]["asset_scale"] - 0.05) < 1e-12  # judged at the asset's scale
+
+
+def test_a_small_part_whose_one_hull_wraps_a_neighbour_gets_coacd_hulls_that_clear_it():
+    """A U-shaped button (4 x 2 x 2 cm, a 1.1 cm slot) round a 1 cm cube button, both sliding on a
+    60 cm base, solids 0.5 mm apart: the U's convex hull holds the cube whole, and any plane
+    between them uncovers most of the U (phone 103251's link_4 / link_5: 10 mm of overlap left).
+    The U gets CoACD hulls (its three slabs) and the hulls of the two come out disjoint. Truth:
+    manifold3d's exact intersection of the hull unions (none at all, to float round-off)."""
+    import manifold3d as mf
+
+    from boxes import box_between
+
+    from n4d4d.asset import Asset, Joint, Part
+    from n4d4d.physics_validation import collision_stage
+
+    def solid(hulls):
+        return mf.Manifold.batch_boolean([mf.Manifold.hull_points(np.asarray(h.vertices)) for h in hulls],
+                                         mf.OpType.Add)
+
+    slabs = [box_between([0.0, 0.0, 0.02], [0.0145, 0.02, 0.04]), box_between([0.0255, 0.0, 0.02], [0.04, 0.02, 0.04]),
+             box_between([0.0, 0.0, 0.02], [0.04, 0.02, 0.025])]
+    u = trimesh.boolean.union(slabs, engine="manifold")  # slot x 14.5-25.5 mm, above z = 25 mm
+    cube = box_between([0.015, 0.005, 0.0255], [0.025, 0.015, 0.0355])  # 0.5 mm from the slot's walls
+    base = box_between([-0.3, -0.3, -0.02], [0.3, 0.3, 0.0195])
+    parts = (Part("base", Mesh.from_trimesh(base)), Part("u", Mesh.from_trimesh(u)), Part("cube", Mesh.from_trimesh(cube)))
+    joints = tuple(Joint(f"j_{n}", "prismatic", "base", n, np.array([0.02, 0.01, 0.02]), np.array([0.0, 0.0, 1.0]),
+                         lower=-0.0002, upper=0.0) for n in ("u", "cube"))
+    asset = Asset(name="buttons", visual=parts[0].mesh, parts=parts, joints=joints)
+    one = solid([Mesh.from_trimesh(u.convex_hull)]) ^ solid([Mesh.from_trimesh(cube)])
+    assert one.volume() > 0.9 * 1e-6  # the U's one hull holds nearly all of the 1 cm^3 cube
+    out = collision_stage(asset, time_budget_s=30.0)
+    fig = out.stages[-1].figures
+    common = solid(out.collision["u"]) ^ solid(out.collision["cube"])
+    assert common.volume() == pytest.approx(0.0, abs=1e-12)  # disjoint hulls (float round-off of cuts)
+    assert "u" in fig["clip"]["fast_path_blocked"] and fig["parts"]["u"]["method"] != "convex"
+    assert len(out.collision["u"]) >= 2
