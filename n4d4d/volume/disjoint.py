@@ -31,8 +31,10 @@ of their dilations: a remote's body is not cut 57 times for 57 buttons).
 
 Figures (JSON): the clearance, every separated pair's overlap volume (m^3, and as a fraction
 of the smaller part), its depth (``2 V / A`` of the intersection solid: a slab's thickness) and
-gap before and after and which part was cut; per cut part the parts that cut it, the volume
-removed, slivers dropped and pieces left; the sum of part volumes before
+gap before and after and which part was cut; per cut part the parts that cut it, how each was
+dilated on each attempt (``dilations``: a second word means the cut was redone), the volume
+removed against the overlaps it had (``overlap_m3``: the rest is the clearance layer, or an
+over-cut), slivers dropped and pieces left; the sum of part volumes before
 and after against the union of the parts before and against the asset's watertight visual
 volume; each joint pivot's distance to its two parts (0 inside) before and after.
 
@@ -115,7 +117,7 @@ def _near_triangles(b, a, r: float) -> tuple[np.ndarray, np.ndarray]:
     return tri[near], longest[near]
 
 
-def dilate_near(b, a, r: float, hull_only: bool = False):
+def dilate_near(b, a, r: float, hull_only: bool = False, how: list | None = None):
     """``b`` grown by the cube ``[-r, r]^3`` (m, the Minkowski sum) wherever that can reach the
     solid ``a``: ``b`` united with, for each triangle of ``b`` near ``a``, the hull of the
     triangle's corners moved to the cube's 8 corners (the triangle's Minkowski sum with the
@@ -133,20 +135,25 @@ def dilate_near(b, a, r: float, hull_only: bool = False):
     dilated by ``r + tau``, which still contains the exact dilation: a wider gap there, at a
     bounded cost. ``hull_only``: the hull's dilation whatever ``b`` is (it contains the exact
     one: the fallback when a simplification moved a surface more than its tolerance). Returns
-    ``(manifold, tau)``."""
+    ``(manifold, tau)``; ``how``, if a list, gets one word appended: which dilation was used
+    (``"hull"``, ``"convex hull"``, ``"hull of many faces"``, ``"exact"``, ``"simplified"``,
+    ``"none near"``)."""
     import manifold3d as mf
 
     hull = b.hull()
     vh, _ = _arrays(hull)
     corners = np.array([[x, y, z] for x in (-r, r) for y in (-r, r) for z in (-r, r)])
     hull_dilated = mf.Manifold.hull_points((vh[:, None, :] + corners[None]).reshape(-1, 3))
+    how = [] if how is None else how
     if hull_only or b.volume() >= CONVEX_FRACTION * hull.volume():  # a knob, a button, a door panel
+        how.append("hull" if hull_only else "convex hull")
         return hull_dilated, 0.0
     tau, src = 0.0, b
     tri, _ = _near_triangles(src, a, r)
     if len(tri) > EXACT_TRIANGLES:  # many near faces: the hull, if it takes little more of a
         extra = (a ^ hull).volume() - (a ^ b).volume()
         if extra <= HULL_OVERCUT_FRACTION * a.volume():
+            how.append("hull of many faces")
             return hull_dilated, 0.0
     for factor in (0.5, 2.0, 8.0, 32.0):
         if len(tri) <= EXACT_TRIANGLES:
@@ -155,7 +162,9 @@ def dilate_near(b, a, r: float, hull_only: bool = False):
         src = b.simplify(tau)
         tri, _ = _near_triangles(src, a, r + tau)
     if len(tri) == 0:
+        how.append("none near")
         return b, tau
+    how.append("simplified" if tau > 0 else "exact")
     g = r + tau
     corners = np.array([[x, y, z] for x in (-g, g) for y in (-g, g) for z in (-g, g)])
     pts = (tri[:, :, None, :] + corners[None, None]).reshape(-1, 24, 3)
@@ -190,8 +199,8 @@ def _gap(a, b, search: float) -> float:
 
 def _cut(a, cutters, clearance: float, volume_before: float):
     """``a`` minus the union of ``dilate_near`` of each of ``cutters``, simplified, slivers
-    dropped: ``(result, dropped_m3, pieces, tau)`` (``tau``: the largest simplification
-    tolerance a dilation used, m); ``result`` is None when only slivers would remain. Should
+    dropped: ``(result, dropped_m3, pieces, tau, hows)`` (``tau``: the largest simplification
+    tolerance a dilation used, m; ``hows``: per cutter, how it was dilated on each attempt); ``result`` is None when only slivers would remain. Should
     the gap left be short of ``clearance`` (a simplification that moved a surface more than its
     tolerance: seen on PartNet 40147's drawer at 2.6 mm), the cut is redone once with the
     convex hulls of the cutters it is short of dilated (which contain the exact dilation)."""
@@ -201,12 +210,13 @@ def _cut(a, cutters, clearance: float, volume_before: float):
     tau = 0.0
     short = [False] * len(cutters)
     grown = [None] * len(cutters)
+    hows = [[] for _ in cutters]  # per cutter, how it was dilated on each attempt (figures)
     for _ in range(2):
         if r == 0:
             out = a - mf.Manifold.batch_boolean(list(cutters), mf.OpType.Add)
             break
-        grown = [dilate_near(b, a, r, hull_only=True) if s else (g or dilate_near(b, a, r))
-                 for b, s, g in zip(cutters, short, grown)]
+        grown = [dilate_near(b, a, r, hull_only=True, how=h) if s else (g or dilate_near(b, a, r, how=h))
+                 for b, s, g, h in zip(cutters, short, grown, hows)]
         tau = max(t for _, t in grown)
         out = (a - mf.Manifold.batch_boolean([g for g, _ in grown], mf.OpType.Add)).simplify(
             SIMPLIFY_FRACTION * clearance)
@@ -216,15 +226,15 @@ def _cut(a, cutters, clearance: float, volume_before: float):
         if not any(short):
             break
     if out.is_empty():
-        return None, volume_before, 0, tau
+        return None, volume_before, 0, tau, hows
     solids = [p for p in out.decompose() if p.volume() > 0]  # negative pieces: internal voids
     slivers = [p for p in solids if p.volume() < SLIVER_FRACTION * volume_before]
     kept = len(solids) - len(slivers)
     if kept == 0:
-        return None, float(out.volume()), 0, tau
+        return None, float(out.volume()), 0, tau, hows
     if slivers:
         out = out - mf.Manifold.batch_boolean(slivers, mf.OpType.Add)
-    return out, float(sum(p.volume() for p in slivers)), kept, tau
+    return out, float(sum(p.volume() for p in slivers)), kept, tau, hows
 
 
 def _point_distance(m, point: np.ndarray) -> float:
@@ -303,9 +313,11 @@ def make_disjoint(parts: Sequence[Part], joints: Sequence[Joint] = (), clearance
     originals, cut_any, cut_parts = list(solids), set(), {}
     for target in sorted(todo):
         before = vol0[target]
-        result, dropped, pieces, tau = _cut(solids[target], [originals[o] for o in todo[target]], clearance, before)
+        result, dropped, pieces, tau, hows = _cut(solids[target], [originals[o] for o in todo[target]], clearance,
+                                                  before)
         name = parts[target].name
-        record = {"cut_by": [parts[o].name for o in todo[target]], "dilation_simplified_m": tau}
+        record = {"cut_by": [parts[o].name for o in todo[target]], "dilation_simplified_m": tau,
+                  "dilations": {parts[o].name: h for o, h in zip(todo[target], hows)}}
         if result is None:
             notes.append(f"part {name} would vanish when cut against {', '.join(record['cut_by'])}: kept as it was")
             record.update(removed_m3=0.0, kept_because="the cut would leave only slivers")
@@ -315,7 +327,9 @@ def make_disjoint(parts: Sequence[Part], joints: Sequence[Joint] = (), clearance
         else:
             solids[target] = result
             cut_any.add(target)
-            record.update(removed_m3=before - float(result.volume()), slivers_dropped_m3=dropped, pieces=pieces)
+            overlap = sum(e["overlap_before_m3"] for e in pairs if e["cut"] == name)
+            record.update(removed_m3=before - float(result.volume()), overlap_m3=overlap,
+                          slivers_dropped_m3=dropped, pieces=pieces)
             if pieces > 1:
                 notes.append(f"part {name} is {pieces} pieces after the cut against {', '.join(record['cut_by'])}")
         cut_parts[name] = record
