@@ -94,11 +94,13 @@ OVERLAP_TARGET = 0.01
 VOLUME_TARGET = 0.03
 
 
-def rig_one(oid: str, mass_too: bool = False) -> dict:
+def rig_one(oid: str, mass_too: bool = False, save_dir: Path | None = None) -> dict:
     """Run ``oid`` (default options) through the pipeline's stages up to and including
     ``rigging`` (the disjoint step included) and measure its part solids; ``mass_too``: then
     the mass stage on them (default density and shell/solid decision, no hulls: the URDF's own
-    inertials are used where it gives them) for the total mass."""
+    inertials are used where it gives them) for the total mass; ``save_dir``: the closed part
+    solids the disjoint step gets are written there (``<id>_rigged.npz``: names, vertices_i,
+    faces_i, joints as JSON), so the step can be rerun on them alone."""
     from n4d4d.pipeline import STAGES, resolve_options, run_stage
     from n4d4d.sources import as_source
     from n4d4d.volume.disjoint import part_overlaps, to_manifold
@@ -118,8 +120,26 @@ def rig_one(oid: str, mass_too: bool = False) -> dict:
                        "volume_m3": float(m.volume()) if m is not None else None})
         return out
 
+    from n4d4d.volume import disjoint as dj
+
+    original_disjoint = dj.disjoint_parts
+
+    def saving(asset, clearance, **kw):  # the closed part solids as the disjoint step gets them
+        if save_dir is not None:
+            import numpy as np
+
+            save_dir.mkdir(parents=True, exist_ok=True)
+            arrays = {f"{k}_{i}": getattr(p.mesh, k) for i, p in enumerate(asset.parts) for k in ("vertices", "faces")}
+            np.savez_compressed(save_dir / f"{oid.replace(':', '_').replace('/', '_')}_rigged.npz",
+                                names=np.array([p.name for p in asset.parts]), **arrays,
+                                joints=np.array(json.dumps([[j.name, j.type, j.parent, j.child, list(map(float, j.origin)),
+                                                             list(map(float, j.axis)), j.lower, j.upper]
+                                                            for j in asset.joints])))
+        return original_disjoint(asset, clearance, **kw)
+
     t0 = time.perf_counter()
     rp.close_mesh = recording
+    dj.disjoint_parts = saving
     try:
         src = as_source(urdf_path(oid))
         asset = run_stage(STAGES[0], src, opts, None, src.label)
@@ -129,6 +149,7 @@ def rig_one(oid: str, mass_too: bool = False) -> dict:
                 break
     finally:
         rp.close_mesh = original
+        dj.disjoint_parts = original_disjoint
     seconds = time.perf_counter() - t0
     static = next((s.figures for s in asset.stages if s.name == "static"), {})
     whole = to_manifold(asset.visual) if asset.visual is not None else None
@@ -234,6 +255,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shipped-only", action="store_true", help="build only as shipped (disjoint step on)")
     ap.add_argument("--rigging-only", action="store_true",
                     help="run the stages up to rigging only and measure the part solids (no certificate)")
+    ap.add_argument("--save-rigged", type=Path, help="--rigging-only: write the part solids the disjoint "
+                    "step gets to DIR/<id>_rigged.npz")
     ap.add_argument("--mass", action="store_true", help="--rigging-only: also the mass stage's total mass")
     ap.add_argument("--all", action="store_true", help="every PartNet-Mobility object of " + str(SHARED))
     args = ap.parse_args(argv)
@@ -250,7 +273,7 @@ def main(argv=None) -> int:
     if args.rigging_only:
         for oid in ids:
             try:
-                r = rig_one(oid, mass_too=args.mass)
+                r = rig_one(oid, mass_too=args.mass, save_dir=args.save_rigged)
                 print_rig_row(r)
             except Exception as exc:  # a failed build is a figure too: counted and listed
                 r = {"id": oid, "error": f"{type(exc).__name__}: {exc}"}
