@@ -200,10 +200,11 @@ def _gap(a, b, search: float) -> float:
 def _cut(a, cutters, clearance: float, volume_before: float):
     """``a`` minus the union of ``dilate_near`` of each of ``cutters``, simplified, slivers
     dropped: ``(result, dropped_m3, pieces, tau, hows)`` (``tau``: the largest simplification
-    tolerance a dilation used, m; ``hows``: per cutter, how it was dilated on each attempt); ``result`` is None when only slivers would remain. Should
-    the gap left be short of ``clearance`` (a simplification that moved a surface more than its
-    tolerance: seen on PartNet 40147's drawer at 2.6 mm), the cut is redone once with the
-    convex hulls of the cutters it is short of dilated (which contain the exact dilation)."""
+    tolerance a dilation used, m; ``hows``: per cutter, how it was dilated on each attempt);
+    ``result`` is None when only slivers would remain. Should the gap left be short of
+    ``clearance`` (a simplification that moved a surface more than its tolerance: seen on
+    PartNet 40147's drawer at 2.6 mm), the cut is redone once with the convex hulls of the
+    cutters it is short of dilated (which contain the exact dilation)."""
     import manifold3d as mf
 
     r = clearance * (1.0 + 2.0 * SIMPLIFY_FRACTION)
