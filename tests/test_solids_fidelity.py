@@ -46,7 +46,8 @@ def test_open_cup_keeps_its_thickness():
     """A 9.5 mm cup is open (its cap would add 2/3 of its area), so it becomes the shell about
     its surface, which grows its height by the wall. The old closer's wall, two voxels of
     0.45 % of the diagonal (0.96 mm), made it 10.58 mm: over issue 12's 10 % (0.95 mm). The
-    wall is now bounded by that tolerance: height within 10 % of 9.5 mm, closed, and (the
+    shell is now cut back to the input's oriented box grown by 0.4 of that tolerance
+    (``solids.clip_to_extent``): height within 10 % of 9.5 mm, closed, and (the
     shell lying a wall's half off the sheet) the p95 distance to the input under 0.5 % of the
     diagonal."""
     mesh = cup()
