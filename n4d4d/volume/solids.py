@@ -217,12 +217,14 @@ def oriented_box(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return to_box, hi - lo
 
 
-def clip_to_extent(out, mesh, *, fraction: float = SHELL_CLIP_TOLERANCE_FRACTION):
+def clip_to_extent(out, mesh, *, fraction: float = SHELL_CLIP_TOLERANCE_FRACTION, wall: float = 0.0):
     """``(clipped, figures)``: the closed ``out`` (a shell of ``mesh``, both
     :class:`n4d4d.asset.Mesh`, m, same frame) intersected (manifold3d) with ``mesh``'s oriented
     bounding box (:func:`oriented_box`) grown on each side by ``fraction`` of issue 12's
     thickness tolerance of that side's extent ``e``, ``max(THICKNESS_TOLERANCE * e,
-    THICKNESS_TOLERANCE_M)``. ``out`` comes back unchanged (figures say why) when it lies
+    THICKNESS_TOLERANCE_M)``, and never narrower than the shell's ``wall`` (m): along a sheet's
+    normal (``e`` ~ 0) the shell's thickness is its wall (``--solidify T``), not the input's
+    extent. ``out`` comes back unchanged (figures say why) when it lies
     inside that box already, or when the intersection is not a closed manifold of positive
     volume. Figures: ``clipped`` (bool), ``margins_m`` (3,), ``volume_before`` and
     ``volume_after`` (m^3)."""
@@ -232,6 +234,7 @@ def clip_to_extent(out, mesh, *, fraction: float = SHELL_CLIP_TOLERANCE_FRACTION
 
     to_box, extents = oriented_box(np.asarray(mesh.vertices, np.float64))
     margins = fraction * np.maximum(THICKNESS_TOLERANCE * extents, THICKNESS_TOLERANCE_M)
+    margins = np.maximum(margins, 0.5 * (float(wall) - extents))  # a side is at least the wall
     rec = {"clipped": False, "margins_m": margins.tolist()}
     ov = np.asarray(out.vertices, np.float64)
     local = ov @ to_box[:3, :3].T + to_box[:3, 3]
@@ -442,7 +445,7 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
     _, h, _ = grid_for(np.stack([v.min(0), v.max(0)]), r, band)
     wall = float(thickness) if thickness is not None else DEFAULT_WALL_VOXELS * h
     out, sdf, fig = remesh_watertight(mesh, resolution=r, shell=0.5 * wall, **common)
-    out, clip = clip_to_extent(out, mesh)  # the wall's offset cut back to the part's extents
+    out, clip = clip_to_extent(out, mesh, wall=wall)  # the wall's offset cut back to the part's extents
     if clip["clipped"]:
         from n4d4d.volume.quality import mesh_quality
         from n4d4d.volume.remesh import drop_sub_voxel_shells, vertex_normals
