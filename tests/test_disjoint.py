@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import trimesh
 
+from boxes import box_between
+
 from n4d4d.asset import Joint, Mesh, Part
 from n4d4d.volume.disjoint import SIMPLIFY_FRACTION, SLIVER_FRACTION, make_disjoint, part_overlaps
 
@@ -17,10 +19,7 @@ C = 5e-4  # the default --part-clearance (m)
 
 
 def box(lo, hi) -> Mesh:
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    tm = trimesh.creation.box(extents=hi - lo)
-    tm.apply_translation((lo + hi) / 2)
-    return Mesh.from_trimesh(tm)
+    return Mesh.from_trimesh(box_between(lo, hi))
 
 
 def vertex_gap(a: Mesh, b: Mesh) -> float:

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import trimesh
 
+from boxes import box_between
+
 from n4d4d.asset import Mesh, Part
 from n4d4d.volume.disjoint import SIMPLIFY_FRACTION, make_disjoint
 
@@ -14,10 +16,7 @@ C = 5e-4  # the default --part-clearance (m)
 
 
 def box(lo, hi) -> Mesh:
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    tm = trimesh.creation.box(extents=hi - lo)
-    tm.apply_translation((lo + hi) / 2)
-    return Mesh.from_trimesh(tm)
+    return Mesh.from_trimesh(box_between(lo, hi))
 
 
 def test_cut_record_names_the_dilation_and_compares_removed_with_overlap():
