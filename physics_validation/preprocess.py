@@ -124,9 +124,7 @@ def fill_voids(mesh: Mesh) -> tuple[Mesh, int, float]:
     voids = negative[inside]
     if not len(voids):
         return mesh, 0, 0.0
-    faces = tm.faces[~np.isin(labels, voids)]
-    used = np.unique(faces)
-    remap = np.full(len(tm.vertices), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    outer = Mesh(np.asarray(tm.vertices)[used], remap[faces])
+    from n4d4d.rigging.parts import submesh
+
+    outer = submesh(mesh, np.flatnonzero(~np.isin(labels, voids)))
     return outer, int(len(voids)), float(-vol[voids].sum())

@@ -384,10 +384,8 @@ def winding_solid(mesh, *, resolution: int, hits: np.ndarray | None = None, **re
     from n4d4d.volume.remesh import remesh_watertight
     from n4d4d.volume.sdf import grid_for
     from n4d4d.volume.quality import mesh_quality
-    from n4d4d.volume.solids import SHEET_VOLUME_VOXELS, thickness_samples
-
     from n4d4d.volume._chain import clean
-    from n4d4d.volume.solids import thinnest_extent
+    from n4d4d.volume.solids import SHEET_VOLUME_VOXELS, thickness_samples, thinnest_extent
 
     seed = int(remesh_kwargs.get("seed", 0))
     if hits is None:
