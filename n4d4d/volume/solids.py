@@ -445,7 +445,9 @@ def close_solid(mesh, *, thickness: float | None = None, feature_voxels: float =
     _, h, _ = grid_for(np.stack([v.min(0), v.max(0)]), r, band)
     wall = float(thickness) if thickness is not None else DEFAULT_WALL_VOXELS * h
     out, sdf, fig = remesh_watertight(mesh, resolution=r, shell=0.5 * wall, **common)
-    out, clip = clip_to_extent(out, mesh, wall=wall)  # the wall's offset cut back to the part's extents
+    # the wall's offset cut back to the part's extents; a given wall (--solidify) is kept whole
+    # (a default one is bounded by the thickness tolerance: a sheet then keeps within 1 mm of it)
+    out, clip = clip_to_extent(out, mesh, wall=wall if thickness is not None else 0.0)
     if clip["clipped"]:
         from n4d4d.volume.quality import mesh_quality
         from n4d4d.volume.remesh import drop_sub_voxel_shells, vertex_normals
