@@ -100,4 +100,73 @@ def test_smoothing_rejects_negative_scales():
     with pytest.raises(ValueError, match="smoothing"):
         solid_field(_band(_sphere), -1.0)
     field, figures = solid_field(_band(_sphere), 0.0)
-    assert figures == {"pieces": 1, "kept": 1, "kept_fraction": 1.0, "largest_fraction": 1.0, "solids": 1}
+    assert figures == {"pieces": 1, "bridged": 0, "kept": 1, "kept_fraction": 1.0, "largest_fraction": 1.0, "solids": 1}
+
+
+def _two_balls(gap_centres: float, r: float = 10.0):
+    """Two balls of radius ``r`` voxels whose centres are ``gap_centres`` apart along x."""
+    h = gap_centres / 2
+    return lambda p: np.minimum(_sphere(p, c=(-h, 0.0, 0.0), r=r), _sphere(p, c=(h, 0.0, 0.0), r=r))
+
+
+def test_a_break_under_one_latent_cell_is_closed_by_a_neck():
+    """Two balls 4 voxels apart (surface to surface; inside nodes 6 apart, under BRIDGE_VOXELS):
+    the break is a lost link, so they become one solid joined by a neck no thicker than a ball,
+    and no matter is dropped."""
+    from n4d4d.generator.solid import BRIDGE_VOXELS, solid_surface
+
+    mesh, figures = solid_surface(_band(_two_balls(24.0)), smoothing=0.0)
+    tm = mesh.to_trimesh(process=True)
+    assert figures["pieces"] == 2 and figures["bridged"] == 1 and figures["kept"] == figures["solids"] == 1
+    assert figures["kept_fraction"] == 1.0
+    assert tm.is_watertight and len(tm.split(only_watertight=False)) == 1 and tm.euler_number == 2
+    balls = 2 * 4 / 3 * np.pi * (10e-3) ** 3
+    # closed form: at least both balls (marching cubes at 10 voxels per radius: within 2 %), at
+    # most their convex hull, the capsule of radius 10 over the 24 voxels between the centres (a
+    # neck on the axis never thicker than a ball lies inside it), plus the same 2 %
+    hull = 4 / 3 * np.pi * (10e-3) ** 3 + np.pi * (10e-3) ** 2 * 24e-3
+    assert 0.98 * balls < tm.volume < 1.02 * hull, (tm.volume, balls, hull)
+    # and the neck really joins them: the solid's section midway (x = 0) is a disc of radius at
+    # most the balls' 10 voxels (+1 voxel for the voxelised capsule's edge)
+    mid = tm.section(plane_origin=[0.0, 0.0, 0.0], plane_normal=[1.0, 0.0, 0.0])
+    assert mid is not None and np.abs(mid.vertices[:, 1:]).max() < 11e-3
+    assert BRIDGE_VOXELS == 8.0  # one latent cell of the R = 128 grid: the bound this test sits under
+
+
+def test_a_break_wider_than_one_latent_cell_is_left_alone():
+    """Two balls 12 voxels apart (inside nodes 14 apart, over BRIDGE_VOXELS) stay two solids, as
+    the fragmented-sample rule keeps them; with ``max_gap`` 0 the 4-voxel pair of the test above
+    stays two as well (the previous post-process, exactly)."""
+    from n4d4d.generator.solid import solid_surface
+
+    _, far = solid_surface(_band(_two_balls(32.0)), smoothing=0.0)
+    assert far["pieces"] == 2 and far["bridged"] == 0 and far["solids"] == 2
+    _, off = solid_surface(_band(_two_balls(24.0)), smoothing=0.0, max_gap=0.0)
+    assert off["pieces"] == 2 and off["bridged"] == 0 and off["solids"] == 2
+
+
+def test_a_thin_leg_broken_off_a_body_is_rejoined_and_survives_smoothing():
+    """A body (ball of radius 12 voxels, bottom at z = 0) with a thin leg (a capsule of radius 3.5
+    voxels along -z) broken 3 voxels below it: the shape a thin latent link decodes to (animal /
+    figure seed 1 of the shipped checkpoint). With the default smoothing the leg comes back as part
+    of one solid; without necks it is dropped as a floater (11 % of the inside)."""
+    from n4d4d.generator.solid import SMOOTHING_VOXELS, solid_surface
+
+    def shape(p):
+        body = _sphere(p, c=(0.0, 0.0, 12.0), r=12.0)
+        z = np.clip(p[:, 2], -22.0, -6.5)  # the leg's axis: its top cap ends at z = -3
+        leg = np.linalg.norm(p - np.c_[np.zeros_like(z), np.zeros_like(z), z], axis=1) - 3.5
+        return np.minimum(body, leg)
+
+    sdf = _band(shape)
+    mesh, figures = solid_surface(sdf, SMOOTHING_VOXELS)
+    tm = mesh.to_trimesh(process=True)
+    assert figures["pieces"] == 2 and figures["bridged"] >= 1 and figures["solids"] == 1
+    assert tm.is_watertight and len(tm.split(only_watertight=False)) == 1 and tm.euler_number == 2
+    # the leg is kept: the solid reaches the leg's tip (z = -25.5 voxels, less the smoothing's
+    # rounding of a 3.5-voxel tip: within 2 voxels)
+    assert tm.bounds[0, 2] < (-25.5 + 2.0) * 1e-3, tm.bounds
+    broken, off = solid_surface(sdf, SMOOTHING_VOXELS, max_gap=0.0)
+    assert off["solids"] == 1 and off["bridged"] == 0 and 0.85 < off["kept_fraction"] < 0.92
+    # without the neck the leg is gone: the solid ends at the body's bottom (z = 0, +-1 voxel)
+    assert broken.to_trimesh().bounds[0, 2] > -1e-3

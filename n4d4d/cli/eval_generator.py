@@ -94,6 +94,9 @@ def generator(
                                                     "DEFAULT_SAMPLING's)"),
     structure_threshold: Optional[float] = typer.Option(None, "--structure-threshold", help="structure field "
                                                         "threshold (default: DEFAULT_SAMPLING's)"),
+    bridge: Optional[float] = typer.Option(None, "--bridge", help="longest break in a decoded sample closed by a "
+                                                                 "neck, voxels (0: none; default "
+                                                                 "n4d4d.generator.solid.BRIDGE_VOXELS)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write everything here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
 ) -> None:
@@ -128,6 +131,8 @@ def generator(
         sampling = dataclasses.replace(sampling, structure_sigma=structure_sigma)
     if structure_threshold is not None:
         sampling = dataclasses.replace(sampling, threshold=structure_threshold)
+    if bridge is not None:
+        sampling = dataclasses.replace(sampling, bridge=bridge)
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="n4d4d-evalgen-"))
     for cat in cats:

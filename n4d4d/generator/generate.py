@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from n4d4d.errors import EmptyMeshError, InputError
-from n4d4d.generator.solid import SMOOTHING_VOXELS
+from n4d4d.generator.solid import BRIDGE_VOXELS, SMOOTHING_VOXELS
 
 RESOLUTION = 128
 SHIPPED_STRUCTURE = "weights/flow_structure_cpu.safetensors"
@@ -58,13 +58,16 @@ class Sampling:
     """Sampling settings of both stages, the structure threshold (field value, -1..1), the
     structure field's Gaussian filter (``structure_sigma``, latent cells; 0: none; see
     :func:`structure_occupancy`) and the surface's Gaussian smoothing (voxels of the decoded grid,
-    :mod:`n4d4d.generator.solid`; 0: none)."""
+    :mod:`n4d4d.generator.solid`; 0: none), and the longest break in the decoded inside that is
+    closed by a neck (``bridge``, voxels of the decoded grid, :func:`~n4d4d.generator.solid.bridge_pieces`;
+    0: none)."""
 
     structure: StageSampling = StageSampling()
     latent: StageSampling = StageSampling()
     threshold: float = 0.0
     smoothing: float = SMOOTHING_VOXELS
     structure_sigma: float = 0.0
+    bridge: float = BRIDGE_VOXELS
 
 
 #: Defaults; see the flow model card (``weights/FLOW_MODEL_CARD.md``) for the runs they were
@@ -346,7 +349,7 @@ class FlowGenerator:
                                                 self.vae.config.truncation), cells)
         secs["decode"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        mesh, solid = solid_surface(sdf, sampling.smoothing)
+        mesh, solid = solid_surface(sdf, sampling.smoothing, sampling.bridge)
         secs["mesh"] = time.perf_counter() - t0
         return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs, solid)
 
