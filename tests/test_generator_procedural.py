@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from n4d4d.generator.procedural import count_solids, families, joints_to_json, make_shape, parts_obj
+from n4d4d.generator.metrics import count_solids
+from n4d4d.generator.procedural import families, joints_to_json, make_shape, parts_obj
 
 FAMILIES = ("cabinet", "lidded_box", "table", "chair", "mug", "bottle", "lamp", "animal", "figure")
 

@@ -45,7 +45,10 @@ def sample_surface(mesh, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def count_solids(mesh) -> int:
-    """Connected components with positive signed volume (outer shells) of a closed mesh."""
+    """Solids of a closed mesh (:class:`~n4d4d.asset.Mesh`, processed by trimesh, or a
+    ``trimesh.Trimesh`` as it is): its connected components with positive signed volume (outer
+    shells); inner cavity shells do not count. The generator's one count (procedural families,
+    VAE metrics, ``eval generator``)."""
     tm = mesh.to_trimesh(process=True) if hasattr(mesh, "to_trimesh") else mesh
     with np.errstate(invalid="ignore", divide="ignore"):  # trimesh's centre of mass of a flat sliver
         return int(sum(1 for c in tm.split(only_watertight=False) if c.volume > 0))

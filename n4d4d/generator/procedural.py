@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from n4d4d.asset import Asset, Joint, Mesh, Part, Provenance
+from n4d4d.generator.metrics import count_solids
 
 Z = np.array([0.0, 0.0, 1.0])
 
@@ -99,11 +100,6 @@ def union(meshes):
 
     meshes = [m for m in meshes if m is not None]
     return meshes[0].copy() if len(meshes) == 1 else trimesh.boolean.union(meshes, engine="manifold")
-
-
-def count_solids(tm) -> int:
-    """Connected solids of a closed mesh: outer shells (positive volume); inner cavities do not count."""
-    return sum(1 for c in tm.split(only_watertight=False) if c.volume > 0)
 
 
 def difference(a, b):
