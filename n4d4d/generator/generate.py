@@ -12,8 +12,9 @@ What it does: :class:`FlowGenerator` holds the three shipped models (``weights/f
    (:class:`~n4d4d.generator.flow.SparseFlowTransformer`) and undo the channel normalisation;
 3. *decode*: the SS-VAE decoder (predicted pruning) to a narrow-band SDF at R = 128, bounded by the
    structure (:func:`bound_by_structure`: outside the filled structure is outside), then a smooth
-   closed surface (:func:`~n4d4d.generator.solid.solid_surface`: floaters dropped, one solid when
-   one piece holds most of the inside, cavities filled, the signed field Gaussian-filtered at
+   closed surface (:func:`~n4d4d.generator.solid.solid_surface`: breaks of at most
+   ``Sampling.bridge`` voxels closed by necks, floaters dropped, one solid when one piece holds
+   most of the inside, cavities filled, the signed field Gaussian-filtered at
    ``Sampling.smoothing`` voxels), in metres at the category's median voxel size in the corpus.
 
 Both stages use classifier-free guidance with a guidance interval and TRELLIS's time shift
@@ -97,8 +98,8 @@ class GeneratedShape:
         cells: ``(M, 3) int64`` occupied latent cells; category, seed: what was asked.
         seconds: wall time of each step (structure, latent, decode, mesh).
         solid: the surface post-process's figures (:func:`~n4d4d.generator.solid.solid_field`):
-            ``solids`` (1 unless the decode is fragmented), ``pieces`` decoded, ``kept``,
-            ``kept_fraction`` and ``largest_fraction`` of the decoded inside.
+            ``solids`` (1 unless the decode is fragmented), ``pieces`` decoded, ``bridged``
+            (necks drawn), ``kept``, ``kept_fraction`` and ``largest_fraction`` of the decoded inside.
     """
 
     mesh: object

@@ -202,6 +202,21 @@ def solid_pieces(inside: np.ndarray, max_gap: float = BRIDGE_VOXELS) -> tuple[np
                   "largest_fraction": largest}
 
 
+#: Least distance (voxels) of a grid node from the extracted level set (:func:`solid_field`): a
+#: marching-cubes vertex then lies at least ~1e-3 / 4 voxels from every node (values are clipped to
+#: +-2 voxels), far above float32 rounding of grid coordinates (~1e-5 voxels at R = 128) and
+#: trimesh's merge tolerance (1e-8 m, ~1e-5 voxels at 1 mm voxels).
+NODE_CLEARANCE_VOXELS = 1e-3
+
+
+def _clear_nodes(field: np.ndarray) -> np.ndarray:
+    """``field`` with every value nearer 0 than :data:`NODE_CLEARANCE_VOXELS` moved to that
+    distance on its own side (0 goes to the outside, ``+``)."""
+    near = np.abs(field) < NODE_CLEARANCE_VOXELS
+    field[near] = np.where(field[near] < 0, -NODE_CLEARANCE_VOXELS, NODE_CLEARANCE_VOXELS)
+    return field
+
+
 def _agree(field: np.ndarray, solid: np.ndarray, band: float) -> np.ndarray:
     """``field`` with the sign of the mask ``solid``: a filled cavity becomes ``-band``, a dropped
     piece ``+band``; elsewhere the values are kept."""
@@ -244,9 +259,11 @@ def solid_field(sdf, smoothing: float = SMOOTHING_VOXELS, max_gap: float = BRIDG
         figures["solids"] = again["kept"]
     else:
         figures["solids"] = figures["kept"]
-    # a node exactly on the level set would give marching cubes zero-area triangles, which
-    # merge into non-manifold edges: it is moved 1e-4 voxels outside
-    field[field == 0] = 1e-4
+    # a node on or within float32 rounding of the level set (figure seed 0: a node at 7e-8 voxels)
+    # gives marching cubes coincident vertices and zero-area triangles, which trimesh's vertex
+    # merge turns into non-manifold edges: nodes nearer the level than NODE_CLEARANCE_VOXELS are
+    # moved to that distance on their own side (0 goes outside); the surface moves by at most that
+    field = _clear_nodes(field)
     for axis in range(3):  # the outer layer is outside
         sl = [slice(None)] * 3
         for end in (0, -1):
