@@ -12,6 +12,8 @@ step), once as shipped (``--shipped-only``: only the latter). Per build it print
   (:func:`n4d4d.volume.disjoint.part_overlaps`): overlap volume (% of the smaller part), depth
   (``2 V / A`` of the intersection, mm) and gap (mm);
 - the sum of part volumes against the asset's watertight visual volume (target within 3 %);
+- (``--rigging-only``) the watertight visual against the loaded input as ``benchmarks/solids.py``
+  measures it (p95 distance, % of the diagonal; normal consistency) and how it was closed;
 - the certificate: passed or not, the failing checks, and the largest joint force at rest as a
   multiple of the weight carried (Infinigen-Sim's bound: 1.5).
 
@@ -168,8 +170,14 @@ def rig_one(oid: str, mass_too: bool = False, save_dir: Path | None = None) -> d
                               for n, q in rec.get("parts", {}).items()}}
         except Exception as exc:  # noqa: BLE001 - a figure that could not be taken is reported
             mass = {"error": f"{type(exc).__name__}: {exc}"}
+    fit = None
+    if asset.visual is not None and asset.source_mesh is not None:  # the whole against the input
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from solids import measure
+
+        fit = measure(asset.visual, asset.source_mesh)
     return {
-        "id": oid, "seconds": seconds, "parts": len(asset.parts), "mass": mass,
+        "id": oid, "seconds": seconds, "parts": len(asset.parts), "mass": mass, "whole_fit": fit,
         "not_manifold": [p.name for p, m in zip(asset.parts, solids) if m is None],
         "part_volumes_m3": {p.name: (float(m.volume()) if m is not None else None)
                             for p, m in zip(asset.parts, solids)},
@@ -195,7 +203,9 @@ def print_rig_row(r: dict) -> None:
     su = f"{100 * d['sum_after_vs_union_before']:+.1f}%" if d.get("sum_after_vs_union_before") is not None else "n/a"
     m = r.get("mass") or {}
     ms = f"  mass {m['total_kg']:.1f} kg" if m.get("total_kg") is not None else (f"  mass: {m['error'][:80]}" if m else "")
-    print(f"{r['id']:>6} parts {r['parts']:3d}  {ov}  sum/whole {vs}  sum/union-before {su}{ms}  "
+    fit = r.get("whole_fit")
+    ws = f"  whole {r['whole'].get('sign')}" + (f" p95 {fit['p95']:.3f}% nc {fit['nc']:.3f}" if fit else "")
+    print(f"{r['id']:>6} parts {r['parts']:3d}  {ov}  sum/whole {vs}  sum/union-before {su}{ms}{ws}  "
           f"({r['seconds']:.0f} s){bad}", flush=True)
 
 
@@ -225,6 +235,11 @@ def pooled(rows: list[dict]) -> list[str]:
     lines.append(f"sum of part volumes after the disjoint step within {100 * VOLUME_TARGET:g}% of the parts' union "
                  f"before it: objects {sum(abs(v) <= VOLUME_TARGET for v in un.values())}/{len(un)}; worst: "
                  + ", ".join(f"{k} {100 * v:+.1f}%" for k, v in sorted(un.items(), key=lambda kv: -abs(kv[1]))[:5]))
+    fits = [r["whole_fit"] for r in ok if r.get("whole_fit")]
+    if fits:
+        lines.append(f"whole against the input: p95 <= 0.5% of the diagonal {sum(f['p95'] <= 0.5 for f in fits)}/{len(fits)}, "
+                     f"nc >= 0.95 {sum(f['nc'] >= 0.95 for f in fits)}/{len(fits)}, closed {sum(f['closed'] for f in fits)}"
+                     f"/{len(fits)}")
     nm = [r["id"] for r in ok if r["not_manifold"]]
     lines.append(f"objects with a part solid manifold3d rejects: {len(nm)} {' '.join(nm)}")
     return lines

@@ -3,6 +3,13 @@
 Runs after the rest pose (so the volume is built in the pose the asset rests in) and before
 rigging. The remesh itself is :func:`n4d4d.volume.remesh_watertight`; this module only adapts
 it to the :class:`~n4d4d.asset.Asset` record and the build options.
+
+One solid-or-shell rule for the whole and its parts: when the input declares two or more parts
+(a URDF's links) and one of them is not closed, the watertight visual is the union of the
+parts' solids as the rigging stage closes them (:func:`whole_from_parts`, the one closer
+:func:`n4d4d.volume.close_solid`, same wall): a cabinet whose panels are shells is a hollow
+cabinet, not the filled block the capped whole would be, and the sum of its part volumes
+matches the whole's. Otherwise the whole input is remeshed as one surface.
 """
 
 from __future__ import annotations
@@ -30,10 +37,21 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
 
     asset.require("static", "source_mesh")
     t0 = time.perf_counter()
-    visual, volume, figures = remesh_watertight(
-        asset.source_mesh, resolution=opts.resolution, max_faces=opts.max_faces, mode=opts.remesh,
-        memory_budget_bytes=int(opts.memory_budget_gb * 2**30), path=asset.provenance.source,
-        seed=opts.seed)
+    whole = None
+    if len(asset.parts) >= 2 and opts.remesh != "never":
+        whole = whole_from_parts(asset.parts, asset.source_mesh, thickness=opts.solidify,
+                                 resolution=opts.resolution, max_faces=opts.max_faces,
+                                 memory_budget_bytes=int(opts.memory_budget_gb * 2**30),
+                                 path=asset.provenance.source, seed=opts.seed)
+    if whole is not None and whole[0] is not None:
+        visual, volume, figures = whole
+    else:
+        visual, volume, figures = remesh_watertight(
+            asset.source_mesh, resolution=opts.resolution, max_faces=opts.max_faces, mode=opts.remesh,
+            memory_budget_bytes=int(opts.memory_budget_gb * 2**30), path=asset.provenance.source,
+            seed=opts.seed)
+        if whole is not None:
+            figures["from_parts"] = whole[2]  # why the parts' union was not used
     if len(visual.faces) == 0:
         raise EmptyMeshError("the watertight remesh is empty", asset.provenance.source)
     src = asset.source_mesh
@@ -51,3 +69,117 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
         parts = tuple(dataclasses.replace(p, face_indices=None) for p in parts)
     return asset.with_stage(StageRecord("static", time.perf_counter() - t0, figures),
                             visual=visual, volume=volume, parts=parts)
+
+
+def _is_closed(mesh) -> bool:
+    """The rigging stage's test of a part that needs no closing
+    (:func:`n4d4d.rigging.parts.is_closed`): watertight, consistently wound, positive volume."""
+    tm = mesh.to_trimesh()
+    return bool(tm.is_watertight and tm.is_winding_consistent and tm.volume > 0)
+
+
+def whole_from_parts(parts, source, *, thickness: float | None = None, resolution: int = 256,
+                     max_faces: int = 20000, memory_budget_bytes: int = 4 * 2**30,
+                     path=None, seed: int = 0):
+    """The watertight whole of a multi-part input as the union of its parts' solids.
+
+    Each part (:class:`~n4d4d.asset.Part`, mesh in the asset frame, m) is closed as the rigging
+    stage closes it: kept when already closed, else :func:`n4d4d.volume.close_solid` with the
+    sheet wall ``thickness`` (m, ``--solidify``; None: the closer's default), so a panel is a
+    shell and an enclosed body a solid in the whole as in its part (the closings are reused
+    by rigging, :data:`n4d4d.volume.solids.CLOSE_CACHE_ENTRIES`). The solids are united
+    (manifold3d), simplified to ``max_faces`` (:func:`~n4d4d.volume.decimate`, which keeps
+    the mesh closed) and the sparse SDF of the result computed at ``resolution`` (cells along
+    the longest side, ``memory_budget_bytes``).
+
+    Args:
+        parts: the declared parts (two or more).
+        source: the loaded :class:`~n4d4d.asset.Mesh` (m), for the figures' quality and
+            fidelity (:func:`n4d4d.volume.winding.fidelity`) against the input.
+        thickness, resolution, max_faces, memory_budget_bytes, path, seed: as above; ``path``
+            names the file in errors, ``seed`` is the simplifier's.
+
+    Returns:
+        ``(mesh, sdf, figures)``: the closed, manifold union and its
+        :class:`~n4d4d.volume.SparseSDF`, figures JSON-ready (``sign`` "union of the part
+        solids", per-part ``kind``, volumes before and after, quality, fidelity, seconds); or
+        ``(None, None, figures)`` when every part is closed already (the whole is then the input
+        itself, remeshed only if it is not closed) or a part cannot be closed or united
+        (``figures["why"]``), for the caller to remesh the whole input instead.
+
+    Raises:
+        MemoryBudgetError: the SDF of the union over ``memory_budget_bytes``.
+    """
+    from n4d4d.errors import EmptyMeshError, InputError
+    from n4d4d.volume.disjoint import from_manifold, to_manifold
+    from n4d4d.volume.quality import is_closed_manifold, mesh_quality
+    from n4d4d.volume.remesh import vertex_normals
+    from n4d4d.volume.sdf import compute_sparse_sdf
+    from n4d4d.volume.simplify import decimate
+    from n4d4d.volume.solids import close_solid
+
+    t0 = time.perf_counter()
+    is_open = [not _is_closed(p.mesh) for p in parts]
+    if not any(is_open):
+        return None, None, {"why": "every part is closed already"}
+    solids, kinds = [], {}
+    for p, needs in zip(parts, is_open):
+        if not needs:
+            solids.append(p.mesh)
+            kinds[p.name] = "kept"
+            continue
+        if not p.mesh.diagonal > 0:
+            return None, None, {"why": f"part {p.name} has no extent"}
+        try:
+            closed, fig = close_solid(p.mesh, thickness=thickness)  # as rigging.parts.close_mesh calls it
+        except (EmptyMeshError, InputError) as e:
+            return None, None, {"why": f"part {p.name} cannot be closed: {e}"}
+        solids.append(closed)
+        kinds[p.name] = fig.get("kind", "kept")
+    t_close = time.perf_counter()
+    ms = [to_manifold(m) for m in solids]
+    bad = [p.name for p, m in zip(parts, ms) if m is None]
+    if bad:
+        return None, None, {"why": "manifold3d rejects the solid of part(s) " + ", ".join(bad[:8])}
+    import manifold3d as mf
+
+    union = mf.Manifold.batch_boolean(ms, mf.OpType.Add)
+    if union.is_empty() or union.status() != mf.Error.NoError:
+        return None, None, {"why": "the union of the part solids is empty"}
+    united = from_manifold(union, source)
+    t_union = time.perf_counter()
+    dec_stats: dict = {}
+    out = decimate(united, max_faces, stats=dec_stats, seed=seed)
+    out = out.replace(normals=vertex_normals(out.vertices, out.faces))
+    q_after = mesh_quality(out)
+    if not is_closed_manifold(q_after):
+        return None, None, {"why": "the simplified union is not a closed manifold"}
+    t_dec = time.perf_counter()
+    sdf_stats: dict = {}
+    sdf = compute_sparse_sdf(out, resolution=resolution, memory_budget_bytes=memory_budget_bytes, path=path,
+                             stats=sdf_stats)
+    t_sdf = time.perf_counter()
+    from n4d4d.volume.winding import fidelity
+
+    fid = fidelity(out, source, sdf.voxel_size, seed=seed)
+    q_before = mesh_quality(source)
+    n_shell = sum(k == "shell" for k in kinds.values())
+    figures = {
+        "mode": "auto", "action": "remeshed", "sign": "union of the part solids",
+        "reason": (f"{sum(is_open)} of {len(parts)} declared parts are open: the whole is the union of the "
+                   f"parts' solids ({n_shell} shell(s)), one solid-or-shell rule for the whole and its parts"),
+        "parts": kinds, "shell_wall": None if thickness is None else float(thickness),
+        "resolution": int(sdf.resolution), "voxel_size": float(sdf.voxel_size), "band": float(sdf.band),
+        "block_size": int(sdf.block_size), "grid_nodes": [int(x) for x in sdf.grid_shape],
+        "band_nodes": int(sdf.n_nodes), "occupied_blocks": int(sdf.n_blocks), "sdf_bytes": int(sdf.nbytes),
+        "memory_estimate_bytes": int(sdf_stats.get("estimate_bytes", 0)),
+        "union_volume": float(union.volume()), "sum_of_part_solids": float(sum(m.volume() for m in ms)),
+        "decimation": {k: v for k, v in dec_stats.items() if k != "seconds"},
+        "quality_before": q_before, "quality_after": q_after, "input_closed": bool(is_closed_manifold(q_before)),
+        "volume_before": q_before["volume"], "volume_after": q_after["volume"], "fidelity": fid,
+        "uvs_kept": False, "normals": "area-weighted vertex normals of the output",
+        "vertex_colors_kept": False, "base_color_kept": out.base_color is not None or source.base_color is None,
+        "seconds": {"close_parts": t_close - t0, "union": t_union - t_close, "decimation": t_dec - t_union,
+                    "sdf": t_sdf - t_dec, "total": time.perf_counter() - t0},
+    }
+    return out, sdf, figures
