@@ -187,12 +187,71 @@ def is_closed(mesh: Mesh) -> bool:
     return bool(tm.is_watertight and tm.is_winding_consistent and tm.volume > 0)
 
 
+def closed_pieces(mesh: Mesh) -> tuple[list[Mesh], np.ndarray]:
+    """The pieces of ``mesh`` (:func:`~n4d4d.rigging.geometry.mesh_components`) that are
+    already solids, and the faces of the rest.
+
+    Returns ``(solids, rest)``: each solid a compact :class:`Mesh` passing :func:`is_closed`
+    (a piece closed but turned inside out, negative volume, is turned outward), ``rest`` the
+    ``(F_r,) int64`` indices of ``mesh.faces`` in the other pieces (open, or not closed
+    without welding). A mesh of one piece gives ``([], all faces)`` unless it is closed."""
+    from n4d4d.rigging.geometry import mesh_components
+
+    comps = mesh_components(mesh.vertices, mesh.faces)
+    if len(comps) <= 1:
+        return ([mesh] if is_closed(mesh) else []), (np.zeros(0, np.int64) if is_closed(mesh)
+                                                      else np.arange(len(mesh.faces), dtype=np.int64))
+    solids, rest = [], []
+    for c in comps:
+        piece = submesh(mesh, c)
+        tm = piece.to_trimesh()
+        if tm.is_watertight and tm.is_winding_consistent and abs(tm.volume) > 0:
+            solids.append(piece if tm.volume > 0 else Mesh(piece.vertices, piece.faces[:, ::-1].copy()))
+        else:
+            rest.append(c)
+    return solids, (np.sort(np.concatenate(rest)) if rest else np.zeros(0, np.int64))
+
+
+def union_solids(meshes: list[Mesh]) -> tuple[Mesh, bool]:
+    """One closed :class:`Mesh` of closed ``meshes`` (m): their boolean union
+    (manifold3d), so pieces that overlap are counted once in a volume or a mass; and whether
+    the union was made. Where manifold3d rejects a piece or the union fails, the pieces side
+    by side (vertices and faces concatenated, still watertight, overlaps counted twice)."""
+    if len(meshes) == 1:
+        return meshes[0], True
+    try:
+        import manifold3d as mf
+
+        from n4d4d.volume.disjoint import from_manifold, to_manifold
+
+        ms = [to_manifold(m) for m in meshes]
+        if all(m is not None for m in ms):
+            u = mf.Manifold.batch_boolean(ms, mf.OpType.Add)
+            if u.status() == mf.Error.NoError and not u.is_empty():
+                out = from_manifold(u, meshes[0])
+                if is_closed(out):
+                    return Mesh(out.vertices, out.faces), True
+    except Exception:  # noqa: BLE001 - a failed boolean leaves the pieces side by side
+        pass
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+    return Mesh(np.concatenate([np.asarray(m.vertices, np.float64) for m in meshes]),
+                np.concatenate([np.asarray(m.faces, np.int64) + o for m, o in zip(meshes, offsets)])), False
+
+
 def close_mesh(mesh: Mesh, *, thickness: float | None = None,
                figures: dict | None = None) -> tuple[Mesh, bool]:
     """A watertight version of ``mesh`` and whether it had to be rebuilt (see the module
     docstring; :func:`n4d4d.volume.solids.close_solid` with ``thickness`` the wall of a
     sheet-like part, m). ``figures``, if a dict, receives the closer's figures. Raises
-    ValueError for a mesh with no extent."""
+    ValueError for a mesh with no extent.
+
+    Pieces that are already solids (:func:`closed_pieces`) are kept as they are and only the
+    others are closed (together, as one soup), then all united (:func:`union_solids`): the closer's cost grows
+    with the grid band about the surface it is handed, so a robot's body of 31 pieces, 2,780 of
+    its 180,586 faces in open ones (pybullet_data's microtaur), closes in seconds rather than
+    minutes, and its closed pieces keep their exact surface. ``figures`` then also holds
+    ``closed_pieces_kept`` (count), ``faces_closed`` (faces handed to the closer) and
+    ``union`` (whether the boolean union was made)."""
     if is_closed(mesh):
         return mesh, False
     from n4d4d.errors import EmptyMeshError
@@ -200,6 +259,24 @@ def close_mesh(mesh: Mesh, *, thickness: float | None = None,
 
     if not mesh.diagonal > 0:
         raise ValueError("part mesh has no extent")
+    solids, rest = closed_pieces(mesh)
+    if solids:
+        fig = {"kind": "kept", "reason": "closed pieces"}
+        extra = {"closed_pieces_kept": len(solids), "faces_closed": int(len(rest))}
+        open_part = submesh(mesh, rest) if len(rest) else None
+        if open_part is not None and open_part.diagonal > 0:
+            try:
+                closed, fig = close_solid(open_part, thickness=thickness)
+                solids = solids + [Mesh(closed.vertices, closed.faces)]
+            except EmptyMeshError as e:  # slivers that enclose nothing and cannot be walled
+                extra["open_faces_left_out"] = int(len(rest))
+                extra["why_left_out"] = str(e)
+        elif open_part is not None:
+            extra["open_faces_left_out"] = int(len(rest))
+        out, extra["union"] = union_solids(solids)
+        if figures is not None:
+            figures.update(fig, **extra)
+        return out, True
     try:
         closed, fig = close_solid(mesh, thickness=thickness)
     except EmptyMeshError as e:
