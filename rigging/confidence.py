@@ -3,7 +3,8 @@ is right, from the description of the winning hypothesis (:func:`n4d4d.rigging.j
 
 What it does: maps a joint's features (the hypothesis' prior and sweep usefulness, its family
 and kind, the pair's shape and contact, the free range, how many other parts the child
-also touches, whether the separability check shrank its range) to ``P(the joint is right)``
+also touches, whether the separability check shrank its range, the share of a merged mesh's
+piece in contact with what stays put) to ``P(the joint is right)``
 with an L2-regularised logistic regression (fitted by Newton's method, features
 standardised), one per part source: ``declared`` parts (a URDF's links, labelled sub-meshes)
 and a merged mesh's ``components`` (pieces, most of them glued to their neighbours, so the
@@ -32,7 +33,7 @@ AXIS_OK_DEG = 20.0  # a joint of the right class whose axis is further off than 
 FAMILIES = ("press", "knob", "hinge", "pin", "bearing", "drawer", "fallback")
 KINDS = ("revolute", "continuous", "prismatic")
 NUMERIC = ("prior", "use", "score", "thinness", "normal_thin", "lever_n", "nested", "flat", "line", "cover_max",
-           "cover_min", "revolution", "span", "other_prior", "held", "shrunk")
+           "cover_min", "revolution", "span", "other_prior", "held", "shrunk", "contact")
 LOGS = ("size", "rel", "h_lat", "gap", "degree")  # log10(x + 1e-3): sizes and counts spread over decades
 
 

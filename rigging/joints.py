@@ -33,6 +33,10 @@ What it does, from geometry alone:
    result is checked once more: the range shrinks to the free interval around rest, a
    continuous joint that collides becomes revolute, and a joint whose range falls below a
    useful motion is fixed.
+   A merged mesh's piece whose surface lies mostly against, or inside, the parts that stay put
+   (:func:`~n4d4d.rigging.embedded.contact_fraction` over
+   :data:`~n4d4d.rigging.embedded.MAX_CONTACT_FRACTION`: a trim strip glued to a door, a key
+   cap welded onto a deck) is glued, not jointed: its joint is fixed.
 5. **One joint per pin** (:func:`_one_joint_per_pin`): a round piece carrying a larger part
    about its own turning line (a hub modelled apart from its arm) gives one joint, not two.
 
@@ -57,6 +61,7 @@ import numpy as np
 from n4d4d.budget import process_cpu_seconds as work_clock  # deadlines count work, not the clock (issue 13)
 
 from n4d4d.rigging.contact import analyse_contact
+from n4d4d.rigging.embedded import MAX_CONTACT_FRACTION, contact_fraction
 from n4d4d.rigging.geometry import PartGeometry, rotate_about
 from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
 from n4d4d.rigging.sweep import BlockedChecker, SweepChecker, sweep_prismatic, sweep_revolute
@@ -546,8 +551,15 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
                 and n not in subtree.get(j.child, ()) and by_name[n].diag >= 0.5 * by_name[j.child].diag]
         degree = sum(1 for n in graph.neighbors(j.child) if graph.edges[j.child, n]["touch"])
         feats = dict(j.features or {}, held=float(len(held)), degree=float(degree), shrunk=0.0)
+        if components:  # a merged mesh's piece buried in what stays put is glued, not jointed
+            feats["contact"] = contact_fraction(by_name[j.child], [p for p in parts if p.name not in
+                                                                   subtree.get(j.child, {j.child})])
         j = _with_features(j, feats, confidence=j.confidence * TOUCH_PENALTY ** len(held))
-        if kind == "fixed":
+        if kind != "fixed" and components and feats["contact"] > MAX_CONTACT_FRACTION:
+            log.debug("%s: %.0f %% of its surface in contact: glued", j.child, 100 * feats["contact"])
+            out.append(_with_features(j, feats, type="fixed", lower=0.0, upper=0.0, source=j.source + "+embedded",
+                                      confidence=0.0))
+        elif kind == "fixed":
             log.debug("%s: not separable from %s", j.child, [o.name for o in others])
             out.append(InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0,
                                      j.source + "+blocked", 0.0))
