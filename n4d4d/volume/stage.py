@@ -71,23 +71,17 @@ def static_stage(asset: Asset, opts: BuildOptions) -> Asset:
                             visual=visual, volume=volume, parts=parts)
 
 
-def _is_closed(mesh) -> bool:
-    """The rigging stage's test of a part that needs no closing
-    (:func:`n4d4d.rigging.parts.is_closed`): watertight, consistently wound, positive volume."""
-    tm = mesh.to_trimesh()
-    return bool(tm.is_watertight and tm.is_winding_consistent and tm.volume > 0)
-
-
 def whole_from_parts(parts, source, *, thickness: float | None = None, resolution: int = 256,
                      max_faces: int = 20000, memory_budget_bytes: int = 4 * 2**30,
                      path=None, seed: int = 0):
     """The watertight whole of a multi-part input as the union of its parts' solids.
 
-    Each part (:class:`~n4d4d.asset.Part`, mesh in the asset frame, m) is closed as the rigging
-    stage closes it: kept when already closed, else :func:`n4d4d.volume.close_solid` with the
-    sheet wall ``thickness`` (m, ``--solidify``; None: the closer's default), so a panel is a
-    shell and an enclosed body a solid in the whole as in its part (the closings are reused
-    by rigging, :data:`n4d4d.volume.solids.CLOSE_CACHE_ENTRIES`). The solids are united
+    Each part (:class:`~n4d4d.asset.Part`, mesh in the asset frame, m) is closed by the rigging
+    stage's own part closer, :func:`n4d4d.rigging.parts.close_mesh` (kept when already closed,
+    else :func:`n4d4d.volume.close_solid`) with the sheet wall ``thickness`` (m,
+    ``--solidify``; None: the closer's default), so a panel is a shell and an enclosed body a
+    solid in the whole as in its part (the closings are reused when rigging closes the parts
+    again, :data:`n4d4d.volume.solids.CLOSE_CACHE_ENTRIES`). The solids are united
     (manifold3d), simplified to ``max_faces`` (:func:`~n4d4d.volume.decimate`, which keeps
     the mesh closed) and the sparse SDF of the result computed at ``resolution`` (cells along
     the longest side, ``memory_budget_bytes``).
@@ -110,32 +104,25 @@ def whole_from_parts(parts, source, *, thickness: float | None = None, resolutio
     Raises:
         MemoryBudgetError: the SDF of the union over ``memory_budget_bytes``.
     """
-    from n4d4d.errors import EmptyMeshError, InputError
+    from n4d4d.rigging.parts import close_mesh  # the parts' own closer: one rule for whole and parts
     from n4d4d.volume.disjoint import from_manifold, to_manifold
     from n4d4d.volume.quality import is_closed_manifold, mesh_quality
     from n4d4d.volume.remesh import vertex_normals
     from n4d4d.volume.sdf import compute_sparse_sdf
     from n4d4d.volume.simplify import decimate
-    from n4d4d.volume.solids import close_solid
 
     t0 = time.perf_counter()
-    is_open = [not _is_closed(p.mesh) for p in parts]
-    if not any(is_open):
-        return None, None, {"why": "every part is closed already"}
     solids, kinds = [], {}
-    for p, needs in zip(parts, is_open):
-        if not needs:
-            solids.append(p.mesh)
-            kinds[p.name] = "kept"
-            continue
-        if not p.mesh.diagonal > 0:
-            return None, None, {"why": f"part {p.name} has no extent"}
+    for p in parts:
+        fig: dict = {}
         try:
-            closed, fig = close_solid(p.mesh, thickness=thickness)  # as rigging.parts.close_mesh calls it
-        except (EmptyMeshError, InputError) as e:
+            closed, changed = close_mesh(p.mesh, thickness=thickness, figures=fig)
+        except ValueError as e:
             return None, None, {"why": f"part {p.name} cannot be closed: {e}"}
         solids.append(closed)
-        kinds[p.name] = fig.get("kind", "kept")
+        kinds[p.name] = fig.get("kind", "kept") if changed else "kept"
+    if all(k == "kept" for k in kinds.values()):
+        return None, None, {"why": "every part is closed already"}
     t_close = time.perf_counter()
     ms = [to_manifold(m) for m in solids]
     bad = [p.name for p, m in zip(parts, ms) if m is None]
@@ -166,7 +153,7 @@ def whole_from_parts(parts, source, *, thickness: float | None = None, resolutio
     n_shell = sum(k == "shell" for k in kinds.values())
     figures = {
         "mode": "auto", "action": "remeshed", "sign": "union of the part solids",
-        "reason": (f"{sum(is_open)} of {len(parts)} declared parts are open: the whole is the union of the "
+        "reason": (f"{sum(k != 'kept' for k in kinds.values())} of {len(parts)} declared parts are open: the whole is the union of the "
                    f"parts' solids ({n_shell} shell(s)), one solid-or-shell rule for the whole and its parts"),
         "parts": kinds, "shell_wall": None if thickness is None else float(thickness),
         "resolution": int(sdf.resolution), "voxel_size": float(sdf.voxel_size), "band": float(sdf.band),
