@@ -123,7 +123,7 @@ def _breakdown(asset) -> dict:
                  "passed": f.get("fidelity_passed")} for n, f in coll.get("parts", {}).items()}
     return {"collision_parts": parts, "clip_cpu": float(coll.get("clip", {}).get("cpu_seconds", 0.0)),
             "physics_checks": {k: round(float(v), 2) for k, v in phys.get("seconds_per_check", {}).items()},
-            "physics_budget": phys.get("budget", {})}
+            "physics_budget": phys.get("budget", {}), "newton_pairs": phys.get("newton_contact_filter")}
 
 
 def _print_breakdown(row: dict) -> None:
@@ -139,6 +139,11 @@ def _print_breakdown(row: dict) -> None:
     b = row.get("physics_budget", {})
     print("    physics wall s per check: " + ", ".join(f"{k} {v:.1f}" for k, v in row.get("physics_checks", {}).items())
           + (f"; budget {b.get('cpu_s', 0.0):.1f} of {b.get('cpu_budget_s', 0.0):.0f} CPU s" if b else ""))
+    f = row.get("newton_pairs")
+    if f:
+        print(f"    newton shape pairs tested {f.get('tested')} of {f.get('shape_pairs')} (link pairs proven apart "
+              f"{f.get('link_pairs_skipped')}, coaxial {f.get('coaxial_link_pairs')}; runs {f.get('runs')}, "
+              f"retested {sum(len(r) for r in f.get('retested', []))} link pairs)")
 
 
 def build_rows(jobs: list[tuple[str, str]], options: dict, *, per_part: bool = False) -> list[dict]:

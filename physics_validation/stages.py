@@ -569,7 +569,8 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
                      usd_writer=usd_writer, budget=budget)
     figures = {"passed": report["passed"], "engines": list(report["engines"]),
                "checks": len(report["checks"]), "failed": [c["name"] for c in report["checks"] if not c["passed"]],
-               "seconds_per_check": report["seconds_per_check"], "budget": report["budget"]}
+               "seconds_per_check": report["seconds_per_check"], "budget": report["budget"],
+               "newton_contact_filter": (report.get("newton") or {}).get("contact_filter")}
     return asset.with_stage(StageRecord("physics", time.perf_counter() - t0, figures), physics=report)
 
 
