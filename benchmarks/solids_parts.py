@@ -117,7 +117,8 @@ def rig_one(oid: str, mass_too: bool = False, save_dir: Path | None = None) -> d
         fig = {} if figures is None else figures
         out = original(mesh, thickness=thickness, figures=fig)
         m = to_manifold(out[0])
-        closed.append({"kind": fig.get("kind", "kept"), "wall_m": fig.get("wall"), "voxel_m": fig.get("voxel_size"),
+        closed.append({"kind": fig.get("kind", "kept"), "reused": bool(fig.get("reused")),  # static, then rigging
+                       "wall_m": fig.get("wall"), "voxel_m": fig.get("voxel_size"),
                        "thinnest_m": fig.get("thinnest"), "sign": fig.get("sign"),
                        "volume_m3": float(m.volume()) if m is not None else None})
         return out

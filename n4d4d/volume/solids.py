@@ -29,11 +29,17 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
   on a grid of :data:`SHELL_VOXEL_FRACTION` of the diagonal, and cut back to the input's
   oriented bounding box grown by a fraction of issue 12's thickness tolerance
   (:func:`clip_to_extent`: an open cup's height would grow by the wall, a sheet's thickness is
-  the wall), which keeps the thickness whatever the grid;
+  the wall), which keeps the thickness whatever the grid; a default-wall shell whose normals
+  agree less than 0.95 with the input's (features under its wall: wire racks) is built once
+  more at half the voxel, within :data:`SHELL_RETRY_MAX_RESOLUTION` and the memory budget, and
+  kept if it agrees better (``figures["finer"]``);
 - **capped solids that drop a feature**: a capped solid whose caps stand off the input
   (p95 over :data:`CAPPED_MAX_P95_FRACTION`) goes to the tracks above; one that misses the
   input's thinnest extent (a single sheet standing off the body, which encloses nothing) gets
   the shell of the faces it leaves uncovered, united and cut back (:func:`_cover_capped`).
+
+A closing is reused when the same input and arguments come again (the static stage closes a
+URDF's parts to build the whole from them, the rigging stage closes them again).
 
 What it does not: keep an open flap attached to an enclosed body (the solid track wins and the
 flap, enclosing nothing, is dropped), or make neighbouring parts disjoint
