@@ -71,11 +71,12 @@ def _shape_points(newton, sub, s: int) -> np.ndarray:
     return np.zeros((0, 3))
 
 
-def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
+def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, *, with_shapes: bool = False):
     """Model with one world per placement ``(R, t)`` and a shared ground plane; joint drives
     as the file authors them.
 
-    Returns ``(model, masses, points, com, joints, labels, shapes)``: ``masses`` (kg) of the bodies of one
+    Returns ``(model, masses, points, com, joints, labels)``, and ``shapes`` last with
+    ``with_shapes``: ``masses`` (kg) of the bodies of one
     world in Newton's order (depth first along the joints, not always the asset's link order),
     ``points[b]`` collider vertices in body b's frame, ``com[b]`` body COM in its frame,
     ``joints`` ``(label, child body, subtree mass (kg), subtree body indices)`` per joint between
@@ -118,7 +119,8 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float):
         joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum()), tree))
     labels = [str(sub.body_label[b]).rsplit("/", 1)[-1] for b in range(n)]
     shapes = (np.asarray(sub.shape_body[:sub.shape_count], dtype=np.int64), rest)
-    return on_ground(sub, xforms, mu), masses, points, com, joints, labels, shapes
+    out = (on_ground(sub, xforms, mu), masses, points, com, joints, labels)
+    return (*out, shapes) if with_shapes else out
 
 
 def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu: float, time_step: float,
@@ -184,7 +186,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     from . import _newton_kernels as K
 
     th, early_exit = early_exit, early_exit is not None
-    model, masses, points, com, joints, labels, (sub_body, sub_points) = _load(path, xforms, mu)
+    model, masses, points, com, joints, labels, (sub_body, sub_points) = _load(path, xforms, mu, with_shapes=True)
     nb = len(masses)
     if bodies is not None and nb != bodies:
         raise StageInputError(f"the USD file {Path(path).name} has {nb} bodies, the asset {bodies} parts: "
