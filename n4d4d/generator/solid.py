@@ -18,8 +18,9 @@ into a closed, smooth mesh:
    (``scipy.ndimage.gaussian_filter``), which removes the sub-voxel noise and voxel-scale pits,
    fins and tunnels that an undertrained latent flow leaves on the surface (each pit is a
    concavity a collider either follows with one more hull or bridges);
-4. step 2 again on the filtered field (filtering can cut a thin neck or seal a pit), then Lewiner's
-   marching cubes on the field padded with an outside layer, so the mesh is closed.
+4. step 2 again, without necks, on the filtered field (filtering can cut a thin neck or seal a
+   pit), then Lewiner's marching cubes on the field padded with an outside layer, so the mesh is
+   closed.
 
 Why: the shipped CPU latent flow (450 steps) samples rough surfaces; without this its samples
 failed the physics certificate's collision fidelity (hull volume ratio 1.47-1.58 against at most
@@ -253,8 +254,9 @@ def solid_field(sdf, smoothing: float = SMOOTHING_VOXELS, max_gap: float = BRIDG
         field = ndimage.gaussian_filter(field, float(smoothing), mode="nearest")
         if not (field < 0).any():
             raise EmptyMeshError(f"nothing of the decoded volume is left after smoothing at {smoothing:g} voxels")
-        mask, again = solid_pieces(field < 0, max_gap)
-        figures["bridged"] += again["bridged"]
+        # no necks here: they close links the decoder lost, drawn before the filter so that it
+        # smooths them with the rest; what the filter itself cuts is judged as before
+        mask, again = solid_pieces(field < 0, 0.0)
         field = _agree(field, mask, band)
         figures["solids"] = again["kept"]
     else:
