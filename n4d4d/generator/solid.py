@@ -199,8 +199,8 @@ def solid_pieces(inside: np.ndarray, max_gap: float = BRIDGE_VOXELS) -> tuple[np
     else:  # fragmented: every piece but the specks
         keep = sizes >= MIN_SHELL_FRACTION * sizes.max()
     mask = ndimage.binary_fill_holes(keep[np.maximum(lab - 1, 0)] & (lab > 0))
-    return mask, {"pieces": pieces, "bridged": int(bridged), "kept": int(keep.sum()), "kept_fraction": float(sizes[keep].sum() / sizes.sum()),
-                  "largest_fraction": largest}
+    return mask, {"pieces": pieces, "bridged": int(bridged), "kept": int(keep.sum()),
+                  "kept_fraction": float(sizes[keep].sum() / sizes.sum()), "largest_fraction": largest}
 
 
 #: Least distance (voxels) of a grid node from the extracted level set (:func:`solid_field`): a
@@ -278,7 +278,8 @@ def solid_surface(sdf, smoothing: float = SMOOTHING_VOXELS, max_gap: float = BRI
     """``(mesh, figures)``: the closed, smooth surface (:class:`~n4d4d.asset.Mesh`, metres,
     ``sdf``'s frame) of a sampled shape's decoded band ``sdf`` (:class:`~n4d4d.volume.SparseSDF`)
     and :func:`solid_field`'s figures (``solids`` 1 unless the sample is fragmented; ``bridged``
-    the necks drawn); see the module docstring. Raises :class:`~n4d4d.errors.EmptyMeshError` when nothing is inside."""
+    the necks drawn); see the module docstring. Raises :class:`~n4d4d.errors.EmptyMeshError` when
+    nothing is inside."""
     from n4d4d.generator.codec import grid_surface
 
     field, figures = solid_field(sdf, smoothing, max_gap)
