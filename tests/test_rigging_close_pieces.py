@@ -69,3 +69,23 @@ def test_union_solids_counts_an_overlap_once():
     out, united = union_solids([Mesh(a.vertices, a.faces), Mesh(b.vertices, b.faces)])
     assert united and is_closed(out)
     np.testing.assert_allclose(out.to_trimesh().volume, 1.5e-3, rtol=1e-9)
+
+
+def test_a_flat_closed_piece_is_not_a_solid():
+    """A tetrahedron squashed flat (apex 1e-12 m above its 10 cm base) is watertight and
+    consistently wound, but its volume is rounding error: as a kept "solid" it would be a
+    non-manifold sheet once its vertices are welded (PartNet-Mobility 101068's flat links). Its
+    mean thickness 2V/A is ~1e-12 m, far under MIN_SOLID_THICKNESS x diagonal (1e-5 m), so it
+    is handed to the closer with the open pieces; the 10 cm cube beside it (2V/A = 1/30 m)
+    stays a solid."""
+    import trimesh
+
+    flat = trimesh.Trimesh([[0, 0, 0], [0.1, 0, 0], [0, 0.1, 0], [0.03, 0.03, 1e-12]],
+                           [[0, 2, 1], [0, 1, 3], [1, 2, 3], [2, 0, 3]], process=False)
+    assert flat.is_watertight and flat.is_winding_consistent
+    cube = _box([0.3, 0.0, 0.0], [0.4, 0.1, 0.1])
+    tm = trimesh.util.concatenate([cube, flat])
+    solids, rest = closed_pieces(Mesh(tm.vertices, tm.faces))
+    assert len(solids) == 1 and np.isclose(float(solids[0].to_trimesh().volume), 1e-3, rtol=1e-9)
+    assert len(rest) == 4
+    assert not is_closed(Mesh(flat.vertices, flat.faces))
