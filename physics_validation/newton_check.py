@@ -12,6 +12,27 @@ placement and the seeded drop placements of :mod:`.pybullet_check` become separa
 together: on the CPU, Warp's cost is dominated by kernel launches, so four placements cost
 little more than one. A static plane z = 0 with the asset's friction is shared by all worlds.
 
+Solver: ``SolverXPBD`` with two substeps per step and sticky contact matching (see
+:data:`._newton_sim.SUBSTEPS`; Newton's position-based rigid solver runs on the CPU device, and
+SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFeatherstone's
+penalty contact had a resting box bouncing at 4 cm/s after one step, and cost as much per step
+as XPBD), at the same step as PyBullet. Trajectories go through the same verdict as PyBullet's
+(:func:`.trajectory.evaluate`); ground penetration is measured geometrically from the colliders
+Newton loaded.
+
+Forces (Infinigen-Sim's rest-force test, as in PyBullet): the solver fills Newton's
+``CONTACT_F`` and ``BODY_PARENT_F`` observables every substep. ``CONTACT_F`` is XPBD's impulse
+per contact over the substep divided by its duration (after XPBD's 1/N contact weighting);
+the ground force of a world is the vertical part of the sum over its contacts with the ground
+plane, sampled at the last substep of every second step (:mod:`._newton_kernels`), and the
+rest check's ``rest_force_ratio`` is its mean over the last ``rest_window_s`` divided by the
+weight, as in PyBullet. ``BODY_PARENT_F`` is the wrench the parent transmits through a body's
+inbound joint (constraint reaction, drive included); ``joint_force_ratios`` is the mean norm of
+its force part over the window divided by the weight of the links the joint carries (its
+subtree), PyBullet's joint-reaction measure. Newton documents both as approximate for XPBD
+(relaxation, a finite iteration count, contact weighting); measured at rest: a box 1.0000 of
+its weight, the hinged arm's hinge 1.0000 of the arm's. No momentum balance is needed.
+
 Contact pairs: the file filters parent/child and welded neighbours, and every shape's contact
 gap is :data:`._newton_sim.CONTACT_GAP_M` (Newton's 0.1 m default generated 4,384 contacts a
 step on 102417, nearly all between parts centimetres apart; 1 cm halves a step's cost and kept
