@@ -66,3 +66,31 @@ def test_grid_border_is_empty():
     and a fully occupied grid keeps its centre."""
     full = structure_occupancy(np.ones((G, G, G)), -0.3, 1.5)
     assert full[G // 2, G // 2, G // 2] and not full[0, 0, 0]  # corner: 2 * 0.63^3 - 1 < -0.3
+
+
+def test_min_cells_keeps_the_most_occupied_region_not_scattered_cells():
+    """A field with no compact body (the failure of validation seed 101: thin scattered pieces
+    that the filter drops) is grown from its highest region to at least ``min_cells`` face-connected
+    cells; the independent truth is a brute-force scan of every level of the field, high to low,
+    for the first whose largest component holds ``min_cells``: the rule must pick that level."""
+    rng = np.random.default_rng(3)
+    field = rng.uniform(-1.0, -0.9, (G, G, G))  # nothing above the threshold; noise under the bump
+    cells = np.indices((G,) * 3).transpose(1, 2, 3, 0)
+    field += 0.4 * np.exp(-np.linalg.norm(cells - [4, 9, 7], axis=-1) ** 2 / 8.0)  # a faint bump, max < -0.5
+    assert not structure_occupancy(field, 0.0, 0.0).any()
+    for m in (1, 20, 64):
+        occ = structure_occupancy(field, 0.0, 0.0, min_cells=m)
+        ref = None
+        for level in np.sort(field.ravel())[::-1]:
+            ref = largest_component(field >= level)
+            if ref.sum() >= m:
+                break
+        assert np.array_equal(occ, ref)
+        assert occ.sum() >= m and ndimage.label(occ)[1] == 1
+        assert occ[4, 9, 7]  # it grows from the bump's top
+    # a body already larger than min_cells is left exactly as the plain rule gives it
+    ball, line, speck = _ball_line_speck()
+    f = _field(ball | line | speck)
+    assert np.array_equal(structure_occupancy(f, -0.3, 1.5, min_cells=10), structure_occupancy(f, -0.3, 1.5))
+    with pytest.raises(ValueError, match="min_cells"):
+        structure_occupancy(f, -0.3, 1.5, min_cells=-1)

@@ -94,6 +94,8 @@ def generator(
                                                     "DEFAULT_SAMPLING's)"),
     structure_threshold: Optional[float] = typer.Option(None, "--structure-threshold", help="structure field "
                                                         "threshold (default: DEFAULT_SAMPLING's)"),
+    min_cells: Optional[int] = typer.Option(None, "--structure-min-cells", help="fewest latent cells a sampled "
+                                            "structure keeps (0: no floor; default: DEFAULT_SAMPLING's)"),
     bridge: Optional[float] = typer.Option(None, "--bridge", help="longest break in a decoded sample closed by a "
                                                                  "neck, voxels (0: none; default "
                                                                  "n4d4d.generator.solid.BRIDGE_VOXELS)"),
@@ -133,6 +135,8 @@ def generator(
         sampling = dataclasses.replace(sampling, threshold=structure_threshold)
     if bridge is not None:
         sampling = dataclasses.replace(sampling, bridge=bridge)
+    if min_cells is not None:
+        sampling = dataclasses.replace(sampling, min_cells=min_cells)
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="n4d4d-evalgen-"))
     for cat in cats:

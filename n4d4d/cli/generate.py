@@ -40,6 +40,9 @@ def generate_cmd(
     structure_sigma: Optional[float] = typer.Option(None, "--structure-sigma", help="Gaussian filter of the "
                                                     "structure field before its threshold, latent cells "
                                                     "(0: none; default: DEFAULT_SAMPLING's)"),
+    min_cells: Optional[int] = typer.Option(None, "--structure-min-cells", help="fewest latent cells a sampled "
+                                            "structure keeps (its most occupied region grown to that size; 0: no "
+                                            "floor; default: DEFAULT_SAMPLING's)"),
     bridge: Optional[float] = typer.Option(None, "--bridge", help="longest break between decoded pieces closed "
                                                                  "by a neck, voxels of the R = 128 grid (default "
                                                                  "8, one latent cell; 0: none)"),
@@ -72,6 +75,8 @@ def generate_cmd(
             sampling = dataclasses.replace(sampling, structure_sigma=structure_sigma)
         if bridge is not None:
             sampling = dataclasses.replace(sampling, bridge=bridge)
+        if min_cells is not None:
+            sampling = dataclasses.replace(sampling, min_cells=min_cells)
         samples = generate(category, seed, n, coarse=coarse, like=like, strength=strength, sampling=sampling,
                            generator=g, skip_empty=True,
                            on_empty=lambda sd, exc: console.print(f"note: seed {sd}: empty sample, skipped ({exc})"))
