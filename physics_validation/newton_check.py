@@ -242,10 +242,20 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     ground = wp.zeros(W, dtype=wp.vec3, device="cpu")
 
     lows = np.full((W, nb), np.inf)
+    last_q = np.zeros((W, nb, 7))
+    last_q[..., 6] = 1.0  # identity (x, y, z, w) until a finite state has been read
 
     def read(state):
         q = state.body_q.numpy().astype(np.float64).reshape(W, nb, 7)
         qd = state.body_qd.numpy().astype(np.float64).reshape(W, nb, 6)
+        # A world whose solve diverged (non-finite pose or velocity, or a quaternion of zero norm:
+        # pybullet_data's a1 did) is an explosion, not a crash: it keeps its last finite pose and
+        # reads infinite speed, so decided_failure ends it and evaluate names it "explosion".
+        diverged = ~(np.isfinite(q).all(axis=(1, 2)) & np.isfinite(qd).all(axis=(1, 2))
+                     & (np.linalg.norm(q[..., 3:7], axis=-1) > 1e-6).all(axis=1))
+        if diverged.any():
+            q[diverged], qd[diverged] = last_q[diverged], np.inf
+        last_q[:] = q
         rot = Rotation.from_quat(q[..., 3:7].reshape(-1, 4))
         c = q[..., :3] + rot.apply(np.tile(np.vstack(com), (W, 1))).reshape(W, nb, 3)
         wxyz = xyzw_to_wxyz(q[..., 3:7])  # Newton's body_q: position, quaternion (x, y, z, w)
