@@ -145,7 +145,37 @@ THIN_SHRINK_FRACTION = 0.9
 
 def _hull_obj(hulls, offset: np.ndarray, path: Path, margin: float = BULLET_HULL_MARGIN_M) -> None:
     """An OBJ with one object per hull (link frame: ``offset`` subtracted), each shrunk by
-    Bullet's ``margin`` (:func:`shrink_hull`); PyBullet hulls each object's vertices itself."""
+    Bullet's ``margin`` (:func:`shrink_hull`); PyBullet hulls each object's vertices itself.
+
+    The text is kept by content (:data:`HULL_OBJ_CACHE` entries, keyed by a BLAKE2b digest of
+    every hull's vertices, ``offset`` and ``margin``): the certificate loads one asset's links
+    into a dozen PyBullet clients (rest, drops, sweeps, penetration worlds), and the shrink
+    (a linear program and a half-space intersection per hull) was 11 CPU s of 102417's physics
+    stage done over and over on the same hulls. The same input writes the same bytes."""
+    import hashlib
+
+    offset = np.asarray(offset, dtype=np.float64)
+    digest = hashlib.blake2b(np.float64(margin).tobytes() + offset.tobytes(), digest_size=20)
+    for h in hulls:
+        v = np.ascontiguousarray(h.vertices, dtype=np.float64)
+        digest.update(np.int64(len(v)).tobytes() + v.tobytes())
+    key = digest.digest()
+    text = _HULL_OBJ_TEXT.pop(key, None)
+    if text is None:
+        text = _hull_obj_text(hulls, offset, margin)
+    _HULL_OBJ_TEXT[key] = text  # most recent last
+    while len(_HULL_OBJ_TEXT) > HULL_OBJ_CACHE:
+        _HULL_OBJ_TEXT.pop(next(iter(_HULL_OBJ_TEXT)))
+    path.write_text(text)
+
+
+#: Link OBJ texts :func:`_hull_obj` keeps (least recently used dropped first; a link's text is
+#: tens of kB at 32 hulls of 64 vertices).
+HULL_OBJ_CACHE = 512
+_HULL_OBJ_TEXT: dict[bytes, str] = {}
+
+
+def _hull_obj_text(hulls, offset: np.ndarray, margin: float) -> str:
     from scipy.spatial import ConvexHull
 
     lines, base = [], 1
@@ -156,7 +186,7 @@ def _hull_obj(hulls, offset: np.ndarray, path: Path, margin: float = BULLET_HULL
         lines.extend(f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in v)
         lines.extend(f"f {a + base} {b + base} {c + base}" for a, b, c in faces)
         base += len(v)
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     from n4d4d.kinematics import joint_names, kinematic_tree
 
     from . import _newton_kernels as K
-    from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground, usd_sha256
+    from ._newton_sim import (XPBD_ITERATIONS, Stepper, anchor_joints_at_com, newton_modules, on_ground,
+                              usd_sha256)
     from .penetration import HullWorld
 
     th = th or Thresholds()
@@ -105,6 +106,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     wp, newton = newton_modules()
     sub = newton.ModelBuilder()
     sub.add_usd(str(usd_path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
+    anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
 
     link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}

@@ -61,7 +61,7 @@ from n4d4d.asset import Asset
 from n4d4d.conventions import GRAVITY_MAGNITUDE, xyzw_to_wxyz
 from n4d4d.errors import StageInputError, TimeBudgetError
 
-from ._newton_sim import XPBD_ITERATIONS, Stepper, newton_modules, on_ground
+from ._newton_sim import XPBD_ITERATIONS, Stepper, anchor_joints_at_com, newton_modules, on_ground
 from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, decided_failure, evaluate, settled
 
@@ -111,6 +111,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, *,
 
     sub = newton.ModelBuilder()
     sub.add_usd(str(path))
+    anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
     n = sub.body_count
     points, com, rest = [], [], [np.zeros((0, 3))] * sub.shape_count
     for b in range(n):
