@@ -20,6 +20,11 @@ Joints that cannot affect each other (:mod:`.sweep_groups`: each hangs rigidly f
 root, and the parts they move keep apart over their ranges) are swept together, in one run, so
 a camera's buttons cost about one sweep, not one each; verdicts stay per joint.
 
+A joint whose range is blocked by another movable part that can be moved out of the way (a
+drawer behind a cabinet door) is swept with that part held there (:mod:`.prerequisites`: the
+door held open at its limit, its drive targeting it from the start); its sweep is then judged
+as any other, with every overlap measured.
+
 Two engines run it: :func:`check_articulation` here in PyBullet (a fresh client, one group
 after the other), and :func:`.newton_articulation.check_articulation_newton` in Newton from the
 exported USD (one world per joint, stepped together). Both record the swept joint's coordinate
@@ -66,6 +71,8 @@ class Sweep:
         speed: commanded joint speed (rad/s or m/s).
         steps: simulation steps (waypoints plus the final hold).
         finite: the joint has finite limits (not continuous).
+        holds: link index -> coordinate (rad or m) of the other joints held out of the way for
+            this sweep (:func:`.prerequisites.sweep_prerequisites`); empty for most joints.
     """
 
     link: int
@@ -75,6 +82,7 @@ class Sweep:
     speed: float
     steps: int
     finite: bool
+    holds: tuple[tuple[int, float], ...] = ()
 
     def target(self, t: np.ndarray | float) -> np.ndarray | float:
         """Target coordinate at time(s) ``t`` (s); 0 after the last waypoint."""
@@ -96,8 +104,16 @@ def sweep_lift(model: RigidModel) -> float:
     return max(0.0, SWEEP_CLEARANCE_M - float(model.hull_points()[:, 2].min()))
 
 
-def plan_sweeps(model: RigidModel, time_step: float, hold_s: float) -> list[Sweep]:
-    """One :class:`Sweep` per movable joint, in link order."""
+def plan_sweeps(model: RigidModel, time_step: float, hold_s: float, *,
+                prerequisites: bool = True, bound_m: float | None = None) -> list[Sweep]:
+    """One :class:`Sweep` per movable joint, in link order.
+
+    With ``prerequisites``, a joint whose range meets a non-adjacent link that another movable
+    joint can move out of the way gets that joint's hold (:mod:`.prerequisites`, judged at
+    ``bound_m``, default the certificate's ``max_link_penetration_m``); swept boxes that meet no
+    non-adjacent link's rest box skip the query.
+    """
+    holds = _prerequisite_holds(model, bound_m) if prerequisites else {}
     out = []
     for link in model.links:
         j = link.joint
@@ -111,8 +127,47 @@ def plan_sweeps(model: RigidModel, time_step: float, hold_s: float) -> list[Swee
         for a, b in zip(way[:-1], way[1:]):
             t.append(t[-1] + abs(b - a) / speed)
         steps = int(np.ceil((t[-1] + hold_s) / time_step))
-        out.append(Sweep(link.index, j, np.array(t), np.array(way), speed, steps, finite))
+        out.append(Sweep(link.index, j, np.array(t), np.array(way), speed, steps, finite,
+                         tuple(sorted(holds.get(j.name, {}).items()))))
     return out
+
+
+def _prerequisite_holds(model: RigidModel, bound_m: float | None) -> dict[str, dict[int, float]]:
+    """Joint name -> {held link index: coordinate} (:func:`.prerequisites.sweep_prerequisites`),
+    queried only for the sweeps whose swept box meets a non-adjacent link's rest box."""
+    from .prerequisites import sweep_prerequisites
+    from .rigid_model import subtree
+    from .sweep_groups import BOX_MARGIN_FRACTION, swept_box
+
+    pairs = model.non_adjacent_pairs()
+    if not pairs or not any(link.hulls for link in model.links):
+        return {}
+    bound = CertificateThresholds().max_link_penetration_m if bound_m is None else bound_m
+    rest = {}
+    for link in model.links:
+        pts = np.vstack([h.vertices for h in link.hulls]) if link.hulls else None
+        rest[link.index] = None if pts is None else np.stack([pts.min(axis=0), pts.max(axis=0)])
+    margin = BOX_MARGIN_FRACTION * model.diagonal
+    candidates = {}
+    for sw in plan_sweeps(model, 1.0, 0.0, prerequisites=False):
+        if not sw.finite or sw.joint.type == "fixed":
+            continue
+        mine = set(subtree(model, sw.link))
+        box = swept_box(model, sw)
+        near = []
+        for a, c in pairs:
+            if (a in mine) == (c in mine):
+                continue
+            other = rest[c if a in mine else a]
+            if other is not None and np.all(box[0] - margin <= other[1]) and np.all(other[0] - margin <= box[1]):
+                near.append((a, c))
+        if near:
+            candidates[sw.link] = near
+    if not candidates:
+        return {}
+    found = sweep_prerequisites(model, bound, candidates=candidates)
+    index = {link.joint.name: link.index for link in model.links if link.joint is not None}
+    return {jn: {index[k]: v for k, v in hold.items()} for jn, hold in found.items()}
 
 
 def sweep_verdict(model: RigidModel, sweep: Sweep, q: np.ndarray, dq: np.ndarray, q_all: np.ndarray,
@@ -227,7 +282,7 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
     ct = th.certificate
     t0 = time.perf_counter()
     budget = budget or Budget(time_budget_s, what="PyBullet articulation sweeps", label=label or asset.name)
-    sweeps = plan_sweeps(model, time_step, hold_s)
+    sweeps = plan_sweeps(model, time_step, hold_s, bound_m=ct.max_link_penetration_m)
     groups = group_sweeps(model, sweeps)
     drives = link_drives(model, asset)
     gains = {i: (gain_scale * d.stiffness, gain_scale * d.damping) for i, d in drives.items()}
@@ -251,22 +306,28 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
         kd = {b: np.array([gains[i][1] if i in drives else 0.0 for i in idx]) for b, (idx, _) in per_body.items()}
         effort = {b: np.array([drives[i].max_force if i in drives else 0.0 for i in idx]) for b, (idx, _) in per_body.items()}
         for group in groups:  # independent sweeps run together (:mod:`.sweep_groups`)
+            held = dict(group[0].holds)  # the group's members share their holds (group_sweeps)
             for link, b, li in joints:
-                client.resetJointState(b, li, 0.0, 0.0)
+                client.resetJointState(b, li, held.get(link.index, 0.0), 0.0)
             steps = max(sw.steps for sw in group)
             times = time_step * np.arange(1, steps + 1)
             goals = np.zeros((steps, len(model.links)))  # every driven joint's target per step
             for i, d in drives.items():
                 goals[:, i] = d.target
+            for i, v in held.items():
+                goals[:, i] = v
             for sw in group:
                 goals[:, sw.link] = sw.target(times)
+            q_start = np.zeros(len(model.links))
+            for i, v in held.items():
+                q_start[i] = v
             q_all = np.zeros((steps, len(model.links)))
             dq_all = np.zeros((steps, len(model.links)))
             for k in range(steps):
                 for b, (idx, lis) in per_body.items():  # the torque from the state before the step
                     if not driven[b].any():
                         continue
-                    q, v = (q_all[k - 1, idx], dq_all[k - 1, idx]) if k else (np.zeros(len(idx)), np.zeros(len(idx)))
+                    q, v = (q_all[k - 1, idx], dq_all[k - 1, idx]) if k else (q_start[idx], np.zeros(len(idx)))
                     tau = np.where(driven[b], np.clip(kp[b] * (goals[k, idx] - q) - kd[b] * v, -effort[b], effort[b]), 0.0)
                     client.setJointMotorControlArray(b, [lis[n] for n in np.flatnonzero(driven[b])],
                                                      pybullet.TORQUE_CONTROL, forces=tau[driven[b]].tolist())

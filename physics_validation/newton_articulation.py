@@ -98,7 +98,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     t0 = time.perf_counter()
     budget = budget or Budget(time_budget_s, what="Newton articulation sweeps", label=label or asset.name)
     digest = usd_sha256(usd_path, asset.name)
-    sweeps = plan_sweeps(model, time_step, hold_s)
+    sweeps = plan_sweeps(model, time_step, hold_s, bound_m=ct.max_link_penetration_m)
     solver_name = f"SolverXPBD(iterations={XPBD_ITERATIONS})"
     if not sweeps:
         return articulation_report("newton", {}, [], ct, time.perf_counter() - t0, solver=solver_name,
@@ -137,16 +137,23 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     rows = [(int(jw[g]), g % sub.joint_count) for g in range(nm.joint_count) if g % sub.joint_count in drives]
     links = np.array([drives[j][0] for _, j in rows])
     world = np.array([w for w, _ in rows])
-    column = np.array([member[i] if i in in_world[w] else -1 for i, w in zip(links, world)], dtype=np.int32)
+    # Joints held out of a group's way (a door open for the drawers behind it, Sweep.holds): one
+    # constant column each, and the world starts there.
+    held = {(w, i): (len(sweeps) + k, v) for k, (w, i, v) in
+            enumerate((w, i, v) for w, g in enumerate(groups) for i, v in g[0].holds)}
+    column = np.array([member[i] if i in in_world[w] else held.get((w, i), (-1,))[0]
+                       for i, w in zip(links, world)], dtype=np.int32)
     # Newton reports a revolute coordinate in (-pi, pi]: angles are wrapped for the PD error and
     # unwrapped in the record (a door with limits [0, pi] reaches pi).
     angular = np.array([model.links[i].joint.type != "prismatic" for i in links])
     n = len(rows)
     steps = max(s.steps for s in sweeps)
     total = 1 + CHUNK * int(np.ceil(steps / CHUNK))  # >= steps + 1: post-step states of steps 0..steps-1
-    table = np.zeros((total, len(sweeps)), dtype=np.float32)
+    table = np.zeros((total, len(sweeps) + len(held)), dtype=np.float32)
     for m, s in enumerate(sweeps):
         table[:s.steps, m] = s.target(time_step * np.arange(1, s.steps + 1))
+    for c, v in held.values():
+        table[:, c] = v
     f32 = dict(dtype=float, device="cpu")
     i32 = dict(dtype=wp.int32, device="cpu")
     driven = np.array([g for g in range(nm.joint_count) if g % sub.joint_count in drives])
@@ -160,6 +167,13 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     hist_q, hist_qd = wp.zeros((total, n), **f32), wp.zeros((total, n), **f32)
 
     sim = Stepper(nm)
+    if held:
+        q_start = nm.joint_q.numpy()
+        for r, (w, j) in enumerate(rows):
+            if (w, drives[j][0]) in held:
+                q_start[jq0[driven[r]]] = held[(w, drives[j][0])][1]
+        nm.joint_q.assign(q_start)
+        newton.eval_fk(nm, nm.joint_q, nm.joint_qd, sim.states[0])
 
     def run(count: int) -> None:
         for _ in range(count):

@@ -71,9 +71,16 @@ def swept_box(model: RigidModel, sweep) -> np.ndarray:
     return np.stack([lo, hi])
 
 
+def _holds(sweep) -> tuple:
+    return tuple(getattr(sweep, "holds", ()))
+
+
 def group_sweeps(model: RigidModel, sweeps: list) -> list[list]:
     """Independent sweeps packed into groups (module docstring), each group in link order;
-    every sweep is in exactly one group, the groups in order of their first sweep."""
+    every sweep is in exactly one group, the groups in order of their first sweep. Sweeps share
+    a group only when they hold the same other joints at the same coordinates
+    (:attr:`.articulation.Sweep.holds`: a drawer swept with the door held open is not swept
+    beside a joint that expects the door closed)."""
     margin = BOX_MARGIN_FRACTION * model.diagonal
     boxes = {s.link: swept_box(model, s) for s in sweeps if _anchored(model, s.link)}
     groups: list[list] = []
@@ -82,8 +89,9 @@ def group_sweeps(model: RigidModel, sweeps: list) -> list[list]:
         home = None
         if box is not None:
             for g in groups:
-                if all(o.link in boxes and (np.any(box[0] - margin > boxes[o.link][1])
-                                            or np.any(boxes[o.link][0] - margin > box[1])) for o in g):
+                if all(o.link in boxes and _holds(o) == _holds(s)
+                       and (np.any(box[0] - margin > boxes[o.link][1])
+                            or np.any(boxes[o.link][0] - margin > box[1])) for o in g):
                     home = g
                     break
         if home is None:

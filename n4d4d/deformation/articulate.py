@@ -153,6 +153,22 @@ def joint_groups(asset: Asset, time_step: float = TIME_STEP_S) -> list[list[Join
     return [[s.joint for s in g] for g in group_sweeps(model, sweeps)]
 
 
+def _sweep_groups(model, time_step: float) -> list[list]:
+    """The certificate's groups of :class:`~n4d4d.physics_validation.articulation.Sweep` (with
+    their holds, :mod:`n4d4d.physics_validation.prerequisites`)."""
+    from n4d4d.physics_validation.articulation import plan_sweeps
+    from n4d4d.physics_validation.sweep_groups import group_sweeps
+
+    return group_sweeps(model, plan_sweeps(model, time_step, 0.0))
+
+
+def hold_ramp_s(joint: Joint, value: float) -> float:
+    """Seconds (s) an ``articulate`` clip gives a held joint to move to ``value`` (rad or m) before
+    the joints that need it move, and back after: twice the time at ``Joint.velocity``, at least
+    half of :data:`MIN_SEGMENT_S`."""
+    return max(0.5 * MIN_SEGMENT_S, 2.0 * abs(float(value)) / max(float(joint.velocity), 1e-6))
+
+
 def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: float,
                   targets: Mapping[str, np.ndarray] | None = None, drives: bool = True,
                   fixed_root: bool = True, pose: np.ndarray | None = None,
@@ -241,7 +257,10 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     Joints move group after group, each group in a segment of ``max(seconds / n, MIN_SEGMENT_S)``
     for n groups (the clip lasts ``seconds``, or :data:`MIN_SEGMENT_S` per group when there are
     more groups than that allows), lengthened where a joint's drive could not follow it within
-    its effort limit (:func:`feasible_segment`), the other joints held at 0. A group is a set of *independent*
+    its effort limit (:func:`feasible_segment`), the other joints held at 0, except the joints a
+    group needs out of its way (:mod:`n4d4d.physics_validation.prerequisites`: a cabinet door
+    opened before the drawers behind it move, closed after them; :func:`hold_ramp_s` each way).
+    A group is a set of *independent*
     joints as the certificate's sweeps group them
     (:func:`n4d4d.physics_validation.sweep_groups.group_sweeps`: each joint's parent held rigidly
     to the fixed root, the parts each one moves apart over their whole ranges), so a camera's 18
@@ -270,15 +289,19 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
 
     from . import bullet_scene as bs
 
-    groups = joint_groups(asset, time_step)
-    if not groups:
-        raise ValueError(f"{asset.name}: articulate needs a movable joint")
     model = rigid_model(asset)
+    sweep_groups = _sweep_groups(model, time_step)
+    if not sweep_groups:
+        raise ValueError(f"{asset.name}: articulate needs a movable joint")
+    groups = [[sw.joint for sw in g] for g in sweep_groups]
+    holds = [[(model.links[i].joint, v) for i, v in g[0].holds] for g in sweep_groups]
     gains = bs.drive_gains(asset, model)
     index = {link.joint.name: link.index for link in model.links if link.joint is not None}
     base = max(seconds / len(groups), MIN_SEGMENT_S)
     segments = [max([base] + [feasible_segment(j, *gains[index[j.name]]) for j in group]) for group in groups]
-    starts = np.concatenate([[0.0], np.cumsum(segments)])
+    ramps = [max([0.0] + [hold_ramp_s(j, v) for j, v in held]) for held in holds]
+    lengths = [seg + 2.0 * ramp for seg, ramp in zip(segments, ramps)]
+    starts = np.concatenate([[0.0], np.cumsum(lengths)])
     total = float(starts[-1])
     steps = int(round(total / time_step))
     t = time_step * np.arange(1, steps + 1)
@@ -286,7 +309,12 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     for k, group in enumerate(groups):
         for j in group:
             wt, wv = open_close_schedule(j, segments[k])
-            targets[j.name] = schedule_targets(wt + starts[k], wv, t, j.velocity, time_step)
+            track = schedule_targets(wt + starts[k] + ramps[k], wv, t, j.velocity, time_step)
+            targets[j.name] = targets.get(j.name, 0.0) + track
+        for j, v in holds[k]:  # 0 -> v, held while the group moves, -> 0 (zero outside: tracks add)
+            wt = starts[k] + np.array([0.0, ramps[k], ramps[k] + segments[k], 2.0 * ramps[k] + segments[k]])
+            track = schedule_targets(wt, np.array([0.0, v, v, 0.0]), t, j.velocity, time_step)
+            targets[j.name] = targets.get(j.name, 0.0) + track
     # Simulated raised clear of the ground, as the certificate's sweeps are (sweep_lift): with the
     # root immovable, a wheel or foot resting on the ground is held by its friction, and a wheel's
     # full turn stops at 0 rad. The recorded root pose is the authored one.
