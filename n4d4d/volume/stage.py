@@ -136,11 +136,18 @@ def whole_from_parts(parts, source, *, thickness: float | None = None, resolutio
     united = from_manifold(union, source)
     t_union = time.perf_counter()
     dec_stats: dict = {}
-    out = decimate(united, max_faces, stats=dec_stats, seed=seed)
+    out = None
+    if is_closed_manifold(mesh_quality(united)):  # one simplification over all shells (quadrics rank errors globally)
+        out = decimate(united, max_faces, stats=dec_stats, seed=seed)
+        if not is_closed_manifold(mesh_quality(out)):
+            dec_stats["global_failed"], out = dec_stats.pop("method", None), None
+    if out is None:  # shells that touch, or a global budget that loses some: one shell at a time
+        out = decimate_shells(united, max_faces, stats=dec_stats, seed=seed)
     out = out.replace(normals=vertex_normals(out.vertices, out.faces))
     q_after = mesh_quality(out)
     if not is_closed_manifold(q_after):
-        return None, None, {"why": "the simplified union is not a closed manifold"}
+        return None, None, {"why": "the simplified union is not a closed manifold",
+                            "decimation": {k: v for k, v in dec_stats.items() if k != "attempts"}}
     t_dec = time.perf_counter()
     sdf_stats: dict = {}
     sdf = compute_sparse_sdf(out, resolution=resolution, memory_budget_bytes=memory_budget_bytes, path=path,
@@ -170,3 +177,129 @@ def whole_from_parts(parts, source, *, thickness: float | None = None, resolutio
                     "sdf": t_sdf - t_dec, "total": time.perf_counter() - t0},
     }
     return out, sdf, figures
+
+
+#: fewest faces a shell is given by :func:`decimate_shells` (or all of its own, if fewer):
+#: a closed tube of a wire piece needs a few dozen triangles to stay a tube
+MIN_SHELL_FACES = 32
+
+
+def shell_budgets(faces_per_shell: np.ndarray, area_per_shell: np.ndarray, max_faces: int) -> np.ndarray:
+    """Face budget ``(S,) int64`` of each shell, ``max_faces`` split by area (water-filling).
+
+    A shell whose share is at least its own face count keeps all its faces and the rest of the
+    budget is split again among the others; each shell gets at least
+    ``min(own faces, MIN_SHELL_FACES)``. The budgets add up to at most ``max_faces`` unless
+    the floors alone exceed it (then each shell gets its floor).
+    """
+    cnt = np.asarray(faces_per_shell, np.int64)
+    area = np.maximum(np.asarray(area_per_shell, np.float64), 0.0)
+    floor = np.minimum(cnt, MIN_SHELL_FACES)
+    budget = floor.copy()
+    active = cnt > floor
+    left = max_faces - int(floor.sum())
+    while left > 0 and active.any():
+        # the area share of the faces above the floors, among the shells not yet full
+        a = np.where(active, area, 0.0)
+        share = left * a / a.sum() if a.sum() > 0 else np.where(active, left / active.sum(), 0.0)
+        full = active & (budget + share >= cnt)
+        if not full.any():
+            budget[active] += np.floor(share[active]).astype(np.int64)
+            break
+        left -= int((cnt[full] - budget[full]).sum())
+        budget[full] = cnt[full]
+        active &= ~full
+    return budget
+
+
+#: a cavity at least this fraction of the volume of the shell around it is simplified with that
+#: shell (:func:`shell_groups`); a smaller one (a bubble where two parts' solids overlap) alone:
+#: its volume moves by at most ~1 % of its own, under 1e-4 of the shell's, and a bubble inside
+#: a big shell's budget would be collapsed to nothing, which breaks the shell's closedness
+CAVITY_GROUP_FRACTION = 1e-2
+
+
+def shell_groups(vertices: np.ndarray, faces: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
+    """``(n,) int64`` group of each of the ``n`` shells (``label`` ``(F,)``, as
+    :func:`n4d4d.volume.quality.shell_labels` gives): a shell facing inward (negative signed
+    volume: a cavity, the inner wall of a hollow) of at least :data:`CAVITY_GROUP_FRACTION`
+    of its volume joins the smallest outward shell that encloses it (generalized winding number of one of its vertices > 1/2, libigl), so a thin
+    wall's two sides are simplified together and its volume (their small difference) is what
+    the simplifier's volume check guards; every other shell is its own group."""
+    import igl
+
+    from n4d4d.volume.quality import signed_volumes
+
+    vol = signed_volumes(vertices, faces, label, n)
+    group = np.arange(n, dtype=np.int64)
+    lo = np.full((n, 3), np.inf)
+    hi = np.full((n, 3), -np.inf)
+    np.minimum.at(lo, label, vertices[faces].min(axis=1))
+    np.maximum.at(hi, label, vertices[faces].max(axis=1))
+    outward = np.flatnonzero(vol > 0)
+    for i in np.flatnonzero(vol < 0):
+        p = vertices[faces[label == i][0, 0]][None, :]
+        holds = outward[np.all(lo[outward] <= lo[i], axis=1) & np.all(hi[outward] >= hi[i], axis=1)
+                        & (-vol[i] >= CAVITY_GROUP_FRACTION * vol[outward])]
+        for j in holds[np.argsort(vol[holds])]:
+            fj = faces[label == j]
+            if float(np.ravel(igl.winding_number(vertices, fj, p))[0]) > 0.5:
+                group[i] = j
+                break
+    return group
+
+
+def decimate_shells(mesh, max_faces: int, *, stats: dict | None = None, seed: int = 0):
+    """``mesh`` (m; its connected shells each closed and manifold, possibly touching one
+    another at coincident vertices, as a manifold3d union leaves them) simplified to at most
+    ``max_faces`` faces one shell at a time (:func:`~n4d4d.volume.decimate`; a cavity's shell
+    with the shell that encloses it, :func:`shell_groups`; each group's budget by area,
+    :func:`shell_budgets`), so that no shell is lost to a global budget, and
+    vertices of different shells that share a position moved apart along their own sheets
+    (by :data:`n4d4d.volume.simplify.SEPARATION` of the diagonal) so that welding by position
+    cannot pinch the surface where shells touch. A shell facing inward (a cavity, negative
+    volume) is simplified turned outward and turned back. ``stats`` receives ``shells``, ``method``,
+    ``faces_before``/``faces_after``, ``max_faces``, ``shells_not_simplified`` (decimate kept
+    one whole: over its budget) and ``seconds``."""
+    from n4d4d.volume.quality import shell_labels, signed_volumes
+    from n4d4d.volume.simplify import SEPARATION, _separate_coincident, decimate
+
+    t0 = time.perf_counter()
+    v = np.asarray(mesh.vertices, np.float64)
+    f = np.asarray(mesh.faces, np.int64)
+    n, label = shell_labels(f, len(v))
+    tri = v[f]
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    group = shell_groups(v, f, label, n)[label]  # per face
+    _, group = np.unique(group, return_inverse=True)
+    n_groups = int(group.max()) + 1
+    cnt = np.bincount(group, minlength=n_groups)
+    budget = shell_budgets(cnt, np.bincount(group, weights=areas, minlength=n_groups), max_faces)
+    vs, fs, offset, kept_whole = [], [], 0, 0
+    for s in range(n_groups):
+        sf = f[group == s]
+        used = np.unique(sf)
+        remap = np.full(len(v), -1, np.int64)
+        remap[used] = np.arange(len(used))
+        piece = mesh.__class__(vertices=v[used], faces=remap[sf], base_color=mesh.base_color)
+        if len(sf) > budget[s]:
+            # a cavity's shell faces inward (negative volume): simplified as a solid, turned back
+            inward = signed_volumes(piece.vertices, piece.faces, np.zeros(len(sf), np.int64), 1)[0] < 0
+            if inward:
+                piece = piece.replace(faces=piece.faces[:, ::-1].copy())
+            piece = decimate(piece, int(budget[s]), seed=seed)
+            if inward:
+                piece = piece.replace(faces=np.asarray(piece.faces)[:, ::-1].copy())
+            kept_whole += len(piece.faces) > budget[s]
+        vs.append(np.asarray(piece.vertices, np.float64))
+        fs.append(np.asarray(piece.faces, np.int64) + offset)
+        offset += len(piece.vertices)
+    v_out, f_out = np.concatenate(vs), np.concatenate(fs)
+    diag = float(np.linalg.norm(v_out.max(axis=0) - v_out.min(axis=0)))
+    v_out, moved = _separate_coincident(v_out, f_out, SEPARATION * diag)
+    if stats is not None:
+        stats.update({"method": f"per shell, budget by area: {n} shells in {n_groups} groups, {moved} coincident vertices moved apart",
+                      "shells": int(n), "groups": n_groups, "faces_before": int(len(f)), "faces_after": int(len(f_out)),
+                      "max_faces": int(max_faces), "shells_not_simplified": int(kept_whole),
+                      "seconds": time.perf_counter() - t0})
+    return mesh.__class__(vertices=v_out, faces=f_out, base_color=mesh.base_color)
