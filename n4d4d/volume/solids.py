@@ -33,6 +33,11 @@ engine, :func:`n4d4d.volume.remesh_watertight`, with
   agree less than 0.95 with the input's (features under its wall: wire racks) is built once
   more at half the voxel, within :data:`SHELL_RETRY_MAX_RESOLUTION` and the memory budget, and
   kept if it agrees better (``figures["finer"]``);
+- **slabs that stand off the input**: an uncapped winding solid whose p95 distance to the
+  input is over :data:`CAPPED_MAX_P95_FRACTION` of the diagonal and half its median wall (the
+  most an open rim closed across the wall lies off the input; farther, a fill between panels
+  that are not one wall's two faces) is set against the shell, and the shell kept if it is closer and
+  keeps the part's thinnest extent (:func:`extent_error`) as well as the slab or within the tolerance;
 - **capped solids that drop a feature**: a capped solid whose caps stand off the input
   (p95 over :data:`CAPPED_MAX_P95_FRACTION`) goes to the tracks above; one that misses the
   input's thinnest extent (a single sheet standing off the body, which encloses nothing) gets
@@ -523,8 +528,23 @@ def _close_solid(mesh, *, thickness, feature_voxels, resolution, max_resolution,
     # uncapped winding number), kept only if it is faithful both ways
     slab = _winding_slab(mesh, hits, thin, feature_voxels=feature_voxels, resolution=resolution,
                          max_resolution=max_resolution, common=common, figures=figures)
+    slab_p95 = None
     if slab is not None:
-        return slab, figures
+        slab_p95 = float(figures["winding"]["p95_out_to_in"])  # of the slab as kept (its fidelity)
+        # an open rim closed across a wall lies up to half the wall off the input (a rimless 20 mm
+        # plate: p95 1.07 % of its diagonal, and a solid plate is what it is): only farther than
+        # that and the target does the slab stand off (a fill between panels that are not one
+        # wall's two faces: PartNet 103251/link_22, p95 = its median wall, 0.93 % at 256 cells and
+        # 0.82 % at 320, so not the grid); then the shell is built too and set against it
+        reach = max(CAPPED_MAX_P95_FRACTION * diag, 0.5 * float(figures["winding"].get("median_wall_m", 0.0)))
+        if slab_p95 <= reach:
+            return slab, figures
+        slab_figures = dict(figures)
+        why = (f"p95 distance to the input {100 * slab_p95 / diag:.2f}% of the diagonal, over "
+               f"{100 * CAPPED_MAX_P95_FRACTION:g}% and half the median wall: the shell instead if closer")
+        figures["winding"] = {**figures["winding"], "rejected": why}
+        for k in ("kind", "sign", "resolution", "voxel_size", "remesh"):
+            figures.pop(k, None)
     # a sheet or open container: the shell about it, two voxels (or ``thickness``) thick, on
     # a grid at which a given wall spans ``feature_voxels`` voxels
     wall_voxels = DEFAULT_WALL_VOXELS if thickness is None else float(feature_voxels)
@@ -556,6 +576,17 @@ def _close_solid(mesh, *, thickness, feature_voxels, resolution, max_resolution,
         else:
             retry.setdefault("rejected", f"resolution {r} is the finest the budget allows")
         figures["finer"] = retry
+    if slab_p95 is not None:
+        from n4d4d.volume.winding import surface_distances
+
+        shell_p95 = float(np.percentile(surface_distances(out, mesh, seed=seed)[0], 95))
+        thick = {"shell_extent_error": extent_error(out, mesh), "slab_extent_error": extent_error(slab, mesh)}
+        # the shell only if closer and no thicker than the tolerance (or the slab): an open-rimmed
+        # plate's slab has rims half its thickness off the faces, and its shell is a wall thicker
+        if shell_p95 >= slab_p95 or thick["shell_extent_error"] > max(1.0, thick["slab_extent_error"]):
+            slab_figures["winding"] = {**slab_figures["winding"], "shell_p95_out_to_in": shell_p95, **thick}
+            return slab, slab_figures
+        figures["winding"].update(shell_p95_out_to_in=shell_p95, **thick)
     figures["clip"] = clip
     figures.update(kind="shell", resolution=int(sdf.resolution), voxel_size=float(sdf.voxel_size),
                    wall=wall, wall_voxels=wall / float(sdf.voxel_size), remesh=fig,
