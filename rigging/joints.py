@@ -20,7 +20,10 @@ What it does, from geometry alone:
    least 35 % of the child's extent (0 under 15 %). The **confidence** of a candidate is
    ``prior x usefulness``; the candidate of highest confidence wins (candidates are swept in
    order of prior and the search stops when no prior left can beat the best). A full free
-   turn is ``continuous``, less ``revolute``. A press travels to the floor of its pocket
+   turn is ``continuous``, less ``revolute``; with ``conventions`` (off by default:
+   :data:`LIMIT_CONVENTIONS`) a hinged panel opens at most a quarter turn
+   (:func:`hinge_opening`) and a drawer slides out one way, at most
+   :data:`DRAWER_EXTENSION` of its depth (:func:`drawer_travel`). A press travels to the floor of its pocket
    when it has one, else :data:`PRESS_TRAVEL` of its height; on a merged mesh's pieces it must
    sit in a pocket (:func:`seated`: a handle glued on a face slides off it sideways).
 4. **Separability** (:func:`separable_range`): the child and the parts it carries are moved
@@ -275,9 +278,12 @@ def seated(checker: SweepChecker, child: PartGeometry, axis: np.ndarray, shape) 
 SEAT_SHIFT = 0.25  # a seated press meets its pocket's wall within a quarter of its width sideways
 
 
-def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, inset: bool = False):
+def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, inset: bool = False,
+           conventions: bool = False):
     """``(usefulness, kind, lower, upper)`` of one candidate (see module docstring); with
-    ``inset`` a press must be :func:`seated` (usefulness 0 otherwise)."""
+    ``inset`` a press must be :func:`seated` (usefulness 0 otherwise); with ``conventions`` a
+    hinge's and a drawer's range are :func:`hinge_opening` / :func:`drawer_travel` of the free
+    one (the usefulness is the free range's)."""
     if cand.kind == "revolute" and cand.source == "child-symmetry":
         return 1.0, "continuous", -np.pi, np.pi  # a solid of revolution turned about its axis occupies what it did
     if cand.kind == "revolute":
@@ -287,6 +293,8 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, i
         use = ramp(hi - lo, MIN_SWEEP_TURN, FULL_SWEEP_TURN)
         if cand.family == "hinge":  # a hinge line where the part butts against its parent one way (a stop)
             use *= 1.0 - 0.1 * min(-lo, hi) / max(-lo, hi, 1e-12)
+            if conventions:
+                lo, hi = hinge_opening(lo, hi)
         return use, "revolute", lo, hi
     if cand.family == "press":
         h = max(shape.height, 1e-9)
@@ -303,12 +311,54 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, i
         return (1.0 if -lo >= 0.5 * h or hi >= 0.2 * h else 0.0), "prismatic", 0.0, travel
     extent = _extent(child.points @ cand.axis)
     lo, hi = sweep_prismatic(checker, cand.axis, extent)
-    return ramp(max(hi, -lo) / max(extent, 1e-12), 0.15, 0.35), "prismatic", lo, hi
+    use = ramp(max(hi, -lo) / max(extent, 1e-12), 0.15, 0.35)
+    if cand.family == "drawer" and conventions:
+        lo, hi = drawer_travel(lo, hi, extent)
+    return use, "prismatic", lo, hi
+
+
+#: Default of ``conventions`` (:func:`infer_joints`): off, a joint's range is its free sweep
+#: (the procedural families' truths and their tests say so); on, hinges and drawers get the
+#: ranges manufactured ones have (:func:`hinge_opening`, :func:`drawer_travel`), as
+#: PartNet-Mobility's annotations do
+LIMIT_CONVENTIONS = False
+HINGE_OPENING = np.pi / 2  # a hinged panel (door, lid, temple) opens a quarter turn at most
+DRAWER_EXTENSION = 0.85  # a drawer slides out this fraction of its depth at most
+
+
+def hinge_opening(lo: float, hi: float) -> tuple[float, float]:
+    """The range ``(lower <= 0, upper >= 0)`` (rad) a hinged panel is given from its free sweep
+    ``(lo, hi)``: its span capped at :data:`HINGE_OPENING`, taken from the larger free side
+    first (a door that the sweep lets swing 180 degrees until it meets the cabinet's side
+    opens 90 degrees, as PartNet-Mobility's doors, lids and temples mostly do: their median
+    range is 90 degrees). A free span under the cap is kept as it is. The cap is a
+    convention of manufactured hinges, not a collision (leave-one-category-out, a cap chosen
+    on the other categories is 76-104 degrees: see ``benchmarks/rigging.py``)."""
+    if hi - lo <= HINGE_OPENING:
+        return lo, hi
+    if hi >= -lo:
+        hi = min(hi, HINGE_OPENING)
+        return max(lo, hi - HINGE_OPENING), hi
+    lo = max(lo, -HINGE_OPENING)
+    return lo, min(hi, lo + HINGE_OPENING)
+
+
+def drawer_travel(lo: float, hi: float, depth: float) -> tuple[float, float]:
+    """The range ``(lower <= 0, upper >= 0)`` (m) of a drawer from its free slide ``(lo, hi)``
+    and its ``depth`` along the slide (m): one way only (the larger free side: out of the
+    carcass; a drawer free both ways, through an open back, still opens one way), at most
+    :data:`DRAWER_EXTENSION` of its depth (drawer runners keep part of the drawer engaged:
+    PartNet-Mobility's drawers open 0.74-0.91 of their depth; without the cap the sweep slides
+    them out whole, or both ways)."""
+    cap = DRAWER_EXTENSION * depth
+    if hi >= -lo:
+        return 0.0, min(hi, cap)
+    return max(lo, -cap), 0.0
 
 
 def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float | None = None,
                 deadline: float | None = None, siblings: tuple = (), obstacles: tuple = (),
-                inset: bool = False) -> InferredJoint:
+                inset: bool = False, conventions: bool | None = None) -> InferredJoint:
     """Infer the joint moving ``child`` relative to ``parent`` (see the module docstring);
     ``object_diag`` (m) the whole object's diagonal (default: the larger part's);
     ``siblings`` other parts touching the child (not the parent, nor parts it carries: see
@@ -317,7 +367,8 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float
     (:class:`~n4d4d.rigging.sweep.BlockedChecker`), so a drawer whose end hinge would swing it
     through the cabinet's side slides instead. ``inset``: a press must sit in a pocket of its
     parent (:func:`seated`): a merged mesh's pieces (a handle on a drawer's front is a glued
-    piece, not a button).
+    piece, not a button). ``conventions``: hinge and drawer ranges by convention
+    (:func:`_sweep`; None: :data:`LIMIT_CONVENTIONS`).
 
     Returns a fixed joint (origin at the contact centre, axis +Z, confidence 0) when no
     candidate moves freely or when ``deadline`` (:func:`work_clock` seconds: CPU seconds of this
@@ -341,7 +392,8 @@ def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float
             break
         if deadline is not None and work_clock() > deadline:
             break
-        use, kind, lo, hi = _sweep(cand, checker, child, shape, inset)
+        use, kind, lo, hi = _sweep(cand, checker, child, shape, inset,
+                                   LIMIT_CONVENTIONS if conventions is None else bool(conventions))
         score = cand.prior * use
         log.debug("%s %s:%s prior %.2f use %.2f %s [%.3f, %.3f]", child.name, cand.family, cand.source,
                   cand.prior, use, kind, lo, hi)
@@ -482,7 +534,8 @@ def _relative_mover(edges: list[tuple[str, str]], confident: set[str]):
 
 
 def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
-                 deadline: float | None = None, components: bool = False) -> list[InferredJoint]:
+                 deadline: float | None = None, components: bool = False,
+                 conventions: bool | None = None) -> list[InferredJoint]:
     """Joints of the kinematic tree of ``parts``: one :class:`InferredJoint` per tree edge
     (fixed where nothing moves), each range then checked for separability against the other
     parts (:func:`separable_range`). Once ``deadline`` has passed, joints not yet inferred or
@@ -498,7 +551,8 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
 
     ``components``: the parts are a merged mesh's pieces: the tree links seamed pieces
     (:data:`SEAM_GAP`) first (:func:`contact_graph`), and a press must sit in a pocket
-    (:func:`seated`)."""
+    (:func:`seated`). ``conventions``: hinge and drawer ranges by convention, not the free
+    sweep (:func:`hinge_opening`, :func:`drawer_travel`; None: :data:`LIMIT_CONVENTIONS`)."""
     by_name = {p.name: p for p in parts}
     lo = np.min([p.vertices.min(0) for p in parts], axis=0)
     hi = np.max([p.vertices.max(0) for p in parts], axis=0)
@@ -514,7 +568,7 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
                      and p.diag >= 0.5 * c.diag and _boxes_meet(p, (lo, hi)))
 
     joints = [infer_joint(by_name[a], by_name[b], object_diag=object_diag, deadline=deadline,
-                          siblings=siblings(a, b), inset=components) for a, b in edges]
+                          siblings=siblings(a, b), inset=components, conventions=conventions) for a, b in edges]
     # parts that move out of the way themselves (a confident joint of their own, and what they
     # carry) do not block a neighbour: a stapler's arm opens although the other rests on it
     moves = _relative_mover(edges, {j.child for j in joints if j.type != "fixed" and j.confidence >= SEPARABLE_OTHER})
@@ -538,7 +592,8 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         kind, a, b = separable_range(j, probes, others, hit)
         if kind == "fixed" and hit and not (deadline is not None and work_clock() > deadline):
             again = infer_joint(by_name[j.parent], by_name[j.child], object_diag=object_diag, deadline=deadline,
-                                siblings=siblings(j.parent, j.child), obstacles=tuple(hit), inset=components)
+                                siblings=siblings(j.parent, j.child), obstacles=tuple(hit), inset=components,
+                                conventions=conventions)
             if again.type != "fixed":
                 j = again
                 others = blockers(j)
