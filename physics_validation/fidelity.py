@@ -112,10 +112,13 @@ def collision_fidelity(mesh: Mesh, hulls: Sequence[Mesh], *, samples: int = 20_0
 
     part = _manifold(mesh.vertices, mesh.faces)
     if part is not None:
-        vol = part.volume()
-        over = (union - part).volume() / vol
-        under = (part - union).volume() / vol
-        ratio, exact = union.volume() / vol, True
+        vol, union_vol = part.volume(), union.volume()
+        under_vol = (part - union).volume()
+        # vol(U - P) = vol(U) - vol(U & P) = vol(U) - (vol(P) - vol(P - U)): one boolean, not two
+        # (exact up to rounding: 1e-13 of the part's volume on 102417's parts)
+        over = max(union_vol - vol + under_vol, 0.0) / vol
+        under = under_vol / vol
+        ratio, exact = union_vol / vol, True
     else:
         import trimesh
 
