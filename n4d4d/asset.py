@@ -96,6 +96,13 @@ class CollisionPrimitive:
         T[:3, 3] += np.asarray(offset, dtype=np.float64)
         return CollisionPrimitive(self.kind, self.size, T)
 
+    def transformed(self, rotation, offset) -> "CollisionPrimitive":
+        """The same shape moved rigidly: ``x -> R x + t`` for ``rotation`` ``R (3, 3)`` (proper
+        orthonormal) and ``offset`` ``t (3,)`` (m, asset frame)."""
+        M = np.eye(4)
+        M[:3, :3], M[:3, 3] = np.asarray(rotation, dtype=np.float64), np.asarray(offset, dtype=np.float64)
+        return CollisionPrimitive(self.kind, self.size, M @ np.asarray(self.transform))
+
 
 @dataclass(frozen=True, eq=False)
 class Mesh:
@@ -225,6 +232,22 @@ class Mesh:
         d = np.asarray(offset, dtype=np.float64)
         prim = None if self.primitive is None else self.primitive.translated(d)
         return dataclasses.replace(self, vertices=self.vertices + d, primitive=prim)
+
+    def transformed(self, rotation, offset) -> "Mesh":
+        """The mesh moved rigidly, ``x -> R x + t`` (``rotation`` ``R (3, 3)`` proper
+        orthonormal, ``offset`` ``t (3,)`` m, asset frame): vertices, vertex normals and its
+        :attr:`primitive`; faces, winding and every per-vertex or per-face attribute unchanged.
+
+        Raises:
+            ValueError: ``rotation`` is not a proper rotation (det 1, orthonormal, to 1e-6).
+        """
+        R = np.asarray(rotation, dtype=np.float64)
+        if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
+            raise ValueError("Mesh.transformed needs a proper rotation matrix (3, 3)")
+        t = np.asarray(offset, dtype=np.float64)
+        prim = None if self.primitive is None else self.primitive.transformed(R, t)
+        normals = None if self.normals is None else self.normals @ R.T
+        return dataclasses.replace(self, vertices=self.vertices @ R.T + t, normals=normals, primitive=prim)
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,18 @@ def _load(source: Source, opts: BuildOptions) -> Asset:
 
 def _rest_pose(asset: Asset, opts: BuildOptions) -> Asset:
     """Runs before ``static`` so the volume, parts and hulls are all built in the pose the
-    asset rests in; ``--rest-pose keep`` or an input that declares parts (URDF) keeps the
-    authored pose (the certificate then reports a toppling asset as failing)."""
+    asset rests in. An articulated input (URDF parts and joints) that topples in its authored
+    pose is turned as one rigid body onto its stable resting face, like a mesh (PartNet-Mobility
+    remote 100405 stood on its end and fell 395 mm; :func:`.physics_validation.rest_pose_stage`);
+    ``--rest-pose keep``, or an input that declares its own inertials (a robot, whose authored
+    pose and inertial frames go together), keeps the authored pose (the certificate then
+    reports a toppling asset as failing)."""
     from n4d4d.asset import StageRecord
     from n4d4d.physics_validation import rest_pose_stage
 
-    if opts.rest_pose == "keep" or asset.parts:
-        why = "--rest-pose keep" if opts.rest_pose == "keep" else "input declares parts and joints"
+    declared = asset.inertials is not None and bool(asset.inertials.parts)
+    if opts.rest_pose == "keep" or declared:
+        why = "--rest-pose keep" if opts.rest_pose == "keep" else "input declares its own inertials"
         return asset.with_stage(StageRecord("rest_pose", 0.0, {"rotated": False, "kept_because": why}))
     return rest_pose_stage(asset, seed=opts.seed, time_budget_s=opts.simulation_time_budget,
                            memory_budget_bytes=int(opts.memory_budget_gb * 2**30))

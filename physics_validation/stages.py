@@ -594,9 +594,15 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, 
         memory_budget_bytes: refuse, before any work, a mesh whose search would need more
             (:func:`.rest_pose.estimate_memory_bytes`); None: no limit.
 
+    An articulated input (parts and joints, e.g. a PartNet-Mobility URDF) is judged as one rigid
+    body in its authored joint coordinates and, when it topples, turned as one: its parts'
+    meshes, joint origins and axes and the file's colliders with the same rigid transform
+    (``x -> R x + t``), so every later stage builds it in the pose it rests in.
+
     Returns:
-        The asset with ``source_mesh`` turned (unchanged if stable), a "rest_pose" stage record
-        (``angle_rad``, ``rotation``, ``com_drop_m``, ``seconds``) and, when turned, a note.
+        The asset with ``source_mesh`` (and any parts, joints and colliders) turned (unchanged
+        if stable), a "rest_pose" stage record (``angle_rad``, ``rotation``, ``translation_m``
+        when turned, ``com_drop_m``, ``seconds``) and, when turned, a note.
 
     Raises:
         StageInputError: no source mesh. EmptyMeshError: no volume at all.
@@ -631,10 +637,18 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, 
         return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures), notes=notes)
     v = np.asarray(src.vertices) @ R.T
     lo, hi = v.min(axis=0), v.max(axis=0)
-    v = v - np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])
-    normals = None if src.normals is None else np.asarray(src.normals) @ R.T
-    turned = src.replace(vertices=v, normals=normals)
+    t = -np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])
+    figures["translation_m"] = t.tolist()
     note = (f"turned {np.degrees(fig['angle_rad']):.0f} degrees onto its stable resting face "
             "(authored pose topples)")
+    changes = {"source_mesh": src.transformed(R, t)}
+    if asset.parts:  # an articulated input turns as one rigid body: parts, joints, the file's colliders
+        import dataclasses
+
+        changes.update(
+            parts=tuple(dataclasses.replace(p, mesh=p.mesh.transformed(R, t)) for p in asset.parts),
+            joints=tuple(dataclasses.replace(j, origin=R @ np.asarray(j.origin) + t, axis=R @ np.asarray(j.axis))
+                         for j in asset.joints),
+            collision={n: tuple(h.transformed(R, t) for h in hs) for n, hs in asset.collision.items()})
     return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures),
-                            source_mesh=turned, notes=asset.notes + (note,))
+                            notes=asset.notes + (note,), **changes)
