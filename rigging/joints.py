@@ -22,7 +22,7 @@ What it does, from geometry alone:
    order of prior and the search stops when no prior left can beat the best). A full free
    turn is ``continuous``, less ``revolute``; with ``conventions`` (off by default:
    :data:`LIMIT_CONVENTIONS`) a hinged panel opens at most a quarter turn
-   (:func:`hinge_opening`) and a drawer slides out one way, at most
+   (:func:`hinge_opening`; one free a full turn is revolute too) and a drawer slides out one way, at most
    :data:`DRAWER_EXTENSION` of its depth (:func:`drawer_travel`). A press travels to the floor of its pocket
    when it has one, else :data:`PRESS_TRAVEL` of its height; on a merged mesh's pieces it must
    sit in a pocket (:func:`seated`: a handle glued on a face slides off it sideways).
@@ -283,12 +283,15 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, i
     """``(usefulness, kind, lower, upper)`` of one candidate (see module docstring); with
     ``inset`` a press must be :func:`seated` (usefulness 0 otherwise); with ``conventions`` a
     hinge's and a drawer's range are :func:`hinge_opening` / :func:`drawer_travel` of the free
-    one (the usefulness is the free range's)."""
+    one (the usefulness is the free range's), and a hinged panel free a full turn is revolute,
+    not continuous."""
     if cand.kind == "revolute" and cand.source == "child-symmetry":
         return 1.0, "continuous", -np.pi, np.pi  # a solid of revolution turned about its axis occupies what it did
     if cand.kind == "revolute":
         lo, hi = sweep_revolute(checker, cand.point, cand.axis)
         if hi - lo >= 2 * np.pi - FULL_TURN_TOL:
+            if conventions and cand.family == "hinge":  # a door free a full turn is still a door
+                return 1.0, "revolute", *hinge_opening(lo, hi)
             return 1.0, "continuous", lo, hi
         use = ramp(hi - lo, MIN_SWEEP_TURN, FULL_SWEEP_TURN)
         if cand.family == "hinge":  # a hinge line where the part butts against its parent one way (a stop)

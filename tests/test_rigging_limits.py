@@ -70,3 +70,29 @@ def test_hinged_lid_by_convention_opens_a_quarter_turn_upward(monkeypatch):
     edge = np.array([[0.0, -0.15, 0.218]])
     up = rotate_about(edge, j.origin, j.axis, j.upper)[0]
     assert abs(up[2] - 0.5) < 0.03 and abs(up[1] - 0.168) < 0.03
+
+
+def test_hinge_free_a_full_turn_is_revolute_by_convention():
+    """A 0.3 x 0.2 x 0.01 m panel whose parent block lies 1 m away: nothing stops it about a
+    hinge line along its edge, so the free sweep is a full turn. Without conventions that is a
+    continuous joint; with them a hinged panel is a door: revolute, a quarter turn
+    (hand-computed: hinge_opening(-pi, pi) = (0, pi/2)). A hinge candidate's usefulness is 1
+    either way (a full turn)."""
+    import trimesh
+
+    from n4d4d.rigging.geometry import PartGeometry
+    from n4d4d.rigging.hypotheses import Candidate
+    from n4d4d.rigging.joints import _sweep
+    from n4d4d.rigging.sweep import SweepChecker
+
+    panel = trimesh.creation.box(extents=(0.3, 0.2, 0.01))
+    block = trimesh.creation.box(extents=(0.2, 0.2, 0.2))
+    block.apply_translation((1.0, 0.0, 0.0))
+    child = PartGeometry("panel", panel.vertices, panel.faces, seed=0)
+    parent = PartGeometry("block", block.vertices, block.faces, seed=0)
+    checker = SweepChecker(child.points, parent, delta=0.001)
+    cand = Candidate("revolute", np.array([0.15, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), "hinge", "end-hinge", 1.0)
+    use, kind, lo, hi = _sweep(cand, checker, child, None)
+    assert (use, kind) == (1.0, "continuous")
+    use, kind, lo, hi = _sweep(cand, checker, child, None, conventions=True)
+    assert (use, kind, lo, hi) == (1.0, "revolute", 0.0, HINGE_OPENING)
