@@ -74,6 +74,9 @@ class BuildOptions(BaseModel):
                                              "(quad-dominant retopology, written as quads where the format "
                                              "carries them; collision and physics keep triangles)")
     max_hulls: int = Field(32, ge=1, le=256, description="convex hulls per part (Isaac Lab / PhysX GPU limit)")
+    max_hulls_fallback: int = Field(64, ge=0, le=256, description="a part whose --max-hulls hulls miss the "
+                                    "collision-fidelity bounds is decomposed again with up to this many, kept when "
+                                    "they meet them (noted in the report); 0: never")
     max_hull_vertices: int = Field(64, ge=8, le=255, description="vertices per hull (PhysX GPU limit 64)")
     rigging_time_budget: float = Field(120.0, gt=0, description="CPU seconds of joint inference (joints not "
                                        "inferred by then stay fixed, with a note)")

@@ -96,6 +96,7 @@ def _collision(asset: Asset, opts: BuildOptions) -> Asset:
     from n4d4d.physics_validation import collision_stage
 
     return collision_stage(asset, max_hulls=opts.max_hulls, max_hull_vertices=opts.max_hull_vertices,
+                           max_hulls_fallback=opts.max_hulls_fallback,
                            time_budget_s=opts.decomposition_time_budget, seed=opts.seed, collision=opts.collision)
 
 
