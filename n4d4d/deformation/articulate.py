@@ -23,6 +23,7 @@ This module does not judge the clip (see :mod:`.plausibility`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Callable, Mapping
 
@@ -46,6 +47,21 @@ MIN_SEGMENT_S = 1.0
 #: Share of a joint's segment spent holding still at each limit and at the end (the rest
 #: ramps), long enough for the 10 Hz drive to settle (four time constants of 16 ms and more).
 HOLD_SHARE = 0.1
+
+
+#: Bullet contact breaking threshold (dimensionless, a factor of each shape's bounding radius:
+#: :func:`.bullet_scene.contact_breaking_threshold`) of ``articulate`` clips, a quarter of Bullet's
+#: 0.02. Parts driven along their joints slide past their neighbours at constant gaps, and at 0.02
+#: a contact point Bullet found at a corner is carried along for up to 2 % of the part's radius
+#: (8 mm on a 40 cm drawer) measured along its stale, tilted normal, until that distance reads
+#: contact and the drawer jams 1.46 mm away from the closed door (PartNet-Mobility 45332, both
+#: drawers). At 0.005 such a point is dropped after 0.5 % of the radius; a real blocker is found
+#: afresh by the narrowphase every step, so it still stops the part (tests/test_clip_ghost_contact.py,
+#: tests/test_sweep_prerequisites.py's cupboard). The cost is a shorter speculative reach: a part
+#: of radius r closing faster than 0.005 r / TIME_STEP_S (4.8 r m/s: 1.9 m/s at r = 40 cm, 0.24 m/s
+#: at 5 cm) is met one step late, up to one step's travel inside its blocker before the solver
+#: pushes it out. Drop clips keep Bullet's default (a falling part meets the ground fast).
+BREAKING_THRESHOLD = 0.005
 
 
 def _min_jerk(u: np.ndarray) -> np.ndarray:
@@ -174,7 +190,8 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
                   fixed_root: bool = True, pose: np.ndarray | None = None,
                   initial: Mapping[str, float] | None = None,
                   rest: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-                  max_seconds: float | None = None, time_step: float = TIME_STEP_S) -> MotionClip:
+                  max_seconds: float | None = None, time_step: float = TIME_STEP_S,
+                  breaking_threshold: float | None = None) -> MotionClip:
     """Simulate ``asset`` in PyBullet and record a :class:`~n4d4d.asset.MotionClip`.
 
     Args:
@@ -193,6 +210,9 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
             ``seconds`` have passed; the simulation goes on (to ``max_seconds``) until it is True.
         max_seconds: hard end when ``rest`` is given (default ``seconds``).
         time_step: simulation step (s).
+        breaking_threshold: Bullet's contact breaking threshold (dimensionless factor of the
+            shapes' bounding radii) while simulating,
+            :func:`.bullet_scene.contact_breaking_threshold`; ``None`` keeps Bullet's 0.02.
 
     Returns:
         The clip: ``times (T,)`` s from 0, ``joint_positions`` per movable joint ``(T,)``,
@@ -218,8 +238,10 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
         if len(track) < steps:
             raise ValueError(f"target track of joint '{jn}' has {len(track)} steps, the simulation {steps}")
         goal[:, by_name[jn]] = track[:steps]
+    stack = contextlib.ExitStack()
     client = bs.connect(time_step)
     try:
+        stack.enter_context(bs.contact_breaking_threshold(client, breaking_threshold))
         bs.add_ground(client)
         scene = bs.build(client, model, asset.material, np.eye(4) if pose is None else pose, fixed_root=fixed_root)
         if initial:
@@ -241,6 +263,7 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
             if rest is not None and k + 1 >= end_at and rest(np.array(times), np.array(roots)):
                 break
     finally:
+        stack.close()
         client.disconnect()
     qs, cmd = np.array(qs), np.array(cmd)
     movable = [link for link in model.links if link.index in scene.movable]
@@ -322,7 +345,8 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     pose = np.eye(4)
     pose[2, 3] = lift
     clip = simulate_clip(asset, name=name, family="articulate", seconds=total, fps=fps, targets=targets,
-                         drives=True, fixed_root=True, time_step=time_step, pose=pose)
+                         drives=True, fixed_root=True, time_step=time_step, pose=pose,
+                         breaking_threshold=BREAKING_THRESHOLD)
     roots = np.array(clip.root_poses, np.float64, copy=True)
     roots[:, 2] -= lift
     return dataclasses.replace(clip, root_poses=roots)

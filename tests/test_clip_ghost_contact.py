@@ -1,0 +1,93 @@
+"""The ``articulate`` clip's contact breaking threshold: a real blocker still stops a drawer, and
+the threshold is put back for the certificate's PyBullet checks afterwards (Bullet keeps it in
+one process-wide variable).
+
+Blocker geometry (closed form, tests/test_sweep_prerequisites.py's cupboard with a door that
+opens only 0.2 rad, so no hold clears the drawer and the clip drives it against the closed
+door): the drawer's front is at x = 0.251, the door's inner face at x = 0.253, so the drawer can
+travel 2 mm of its commanded 150 mm before it meets the door."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from n4d4d.asset import Asset, Joint, Mesh, Part
+from n4d4d.physics_validation import collision_stage, mass_stage
+
+
+def _block(extents, centre):
+    m = trimesh.creation.box(extents=extents)
+    m.apply_translation(centre)
+    return m
+
+
+def _tight_cupboard():
+    meshes = {"base": _block([0.3, 0.3, 0.3], [0.0, 0.0, 0.15]),
+              "drawer": _block([0.1, 0.2, 0.1], [0.201, 0.0, 0.15]),
+              "door": _block([0.02, 0.3, 0.3], [0.263, 0.0, 0.151])}
+    joints = (Joint(name="slide", type="prismatic", parent="base", child="drawer", origin=np.array([0.151, 0.0, 0.15]),
+                    axis=np.array([1.0, 0.0, 0.0]), lower=0.0, upper=0.15, effort=50.0, velocity=10.0),
+              Joint(name="hinge", type="revolute", parent="base", child="door", origin=np.array([0.263, -0.151, 0.151]),
+                    axis=np.array([0.0, 0.0, -1.0]), lower=0.0, upper=0.2, effort=50.0, velocity=10.0))
+    parts = tuple(Part(n, Mesh.from_trimesh(m)) for n, m in meshes.items())
+    visual = Mesh.from_trimesh(trimesh.util.concatenate(list(meshes.values())))
+    return mass_stage(collision_stage(Asset(name="tight_cupboard", visual=visual, parts=parts, joints=joints)))
+
+
+@pytest.fixture(scope="module")
+def tight_clip():
+    from n4d4d.deformation.articulate import articulate_clip
+
+    return articulate_clip(_tight_cupboard())
+
+
+def test_a_drawer_driven_into_a_closed_door_still_stops(tight_clip):
+    from n4d4d.deformation.articulate import TIME_STEP_S
+
+    slide = tight_clip.joint_positions["slide"]
+    commanded = tight_clip.commanded_positions["slide"]
+    assert commanded.max() == pytest.approx(0.15, abs=1e-6)  # it was asked for its full travel
+    # 2 mm of free travel, plus one simulation step's travel at the commanded peak speed (a
+    # contact met one step late) and 2 mm for the two hulls' 1 mm Bullet margins pressed in by
+    # the drive: past that it went into the door (measured: 3.2 mm, at 0.02 and 0.005 alike).
+    peak = float(np.max(np.abs(np.diff(commanded)) / np.diff(tight_clip.times)))
+    assert slide.max() < 0.002 + peak * TIME_STEP_S + 0.002, (slide.max(), peak)
+
+
+def test_the_breaking_threshold_is_put_back_after_a_clip(tight_clip):
+    """A client made after the clip collides as a fresh process does: the same two-box contact
+    query gives the same points as before any clip ran (Bullet's default 0.02, not the clip's)."""
+    import pybullet
+
+    from n4d4d.deformation import bullet_scene as bs
+
+    def contacts(setup=None):
+        c = bs.connect(1.0 / 960.0)
+        try:
+            if setup:
+                setup(c)
+            cube = [[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)]
+            shape = c.createCollisionShape(pybullet.GEOM_MESH, vertices=cube)
+            a = c.createMultiBody(0.0, shape, basePosition=[0, 0, 0])
+            b = c.createMultiBody(1.0, shape, basePosition=[0, 0, 1.01])  # 10 mm apart
+            c.performCollisionDetection()
+            return len(c.getContactPoints(a, b))
+        finally:
+            c.disconnect()
+
+    # Independent of the clip: the cubes' hulls, each inflated by Bullet's 1 mm margin, are 8 mm
+    # apart; at Bullet's 0.02 (x the cube's 0.87 m bounding radius: 17 mm) that is within the
+    # manifold's reach and gives a point; at the clip's 0.005 (4.3 mm) it gives none.
+    with_default = contacts(lambda c: c.setPhysicsEngineParameter(contactBreakingThreshold=bs.BULLET_CONTACT_BREAKING_THRESHOLD))
+    assert with_default > 0
+    from n4d4d.deformation.articulate import BREAKING_THRESHOLD
+
+    assert contacts(lambda c: c.setPhysicsEngineParameter(contactBreakingThreshold=BREAKING_THRESHOLD)) == 0
+    other = bs.connect(1.0 / 960.0)
+    try:
+        with bs.contact_breaking_threshold(other, BREAKING_THRESHOLD):
+            assert contacts() == 0  # the context's value reaches every client in the process
+    finally:
+        other.disconnect()
+    assert contacts() == with_default  # and is put back when it ends
