@@ -47,7 +47,7 @@ from n4d4d.asset import Asset
 from n4d4d.errors import StageInputError
 
 from .articulation import OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_lift, sweep_series, sweep_verdict
-from .rigid_model import RigidModel
+from .rigid_model import RigidModel, rest_outside_limits
 from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import Thresholds
 
@@ -223,6 +223,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
                             "which Newton's XPBD cannot hold: it measures a revolute angle in (-pi, pi], so a joint "
                             "past pi reads as past its other limit and is thrown back (limits within pi - 0.1 "
                             "sweep normally): the likely cause of this joint's failure in Newton")
+    warnings += rest_outside_limits(model)  # every sweep starts from the rest pose
     swept = {s.joint.name: swept[s.joint.name] for s in sweeps}
     return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,
                                simulation_seconds=sim_done - t0, warnings=warnings, usd_sha256=digest,

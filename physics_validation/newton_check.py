@@ -392,7 +392,10 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         file's bytes as checked) and ``contact_filter`` (``shape_pairs`` the file allows and
         ``tested`` of them in the first run, ``link_pairs_skipped`` and ``coaxial_link_pairs``
         proven apart, ``runs``, ``retested``: the link pairs tested again after each run that
-        did not show them apart, ``worlds_rerun``: the placements run again each time).
+        did not show them apart, ``worlds_rerun``: the placements run again each time) and
+        ``warnings``: the joints whose rest coordinate lies outside their limits
+        (:func:`.rigid_model.rest_outside_limits`; pybullet_data's a1: its calves, the cause of
+        its worlds' divergence).
 
     Raises:
         TimeBudgetError: past the budget (:class:`~n4d4d.budget.HangError`: its hang guard).
@@ -409,7 +412,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     from ._newton_sim import usd_sha256
     from .pybullet_check import drop_poses, rest_pose
     from .contact_filter import clear_pairs, unproven, without
-    from .rigid_model import rigid_model
+    from .rigid_model import rest_outside_limits, rigid_model
 
     th = thresholds or StabilityThresholds()
     t0 = time.perf_counter()
@@ -485,4 +488,5 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
                for i, c in enumerate(checks) for r in c.reasons]
     return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={XPBD_ITERATIONS})",
             "bodies": len(masses), "usd_sha256": digest, "contact_filter": filt, "checks": checks, "thresholds": as_dict(th),
-            "passed": not reasons, "reasons": reasons, "seconds": time.perf_counter() - t0, "seed": seed}
+            "passed": not reasons, "reasons": reasons, "warnings": rest_outside_limits(model),
+            "seconds": time.perf_counter() - t0, "seed": seed}

@@ -297,3 +297,29 @@ def link_drives(model: RigidModel, asset: Asset) -> dict[int, Drive]:
         raise StageInputError(f"joints {missing} have no drives (asset.drives is filled by the mass stage, "
                               "or drives_stage for an asset built by hand)", asset.name)
     return out
+
+
+def rest_outside_limits(model: RigidModel, tol: float = 1e-9) -> list[str]:
+    """One sentence per movable joint of ``model`` whose rest coordinate (0: the parts as placed,
+    the pose every engine check starts from and the drives hold) lies outside its limits
+    ``[lower, upper]`` (rad or m) by more than ``tol`` (rounding of limits written as text).
+
+    Such a rest pose violates the asset's own joints: pybullet_data's a1 has its calves at 0 with
+    limits [-2.697, -0.916] rad (the URDF's zero pose has straight legs its limits forbid). In
+    Newton, XPBD projects the coordinate onto the limit in one 1/480 s substep (0.92 rad there:
+    ~440 rad/s) and the solve of the whole chain goes non-finite within two steps; Newton's
+    importer also replaces a drive target outside the limits by the limits' midpoint
+    (``ModelBuilder.JointDofConfig.target_q``), so the file's drive is not the one simulated.
+    Returns an empty list when every rest coordinate is within its limits.
+    """
+    out = []
+    for link in model.links:
+        j = link.joint
+        if j is None or j.type not in ("revolute", "prismatic") or not np.isfinite([j.lower, j.upper]).all():
+            continue
+        if j.lower > tol or j.upper < -tol:
+            out.append(f"joint '{j.name}' rests at coordinate 0 outside its limits [{j.lower:.4g}, {j.upper:.4g}] "
+                       f"{'rad' if j.type == 'revolute' else 'm'}: the rest pose violates the joint (Newton's XPBD "
+                       "snaps it into range in one substep and its solve can diverge; Newton's importer moves the "
+                       "drive target to the limits' midpoint)")
+    return out

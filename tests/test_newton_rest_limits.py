@@ -1,0 +1,47 @@
+"""A rest pose outside a joint's own limits (pybullet_data's a1: calves at 0, limits [-2.697, -0.916]
+rad) is named by the Newton checks, and the two effects the warning states are Newton's real
+behaviour on the exported file: the importer moves the drive target off the file's 0."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from n4d4d.physics_validation import shapes
+from n4d4d.physics_validation.rigid_model import rest_outside_limits, rigid_model
+
+
+def _with_limits(asset, lower, upper):
+    joints = tuple(dataclasses.replace(j, lower=lower, upper=upper) for j in asset.joints)
+    return dataclasses.replace(asset, joints=joints)
+
+
+def test_rest_outside_limits_names_the_joint_and_only_it():
+    from n4d4d.physics_validation import collision_stage, mass_stage
+
+    arm = mass_stage(collision_stage(shapes.hinged_arm()))  # limits [0, pi/2]: 0 is on the lower stop, inside
+    assert rest_outside_limits(rigid_model(arm)) == []
+    below = _with_limits(arm, 0.3, 1.2)  # 0 below the range
+    above = _with_limits(arm, -1.2, -0.3)  # 0 above the range (a1's calves)
+    for a in (below, above):
+        (msg,) = rest_outside_limits(rigid_model(a))
+        assert "'hinge'" in msg and "outside its limits" in msg
+
+
+def test_newton_importer_moves_an_out_of_range_drive_target(tmp_path):
+    """The file authors targetPosition 0; Newton's importer sets a target outside the limits to
+    their midpoint (ModelBuilder.JointDofConfig), which the warning reports: checked on the export."""
+    from n4d4d.exporters.usd import write_usd
+    from n4d4d.physics_validation import collision_stage, mass_stage
+    from n4d4d.physics_validation._newton_sim import newton_modules
+
+    arm = mass_stage(collision_stage(_with_limits(shapes.hinged_arm(), -1.2, -0.3)))
+    usd = write_usd(arm, tmp_path / "arm.usda")
+    _, newton = newton_modules()
+    sub = newton.ModelBuilder()
+    sub.add_usd(str(usd))
+    (j,) = [j for j in range(sub.joint_count) if sub.joint_type[j] == newton.JointType.REVOLUTE]
+    dof, coord = [sub.joint_qd_start[j]], sub.joint_q_start[j]  # limits per DOF, targets per coordinate
+    # limits in radians after the importer's degree conversion (float32 in the file: 1e-5 rad)
+    assert np.isclose(sub.joint_limit_lower[dof[0]], -1.2, atol=1e-5)
+    assert np.isclose(sub.joint_target_q[coord], -0.75, atol=1e-5)  # the midpoint, not the file's 0
