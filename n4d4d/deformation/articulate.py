@@ -10,7 +10,9 @@ hits its neighbour stops there and the clip shows it. Movable joints move one af
 one turn forward and back), each ramp a
 minimum-jerk profile (Flash & Hogan 1985, ``10u^3 - 15u^4 + 6u^5``) then rate-limited to
 ``Joint.velocity``. The drive is the explicit PD of :func:`.bullet_scene.drive_torques` with the
-asset's drive gains (:func:`.bullet_scene.drive_gains`), effort-clipped.
+asset's drive gains (:func:`.bullet_scene.drive_gains`), effort-clipped. Contacts run at
+Bullet's contact breaking threshold :data:`BREAKING_THRESHOLD` (not its 0.02), so a contact point
+found at a corner is not carried along a part sliding past a neighbour until it jams it.
 
 :func:`simulate_clip` is the engine loop both this family and :mod:`.drop` use: drives on or
 off, root fixed or free, initial joint coordinates, an early stop once at rest. The clip's
