@@ -395,7 +395,8 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         did not show them apart, ``worlds_rerun``: the placements run again each time) and
         ``warnings``: the joints whose rest coordinate lies outside their limits
         (:func:`.rigid_model.rest_outside_limits`; pybullet_data's a1: its calves, the cause of
-        its worlds' divergence).
+        its worlds' divergence), also among the rest check's ``details["warnings"]`` (which
+        the certificate gathers).
 
     Raises:
         TimeBudgetError: past the budget (:class:`~n4d4d.budget.HangError`: its hang guard).
@@ -473,6 +474,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     sim_seconds = time.perf_counter() - t0
 
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
+    outside = rest_outside_limits(model)  # every world starts at the rest coordinates
     checks = []
     for (kind, R, _t), traj, ratio in zip(runs, trajs, ratios):
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
@@ -481,12 +483,13 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         w0 = int(np.searchsorted(traj.times, traj.times[-1] - th.rest_window_s - 1e-9))
         forces = {by_prim.get(label.rsplit("/", 1)[-1], label): float(r[w0:].mean()) for label, r in ratio.items()}
         orientation = xyzw_to_wxyz(Rotation.from_matrix(R).as_quat()).tolist()
+        warn = result.details.get("warnings", []) + (outside if kind == "rest" else [])  # once, not per drop
         checks.append(replace(result, engine="newton", measured={**result.measured, "joint_force_ratios": forces},
-                              details={**result.details, "orientation_wxyz": orientation},
+                              details={**result.details, "orientation_wxyz": orientation, "warnings": warn},
                               seconds=sim_seconds / len(runs)))
     reasons = [f"{c.name}{'' if c.name == 'rest' else ' ' + str(i)}: {r}"
                for i, c in enumerate(checks) for r in c.reasons]
     return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={XPBD_ITERATIONS})",
             "bodies": len(masses), "usd_sha256": digest, "contact_filter": filt, "checks": checks, "thresholds": as_dict(th),
-            "passed": not reasons, "reasons": reasons, "warnings": rest_outside_limits(model),
+            "passed": not reasons, "reasons": reasons, "warnings": outside,
             "seconds": time.perf_counter() - t0, "seed": seed}

@@ -45,3 +45,18 @@ def test_newton_importer_moves_an_out_of_range_drive_target(tmp_path):
     # limits in radians after the importer's degree conversion (float32 in the file: 1e-5 rad)
     assert np.isclose(sub.joint_limit_lower[dof[0]], -1.2, atol=1e-5)
     assert np.isclose(sub.joint_target_q[coord], -0.75, atol=1e-5)  # the midpoint, not the file's 0
+
+
+def test_check_newton_reports_it_on_the_rest_check(tmp_path):
+    """The certificate gathers each check's details["warnings"]: the rest check carries the
+    sentence (once: the drops start from the same coordinates and do not repeat it)."""
+    from n4d4d.exporters.usd import write_usd
+    from n4d4d.physics_validation import collision_stage, mass_stage
+    from n4d4d.physics_validation.newton_check import check_newton
+
+    arm = mass_stage(collision_stage(_with_limits(shapes.hinged_arm(), 0.3, 1.2)))
+    res = check_newton(arm, usd_path=write_usd(arm, tmp_path / "arm.usda"), seed=0, orientations=1)
+    rest, drop = res["checks"]
+    assert [w for w in rest.details["warnings"] if "'hinge'" in w and "outside its limits" in w]
+    assert not [w for w in drop.details["warnings"] if "outside its limits" in w]
+    assert res["warnings"] == rest_outside_limits(rigid_model(arm))
