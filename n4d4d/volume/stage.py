@@ -263,7 +263,9 @@ def decimate_shells(mesh, max_faces: int, *, stats: dict | None = None, seed: in
     cannot pinch the surface where shells touch. A shell facing inward (a cavity, negative
     volume) is simplified turned outward and turned back. ``stats`` receives ``shells``,
     ``groups``, ``method``, ``faces_before``/``faces_after``, ``max_faces``,
-    ``shells_not_simplified`` (groups decimate kept whole: over their budget) and ``seconds``.
+    ``shells_not_simplified`` (groups decimate kept whole: over their budget; what they keep
+    over it comes off the largest group that met its own, so the total meets ``max_faces``
+    where that group can give it) and ``seconds``.
     Returns a :class:`~n4d4d.asset.Mesh` of the same class, ``base_color`` kept."""
     from n4d4d.volume.quality import shell_labels, signed_volumes
     from n4d4d.volume.simplify import SEPARATION, _separate_coincident, decimate
@@ -279,25 +281,37 @@ def decimate_shells(mesh, max_faces: int, *, stats: dict | None = None, seed: in
     n_groups = int(group.max()) + 1
     cnt = np.bincount(group, minlength=n_groups)
     budget = shell_budgets(cnt, np.bincount(group, weights=areas, minlength=n_groups), max_faces)
-    vs, fs, offset, kept_whole = [], [], 0, 0
+    def simplified(piece, target):
+        # a cavity's shell faces inward (negative volume): simplified as a solid, turned back
+        inward = signed_volumes(piece.vertices, piece.faces, np.zeros(len(piece.faces), np.int64), 1)[0] < 0
+        if inward:
+            piece = piece.replace(faces=np.asarray(piece.faces)[:, ::-1].copy())
+        piece = decimate(piece, int(target), seed=seed)
+        return piece.replace(faces=np.asarray(piece.faces)[:, ::-1].copy()) if inward else piece
+
+    pieces, outs = [], []
     for s in range(n_groups):
         sf = f[group == s]
         used = np.unique(sf)
         remap = np.full(len(v), -1, np.int64)
         remap[used] = np.arange(len(used))
-        piece = mesh.__class__(vertices=v[used], faces=remap[sf], base_color=mesh.base_color)
-        if len(sf) > budget[s]:
-            # a cavity's shell faces inward (negative volume): simplified as a solid, turned back
-            inward = signed_volumes(piece.vertices, piece.faces, np.zeros(len(sf), np.int64), 1)[0] < 0
-            if inward:
-                piece = piece.replace(faces=piece.faces[:, ::-1].copy())
-            piece = decimate(piece, int(budget[s]), seed=seed)
-            if inward:
-                piece = piece.replace(faces=np.asarray(piece.faces)[:, ::-1].copy())
-            kept_whole += len(piece.faces) > budget[s]
-        vs.append(np.asarray(piece.vertices, np.float64))
-        fs.append(np.asarray(piece.faces, np.int64) + offset)
-        offset += len(piece.vertices)
+        pieces.append(mesh.__class__(vertices=v[used], faces=remap[sf], base_color=mesh.base_color))
+        outs.append(simplified(pieces[s], budget[s]) if len(sf) > budget[s] else pieces[s])
+    over_budget = [s for s in range(n_groups) if len(outs[s].faces) > budget[s]]  # decimate kept them whole
+    over = sum(len(o.faces) for o in outs) - max_faces
+    if over > 0:  # what those keep over their budgets comes off the largest group that met its own
+        met = [s for s in range(n_groups) if s not in over_budget and len(pieces[s].faces) > budget[s]]
+        if met:
+            big = max(met, key=lambda s: len(outs[s].faces))
+            smaller = simplified(pieces[big], len(outs[big].faces) - over)
+            if len(smaller.faces) <= len(outs[big].faces) - over:
+                outs[big] = smaller
+    vs, fs, offset = [], [], 0
+    for o in outs:
+        vs.append(np.asarray(o.vertices, np.float64))
+        fs.append(np.asarray(o.faces, np.int64) + offset)
+        offset += len(o.vertices)
+    kept_whole = len(over_budget)
     v_out, f_out = np.concatenate(vs), np.concatenate(fs)
     diag = float(np.linalg.norm(v_out.max(axis=0) - v_out.min(axis=0)))
     v_out, moved = _separate_coincident(v_out, f_out, SEPARATION * diag)
