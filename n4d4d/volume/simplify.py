@@ -84,12 +84,19 @@ def _remove_fins(v: np.ndarray, f: np.ndarray):
     return v[used], remap[f_new], removed
 
 
-def _separate_coincident(v: np.ndarray, f: np.ndarray, step: float) -> tuple[np.ndarray, int]:
+def separate_coincident(v: np.ndarray, f: np.ndarray, step: float) -> tuple[np.ndarray, int]:
     """Move apart vertices that are distinct in the connectivity but share a position.
 
     manifold3d may collapse two sheets onto one point (a touch); welding by position, as any
     reader does, would then pinch the surface there. Each such vertex moves ``step`` toward
     the centroid of its own neighbours, which keeps it on its sheet.
+
+    Args:
+        v: ``(V, 3) float64`` vertices (m). f: ``(F, 3) int64`` faces. step: distance (m) each
+            coincident vertex moves (positions are compared on a grid of ``step / 1000``).
+
+    Returns:
+        ``(vertices (V, 3) float64, number of vertices moved)``; the faces are unchanged.
     """
     from n4d4d.volume._chain import unique_rows
 
@@ -161,14 +168,14 @@ def _to_arrays(solid, step: float):
     m = solid.to_mesh()
     v = np.asarray(m.vert_properties[:, :3], dtype=np.float64)
     f = np.asarray(m.tri_verts, dtype=np.int64)
-    return _separate_coincident(v, f, step)[0], f
+    return separate_coincident(v, f, step)[0], f
 
 
 def _jittered_quadric(v, f, max_faces, diag, seed=JITTER_SEED):
     amp = JITTER * diag
     rng = np.random.default_rng(seed)
     qv, qf, note = _quadric(v + rng.normal(scale=amp, size=v.shape), f, max_faces)
-    return _separate_coincident(qv, qf, SEPARATION * diag)[0], qf, \
+    return separate_coincident(qv, qf, SEPARATION * diag)[0], qf, \
         f"{note} (vertices jittered by {amp:.2g} m rms)"
 
 
@@ -193,7 +200,7 @@ def _candidates(v, f, max_faces, seed=JITTER_SEED):
         if len(f1) <= max_faces:
             return v1, f1, note
         qv, qf, qnote = _quadric(v1, f1, max_faces)
-        return _separate_coincident(qv, qf, step)[0], qf, f"{note}, then {qnote}"
+        return separate_coincident(qv, qf, step)[0], qf, f"{note}, then {qnote}"
 
     # the ladder; rungs are kept, since a gentler one is the fallback start
     rungs = [(solid, 0.0)]

@@ -268,7 +268,7 @@ def decimate_shells(mesh, max_faces: int, *, stats: dict | None = None, seed: in
     where that group can give it) and ``seconds``.
     Returns a :class:`~n4d4d.asset.Mesh` of the same class, ``base_color`` kept."""
     from n4d4d.volume.quality import shell_labels, signed_volumes
-    from n4d4d.volume.simplify import SEPARATION, _separate_coincident, decimate
+    from n4d4d.volume.simplify import SEPARATION, separate_coincident, decimate
 
     t0 = time.perf_counter()
     v = np.asarray(mesh.vertices, np.float64)
@@ -314,7 +314,7 @@ def decimate_shells(mesh, max_faces: int, *, stats: dict | None = None, seed: in
     kept_whole = len(over_budget)
     v_out, f_out = np.concatenate(vs), np.concatenate(fs)
     diag = float(np.linalg.norm(v_out.max(axis=0) - v_out.min(axis=0)))
-    v_out, moved = _separate_coincident(v_out, f_out, SEPARATION * diag)
+    v_out, moved = separate_coincident(v_out, f_out, SEPARATION * diag)
     if stats is not None:
         stats.update({"method": (f"per shell, budget by area: {n} shells in {n_groups} groups, "
                                  f"{moved} coincident vertices moved apart"),
