@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
+from boxes import cupboard as make_cupboard
 
 from n4d4d.asset import Asset, Joint, Mesh, Part
 from n4d4d.physics_validation import collision_stage, mass_stage
@@ -34,16 +35,7 @@ def _block(extents, centre):
 
 
 def _tight_cupboard():
-    meshes = {"base": _block([0.3, 0.3, 0.3], [0.0, 0.0, 0.15]),
-              "drawer": _block([0.1, 0.2, 0.1], [0.201, 0.0, 0.15]),
-              "door": _block([0.02, 0.3, 0.3], [0.263, 0.0, 0.151])}
-    joints = (Joint(name="slide", type="prismatic", parent="base", child="drawer", origin=np.array([0.151, 0.0, 0.15]),
-                    axis=np.array([1.0, 0.0, 0.0]), lower=0.0, upper=0.15, effort=50.0, velocity=10.0),
-              Joint(name="hinge", type="revolute", parent="base", child="door", origin=np.array([0.263, -0.151, 0.151]),
-                    axis=np.array([0.0, 0.0, -1.0]), lower=0.0, upper=0.2, effort=50.0, velocity=10.0))
-    parts = tuple(Part(n, Mesh.from_trimesh(m)) for n, m in meshes.items())
-    visual = Mesh.from_trimesh(trimesh.util.concatenate(list(meshes.values())))
-    return mass_stage(collision_stage(Asset(name="tight_cupboard", visual=visual, parts=parts, joints=joints)))
+    return make_cupboard(0.2, slide_velocity=10.0, hinge_velocity=10.0, name="tight_cupboard")
 
 
 @pytest.fixture(scope="module")

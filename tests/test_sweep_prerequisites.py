@@ -10,39 +10,17 @@ drawer's |y| <= 0.1. Open only 0.2 rad, its far edge is still at x <= 0.273 + 0.
 its inner face crosses the drawer's path: no hold clears the range."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import trimesh
+from boxes import cupboard as make_cupboard
 
-from n4d4d.asset import Asset, Joint, Mesh, Part
-from n4d4d.physics_validation import collision_stage, mass_stage
 from n4d4d.physics_validation.articulation import check_articulation
 from n4d4d.physics_validation.prerequisites import sweep_prerequisites
 from n4d4d.physics_validation.rigid_model import rigid_model
 
 
-def _block(extents, centre):
-    m = trimesh.creation.box(extents=extents)
-    m.apply_translation(centre)
-    return m
-
-
-def _cupboard(door_upper: float):
-    meshes = {"base": _block([0.3, 0.3, 0.3], [0.0, 0.0, 0.15]),
-              "drawer": _block([0.1, 0.2, 0.1], [0.201, 0.0, 0.15]),
-              "door": _block([0.02, 0.3, 0.3], [0.263, 0.0, 0.151])}
-    joints = (Joint(name="slide", type="prismatic", parent="base", child="drawer", origin=np.array([0.151, 0.0, 0.15]),
-                    axis=np.array([1.0, 0.0, 0.0]), lower=0.0, upper=0.15, effort=50.0, velocity=0.3),
-              Joint(name="hinge", type="revolute", parent="base", child="door", origin=np.array([0.263, -0.151, 0.151]),
-                    axis=np.array([0.0, 0.0, -1.0]), lower=0.0, upper=door_upper, effort=50.0, velocity=2.0))
-    parts = tuple(Part(n, Mesh.from_trimesh(m)) for n, m in meshes.items())
-    visual = Mesh.from_trimesh(trimesh.util.concatenate(list(meshes.values())))
-    return mass_stage(collision_stage(Asset(name="cupboard", visual=visual, parts=parts, joints=joints)))
-
-
 @pytest.fixture(scope="module")
 def cupboard():
-    return _cupboard(1.6)
+    return make_cupboard(1.6)
 
 
 def test_the_drawer_needs_the_door_open(cupboard):
@@ -59,7 +37,7 @@ def test_the_certificate_sweeps_the_drawer_with_the_door_open(cupboard):
 
 
 def test_a_door_that_cannot_clear_the_drawer_still_fails():
-    tight = _cupboard(0.2)
+    tight = make_cupboard(0.2)
     assert sweep_prerequisites(rigid_model(tight), 0.001) == {}
     res = check_articulation(tight, rigid_model(tight))
     assert not res.passed
