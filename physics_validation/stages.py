@@ -688,7 +688,7 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, 
         if fig.get("budget_exceeded"):
             notes += (f"rest-pose search stopped at its {time_budget_s:g} s budget: authored pose kept",)
         return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures), notes=notes)
-    if asset.parts:  # articulated: quarter turns only, so the authored axes stay on the part grids
+    if asset.joints:  # articulated: quarter turns only, so the authored axes stay on the part grids
         P = quarter_turn(R)
         if P is None:
             figures["kept_because"] = ("its stable face lies off the authored axes (an articulated input turns "
