@@ -39,6 +39,11 @@ def test_discover_pybullet_and_procedural(pybullet_data):
     assert "pybullet/duck" in ids and "pybullet/objects/mug" in ids
     assert not any("plane" in i or "terrain" in i for i in ids)
     assert sum(i.kind == "procedural" for i in items) == 2 * 9
+    # pybullet_data:N keeps the first N random_urdfs and every other pybullet mesh
+    few = discover(["pybullet_data:5"])
+    assert [i.id for i in few if i.category == "random_urdf"] == [f"pybullet/random_urdfs/{k:03d}" for k in range(5)]
+    assert [i.id for i in few if i.category != "random_urdf"] == [i.id for i in items
+                                                                  if i.category != "random_urdf" and i.kind != "procedural"]
 
 
 def test_compact_store_round_trip(tmp_path):

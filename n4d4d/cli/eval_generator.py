@@ -4,10 +4,12 @@ For each category (default: the procedural families, and ``random_urdf`` when ``
 the other categories' references are its test split): ``-n`` samples (seeds
 0 .. n-1) against ``--refs`` held-out references, MMD-CD, COV-CD and 1-NNA-CD with 2,048 points in
 the unit cube (:mod:`n4d4d.generator.evaluate`). References are never training shapes: for a
-procedural family, fresh seeds ``1000 + i`` of the family (the corpus holds seeds 0-39); otherwise
-the corpus's test split. Every reference goes through the same path as a corpus shape (sparse SDF
-at R = 128, its exact surface). Validity: the share of samples whose mesh is watertight, and, for
-the first ``--validity`` samples of each category built through the whole pipeline
+procedural family, fresh seeds ``1000 + i`` of the family (the corpus holds seeds 0-99); otherwise
+the corpus's test split. Sampling settings are chosen on the validation protocol, never on this
+one: ``--seed 100 --ref-seed 1100`` (samples seeds 100 .. 100 + n - 1 against references 1100 + i).
+Every reference goes through the same path as a corpus shape (sparse SDF at R = 128, its exact
+surface); ``several_solids`` counts the samples the surface post-process keeps as more than one solid. Validity: the share of samples whose mesh is watertight, and, for
+the first ``--validity`` samples (seeds) of each category built through the whole pipeline
 (``n4d4d.build(Generated(category, seed))``, default options, no report), the share that are one
 solid after the remesh stage, pass the physics certificate, and are sim-ready end to end (the asset's
 ``passed`` and its USD written). A sample that decodes to nothing (the surface post-process leaves no
@@ -34,14 +36,15 @@ from n4d4d.cli.app import eval_app, set_torch_threads
 TARGETS = {"validity": 0.95, "sim_ready": 0.90, "nna_cd": 0.75, "cov_cd": 0.40}
 
 
-def _references(category: str, corpus, n: int) -> list:
-    """Up to ``n`` reference meshes of ``category`` that no model trained on."""
+def _references(category: str, corpus, n: int, ref_seed: int = 1000) -> list:
+    """Up to ``n`` reference meshes of ``category`` that no model trained on (a procedural family:
+    seeds ``ref_seed + i``)."""
     from n4d4d.errors import InputError
     from n4d4d.generator.procedural import families, make_shape
     from n4d4d.volume import compute_sparse_sdf, extract_surface
 
     if category in families():
-        return [extract_surface(compute_sparse_sdf(make_shape(category, 1000 + i).visual, resolution=128,
+        return [extract_surface(compute_sparse_sdf(make_shape(category, ref_seed + i).visual, resolution=128,
                                                    block_size=8, band_voxels=2.0)) for i in range(n)]
     if corpus is None:
         raise InputError(f"category {category!r} is not procedural: its references are the corpus's test "
@@ -99,6 +102,11 @@ def generator(
     bridge: Optional[float] = typer.Option(None, "--bridge", help="longest break in a decoded sample closed by a "
                                                                  "neck, voxels (0: none; default "
                                                                  "n4d4d.generator.solid.BRIDGE_VOXELS)"),
+    seed: int = typer.Option(0, "--seed", help="first sample seed (validation: 100)"),
+    ref_seed: int = typer.Option(1000, "--ref-seed", help="first reference seed of a procedural family "
+                                                          "(>= 1000: the corpus holds seeds 0-99; validation: 1100)"),
+    structure: Optional[Path] = typer.Option(None, "--structure", help="structure flow checkpoint (default: "
+                                                                       "the shipped one)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write everything here"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
 ) -> None:
@@ -107,10 +115,10 @@ def generator(
     from rich.table import Table
 
     from n4d4d.asset import Mesh
-    from n4d4d.errors import N4d4dError
+    from n4d4d.errors import InputError, N4d4dError
     from n4d4d.generator.corpus import Corpus
     from n4d4d.generator.evaluate import blockout_metrics, generation_metrics, unit_cube_points
-    from n4d4d.generator.generate import DEFAULT_SAMPLING, default_generator, generate, mesh_volume
+    from n4d4d.generator.generate import DEFAULT_SAMPLING, FlowGenerator, default_generator, generate, mesh_volume
     from n4d4d.generator.latents import coarse_grid, structure_grid
     from n4d4d.generator.procedural import box, families
     from n4d4d.io.atomic import atomic_write_text
@@ -118,7 +126,12 @@ def generator(
     console = Console(stderr=True)
     set_torch_threads(threads)
     try:
-        g = default_generator()
+        if ref_seed < 1000:
+            raise InputError(f"--ref-seed {ref_seed}: procedural seeds below 1000 may be training shapes")
+        if structure is not None and validity:
+            raise InputError("--structure scores the distributions only (the builds load the shipped "
+                             "checkpoints): give --validity 0", structure)
+        g = default_generator() if structure is None else FlowGenerator.load(structure=structure)
         c = Corpus(corpus) if corpus is not None else None
         cats = [g.category_index(x)[0] for x in category] or (
             [f for f in families() if f in g.categories] + (["random_urdf"] if c is not None else []))
@@ -142,7 +155,7 @@ def generator(
     for cat in cats:
         t0 = time.perf_counter()
         try:
-            ref = [unit_cube_points(m, points, seed=i) for i, m in enumerate(_references(cat, c, refs))]
+            ref = [unit_cube_points(m, points, seed=i) for i, m in enumerate(_references(cat, c, refs, ref_seed))]
         except N4d4dError as exc:
             console.print(f"error: {exc}")
             raise typer.Exit(2)
@@ -152,14 +165,15 @@ def generator(
             empty.append(int(seed))
             console.print(f"note: {cat} seed {seed}: empty sample, counted invalid ({exc})")
 
-        samples = generate(cat, 0, n, sampling=sampling, generator=g, skip_empty=True, on_empty=note_empty)
+        samples = generate(cat, seed, n, sampling=sampling, generator=g, skip_empty=True, on_empty=note_empty)
         gen = [unit_cube_points(s.mesh, points, seed=s.seed) for s in samples]
         scored = generation_metrics(gen, ref) if len(ref) >= 2 and gen else {"n_gen": len(gen), "n_ref": len(ref)}
         row = {"category": cat, **scored, "empty": empty,
+               "several_solids": int(sum(s.solid.get("solids", 1) > 1 for s in samples)),
                "watertight": float(sum(s.mesh.to_trimesh(process=True).is_watertight for s in samples) / n),
                "sample_s": float(np.median([sum(s.seconds.values()) for s in samples])) if samples else None}
         if validity:
-            v = _validity(cat, range(validity), tmp)
+            v = _validity(cat, range(seed, seed + validity), tmp)
             row["builds"] = v
             for k in ("one_solid", "certificate", "sim_ready"):
                 row[k] = float(np.mean([r[k] for r in v]))

@@ -69,7 +69,7 @@ def vae(
 @train_app.command("flow")
 def flow(
     stage: str = typer.Option(..., "--stage", help="structure (occupied latent cells) or latent (SSA flow)"),
-    config: str = typer.Option("cpu", "--config", help="named config: tiny, cpu, cpu-balanced (class-balanced draws), gpu"),
+    config: str = typer.Option("cpu", "--config", help="named config: tiny, cpu, cpu-balanced (class-balanced draws), cpu-family (structure fine-tuning), gpu"),
     corpus: Path = typer.Option(..., "--corpus", help="corpus folder (n4d4d corpus build), with R = 128 volumes"),
     run: Path = typer.Option(..., "--run", help="run folder: last.safetensors, <stage>.safetensors, log.jsonl"),
     steps: Optional[int] = typer.Option(None, help="override the config's number of steps"),

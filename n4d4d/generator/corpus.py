@@ -5,6 +5,7 @@ What it does: :func:`discover` turns source names into shapes (:class:`CorpusIte
 * ``pybullet_data``: the meshes installed with pybullet: ``random_urdfs/000..999`` (category
   ``random_urdf``) and the other single meshes (OBJ / STL; category = top folder, or the file stem at
   the top level), leaving out ground planes, terrains, cloth, scenes and collision-only copies;
+  ``pybullet_data:N`` keeps only the first ``N`` random_urdfs (quicker builds);
 * ``procedural`` or ``procedural:N``: ``N`` seeds (default 40) of each procedural family
   (:mod:`n4d4d.generator.procedural`), category = family, with part meshes and ground-truth joints;
 * a folder: every mesh file below it (category = first sub-folder, or the file stem), and every URDF
@@ -78,12 +79,15 @@ def split_of(shape_id: str, fractions: tuple[float, float] = (0.9, 0.05)) -> str
     return "train" if u < fractions[0] else ("val" if u < fractions[0] + fractions[1] else "test")
 
 
-def _pybullet_items() -> list[CorpusItem]:
+def _pybullet_items(random_urdfs: int | None = None) -> list[CorpusItem]:
+    """pybullet_data's shapes: the ``random_urdfs`` (the first ``random_urdfs`` of them when given)
+    and the other meshes."""
     import pybullet_data
 
     root = Path(pybullet_data.getDataPath())
     items = [CorpusItem(f"pybullet/random_urdfs/{d.name}", "random_urdf", "mesh", str(d / f"{d.name}.obj"))
              for d in sorted((root / "random_urdfs").iterdir()) if (d / f"{d.name}.obj").is_file()]
+    items = items[:random_urdfs] if random_urdfs is not None else items
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         low = str(rel).lower()
@@ -126,8 +130,8 @@ def discover(sources: Sequence[str], *, procedural_per_family: int = 40) -> list
 
     items: list[CorpusItem] = []
     for s in sources:
-        if s == "pybullet_data":
-            items += _pybullet_items()
+        if s == "pybullet_data" or s.startswith("pybullet_data:"):
+            items += _pybullet_items(int(s.split(":", 1)[1]) if ":" in s else None)
         elif s == "procedural" or s.startswith("procedural:"):
             from n4d4d.generator.procedural import families
 

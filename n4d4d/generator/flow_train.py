@@ -113,6 +113,12 @@ CONFIGS: dict[str, FlowTrainConfig] = {
                                     FlowConfig(width=128, depth=4, heads=4, kv_heads=2, compression_block=2,
                                                selection_block=4, topk=8, window=8),
                                     batch_size=12, max_tokens=2500, steps=4000, lr=2e-4, warmup=50, balance=0.5),
+    # fine-tuning the structure stage from the shipped checkpoint (--init) on a corpus with 100 seeds
+    # per procedural family (`procedural:100`, about 90 train shapes each instead of 36), class-balanced
+    "cpu-family": FlowTrainConfig("cpu-family", StructureConfig(patch=4, width=128, depth=4, heads=4),
+                                  FlowConfig(width=128, depth=4, heads=4, kv_heads=2, compression_block=2,
+                                             selection_block=4, topk=8, window=8),
+                                  batch_size=12, max_tokens=2500, steps=8000, lr=3e-4, warmup=100, balance=0.5),
     # not trained (no GPU lent): wider and deeper, R = 256 latents (32^3 grid), bf16 on CUDA
     "gpu": FlowTrainConfig("gpu", StructureConfig(grid=32, patch=4, width=512, depth=12, heads=8),
                            FlowConfig(width=512, depth=12, heads=8, kv_heads=2, grid=32, compression_block=4,
@@ -305,7 +311,8 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     Args:
         cfg: the run's config (stored; a resumed run must have the same one).
         stage: ``"structure"`` or ``"latent"``.
-        corpus_dir: corpus folder; its latent cache is made first if absent (shipped VAE).
+        corpus_dir: corpus folder; the latent stage's latent cache is made first if absent (shipped
+            VAE); the structure stage reads the cells of the volumes (:func:`~n4d4d.generator.latents.structure_cache`).
         run_dir: run folder (``last.safetensors``, ``<stage>.safetensors``, ``log.jsonl``).
         time_limit_s: stop (and save) after this many seconds.
         latents_path: a latent cache to use instead of the corpus's.
@@ -322,7 +329,7 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     import torch
 
     from n4d4d.generator.flow import SparseFlowTransformer
-    from n4d4d.generator.latents import LatentSet, encode_corpus
+    from n4d4d.generator.latents import LatentSet, encode_corpus, structure_cache
     from n4d4d.generator.structure import StructureFlow
     from n4d4d.generator.train import _load_optimizer, _optimizer_tensors, lr_at
 
@@ -331,7 +338,8 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    lat = LatentSet(latents_path or encode_corpus(corpus_dir))
+    # the structure stage needs only the cells, which the volumes' bands give without the VAE
+    lat = LatentSet(latents_path or (structure_cache(corpus_dir) if stage == "structure" else encode_corpus(corpus_dir)))
     cats = lat.categories()
     train_shapes = lat.split("train")
     if not train_shapes:
