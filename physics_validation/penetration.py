@@ -29,6 +29,35 @@ from .rigid_model import RigidModel, link_transforms
 from .thresholds import CertificateThresholds, as_dict
 
 
+def hull_shape(client, hulls, offset: np.ndarray) -> int:
+    """A PyBullet collision shape of one link's convex hulls, as every PyBullet check of the
+    certificate and every motion clip loads them: one compound of convex meshes, each hull
+    shrunk by Bullet's collision margin first (``physics_validation._bullet.shrink_hull``: a
+    hull thinner than two margins by 0.9 of its inscribed radius) so that the shape Bullet
+    collides is the hull itself, not a hull a margin fatter.
+
+    Args:
+        client: a PyBullet ``BulletClient``.
+        hulls: the link's hulls (:class:`n4d4d.asset.Mesh`, vertices in the asset frame, m).
+        offset: ``(3,)`` point (m, asset frame) subtracted from every vertex: the link frame's
+            origin (zeros for a body placed by its asset-frame pose).
+
+    Returns:
+        The shape id (``createCollisionShape``), for ``createMultiBody``.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import pybullet
+
+    from . import _bullet
+
+    with tempfile.TemporaryDirectory(prefix="n4d4d_hull_") as tmp:
+        path = Path(tmp) / "link.obj"
+        _bullet._hull_obj(hulls, np.asarray(offset, dtype=np.float64), path)
+        return client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(path))
+
+
 class HullWorld:
     """Each link's hulls as a static PyBullet body, for distance queries between links.
 
@@ -44,22 +73,14 @@ class HullWorld:
         self.model = model
         self.client = _bullet.connect(1.0 / 240.0)
         self.client.setGravity(0, 0, 0)
-        import pybullet
-        import tempfile
-        from pathlib import Path
-
         self.bodies, corners = [], []
         for link in model.links:  # the 8 corners of each link's rest box: its world box at any pose
             pts = np.vstack([h.vertices for h in link.hulls]) if link.hulls else np.zeros((1, 3))
             lo, hi = pts.min(axis=0), pts.max(axis=0)
             corners.append([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         self.corners = np.asarray(corners, dtype=np.float64)  # (L, 8, 3)
-        with tempfile.TemporaryDirectory(prefix="n4d4d_hw_") as tmp:
-            for link in model.links:
-                path = Path(tmp) / f"link_{link.index}.obj"
-                _bullet._hull_obj(link.hulls, np.zeros(3), path)
-                shape = self.client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(path))
-                self.bodies.append(self.client.createMultiBody(0.0, shape))
+        for link in model.links:
+            self.bodies.append(self.client.createMultiBody(0.0, hull_shape(self.client, link.hulls, np.zeros(3))))
 
     def set_poses(self, transforms: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Place link i at ``x = R x_rest + t`` for each ``(R, t)`` of ``transforms``."""

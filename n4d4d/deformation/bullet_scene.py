@@ -4,8 +4,9 @@ own, :func:`n4d4d.physics_validation.bullet_client` / ``bullet_ground_plane``).
 
 Layout (the same as the certificate's, :mod:`n4d4d.physics_validation.rigid_model`): each part
 is a link whose frame sits at its joint pivot with the asset's axes; its collision hulls form one
-compound shape (an OBJ with one object per hull, each hull shrunk by Bullet's 1 mm convex margin
-so the shape Bullet collides is the hull itself); its inertial frame is the centre of mass with
+compound shape, the certificate's own (:func:`n4d4d.physics_validation.penetration.hull_shape`:
+each hull shrunk by Bullet's 1 mm convex margin, a thin one by 0.9 of its inscribed radius, so
+the shape Bullet collides is the hull the sweeps measure); its inertial frame is the centre of mass with
 the principal axes, the principal moments set explicitly. Linear and angular damping are 0, and
 the joints' built-in velocity motors are switched off: what moves a joint is gravity, contact and
 the explicit drive of :func:`drive_torques` (Isaac Lab's ``IdealPDActuator``: torque
@@ -23,19 +24,13 @@ reads and drives. A fresh client per clip (never PyBullet's global one).
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
 from n4d4d.asset import Asset, Material
 from n4d4d.conventions import wxyz_to_xyzw, xyzw_to_wxyz
-
-#: Bullet inflates every convex hull it loads from a mesh by this margin (m); hulls are shrunk by
-#: it first (as the certificate does, see ``physics_validation`` for the measurement).
-BULLET_MARGIN_M = 0.001
 
 #: Torsional and rolling friction (m), Newton's ``ShapeConfig`` defaults, as the certificate's
 #: PyBullet checks use: a contact patch resists spinning and rolling.
@@ -95,44 +90,6 @@ def add_ground(client) -> int:
     return bullet_ground_plane(client)
 
 
-def shrink_hull(vertices: np.ndarray, margin: float) -> np.ndarray:
-    """Vertices ``(m, 3) float64`` of the convex hull of ``vertices (n, 3)`` with every face
-    moved ``margin`` metres inwards (at most a quarter of the centroid's depth, so a thin hull
-    never inverts); the input when it is flat."""
-    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
-
-    v = np.asarray(vertices, np.float64)
-    try:
-        hull = ConvexHull(v)
-    except (QhullError, ValueError):
-        return v
-    eq = hull.equations
-    centre = v[hull.vertices].mean(axis=0)
-    step = min(margin, 0.25 * float(-(eq[:, :3] @ centre + eq[:, 3]).max()))
-    if step <= 0:
-        return v
-    shifted = eq.copy()
-    shifted[:, 3] += step
-    try:
-        return HalfspaceIntersection(shifted, centre).intersections
-    except (QhullError, ValueError):
-        return v
-
-
-def _hull_obj(hulls, origin: np.ndarray, path: Path) -> None:
-    from scipy.spatial import ConvexHull
-
-    lines, base = [], 1
-    for k, h in enumerate(hulls):
-        v = shrink_hull(np.asarray(h.vertices) - origin, BULLET_MARGIN_M)
-        faces = ConvexHull(v).simplices if len(v) >= 4 else np.asarray(h.faces)
-        lines.append(f"o hull_{k:03d}")
-        lines += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in v]
-        lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in faces]
-        base += len(v)
-    path.write_text("\n".join(lines) + "\n")
-
-
 @dataclass(frozen=True)
 class Scene:
     """The asset's handles in one client.
@@ -176,6 +133,8 @@ def build(client, model, material: Material, pose: np.ndarray, *, fixed_root: bo
     import pybullet
     from scipy.spatial.transform import Rotation
 
+    from n4d4d.physics_validation.penetration import hull_shape
+
     pose = np.asarray(pose, np.float64)
     R, t = pose[:3, :3], pose[:3, 3]
     q_world = Rotation.from_matrix(R).as_quat().tolist()
@@ -184,51 +143,49 @@ def build(client, model, material: Material, pose: np.ndarray, *, fixed_root: bo
     flags = (pybullet.URDF_USE_SELF_COLLISION | pybullet.URDF_USE_SELF_COLLISION_EXCLUDE_PARENT) if self_collision else 0
     types = {"revolute": pybullet.JOINT_REVOLUTE, "continuous": pybullet.JOINT_REVOLUTE,
              "prismatic": pybullet.JOINT_PRISMATIC, "fixed": pybullet.JOINT_FIXED}
-    with tempfile.TemporaryDirectory(prefix="n4d4d_anim_") as tmp:
-        def shape(link):
-            path = Path(tmp) / f"link_{link.index}.obj"
-            _hull_obj(link.hulls, link.origin, path)
-            return client.createCollisionShape(pybullet.GEOM_MESH, fileName=str(path))
 
-        def inertial(link):
-            return ((np.asarray(link.mass.center_of_mass) - link.origin).tolist(),
-                    wxyz_to_xyzw(link.mass.principal_axes).tolist())
+    def shape(link):  # the certificate's link shape, so a clip collides what the sweeps measure
+        return hull_shape(client, link.hulls, link.origin)
 
-        for root in model.roots:
-            tree = [root]
-            for link in model.links:
-                if link.parent in tree and link.index not in tree:
-                    tree.append(link.index)
-            rl, kids = model.links[root], [model.links[i] for i in tree[1:]]
-            index = {root: -1, **{k.index: m for m, k in enumerate(kids)}}
-            pos_i, orn_i = inertial(rl)
-            kin = [inertial(k) for k in kids]
-            body = client.createMultiBody(
-                baseMass=0.0 if fixed_root else rl.mass.mass, baseCollisionShapeIndex=shape(rl),
-                basePosition=(R @ rl.origin + t).tolist(), baseOrientation=q_world,
-                baseInertialFramePosition=pos_i, baseInertialFrameOrientation=orn_i,
-                linkMasses=[k.mass.mass for k in kids], linkCollisionShapeIndices=[shape(k) for k in kids],
-                linkVisualShapeIndices=[-1] * len(kids),
-                linkPositions=[(k.origin - model.links[k.parent].origin).tolist() for k in kids],
-                linkOrientations=[[0, 0, 0, 1]] * len(kids),
-                linkInertialFramePositions=[p for p, _ in kin], linkInertialFrameOrientations=[o for _, o in kin],
-                linkParentIndices=[index[k.parent] + 1 for k in kids],
-                linkJointTypes=[types[k.joint.type] for k in kids],
-                linkJointAxis=[np.asarray(k.joint.axis, float).tolist() for k in kids], flags=flags)
-            for i in tree:
-                link, li = model.links[i], index[i]
-                bodies[i], links[i] = body, li
-                if not (fixed_root and li < 0):
-                    client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist())
-                client.changeDynamics(body, li, lateralFriction=material.dynamic_friction,
-                                      restitution=material.restitution, spinningFriction=SPINNING_FRICTION_M,
-                                      rollingFriction=ROLLING_FRICTION_M, linearDamping=0.0, angularDamping=0.0,
-                                      jointDamping=0.0)
-                if li >= 0:
-                    j = link.joint
-                    client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
-                    if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
-                        client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
+    def inertial(link):
+        return ((np.asarray(link.mass.center_of_mass) - link.origin).tolist(),
+                wxyz_to_xyzw(link.mass.principal_axes).tolist())
+
+    for root in model.roots:
+        tree = [root]
+        for link in model.links:
+            if link.parent in tree and link.index not in tree:
+                tree.append(link.index)
+        rl, kids = model.links[root], [model.links[i] for i in tree[1:]]
+        index = {root: -1, **{k.index: m for m, k in enumerate(kids)}}
+        pos_i, orn_i = inertial(rl)
+        kin = [inertial(k) for k in kids]
+        body = client.createMultiBody(
+            baseMass=0.0 if fixed_root else rl.mass.mass, baseCollisionShapeIndex=shape(rl),
+            basePosition=(R @ rl.origin + t).tolist(), baseOrientation=q_world,
+            baseInertialFramePosition=pos_i, baseInertialFrameOrientation=orn_i,
+            linkMasses=[k.mass.mass for k in kids], linkCollisionShapeIndices=[shape(k) for k in kids],
+            linkVisualShapeIndices=[-1] * len(kids),
+            linkPositions=[(k.origin - model.links[k.parent].origin).tolist() for k in kids],
+            linkOrientations=[[0, 0, 0, 1]] * len(kids),
+            linkInertialFramePositions=[p for p, _ in kin], linkInertialFrameOrientations=[o for _, o in kin],
+            linkParentIndices=[index[k.parent] + 1 for k in kids],
+            linkJointTypes=[types[k.joint.type] for k in kids],
+            linkJointAxis=[np.asarray(k.joint.axis, float).tolist() for k in kids], flags=flags)
+        for i in tree:
+            link, li = model.links[i], index[i]
+            bodies[i], links[i] = body, li
+            if not (fixed_root and li < 0):
+                client.changeDynamics(body, li, localInertiaDiagonal=link.mass.principal_moments.tolist())
+            client.changeDynamics(body, li, lateralFriction=material.dynamic_friction,
+                                  restitution=material.restitution, spinningFriction=SPINNING_FRICTION_M,
+                                  rollingFriction=ROLLING_FRICTION_M, linearDamping=0.0, angularDamping=0.0,
+                                  jointDamping=0.0)
+            if li >= 0:
+                j = link.joint
+                client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
+                if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
+                    client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
     movable = tuple(link.index for link in model.links if link.joint is not None and link.joint.type != "fixed")
     return Scene(client, tuple(bodies), tuple(links), np.array([link.origin for link in model.links]),
                  np.array([link.mass.center_of_mass for link in model.links]),
