@@ -116,32 +116,51 @@ def merge_to_budget(hulls: list[Mesh], max_hulls: int, max_vertices: int, neighb
     """Merge hulls until at most ``max_hulls`` remain, cheapest first.
 
     The cost of merging two hulls is the volume their joint convex hull adds to theirs; each
-    hull is paired with its ``neighbours`` nearest others (by centroid), kept in a heap, and
-    re-paired after each merge, so merging n hulls down costs O(n k log n) hull builds (84
-    shells of random_urdfs/072 down to 32: well under a second). The merged hulls are cut to
-    ``max_vertices`` at the end (:func:`reduce_hull`).
+    hull is paired with its ``neighbours`` nearest others, kept in a heap, and re-paired after
+    each merge, so merging n hulls down costs O(n k log n) hull builds (84 shells of
+    random_urdfs/072 down to 32: well under a second). Nearest means the smallest gap between
+    axis-aligned bounding boxes (boxes that touch or overlap have gap 0), ties broken by the
+    distance between box centres: pieces of one part that touch are the cheap merges, and a
+    long piece's centre can lie far from the short pieces along it (PartNet-Mobility chair
+    2490's seat, back and arms, 134 CoACD pieces merged to 64: hull volume ratio 1.42 by
+    centroid distance, 1.39 by box gap; 232 pieces of a finer cut: 1.37 -> 1.32). The merged
+    hulls are cut to ``max_vertices`` at the end (:func:`reduce_hull`).
+
+    Args:
+        hulls: convex pieces (only their vertices are read, metres).
+        max_hulls: at most this many remain. max_vertices: vertices per output hull.
+        neighbours: candidate partners per hull.
+
+    Returns:
+        Closed convex :class:`~n4d4d.asset.Mesh` es, at most ``max_hulls`` (flat ones dropped).
     """
     import heapq
 
     if len(hulls) <= max_hulls:
         return list(hulls)
-    pts, vol, centre, alive = [], [], [], []
+    pts, vol, low, high, alive = [], [], [], [], []
 
     def add(points: np.ndarray) -> int:
         h = _qhull(points)
         p = points[h.vertices] if h is not None else points
         pts.append(p)
         vol.append(h.volume if h is not None else 0.0)
-        centre.append(p.mean(axis=0))
+        low.append(p.min(axis=0))
+        high.append(p.max(axis=0))
         alive.append(True)
         return len(pts) - 1
 
     heap: list = []
 
     def pair(i: int) -> None:
-        others = [j for j in range(len(pts)) if alive[j] and j != i]
-        others.sort(key=lambda j: float(np.linalg.norm(centre[j] - centre[i])))
-        for j in others[:neighbours]:
+        others = np.array([j for j in range(len(pts)) if alive[j] and j != i], dtype=np.int64)
+        if not len(others):
+            return
+        lo, hi = np.array([low[j] for j in others]), np.array([high[j] for j in others])
+        gap = np.linalg.norm(np.maximum(0.0, np.maximum(lo - high[i], low[i] - hi)), axis=1)
+        centres = np.linalg.norm((lo + hi) - (low[i] + high[i]), axis=1)
+        for j in others[np.lexsort((centres, gap))[:neighbours]]:
+            j = int(j)
             h = _qhull(np.vstack([pts[i], pts[j]]))
             cost = (h.volume if h is not None else 0.0) - vol[i] - vol[j]
             heapq.heappush(heap, (cost, min(i, j), max(i, j)))
