@@ -21,8 +21,9 @@ A convex hull cut by a plane stays convex, so cutting is exact and cheap. Two ki
   made (the pair is listed as ``unresolved``): a single hull round an axle cannot be split by
   a plane.
 - **through the joints' motion**: two parts that move relative to each other (movable joints
-  on the tree path between them, :func:`.part_motion.pair_motions`) must stay apart in every
-  pose, not only at rest. Only separators the motion keeps are used: with rotations, planes perpendicular to the
+  on the tree path between them, :func:`.part_motion.pair_motions`) should stay apart in every
+  pose, not only at rest; where no cut the motion keeps is acceptable, the two hulls are parted
+  at rest by any plane (the articulation sweeps judge what the motion then brings together). Only separators the motion keeps are used: with rotations, planes perpendicular to the
   rotation axes (when the axes are parallel) and, when all rotations share one axis line, a
   cylinder about it (the outer hull cut by the plane tangent to the cylinder round the inner
   hull's farthest point, at the outer hull's own bearing: all of it then lies outside the
@@ -383,12 +384,16 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
             hull may reach (m). samples: surface samples per part.
         motions: per pair, the :class:`.part_motion.Motion` of one part relative to the other
             (from :func:`.part_motion.pair_motions`), or None (every entry, or the whole list)
-            for parts that do not move relative to each other: separated at rest only.
+            for parts that do not move relative to each other: separated at rest only. A
+            moving pair of hulls that no cut the motion keeps can part acceptably is parted at
+            rest by any plane (when one is acceptable), counted in ``pairs_split_at_rest_only``.
 
     Returns:
         ``(hulls, figures)``: per part its hulls after cutting (uncut ones are the same objects),
         and JSON-ready figures: ``clearance_m``, ``box_margin_m``, ``pairs_split`` (hull pairs
-        cut apart), ``unresolved`` (hull pairs left overlapping: part names, depth, why),
+        cut apart), ``pairs_split_at_rest_only``, ``unresolved`` (hull pairs left overlapping:
+        part names, depth, why; ``at_rest`` False for a moving pair apart at rest that may meet
+        in motion, its depth then along the separators the motion keeps),
         ``parts`` (per part index with a change: ``box_cut``, ``neighbour_cut``, ``dropped``
         hulls, ``hull_volume_before_m3`` / ``after``, ``lost_area_m2``).
 
@@ -455,7 +460,7 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
                 h.planes += out
                 fig(i)["box_cut"] += 1
     # neighbours
-    split, unresolved = 0, []
+    split, unresolved, rest_only = 0, [], 0
     solids = {}
 
     def solid(i):
@@ -491,24 +496,55 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
                 continue
             own_a = pts[i][a.covers & (cover[i] == 1)]
             own_b = pts[j][b.covers & (cover[j] == 1)]
+
+            def judged(best):
+                """``(cut_a, cut_b, la, lb, depth, new_a, new_b, why)``: the cut and why it is refused (None: made)."""
+                cut_a, cut_b, la, lb, depth = best
+                why = None
+                if la > MAX_UNCOVERED_FRACTION * len(own_a) * weight[i] and la > 0:
+                    why = f"would uncover {la / max(len(own_a) * weight[i], 1e-300):.0%} of what one hull alone covers"
+                elif lb > MAX_UNCOVERED_FRACTION * len(own_b) * weight[j] and lb > 0:
+                    why = f"would uncover {lb / max(len(own_b) * weight[j], 1e-300):.0%} of what one hull alone covers"
+                new_a = clip_points(a.points, [cut_a]) if cut_a is not None else a.points
+                new_b = clip_points(b.points, [cut_b]) if cut_b is not None else b.points
+                if why is None and ((cut_a is not None and len(_hull_vertices(new_a)) < 4
+                                     and len([q for q in ka if H[q].alive]) <= 1)
+                                    or (cut_b is not None and len(_hull_vertices(new_b)) < 4
+                                        and len([q for q in kb if H[q].alive]) <= 1)):
+                    why = "would remove a part's last hull"
+                return cut_a, cut_b, la, lb, depth, new_a, new_b, why
+
             best = _separator(a, b, own_a, weight[i], own_b, weight[j], clearance, motion)
-            if best is None:
+            r = judged(best) if best is not None else None
+            if motion is not None and (r is None or r[-1] is not None):
+                # No cut the joints' motion keeps is acceptable: keep them apart at rest at least
+                # (any plane), where SimReady BA.002 judges them; what the motion brings together
+                # the articulation sweeps judge (PartNet-Mobility fridge 11709: three doors on
+                # parallel hinges whose edges lap 7 mm over each other, 3.5 mm of hull overlap at
+                # rest, which only planes normal to the hinges were allowed to part).
+                moving_why = ("keeping them apart through the joints' motion is not possible" if r is None
+                              else f"{r[-1]} (through the joints' motion)")
+                if _apart_moving(a, b, clearance * (1 - 1e-9), None):
+                    unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])],
+                                       "depth_m": 0.0 if r is None else float(r[4]), "at_rest": False,
+                                       "why": moving_why})
+                    continue
+                rest = _separator(a, b, own_a, weight[i], own_b, weight[j], clearance, None)
+                rr = judged(rest) if rest is not None else None
+                if rr is not None and rr[-1] is None:
+                    r = rr
+                    rest_only += 1
+                elif r is None:
+                    unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])],
+                                       "depth_m": 0.0 if rr is None else float(rr[4]), "why": moving_why})
+                    continue
+                elif rr is not None:
+                    r = (*rr[:-1], f"{rr[-1]} (any plane, at rest); {moving_why}")
+            if r is None:
                 unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])], "depth_m": 0.0,
                                    "why": "keeping them apart through the joints' motion is not possible"})
                 continue
-            cut_a, cut_b, la, lb, depth = best
-            why = None
-            if la > MAX_UNCOVERED_FRACTION * len(own_a) * weight[i] and la > 0:
-                why = f"would uncover {la / max(len(own_a) * weight[i], 1e-300):.0%} of what one hull alone covers"
-            elif lb > MAX_UNCOVERED_FRACTION * len(own_b) * weight[j] and lb > 0:
-                why = f"would uncover {lb / max(len(own_b) * weight[j], 1e-300):.0%} of what one hull alone covers"
-            new_a = clip_points(a.points, [cut_a]) if cut_a is not None else a.points
-            new_b = clip_points(b.points, [cut_b]) if cut_b is not None else b.points
-            if why is None and ((cut_a is not None and len(_hull_vertices(new_a)) < 4
-                                 and len([q for q in ka if H[q].alive]) <= 1)
-                                or (cut_b is not None and len(_hull_vertices(new_b)) < 4
-                                    and len([q for q in kb if H[q].alive]) <= 1)):
-                why = "would remove a part's last hull"
+            cut_a, cut_b, la, lb, depth, new_a, new_b, why = r
             if why is not None:
                 unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])],
                                    "depth_m": float(depth), "why": why})
@@ -542,6 +578,7 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
         f["hull_volume_after_m3"] = float(sum(_volume(m) for m in out[i]))
         f["hulls_before"], f["hulls_after"] = len(hulls[i]), len(out[i])
     figures = {"clearance_m": float(clearance), "box_margin_m": float(box_margin), "pairs_split": split,
+               "pairs_split_at_rest_only": rest_only,
                "part_pairs_moving": sum(m is not None for m in (motions or [])),
                "unresolved": unresolved, "parts": {int(i): f for i, f in sorted(parts_fig.items())}}
     return out, figures
@@ -615,10 +652,13 @@ def clip_collision(asset, collision: dict, per_part: dict, *, fidelity, seed: in
     worst: dict = {}
     for u in fig["unresolved"]:  # one note per pair of parts: its deepest hull pair left overlapping
         key = tuple(u["parts"])
-        if key not in worst or u["depth_m"] > worst[key]["depth_m"]:
+        rest = u.get("at_rest", True)
+        if key not in worst or (rest, u["depth_m"]) > (worst[key].get("at_rest", True), worst[key]["depth_m"]):
             worst[key] = u
     notes = [f"collision: hulls of {names[i]} and {names[j]} still overlap by up to {1e3 * max(u['depth_m'], 0.0):.1f} "
-             f"mm at rest: a plane between them {u['why']}" for (i, j), u in worst.items()] + reverted
+             f"mm at rest: a plane between them {u['why']}" if u.get("at_rest", True) else
+             f"collision: hulls of {names[i]} and {names[j]} are apart at rest but may meet as the joints move: "
+             f"a cut {u['why']}" for (i, j), u in worst.items()] + reverted
     figures = {**fig, "parts": {names[i]: f for i, f in fig["parts"].items()},
                "unresolved": [{**u, "parts": [names[p] for p in u["parts"]]} for u in fig["unresolved"]],
                "colliding_pairs": len(pairs), "cpu_seconds": process_cpu_seconds() - c0}
