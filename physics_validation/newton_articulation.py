@@ -23,12 +23,18 @@ limit, so a lid resting on its stop under gravity never lifts (measured: the hin
 and (3) cannot go unstable at any gain, so absurd gains would pass. The explicit PD is the
 actuator model of the PyBullet sweep (Isaac Lab's ``IdealPDActuator``), so the two engines are
 compared on their physics, not on two actuator models. XPBD's revolute limits are taken on an
-angle in (-pi, pi]: a range that reaches +-pi (a door opening 180 degrees) cannot be held, and the
-sweep explodes there (measured on PartNet-Mobility's fridge 10797, limits [0, pi]; with the upper
-limit at pi - 0.1 it sweeps like PyBullet); a joint with such a range that fails its sweep gets a
-warning naming this likely cause. Newton reports a revolute coordinate in
+angle in (-pi, pi]: a range that reaches within :data:`PI_MARGIN_RAD` of +-pi (a door opening 180
+degrees) cannot be held, and the sweep explodes there (measured on PartNet-Mobility's fridge
+10797, limits [0, pi]; with the upper limit at pi - 0.1 it sweeps like PyBullet; the box 100154's
+flaps, limits [-3.93, 0.785]: peak speeds 925 rad/s and inf). Such a joint whose range spans
+less than 2 (pi - :data:`PI_MARGIN_RAD`) is *re-centred* for the sweep (:func:`recentre_revolutes`):
+its parent-side joint frame is turned about the axis by the range's midpoint ``m`` and its
+limits shifted by ``-m``, so the same bodies at the same poses have the coordinate ``q - m``,
+inside (-pi + 0.1, pi - 0.1); the targets are shifted and the recorded coordinates shifted back,
+so the verdicts read the file's coordinate. Only a joint whose range is wider than that (and
+fails its sweep) gets a warning naming this likely cause. Newton reports a revolute coordinate in
 (-pi, pi]: the PD error is taken modulo 2 pi and the recorded coordinate unwrapped, so
-continuous joints and ranges that reach pi are followed through the wrap.
+continuous joints are followed through the wrap.
 
 The step (joint coordinates by ``newton.eval_ik``, the PD kernel, collision, XPBD substeps) is
 captured once as a Warp graph over :data:`CHUNK` steps and replayed (launch cost dominates on the
@@ -55,6 +61,55 @@ from .thresholds import Thresholds
 #: that a replay holds an even number of substeps (see :class:`._newton_sim.Stepper`); small,
 #: because recording a graph costs as much Python as running its steps eagerly.
 CHUNK = 2
+
+
+#: Margin (rad) from +-pi within which Newton's XPBD cannot hold a revolute range (measured: a
+#: range [0, pi] explodes, [0, pi - 0.1] sweeps like PyBullet).
+PI_MARGIN_RAD = 0.1
+
+
+def recentre_revolutes(sub, newton) -> dict[int, float]:
+    """Re-centre, in Newton builder ``sub``, every revolute joint whose finite range reaches within
+    :data:`PI_MARGIN_RAD` of +-pi and spans at most ``2 (pi - PI_MARGIN_RAD)`` (module docstring).
+
+    The joint's parent frame ``joint_X_p`` is turned by ``m = (lower + upper) / 2`` about the
+    joint axis (the frames' shared axis, joint frame), its limits become ``[lower - m, upper - m]``
+    and its coordinate ``joint_q`` becomes ``-m``: the child's pose ``X_p R(axis, m) R(axis, q')
+    X_c^-1`` at ``q' = q - m`` is the file's at ``q``, so the bodies keep their rest poses and
+    Newton's coordinate stays inside (-pi, pi] over the whole range. Call it after
+    ``add_usd`` and :func:`._newton_sim.anchor_joints_at_com` (which keeps the frames' rotations).
+
+    Args:
+        sub: a ``newton.ModelBuilder`` holding the asset (changed in place).
+        newton: the ``newton`` module.
+
+    Returns:
+        Builder joint index -> offset ``m`` (rad): the file's coordinate is Newton's plus ``m``.
+    """
+    from scipy.spatial.transform import Rotation
+
+    import warp as wp
+
+    out = {}
+    for j in range(sub.joint_count):
+        if sub.joint_type[j] != newton.JointType.REVOLUTE:
+            continue
+        d = sub.joint_qd_start[j]
+        lo, hi = float(sub.joint_limit_lower[d]), float(sub.joint_limit_upper[d])
+        if not (np.isfinite(lo) and np.isfinite(hi)) or max(abs(lo), abs(hi)) < np.pi - PI_MARGIN_RAD:
+            continue
+        if hi - lo > 2.0 * (np.pi - PI_MARGIN_RAD):
+            continue  # no shift fits it inside (-pi, pi]: left as authored (warned if it fails)
+        m = 0.5 * (lo + hi)
+        axis = np.asarray(sub.joint_axis[d], np.float64)
+        axis /= max(np.linalg.norm(axis), 1e-300)
+        xp = np.asarray(sub.joint_X_p[j], np.float64)
+        rot = (Rotation.from_quat(xp[3:7]) * Rotation.from_rotvec(m * axis)).as_quat()  # (x, y, z, w)
+        sub.joint_X_p[j] = wp.transform(wp.vec3(*map(float, xp[:3])), wp.quat(*map(float, rot)))
+        sub.joint_limit_lower[d], sub.joint_limit_upper[d] = lo - m, hi - m
+        sub.joint_q[sub.joint_q_start[j]] = float(sub.joint_q[sub.joint_q_start[j]]) - m
+        out[j] = m
+    return out
 
 
 def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | None = None, *,
@@ -107,6 +162,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     sub = newton.ModelBuilder()
     sub.add_usd(str(usd_path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
     anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
+    offsets = recentre_revolutes(sub, newton)  # builder joint -> file coordinate minus Newton's (rad)
 
     link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
@@ -154,6 +210,16 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         table[:s.steps, m] = s.target(time_step * np.arange(1, s.steps + 1))
     for c, v in held.values():
         table[:, c] = v
+    # Re-centred joints (recentre_revolutes): targets in Newton's coordinate, the file's minus the
+    # offset; a row that holds 0 (no column) gets a column of its own holding -offset.
+    shift = np.array([offsets.get(j, 0.0) for _, j in rows])
+    extra = [r for r in range(len(rows)) if shift[r] and column[r] < 0]
+    if extra:
+        table = np.hstack([table, np.zeros((total, len(extra)), dtype=np.float32)])
+        for k, r in enumerate(extra):
+            column[r] = len(sweeps) + len(held) + k
+    for r in np.flatnonzero(shift):
+        table[:, column[r]] -= shift[r]
     f32 = dict(dtype=float, device="cpu")
     i32 = dict(dtype=wp.int32, device="cpu")
     driven = np.array([g for g in range(nm.joint_count) if g % sub.joint_count in drives])
@@ -171,7 +237,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         q_start = nm.joint_q.numpy()
         for r, (w, j) in enumerate(rows):
             if (w, drives[j][0]) in held:
-                q_start[jq0[driven[r]]] = held[(w, drives[j][0])][1]
+                q_start[jq0[driven[r]]] = held[(w, drives[j][0])][1] - offsets.get(j, 0.0)
         nm.joint_q.assign(q_start)
         newton.eval_fk(nm, nm.joint_q, nm.joint_qd, sim.states[0])
 
@@ -190,6 +256,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         budget.check("Newton articulation sweeps")
     hq, hqd = hist_q.numpy().astype(np.float64), hist_qd.numpy().astype(np.float64)
     hq[:, angular] = np.unwrap(hq[:, angular], axis=0)
+    hq += shift  # the file's coordinate (re-centred joints)
 
     sim_done = time.perf_counter()
     per_joint, reasons, warnings, swept = {}, [], [], {}
@@ -217,7 +284,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         measured, why = per_joint[s.joint.name]
         per_joint[s.joint.name] = measured
         reasons += why
-        reaches_pi = max(abs(s.joint.lower), abs(s.joint.upper)) >= np.pi - 1e-6
+        reaches_pi = (max(abs(s.joint.lower), abs(s.joint.upper)) >= np.pi - 1e-6
+                      and s.joint.upper - s.joint.lower > 2.0 * (np.pi - PI_MARGIN_RAD))  # else re-centred
         if why and s.finite and s.joint.type != "prismatic" and reaches_pi:
             warnings.append(f"joint '{s.joint.name}' range [{s.joint.lower:.4g}, {s.joint.upper:.4g}] reaches +-pi, "
                             "which Newton's XPBD cannot hold: it measures a revolute angle in (-pi, pi], so a joint "
