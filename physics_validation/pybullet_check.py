@@ -2,8 +2,9 @@
 
 For each check a fresh DIRECT client (never the global one) gets a ground plane z = 0 and the
 asset built from its collision hulls, mass properties and joints (:mod:`._bullet`), then is
-stepped at :attr:`StabilityThresholds.time_step_s` for ``settle_time_s + rest_window_s``
-seconds while every link's COM pose and velocity, the deepest ground penetration and the
+stepped at :attr:`StabilityThresholds.time_step_s` (each step in
+:data:`._bullet.STABILITY_SUBSTEPS` substeps: the far end of a toppling body lands at several
+times the drop's free-fall speed) for ``settle_time_s + rest_window_s`` seconds while every link's COM pose and velocity, the deepest ground penetration and the
 ground normal force are recorded; :func:`.trajectory.evaluate` gives the verdict.
 
 - ``rest``: the asset in its authored pose (asset frame = world, ground at z = 0), tilted by
@@ -96,8 +97,9 @@ def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarr
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
              *, deadline: float = float("inf"), name: str = "", budget=None,
-             stop_on_failure: dict | None = None) -> tuple[Trajectory, dict]:
-    """Run one PyBullet simulation from placement ``(R, t)``.
+             stop_on_failure: dict | None = None, substeps: int = 1) -> tuple[Trajectory, dict]:
+    """Run one PyBullet simulation from placement ``(R, t)``, recorded after every step of
+    ``th.time_step_s``.
 
     Returns:
         ``(trajectory, extras)``: extras ``engine_penetration_m`` (deepest contact depth
@@ -114,6 +116,9 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
             aside: ``diagonal``, ``mass``, ``min_moment``, ``drop_height_m``): the run stops
             once a failure no later step can undo is seen (the trajectory's ``stopped`` says
             which); None runs on.
+        substeps: each step is simulated in this many substeps (:func:`._bullet.connect`); the
+            rest and drop checks (:func:`check_pybullet`) use :data:`._bullet.STABILITY_SUBSTEPS`.
+            The PD drives' torques are computed once per step and held over its substeps.
 
     Raises:
         TimeBudgetError: ``time.perf_counter()`` passed ``deadline``, or ``budget`` ran out
@@ -121,7 +126,7 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
     """
     from . import _bullet
 
-    client = _bullet.connect(th.time_step_s)
+    client = _bullet.connect(th.time_step_s, substeps=substeps)
     try:
         plane = _bullet.ground_plane(client)
         h = _bullet.build(client, model, asset.material, R, t)
@@ -164,6 +169,10 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
             d, force[k] = _bullet.ground_contacts(client, h, plane)
             for b, (cols, li) in sensed.items():
                 jforce[k, cols] = [np.linalg.norm(s[2][:3]) for s in client.getJointStates(b, li)]
+            # PyBullet reports a contact's normal force as the last substep's impulse divided by
+            # the whole step (a box at rest reads 0.25 of its weight at four substeps): times the
+            # substeps, the force. Its joint reaction forces are forces already.
+            force[k] *= substeps
             engine_pen = max(engine_pen, d)
             if k % 60 == 59:
                 if time.perf_counter() > deadline:
@@ -234,6 +243,8 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
     th = thresholds or StabilityThresholds()
     t0 = time.perf_counter()
     budget = budget or Budget(time_budget_s, what="PyBullet stability checks", label=asset.name)
+    from ._bullet import STABILITY_SUBSTEPS
+
     model = rigid_model(asset)
     runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
     checks = []
@@ -242,7 +253,8 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
         t1 = time.perf_counter()
         stop = {"diagonal": model.diagonal, "mass": model.total_mass, "min_moment": model.min_moment,
                 "drop_height_m": th.drop_height_m if kind == "drop" else 0.0}
-        traj, extras = simulate(model, asset, R, t, th, name=asset.name, budget=budget, stop_on_failure=stop)
+        traj, extras = simulate(model, asset, R, t, th, name=asset.name, budget=budget, stop_on_failure=stop,
+                                substeps=STABILITY_SUBSTEPS)
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)
