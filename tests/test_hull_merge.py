@@ -52,3 +52,30 @@ def test_merging_keeps_the_budget_and_covers_every_piece():
         # 1e-9 m: the signed distance of a hull's own vertices is float rounding away from 0
         inside = np.max([trimesh.proximity.signed_distance(h, v) for h in merged], axis=0)
         assert (inside >= -1e-9).all()
+
+
+def test_a_reduced_hull_whose_decimation_collapses_keeps_the_volume(monkeypatch):
+    # decimation of a remeshed wheel's hull can collapse whole rims (PartNet-Mobility 2490's
+    # caster wheels: 345 hull vertices cut to 60 kept 68% of the volume). Stand such a collapse
+    # in for fast-simplification (every vertex pulled halfway to the centre) on a 200-section
+    # cylinder (r 46 mm, 60 mm): the reduced hull must still keep the volume, from the full
+    # hull's farthest points. Closed form: 64 points spread over two rims of 200 give an
+    # inscribed prism of at least (32 / 2 pi) sin(2 pi / 32) = 99.4% of the cylinder with even
+    # spacing; 98% allows for uneven spacing of farthest-point picks.
+    import fast_simplification
+    import trimesh
+
+    from n4d4d.physics_validation.hulls import reduce_hull
+
+    real = fast_simplification.simplify
+
+    def collapsed(points, faces, target_count, agg):
+        v, f = real(points, faces, target_count=target_count, agg=agg)
+        return 0.5 * np.asarray(v), f
+
+    monkeypatch.setattr(fast_simplification, "simplify", collapsed)
+    c = trimesh.creation.cylinder(radius=0.046, height=0.06, sections=200)
+    out = reduce_hull(np.asarray(c.vertices), 64)
+    assert len(out.vertices) <= 64
+    ratio = float(out.to_trimesh().volume) / (np.pi * 0.046 ** 2 * 0.06)
+    assert 0.98 <= ratio <= 1.0 + 1e-9
