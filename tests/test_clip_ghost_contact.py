@@ -118,7 +118,7 @@ def test_the_breaking_threshold_is_put_back_after_a_clip(tight_clip):
 
     # Independent of the clip: the cubes' hulls, each inflated by Bullet's 1 mm margin, are 8 mm
     # apart; at Bullet's 0.02 (x the cube's 0.87 m bounding radius: 17 mm) that is within the
-    # manifold's reach and gives a point; at the clip's 0.005 (4.3 mm) it gives none.
+    # manifold's reach and gives a point; at the clip's BREAKING_THRESHOLD (0.002: 1.7 mm) it gives none.
     with_default = contacts(lambda c: c.setPhysicsEngineParameter(contactBreakingThreshold=bs.BULLET_CONTACT_BREAKING_THRESHOLD))
     assert with_default > 0
     from n4d4d.deformation.articulate import BREAKING_THRESHOLD

@@ -52,18 +52,24 @@ HOLD_SHARE = 0.1
 
 
 #: Bullet contact breaking threshold (dimensionless, a factor of each shape's bounding radius:
-#: :func:`.bullet_scene.contact_breaking_threshold`) of ``articulate`` clips, a quarter of Bullet's
+#: :func:`.bullet_scene.contact_breaking_threshold`) of ``articulate`` clips, a tenth of Bullet's
 #: 0.02. Parts driven along their joints slide past their neighbours at constant gaps, and at 0.02
 #: a contact point Bullet found at a corner is carried along for up to 2 % of the part's radius
 #: (8 mm on a 40 cm drawer) measured along its stale, tilted normal, until that distance reads
 #: contact and the drawer jams 1.46 mm away from the closed door (PartNet-Mobility 45332, both
-#: drawers). At 0.005 such a point is dropped after 0.5 % of the radius; a real blocker is found
-#: afresh by the narrowphase every step, so it still stops the part (tests/test_clip_ghost_contact.py,
-#: tests/test_sweep_prerequisites.py's cupboard). The cost is a shorter speculative reach: a part
-#: of radius r closing faster than 0.005 r / TIME_STEP_S (4.8 r m/s: 1.9 m/s at r = 40 cm, 0.24 m/s
-#: at 5 cm) is met one step late, up to one step's travel inside its blocker before the solver
-#: pushes it out. Drop clips keep Bullet's default (a falling part meets the ground fast).
-BREAKING_THRESHOLD = 0.005
+#: drawers). At 0.005 that drawer slides, but a box flap folded back to its limit with its edges
+#: 0.4-0.6 mm from two neighbouring flaps (PartNet-Mobility 100154, flaps of radius 0.6 m: points
+#: kept for 3 mm of drift) jammed on its way back on such a point, read at -0.01 mm and pushed
+#: at 1.4 kN while the hulls were 0.63 mm apart, held there by the solver so it never drifted
+#: off (the flap stuck at -3.89 rad; with Bullet's joint limits off, at -3.92 on the other
+#: neighbour). At 0.002 (1.2 mm of drift for that flap) all four flaps fold back and return, and
+#: the 45332 drawers slide. A real blocker is found afresh by the narrowphase every step, so it
+#: still stops the part (tests/test_clip_ghost_contact.py, tests/test_sweep_prerequisites.py's
+#: cupboard). The cost is a shorter speculative reach: a part of radius r closing faster than
+#: 0.002 r / TIME_STEP_S (1.9 r m/s: 0.77 m/s at r = 40 cm, 0.1 m/s at 5 cm) is met one step
+#: late, up to one step's travel inside its blocker (1 mm at 1 m/s) before the solver pushes it
+#: out. Drop clips keep Bullet's default (a falling part meets the ground fast).
+BREAKING_THRESHOLD = 0.002
 
 
 def _min_jerk(u: np.ndarray) -> np.ndarray:
