@@ -36,6 +36,15 @@ fails its sweep) gets a warning naming this likely cause. Newton reports a revol
 (-pi, pi]: the PD error is taken modulo 2 pi and the recorded coordinate unwrapped, so
 continuous joints are followed through the wrap.
 
+XPBD solves each joint with its correction shared by inverse mass, so a light link between its
+fixed parent and a heavy child converges at a rate set by the mass ratio (Macklin et al. 2019,
+"Small steps in physics simulation"; :mod:`._newton_sim`): PartNet-Mobility 2490's 4 g caster
+forks carrying 200 g wheels exploded (infinite speed) at the sweeps' 2 substeps of 8 iterations,
+as does a closed-form caster at a ratio of 25.6 (14.8 sweeps). A model with a movable link that
+a child outweighs :data:`LIGHT_LINK_RATIO` times (:func:`light_links`) is swept at the rest and
+drop checks' finer substeps instead (8 of 4 iterations: the caster sweeps at 50, explodes at 231);
+the solver named in the result says which ran, and a light link of a failing sweep is warned of.
+
 The step (joint coordinates by ``newton.eval_ik``, the PD kernel, collision, XPBD substeps) is
 captured once as a Warp graph over :data:`CHUNK` steps and replayed (launch cost dominates on the
 CPU). The kernel records every driven joint's coordinate and speed each step into arrays read
@@ -66,6 +75,29 @@ CHUNK = 2
 #: Margin (rad) from +-pi within which Newton's XPBD cannot hold a revolute range (measured: a
 #: range [0, pi] explodes, [0, pi - 0.1] sweeps like PyBullet).
 PI_MARGIN_RAD = 0.1
+
+
+#: A movable link that one of its children outweighs this many times makes the Newton sweeps
+#: step at the finer substeps of the rest and drop checks (module docstring; measured on a
+#: closed-form caster: 14.8 sweeps, 25.6 explodes at the sweeps' own 2 x 8).
+LIGHT_LINK_RATIO = 10.0
+
+
+def light_links(model: RigidModel, ratio: float = LIGHT_LINK_RATIO) -> list[tuple[str, str, float]]:
+    """``(link, heaviest child, child mass / link mass)`` for every link on a movable joint that a
+    child link outweighs more than ``ratio`` times (masses in kg from ``Link.mass``), in link order."""
+    out = []
+    for link in model.links:
+        if link.joint is None or link.joint.type == "fixed":
+            continue
+        kids = [c for c in model.links if c.parent == link.index]
+        if not kids:
+            continue
+        heavy = max(kids, key=lambda c: c.mass.mass)
+        r = heavy.mass.mass / max(link.mass.mass, 1e-300)
+        if r > ratio:
+            out.append((link.name, heavy.name, float(r)))
+    return out
 
 
 def recentre_revolutes(sub, newton) -> dict[int, float]:
@@ -144,8 +176,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     from n4d4d.kinematics import joint_names, kinematic_tree
 
     from . import _newton_kernels as K
-    from ._newton_sim import (XPBD_ITERATIONS, Stepper, anchor_joints_at_com, newton_modules, on_ground,
-                              usd_sha256)
+    from ._newton_sim import (STABILITY_ITERATIONS, STABILITY_SUBSTEPS, SUBSTEPS, XPBD_ITERATIONS, Stepper,
+                              anchor_joints_at_com, newton_modules, on_ground, usd_sha256)
     from .penetration import HullWorld
 
     th = th or Thresholds()
@@ -154,7 +186,9 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     budget = budget or Budget(time_budget_s, what="Newton articulation sweeps", label=label or asset.name)
     digest = usd_sha256(usd_path, asset.name)
     sweeps = plan_sweeps(model, time_step, hold_s, bound_m=ct.max_link_penetration_m)
-    solver_name = f"SolverXPBD(iterations={XPBD_ITERATIONS})"
+    light = light_links(model)  # a light link under a heavy child: the finer substeps (module docstring)
+    iterations, substeps = (STABILITY_ITERATIONS, STABILITY_SUBSTEPS) if light else (XPBD_ITERATIONS, SUBSTEPS)
+    solver_name = f"SolverXPBD(iterations={iterations}, substeps={substeps})"
     if not sweeps:
         return articulation_report("newton", {}, [], ct, time.perf_counter() - t0, solver=solver_name,
                                    usd_sha256=digest)
@@ -232,7 +266,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     jq, jqd = wp.zeros(nm.joint_coord_count, **f32), wp.zeros(nm.joint_dof_count, **f32)
     hist_q, hist_qd = wp.zeros((total, n), **f32), wp.zeros((total, n), **f32)
 
-    sim = Stepper(nm)
+    sim = Stepper(nm, iterations=iterations, substeps=substeps)
     if held:
         q_start = nm.joint_q.numpy()
         for r, (w, j) in enumerate(rows):
@@ -291,6 +325,10 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
                             "which Newton's XPBD cannot hold: it measures a revolute angle in (-pi, pi], so a joint "
                             "past pi reads as past its other limit and is thrown back (limits within pi - 0.1 "
                             "sweep normally): the likely cause of this joint's failure in Newton")
+    if reasons and light:
+        warnings.append("light links under heavy children, which XPBD's joint solve converges on slowly (swept at "
+                        f"{substeps} substeps of {iterations} iterations): "
+                        + ", ".join(f"'{a}' carries '{b}' ({r:.0f} x its mass)" for a, b, r in light))
     warnings += rest_outside_limits(model)  # every sweep starts from the rest pose
     swept = {s.joint.name: swept[s.joint.name] for s in sweeps}
     return articulation_report("newton", per_joint, reasons, ct, time.perf_counter() - t0, solver=solver_name,

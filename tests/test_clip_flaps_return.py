@@ -64,5 +64,5 @@ def test_every_flap_folds_back_and_returns(box):
     check = clip_check(box, clip)
     assert check.passed, check.reasons
     for name, q in clip.joint_positions.items():
-        # the reach tolerance of the plausibility check (thresholds): each limit and 0 again
+        # each limit, and 0 again within 0.02 rad (the held flaps sag 0.005 rad; the reach tolerance is 0.05)
         assert q.min() < -3.9 and abs(q[-1]) < 0.02, (name, q.min(), q[-1])
