@@ -13,7 +13,8 @@ import numpy as np
 #: XPBD solver iterations per substep.
 XPBD_ITERATIONS = 8
 
-#: Solver substeps per time step (1/480 s substeps). With one substep, or without sticky
+#: Solver substeps per time step of the articulation sweeps (1/480 s substeps; the rest and drop
+#: checks run :data:`STABILITY_SUBSTEPS`). With one substep, or without sticky
 #: contacts, a resting mug (28 hulls, many contact points) creeps 2-8 mm/s in XPBD whatever the
 #: iteration count (2 to 32 tried); two substeps with sticky contacts hold it to 0.05 mm/s
 #: (measured on pybullet_data's mug, rest + 3 drops; the duck and the test shapes likewise).
@@ -44,8 +45,10 @@ PIPELINE_OPTIONS: dict = {"contact_matching": "sticky"}
 #: 1.8 m camera made 4,384 contacts a step, nearly all between parts centimetres apart). XPBD
 #: applies no force to a contact at a positive separation, and contacts are generated every
 #: substep, so a smaller gap changes the physics only for a pair that closes more than the gap
-#: within one 1/480 s substep (over 4.8 m/s; a 5 cm drop lands at 1 m/s), and then it is caught
-#: one substep later. Halves the cost of a step on 102417 (0.96 -> 0.46 CPU s per 20 steps).
+#: (Newton adds the two shapes' gaps: 2 cm) within one substep: over 9.6 m/s at the sweeps'
+#: 1/480 s substeps, 38 m/s at the rest and drop checks' 1/1920 s (a 5 cm drop lands at 1 m/s,
+#: the far end of a 2 m body toppling after it at 6 m/s), and then it is caught one substep
+#: later. Halves the cost of a step on 102417 (0.96 -> 0.46 CPU s per 20 steps).
 CONTACT_GAP_M = 0.01
 
 #: Keyword arguments of ``newton.solvers.SolverXPBD`` besides iterations.
