@@ -188,14 +188,12 @@ def collision_stage(asset: Asset, *, max_hulls: int = 32, max_hull_vertices: int
 
 def _blocked_fast_paths(clip: dict, per_part: dict) -> list[str]:
     """Parts that took the small-part convex fast path (one hull) and whose hull the cuts left
-    overlapping a neighbour's at rest (``clip["unresolved"]`` with hulls named; not the pairs whose
-    solids themselves overlap, nor hulls apart at rest that only the joints' motion might bring
-    together, ``at_rest`` False: PartNet-Mobility chair 2490's casters, one per leg, apart at rest):
-    PartNet-Mobility phone 103251's buttons link_4 / link_5, one hull each, 10 mm into each
-    other, where a plane between them would uncover all of one."""
+    overlapping a neighbour's (``clip["unresolved"]`` with hulls named; not the pairs whose
+    solids themselves overlap): PartNet-Mobility phone 103251's buttons link_4 / link_5, one
+    hull each, 10 mm into each other, where a plane between them would uncover all of one."""
     names = []
     for u in clip.get("unresolved", []):
-        if not u.get("hulls") or u.get("at_rest", True) is False:
+        if not u.get("hulls"):
             continue
         for n in u["parts"]:
             f = per_part.get(n, {})

@@ -86,26 +86,3 @@ def test_a_moving_pair_apart_at_rest_is_not_reported_as_overlapping_at_rest():
     assert fig["unresolved"] and all(u.get("at_rest") is False for u in fig["unresolved"])
     assert not any("at rest:" in n for n in notes) and any("may meet as the joints move" in n for n in notes)
 
-
-def test_small_parts_apart_at_rest_keep_the_convex_fast_path():
-    # two 50 mm knobs on a 1 m body, each turning about its own vertical axis (x = 0.55, y =
-    # -/+0.15), 0.3 m apart. Each knob's farthest point from its own axis is sqrt(0.025^2 +
-    # 0.025^2) = 35 mm, so in any pose they are at least 0.3 - 2 x 0.035 = 0.23 m apart (closed
-    # form). Planes normal to z alone cannot part them (same height), so the cuts list them as
-    # apart at rest only; that must not send them back to CoACD (the fast path's one box hull is
-    # exact): one hull each, method "convex", no fast_path_blocked.
-    from n4d4d.physics_validation import collision_stage
-
-    body = box_between([-0.5, -0.5, 0.0], [0.5, 0.5, 1.0])
-    knobs = [box_between([0.525, y - 0.025, 0.5], [0.575, y + 0.025, 0.55]) for y in (-0.15, 0.15)]
-    parts = [Part("body", Mesh.from_trimesh(body))] + [Part(f"k{i}", Mesh.from_trimesh(k)) for i, k in enumerate(knobs)]
-    z = np.array([0.0, 0.0, 1.0])
-    joints = [Joint(f"j{i}", "continuous", "body", f"k{i}", np.array([0.55, y, 0.5]), z)
-              for i, y in enumerate((-0.15, 0.15))]
-    asset = Asset(name="knobs", visual=parts[0].mesh, parts=tuple(parts), joints=tuple(joints))
-    out = collision_stage(asset, time_budget_s=30.0)
-    fig = out.stages[-1].figures
-    assert "fast_path_blocked" not in fig["clip"]
-    for name in ("k0", "k1"):
-        assert fig["parts"][name]["method"] == "convex" and len(out.collision[name]) == 1, name
-    assert fig["clip"]["unresolved"] and all(u.get("at_rest") is False for u in fig["clip"]["unresolved"])
