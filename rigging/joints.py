@@ -39,7 +39,9 @@ What it does, from geometry alone:
    A merged mesh's piece whose surface lies mostly against, or inside, the parts that stay put
    (:func:`~n4d4d.rigging.embedded.contact_fraction` over
    :data:`~n4d4d.rigging.embedded.MAX_CONTACT_FRACTION`: a trim strip glued to a door, a key
-   cap welded onto a deck) is glued, not jointed: its joint is fixed.
+   cap welded onto a deck) is glued, not jointed: its joint is fixed; so is a merged mesh's
+   piece that spins a full turn wholly inside its parent's hull
+   (:data:`~n4d4d.rigging.embedded.MIN_ENCLOSED_SPIN`: a can stocked in a refrigerator, a screw in its boss).
 5. **One joint per pin** (:func:`_one_joint_per_pin`): a round piece carrying a larger part
    about its own turning line (a hub modelled apart from its arm) gives one joint, not two.
 
@@ -64,7 +66,7 @@ import numpy as np
 from n4d4d.budget import process_cpu_seconds as work_clock  # deadlines count work, not the clock (issue 13)
 
 from n4d4d.rigging.contact import analyse_contact
-from n4d4d.rigging.embedded import MAX_CONTACT_FRACTION, contact_fraction
+from n4d4d.rigging.embedded import MAX_CONTACT_FRACTION, MIN_ENCLOSED_SPIN, contact_fraction
 from n4d4d.rigging.geometry import PartGeometry, rotate_about
 from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
 from n4d4d.rigging.sweep import BlockedChecker, SweepChecker, sweep_prismatic, sweep_revolute
@@ -616,6 +618,10 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         if kind != "fixed" and components and feats["contact"] > MAX_CONTACT_FRACTION:
             log.debug("%s: %.0f %% of its surface in contact: glued", j.child, 100 * feats["contact"])
             out.append(_with_features(j, feats, type="fixed", lower=0.0, upper=0.0, source=j.source + "+embedded",
+                                      confidence=0.0))
+        elif kind == "continuous" and components and feats.get("nested", 0.0) >= MIN_ENCLOSED_SPIN:
+            log.debug("%s: spins inside %s's hull: glued", j.child, j.parent)
+            out.append(_with_features(j, feats, type="fixed", lower=0.0, upper=0.0, source=j.source + "+enclosed",
                                       confidence=0.0))
         elif kind == "fixed":
             log.debug("%s: not separable from %s", j.child, [o.name for o in others])
