@@ -12,10 +12,10 @@ placement and the seeded drop placements of :mod:`.pybullet_check` become separa
 together: on the CPU, Warp's cost is dominated by kernel launches, so four placements cost
 little more than one. A static plane z = 0 with the asset's friction is shared by all worlds.
 
-Solver: ``SolverXPBD`` with eight substeps of four iterations per step and sticky contact
-matching (see :data:`._newton_sim.STABILITY_SUBSTEPS`: a light link pressed into the ground by a
-heavy body through its joint sank 13-18 mm at two substeps; and :data:`._newton_sim.SUBSTEPS`
-for the sticky contacts; Newton's position-based rigid solver runs on the CPU device, and
+Solver: ``SolverXPBD`` with four substeps of eight iterations per step and sticky contact
+matching (see :data:`._newton_sim.REST_DROP_SUBSTEPS`: the far end of a toppling body sank
+11.7 mm at two substeps; and :data:`._newton_sim.SUBSTEPS` for the sticky contacts; Newton's
+position-based rigid solver runs on the CPU device, and
 SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFeatherstone's
 penalty contact had a resting box bouncing at 4 cm/s after one step, and cost as much per step
 as XPBD), at the same step as PyBullet. Trajectories go through the same verdict as PyBullet's
@@ -69,8 +69,8 @@ from n4d4d.asset import Asset
 from n4d4d.conventions import GRAVITY_MAGNITUDE, xyzw_to_wxyz
 from n4d4d.errors import StageInputError, TimeBudgetError
 
-from ._newton_sim import (STABILITY_ITERATIONS, STABILITY_SUBSTEPS, Stepper, anchor_joints_at_com, newton_modules,
-                          on_ground)
+from ._newton_sim import (REST_DROP_ITERATIONS, REST_DROP_SUBSTEPS, Stepper, anchor_joints_at_com,
+                          newton_modules, on_ground)
 from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, decided_failure, evaluate, settled
 
@@ -171,8 +171,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         time_step: s. steps: number of steps (rounded up to even: states are sampled every
             second step). deadline: ``time.perf_counter()`` limit.
         iterations: XPBD iterations per substep (default
-            :data:`._newton_sim.STABILITY_ITERATIONS`; each step is
-            :data:`._newton_sim.STABILITY_SUBSTEPS` substeps).
+            :data:`._newton_sim.REST_DROP_ITERATIONS`; each step is
+            :data:`._newton_sim.REST_DROP_SUBSTEPS` substeps).
         early_exit: stop once every world has rested for a whole window by these thresholds
             (:func:`.trajectory.settled`); None runs all ``steps``.
         capture: record two steps as a Warp graph once and replay it (Warp captures on the
@@ -250,7 +250,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         tested = pairs[~skip]
     if pair_counts is not None:
         pair_counts.update(shape_pairs=int(len(pairs)), tested=int(len(pairs if tested is None else tested)))
-    sim = Stepper(model, iterations=iterations or STABILITY_ITERATIONS, substeps=STABILITY_SUBSTEPS,
+    sim = Stepper(model, iterations=iterations or REST_DROP_ITERATIONS, substeps=REST_DROP_SUBSTEPS,
                   observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}), shape_pairs=tested)
     ground = wp.zeros(W, dtype=wp.vec3, device="cpu")
 
@@ -495,7 +495,8 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
                               seconds=sim_seconds / len(runs)))
     reasons = [f"{c.name}{'' if c.name == 'rest' else ' ' + str(i)}: {r}"
                for i, c in enumerate(checks) for r in c.reasons]
-    return {"engine": "newton", "version": version("newton"), "solver": f"SolverXPBD(iterations={STABILITY_ITERATIONS}, substeps={STABILITY_SUBSTEPS})",
+    solver = f"SolverXPBD(iterations={REST_DROP_ITERATIONS}, substeps={REST_DROP_SUBSTEPS})"
+    return {"engine": "newton", "version": version("newton"), "solver": solver,
             "bodies": len(masses), "usd_sha256": digest, "contact_filter": filt, "checks": checks, "thresholds": as_dict(th),
             "passed": not reasons, "reasons": reasons, "warnings": outside,
             "seconds": time.perf_counter() - t0, "seed": seed}

@@ -4,8 +4,9 @@ For each check a fresh DIRECT client (never the global one) gets a ground plane 
 asset built from its collision hulls, mass properties and joints (:mod:`._bullet`), then is
 stepped at :attr:`StabilityThresholds.time_step_s` (each step in
 :data:`._bullet.STABILITY_SUBSTEPS` substeps: the far end of a toppling body lands at several
-times the drop's free-fall speed) for ``settle_time_s + rest_window_s`` seconds while every link's COM pose and velocity, the deepest ground penetration and the
-ground normal force are recorded; :func:`.trajectory.evaluate` gives the verdict.
+times the drop's free-fall speed) for ``settle_time_s + rest_window_s`` seconds while every
+link's COM pose and velocity, the deepest ground penetration and the ground normal force are
+recorded; :func:`.trajectory.evaluate` gives the verdict.
 
 - ``rest``: the asset in its authored pose (asset frame = world, ground at z = 0), tilted by
   ``rest_perturbation_rad`` about a seeded horizontal axis through the COM and lifted so its
