@@ -98,3 +98,24 @@ def test_a_decoder_that_keeps_no_voxel_is_an_empty_sample(monkeypatch):
     monkeypatch.setattr(g.vae, "decode", no_voxel)
     with pytest.raises(EmptyMeshError, match="decoded to nothing"):
         g.sample("mug", 0)
+
+
+def test_eval_generator_validation_seeds_and_guards(stub, tmp_path):
+    """``--seed`` moves the sample seeds (the stub's seed 1 is empty: with ``--seed 1`` it is the
+    first sample); ``--ref-seed`` below 1000 (the corpus's procedural seeds) and ``--structure``
+    with builds (which load the shipped checkpoints) are refused with exit 2."""
+    from typer.testing import CliRunner
+
+    from n4d4d.cli import app
+
+    out = tmp_path / "val.json"
+    base = ["eval", "generator", "--category", "mug", "--refs", "2", "--points", "256"]
+    res = CliRunner().invoke(app, base + ["-n", "2", "--seed", "1", "--ref-seed", "1100", "--validity", "0",
+                                          "--json", str(out)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["empty"] == [1] and row["n_gen"] == 1 and row["several_solids"] == 0
+    res = CliRunner().invoke(app, base + ["-n", "1", "--ref-seed", "5", "--validity", "0"])
+    assert res.exit_code == 2 and "training shapes" in res.output
+    res = CliRunner().invoke(app, base + ["-n", "1", "--structure", str(tmp_path / "s.safetensors"), "--validity", "1"])
+    assert res.exit_code == 2 and "--validity 0" in res.output
