@@ -126,7 +126,7 @@ def test_a_stalled_physics_stage_is_reported_as_a_hang(monkeypatch):
             time.sleep(0.02)
             return self._client.stepSimulation()
 
-    monkeypatch.setattr(_bullet, "connect", lambda dt: Stalling(connect(dt)))
+    monkeypatch.setattr(_bullet, "connect", lambda dt, **kw: Stalling(connect(dt, **kw)))
     budget = Budget(0.5, wall_factor=10.0, min_wall_s=2.0, what="physics checks", label="box.obj")
     t0 = time.perf_counter()
     with pytest.raises(HangError, match=r"box\.obj: physics checks \(PyBullet rest and drop checks\) looks hung"):
