@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from .mass import mass_properties
-from .stages import collision_stage, drives_stage, mass_stage, rest_pose_stage, stability_stage
+from .rest_pose import rest_pose_stage
+from .stages import collision_stage, drives_stage, mass_stage, stability_stage
 from .thresholds import (CertificateThresholds, FidelityThresholds, StabilityThresholds,
                          Thresholds)
 

@@ -9,11 +9,11 @@ fills its fields and appends a :class:`~n4d4d.asset.StageRecord` (seconds and ke
   :func:`.rigid_model.drives_of`, computed once for every later stage); :func:`drives_stage`
   fills the drives alone, for an asset whose mass came from elsewhere;
 - :func:`stability_stage` fills ``asset.physics``, the certificate (:mod:`.certificate`);
-- :func:`rest_pose_stage` (optional, right after loading) turns ``source_mesh`` onto its
-  nearest stable resting face (:mod:`.rest_pose`), for inputs authored in a pose they cannot
+- :func:`.rest_pose.rest_pose_stage` (optional, right after loading) turns ``source_mesh`` onto its
+  nearest stable resting face (in :mod:`.rest_pose`), for inputs authored in a pose they cannot
   rest in.
 
-Apart from :func:`rest_pose_stage`, the stages never change geometry or the material; a failed check is a verdict in the report,
+Apart from :func:`.rest_pose.rest_pose_stage`, the stages never change geometry or the material; a failed check is a verdict in the report,
 not an exception. Exceptions are for bad input and exhausted budgets.
 """
 
@@ -595,122 +595,3 @@ def stability_stage(asset: Asset, *, seed: int = 0, time_budget_s: float = 60.0,
                "seconds_per_check": report["seconds_per_check"], "budget": report["budget"],
                "newton_contact_filter": (report.get("newton") or {}).get("contact_filter")}
     return asset.with_stage(StageRecord("physics", time.perf_counter() - t0, figures), physics=report)
-
-
-#: Largest angle (rad) between a stable orientation and the quarter-turn rotation it is snapped to
-#: for an articulated input (:func:`rest_pose_stage`): 5 degrees.
-QUARTER_TURN_TOLERANCE_RAD = float(np.radians(5.0))
-
-
-def quarter_turn(R: np.ndarray, tolerance_rad: float = QUARTER_TURN_TOLERANCE_RAD) -> np.ndarray | None:
-    """The rotation among the 24 that map the coordinate axes onto themselves (signed
-    permutation matrices of determinant 1) nearest ``R`` ``(3, 3)``, if within ``tolerance_rad``
-    (geodesic angle ``arccos((tr(P^T R) - 1) / 2)``); else None."""
-    import itertools
-
-    best, best_angle = None, np.inf
-    for perm in itertools.permutations(range(3)):
-        for signs in itertools.product((1.0, -1.0), repeat=3):
-            P = np.zeros((3, 3))
-            P[range(3), perm] = signs
-            if np.linalg.det(P) < 0:
-                continue
-            angle = float(np.arccos(np.clip((np.trace(P.T @ R) - 1.0) / 2.0, -1.0, 1.0)))
-            if angle < best_angle:
-                best, best_angle = P, angle
-    return best if best_angle <= tolerance_rad else None
-
-
-def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, time_budget_s: float = 60.0,
-                    memory_budget_bytes: int | None = None) -> Asset:
-    """Turn the loaded mesh onto the stable resting face nearest its authored orientation.
-
-    Runs before the static stage (so the volume, parts and hulls are all built in the stable
-    pose). About 45% of pybullet_data's random_urdfs 000-070 are authored in a pose they topple
-    from (the certificate's rest check fails them, in both engines); this stage finds where they
-    come to rest (:func:`.rest_pose.stable_orientation`, on the mesh if it is closed, else on its
-    convex hull, which is all a flat ground touches) and rotates the mesh there with the
-    smallest rotation (heading kept), then sets it back on z = 0, centred over the origin in x, y.
-
-    Args:
-        asset: with ``source_mesh`` (asset frame, metres, Z up).
-        seed: seeds the tilt that starts the fall.
-        min_angle_rad: smaller turns are left undone (the authored pose already rests).
-        time_budget_s: simulation seconds of the search; past it the authored pose is kept and
-            the record says ``budget_exceeded`` (a note too).
-        memory_budget_bytes: refuse, before any work, a mesh whose search would need more
-            (:func:`.rest_pose.estimate_memory_bytes`); None: no limit.
-
-    An articulated input (parts and joints, e.g. a PartNet-Mobility URDF) is judged as one rigid
-    body in its authored joint coordinates and, when it topples, turned as one: its parts'
-    meshes, joint origins and axes and the file's colliders with the same rigid transform
-    (``x -> R x + t``), so every later stage builds it in the pose it rests in. It turns only by
-    a quarter-turn rotation (:func:`quarter_turn`: the stable face within
-    :data:`QUARTER_TURN_TOLERANCE_RAD` of one, snapped to it), so that the axis-aligned panels
-    of CAD input stay aligned with the voxel grids its parts are closed on; a stable face off
-    the authored axes keeps the authored pose, with a note (PartNet-Mobility camera 102417's
-    face is 31 degrees off: turned, its parts closed on the slant missed their hull fidelity,
-    link_0-2 volume ratios 1.7-2.9).
-
-    Returns:
-        The asset with ``source_mesh`` (and any parts, joints and colliders) turned (unchanged
-        if stable), a "rest_pose" stage record (``angle_rad``, ``rotation``, ``translation_m``
-        when turned, ``com_drop_m``, ``seconds``) and, when turned, a note.
-
-    Raises:
-        StageInputError: no source mesh. EmptyMeshError: no volume at all.
-        MemoryBudgetError: the search would exceed ``memory_budget_bytes``.
-    """
-    import numpy as np
-    import trimesh
-
-    from n4d4d.asset import Mesh
-
-    from .rest_pose import estimate_memory_bytes, probe_hull, stable_orientation
-
-    asset.require("rest_pose", "source_mesh")
-    t0 = time.perf_counter()
-    src = asset.source_mesh
-    need = estimate_memory_bytes(len(src.faces))
-    if memory_budget_bytes is not None and need > memory_budget_bytes:
-        from n4d4d.errors import MemoryBudgetError
-
-        raise MemoryBudgetError(f"the rest-pose search of {len(src.faces)} faces would need about "
-                                f"{need / 2**30:.1f} GiB, over the {memory_budget_bytes / 2**30:.1f} GiB budget",
-                                asset.provenance.source if asset.provenance else asset.name)
-    tm = trimesh.Trimesh(np.asarray(src.vertices), np.asarray(src.faces), process=False)
-    probe = src if (tm.is_watertight and tm.is_winding_consistent and tm.volume > 0) else probe_hull(src)
-    R, fig = stable_orientation(probe, seed=seed, min_angle_rad=min_angle_rad, time_budget_s=time_budget_s,
-                                memory_budget_bytes=memory_budget_bytes)
-    figures = {**fig, "rotation": R.tolist(), "probe": "mesh" if probe is src else "convex hull"}
-    if fig["angle_rad"] == 0.0:
-        notes = asset.notes
-        if fig.get("budget_exceeded"):
-            notes += (f"rest-pose search stopped at its {time_budget_s:g} s budget: authored pose kept",)
-        return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures), notes=notes)
-    if asset.joints:  # articulated: quarter turns only, so the authored axes stay on the part grids
-        P = quarter_turn(R)
-        if P is None:
-            figures["kept_because"] = ("its stable face lies off the authored axes (an articulated input turns "
-                                       "by quarter turns only)")
-            note = (f"authored pose kept: it topples, and its stable face is {np.degrees(fig['angle_rad']):.0f} "
-                    "degrees off its authored axes (articulated inputs turn by quarter turns only)")
-            return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures),
-                                    notes=asset.notes + (note,))
-        R = P
-        figures["rotation"] = R.tolist()
-    v = np.asarray(src.vertices) @ R.T
-    lo, hi = v.min(axis=0), v.max(axis=0)
-    t = -np.array([0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), lo[2]])
-    figures["translation_m"] = t.tolist()
-    note = (f"turned {np.degrees(fig['angle_rad']):.0f} degrees onto its stable resting face "
-            "(authored pose topples)")
-    changes = {"source_mesh": src.transformed(R, t)}
-    if asset.parts:  # an articulated input turns as one rigid body: parts, joints, the file's colliders
-        changes.update(
-            parts=tuple(dataclasses.replace(p, mesh=p.mesh.transformed(R, t)) for p in asset.parts),
-            joints=tuple(dataclasses.replace(j, origin=R @ np.asarray(j.origin) + t, axis=R @ np.asarray(j.axis))
-                         for j in asset.joints),
-            collision={n: tuple(h.transformed(R, t) for h in hs) for n, hs in asset.collision.items()})
-    return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0, figures),
-                            notes=asset.notes + (note,), **changes)

@@ -79,7 +79,7 @@ def test_a_urdf_with_its_own_inertials_keeps_its_pose(tmp_path):
 def test_quarter_turn_snaps_near_axis_rotations_and_refuses_slanted_ones():
     from scipy.spatial.transform import Rotation
 
-    from n4d4d.physics_validation.stages import quarter_turn
+    from n4d4d.physics_validation.rest_pose import quarter_turn
 
     P = Rotation.from_euler("x", 90, degrees=True).as_matrix()
     near = Rotation.from_euler("xyz", [92, 1, -1], degrees=True).as_matrix()
