@@ -102,8 +102,9 @@ def test_a_decoder_that_keeps_no_voxel_is_an_empty_sample(monkeypatch):
 
 def test_eval_generator_validation_seeds_and_guards(stub, tmp_path):
     """``--seed`` moves the sample seeds (the stub's seed 1 is empty: with ``--seed 1`` it is the
-    first sample); ``--ref-seed`` below 1000 (the corpus's procedural seeds) and ``--structure``
-    with builds (which load the shipped checkpoints) are refused with exit 2."""
+    first sample); ``--ref-seed`` below 1000 (the corpus's procedural seeds) and a ``--structure``
+    checkpoint that does not exist are refused with exit 2 (with builds too: since session 13 the
+    builds sample with the given checkpoint, ``generation_defaults``)."""
     from typer.testing import CliRunner
 
     from n4d4d.cli import app
@@ -118,4 +119,4 @@ def test_eval_generator_validation_seeds_and_guards(stub, tmp_path):
     res = CliRunner().invoke(app, base + ["-n", "1", "--ref-seed", "5", "--validity", "0"])
     assert res.exit_code == 2 and "training shapes" in res.output
     res = CliRunner().invoke(app, base + ["-n", "1", "--structure", str(tmp_path / "s.safetensors"), "--validity", "1"])
-    assert res.exit_code == 2 and "--validity 0" in res.output
+    assert res.exit_code == 2 and "s.safetensors" in res.output

@@ -10,7 +10,8 @@ one: ``--seed 100 --ref-seed 1100`` (samples seeds 100 .. 100 + n - 1 against re
 Every reference goes through the same path as a corpus shape (sparse SDF at R = 128, its exact
 surface); ``several_solids`` counts the samples the surface post-process keeps as more than one solid. Validity: the share of samples whose mesh is watertight, and, for
 the first ``--validity`` samples (seeds) of each category built through the whole pipeline
-(``n4d4d.build(Generated(category, seed))``, default options, no report), the share that are one
+(``n4d4d.build(Generated(category, seed))``, default options, no report; the source samples with
+this run's structure checkpoint and sampling settings, :func:`~n4d4d.generator.generate.generation_defaults`), the share that are one
 solid after the remesh stage, pass the physics certificate, and are sim-ready end to end (the asset's
 ``passed`` and its USD written). A sample that decodes to nothing (the surface post-process leaves no
 inside) is noted, listed in ``empty`` and counted as not watertight; the distribution metrics score
@@ -118,7 +119,8 @@ def generator(
     from n4d4d.errors import InputError, N4d4dError
     from n4d4d.generator.corpus import Corpus
     from n4d4d.generator.evaluate import blockout_metrics, generation_metrics, unit_cube_points
-    from n4d4d.generator.generate import DEFAULT_SAMPLING, FlowGenerator, default_generator, generate, mesh_volume
+    from n4d4d.generator.generate import (DEFAULT_SAMPLING, FlowGenerator, default_generator, generate,
+                                          generation_defaults, mesh_volume)
     from n4d4d.generator.latents import coarse_grid, structure_grid
     from n4d4d.generator.procedural import box, families
     from n4d4d.io.atomic import atomic_write_text
@@ -128,9 +130,6 @@ def generator(
     try:
         if ref_seed < 1000:
             raise InputError(f"--ref-seed {ref_seed}: procedural seeds below 1000 may be training shapes")
-        if structure is not None and validity:
-            raise InputError("--structure scores the distributions only (the builds load the shipped "
-                             "checkpoints): give --validity 0", structure)
         g = default_generator() if structure is None else FlowGenerator.load(structure=structure)
         c = Corpus(corpus) if corpus is not None else None
         cats = [g.category_index(x)[0] for x in category] or (
@@ -173,7 +172,8 @@ def generator(
                "watertight": float(sum(s.mesh.to_trimesh(process=True).is_watertight for s in samples) / n),
                "sample_s": float(np.median([sum(s.seconds.values()) for s in samples])) if samples else None}
         if validity:
-            v = _validity(cat, range(seed, seed + validity), tmp)
+            with generation_defaults(g, sampling):  # the builds sample with this run's model and settings
+                v = _validity(cat, range(seed, seed + validity), tmp)
             row["builds"] = v
             for k in ("one_solid", "certificate", "sim_ready"):
                 row[k] = float(np.mean([r[k] for r in v]))

@@ -29,6 +29,7 @@ What it does not: rig, decompose or certify (the pipeline's ``Generated`` source
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -403,6 +404,7 @@ class FlowGenerator:
 
 
 _CACHED: dict = {}
+_DEFAULTS: dict = {}  # set only inside generation_defaults()
 
 
 def default_generator() -> FlowGenerator:
@@ -412,10 +414,31 @@ def default_generator() -> FlowGenerator:
     return _CACHED["g"]
 
 
+@contextlib.contextmanager
+def generation_defaults(generator: FlowGenerator | None = None, sampling: Sampling | None = None):
+    """Within the block, :func:`generate` calls that name no ``generator`` / ``sampling`` use these
+    (None keeps the shipped generator / :data:`DEFAULT_SAMPLING`); restored on exit, also on error.
+
+    Why: the pipeline's :class:`~n4d4d.sources.Generated` source calls :func:`generate` with the
+    shipped defaults; ``n4d4d eval generator --structure CKPT`` (or a sampling option) builds its
+    validity samples inside this block, so a candidate checkpoint's or setting's *builds* are
+    measured, not the shipped ones'. Not thread-safe (one process-wide setting)."""
+    before = dict(_DEFAULTS)
+    _DEFAULTS.clear()
+    _DEFAULTS.update({k: v for k, v in (("generator", generator), ("sampling", sampling)) if v is not None})
+    try:
+        yield
+    finally:
+        _DEFAULTS.clear()
+        _DEFAULTS.update(before)
+
+
 def generate(category: str | None, seed: int = 0, n: int = 1, *, coarse=None, like=None, strength: float = 0.5,
-             sampling: Sampling = DEFAULT_SAMPLING, generator: FlowGenerator | None = None,
+             sampling: Sampling | None = None, generator: FlowGenerator | None = None,
              skip_empty: bool = False, on_empty=None) -> list[GeneratedShape]:
     """``n`` samples with seeds ``seed .. seed + n - 1``; ``coarse`` / ``like`` are meshes or paths.
+    ``sampling`` / ``generator`` None: :data:`DEFAULT_SAMPLING` and the shipped generator (or those
+    of an enclosing :func:`generation_defaults`).
 
     ``skip_empty``: a sample that decodes to nothing (the surface post-process leaves no inside:
     :class:`~n4d4d.errors.EmptyMeshError`) is left out of the list instead of stopping the run, and
@@ -428,7 +451,9 @@ def generate(category: str | None, seed: int = 0, n: int = 1, *, coarse=None, li
 
     if n < 1:
         raise InputError(f"n must be >= 1, got {n}")
-    g = generator or default_generator()
+    g = generator or _DEFAULTS.get("generator") or default_generator()
+    if sampling is None:
+        sampling = _DEFAULTS.get("sampling", DEFAULT_SAMPLING)
     meshes = {}
     for key, val in (("coarse", coarse), ("like", like)):
         meshes[key] = load_mesh(val) if isinstance(val, (str, Path)) else val
