@@ -30,7 +30,7 @@ from typing import Any, Callable
 from n4d4d.asset import Asset
 from n4d4d.errors import InputError, N4d4dError
 from n4d4d.options import BuildOptions
-from n4d4d.sources import Source, SourceLike, as_source
+from n4d4d.sources import Generated, Source, SourceLike, as_source
 
 ProgressCallback = Callable[[str, str], None]
 StageFunction = Callable[[Asset, BuildOptions], Asset]
@@ -192,7 +192,10 @@ def build(source: SourceLike | None = None, *, sample: str | None = None,
         sample: a pybullet_data sample name (``duck``, ``teddy``, ``bunny``, ``mug``,
             ``random_urdfs/NNN``), built at the size its URDF gives.
         options: a :class:`~n4d4d.options.BuildOptions`; or give its fields as keywords
-            (``height``, ``resolution``, ``seed``, ``formats``, ...), not both.
+            (``height``, ``resolution``, ``seed``, ``formats``, ...), not both. For a
+            ``Generated`` source whose options do not set ``seed``, the later stages' seed is
+            the sampling seed, so ``Generated(category, seed=k)`` gives the same asset here and
+            in ``n4d4d build --generate category --seed k``.
         progress: called as ``progress(stage, "start" | "done")`` around each stage, with the
             names of :data:`STAGE_NAMES`.
 
@@ -211,6 +214,9 @@ def build(source: SourceLike | None = None, *, sample: str | None = None,
     """
     opts = resolve_options(options, **kwargs)
     src = as_source(source, sample=sample)
+    if isinstance(src, Generated) and "seed" not in opts.model_fields_set:
+        # one number reproduces a generated asset: its later stages are seeded by its sampling seed
+        opts = opts.model_copy(update={"seed": int(src.seed)})
     asset = run_stage(STAGES[0], src, opts, progress, src.label)
     for stage in STAGES[1:]:
         asset = run_stage(stage, asset, opts, progress, asset.provenance.source)

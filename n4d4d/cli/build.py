@@ -73,6 +73,10 @@ def _build(inputs: List[Path], out: Path, sample: List[str], keep_failed: bool, 
 
         seed0 = int(build_options.get("seed") or 0)
         jobs += [Generated(generate, seed=seed0 + i) for i in range(count)]
+        if not jobs[:-count]:
+            # generated shapes only: each one's later stages take its own sampling seed, as
+            # n4d4d.build(Generated(category, seed)) does (with other inputs, --seed seeds them all)
+            build_options.pop("seed", None)
     if not jobs:
         console.print("error: give at least one INPUT file, --sample NAME or --generate CATEGORY", markup=False)
         raise typer.Exit(2)

@@ -76,6 +76,7 @@ def flow(
     lr: Optional[float] = typer.Option(None, help="override the config's peak learning rate"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop (and save) after this many seconds"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)"),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda"),
     init: Optional[Path] = typer.Option(None, "--init", help="warm start a new run from this checkpoint of the "
                                                              "stage (e.g. the shipped one): fine-tuning"),
 ) -> None:
@@ -94,7 +95,7 @@ def flow(
     cfg = dataclasses.replace(cfg, **{k: v for k, v in (("steps", steps), ("lr", lr)) if v is not None})
     set_torch_threads(threads)
     try:
-        metrics = train_flow(cfg, stage, corpus, run, time_limit_s=time_limit, init=init,
+        metrics = train_flow(cfg, stage, corpus, run, time_limit_s=time_limit, init=init, device=device,
                              log=lambda line: typer.echo(line, err=True))
     except (N4d4dError, ValueError) as exc:
         console.print(f"error: {exc}")

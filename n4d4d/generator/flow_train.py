@@ -60,6 +60,8 @@ class FlowTrainConfig:
             proportional to ``n_c ** (1 - balance)`` (``n_c`` its train shapes), then one of its shapes
             uniformly; 0 is the plain uniform draw over shapes (``random_urdf``, 894 of 1,364 train
             shapes, fills two thirds of every batch), 1 draws every category equally.
+        mixed_precision: bfloat16 autocast of the forward pass on CUDA (the loss, the optimizer
+            and the EMA stay float32); ignored on the CPU.
         cond_lr_mult: learning-rate multiplier of the category embedding (``cond.y_embed``). Why: the
             conditioning vector is the timestep MLP's output plus the category's row; the rows start
             at std 0.02 (norm ~0.2) and a row is updated only in the steps that draw its category,
@@ -91,6 +93,7 @@ class FlowTrainConfig:
     val_shapes: int = 24
     balance: float = 0.0
     cond_lr_mult: float = 1.0
+    mixed_precision: bool = False
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -104,6 +107,7 @@ class FlowTrainConfig:
         d["latent"] = FlowConfig.from_dict(d["latent"])
         d.setdefault("balance", 0.0)  # checkpoints written before class balancing
         d.setdefault("cond_lr_mult", 1.0)  # and before the category embedding's own learning rate
+        d.setdefault("mixed_precision", False)  # and before CUDA training
         return cls(**d)
 
 
@@ -128,12 +132,12 @@ CONFIGS: dict[str, FlowTrainConfig] = {
                                              selection_block=4, topk=8, window=8),
                                   batch_size=12, max_tokens=2500, steps=8000, lr=3e-4, warmup=100, balance=0.5,
                                   cond_lr_mult=10.0),
-    # not trained (no GPU lent): wider and deeper, R = 256 latents (32^3 grid), bf16 on CUDA
+    # wider and deeper, R = 256 latents (32^3 grid), bf16 autocast on CUDA (FLOW_MODEL_CARD.md: GPU runs)
     "gpu": FlowTrainConfig("gpu", StructureConfig(grid=32, patch=4, width=512, depth=12, heads=8),
                            FlowConfig(width=512, depth=12, heads=8, kv_heads=2, grid=32, compression_block=4,
                                       selection_block=8, topk=16, window=8),
                            batch_size=32, max_tokens=200_000, steps=100_000, lr=1e-4, warmup=1000,
-                           val_every=2000, ckpt_every=500),
+                           val_every=2000, ckpt_every=500, mixed_precision=True),
 }
 
 
@@ -291,23 +295,31 @@ def flow_loss(model, stage: str, batch, cfg: FlowTrainConfig, gen, train: bool =
     from n4d4d.generator.sampler import flow_pair, logit_normal_times
 
     x0, y, coarse = batch
+    dev = next(model.parameters()).device
     b = len(y)
+    # times, dropout and noise are drawn on the CPU from ``gen`` (the same numbers on every device)
     t = logit_normal_times(b, gen, cfg.t_mean, cfg.t_std)
     drop = torch.rand(b, generator=gen) < cfg.cond_dropout
     null = model.config.num_categories
     y = torch.where(drop, torch.full_like(y, null), y)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision and dev.type == "cuda")
     if stage == "structure":
         noise = torch.randn(x0.shape, generator=gen)
-        xt, v = flow_pair(x0, t[:, None, None, None], noise)
         given = torch.rand(b, generator=gen) >= cfg.coarse_dropout
-        pred = model(xt, t, y, coarse, given)
-        return torch.mean((pred - v) ** 2)
+        x0, t, y, noise, given = (a.to(dev) for a in (x0, t, y, noise, given))
+        coarse = coarse.to(dev) if coarse is not None else None
+        xt, v = flow_pair(x0, t[:, None, None, None], noise)
+        with amp:
+            pred = model(xt, t, y, coarse, given)
+        return torch.mean((pred.float() - v) ** 2)
+    noise = torch.randn(x0.feats.shape, generator=gen)
+    x0, t, y, noise = x0.to(dev), t.to(dev), y.to(dev), noise.to(dev)
     feats = x0.feats
-    noise = torch.randn(feats.shape, generator=gen)
     tt = t[x0.coords[:, 0].long()][:, None]
     xt, v = flow_pair(feats, tt, noise)
-    pred = model(x0.replace(xt), t, y).feats
-    return torch.mean((pred - v) ** 2)
+    with amp:
+        pred = model(x0.replace(xt), t, y).feats
+    return torch.mean((pred.float() - v) ** 2)
 
 
 def _val_loss(model, stage, data: StageData | None, cfg: FlowTrainConfig) -> float | None:
@@ -329,7 +341,8 @@ def _val_loss(model, stage, data: StageData | None, cfg: FlowTrainConfig) -> flo
 
 def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir: str | Path, *,
                time_limit_s: float | None = None, log: Callable[[str], None] | None = None,
-               latents_path: str | Path | None = None, init: str | Path | None = None) -> dict:
+               latents_path: str | Path | None = None, init: str | Path | None = None,
+               device: str = "cpu") -> dict:
     """Train (or resume) one stage; returns the last logged metrics.
 
     Args:
@@ -344,6 +357,10 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
             whose weights start both the model and its EMA; the optimizer, step count and
             schedule start afresh (fine-tuning). Its model config and categories must be the
             run's. Ignored when the run folder already holds ``last.safetensors`` (resume).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available). On CUDA the latent
+            stage's SSA runs through the Triton kernels and ``cfg.mixed_precision`` turns on
+            bfloat16 autocast; times, noise and draws come from the same CPU generators on every
+            device, so a run's batches do not depend on the device (its floating-point sums do).
     Raises:
         InputError: unknown stage, a run folder holding another config, no train shapes, or an
             ``init`` checkpoint of another stage, model config or category list.
@@ -374,8 +391,11 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     val = [s for s in lat.split("val") if s.category in set(cats)][:cfg.val_shapes]
     data = StageData(train_shapes, cats, stage, mean, std, cfg.structure.grid)
     val_data = StageData(val, cats, stage, mean, std, cfg.structure.grid) if val else None
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
     torch.manual_seed(cfg.seed)
     model = StructureFlow(cfg.structure) if stage == "structure" else SparseFlowTransformer(cfg.latent)
+    model.to(dev)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -386,22 +406,22 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     last = run / "last.safetensors"
     meta_base = {"categories": cats, "latent_mean": mean.tolist(), "latent_std": std.tolist(),
                  "train": cfg.to_dict(), "corpus": str(corpus_dir), "latents": str(lat.path),
-                 "vae": lat.meta.get("vae"), "train_shapes": len(train_shapes),
+                 "vae": lat.meta.get("vae"), "train_shapes": len(train_shapes), "device": dev.type,
                  "category_voxel_size": {c: float(np.median([s.voxel_size for s in train_shapes if s.category == c]))
                                          for c in cats}}
     if last.is_file():
-        loaded, meta, extra = load_flow(last, stage, with_extra=True)
+        loaded, meta, extra = load_flow(last, stage, device=str(dev), with_extra=True)
         if meta["train"] != cfg.to_dict():
             raise InputError("this run folder holds a run of another config; use a new --run", run)
         model.load_state_dict(loaded.state_dict())
         ema.load_state_dict({k[len("ema."):]: v for k, v in extra.items() if k.startswith("ema.")})
         _load_optimizer(opt, extra)
-        torch.set_rng_state(extra["rng.torch"])
-        gen.set_state(extra["rng.gen"])
+        torch.set_rng_state(extra["rng.torch"].cpu())
+        gen.set_state(extra["rng.gen"].cpu())
         rng.bit_generator.state = meta["numpy_rng"]
         step, wall0 = int(meta["step"]), float(meta["wall_s"])
     elif init is not None:
-        start, init_meta = load_flow(init, stage)
+        start, init_meta = load_flow(init, stage, device=str(dev))
         if start.config.to_dict() != model.config.to_dict() or init_meta.get("categories") != cats:
             raise InputError("the init checkpoint's model config or categories differ from this run's", init)
         model.load_state_dict(start.state_dict())
