@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 15 item 6 on a lent GPU, as one command (the device tool runs it in the repository root):
 #   bash benchmarks/gpu_session.sh        # writes its logs under $OUT (default /tmp/gpu_session)
-# 1. the Triton SSA tests on the GPU (tests/test_ssa_triton.py: bf16 and the closed forms),
+# 1. the GPU tests: the Triton SSA kernels (tests/test_ssa_triton.py: bf16 and the closed forms) and
+#    flow training on CUDA (tests/test_flow_device.py),
 # 2. benchmarks/ssa.py: SSA (Triton) against scaled_dot_product_attention restricted to flash, bf16,
 #    8k-128k tokens, forward and forward+backward,
 # 3. benchmarks/flow_gpu.py run: the gpu config's SSA flow transformer against full attention
@@ -20,7 +21,7 @@ mkdir -p "$OUT"
 nvidia-smi -L
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
 T0=$SECONDS
-timeout "${PYTEST_S:-150}" python3 -m pytest -q -p no:cacheprovider tests/test_ssa_triton.py > "$OUT/pytest_ssa.log" 2>&1
+timeout "${PYTEST_S:-150}" python3 -m pytest -q -p no:cacheprovider tests/test_ssa_triton.py tests/test_flow_device.py > "$OUT/pytest_ssa.log" 2>&1
 echo "pytest rc $? in $((SECONDS - T0)) s"; tail -4 "$OUT/pytest_ssa.log"
 T0=$SECONDS
 timeout "${SSA_S:-200}" python3 benchmarks/ssa.py --device cuda 2>&1 | tee "$OUT/ssa.log"
