@@ -103,6 +103,9 @@ def generator(
     bridge: Optional[float] = typer.Option(None, "--bridge", help="longest break in a decoded sample closed by a "
                                                                  "neck, voxels (0: none; default "
                                                                  "n4d4d.generator.solid.BRIDGE_VOXELS)"),
+    fallback_sigma: List[float] = typer.Option([], "--fallback-sigma", help="structure sigmas tried in turn "
+                                               "when a sample decodes as several solids (repeat; default: "
+                                               "DEFAULT_SAMPLING's)"),
     seed: int = typer.Option(0, "--seed", help="first sample seed (validation: 100)"),
     ref_seed: int = typer.Option(1000, "--ref-seed", help="first reference seed of a procedural family "
                                                           "(>= 1000: the corpus holds seeds 0-99; validation: 1100)"),
@@ -149,6 +152,8 @@ def generator(
         sampling = dataclasses.replace(sampling, bridge=bridge)
     if min_cells is not None:
         sampling = dataclasses.replace(sampling, min_cells=min_cells)
+    if fallback_sigma:
+        sampling = dataclasses.replace(sampling, fallback_sigmas=tuple(x for x in fallback_sigma if x > 0))
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="n4d4d-evalgen-"))
     for cat in cats:
@@ -169,6 +174,7 @@ def generator(
         scored = generation_metrics(gen, ref) if len(ref) >= 2 and gen else {"n_gen": len(gen), "n_ref": len(ref)}
         row = {"category": cat, **scored, "empty": empty,
                "several_solids": int(sum(s.solid.get("solids", 1) > 1 for s in samples)),
+               "fallbacks": int(sum("fallback_sigma" in s.solid for s in samples)),
                "watertight": float(sum(s.mesh.to_trimesh(process=True).is_watertight for s in samples) / n),
                "sample_s": float(np.median([sum(s.seconds.values()) for s in samples])) if samples else None}
         if validity:

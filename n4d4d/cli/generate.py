@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -46,6 +46,9 @@ def generate_cmd(
     bridge: Optional[float] = typer.Option(None, "--bridge", help="longest break between decoded pieces closed "
                                                                  "by a neck, voxels of the R = 128 grid (default "
                                                                  "8, one latent cell; 0: none)"),
+    fallback_sigma: List[float] = typer.Option([], "--fallback-sigma", help="structure sigmas tried in turn when "
+                                               "a sample decodes as several solids (repeat; 0 alone: none; "
+                                               "default: DEFAULT_SAMPLING's)"),
     list_categories: bool = typer.Option(False, "--list", help="print the known categories and exit"),
     preview: bool = typer.Option(True, "--preview/--no-preview", help="write OUT/preview.png"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads"),
@@ -77,6 +80,8 @@ def generate_cmd(
             sampling = dataclasses.replace(sampling, bridge=bridge)
         if min_cells is not None:
             sampling = dataclasses.replace(sampling, min_cells=min_cells)
+        if fallback_sigma:
+            sampling = dataclasses.replace(sampling, fallback_sigmas=tuple(x for x in fallback_sigma if x > 0))
         samples = generate(category, seed, n, coarse=coarse, like=like, strength=strength, sampling=sampling,
                            generator=g, skip_empty=True,
                            on_empty=lambda sd, exc: console.print(f"note: seed {sd}: empty sample, skipped ({exc})"))

@@ -63,7 +63,11 @@ class Sampling:
     :mod:`n4d4d.generator.solid`; 0: none), and the longest break in the decoded inside that is
     closed by a neck (``bridge``, voxels of the decoded grid, :func:`~n4d4d.generator.solid.bridge_pieces`;
     0: none), and the fewest latent cells a sampled structure keeps (``min_cells``, see
-    :func:`structure_occupancy`; 0: no floor)."""
+    :func:`structure_occupancy`; 0: no floor). ``fallback_sigmas``: when the sample decodes as
+    several solids (a fragmented decode), the same sampled structure field is filtered again at
+    each of these sigmas in turn (a more compact structure), the latents sampled again on it
+    (the same ``torch.Generator``, continued) and the first sample that is one solid is kept;
+    when none is, the first sample is kept, as the model made it (empty: no fallback)."""
 
     structure: StageSampling = StageSampling()
     latent: StageSampling = StageSampling()
@@ -72,6 +76,7 @@ class Sampling:
     structure_sigma: float = 0.0
     bridge: float = BRIDGE_VOXELS
     min_cells: int = 0
+    fallback_sigmas: tuple[float, ...] = ()
 
 
 #: Defaults; see the flow model card (``weights/FLOW_MODEL_CARD.md``) for the runs they were
@@ -199,6 +204,16 @@ def structure_occupancy(field: np.ndarray, threshold: float = 0.0, sigma: float 
     return occ
 
 
+def _occupancy(field: np.ndarray, sampling: "Sampling", sigma: float) -> np.ndarray:
+    """:func:`structure_occupancy` of a sampled field at ``sigma`` with ``sampling``'s threshold and
+    floor; at least the 8 highest cells (a sample is never empty)."""
+    occ = structure_occupancy(field, sampling.threshold, sigma, sampling.min_cells)
+    if occ.sum() < 8:
+        occ = np.zeros_like(occ)
+        occ.flat[np.argsort(field.ravel())[-8:]] = True
+    return occ
+
+
 def largest_component(occ: np.ndarray) -> np.ndarray:
     """The largest face-connected (6-connected) component of ``occ (G, G, G) bool`` (empty stays
     empty). Face connectivity, not 26: a sampled field's stray cells touch the shape at corners and
@@ -314,11 +329,8 @@ class FlowGenerator:
         """
         import torch
 
-        from n4d4d.generator.codec import tensors_to_sdf
         from n4d4d.generator.latents import GRID, coarse_grid, structure_grid
         from n4d4d.generator.sampler import euler_sample
-        from n4d4d.generator.solid import solid_surface
-        from n4d4d.kernels.sparse_tensor import SparseTensor
 
         if int(seed) < 0:
             raise InputError(f"seed must be >= 0, got {seed}")
@@ -348,12 +360,38 @@ class FlowGenerator:
         field = euler_sample(structure_velocity(self.structure, y, blockout), x, steps=st.steps, shift=st.shift,
                              cfg_scale=st.cfg_scale, interval=st.interval,
                              start=1.0 if start_s is None else float(strength))[0].numpy()
-        occ = structure_occupancy(field, sampling.threshold, sampling.structure_sigma, sampling.min_cells)
-        if occ.sum() < 8:  # keep at least the 8 highest cells: a sample is never empty
-            occ = np.zeros_like(occ)
-            occ.flat[np.argsort(field.ravel())[-8:]] = True
-        cells = np.argwhere(occ)
+        cells = np.argwhere(_occupancy(field, sampling, sampling.structure_sigma))
         secs["structure"] = time.perf_counter() - t0
+        mesh, sdf, solid = self._decode_cells(cells, y, gen, start_l, strength, voxel, sampling, secs)
+        tried = [np.asarray(cells)]
+        for sigma in sampling.fallback_sigmas:  # a fragmented decode: a more compact structure
+            if solid.get("solids", 1) <= 1:
+                break
+            alt = np.argwhere(_occupancy(field, sampling, sigma))
+            if any(len(alt) == len(c) and np.array_equal(alt, c) for c in tried):
+                continue
+            tried.append(alt)
+            try:
+                again = self._decode_cells(alt, y, gen, start_l, strength, voxel, sampling, secs)
+            except EmptyMeshError:  # this structure decodes to nothing: the next one, or the first sample
+                continue
+            if again[2].get("solids", 1) == 1:
+                cells, (mesh, sdf, solid) = alt, again
+                solid = {**solid, "fallback_sigma": float(sigma)}
+        if sampling.fallback_sigmas:
+            solid = {**solid, "structures_tried": len(tried)}
+        return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs, solid)
+
+    def _decode_cells(self, cells, y, gen, start_l, strength, voxel, sampling, secs):
+        """``(mesh, sdf, solid figures)`` of the structure ``cells (M, 3)``: the latent flow, the
+        decoder and the surface post-process; wall times added to ``secs``."""
+        import torch
+
+        from n4d4d.generator.codec import tensors_to_sdf
+        from n4d4d.generator.sampler import euler_sample
+        from n4d4d.generator.solid import solid_surface
+        from n4d4d.kernels.sparse_tensor import SparseTensor
+
         t0 = time.perf_counter()
         coords = torch.from_numpy(np.c_[np.zeros(len(cells)), cells].astype(np.int32))
         lt = sampling.latent
@@ -371,7 +409,7 @@ class FlowGenerator:
         z = euler_sample(latent_velocity(self.latent, coords, y), x, steps=lt.steps, shift=lt.shift,
                          cfg_scale=lt.cfg_scale, interval=lt.interval, start=start)
         z = z * torch.from_numpy(self.std) + torch.from_numpy(self.mean)
-        secs["latent"] = time.perf_counter() - t0
+        secs["latent"] = secs.get("latent", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         like_grid = grid_like(voxel)
         with torch.no_grad():
@@ -381,11 +419,11 @@ class FlowGenerator:
                 raise EmptyMeshError(f"the sample decoded to nothing ({exc})", None) from exc
         sdf = bound_by_structure(tensors_to_sdf(out.sdf.coords[:, 1:], out.sdf.feats, like_grid,
                                                 self.vae.config.truncation), cells)
-        secs["decode"] = time.perf_counter() - t0
+        secs["decode"] = secs.get("decode", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         mesh, solid = solid_surface(sdf, sampling.smoothing, sampling.bridge)
-        secs["mesh"] = time.perf_counter() - t0
-        return GeneratedShape(mesh, sdf, cells.astype(np.int64), name, int(seed), secs, solid)
+        secs["mesh"] = secs.get("mesh", 0.0) + time.perf_counter() - t0
+        return mesh, sdf, solid
 
     def _encode(self, sdf) -> tuple[np.ndarray, np.ndarray]:
         """``(cells (M, 3) int64, posterior means (M, C) float32)`` of a SparseSDF."""
