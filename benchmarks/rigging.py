@@ -15,6 +15,13 @@ whether the harness runs on every pybullet_data robot without an error.
         # at the shipped threshold, broken down by true joint type and by category, and each
         # missed limit (true and predicted range); --from-json F re-prints that from a file;
         # --conventions: hinge and drawer ranges by convention (n4d4d.rigging.joints)
+    python benchmarks/rigging.py --segmentation [--only 100809 ...] [--no-creases]
+        # no joint inference: merged-mesh part recall per object against the PartNet-Mobility
+        # ground truth (a true moving body is found when some candidate part holds more of its
+        # visual area than of any other body's), after each step of rigging.parts (pieces and
+        # crease cuts, tiny parts merged, welded structure fused), and the surplus candidate
+        # parts (a body that is the majority of more than one part); --no-creases: without the
+        # crease cuts (rigging.creases), the segmentation before session 13
     python benchmarks/rigging.py --press-travel
         # no inference: the source's press travel (PartNet-Mobility prismatic joints whose child
         # is under 0.2 of the object's diagonal) against scalings of simple geometric sizes
@@ -74,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="with --kept-dev: these object ids / family names only")
     ap.add_argument("--from-json", type=Path, default=None, help="with --kept-dev: report a --json file; run nothing")
     ap.add_argument("--press-travel", action="store_true", help="instead: press travel against geometric sizes")
+    ap.add_argument("--segmentation", action="store_true", help="instead: merged-mesh part recall per object")
+    ap.add_argument("--no-creases", action="store_true", help="with --segmentation: no crease cuts")
     ap.add_argument("--conventions", action="store_true",
                     help="hinge and drawer ranges by convention (n4d4d.rigging.joints.LIMIT_CONVENTIONS)")
     a = ap.parse_args(argv)
@@ -83,6 +92,8 @@ def main(argv=None) -> int:
         joints.LIMIT_CONVENTIONS = True
     if a.press_travel:
         return press_travel()
+    if a.segmentation:
+        return segmentation(a.only, not a.no_creases, a.seed)
     if a.kept_dev:
         return kept_dev(a.budget, a.seed, a.json, a.only, a.from_json)
     if a.merged_subset:
@@ -278,6 +289,56 @@ def press_travel() -> int:
             loco += n_ok(k, key, [r for r in rows if r["cat"] == c])
         print(f"travel = k x {label:15s}: best k {ks[int(np.argmax(scores))]:.4g} -> {max(scores)}/{len(rows)} "
               f"within 20 %; leave-one-category-out {loco}/{len(rows)}")
+    return 0
+
+
+def segmentation(only, creases: bool, seed: int) -> int:
+    """Merged-mesh part recall per object (see the module docstring)."""
+    import time
+    from collections import Counter
+
+    import numpy as np
+
+    from n4d4d.io.urdf import load_urdf_asset
+    from n4d4d.rigging import harness
+    from n4d4d.rigging.parts import component_groups, fuse_held, merge_small
+
+    shared = harness.default_shared() / "partnet-mobility"
+    cats = harness.categories(shared.parent)
+    steps = ("pieces", "merged small", "fused held")
+    tot = {"movers": 0, **{k: 0 for k in steps}, "surplus": 0}
+    print(f"{'object':8s} {'category':17s} {'moving':>6s}  found after {' / '.join(steps)}   parts  surplus")
+    for p in sorted(shared.glob("*/mobility.urdf")):
+        if only and p.parent.name not in only:
+            continue
+        t0 = time.monotonic()
+        truth = load_urdf_asset(p)
+        v = truth.visual
+        lab, names = v.face_submesh, v.submesh_names
+        tri = v.vertices[v.faces]
+        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+        merged = v.replace(face_submesh=None, submesh_names=())
+        g0 = component_groups(merged, seed=seed, creases=creases)
+        g1 = merge_small(merged, g0)[0]
+        g2 = fuse_held(merged, g1, seed=seed)[0]
+        movers = {j.child for j in truth.joints if j.type != "fixed"}
+
+        def majority(groups):
+            return [names[int(np.argmax(np.bincount(lab[f], weights=area[f], minlength=len(names))))]
+                    for _, f in groups]
+
+        found = [len(movers & set(majority(g))) for g in (g0, g1, g2)]
+        surplus = sum(k - 1 for k in Counter(majority(g2)).values())
+        tot["movers"] += len(movers)
+        for k, n in zip(steps, found):
+            tot[k] += n
+        tot["surplus"] += surplus
+        print(f"{p.parent.name:8s} {cats.get(p.parent.name, ''):17s} {len(movers):6d}  "
+              f"{found[0]:4d} / {found[1]:4d} / {found[2]:4d}   {len(g2):5d}  {surplus:5d}   "
+              f"{time.monotonic() - t0:.1f} s", flush=True)
+    n = max(tot["movers"], 1)
+    print(f"{tot['movers']} moving bodies; part recall " + ", ".join(f"{k} {tot[k] / n:.3f} ({tot[k]})" for k in steps)
+          + f"; surplus parts {tot['surplus']} (creases {'on' if creases else 'off'})")
     return 0
 
 

@@ -16,7 +16,8 @@ What it does:
   (within 1e-4 of the diagonal) on faces turned opposite ways, so no single motion pulls it
   off them all (a cabinet's side panel between its top, bottom and back), is welded to every
   piece it touches; a cabinet modelled as separate panels becomes one static body, while a
-  door, drawer or lid with a clearance, or resting against its frame on one face, stays apart.
+  door, drawer or lid with a clearance, or resting against its frame on one face, stays apart
+  (a piece not held itself is welded only to two or more held ones).
 - **Merging degenerate or tiny parts**: a part with fewer than 4 faces, (almost) no area, or a
   bounding-box diagonal under ``min_fraction`` (default 1.5 %) of the whole mesh's diagonal is
   merged into the part nearest to it, never emitted alone. Buttons are kept: a microwave's
@@ -30,8 +31,13 @@ What it does:
   extent spans 3 voxels, marching cubes, quadric decimation; a part that encloses no volume (a
   sheet) becomes a shell of two voxels' wall (or ``thickness``) about it.
 
-What it does not: cut a single connected, watertight surface into parts (no learned or
-concavity-based segmentation: such a mesh is one rigid part, or a skeleton's skinned body).
+- **Crease cuts** (merged meshes): a piece is first cut along the concave creases that ring
+  whatever stands out of it (:mod:`n4d4d.rigging.creases`): PartNet-Mobility models a remote's
+  keys and a camera's buttons welded through their body's holes, one surface with it.
+
+What it does not: cut a surface along anything but a closed concave crease (no learned or
+thin-neck segmentation: a smooth watertight body is one rigid part, or a skeleton's skinned
+body).
 """
 
 from __future__ import annotations
@@ -79,25 +85,37 @@ SMALL_PIECE = 0.04  # merged meshes: pieces under this fraction of the diagonal 
 SMALL_TOUCH = 1e-3  # ... within this fraction of it are one small part (component_groups)
 
 
-def component_groups(mesh: Mesh, *, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`) joined where they share
-    three or more vertex positions (one surface modelled across a non-manifold seam; two
-    solids touching along an edge share two) or interpenetrate (see module docstring):
-    ``[("part_0", faces), ...]`` ordered by decreasing face count. A mesh of one piece, or
-    of more than 400, is one group."""
+def component_groups(mesh: Mesh, *, seed: int = 0, creases: bool = True) -> list[tuple[str, np.ndarray]]:
+    """Pieces (:func:`~n4d4d.rigging.geometry.mesh_components`), each cut along the concave
+    creases around what stands out of it when ``creases`` (:func:`n4d4d.rigging.creases.crease_cuts`:
+    a key welded into its keypad), joined where two pieces share three or more vertex positions
+    (one surface modelled across a non-manifold seam; two solids touching along an edge share
+    two; the cuts of one piece share their rim and are not joined for it) or interpenetrate
+    (see module docstring): ``[("part_0", faces), ...]`` ordered by decreasing face count. A
+    mesh of one uncut piece, or of more than 400 pieces, is one group."""
     from scipy.sparse.csgraph import connected_components
 
     from n4d4d.rigging.geometry import PartGeometry, mesh_components
 
-    comps = mesh_components(mesh.vertices, mesh.faces)
-    if len(comps) <= 1 or len(comps) > 400:
+    from n4d4d.rigging.creases import crease_cuts
+
+    pieces = mesh_components(mesh.vertices, mesh.faces)
+    if len(pieces) > 400:
+        return [("part_0", np.arange(len(mesh.faces), dtype=np.int64))]
+    comps, origin = [], []
+    for k, c in enumerate(pieces):  # a key welded through its keypad's hole: cut along the crease
+        cuts = crease_cuts(mesh.vertices, mesh.faces, c) if creases else [c]
+        comps += cuts
+        origin += [k] * len(cuts)
+    origin = np.asarray(origin)
+    if len(comps) <= 1:
         return [("part_0", np.arange(len(mesh.faces), dtype=np.int64))]
     geos = [PartGeometry(str(i), mesh.vertices, mesh.faces[c], n_samples=200, seed=seed)
             for i, c in enumerate(comps)]
     lo = np.array([g.vertices.min(0) for g in geos])
     hi = np.array([g.vertices.max(0) for g in geos])
     n = len(comps)
-    adj = shared_vertices(mesh, comps) >= 3
+    adj = (shared_vertices(mesh, comps) >= 3) & (origin[:, None] != origin[None, :])  # crease cuts share their rim
     for i in range(n):
         for j in range(n):
             if i == j or np.any(lo[i] > hi[j]) or np.any(lo[j] > hi[i]):
@@ -377,7 +395,8 @@ def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = 
     """Fuse welded structure: a group that touches others (within ``tol`` x the mesh diagonal)
     and is held by them (:func:`is_held`: its contacts face opposite ways, so it cannot be pulled
     off by any one motion, as a cabinet's side panel between its top, bottom and back) is one
-    rigid body with every group it touches. Only *seams* hold: contacts at least
+    rigid body with every group it touches that is held too, or that two or more held groups
+    touch (one held neighbour alone is what a door, lid or drawer rests on). Only *seams* hold: contacts at least
     :data:`HELD_SEAM` of the smaller piece's diagonal long with a neighbour of comparable
     size (diagonals within a ratio :data:`HELD_BY` of each other): a hinge knuckle between a
     frame and a temple, or a boss between an arm's links, is small against both and welds
@@ -401,14 +420,21 @@ def fuse_held(mesh: Mesh, groups: list[tuple[str, np.ndarray]], *, tol: float = 
     geos = [PartGeometry(n, mesh.vertices, mesh.faces[f], n_samples=1500, seed=seed) for n, f in groups]
     contacts = contact_normals(geos, tol * mesh.diagonal)
     n = len(groups)
+    seams = [[(j, nrm) for j, nrm, length in contacts[i]
+              if HELD_BY <= geos[j].diag / geos[i].diag <= 1.0 / HELD_BY
+              and length >= HELD_SEAM * min(geos[i].diag, geos[j].diag)] for i in range(n)]
+    held = np.array([is_held([nrm for _, nrm in s]) for s in seams])
+    # a piece that is not held itself is welded to held ones only when two or more of them
+    # hold it (a cabinet's top on both sides); one held neighbour alone is where a door, a lid
+    # or a drawer rests on its body (PartNet-Mobility 11709's doors against the refrigerator,
+    # 32052's drawers on the table's shelf)
+    holders = np.array([sum(bool(held[j]) for j, _ in s) for s in seams])
     adj = np.zeros((n, n), bool)
     for i in range(n):
-        seams = [(j, nrm) for j, nrm, length in contacts[i]
-                 if HELD_BY <= geos[j].diag / geos[i].diag <= 1.0 / HELD_BY
-                 and length >= HELD_SEAM * min(geos[i].diag, geos[j].diag)]
-        if is_held([nrm for _, nrm in seams]):
-            for j, _ in seams:
-                adj[i, j] = adj[j, i] = True
+        if held[i]:
+            for j, _ in seams[i]:
+                if held[j] or holders[j] >= 2:
+                    adj[i, j] = adj[j, i] = True
     k, lab = connected_components(adj, directed=False)
     if k == n:
         return list(groups), []
