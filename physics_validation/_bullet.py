@@ -230,11 +230,15 @@ class BulletBodies:
 
 
 def build(client, model: RigidModel, material: Material, rotation: np.ndarray, translation: np.ndarray,
-          *, self_collision: bool = True, fixed_root: bool = False) -> BulletBodies:
+          *, self_collision: bool = True, fixed_root: bool = False,
+          joint_positions: dict[int, float] | None = None) -> BulletBodies:
     """Create the asset's multibodies in ``client``, posed as ``x_world = R x_asset + t``.
 
     Args:
-        rotation: ``(3, 3)`` R. translation: ``(3,)`` t (m). Joint coordinates start at 0.
+        rotation: ``(3, 3)`` R. translation: ``(3,)`` t (m).
+        joint_positions: model link index -> the coordinate (rad or m) its joint starts at
+            (``resetJointState``); None: the rest coordinates
+            (:func:`.rigid_model.rest_coordinates`: 0 clipped into the limits), missing joints 0.
         self_collision: let non-adjacent links collide (adjacent ones never do, nor neighbours
             through parts welded by fixed joints: :meth:`RigidModel.welded`).
         fixed_root: root links are static (mass 0), as in an articulation sweep.
@@ -302,6 +306,13 @@ def build(client, model: RigidModel, material: Material, rotation: np.ndarray, t
                     client.setJointMotorControl2(body, li, pybullet.VELOCITY_CONTROL, force=0.0)
                     if j.type in ("revolute", "prismatic") and np.isfinite([j.lower, j.upper]).all():
                         client.changeDynamics(body, li, jointLowerLimit=float(j.lower), jointUpperLimit=float(j.upper))
+    if joint_positions is None:
+        from .rigid_model import rest_coordinates
+
+        joint_positions = rest_coordinates(model)
+    for i, q in joint_positions.items():
+        if links[i] >= 0 and q:
+            client.resetJointState(bodies[i], links[i], float(q), 0.0)
     if self_collision:  # neighbours through parts welded by fixed joints do not collide, as the files filter them
         for i, j in sorted(model.welded()):
             client.setCollisionFilterPair(bodies[i], bodies[j], links[i], links[j], 0)

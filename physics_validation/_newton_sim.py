@@ -141,6 +141,82 @@ def anchor_joints_at_com(sub) -> dict[str, float]:
     return moved
 
 
+def start_at_rest(sub) -> dict[str, float]:
+    """Start every revolute and prismatic joint of builder ``sub`` at its rest coordinate
+    ``clip(0, lower, upper)`` (:func:`.rigid_model.rest_coordinate`, from the file's limits as
+    Newton loaded them, SI) and move the bodies there; returns joint label -> coordinate for the
+    joints moved (rad or m; most assets: none). ``sub`` is changed; call it after ``add_usd``
+    and :func:`anchor_joints_at_com`, with the bodies at the file's pose (coordinates 0).
+
+    XPBD steps maximal coordinates, so the bodies themselves (``body_q``) are posed, by Newton's
+    forward kinematics of each joint between two bodies, parents first: the child's pose is
+    ``body_q[parent] * X_p * J(q) * X_c^-1`` with ``J(q)`` a turn of ``q`` about the joint axis
+    (revolute) or a shift of ``q`` along it (prismatic), the axis in the joint frame; ``joint_q``
+    gets the coordinate. Root bodies (a free or world-fixed joint) keep their pose. Started at
+    the file's 0 outside the limits (pybullet_data's a1: calves 0.92 rad past theirs), XPBD
+    snapped the joints into range in one substep and the worlds diverged.
+    """
+    from scipy.spatial.transform import Rotation
+
+    import warp as wp
+
+    _, newton = newton_modules()
+    moving = (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC)
+    q0 = {}
+    for j in range(sub.joint_count):
+        if sub.joint_type[j] in moving and sub.joint_parent[j] >= 0:
+            d = sub.joint_qd_start[j]
+            lo, hi = float(sub.joint_limit_lower[d]), float(sub.joint_limit_upper[d])
+            q = min(max(0.0, lo), hi) if np.isfinite(lo) and np.isfinite(hi) and lo <= hi else 0.0
+            if q:
+                q0[j] = q
+    if not q0:
+        return {}
+
+    def tf(x):  # warp transform (p, q xyzw) -> (Rotation, p)
+        x = np.asarray(x, np.float64)
+        return Rotation.from_quat(x[3:7]), x[:3]
+
+    def mul(a, b):
+        return a[0] * b[0], a[1] + a[0].apply(b[1])
+
+    def inv(a):
+        r = a[0].inv()
+        return r, -r.apply(a[1])
+
+    by_child = {sub.joint_child[j]: j for j in range(sub.joint_count) if sub.joint_parent[j] >= 0}
+    pose = {b: tf(sub.body_q[b]) for b in range(sub.body_count)}
+    done = set()
+
+    def place(b):  # pose of body b after its ancestors are placed
+        if b in done or b not in by_child:
+            return
+        j = by_child[b]
+        p = sub.joint_parent[j]
+        place(p)
+        q = q0.get(j, 0.0)
+        if q or p in moved:
+            a = np.asarray(sub.joint_axis[sub.joint_qd_start[j]], np.float64) if sub.joint_type[j] in moving else np.zeros(3)
+            a = a / max(np.linalg.norm(a), 1e-300)
+            if sub.joint_type[j] == newton.JointType.REVOLUTE:
+                J = (Rotation.from_rotvec(q * a), np.zeros(3))
+            else:
+                J = (Rotation.identity(), q * a)
+            pose[b] = mul(mul(mul(pose[p], tf(sub.joint_X_p[j])), J), inv(tf(sub.joint_X_c[j])))
+            moved.add(b)
+        done.add(b)
+
+    moved: set[int] = set()
+    for b in range(sub.body_count):
+        place(b)
+    for b in moved:
+        r, t = pose[b]
+        sub.body_q[b] = wp.transform(wp.vec3(*map(float, t)), wp.quat(*map(float, r.as_quat())))
+    for j, q in q0.items():
+        sub.joint_q[sub.joint_q_start[j]] = q
+    return {str(sub.joint_label[j]): q for j, q in q0.items()}
+
+
 def on_ground(sub, xforms: list[tuple[np.ndarray, np.ndarray]] | int, mu: float):
     """The finalized CPU model with one world per placement of builder ``sub`` over a shared
     static plane z = 0 with friction ``mu``.

@@ -5,16 +5,18 @@ ground plane: raised so that its lowest hull point is :data:`SWEEP_CLEARANCE_M` 
 ground (:func:`sweep_lift`), so that no foot of a standing asset is pressed into the ground by
 the immovable root (PyBullet holds such a foot by friction as if welded: a quadruped's hip, its
 foot 0.2 mm deep, never left 0 rad at 100 N m). Each movable joint follows a piecewise-linear
-target (0 -> upper -> lower -> 0; continuous joints 0 -> 2 pi -> 0) at
+target from its rest coordinate q0 (:func:`.rigid_model.rest_coordinate`: 0 clipped into the
+limits; q0 -> upper -> lower -> q0; continuous joints 0 -> 2 pi -> 0) at
 ``min(Joint.velocity, range / 1 s)`` while every other joint holds its drive's target (its rest
-coordinate, 0), then holds 0 for ``hold_s``. The
+coordinate), then holds q0 for ``hold_s``; every joint starts at its rest coordinate. The
 drive is an explicit PD torque clipped to the drive's ``max_force`` (``Joint.effort``; Isaac
 Lab's explicit ``IdealPDActuator`` model, no gravity feed-forward), computed once per step from
 the joint state. The gains are the asset's drives
 (``asset.drives``, filled by the mass stage: each joint's closed loop at
 :data:`.rigid_model.NATURAL_FREQUENCY_HZ` with critical damping for the effective inertia of its
-subtree about the joint axis; the gains the USD file's drives carry); ``gain_scale`` multiplies
-them (a test uses absurd gains to make a joint explode).
+subtree about the joint axis, stiffened where a joint carries a standing load:
+:func:`.rigid_model.holding_gains`; the gains the USD file's drives carry); ``gain_scale``
+multiplies them (a test uses absurd gains to make a joint explode).
 
 Joints that cannot affect each other (:mod:`.sweep_groups`: each hangs rigidly from the fixed
 root, and the parts they move keep apart over their ranges) are swept together, in one run, so
@@ -50,7 +52,7 @@ import numpy as np
 from n4d4d.asset import Asset, CheckResult, Joint
 
 from .checks import SERIES_SAMPLES, sample_indices
-from .rigid_model import RigidModel, link_drives
+from .rigid_model import RigidModel, link_drives, rest_coordinate, rest_coordinates
 from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import CertificateThresholds, Thresholds
 
@@ -85,7 +87,7 @@ class Sweep:
     holds: tuple[tuple[int, float], ...] = ()
 
     def target(self, t: np.ndarray | float) -> np.ndarray | float:
-        """Target coordinate at time(s) ``t`` (s); 0 after the last waypoint."""
+        """Target coordinate at time(s) ``t`` (s); the last waypoint (the rest coordinate) after it."""
         return np.interp(t, self.times, self.targets)
 
 
@@ -99,9 +101,9 @@ SWEEP_CLEARANCE_M = 0.002
 
 def sweep_lift(model: RigidModel) -> float:
     """Height (m) the asset is raised for its sweeps, in both engines, so that its lowest hull
-    point in the authored pose is :data:`SWEEP_CLEARANCE_M` above the ground z = 0 (0 when it
-    already is higher)."""
-    return max(0.0, SWEEP_CLEARANCE_M - float(model.hull_points()[:, 2].min()))
+    point at the rest coordinates (where the sweeps start: :meth:`.rigid_model.RigidModel.rest_hull_points`)
+    is :data:`SWEEP_CLEARANCE_M` above the ground z = 0 (0 when it already is higher)."""
+    return max(0.0, SWEEP_CLEARANCE_M - float(model.rest_hull_points()[:, 2].min()))
 
 
 def plan_sweeps(model: RigidModel, time_step: float, hold_s: float, *,
@@ -122,7 +124,8 @@ def plan_sweeps(model: RigidModel, time_step: float, hold_s: float, *,
         finite = bool(np.isfinite([j.lower, j.upper]).all()) and j.type != "continuous"
         span = (j.upper - j.lower) if finite else 2 * np.pi
         speed = min(float(j.velocity), max(span, 1e-6) / 1.0)
-        way = [0.0, float(j.upper), float(j.lower), 0.0] if finite else [0.0, 2 * np.pi, 0.0]
+        q0 = rest_coordinate(j)
+        way = [q0, float(j.upper), float(j.lower), q0] if finite else [0.0, 2 * np.pi, 0.0]
         t = [0.0]
         for a, b in zip(way[:-1], way[1:]):
             t.append(t[-1] + abs(b - a) / speed)
@@ -286,6 +289,7 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
     groups = group_sweeps(model, sweeps)
     drives = link_drives(model, asset)
     gains = {i: (gain_scale * d.stiffness, gain_scale * d.damping) for i, d in drives.items()}
+    rest = rest_coordinates(model)  # where every joint starts (0 clipped into its limits)
     per_joint, reasons, swept = {}, {}, {}
     client = _bullet.connect(time_step)
     import pybullet  # loaded quietly by connect()
@@ -308,7 +312,7 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
         for group in groups:  # independent sweeps run together (:mod:`.sweep_groups`)
             held = dict(group[0].holds)  # the group's members share their holds (group_sweeps)
             for link, b, li in joints:
-                client.resetJointState(b, li, held.get(link.index, 0.0), 0.0)
+                client.resetJointState(b, li, held.get(link.index, rest.get(link.index, 0.0)), 0.0)
             steps = max(sw.steps for sw in group)
             times = time_step * np.arange(1, steps + 1)
             goals = np.zeros((steps, len(model.links)))  # every driven joint's target per step
@@ -319,7 +323,7 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
             for sw in group:
                 goals[:, sw.link] = sw.target(times)
             q_start = np.zeros(len(model.links))
-            for i, v in held.items():
+            for i, v in {**rest, **held}.items():
                 q_start[i] = v
             q_all = np.zeros((steps, len(model.links)))
             dq_all = np.zeros((steps, len(model.links)))

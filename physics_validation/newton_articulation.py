@@ -1,8 +1,8 @@
 """Articulation sweeps in Newton, on the asset exactly as exported to USD.
 
-The sweep of :mod:`.articulation` (each movable joint 0 -> upper -> lower -> 0 while the others
-hold 0, explicit PD torque clipped to the drive's ``max_force``, same verdicts through
-:func:`.articulation.sweep_verdict`), run in Newton on the asset's USD file as the caller hands
+The sweep of :mod:`.articulation` (each movable joint q0 -> upper -> lower -> q0 from its rest
+coordinate q0 while the others hold theirs, every joint starting there; explicit PD torque
+clipped to the drive's ``max_force``, same verdicts through :func:`.articulation.sweep_verdict`), run in Newton on the asset's USD file as the caller hands
 it in (the file the pipeline ships): ``add_usd(..., floating=False)`` fixes each root
 body to the world with a fixed joint (raised by :func:`.articulation.sweep_lift`, as in
 PyBullet), self-collision is off (non-adjacent overlap is measured
@@ -62,7 +62,7 @@ from n4d4d.asset import Asset
 from n4d4d.errors import StageInputError
 
 from .articulation import OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_lift, sweep_series, sweep_verdict
-from .rigid_model import RigidModel, rest_outside_limits
+from .rigid_model import RigidModel, rest_coordinates, rest_outside_limits
 from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import Thresholds
 
@@ -177,7 +177,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
 
     from . import _newton_kernels as K
     from ._newton_sim import (STABILITY_ITERATIONS, STABILITY_SUBSTEPS, SUBSTEPS, XPBD_ITERATIONS, Stepper,
-                              anchor_joints_at_com, newton_modules, on_ground, usd_sha256)
+                              anchor_joints_at_com, newton_modules, on_ground, start_at_rest, usd_sha256)
     from .penetration import HullWorld
 
     th = th or Thresholds()
@@ -196,6 +196,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     sub = newton.ModelBuilder()
     sub.add_usd(str(usd_path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
     anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
+    start_at_rest(sub)  # every joint at its rest coordinate (0 clipped into its limits), as in PyBullet
     offsets = recentre_revolutes(sub, newton)  # builder joint -> file coordinate minus Newton's (rad)
 
     link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}
@@ -245,13 +246,17 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     for c, v in held.values():
         table[:, c] = v
     # Re-centred joints (recentre_revolutes): targets in Newton's coordinate, the file's minus the
-    # offset; a row that holds 0 (no column) gets a column of its own holding -offset.
+    # offset. A row that holds its rest coordinate (no column) gets a column of its own holding
+    # it (rest_coordinate: 0 clipped into the limits) minus the offset, when that is not 0.
     shift = np.array([offsets.get(j, 0.0) for _, j in rows])
-    extra = [r for r in range(len(rows)) if shift[r] and column[r] < 0]
+    rest = rest_coordinates(model)
+    rest_row = np.array([rest.get(int(i), 0.0) for i in links])
+    extra = [r for r in range(len(rows)) if (shift[r] or rest_row[r]) and column[r] < 0]
     if extra:
         table = np.hstack([table, np.zeros((total, len(extra)), dtype=np.float32)])
         for k, r in enumerate(extra):
             column[r] = len(sweeps) + len(held) + k
+            table[:, column[r]] = rest_row[r]
     for r in np.flatnonzero(shift):
         table[:, column[r]] -= shift[r]
     f32 = dict(dtype=float, device="cpu")
@@ -267,7 +272,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     hist_q, hist_qd = wp.zeros((total, n), **f32), wp.zeros((total, n), **f32)
 
     sim = Stepper(nm, iterations=iterations, substeps=substeps)
-    if held:
+    if held:  # every other joint starts at its rest coordinate (start_at_rest, in the model's joint_q)
         q_start = nm.joint_q.numpy()
         for r, (w, j) in enumerate(rows):
             if (w, drives[j][0]) in held:

@@ -70,7 +70,7 @@ from n4d4d.conventions import GRAVITY_MAGNITUDE, xyzw_to_wxyz
 from n4d4d.errors import StageInputError, TimeBudgetError
 
 from ._newton_sim import (REST_DROP_ITERATIONS, REST_DROP_SUBSTEPS, Stepper, anchor_joints_at_com,
-                          newton_modules, on_ground)
+                          newton_modules, on_ground, start_at_rest)
 from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, decided_failure, evaluate, settled
 
@@ -121,6 +121,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, *,
     sub = newton.ModelBuilder()
     sub.add_usd(str(path))
     anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
+    start_at_rest(sub)  # every joint at its rest coordinate (0 clipped into its limits), as in PyBullet
     n = sub.body_count
     points, com, rest = [], [], [np.zeros((0, 3))] * sub.shape_count
     for b in range(n):

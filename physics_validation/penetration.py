@@ -140,7 +140,8 @@ def _pair_label(model: RigidModel, i: int, j: int) -> str:
 
 
 def check_link_penetration(model: RigidModel, th: CertificateThresholds | None = None) -> dict:
-    """SimReady BA.002 in the rest pose: non-adjacent links must not overlap.
+    """SimReady BA.002 in the rest pose: non-adjacent links must not overlap, with every joint at
+    its rest coordinate (:func:`.rigid_model.rest_coordinate`), where the engine worlds start.
 
     Returns:
         :class:`~n4d4d.asset.CheckResult` ``name`` "initial_penetration": ``measured``
@@ -153,7 +154,7 @@ def check_link_penetration(model: RigidModel, th: CertificateThresholds | None =
     depths = {}
     if pairs:
         with HullWorld(model) as world:
-            for (i, j), d in zip(pairs, world.pair_depths(pairs, link_transforms(model))):
+            for (i, j), d in zip(pairs, world.pair_depths(pairs, model.rest_transforms())):
                 if d > 0:
                     depths[_pair_label(model, i, j)] = float(d)
     worst = max(depths.values(), default=0.0)

@@ -20,8 +20,9 @@ generous without making quick settlers pay for it.
 
 Ground penetration is measured geometrically (the lowest hull vertex below z = 0, exact for a
 plane) and compared with PyBullet's own contact depth (reported as ``engine_penetration_m``).
-This module does not change the asset; it reports. Movable joints are held at their rest
-coordinate by the asset's PD drives (``asset.drives``, filled by the mass stage: stiffness,
+This module does not change the asset; it reports. Every world starts with each movable joint
+at its rest coordinate (:func:`.rigid_model.rest_coordinate`: 0 clipped into the joint's
+limits), where the asset's PD drives hold it (``asset.drives``, filled by the mass stage: stiffness,
 damping, torque clipped to ``max_force``) and kept within their limits: the asset as a servoed
 robot or a prop, not a rag doll.
 """
@@ -45,29 +46,30 @@ from .trajectory import Trajectory, decided_failure, evaluate, settled
 def rest_pose(model: RigidModel, th: StabilityThresholds, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """World placement ``(R (3, 3), t (3,))`` of the rest check: a seeded tilt of
     ``th.rest_perturbation_rad`` about a horizontal axis through the total COM, then a vertical
-    shift keeping the lowest hull point at its authored height."""
+    shift putting the lowest hull point at its authored height (that of the parts as placed: the
+    ground the build stood them on); COM and hull points at the rest coordinates
+    (:func:`.rigid_model.rest_coordinates`), where every world starts, so that a robot whose
+    legs its limits bend (a1's calves) stands on the ground, not above it."""
     from scipy.spatial.transform import Rotation
 
     rng = np.random.default_rng(seed)
     phi = rng.uniform(0.0, 2.0 * np.pi)
     R = Rotation.from_rotvec(th.rest_perturbation_rad * np.array([np.cos(phi), np.sin(phi), 0.0])).as_matrix()
-    com = sum(link.mass.mass * np.asarray(link.mass.center_of_mass) for link in model.links) / model.total_mass
-    pts = model.hull_points()
+    com, pts = model.rest_com(), model.rest_hull_points()
     t = com - R @ com
-    t[2] += pts[:, 2].min() - ((pts - com) @ R.T + com)[:, 2].min()
+    t[2] += model.hull_points()[:, 2].min() - ((pts - com) @ R.T + com)[:, 2].min()
     return R, t
 
 
 def drop_poses(model: RigidModel, th: StabilityThresholds, n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` seeded uniform random placements ``(R, t)``: COM above the origin, lowest hull point
-    ``th.drop_height_m`` above the ground."""
+    ``th.drop_height_m`` above the ground (both at the rest coordinates, as :func:`rest_pose`)."""
     from scipy.spatial.transform import Rotation
 
     if n <= 0:
         return []
     rots = Rotation.random(n, random_state=np.random.default_rng(seed + 1)).as_matrix().reshape(n, 3, 3)
-    com = sum(link.mass.mass * np.asarray(link.mass.center_of_mass) for link in model.links) / model.total_mass
-    pts = model.hull_points()
+    com, pts = model.rest_com(), model.rest_hull_points()
     out = []
     for R in rots:
         t = -R @ com

@@ -77,8 +77,27 @@ class RigidModel:
         return float(min(link.mass.principal_moments.min() for link in self.links))
 
     def hull_points(self) -> np.ndarray:
-        """All hull vertices in the asset frame, ``(N, 3) float64`` (m)."""
+        """All hull vertices in the asset frame, ``(N, 3) float64`` (m), as placed (every joint
+        coordinate 0)."""
         return np.vstack([h.vertices for link in self.links for h in link.hulls])
+
+    def rest_transforms(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Pose ``(R (3, 3), t (3,))`` of every link at the rest coordinates
+        (:func:`rest_coordinates`), relative to the parts as placed (:func:`link_transforms`)."""
+        return link_transforms(self, {self.links[i].joint.name: q for i, q in rest_coordinates(self).items()})
+
+    def rest_hull_points(self) -> np.ndarray:
+        """All hull vertices at the rest coordinates (:func:`rest_coordinates`), asset frame,
+        ``(N, 3) float64`` (m): where every engine check places the asset from. Equal to
+        :meth:`hull_points` when every joint's 0 lies within its limits."""
+        poses = self.rest_transforms()
+        return np.vstack([h.vertices @ R.T + t for link, (R, t) in zip(self.links, poses) for h in link.hulls])
+
+    def rest_com(self) -> np.ndarray:
+        """``(3,) float64`` total centre of mass at the rest coordinates, asset frame (m)."""
+        poses = self.rest_transforms()
+        return sum(link.mass.mass * (R @ np.asarray(link.mass.center_of_mass) + t)
+                   for link, (R, t) in zip(self.links, poses)) / self.total_mass
 
     @property
     def diagonal(self) -> float:
@@ -258,22 +277,122 @@ def drive_gains(model: RigidModel, frequency_hz: float = NATURAL_FREQUENCY_HZ) -
     return {i: (m * w * w, 2.0 * m * w) for i, m in apparent_inertia(model).items()}
 
 
+#: Sag (rad, or m for a prismatic joint) a joint that carries a standing load may show under it
+#: (:func:`holding_gains`): 0.05 rad, about 3 degrees.
+HOLD_SAG_RAD = 0.05
+HOLD_SAG_M = 0.005
+
+#: Highest closed-loop natural frequency (Hz) :func:`holding_gains` gives a joint: omega h = 0.5
+#: at the 1/240 s step at which the checks apply their explicit PD (once per step: Isaac Lab's
+#: ``IdealPDActuator`` at the simulation rate), within the stability of an explicit critically
+#: damped PD (omega h < 1; the rigid-subtree gains of a procedural leg, omega h ~ 1.4 on the
+#: apparent inertia, diverged: tests/test_herd_drives.py). 19.1 Hz. Newton's XPBD drive is
+#: implicit; the limit is the explicit actuator's, which a file's user may also run.
+MAX_HOLD_FREQUENCY_HZ = 0.5 * 240.0 / (2.0 * np.pi)
+
+
+def support_links(model: RigidModel, contact_m: float = 0.005) -> set[int]:
+    """Links whose hulls reach within ``contact_m`` (m) of the asset's lowest hull point at the
+    rest coordinates: what the asset stands on (a quadruped's feet, a chair's casters)."""
+    poses = model.rest_transforms()
+    low = [min((float((h.vertices @ R.T + t)[:, 2].min()) for h in link.hulls), default=np.inf)
+           for link, (R, t) in zip(model.links, poses)]
+    floor = min(low)
+    return {i for i, z in enumerate(low) if z <= floor + contact_m}
+
+
+def holding_load(model: RigidModel, index: int, supports: set[int] | None = None) -> float:
+    """Static torque (N m; N for a prismatic joint) the joint of link ``index`` must hold at rest
+    (the rest coordinates, the asset frame's Z up), an upper bound: its subtree's weight at the
+    subtree COM's lever about the axis (a hanging door), or, when the subtree holds a support link
+    (:func:`support_links`: it stands on the ground through this joint), the asset's whole weight
+    at the largest lever of a support point (a knee carrying the body through its foot; a
+    quadruped's leg carries a quarter of it, so this is up to 4x more than needed there, never
+    less). The lever of a vertical force ``f z`` at ``r`` (from the pivot) about unit axis ``a``
+    is ``|a . (r x z)|``: a hip whose axis runs along the body sees only the foot's sideways
+    offset, not its depth."""
+    from n4d4d.conventions import GRAVITY_MAGNITUDE
+
+    supports = support_links(model) if supports is None else supports
+    poses = model.rest_transforms()  # everything at the rest coordinates, where the asset stands
+    link = model.links[index]
+    R, t = poses[index]
+    a, pivot = R @ unit_axis(link.joint), R @ link.origin + t
+    tree = subtree(model, index)
+    m_sub = sum(model.links[i].mass.mass for i in tree)
+    prismatic = effective_type(link.joint) == "prismatic"
+
+    def lever(p):  # (n, 3) points (asset frame, rest coordinates) -> lever arm of a vertical force there (m)
+        r = np.atleast_2d(p) - pivot
+        return np.abs(np.cross(r, [0.0, 0.0, 1.0]) @ a)
+
+    com = sum(model.links[i].mass.mass * (poses[i][0] @ np.asarray(model.links[i].mass.center_of_mass) + poses[i][1])
+              for i in tree) / max(m_sub, 1e-12)
+    load = GRAVITY_MAGNITUDE * m_sub * (1.0 if prismatic else float(lever(com)[0]))
+    held = [i for i in tree if i in supports]
+    if held:
+        pts = np.vstack([h.vertices @ poses[i][0].T + poses[i][1] for i in held for h in model.links[i].hulls])
+        load = max(load, GRAVITY_MAGNITUDE * model.total_mass * (1.0 if prismatic else float(lever(pts).max())))
+    return float(load)
+
+
+def holding_gains(model: RigidModel, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[int, tuple[float, float]]:
+    """PD gains ``(kp, kd)`` per movable joint (keyed by child link index) that hold the asset
+    standing: :func:`drive_gains`' servo at ``frequency_hz``, stiffened where its sag under the
+    joint's static load (:func:`holding_load`, at most the joint's effort: a stiffer servo than
+    its effort can back only saturates and chatters) would pass :data:`HOLD_SAG_RAD` (or
+    :data:`HOLD_SAG_M`) to ``kp = load / sag``, at most :data:`MAX_HOLD_FREQUENCY_HZ` for the
+    joint's apparent inertia ``I`` (:func:`apparent_inertia`), with critical damping
+    ``kd = 2 sqrt(kp I)``. So a joint that carries only its own hanging part (most props' doors
+    and lids) keeps the 10 Hz servo, and a leg that carries the body gets up to 3.6x its
+    stiffness (19.1 Hz): pybullet_data's a1 calf 8.6 -> 31 N m/rad (a light shank: its
+    0.0022 kg m^2 apparent inertia bounds it, against the 440 N m/rad its 22 N m load bound
+    asks for), laikago's straight knees need no more than the 10 Hz servo. A light link outweighed
+    more than 10x by its child, and that child (:func:`.newton_articulation.light_links`), keep
+    the 10 Hz servo: Newton's XPBD solves such a pair's joints slowly, and a closed-form caster (a
+    1 cm fork under a 50x heavier wheel, tests/test_sweep_light_links.py) exploded in its Newton
+    sweep at 19 Hz.
+    """
+    from .newton_articulation import light_links
+
+    w0 = 2.0 * np.pi * frequency_hz
+    w_max = 2.0 * np.pi * max(MAX_HOLD_FREQUENCY_HZ, frequency_hz)
+    supports = support_links(model) if any(link.hulls for link in model.links) else set()
+    names = {link.name: link.index for link in model.links}
+    light = {names[n] for pair in light_links(model) for n in pair[:2]}
+    out = {}
+    for i, m in apparent_inertia(model).items():
+        if i in light:  # XPBD's joint solve under a 10x mass ratio: a stiffer servo diverged there
+            out[i] = (float(m * w0 * w0), float(2.0 * m * w0))
+            continue
+        sag = HOLD_SAG_M if effective_type(model.links[i].joint) == "prismatic" else HOLD_SAG_RAD
+        load = min(holding_load(model, i, supports), float(model.links[i].joint.effort))
+        kp = max(m * w0 * w0, min(load / sag, m * w_max * w_max))
+        out[i] = (float(kp), float(2.0 * np.sqrt(kp * m)))
+    return out
+
+
 def drives_of(asset: Asset, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[str, Drive]:
     """The :class:`~n4d4d.asset.Drive` of every movable joint of ``asset`` (joint name -> drive):
-    the :func:`drive_gains` servo (SI, per radian or per metre) holding the rest coordinate
-    (``target`` 0), ``max_force`` = ``Joint.effort``. Needs mass properties, not hulls.
+    the :func:`holding_gains` servo (SI, per radian or per metre: :func:`drive_gains`' at
+    ``frequency_hz``, stiffened where the joint carries a standing load) holding the rest coordinate
+    (``target`` = :func:`rest_coordinate`: 0 clipped into the limits), ``max_force`` =
+    ``Joint.effort``, ``frequency_hz`` the servo's own natural frequency for the joint's
+    apparent inertia. Needs mass properties; hulls (where the asset stands) when it has them.
 
     Raises:
         StageInputError: a part lacks mass properties. KinematicsError: the joints do not form
         a forest, or a movable joint's axis is zero.
     """
     model = rigid_model(asset, hulls=False)
+    inertia = apparent_inertia(model)
     out = {}
-    for index, (kp, kd) in drive_gains(model, frequency_hz).items():
+    for index, (kp, kd) in holding_gains(model, frequency_hz).items():
         j = model.links[index].joint
         out[j.name] = Drive(joint=j.name, kind="linear" if effective_type(j) == "prismatic" else "angular",
-                            stiffness=float(kp), damping=float(kd), target=0.0, max_force=float(j.effort),
-                            frequency_hz=float(frequency_hz))
+                            stiffness=float(kp), damping=float(kd), target=rest_coordinate(j),
+                            max_force=float(j.effort),
+                            frequency_hz=float(np.sqrt(kp / inertia[index]) / (2.0 * np.pi)))
     return out
 
 
@@ -299,18 +418,42 @@ def link_drives(model: RigidModel, asset: Asset) -> dict[int, Drive]:
     return out
 
 
-def rest_outside_limits(model: RigidModel, tol: float = 1e-9) -> list[str]:
-    """One sentence per movable joint of ``model`` whose rest coordinate (0: the parts as placed,
-    the pose every engine check starts from and the drives hold) lies outside its limits
-    ``[lower, upper]`` (rad or m) by more than ``tol`` (rounding of limits written as text).
+def rest_coordinate(joint: Joint) -> float:
+    """The coordinate (rad or m) movable ``joint`` rests at: 0 (the parts as placed) clipped
+    into its limits, ``clip(0, lower, upper)``; 0 for a continuous joint or infinite limits.
 
-    Such a rest pose violates the asset's own joints: pybullet_data's a1 has its calves at 0 with
-    limits [-2.697, -0.916] rad (the URDF's zero pose has straight legs its limits forbid). In
-    Newton, XPBD projects the coordinate onto the limit in one 1/480 s substep (0.92 rad there:
-    ~440 rad/s) and the solve of the whole chain goes non-finite within two steps; Newton's
-    importer also replaces a drive target outside the limits by the limits' midpoint
-    (``ModelBuilder.JointDofConfig.target_q``), so the file's drive is not the one simulated.
-    Returns an empty list when every rest coordinate is within its limits.
+    The rule every engine world follows: both engines start each joint there (rest and drop
+    checks, articulation sweeps), the drives hold it (:func:`drives_of`'s ``target``) and the
+    sweeps start and end there. A URDF may author a zero its own limits forbid (pybullet_data's
+    a1 and aliengo: calves at 0 with limits [-2.697, -0.916] rad; Franka's panda: joint4 at 0
+    with [-3.072, -0.070]); the nearest allowed coordinate, not the range's midpoint, keeps the
+    authored pose as far as the limits allow (a1's calf at -0.916 rad keeps its foot under the
+    hip; at the midpoint, -1.81 rad, the foot folds above the knee).
+    """
+    if joint.type not in ("revolute", "prismatic") or not np.isfinite([joint.lower, joint.upper]).all():
+        return 0.0
+    return float(min(max(0.0, float(joint.lower)), float(joint.upper)))
+
+
+def rest_coordinates(model: RigidModel) -> dict[int, float]:
+    """:func:`rest_coordinate` of every movable joint of ``model``, keyed by child link index
+    (rad or m; 0 for most joints)."""
+    return {link.index: rest_coordinate(link.joint) for link in model.links
+            if link.joint is not None and link.joint.type != "fixed"}
+
+
+def rest_outside_limits(model: RigidModel, tol: float = 1e-9) -> list[str]:
+    """One sentence per movable joint of ``model`` whose authored zero (the parts as placed)
+    lies outside its limits ``[lower, upper]`` (rad or m) by more than ``tol`` (rounding of
+    limits written as text): such a joint rests, and every engine world starts, at the nearest
+    limit instead (:func:`rest_coordinate`), which the sentence names.
+
+    Such a zero violates the asset's own joints: pybullet_data's a1 has its calves at 0 with
+    limits [-2.697, -0.916] rad (the URDF's zero pose has straight legs its limits forbid).
+    Started there, XPBD projected the coordinate onto the limit in one 1/480 s substep (0.92
+    rad: ~440 rad/s) and the solve of the whole chain went non-finite within two steps, which is
+    why the worlds start at the clipped coordinate. Returns an empty list when every zero is
+    within its limits.
     """
     out = []
     for link in model.links:
@@ -318,8 +461,8 @@ def rest_outside_limits(model: RigidModel, tol: float = 1e-9) -> list[str]:
         if j is None or j.type not in ("revolute", "prismatic") or not np.isfinite([j.lower, j.upper]).all():
             continue
         if j.lower > tol or j.upper < -tol:
-            out.append(f"joint '{j.name}' rests at coordinate 0 outside its limits [{j.lower:.4g}, {j.upper:.4g}] "
-                       f"{'rad' if j.type == 'revolute' else 'm'}: the rest pose violates the joint (Newton's XPBD "
-                       "snaps it into range in one substep and its solve can diverge; Newton's importer moves the "
-                       "drive target to the limits' midpoint)")
+            unit = "rad" if j.type == "revolute" else "m"
+            out.append(f"joint '{j.name}' is authored at coordinate 0 outside its limits [{j.lower:.4g}, {j.upper:.4g}] "
+                       f"{unit}: it rests at {rest_coordinate(j):.4g} {unit} (the nearest limit), where every engine "
+                       "world starts and its drive holds it")
     return out

@@ -1,6 +1,6 @@
 """A rest pose outside a joint's own limits (pybullet_data's a1: calves at 0, limits [-2.697, -0.916]
-rad) is named by the Newton checks, and the two effects the warning states are Newton's real
-behaviour on the exported file: the importer moves the drive target off the file's 0."""
+rad) is named by the Newton checks; the joint rests at its zero clipped into the limits, which the
+file's drive targets and Newton's importer keeps."""
 from __future__ import annotations
 
 import dataclasses
@@ -28,14 +28,16 @@ def test_rest_outside_limits_names_the_joint_and_only_it():
         assert "'hinge'" in msg and "outside its limits" in msg
 
 
-def test_newton_importer_moves_an_out_of_range_drive_target(tmp_path):
-    """The file authors targetPosition 0; Newton's importer sets a target outside the limits to
-    their midpoint (ModelBuilder.JointDofConfig), which the warning reports: checked on the export."""
+def test_the_file_drive_targets_the_clipped_rest_coordinate(tmp_path):
+    """The drive's target is the rest coordinate clip(0, lower, upper) (rigid_model.rest_coordinate),
+    inside the limits, so Newton's importer keeps it (a target outside the limits it would move to
+    their midpoint, ModelBuilder.JointDofConfig): the file's servo is the one simulated."""
     from n4d4d.exporters.usd import write_usd
     from n4d4d.physics_validation import collision_stage, mass_stage
     from n4d4d.physics_validation._newton_sim import newton_modules
 
     arm = mass_stage(collision_stage(_with_limits(shapes.hinged_arm(), -1.2, -0.3)))
+    assert arm.drives["hinge"].target == -0.3  # 0 clipped onto the upper limit
     usd = write_usd(arm, tmp_path / "arm.usda")
     _, newton = newton_modules()
     sub = newton.ModelBuilder()
@@ -44,7 +46,7 @@ def test_newton_importer_moves_an_out_of_range_drive_target(tmp_path):
     dof, coord = [sub.joint_qd_start[j]], sub.joint_q_start[j]  # limits per DOF, targets per coordinate
     # limits in radians after the importer's degree conversion (float32 in the file: 1e-5 rad)
     assert np.isclose(sub.joint_limit_lower[dof[0]], -1.2, atol=1e-5)
-    assert np.isclose(sub.joint_target_q[coord], -0.75, atol=1e-5)  # the midpoint, not the file's 0
+    assert np.isclose(sub.joint_target_q[coord], -0.3, atol=1e-5)  # the file's target, not the midpoint -0.75
 
 
 def test_check_newton_reports_it_on_the_rest_check(tmp_path):
