@@ -38,7 +38,11 @@ MIN_RIM_CREASE = 0.9
 MAX_FACES = 200_000
 
 
-def _welded(vertices: np.ndarray, faces: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def welded(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """``(P (W, 3) float64, weld (V,) int64)``: the welded vertex positions and each vertex's
+    welded id, vertices closer than ``tol`` x the bounding-box diagonal of the used vertices
+    being one (as :func:`~n4d4d.rigging.geometry.mesh_components` welds them). Computed once
+    per mesh and handed to :func:`crease_cuts` for each of its pieces."""
     V = np.asarray(vertices, np.float64)
     F = np.asarray(faces, np.int64).reshape(-1, 3)
     scale = max(float(np.linalg.norm(np.ptp(V[np.unique(F)], axis=0))), 1e-300) * tol
@@ -91,7 +95,7 @@ def _oriented(P: np.ndarray, U: np.ndarray) -> np.ndarray:
 
 
 def crease_patches(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *,
-                   crease_deg: float = CREASE_DEG, tol: float = 1e-6):
+                   crease_deg: float = CREASE_DEG, tol: float = 1e-6, weld=None):
     """Patches of one piece and the creases between them.
 
     Args:
@@ -100,6 +104,7 @@ def crease_patches(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *
         crease_deg: dihedral angle (degrees) from which a concave edge is a crease.
         tol: vertex welding, fraction of the bounding-box diagonal of the whole mesh (as
             :func:`~n4d4d.rigging.geometry.mesh_components`).
+        weld: :func:`welded` of the whole mesh, when already computed (else computed here).
 
     Returns:
         ``(label (F_p,) int64 patch of each triangle, creases, rim (K,) float64)``: ``creases``
@@ -112,7 +117,7 @@ def crease_patches(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *
     from scipy.sparse.csgraph import connected_components
 
     piece = np.asarray(piece, np.int64)
-    P, weld = _welded(vertices, faces, tol)
+    P, weld = welded(vertices, faces, tol) if weld is None else weld
     W = weld[np.asarray(faces, np.int64)[piece]]
     _, first, tri = np.unique(np.sort(W, 1), axis=0, return_index=True, return_inverse=True)
     tri = tri.ravel()
@@ -152,11 +157,11 @@ def crease_patches(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *
 
 def crease_cuts(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *,
                 crease_deg: float = CREASE_DEG, min_protrusion: float = MIN_PROTRUSION,
-                stats: list | None = None) -> list[np.ndarray]:
+                stats: list | None = None, weld=None) -> list[np.ndarray]:
     """One piece cut into the patches that stand out of it (see module docstring).
 
     Args:
-        vertices, faces, piece: as :func:`crease_patches`.
+        vertices, faces, piece, weld: as :func:`crease_patches`.
         min_protrusion: a patch is kept apart when its farthest vertex lies at least this
             fraction of its bounding-box diagonal above its rim (the mid-points of its crease
             edges), along the length-weighted mean normal of the triangles outside the rim.
@@ -171,7 +176,7 @@ def crease_cuts(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *,
     piece = np.asarray(piece, np.int64)
     if len(piece) > MAX_FACES or len(piece) < 8:
         return [piece]
-    lab, creases, rim_len = crease_patches(vertices, faces, piece, crease_deg=crease_deg)
+    lab, creases, rim_len = crease_patches(vertices, faces, piece, crease_deg=crease_deg, weld=weld)
     k = int(lab.max()) + 1
     if k == 1:
         return [piece]

@@ -97,14 +97,15 @@ def component_groups(mesh: Mesh, *, seed: int = 0, creases: bool = True) -> list
 
     from n4d4d.rigging.geometry import PartGeometry, mesh_components
 
-    from n4d4d.rigging.creases import crease_cuts
+    from n4d4d.rigging.creases import crease_cuts, welded
 
     pieces = mesh_components(mesh.vertices, mesh.faces)
     if len(pieces) > 400:
         return [("part_0", np.arange(len(mesh.faces), dtype=np.int64))]
     comps, origin = [], []
+    weld = welded(mesh.vertices, mesh.faces) if creases and len(pieces) else None
     for k, c in enumerate(pieces):  # a key welded through its keypad's hole: cut along the crease
-        cuts = crease_cuts(mesh.vertices, mesh.faces, c) if creases else [c]
+        cuts = crease_cuts(mesh.vertices, mesh.faces, c, weld=weld) if creases else [c]
         comps += cuts
         origin += [k] * len(cuts)
     origin = np.asarray(origin)
