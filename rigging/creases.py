@@ -25,6 +25,10 @@ import numpy as np
 #: a crease: the two triangles' normals at least this far apart (degrees). A key's wall meets
 #: its keypad at 90; smooth tessellated curvature turns a few degrees per edge
 CREASE_DEG = 60.0
+#: a fold: the two triangles' normals at least this far apart (degrees), the surface turning
+#: back on itself (a zero-thickness wall, PartNet-Mobility remote 100270's keys), a crease
+#: whichever way it turns
+FOLD_DEG = 170.0
 #: a patch stands out when its farthest point lies at least this fraction of its own
 #: bounding-box diagonal above its rim, along the mean normal of the surface just outside the
 #: rim: a floor cut out along its concave rim is flat (0), the flattest keys of remote 100809
@@ -141,7 +145,8 @@ def crease_patches(vertices: np.ndarray, faces: np.ndarray, piece: np.ndarray, *
     elen = np.linalg.norm(P[E[a][:, 1]] - ea, axis=1)
     rise = np.sum((P[opp[b]] - ea) * n[fa], 1)  # b's far corner above a's plane: the surface turns in
     concave = rise > 1e-9 * max(float(elen.max(initial=0.0)), 1e-300)
-    cut = consistent & concave & (cos <= np.cos(np.radians(crease_deg)))
+    fold = cos <= np.cos(np.radians(FOLD_DEG))  # the surface turns back on itself: no side to tell
+    cut = consistent & ((concave & (cos <= np.cos(np.radians(crease_deg)))) | fold)
     j = ~cut
     g = coo_matrix((np.ones(int(j.sum())), (fa[j], fb[j])), shape=(nu, nu))
     _, lab = connected_components(g, directed=False)

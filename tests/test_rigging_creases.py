@@ -120,3 +120,24 @@ def test_a_door_resting_on_a_held_body_is_not_welded_to_it():
     fused, _ = fuse_held(v, groups)
     door_faces = set(groups[3][1].tolist())
     assert any(set(f.tolist()) == door_faces for _, f in fused)
+
+
+def test_crease_patches_split_concave_creases_and_folds_only():
+    """Two unit squares sharing the edge x = 0 (four triangles, wound consistently): flat, or
+    turned 90 degrees up (concave: the surface turns towards its normal), 90 degrees down
+    (convex) or folded 180 degrees back onto itself. Closed form: only the concave crease and
+    the fold split the surface (2 patches), the flat and convex ones leave one."""
+    from n4d4d.rigging.creases import crease_patches
+
+    def squares(far):  # the square x in [-1, 0] (normal +z), then one beyond the edge x = 0
+        V = np.array([[-1, 0, 0], [0, 0, 0], [0, 1, 0], [-1, 1, 0], far[0], far[1]], float)
+        F = np.array([[0, 1, 2], [0, 2, 3], [1, 4, 5], [1, 5, 2]])
+        return V, F
+
+    cases = {"flat": ([1, 0, 0], [1, 1, 0]), "concave": ([0, 0, 1], [0, 1, 1]),
+             "convex": ([0, 0, -1], [0, 1, -1]), "fold": ([-1, 0, 1e-9], [-1, 1, 1e-9])}
+    want = {"flat": 1, "concave": 2, "convex": 1, "fold": 2}
+    for name, far in cases.items():
+        V, F = squares(np.asarray(far, float))
+        lab, _, _ = crease_patches(V, F, np.arange(4))
+        assert len(set(lab.tolist())) == want[name], name
