@@ -83,9 +83,11 @@ LEARNED = ("components",)
 
 def fit_results(results, *, l2: float = 1.0, sources=LEARNED):
     """The models fitted on the samples of ``results`` for each part source in ``sources``,
-    with thresholds for both part sources (``declared`` from the kept track, ``components``
-    from the merged track) chosen on the resulting confidences (the rule score where no model
-    is fitted); None when a fitted source has no samples of both labels."""
+    with thresholds for the part sources whose track is in ``results`` (``declared`` from the
+    kept track, ``components`` from the merged track) chosen on the resulting confidences (the
+    rule score where no model is fitted; a source without a track in ``results`` gets no
+    threshold, so the stage keeps :data:`n4d4d.rigging.stage.MIN_CONFIDENCE` for it); None when
+    a fitted source has no samples of both labels."""
     from n4d4d.rigging.scoring import chosen_thresholds
 
     models = {}
@@ -96,7 +98,8 @@ def fit_results(results, *, l2: float = 1.0, sources=LEARNED):
         models[source] = cm.fit(X, y, l2=l2)
     model = cm.ConfidenceModel(tuple(cm.feature_names()), models, {})
     t = chosen_thresholds(rescore(results, model))
-    return cm.ConfidenceModel(model.names, models, {"declared": t["kept"], "components": t["merged"]})
+    present = {r.track for r in results if r.error is None}
+    return cm.ConfidenceModel(model.names, models, {src: t[track] for track, src in SOURCE.items() if track in present})
 
 
 def loco(results, *, l2: float = 1.0) -> tuple[list, dict]:
@@ -115,8 +118,10 @@ def loco(results, *, l2: float = 1.0) -> tuple[list, dict]:
                 th[t][c] = 0.0
             continue
         out += rescore(mine, model)
-        th["kept"][c] = model.thresholds["declared"]
-        th["merged"][c] = model.thresholds["components"]
+        from n4d4d.rigging.stage import MIN_CONFIDENCE
+
+        th["kept"][c] = model.thresholds.get("declared", MIN_CONFIDENCE["declared"])
+        th["merged"][c] = model.thresholds.get("components", MIN_CONFIDENCE["components"])
     out += [copy.deepcopy(r) for r in results if r.track not in ("kept", "merged")]
     return out, th
 
@@ -134,8 +139,9 @@ def write_model(model, path, results, learned) -> None:
     X, y, refs = samples(results)
     cats = sorted({r.category for r, _ in refs})
     objs = len({(r.category, r.name) for r, _ in refs})
+    tracks = [t for t in ("kept", "merged") if any(r.track == t for r, _ in refs)]
     loco_fig = {t: figures([r for r in learned[0] if r.track == t and r.error is None], learned[1])
-                for t in ("kept", "merged")}
+                for t in tracks}
     prov = {"samples": int(len(y)), "positives": int(y.sum()), "objects": objs, "categories": cats,
             "label": f"right motion class and axis within {cm.AXIS_OK_DEG:g} deg",
             "loco": {t: {k: (None if not np.isfinite(v) else round(float(v), 4)) for k, v in f.items()
@@ -155,12 +161,15 @@ def write_model(model, path, results, learned) -> None:
         f"**Trained on**: {len(y)} predicted movable joints ({int(y.sum())} right) of {objs} objects in "
         f"{len(cats)} categories ({', '.join(cats)}): the PartNet-Mobility development set in "
         "`../shared/data/partnet-mobility`, the procedural families of `n4d4d.rigging.procedural` and "
-        "pybullet_data robots, both tracks of `n4d4d eval rigging` (parts kept, merged mesh). "
+        f"pybullet_data robots that were run, track(s) {', '.join(tracks)} of `n4d4d eval rigging` "
+        f"(kept: parts given; merged: one merged mesh). Fitted for part source(s) "
+        f"{', '.join(sorted(model.models))}; the others keep the rule score (prior x usefulness). "
         f"Label: {prov['label']}; extra joints (matching no true joint) are wrong.",
         "",
-        f"**Thresholds** (F0.5 on the training data, precision weighted twice recall): "
-        f"declared parts {model.thresholds['declared']:.3f}, merged-mesh pieces "
-        f"{model.thresholds['components']:.3f}.",
+        "**Thresholds** (F0.5 on the training data, precision weighted twice recall, at most 0.1 "
+        "false joints per true joint): " + ", ".join(
+            f"{k} {model.thresholds[k]:.3f}" for k in ("declared", "components") if k in model.thresholds)
+        + "; a part source without one here uses `n4d4d.rigging.stage.MIN_CONFIDENCE`.",
         "",
         "**Leave-one-category-out** (model and threshold fitted without the category scored):",
         "",
@@ -175,7 +184,7 @@ def write_model(model, path, results, learned) -> None:
         *[f"**Largest weights, {k}** (standardised inputs): " + ", ".join(f"{n} {v:+.2f}" for n, v in ws[:10]) + "."
           for k, ws in w.items()],
         "",
-        "**Limits**: 44 PartNet-Mobility objects, 26 categories, dominated by remotes' buttons; the "
+        f"**Limits**: {objs} objects in {len(cats)} categories, dominated by remotes' and phones' buttons; the "
         "joint itself (type, axis, limits) comes from the geometric hypotheses, only whether it is "
         "emitted depends on this model. Categories far from these (furniture with many panels in one "
         "merged mesh, robots with hidden motors) get low confidences: parts are fused rather than "
