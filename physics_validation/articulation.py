@@ -14,9 +14,8 @@ Lab's explicit ``IdealPDActuator`` model, no gravity feed-forward), computed onc
 the joint state. The gains are the asset's drives
 (``asset.drives``, filled by the mass stage: each joint's closed loop at
 :data:`.rigid_model.NATURAL_FREQUENCY_HZ` with critical damping for the effective inertia of its
-subtree about the joint axis; the gains the USD file's drives carry; a drive stiffened to hold
-a standing load, :func:`.rigid_model.holding_gains`, is swept at the 10 Hz servo:
-:func:`sweep_gains`); ``gain_scale`` multiplies them (a test uses absurd gains to make a joint explode).
+subtree about the joint axis; the gains the USD file's drives carry); ``gain_scale`` multiplies
+them (a test uses absurd gains to make a joint explode).
 
 Joints that cannot affect each other (:mod:`.sweep_groups`: each hangs rigidly from the fixed
 root, and the parts they move keep apart over their ranges) are swept together, in one run, so
@@ -104,30 +103,6 @@ def sweep_lift(model: RigidModel) -> float:
     point at the rest coordinates (where the sweeps start: :meth:`.rigid_model.RigidModel.rest_hull_points`)
     is :data:`SWEEP_CLEARANCE_M` above the ground z = 0 (0 when it already is higher)."""
     return max(0.0, SWEEP_CLEARANCE_M - float(model.rest_hull_points()[:, 2].min()))
-
-
-def sweep_gains(model: RigidModel, drives: dict) -> dict[int, tuple[float, float]]:
-    """The PD gains ``(kp, kd)`` (SI) the sweeps drive each joint with, in both engines (keyed by
-    child link index; ``drives``: :func:`.rigid_model.link_drives`): the drive's own, except a
-    drive that is the mass stage's servo stiffened to hold a standing load (its gains those of
-    :func:`.rigid_model.holding_gains` and stiffer than :func:`.rigid_model.drive_gains`' 10 Hz
-    servo), which is swept at that 10 Hz servo. A sweep lifts the asset off the ground with its
-    root fixed, so no joint carries the body; and Newton's sweep applies its explicit PD through
-    XPBD, where pybullet_data's a1 at its 19 Hz servo exploded (hip, thigh and calf, 27-30 rad/s)
-    and swept as before at 10 Hz. Any other drive (authored or edited: the rigid-subtree gains of
-    tests/test_herd_drives.py) is swept as it is, so a genuinely unstable servo still fails here."""
-    from .rigid_model import drive_gains, holding_gains
-
-    held, base, out = None, None, {}
-    for i, d in drives.items():
-        kp, kd = float(d.stiffness), float(d.damping)
-        if held is None:
-            held, base = holding_gains(model), drive_gains(model)
-        h, b = held.get(i), base.get(i)
-        if h is not None and b is not None and h[0] > b[0] and np.allclose((kp, kd), h, rtol=1e-9, atol=0.0):
-            kp, kd = b
-        out[i] = (float(kp), float(kd))
-    return out
 
 
 def plan_sweeps(model: RigidModel, time_step: float, hold_s: float, *,
@@ -312,7 +287,7 @@ def check_articulation(asset: Asset, model: RigidModel, th: Thresholds | None = 
     sweeps = plan_sweeps(model, time_step, hold_s, bound_m=ct.max_link_penetration_m)
     groups = group_sweeps(model, sweeps)
     drives = link_drives(model, asset)
-    gains = {i: (gain_scale * kp, gain_scale * kd) for i, (kp, kd) in sweep_gains(model, drives).items()}
+    gains = {i: (gain_scale * d.stiffness, gain_scale * d.damping) for i, d in drives.items()}
     rest = rest_coordinates(model)  # where every joint starts (0 clipped into its limits)
     per_joint, reasons, swept = {}, {}, {}
     client = _bullet.connect(time_step)

@@ -13,8 +13,7 @@ substeps and contact settings of :mod:`._newton_sim`, as the rest and drop check
 joints cost about as much as the longest one, in a model of as many worlds as groups.
 
 The drive: the gains are those of the file's DriveAPI as Newton's importer loads them
-(``Model.joint_target_ke`` / ``joint_target_kd``, SI per radian; a drive stiffened to hold a
-standing load at the 10 Hz servo instead, :func:`.articulation.sweep_gains`), times ``gain_scale``, and the
+(``Model.joint_target_ke`` / ``joint_target_kd``, SI per radian), times ``gain_scale``, and the
 effort bound is the drive's ``maxForce`` (``Model.joint_effort_limit``). They act as an explicit
 PD torque written into ``Control.joint_f`` once per step by a Warp kernel
 (:mod:`._newton_kernels`), and XPBD's own drive is switched off for the sweep, because XPBD's
@@ -62,9 +61,8 @@ import numpy as np
 from n4d4d.asset import Asset
 from n4d4d.errors import StageInputError
 
-from .articulation import (OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_gains, sweep_lift, sweep_series,
-                           sweep_verdict)
-from .rigid_model import RigidModel, link_drives, rest_coordinates, rest_outside_limits
+from .articulation import OVERLAP_EVERY, articulation_report, plan_sweeps, sweep_lift, sweep_series, sweep_verdict
+from .rigid_model import RigidModel, rest_coordinates, rest_outside_limits
 from .sweep_groups import group_sweeps, joint_overlap, moving_pairs, sweep_overlaps
 from .thresholds import Thresholds
 
@@ -205,9 +203,6 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
     moving = (newton.JointType.REVOLUTE, newton.JointType.PRISMATIC)
     drives = {}  # sub joint -> (link index, kp, kd, effort)
-    own = link_drives(model, asset)
-    swept_at = {i: g for i, g in sweep_gains(model, own).items()
-                if (g[0], g[1]) != (own[i].stiffness, own[i].damping)}  # articulation.sweep_gains
     for j in range(sub.joint_count):
         if sub.joint_type[j] not in moving:
             continue
@@ -215,10 +210,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
         if name not in link_of:
             raise StageInputError(f"USD joint '{sub.joint_label[j]}' is not a joint of the asset", label or asset.name)
         d = sub.joint_qd_start[j]
-        kp, kd = float(sub.joint_target_ke[d]), float(sub.joint_target_kd[d])
-        if link_of[name] in swept_at:  # a drive stiffened to hold a standing load: swept at the 10 Hz servo
-            kp, kd = swept_at[link_of[name]]
-        drives[j] = (link_of[name], gain_scale * kp, gain_scale * kd, float(sub.joint_effort_limit[d]))
+        drives[j] = (link_of[name], gain_scale * float(sub.joint_target_ke[d]), gain_scale * float(sub.joint_target_kd[d]),
+                     float(sub.joint_effort_limit[d]))
         sub.joint_target_ke[d] = sub.joint_target_kd[d] = 0.0  # the sweep's explicit PD replaces XPBD's drive
     missing = {s.joint.name for s in sweeps} - {model.links[i].joint.name for i, _, _, _ in drives.values()}
     if missing:

@@ -277,122 +277,31 @@ def drive_gains(model: RigidModel, frequency_hz: float = NATURAL_FREQUENCY_HZ) -
     return {i: (m * w * w, 2.0 * m * w) for i, m in apparent_inertia(model).items()}
 
 
-#: Sag (rad, or m for a prismatic joint) a joint that carries a standing load may show under it
-#: (:func:`holding_gains`): 0.05 rad, about 3 degrees.
-HOLD_SAG_RAD = 0.05
-HOLD_SAG_M = 0.005
-
-#: Highest closed-loop natural frequency (Hz) :func:`holding_gains` gives a joint: omega h = 0.5
-#: at the 1/240 s step at which the checks apply their explicit PD (once per step: Isaac Lab's
-#: ``IdealPDActuator`` at the simulation rate), within the stability of an explicit critically
-#: damped PD (omega h < 1; the rigid-subtree gains of a procedural leg, omega h ~ 1.4 on the
-#: apparent inertia, diverged: tests/test_herd_drives.py). 19.1 Hz. Newton's XPBD drive is
-#: implicit; the limit is the explicit actuator's, which a file's user may also run.
-MAX_HOLD_FREQUENCY_HZ = 0.5 * 240.0 / (2.0 * np.pi)
-
-
-def support_links(model: RigidModel, contact_m: float = 0.005) -> set[int]:
-    """Links whose hulls reach within ``contact_m`` (m) of the asset's lowest hull point at the
-    rest coordinates: what the asset stands on (a quadruped's feet, a chair's casters)."""
-    poses = model.rest_transforms()
-    low = [min((float((h.vertices @ R.T + t)[:, 2].min()) for h in link.hulls), default=np.inf)
-           for link, (R, t) in zip(model.links, poses)]
-    floor = min(low)
-    return {i for i, z in enumerate(low) if z <= floor + contact_m}
-
-
-def holding_load(model: RigidModel, index: int, supports: set[int] | None = None) -> float:
-    """Static torque (N m; N for a prismatic joint) the joint of link ``index`` must hold at rest
-    (the rest coordinates, the asset frame's Z up), an upper bound: its subtree's weight at the
-    subtree COM's lever about the axis (a hanging door), or, when the subtree holds a support link
-    (:func:`support_links`: it stands on the ground through this joint), the asset's whole weight
-    at the largest lever of a support point (a knee carrying the body through its foot; a
-    quadruped's leg carries a quarter of it, so this is up to 4x more than needed there, never
-    less). The lever of a vertical force ``f z`` at ``r`` (from the pivot) about unit axis ``a``
-    is ``|a . (r x z)|``: a hip whose axis runs along the body sees only the foot's sideways
-    offset, not its depth."""
-    from n4d4d.conventions import GRAVITY_MAGNITUDE
-
-    supports = support_links(model) if supports is None else supports
-    poses = model.rest_transforms()  # everything at the rest coordinates, where the asset stands
-    link = model.links[index]
-    R, t = poses[index]
-    a, pivot = R @ unit_axis(link.joint), R @ link.origin + t
-    tree = subtree(model, index)
-    m_sub = sum(model.links[i].mass.mass for i in tree)
-    prismatic = effective_type(link.joint) == "prismatic"
-
-    def lever(p):  # (n, 3) points (asset frame, rest coordinates) -> lever arm of a vertical force there (m)
-        r = np.atleast_2d(p) - pivot
-        return np.abs(np.cross(r, [0.0, 0.0, 1.0]) @ a)
-
-    com = sum(model.links[i].mass.mass * (poses[i][0] @ np.asarray(model.links[i].mass.center_of_mass) + poses[i][1])
-              for i in tree) / max(m_sub, 1e-12)
-    load = GRAVITY_MAGNITUDE * m_sub * (1.0 if prismatic else float(lever(com)[0]))
-    held = [i for i in tree if i in supports]
-    if held:
-        pts = np.vstack([h.vertices @ poses[i][0].T + poses[i][1] for i in held for h in model.links[i].hulls])
-        load = max(load, GRAVITY_MAGNITUDE * model.total_mass * (1.0 if prismatic else float(lever(pts).max())))
-    return float(load)
-
-
-def holding_gains(model: RigidModel, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[int, tuple[float, float]]:
-    """PD gains ``(kp, kd)`` per movable joint (keyed by child link index) that hold the asset
-    standing: :func:`drive_gains`' servo at ``frequency_hz``, stiffened where its sag under the
-    joint's static load (:func:`holding_load`, at most the joint's effort: a stiffer servo than
-    its effort can back only saturates and chatters) would pass :data:`HOLD_SAG_RAD` (or
-    :data:`HOLD_SAG_M`) to ``kp = load / sag``, at most :data:`MAX_HOLD_FREQUENCY_HZ` for the
-    joint's apparent inertia ``I`` (:func:`apparent_inertia`), with critical damping
-    ``kd = 2 sqrt(kp I)``. So a joint that carries only its own hanging part (most props' doors
-    and lids) keeps the 10 Hz servo, and a leg that carries the body gets up to 3.6x its
-    stiffness (19.1 Hz): pybullet_data's a1 calf 8.6 -> 31 N m/rad (a light shank: its
-    0.0022 kg m^2 apparent inertia bounds it, against the 440 N m/rad its 22 N m load bound
-    asks for), laikago's straight knees need no more than the 10 Hz servo. A light link outweighed
-    more than 10x by its child, and that child (:func:`.newton_articulation.light_links`), keep
-    the 10 Hz servo: Newton's XPBD solves such a pair's joints slowly, and a closed-form caster (a
-    1 cm fork under a 50x heavier wheel, tests/test_sweep_light_links.py) exploded in its Newton
-    sweep at 19 Hz.
-    """
-    from .newton_articulation import light_links
-
-    w0 = 2.0 * np.pi * frequency_hz
-    w_max = 2.0 * np.pi * max(MAX_HOLD_FREQUENCY_HZ, frequency_hz)
-    supports = support_links(model) if any(link.hulls for link in model.links) else set()
-    names = {link.name: link.index for link in model.links}
-    light = {names[n] for pair in light_links(model) for n in pair[:2]}
-    out = {}
-    for i, m in apparent_inertia(model).items():
-        if i in light:  # XPBD's joint solve under a 10x mass ratio: a stiffer servo diverged there
-            out[i] = (float(m * w0 * w0), float(2.0 * m * w0))
-            continue
-        sag = HOLD_SAG_M if effective_type(model.links[i].joint) == "prismatic" else HOLD_SAG_RAD
-        load = min(holding_load(model, i, supports), float(model.links[i].joint.effort))
-        kp = max(m * w0 * w0, min(load / sag, m * w_max * w_max))
-        out[i] = (float(kp), float(2.0 * np.sqrt(kp * m)))
-    return out
-
-
 def drives_of(asset: Asset, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[str, Drive]:
     """The :class:`~n4d4d.asset.Drive` of every movable joint of ``asset`` (joint name -> drive):
-    the :func:`holding_gains` servo (SI, per radian or per metre: :func:`drive_gains`' at
-    ``frequency_hz``, stiffened where the joint carries a standing load) holding the rest coordinate
+    the :func:`drive_gains` servo (SI, per radian or per metre) holding the rest coordinate
     (``target`` = :func:`rest_coordinate`: 0 clipped into the limits), ``max_force`` =
-    ``Joint.effort``, ``frequency_hz`` the servo's own natural frequency for the joint's
-    apparent inertia. Needs mass properties; hulls (where the asset stands) when it has them.
+    ``Joint.effort``. Needs mass properties, not hulls.
+
+    Not stiffened for a standing load: a rule that raised a supporting joint's servo up to
+    19.1 Hz (omega h = 0.5 at the 1/240 s explicit PD, kp = load / 0.05 rad with the load the
+    asset's weight at the support's lever) let pybullet_data's a1 land from 2-3 of 3 PyBullet
+    drops (0-1 at 10 Hz) but exploded pendulum5's PyBullet rest and drops (25 m/s: a chain lying
+    on the ground) and a1's Newton sweeps, and stood no robot up, so it is not used; a light shank
+    (a1's calf, 0.0022 kg m^2 apparent inertia) cannot carry its standing load under an explicit
+    PD at this step at any stable gain (session 13's report).
 
     Raises:
         StageInputError: a part lacks mass properties. KinematicsError: the joints do not form
         a forest, or a movable joint's axis is zero.
     """
     model = rigid_model(asset, hulls=False)
-    inertia = apparent_inertia(model)
     out = {}
-    for index, (kp, kd) in holding_gains(model, frequency_hz).items():
+    for index, (kp, kd) in drive_gains(model, frequency_hz).items():
         j = model.links[index].joint
         out[j.name] = Drive(joint=j.name, kind="linear" if effective_type(j) == "prismatic" else "angular",
                             stiffness=float(kp), damping=float(kd), target=rest_coordinate(j),
-                            max_force=float(j.effort),
-                            frequency_hz=float(np.sqrt(kp / inertia[index]) / (2.0 * np.pi)))
+                            max_force=float(j.effort), frequency_hz=float(frequency_hz))
     return out
 
 
