@@ -283,13 +283,15 @@ def drives_of(asset: Asset, frequency_hz: float = NATURAL_FREQUENCY_HZ) -> dict[
     (``target`` = :func:`rest_coordinate`: 0 clipped into the limits), ``max_force`` =
     ``Joint.effort``. Needs mass properties, not hulls.
 
-    Not stiffened for a standing load: a rule that raised a supporting joint's servo up to
-    19.1 Hz (omega h = 0.5 at the 1/240 s explicit PD, kp = load / 0.05 rad with the load the
-    asset's weight at the support's lever) let pybullet_data's a1 land from 2-3 of 3 PyBullet
-    drops (0-1 at 10 Hz) but exploded pendulum5's PyBullet rest and drops (25 m/s: a chain lying
-    on the ground) and a1's Newton sweeps, and stood no robot up, so it is not used; a light shank
-    (a1's calf, 0.0022 kg m^2 apparent inertia) cannot carry its standing load under an explicit
-    PD at this step at any stable gain (session 13's report).
+    Not stiffened for a standing load. A rule that raised a supporting joint's servo up to
+    19.1 Hz (omega h = 0.5 at the checks' 1/240 s explicit PD; kp = load / 0.05 rad, the load
+    the asset's weight at the support's lever) was tried (session 13): pybullet_data's a1 then
+    landed from 2 of 3 PyBullet drops (0 of 3 at 10 Hz; merged fixed links 3 of 3 against 1),
+    but its Newton sweeps exploded at those gains (hip, thigh, calf 27-42 rad/s) and its Newton
+    rest exploded as it toppled, and no robot stood: a1 still sits back off its clipped pose,
+    laikago's knees buckle. A light shank (a1's calf, 0.0022 kg m^2 apparent inertia) cannot
+    carry its standing load under an explicit PD at this step at a stable gain (31 N m/rad at
+    19.1 Hz against the 440 its load asks for), so the rule is not used.
 
     Raises:
         StageInputError: a part lacks mass properties. KinematicsError: the joints do not form
