@@ -619,8 +619,9 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
             log.debug("%s: %.0f %% of its surface in contact: glued", j.child, 100 * feats["contact"])
             out.append(_with_features(j, feats, type="fixed", lower=0.0, upper=0.0, source=j.source + "+embedded",
                                       confidence=0.0))
-        elif kind == "continuous" and components and feats.get("nested", 0.0) >= MIN_ENCLOSED_SPIN:
-            log.debug("%s: spins inside %s's hull: glued", j.child, j.parent)
+        elif kind == "continuous" and components and _enclosed(by_name[j.child], feats.get("nested", 0.0), [
+                p for p in parts if p.name not in subtree.get(j.child, {j.child}) and p.name != j.parent]):
+            log.debug("%s: spins inside a hull of what stays put: glued", j.child)
             out.append(_with_features(j, feats, type="fixed", lower=0.0, upper=0.0, source=j.source + "+enclosed",
                                       confidence=0.0))
         elif kind == "fixed":
@@ -633,6 +634,18 @@ def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
         else:
             out.append(j)
     return _one_joint_per_pin(out, by_name)
+
+
+def _enclosed(child: PartGeometry, nested: float, others: list[PartGeometry]) -> bool:
+    """Whether ``child`` lies wholly (:data:`MIN_ENCLOSED_SPIN`) inside the convex hull of its
+    parent (``nested``, :func:`nested_fraction`) or of one of ``others`` (parts that do not move
+    with it) whose bounding box holds the child's: a can on a refrigerator's shelf is enclosed by
+    the refrigerator's body whether the shelf or the body is its parent."""
+    if nested >= MIN_ENCLOSED_SPIN:
+        return True
+    lo, hi = child.vertices.min(0), child.vertices.max(0)
+    return any(nested_fraction(child, o) >= MIN_ENCLOSED_SPIN for o in others
+               if np.all(o.vertices.min(0) <= lo) and np.all(o.vertices.max(0) >= hi))
 
 
 PIN_ALIGN = np.cos(np.deg2rad(10.0))  # two turning joints within 10 degrees of each other ...

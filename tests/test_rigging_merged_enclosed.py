@@ -64,3 +64,29 @@ def test_knob_proud_of_its_panel_keeps_its_turn():
     j = _joint(knob)
     assert j.type == "continuous", (j.type, j.source)
     assert abs(abs(float(j.axis[2])) - 1.0) < 1 - np.cos(np.deg2rad(5.0))
+
+
+def _stocked_cabinet():
+    """A closed cabinet (0.4 x 0.3 x 0.5 m outside, 2 cm walls: one solid with a cavity), a
+    shelf plate inside it (2 cm clear of the walls: it touches nothing) and a can (3 cm radius,
+    12 cm tall) standing on the shelf: the can touches the shelf only, wholly inside the
+    cabinet's hull but not inside the flat shelf's."""
+    outer = trimesh.creation.box(extents=(0.4, 0.3, 0.5))
+    inner = trimesh.creation.box(extents=(0.36, 0.26, 0.46))
+    body = trimesh.boolean.difference([outer, inner], engine="manifold")
+    shelf = trimesh.creation.box(extents=(0.32, 0.22, 0.01))
+    shelf.apply_translation((0.0, 0.0, -0.05))
+    can = trimesh.creation.cylinder(radius=0.03, height=0.12, sections=32)
+    can.apply_translation((0.0, 0.0, -0.045 + 0.06))
+    return body, shelf, can
+
+
+def test_a_can_on_a_shelf_inside_a_cabinet_is_glued_whatever_its_parent():
+    """The can would spin about its own axis (continuous); its parent in the tree may be the
+    shelf, whose hull holds none of it, but the cabinet that stays put encloses it wholly: no
+    movable joint for the can (PartNet-Mobility 11709's 112 stocked cans once the fridge's doors
+    are no longer welded to its body)."""
+    body, shelf, can = _stocked_cabinet()
+    parts = [PartGeometry(n, m.vertices, m.faces, seed=0) for n, m in (("body", body), ("shelf", shelf), ("can", can))]
+    joints = {j.child: j for j in infer_joints(parts, components=True)}
+    assert joints["can"].type == "fixed"
