@@ -21,9 +21,12 @@ app.add_typer(eval_app, name="eval")
 
 
 def set_torch_threads(threads: int | None) -> None:
-    """``--threads N``: torch's CPU thread count for a model command (None or 0 leaves torch's
-    default). torch is imported only when a count is given."""
-    if threads:
-        import torch
+    """``--threads N``: torch's CPU thread count for a model command; None or 0: the idle cores
+    (:func:`n4d4d.cpu.torch_threads`: torch's default of one thread per core is several times
+    slower on a busy machine). Generation itself always samples on one thread (same seed, same
+    shape on any machine)."""
+    import torch
 
-        torch.set_num_threads(threads)
+    from n4d4d.cpu import torch_threads
+
+    torch.set_num_threads(torch_threads(threads))
