@@ -35,7 +35,7 @@ def vae(
                                         help="start from this checkpoint's weights (a second training stage)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop (and save) after this many seconds"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: the idle cores, n4d4d.cpu)"),
 ) -> None:
     """Train (or resume) the SS-VAE on a corpus's train split."""
     from rich.console import Console
@@ -75,7 +75,7 @@ def flow(
     steps: Optional[int] = typer.Option(None, help="override the config's number of steps"),
     lr: Optional[float] = typer.Option(None, help="override the config's peak learning rate"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop (and save) after this many seconds"),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)"),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: the idle cores, n4d4d.cpu)"),
     device: str = typer.Option("auto", help="auto (CUDA when available), cpu or cuda"),
     init: Optional[Path] = typer.Option(None, "--init", help="warm start a new run from this checkpoint of the "
                                                              "stage (e.g. the shipped one): fine-tuning"),
