@@ -448,7 +448,8 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         hull = reduce_hull(full.vertices, max_vertices)
         fid = measure(mesh, [hull], fidelity, seed, asset_diagonal)
         candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
-    thr, stopped, volume_retried, cut_tried = settings.threshold, None, False, False
+    thr, stopped, volume_retried, cut_tried, prev_hulls = settings.threshold, None, False, False, None
+    thin_tried = False
     v = f = None
     for _attempt in range(4):  # the first run, at most two finer retries, one crash retry
         if any(not c[0] for c in candidates):
@@ -491,16 +492,22 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
                 break
         thr *= fidelity.retry_threshold_factor
         ratio = fid["volume_ratio"]
-        if ratio > fidelity.max_volume_ratio and len(hulls) < max_hulls and not any("distance" in m for m in misses):
-            # CoACD is done before the hull budget is and only the volume misses: its
-            # concavity (a distance) is below the threshold while the hulls fill a thin wall's
-            # bends; the next run's threshold is the wall's thickness (twice volume over area)
-            # over the diagonal (husky's bumpers, 2.6 mm tubes: 6 hulls at 0.04 and 0.024,
-            # volume ratio 2.85; 451 pieces at 0.005, 1.33 merged to 64 hulls)
-            thr = min(thr, max(wall_thickness(tm) / mesh.diagonal, MIN_THRESHOLD))
+        wall = max(wall_thickness(tm) / mesh.diagonal, MIN_THRESHOLD)
+        thin = (prev_hulls is not None and not thin_tried and wall < thr and ratio > fidelity.max_volume_ratio
+                and not any("distance" in m for m in misses))
+        if thin:
+            # A finer run still misses on the volume alone and the part is a thin wall: CoACD's
+            # concavity (a distance) stays under its threshold while the hulls fill the wall's
+            # bends, so the next run's threshold is the wall's thickness (twice volume over
+            # area) over the diagonal (husky's bumpers, 2.6 mm tubes: volume ratio 2.85 at 0.04,
+            # 1.85 at 0.024 with 32 hulls, 1.74 with 64; at 0.0049: 1.57 and 1.33). Not after
+            # the first run: 102417's link_2 meets the bounds at 0.024 (4.5 CPU s; 14.4 s at
+            # its wall's 0.0049)
+            thr, thin_tried = wall, True
+        prev_hulls = len(hulls)
         near = fidelity.min_volume_ratio / VOLUME_NEAR_MISS <= ratio <= fidelity.max_volume_ratio * VOLUME_NEAR_MISS
         volume_only = bool(misses) and len(hulls) >= max_hulls and not any("distance" in m for m in misses)
-        if volume_only and (not near or volume_retried):
+        if volume_only and (not near or volume_retried) and not thin:
             # Only the volume ratio misses and the hull budget is spent: a finer threshold cuts
             # more pieces, which the budget merges back (PartNet-Mobility thin shells: three runs,
             # 9 + 12 + 24 CPU s, volume ratio 1.55, 1.51, 1.54). A near miss gets one finer run
@@ -529,9 +536,14 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
     return list(hulls), method, attempts, fid, settings
 
 
-#: CPU seconds the plane cuts may take when the search budget has less left: drawn from the
+#: CPU seconds the plane cuts may always take (their cap is the dearest CoACD run of the
+#: part's search, at least this); when the search budget has less left, they are drawn from the
 #: part's fallback reserve (:class:`.fallback.Reserve`), as the cheaper methods are.
 PLANE_CUT_MIN_S = 2.0
+
+#: The plane cuts' own CPU cap: this share of the part's dearest CoACD run, at least
+#: :data:`PLANE_CUT_CAP_S` (husky's top plate: 0.9 s of cuts after a 2.0 s CoACD run).
+PLANE_CUT_SHARE, PLANE_CUT_CAP_S = 0.5, 1.0
 
 
 def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, budget, reserve, asset_diagonal,
@@ -546,8 +558,13 @@ def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, bu
     own = budget.cpu_left() >= PLANE_CUT_MIN_S
     b = budget if own else reserve.draw(0.5, "plane cuts")
     c0 = b.cpu_used()
+    # at most half the dearest CoACD run the cuts second-guess (at least PLANE_CUT_CAP_S): a
+    # part the cuts cannot help costs little (102417's link_2: 4.4 CPU s of cuts, uncapped,
+    # after a 3.6 s CoACD run, before the finer run that met the bounds)
+    runs = [a.get("cpu_seconds", 0.0) for a in attempts if "threshold" in a and "hulls" in a]
+    cap = b.sub(max(PLANE_CUT_SHARE * max(runs, default=0.0), PLANE_CUT_CAP_S), what="plane cuts")
     src = mesh if v is None else Mesh(np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64))
-    pieces = plane_cut_pieces(src, max_hulls, budget=b)
+    pieces = plane_cut_pieces(src, max_hulls, budget=cap)
     if not own:
         reserve.spend(b)
     if not pieces:
@@ -555,6 +572,13 @@ def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, bu
         return []
     hulls = _finish(pieces, max_hulls, max_vertices)
     if not hulls:
+        return []
+    tri = np.asarray(src.vertices)[np.asarray(src.faces)]
+    solid = abs(float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0)
+    rough = sum(float(h.volume) for h in (hull_of(x.vertices) for x in hulls) if h is not None) / max(solid, 1e-300)
+    if rough > fidelity.max_volume_ratio and cap.cpu_left() <= 0:  # stopped short: not worth measuring
+        attempts.append({"method": "plane-cuts", "cpu_seconds": b.cpu_used() - c0,
+                         "skipped": f"stopped by its {cap.cpu_s:.1f} CPU s cap at hull volume ratio {rough:.2f}"})
         return []
     fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
     misses = fidelity_misses(fid, fidelity)
