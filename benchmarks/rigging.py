@@ -50,6 +50,17 @@ Merged subset (session 11, 181 true joints, confidence 0): at b66f377 class 0.44
 three "right" fridge joints were cans the scoring mapped to the doors. At 0.95 and at the shipped
 0.952 unchanged (class 0.199 / 0.028, extras 0.530 / 0.017 per true joint).
 
+Session 13 (merged meshes cut along concave creases, rigging/creases.py; a piece resting on
+one held body no longer welded to it; a spinning piece inside the hull of any part that stays
+put glued). ``--segmentation``: part recall 140 of 370 moving bodies (0.378, d93dc6f, the same
+measure by a scratch script) -> 314 (0.849, 837a684; surplus parts 855 -> 1075). Merged subset
+(eda8a7c, 181 true joints): confidence 0: class 0.425 -> 0.834, strict 0.78, extras 161 -> 233
+(0.890 -> 1.287 per true joint: laptop 9960's 49 key caps that its source groups in the fixed
+base, phone 103251's 47 decal sheets lying on its key caps, 45213 23, microwave 7263 21);
+shipped 0.952: class 0.033, extras 15 (0.083); leave-one-category-out rule threshold (0.97 in
+every category) class 0.03, extras 0.08; leave-one-category-out learned model (``n4d4d eval
+rigging --from-json F --train W``, not shipped) class 0.42, precision 0.53, extras 0.37.
+
 Each object runs both tracks of ``n4d4d eval rigging`` (parts kept, merged mesh) in this
 process, one after the other; prints one row per object (true movable joints, seconds per
 track, whether it stayed within the budget, the error if any) and the totals. The budget is

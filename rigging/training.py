@@ -151,8 +151,8 @@ def write_model(model, path, results, learned) -> None:
     lines = [
         "# Model card: joint confidence (n4d4d.rigging.confidence)",
         "",
-        "**What**: two L2-regularised logistic regressions (numpy, Newton's method, standardised inputs), "
-        "one for declared parts (a URDF's links, labelled sub-meshes), one for a merged mesh's pieces, "
+        "**What**: L2-regularised logistic regressions (numpy, Newton's method, standardised inputs), "
+        "one per part source fitted (declared parts: a URDF's links, labelled sub-meshes; components: a merged mesh's pieces), "
         "giving P(an inferred joint is right) from the description of the winning joint hypothesis "
         "(prior, sweep usefulness, family, kind, part-pair shape and contact, free range, other parts "
         "touched, separability). Joints below the threshold of their part source are fused by the "
