@@ -328,7 +328,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
             v, f = coacd_input(mesh)
             cut = _plane_cut_candidate(mesh, v, f, max_hulls, max_hull_vertices, fidelity, seed, budget, reserve,
                                        big, attempts)
-            if cut and (len(cut[0][0]), cut[0][1]) < (len(fidelity_misses(fid, fidelity)), fid["p95_pct"]):
+            if cut and ((len(cut[0][0]), overshoot(cut[0][4], fidelity), cut[0][1])
+                        < (len(fidelity_misses(fid, fidelity)), overshoot(fid, fidelity), fid["p95_pct"])):
                 hulls, method, fid = cut[0][3], "plane-cuts", cut[0][4]
         if len(shells) > max_hulls:  # hulls had to bridge the gaps between shells: say why, and the way out
             fid = {**fid, "hint": f"the part is {len(shells)} separate shells, more than the {max_hulls} hulls "
@@ -493,8 +494,8 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
         thr *= fidelity.retry_threshold_factor
         ratio = fid["volume_ratio"]
         wall = max(wall_thickness(tm) / mesh.diagonal, MIN_THRESHOLD)
-        thin = (prev_hulls is not None and not thin_tried and wall < thr and ratio > fidelity.max_volume_ratio
-                and not any("distance" in m for m in misses))
+        thin = (shell is None and prev_hulls is not None and not thin_tried and wall < thr
+                and ratio > fidelity.max_volume_ratio and not any("distance" in m for m in misses))
         if thin:
             # A finer run still misses on the volume alone and the part is a thin wall: CoACD's
             # concavity (a distance) stays under its threshold while the hulls fill the wall's
@@ -502,7 +503,8 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
             # area) over the diagonal (husky's bumpers, 2.6 mm tubes: volume ratio 2.85 at 0.04,
             # 1.85 at 0.024 with 32 hulls, 1.74 with 64; at 0.0049: 1.57 and 1.33). Not after
             # the first run: 102417's link_2 meets the bounds at 0.024 (4.5 CPU s; 14.4 s at
-            # its wall's 0.0049)
+            # its wall's 0.0049). One-shell parts only: on husky's user rail (9 shells, each a
+            # share of the budget) the thin runs cost 53.6 CPU s and were stopped
             thr, thin_tried = wall, True
         prev_hulls = len(hulls)
         near = fidelity.min_volume_ratio / VOLUME_NEAR_MISS <= ratio <= fidelity.max_volume_ratio * VOLUME_NEAR_MISS
@@ -536,14 +538,10 @@ def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed
     return list(hulls), method, attempts, fid, settings
 
 
-#: CPU seconds the plane cuts may always take (their cap is the dearest CoACD run of the
-#: part's search, at least this); when the search budget has less left, they are drawn from the
+#: CPU seconds the plane cuts may take when the search budget has less left: drawn from the
 #: part's fallback reserve (:class:`.fallback.Reserve`), as the cheaper methods are.
 PLANE_CUT_MIN_S = 2.0
 
-#: The plane cuts' own CPU cap: this share of the part's dearest CoACD run, at least
-#: :data:`PLANE_CUT_CAP_S` (husky's top plate: 0.9 s of cuts after a 2.0 s CoACD run).
-PLANE_CUT_SHARE, PLANE_CUT_CAP_S = 0.5, 1.0
 
 
 def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, budget, reserve, asset_diagonal,
@@ -558,11 +556,11 @@ def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, bu
     own = budget.cpu_left() >= PLANE_CUT_MIN_S
     b = budget if own else reserve.draw(0.5, "plane cuts")
     c0 = b.cpu_used()
-    # at most half the dearest CoACD run the cuts second-guess (at least PLANE_CUT_CAP_S): a
-    # part the cuts cannot help costs little (102417's link_2: 4.4 CPU s of cuts, uncapped,
-    # after a 3.6 s CoACD run, before the finer run that met the bounds)
-    runs = [a.get("cpu_seconds", 0.0) for a in attempts if "threshold" in a and "hulls" in a]
-    cap = b.sub(max(PLANE_CUT_SHARE * max(runs, default=0.0), PLANE_CUT_CAP_S), what="plane cuts")
+    # no cap of their own below the search budget: capped at half the dearest CoACD run (at
+    # least 1 CPU s), husky's user rail (9 shells, CoACD runs of 0.2-3 s) came out at hull
+    # volume ratio 1.540 instead of 1.327 (64 hulls), failing the certificate; uncapped, a part
+    # the cuts cannot help pays for them (102417's link_2: 2.8-4.4 CPU s after a 3.2 s CoACD run)
+    cap = b
     src = mesh if v is None else Mesh(np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64))
     pieces = plane_cut_pieces(src, max_hulls, budget=cap)
     if not own:
@@ -578,7 +576,7 @@ def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, bu
     rough = sum(float(h.volume) for h in (hull_of(x.vertices) for x in hulls) if h is not None) / max(solid, 1e-300)
     if rough > fidelity.max_volume_ratio and cap.cpu_left() <= 0:  # stopped short: not worth measuring
         attempts.append({"method": "plane-cuts", "cpu_seconds": b.cpu_used() - c0,
-                         "skipped": f"stopped by its {cap.cpu_s:.1f} CPU s cap at hull volume ratio {rough:.2f}"})
+                         "skipped": f"stopped by the budget at hull volume ratio {rough:.2f}"})
         return []
     fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
     misses = fidelity_misses(fid, fidelity)
