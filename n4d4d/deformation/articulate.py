@@ -5,9 +5,12 @@ The asset stands in its authored pose with its root links fixed (as mounted, and
 certificate's articulation sweep holds it), under gravity, above the ground plane, with
 self-collision on between non-adjacent parts, so a drawer that meets a collider or a door that
 hits its neighbour stops there and the clip shows it. Movable joints move one after the other
-(the others held at 0), each following its target schedule over its segment of the clip
-(:func:`open_close_schedule`): 0 -> upper, hold, -> lower, hold, -> 0, hold (continuous joints:
-one turn forward and back), each ramp a
+(the others held at their rest coordinates), each following its target schedule over its segment
+of the clip (:func:`open_close_schedule`): rest -> upper, hold, -> lower, hold, -> rest, hold
+(continuous joints: one turn forward and back). A joint's rest coordinate is the certificate's,
+0 clipped into its limits (:func:`~n4d4d.physics_validation.rigid_model.rest_coordinate`): every
+clip starts there, so a joint whose authored zero its limits forbid (pybullet_data's a1 calves)
+never starts, or is held, outside its limits. Each ramp is a
 minimum-jerk profile (Flash & Hogan 1985, ``10u^3 - 15u^4 + 6u^5``) then rate-limited to
 ``Joint.velocity``. The drive is the explicit PD of :func:`.bullet_scene.drive_torques` with the
 asset's drive gains (:func:`.bullet_scene.drive_gains`), effort-clipped. Contacts run at
@@ -80,15 +83,20 @@ def _min_jerk(u: np.ndarray) -> np.ndarray:
 def open_close_schedule(joint: Joint, seconds: float) -> tuple[np.ndarray, np.ndarray]:
     """Waypoints of one joint's target over an ``articulate`` clip of ``seconds`` s.
 
-    Finite limits: 0 -> upper, hold, -> lower, hold, -> 0, hold; continuous (or unlimited)
+    Finite limits: q0 -> upper, hold, -> lower, hold, -> q0, hold, with q0 the joint's rest
+    coordinate (0 clipped into the limits,
+    :func:`~n4d4d.physics_validation.rigid_model.rest_coordinate`); continuous (or unlimited)
     joints: 0 -> 2 pi, hold, -> 0, hold. Holds take :data:`HOLD_SHARE` of the clip each; the
     ramps share the rest in proportion to the distance they travel.
 
     Returns:
         ``(times (K,), values (K,))`` float64, s and rad or m; consecutive equal values are holds.
     """
+    from n4d4d.physics_validation.rigid_model import rest_coordinate
+
     finite = joint.type != "continuous" and bool(np.isfinite([joint.lower, joint.upper]).all())
-    way = [0.0, float(joint.upper), float(joint.lower), 0.0] if finite else [0.0, 2 * np.pi, 0.0]
+    q0 = rest_coordinate(joint)
+    way = [q0, float(joint.upper), float(joint.lower), q0] if finite else [0.0, 2 * np.pi, 0.0]
     holds = len(way) - 1
     ramp_time = seconds * (1.0 - HOLD_SHARE * holds)
     dist = np.abs(np.diff(way))
@@ -208,12 +216,14 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
         seconds: simulated time (s). fps: frames per second of the clip (frames are taken
             at the simulation step nearest each ``k / fps``).
         targets: joint name -> ``(N,)`` drive target at every step (rad or m); joints without
-            a track hold 0. Ignored without ``drives``.
+            a track hold their rest coordinate (0 clipped into the limits). Ignored without
+            ``drives``.
         drives: apply the PD drive to every movable joint; False leaves every joint free
             (passive), its built-in motor switched off.
         fixed_root: root links static in their placed pose.
         pose: ``(4, 4)`` placement of the asset (default identity: the authored pose).
-        initial: joint name -> starting coordinate (rad or m), speed 0 (default all 0).
+        initial: joint name -> starting coordinate (rad or m), speed 0 (default: every joint
+            at its rest coordinate, :func:`~n4d4d.physics_validation.rigid_model.rest_coordinate`).
         rest: ``rest(times (k,), root_poses (k, 7)) -> bool`` called on the frames so far once
             ``seconds`` have passed; the simulation goes on (to ``max_seconds``) until it is True.
         max_seconds: hard end when ``rest`` is given (default ``seconds``).
@@ -231,16 +241,19 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
         StageInputError: the asset lacks hulls or mass (``rigid_model``).
         ValueError: a target track is shorter than the simulation.
     """
-    from n4d4d.physics_validation.rigid_model import rigid_model
+    from n4d4d.physics_validation.rigid_model import rest_coordinates, rigid_model
 
     from . import bullet_scene as bs
 
     model = rigid_model(asset)
+    rest_q = rest_coordinates(model)
     horizon = max(seconds, max_seconds or seconds) if rest is not None else seconds
     steps = int(round(horizon / time_step))
     every = max(1, int(round(1.0 / (fps * time_step))))
     by_name = {link.joint.name: link.index for link in model.links if link.joint is not None}
     goal = np.zeros((steps, len(model.links)))
+    for i, v in rest_q.items():
+        goal[:, i] = v
     for jn, track in (targets or {}).items():
         track = np.asarray(track, np.float64)
         if len(track) < steps:
@@ -252,8 +265,10 @@ def simulate_clip(asset: Asset, *, name: str, family: str, seconds: float, fps: 
         stack.enter_context(bs.contact_breaking_threshold(client, breaking_threshold))
         bs.add_ground(client)
         scene = bs.build(client, model, asset.material, np.eye(4) if pose is None else pose, fixed_root=fixed_root)
-        if initial:
-            bs.set_joints(scene, {by_name[k]: v for k, v in initial.items()})
+        start = {i: v for i, v in rest_q.items() if v != 0.0}
+        start.update({by_name[k]: v for k, v in (initial or {}).items()})
+        if start:
+            bs.set_joints(scene, start)
         gains = bs.drive_gains(asset, model) if drives else {}
         times, roots, qs, cmd = [0.0], [bs.root_pose(scene)], [bs.joint_state(scene)[0]], [goal[0]]
         end_at = int(round(seconds / time_step))
@@ -288,7 +303,8 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     Joints move group after group, each group in a segment of ``max(seconds / n, MIN_SEGMENT_S)``
     for n groups (the clip lasts ``seconds``, or :data:`MIN_SEGMENT_S` per group when there are
     more groups than that allows), lengthened where a joint's drive could not follow it within
-    its effort limit (:func:`feasible_segment`), the other joints held at 0, except the joints a
+    its effort limit (:func:`feasible_segment`), the other joints held at their rest
+    coordinates (:func:`open_close_schedule`), except the joints a
     group needs out of its way (:mod:`n4d4d.physics_validation.prerequisites`: a cabinet door
     opened before the drawers behind it move, closed after them; :func:`hold_ramp_s` each way).
     A group is a set of *independent*
@@ -316,7 +332,7 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
         StageInputError: missing hulls or mass. ValueError: no movable joint.
     """
     from n4d4d.physics_validation.articulation import sweep_lift
-    from n4d4d.physics_validation.rigid_model import rigid_model
+    from n4d4d.physics_validation.rigid_model import rest_coordinate, rigid_model
 
     from . import bullet_scene as bs
 
@@ -336,16 +352,20 @@ def articulate_clip(asset: Asset, *, fps: float = 30.0, seconds: float = 4.0,
     total = float(starts[-1])
     steps = int(round(total / time_step))
     t = time_step * np.arange(1, steps + 1)
+    # each joint's target: its rest coordinate q0, plus each schedule's excursion from q0 (every
+    # schedule starts and ends at q0, so the excursions are zero outside their segments and add)
     targets = {}
     for k, group in enumerate(groups):
         for j in group:
+            q0 = rest_coordinate(j)
             wt, wv = open_close_schedule(j, segments[k])
             track = schedule_targets(wt + starts[k] + ramps[k], wv, t, j.velocity, time_step)
-            targets[j.name] = targets.get(j.name, 0.0) + track
-        for j, v in holds[k]:  # 0 -> v, held while the group moves, -> 0 (zero outside: tracks add)
+            targets[j.name] = targets.get(j.name, q0) + (track - q0)
+        for j, v in holds[k]:  # q0 -> v, held while the group moves, -> q0
+            q0 = rest_coordinate(j)
             wt = starts[k] + np.array([0.0, ramps[k], ramps[k] + segments[k], 2.0 * ramps[k] + segments[k]])
-            track = schedule_targets(wt, np.array([0.0, v, v, 0.0]), t, j.velocity, time_step)
-            targets[j.name] = targets.get(j.name, 0.0) + track
+            track = schedule_targets(wt, np.array([q0, v, v, q0]), t, j.velocity, time_step)
+            targets[j.name] = targets.get(j.name, q0) + (track - q0)
     # Simulated raised clear of the ground, as the certificate's sweeps are (sweep_lift): with the
     # root immovable, a wheel or foot resting on the ground is held by its friction, and a wheel's
     # full turn stops at 0 rad. The recorded root pose is the authored one.

@@ -27,15 +27,16 @@ from n4d4d.asset import Asset, MotionClip
 
 def drop_pose(asset: Asset, seed: int, height_m: float) -> np.ndarray:
     """``(4, 4)`` seeded placement: uniform random orientation, COM over the origin, lowest hull
-    point ``height_m`` (m) above z = 0. Raises StageInputError without hulls or mass."""
+    point ``height_m`` (m) above z = 0, all with the joints at their rest coordinates (where the
+    clip starts: :func:`~n4d4d.physics_validation.rigid_model.rest_coordinate`). Raises
+    StageInputError without hulls or mass."""
     from scipy.spatial.transform import Rotation
 
     from n4d4d.physics_validation.rigid_model import rigid_model
 
     model = rigid_model(asset)
     R = Rotation.random(random_state=np.random.default_rng(seed)).as_matrix()
-    com = sum(link.mass.mass * np.asarray(link.mass.center_of_mass) for link in model.links) / model.total_mass
-    pts = model.hull_points()
+    com, pts = model.rest_com(), model.rest_hull_points()
     pose = np.eye(4)
     pose[:3, :3] = R
     pose[:3, 3] = -R @ com
@@ -69,7 +70,7 @@ def drop_clip(asset: Asset, *, seed: int = 0, fps: float = 30.0, seconds: float 
 
     Returns:
         A clip of family ``"drop"``: ``root_poses (T, 7)``, ``joint_positions`` (held joints, as
-        simulated), ``commanded_positions`` (0: the held rest coordinate), ``times`` s.
+        simulated), ``commanded_positions`` (the held rest coordinates), ``times`` s.
 
     Raises:
         StageInputError: missing hulls or mass. ValueError: the parts form several unconnected
