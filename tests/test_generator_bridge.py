@@ -23,7 +23,7 @@ def test_shipped_thin_animal_is_one_solid_with_necks_and_several_without():
     try:
         g = default_generator()
         with_necks = g.sample("animal", 1)
-        without = g.sample("animal", 1, sampling=dataclasses.replace(DEFAULT_SAMPLING, bridge=0.0))
+        without = g.sample("animal", 1, sampling=dataclasses.replace(DEFAULT_SAMPLING, bridge=0.0, fallback_sigmas=()))
     finally:
         torch.set_num_threads(n)
     # the independent count: trimesh's connected outer shells of the processed mesh
