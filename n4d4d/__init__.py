@@ -49,11 +49,9 @@ def generate(category: str | None = None, seed: int = 0, n: int = 1, **options: 
     (m, Z up); ``coarse=MESH`` / ``like=MESH, strength=S`` as in ``n4d4d generate``. Pass the
     result's meshes, or ``n4d4d.sources.Generated(category, seed)``, to :func:`build`. Raises
     :class:`~n4d4d.errors.InputError` for an unknown category (listing the known ones)."""
-    from n4d4d.cpu import torch_thread_limit
     from n4d4d.generator.generate import generate as _generate
 
-    with torch_thread_limit(1):  # one thread: the same shape on any machine (n4d4d.cpu)
-        return _generate(category, seed, n, **options)
+    return _generate(category, seed, n, **options)
 
 
 __all__ = [

@@ -212,11 +212,8 @@ def generated_mesh(source: Generated):
     from n4d4d.generator.generate import generate
     from n4d4d.io.scale import ground_offset
 
-    from n4d4d.cpu import torch_thread_limit
-
-    with torch_thread_limit(1):  # one thread: the same shape on any machine (n4d4d.cpu)
-        sample = generate(source.category, int(source.seed), 1, coarse=source.coarse, like=source.like,
-                          strength=float(source.strength))[0]
+    sample = generate(source.category, int(source.seed), 1, coarse=source.coarse, like=source.like,
+                      strength=float(source.strength))[0]  # on one thread (FlowGenerator.sample)
     mesh = sample.mesh.replace(vertices=sample.mesh.vertices + ground_offset(sample.mesh.vertices))
     digest = hashlib.sha256(np.ascontiguousarray(mesh.vertices, np.float64).tobytes()
                             + np.ascontiguousarray(mesh.faces, np.int64).tobytes()).hexdigest()

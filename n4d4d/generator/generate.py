@@ -328,7 +328,18 @@ class FlowGenerator:
 
     def sample(self, category: str | None, seed: int = 0, *, coarse=None, like=None, strength: float = 0.5,
                sampling: Sampling = DEFAULT_SAMPLING) -> GeneratedShape:
-        """One shape; see the module docstring.
+        """One shape; see the module docstring. Sampled on one torch thread whatever the caller
+        set (:mod:`n4d4d.cpu`: the thread count changes the float sums, and so the shape), so the
+        same seed gives the same shape, bit for bit, on any machine; arguments and errors as
+        :meth:`_sample`."""
+        from n4d4d.cpu import torch_thread_limit
+
+        with torch_thread_limit(1):
+            return self._sample(category, seed, coarse=coarse, like=like, strength=strength, sampling=sampling)
+
+    def _sample(self, category: str | None, seed: int = 0, *, coarse=None, like=None, strength: float = 0.5,
+                sampling: Sampling = DEFAULT_SAMPLING) -> GeneratedShape:
+        """One shape on the current torch threads (:meth:`sample` pins one).
 
         Args:
             category: free text (:func:`~n4d4d.generator.categories.resolve_category`), or None for
