@@ -82,10 +82,15 @@ def reduce_hull(points: np.ndarray, max_vertices: int) -> Mesh | None:
             break
         import fast_simplification
 
+        want = max(2 * target - 4, 4)
+        if want >= len(h.faces):
+            # more vertices than faces can hold (vertices no face uses: r2d2's cut hulls, 122
+            # faces): decimation cannot reach the target; farthest-point sampling below does
+            break
         centre = full.vertices.mean(axis=0)
         v, _f = fast_simplification.simplify(np.asarray(h.vertices - centre, dtype=np.float32),
                                              np.asarray(h.faces, dtype=np.int64),
-                                             target_count=max(2 * target - 4, 4), agg=7)
+                                             target_count=want, agg=7)
         nh = hull_of(_pull_inside(np.asarray(v, dtype=np.float64) + centre, full, tol))
         if nh is None:
             break
