@@ -4,7 +4,7 @@
     python benchmarks/flow_gpu.py run --latents CACHE.npz --r256 DIR/r256.npz --out OUT [--budget 200]
 
 ``prepare`` (CPU): encodes the first ``n`` procedural families (seed 0) at R = 256 with the shipped
-SS-VAE (32^3 latent grid; :func:`benchmarks.generator._r256_latents`) into ``DIR/r256.npz``
+SS-VAE (32^3 latent grid; :func:`benchmarks.generator.r256_latents`) into ``DIR/r256.npz``
 (``cells_i (M, 3) int16``, ``feats_i (M, C) float32``), so the GPU machine, which has no mesh
 libraries, needs only torch.
 
@@ -44,13 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def prepare(out: Path, n: int) -> None:
-    from generator import _r256_latents
+    from generator import r256_latents
 
     from n4d4d.generator.checkpoint import default_checkpoint, load_vae
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    lat = _r256_latents(load_vae(default_checkpoint()), n=n)
+    lat = r256_latents(load_vae(default_checkpoint()), n=n)
     arrays = {}
     for i, (c, f) in enumerate(lat):
         arrays[f"cells_{i}"], arrays[f"feats_{i}"] = c.astype(np.int16), f.astype(np.float32)

@@ -50,7 +50,7 @@ def bench_sampling(categories, seeds: int) -> None:
           f"(target <= 20 s)")
 
 
-def _r256_latents(vae, n: int = 2):
+def r256_latents(vae, n: int = 2):
     """``[(cells (M, 3), feats (M, C))]`` of procedural shapes encoded at R = 256 (32^3 grid)."""
     import torch
 
@@ -107,7 +107,7 @@ def bench_attention(corpus: Path, steps: int) -> None:
     models = {m: SparseFlowTransformer(dataclasses.replace(base, attention=m)) for m in ("ssa", "reference", "full")}
     for m in ("reference", "full"):
         models[m].load_state_dict(models["ssa"].state_dict())
-    r256 = _r256_latents(load_vae(default_checkpoint()))
+    r256 = r256_latents(load_vae(default_checkpoint()))
     cases = [("R=128 median", median.cells, median.feats), ("R=128 largest", largest.cells, largest.feats)]
     cases += [(f"R=256 #{i}", c, f) for i, (c, f) in enumerate(r256)]
     print("seconds per training step (forward + backward, one shape, one thread)")

@@ -132,7 +132,7 @@ CONFIGS: dict[str, FlowTrainConfig] = {
                                              selection_block=4, topk=8, window=8),
                                   batch_size=12, max_tokens=2500, steps=8000, lr=3e-4, warmup=100, balance=0.5,
                                   cond_lr_mult=10.0),
-    # wider and deeper, R = 256 latents (32^3 grid), bf16 autocast on CUDA (FLOW_MODEL_CARD.md: GPU runs)
+    # wider and deeper, R = 256 latents (32^3 grid), bf16 autocast on CUDA; not trained yet (no GPU lent so far)
     "gpu": FlowTrainConfig("gpu", StructureConfig(grid=32, patch=4, width=512, depth=12, heads=8),
                            FlowConfig(width=512, depth=12, heads=8, kv_heads=2, grid=32, compression_block=4,
                                       selection_block=8, topk=16, window=8),
@@ -372,7 +372,7 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     from n4d4d.generator.flow import SparseFlowTransformer
     from n4d4d.generator.latents import LatentSet, encode_corpus, structure_cache
     from n4d4d.generator.structure import StructureFlow
-    from n4d4d.generator.train import _load_optimizer, _optimizer_tensors, lr_at
+    from n4d4d.generator.train import _load_optimizer, _optimizer_tensors, lr_at, resolve_device
 
     if stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
@@ -391,8 +391,7 @@ def train_flow(cfg: FlowTrainConfig, stage: str, corpus_dir: str | Path, run_dir
     val = [s for s in lat.split("val") if s.category in set(cats)][:cfg.val_shapes]
     data = StageData(train_shapes, cats, stage, mean, std, cfg.structure.grid)
     val_data = StageData(val, cats, stage, mean, std, cfg.structure.grid) if val else None
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     torch.manual_seed(cfg.seed)
     model = StructureFlow(cfg.structure) if stage == "structure" else SparseFlowTransformer(cfg.latent)
     model.to(dev)

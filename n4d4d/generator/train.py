@@ -289,6 +289,17 @@ def validate(model, source: ShapeSource | None, cfg: TrainConfig, r: int) -> dic
     return {f"val_{k}": float(np.mean([t[k] for t in rows])) for k in rows[0]}
 
 
+def resolve_device(device: str):
+    """The ``torch.device`` a training run uses: ``"auto"`` is CUDA when available, else the CPU;
+    any other name (``"cpu"``, ``"cuda"``, ``"cuda:1"``) as given (torch raises RuntimeError for a
+    name it does not know)."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def train_vae(cfg: TrainConfig, corpus_dir: str | Path, run_dir: str | Path, *, device: str = "auto",
               time_limit_s: float | None = None, log: Callable[[str], None] = print) -> dict:
     """Train (or resume) in ``run_dir``; returns the last logged metrics. See module docstring.
@@ -304,8 +315,7 @@ def train_vae(cfg: TrainConfig, corpus_dir: str | Path, run_dir: str | Path, *, 
 
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     corpus = Corpus(corpus_dir)
     source = ShapeSource(corpus, "train", cfg.resolutions, cfg.vae.truncation)
     val = ShapeSource(corpus, "val", cfg.resolutions[:1], cfg.vae.truncation, cache=cfg.val_shapes) \
