@@ -19,7 +19,8 @@ whether the harness runs on every pybullet_data robot without an error.
         # no joint inference: merged-mesh part recall per object against the PartNet-Mobility
         # ground truth (a true moving body is found when some candidate part holds more of its
         # visual area than of any other body's), after each step of rigging.parts (pieces and
-        # crease cuts, tiny parts merged, welded structure fused), and the surplus candidate
+        # crease cuts, tiny parts merged, welded structure fused, flat sheets lying on another
+        # part fused into it: rigging.sheets), and the surplus candidate
         # parts (a body that is the majority of more than one part); --no-creases: without the
         # crease cuts (rigging.creases), the segmentation before session 13
     python benchmarks/rigging.py --press-travel
@@ -313,10 +314,11 @@ def segmentation(only, creases: bool, seed: int) -> int:
     from n4d4d.io.urdf import load_urdf_asset
     from n4d4d.rigging import harness
     from n4d4d.rigging.parts import component_groups, fuse_held, merge_small
+    from n4d4d.rigging.sheets import fuse_sheets
 
     shared = harness.default_shared() / "partnet-mobility"
     cats = harness.categories(shared.parent)
-    steps = ("pieces", "merged small", "fused held")
+    steps = ("pieces", "merged small", "fused held", "sheets fused")
     tot = {"movers": 0, **{k: 0 for k in steps}, "surplus": 0}
     print(f"{'object':8s} {'category':17s} {'moving':>6s}  found after {' / '.join(steps)}   parts  surplus")
     for p in sorted(shared.glob("*/mobility.urdf")):
@@ -332,20 +334,21 @@ def segmentation(only, creases: bool, seed: int) -> int:
         g0 = component_groups(merged, seed=seed, creases=creases)
         g1 = merge_small(merged, g0)[0]
         g2 = fuse_held(merged, g1, seed=seed)[0]
+        g3 = fuse_sheets(merged, g2, seed=seed)[0]
         movers = {j.child for j in truth.joints if j.type != "fixed"}
 
         def majority(groups):
             return [names[int(np.argmax(np.bincount(lab[f], weights=area[f], minlength=len(names))))]
                     for _, f in groups]
 
-        found = [len(movers & set(majority(g))) for g in (g0, g1, g2)]
-        surplus = sum(k - 1 for k in Counter(majority(g2)).values())
+        found = [len(movers & set(majority(g))) for g in (g0, g1, g2, g3)]
+        surplus = sum(k - 1 for k in Counter(majority(g3)).values())
         tot["movers"] += len(movers)
         for k, n in zip(steps, found):
             tot[k] += n
         tot["surplus"] += surplus
         print(f"{p.parent.name:8s} {cats.get(p.parent.name, ''):17s} {len(movers):6d}  "
-              f"{found[0]:4d} / {found[1]:4d} / {found[2]:4d}   {len(g2):5d}  {surplus:5d}   "
+              f"{found[0]:4d} / {found[1]:4d} / {found[2]:4d} / {found[3]:4d}   {len(g3):5d}  {surplus:5d}   "
               f"{time.monotonic() - t0:.1f} s", flush=True)
     n = max(tot["movers"], 1)
     print(f"{tot['movers']} moving bodies; part recall " + ", ".join(f"{k} {tot[k] / n:.3f} ({tot[k]})" for k in steps)

@@ -6,7 +6,8 @@ What it does, by ``mode``:
 - ``"articulated"``: rigid parts from, in order, the asset's existing ``parts`` (a URDF's
   links), the visual mesh's sub-mesh labels, or its interpenetration-fused connected
   components (:mod:`n4d4d.rigging.parts`); tiny or degenerate parts merged; a merged mesh's
-  pieces held in welded contact fused (:func:`~n4d4d.rigging.parts.fuse_held`); every part mesh
+  pieces held in welded contact fused (:func:`~n4d4d.rigging.parts.fuse_held`), and its flat
+  sheets lying on another piece (a key's label) fused into it (:func:`~n4d4d.rigging.sheets.fuse_sheets`); every part mesh
   closed (watertight); joints taken from the input when ``joints="from-file"`` and the input
   has them (a URDF), else inferred (:mod:`n4d4d.rigging.joints`), each with a confidence
   (:mod:`n4d4d.rigging.confidence`); an inferred joint below the threshold of where the parts
@@ -83,6 +84,11 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
         groups, welded = fuse_held(visual, groups, seed=seed)
         if welded:
             notes.append(f"{len(welded)} piece(s) held in welded contact fused into one body: {', '.join(welded[:8])}")
+        from n4d4d.rigging.sheets import fuse_sheets
+
+        groups, sheets = fuse_sheets(visual, groups, seed=seed)
+        if sheets:
+            notes.append(f"{len(sheets)} flat sheet(s) lying on another part fused into it: {', '.join(sheets[:8])}")
     if len(groups) < 2:
         return [], kind
     notes.append(f"{len(groups)} parts from {origin}")
