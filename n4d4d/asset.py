@@ -528,6 +528,11 @@ class Asset:
         provenance: where the asset came from.
         stages: what each stage did, in order.
         notes: human-readable remarks for the report (e.g. "scaled to default size").
+        fixed_base: the root parts are bolted to the world at their rest pose (a robot arm on
+            its mount, a cart's rail): the physics checks hold them fixed (no drops, no
+            toppling) and the exporters weld them to the world (USD: a fixed joint to the
+            world; URDF: a ``world`` link; MJCF: no free joint). Set at load by
+            :func:`n4d4d.io.urdf.fixed_base_rule`.
     """
 
     name: str
@@ -548,6 +553,7 @@ class Asset:
     notes: tuple[str, ...] = ()
     drives: Mapping[str, Drive] = field(default_factory=dict)
     inertials: FileInertials | None = None
+    fixed_base: bool = False
 
     def replace(self, **changes) -> "Asset":
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
