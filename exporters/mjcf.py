@@ -16,7 +16,7 @@ offset from the parent part's origin). Each body has
   ``axis`` = ``Joint.axis``; ``range`` in rad or m with ``limited="true"`` for revolute and
   prismatic joints, unlimited for continuous; ``actfrcrange = [-effort, effort]``. Fixed joints
   weld the body to its parent (no joint element). Root bodies get a ``<freejoint/>`` unless
-  ``fixed_base``;
+  ``fixed_base`` (default: the asset's own :attr:`~n4d4d.asset.Asset.fixed_base`);
 - for each movable joint with a stored drive (``asset.drives``, the servo the certificate
   tested), a ``<position>`` actuator ``<joint>_drive``: ``kp`` = stiffness, ``kv`` = damping
   (SI, per radian or metre), ``forcerange`` +-``max_force``; its control is the target
@@ -197,14 +197,15 @@ def _add_joint(body, joint, asset: Asset, taken: set[str]) -> str | None:
     return j.name
 
 
-def write_mjcf(asset: Asset, path: Path, mesh_dir_name: str = "meshes", fixed_base: bool = False) -> Path:
+def write_mjcf(asset: Asset, path: Path, mesh_dir_name: str = "meshes", fixed_base: bool | None = None) -> Path:
     """Write ``asset`` as MJCF at ``path`` with meshes in ``path.parent / mesh_dir_name``.
 
     Args:
         asset: parts with hulls and mass properties (SI units, Z up).
         path: the XML file to write (``asset.xml``).
         mesh_dir_name: mesh folder beside ``path``.
-        fixed_base: weld root bodies to the world instead of giving them a free joint.
+        fixed_base: weld root bodies to the world instead of giving them a free joint; None
+            (the default): as the asset says (:attr:`~n4d4d.asset.Asset.fixed_base`).
 
     Returns:
         ``path``.
@@ -215,7 +216,8 @@ def write_mjcf(asset: Asset, path: Path, mesh_dir_name: str = "meshes", fixed_ba
     """
     path = Path(path)
     with cleanup_on_failure(path.parent):
-        spec = build_spec(asset, path.parent / mesh_dir_name, mesh_dir_name, fixed_base)
+        fixed = bool(asset.fixed_base) if fixed_base is None else bool(fixed_base)
+        spec = build_spec(asset, path.parent / mesh_dir_name, mesh_dir_name, fixed)
         try:
             from .mjcf_keyframes import add_keyframes
 

@@ -28,6 +28,11 @@ servo does at its target (PyBullet and Gazebo read it as joint damping; n4d4d mo
 joint friction, hence 0). A controller must supply the stiffness (``Drive.stiffness``, in the
 USD or MJCF file or ``asset.json``).
 
+A fixed-base asset (:attr:`~n4d4d.asset.Asset.fixed_base`) gets an empty ``<link name="world"/>``
+and a fixed ``world_joint`` from it to the root link (the ROS convention; n4d4d's own loader
+reads it back as a fixed base, :func:`n4d4d.io.urdf.fixed_base_rule`); PyBullet users still pass
+``useFixedBase=True``, which the file cannot say for them.
+
 Not written: transmissions, ``<safety_controller>``, ``<calibration>``.
 """
 
@@ -108,6 +113,16 @@ def write_urdf(asset: Asset, path: Path, mesh_dir_name: str = "meshes") -> Path:
             ET.SubElement(contact, "restitution", value=repr(float(asset.material.restitution)))
         by_name = {f.name: f for f in frames}
         jnames = joint_names(frames)
+        if asset.fixed_base:  # bolted to the world: ROS's convention, a fixed joint from a `world` link
+            world = "world" if "world" not in by_name else "world_frame"
+            ET.SubElement(robot, "link", name=world)
+            taken = set(jnames.values())
+            el = ET.SubElement(robot, "joint", name="world_joint" if "world_joint" not in taken else "world_joint_0",
+                               type="fixed")
+            root = next(f for f in frames if f.parent is None)
+            ET.SubElement(el, "origin", xyz=_vec(root.origin), rpy="0 0 0")
+            ET.SubElement(el, "parent", link=world)
+            ET.SubElement(el, "child", link=root.name)
         for f in frames:
             if f.joint is None:
                 continue

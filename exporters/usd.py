@@ -18,6 +18,8 @@ Written as Isaac Sim / Isaac Lab (PhysX) and Newton's ``ModelBuilder.add_usd`` r
                                   cylinder, capsule): Cube (scaled) / Sphere / Cylinder /
                                   Capsule, guide, invisible; CollisionAPI, MjcCollisionAPI
       /joints/<joint>             PhysicsRevoluteJoint / PhysicsPrismaticJoint / PhysicsFixedJoint
+      /joints/root_joint          a fixed-base asset only: PhysicsFixedJoint from the world to the
+                                  root body (the ArticulationRootAPI then on /<name>, not the body)
     /physicsScene                 gravity n4d4d.conventions.GRAVITY (outside the default prim, so a
                                   stage that references the asset keeps its own scene)
 
@@ -140,7 +142,7 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
         prim = xf.GetPrim()
         UsdPhysics.RigidBodyAPI.Apply(prim)
         _mass_api(prim, asset, f)
-        if f.parent is None and f.name in has_children:
+        if f.parent is None and f.name in has_children and not asset.fixed_base:
             UsdPhysics.ArticulationRootAPI.Apply(prim)
         vis, index = part_visual(asset, f.part)
         material = _visual_material(stage, looks, f.name, vis, out_dir)
@@ -157,10 +159,12 @@ def build_stage(asset: Asset, frames: list[PartFrame], out_dir: Path):
 
             UsdShade.MaterialBindingAPI.Apply(mesh_prim).Bind(material)
         _collisions(stage, asset, f, body_path, _physics_material(stage, looks, asset, f))
-    if asset.joints:
+    if asset.joints or asset.fixed_base:
         joints_path = root.GetPath().AppendChild("joints")
         UsdGeom.Scope.Define(stage, joints_path)
         prims = joint_names(frames)
+        if asset.fixed_base:
+            _world_joints(stage, joints_path, frames, body_paths, set(prims.values()), has_children)
         for f in frames:
             if f.joint is not None:
                 _joint(stage, joints_path.AppendChild(prims[f.joint.name]), asset, f, frames[f.parent_index],
@@ -390,6 +394,33 @@ def usd_drive(drive: Drive) -> tuple[float, float, float]:
     per_degree = np.pi / 180.0
     return (float(drive.stiffness * per_degree), float(drive.damping * per_degree),
             float(np.degrees(drive.target)))
+
+
+def _world_joints(stage, joints_path, frames: list[PartFrame], body_paths, taken: set[str],
+                  has_children: set) -> None:
+    """A fixed-base asset (:attr:`~n4d4d.asset.Asset.fixed_base`): each root body welded to the
+    world where it stands, as Isaac Lab's URDF importer writes ``fix_base``: a
+    ``PhysicsFixedJoint`` named ``root_joint`` (``root_joint_<body>`` for a second root) with
+    ``body1`` the root and no ``body0`` (the world), its frame at the root's origin
+    (``localPos0`` the root's position in the world, ``localPos1`` 0). The ``ArticulationRootAPI``
+    goes on the asset's default prim, an ancestor of that joint and of every body, as Isaac
+    Lab's importer puts it (PhysX: a fixed-base articulation's root is the joint to the world or
+    an ancestor of it; on the root body it would be a floating base)."""
+    from pxr import Gf, UsdPhysics
+
+    for f in frames:
+        if f.parent is not None:
+            continue
+        name = "root_joint" if "root_joint" not in taken else f"root_joint_{safe_name(f.name)}"
+        taken.add(name)
+        joint = UsdPhysics.FixedJoint.Define(stage, joints_path.AppendChild(name))
+        joint.CreateBody1Rel().SetTargets([body_paths[f.name]])
+        joint.CreateLocalPos0Attr(Gf.Vec3f(*map(float, f.origin)))
+        joint.CreateLocalRot0Attr(Gf.Quatf(1.0))
+        joint.CreateLocalPos1Attr(Gf.Vec3f(0.0, 0.0, 0.0))
+        joint.CreateLocalRot1Attr(Gf.Quatf(1.0))
+        if f.name in has_children:
+            UsdPhysics.ArticulationRootAPI.Apply(stage.GetPrimAtPath(joints_path.GetParentPath()))
 
 
 def _joint(stage, path, asset: Asset, f: PartFrame, parent: PartFrame, body_paths,

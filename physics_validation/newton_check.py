@@ -418,7 +418,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     from n4d4d.kinematics import body_prim_names, joint_names, kinematic_tree
 
     from ._newton_sim import usd_sha256
-    from .pybullet_check import drop_poses, rest_pose
+    from .pybullet_check import check_runs
     from .contact_filter import clear_pairs, unproven, without
     from .rigid_model import rest_outside_limits, rigid_model
 
@@ -427,7 +427,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
     budget = budget or Budget(time_budget_s, what="Newton stability checks", label=asset.name)
     model = rigid_model(asset)
     path, digest = Path(usd_path), usd_sha256(usd_path, asset.name)
-    runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
+    runs = check_runs(model, th, orientations, seed)  # a fixed base: the file welds its root to the world
     stop = [{"diagonal": model.diagonal, "mass": model.total_mass, "min_moment": model.min_moment,
              "drop_height_m": th.drop_height_m if kind == "drop" else 0.0} for kind, _, _ in runs]
     clear = clear_pairs(model) if contact_filter else None

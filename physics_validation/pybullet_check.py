@@ -13,6 +13,8 @@ recorded; :func:`.trajectory.evaluate` gives the verdict.
   lowest hull point stays at the authored height; it must stay where it was placed.
 - ``drop``: ``orientations`` seeded uniform random orientations, lowest hull point
   ``drop_height_m`` above the ground; it must land without tunnelling or explosion and rest.
+- a fixed-base asset (``asset.fixed_base``: a robot arm on its mount) has its root links static
+  and only the rest check, untilted and lifted clear of the ground (:func:`check_runs`).
 
 A simulation stops early once the body has rested for a whole ``rest_window_s``
 (:func:`.trajectory.settled`): the verdict is then decided, so ``settle_time_s`` can be
@@ -61,6 +63,28 @@ def rest_pose(model: RigidModel, th: StabilityThresholds, seed: int) -> tuple[np
     return R, t
 
 
+def fixed_base_pose(model: RigidModel) -> tuple[np.ndarray, np.ndarray]:
+    """World placement ``(R, t)`` of a fixed-base asset's rest check (:attr:`.rigid_model.RigidModel.fixed_base`,
+    a robot bolted to the world): no tilt (its mount holds the base; a tilt would only turn
+    gravity), raised as for the articulation sweeps (:func:`.articulation.sweep_lift`) so that
+    its lowest hull point at the rest coordinates is clear of the ground and only what the
+    drives let sag can touch it."""
+    from .articulation import sweep_lift
+
+    return np.eye(3), np.array([0.0, 0.0, sweep_lift(model)])
+
+
+def check_runs(model: RigidModel, th: StabilityThresholds, orientations: int, seed: int) -> list[tuple]:
+    """The placements ``(kind, R, t)`` of the rest and drop checks, the same in both engines: the
+    rest check (:func:`rest_pose`) and ``orientations`` drops (:func:`drop_poses`); a fixed-base
+    asset only its rest check (:func:`fixed_base_pose`): a bolted arm is not dropped, and its
+    base cannot topple, so what it checks is that the drives hold the links at rest without
+    explosion, sagging (the COM drop) or driving them into the ground."""
+    if model.fixed_base:
+        return [("rest", *fixed_base_pose(model))]
+    return [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
+
+
 def drop_poses(model: RigidModel, th: StabilityThresholds, n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` seeded uniform random placements ``(R, t)``: COM above the origin, lowest hull point
     ``th.drop_height_m`` above the ground (both at the rest coordinates, as :func:`rest_pose`)."""
@@ -100,7 +124,8 @@ def lowest_point(points: tuple[np.ndarray, ...], pos: np.ndarray, quat: np.ndarr
 
 def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: StabilityThresholds,
              *, deadline: float = float("inf"), name: str = "", budget=None,
-             stop_on_failure: dict | None = None, substeps: int = 1) -> tuple[Trajectory, dict]:
+             stop_on_failure: dict | None = None, substeps: int = 1,
+             fixed_root: bool | None = None) -> tuple[Trajectory, dict]:
     """Run one PyBullet simulation from placement ``(R, t)``, recorded after every step of
     ``th.time_step_s``.
 
@@ -122,6 +147,8 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
         substeps: each step is simulated in this many substeps (:func:`._bullet.connect`); the
             rest and drop checks (:func:`check_pybullet`) use :data:`._bullet.STABILITY_SUBSTEPS`.
             The PD drives' torques are computed once per step and held over its substeps.
+        fixed_root: the root links are static (:func:`._bullet.build`); None: as the model
+            says (:attr:`.rigid_model.RigidModel.fixed_base`).
 
     Raises:
         TimeBudgetError: ``time.perf_counter()`` passed ``deadline``, or ``budget`` ran out
@@ -132,7 +159,8 @@ def simulate(model: RigidModel, asset: Asset, R: np.ndarray, t: np.ndarray, th: 
     client = _bullet.connect(th.time_step_s, substeps=substeps)
     try:
         plane = _bullet.ground_plane(client)
-        h = _bullet.build(client, model, asset.material, R, t)
+        fixed = model.fixed_base if fixed_root is None else fixed_root
+        h = _bullet.build(client, model, asset.material, R, t, fixed_root=fixed)
         import pybullet
 
         from .rigid_model import link_drives, subtree
@@ -249,7 +277,7 @@ def check_pybullet(asset: Asset, *, thresholds: StabilityThresholds | None = Non
     from ._bullet import STABILITY_SUBSTEPS
 
     model = rigid_model(asset)
-    runs = [("rest", *rest_pose(model, th, seed))] + [("drop", R, t) for R, t in drop_poses(model, th, orientations, seed)]
+    runs = check_runs(model, th, orientations, seed)
     checks = []
     masses = np.array([link.mass.mass for link in model.links])
     for kind, R, t in runs:

@@ -277,6 +277,9 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, 
     face is 31 degrees off: turned, its parts closed on the slant missed their hull fidelity,
     link_0-2 volume ratios 1.7-2.9).
 
+    A fixed-base asset (:attr:`~n4d4d.asset.Asset.fixed_base`: bolted to the world) keeps its
+    authored pose: it cannot topple.
+
     Returns:
         The asset with ``source_mesh`` (and any parts, joints and colliders) turned (unchanged
         if stable), a "rest_pose" stage record (``angle_rad``, ``rotation``, ``translation_m``
@@ -291,6 +294,9 @@ def rest_pose_stage(asset: Asset, *, seed: int = 0, min_angle_rad: float = 0.1, 
 
     asset.require("rest_pose", "source_mesh")
     t0 = time.perf_counter()
+    if asset.fixed_base:  # bolted to the world: it cannot topple, and its mount fixes its pose
+        return asset.with_stage(StageRecord("rest_pose", time.perf_counter() - t0,
+                                            {"angle_rad": 0.0, "kept_because": "fixed base"}))
     src = asset.source_mesh
     need = estimate_memory_bytes(len(src.faces))
     if memory_budget_bytes is not None and need > memory_budget_bytes:

@@ -56,10 +56,12 @@ class RigidModel:
     Attributes:
         links: one :class:`Link` per part, parents first.
         frames: the matching :class:`n4d4d.kinematics.PartFrame` of each link (same order).
+        fixed_base: the root links are bolted to the world (:attr:`n4d4d.asset.Asset.fixed_base`).
     """
 
     links: tuple[Link, ...]
     frames: tuple[PartFrame, ...] = ()
+    fixed_base: bool = False
 
     @property
     def roots(self) -> list[int]:
@@ -147,7 +149,7 @@ def rigid_model(asset: Asset, *, hulls: bool = True) -> RigidModel:
     links = tuple(Link(name=f.part.name, index=f.index, parent=f.parent_index, joint=f.joint, origin=f.origin,
                        hulls=tuple(asset.collision.get(f.part.name, ())), mass=asset.mass[f.part.name])
                   for f in frames)
-    return RigidModel(links=links, frames=tuple(frames))
+    return RigidModel(links=links, frames=tuple(frames), fixed_base=bool(asset.fixed_base))
 
 
 def link_transforms(model: RigidModel, joint_positions: Mapping[str, float] | None = None,

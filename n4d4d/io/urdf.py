@@ -46,14 +46,58 @@ from n4d4d.io.urdf_model import (JOINT_TYPES, MOVABLE, SHAPES, SKIPPED_SHAPES, U
                                  UrdfInertial, UrdfJoint, UrdfModel, inertial_problem, parse_urdf,
                                  resolve_filename, rpy_matrix)
 
-__all__ = ["JOINT_TYPES", "MOVABLE", "SHAPES", "SKIPPED_SHAPES", "URDF_MESH_FORMATS", "UrdfGeometry", "UrdfInertial",
-           "UrdfJoint", "UrdfModel", "body_mesh", "file_collision", "file_inertials", "geometry_mesh",
+__all__ = ["BASE_MODES", "JOINT_TYPES", "MOVABLE", "SHAPES", "SKIPPED_SHAPES", "URDF_MESH_FORMATS", "UrdfGeometry", "UrdfInertial",
+           "UrdfJoint", "UrdfModel", "body_mesh", "file_collision", "file_inertials", "fixed_base_rule", "geometry_mesh",
            "inertial_problem", "link_meshes", "link_pieces", "load_urdf_asset", "parse_urdf", "read_geometry",
            "resolve_filename", "rigid_groups", "rpy_matrix"]
 
 
+#: Values of the ``base`` argument of :func:`load_urdf_asset` (``--base``).
+BASE_MODES = ("auto", "fixed", "free")
+
+
+def fixed_base_rule(model: UrdfModel, base: str = "auto") -> tuple[bool, str]:
+    """Whether the robot of ``model`` is bolted to the world, and why (one sentence).
+
+    The rule (``base="auto"``), from what the file itself says:
+
+    - a root link named ``world`` joined to the robot by fixed joints only (the ROS / URDF
+      convention: ``world`` is the fixed frame, a robot attached to it is mounted);
+    - a root link whose ``<inertial>`` declares ``mass`` 0 (PyBullet's convention, which loads a
+      zero-mass base as static: pybullet_data's kuka_iiwa ``lbr_iiwa_link_0``, cartpole's
+      ``slideBar``).
+
+    Anything else has a free base (a quadruped, a car, a PartNet object). A URDF says nothing
+    else about its mount: an arm whose base declares a positive mass (pybullet_data's panda,
+    2.9 kg) is free unless ``base="fixed"`` (``--base fixed``). ``"fixed"`` and ``"free"``
+    force the answer. A ``world`` root joined by a movable joint (pybullet_data's pendulum5)
+    cannot be held by a fixed base: its joint is dropped as any joint to a geometry-less link,
+    and the base stays free (the sentence says so).
+
+    Raises:
+        ValueError: ``base`` is not one of :data:`BASE_MODES`.
+    """
+    if base not in BASE_MODES:
+        raise ValueError(f"base must be one of {BASE_MODES}, got {base!r}")
+    root = model.root
+    if base != "auto":
+        return base == "fixed", f"base {base} (asked for)"
+    out = [j for j in model.joints if j.parent == root]
+    if root == "world":
+        if out and all(j.type == "fixed" for j in out):
+            return True, "base fixed to the world: the root link 'world' holds the robot by fixed joints"
+        moving = [j.name for j in out if j.type != "fixed"]
+        return False, (f"base free: the root link 'world' holds the robot by movable joint(s) {', '.join(moving)}, "
+                       "which a fixed base cannot keep (dropped)")
+    inertial = model.inertials.get(root)
+    if inertial is not None and inertial.mass == 0:
+        return True, (f"base fixed to the world: the root link '{root}' declares mass 0 "
+                      "(PyBullet loads a zero-mass base as static)")
+    return False, "base free"
+
+
 def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | None = None,
-                    merge_fixed: bool = True):
+                    merge_fixed: bool = True, base: str = "auto"):
     """Load a URDF as an :class:`~n4d4d.asset.Asset` with parts, ground-truth joints, the
     links' visual materials and their own collision geometry.
 
@@ -66,6 +110,8 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
             link with geometry as a part of its own, joined by ``"fixed"`` joints (the build's
             default, ``--merge-fixed`` off). Links without geometry join their parent's body
             either way (:func:`rigid_groups`).
+        base: ``"auto"``, ``"fixed"`` or ``"free"``: whether the root is bolted to the world
+            (:func:`fixed_base_rule`; the Asset's ``fixed_base``, the reason in its notes).
 
     Returns:
         An Asset whose ``visual`` and ``source_mesh`` are all parts concatenated
@@ -86,6 +132,7 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
     from n4d4d.io.mesh_checks import check_geometry
 
     model = parse_urdf(path)
+    fixed, why_base = fixed_base_rule(model, base)
     pieces = link_pieces(model, geometry)
     if not pieces:
         skipped = "; ".join(model.notes[:3])
@@ -138,5 +185,8 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
     declared, masses, left_out = file_inertials(model, group, bodies)
     inertials = FileInertials(declared, merged.bounds[0].copy(), np.ptp(merged.vertices, axis=0),
                               tuple(left_out), masses) if declared or masses or left_out else None
+    if fixed or why_base != "base free":
+        notes.append(why_base)
     return Asset(name=stem, visual=merged, source_mesh=merged, parts=tuple(parts),
-                 joints=tuple(joints), collision=collision, notes=tuple(notes), inertials=inertials)
+                 joints=tuple(joints), collision=collision, notes=tuple(notes), inertials=inertials,
+                 fixed_base=fixed)
