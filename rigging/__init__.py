@@ -1,8 +1,11 @@
 """Rigging: parts, joints, skeletons and skin weights inferred from geometry alone.
 
 The stage function is :func:`rig_stage` (:mod:`n4d4d.rigging.stage`). Parts and watertight
-closing live in :mod:`~n4d4d.rigging.parts`, joint inference in :mod:`~n4d4d.rigging.joints`
-(contact analysis in :mod:`~n4d4d.rigging.contact`, joint hypotheses and their geometric priors
+closing live in :mod:`~n4d4d.rigging.parts` (flat sheets lying on a piece fused into it:
+:mod:`~n4d4d.rigging.sheets`), joint inference in :mod:`~n4d4d.rigging.joints` (the kinematic
+tree in :mod:`~n4d4d.rigging.tree`, joint ranges and the separability check in
+:mod:`~n4d4d.rigging.ranges`, contact fits in :mod:`~n4d4d.rigging.pair_fits`,
+contact analysis in :mod:`~n4d4d.rigging.contact`, joint hypotheses and their geometric priors
 in :mod:`~n4d4d.rigging.hypotheses`, collision sweeps in :mod:`~n4d4d.rigging.sweep` on voxel
 solids from :mod:`~n4d4d.rigging.voxels`, the confidence of each joint in
 :mod:`~n4d4d.rigging.confidence`), curve skeletons in :mod:`~n4d4d.rigging.skeleton`, bone-heat

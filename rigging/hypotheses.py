@@ -108,7 +108,7 @@ def _robust(x: np.ndarray) -> float:
 def pair_shape(child: PartGeometry, parent: PartGeometry, c: Contact, object_diag: float) -> PairShape:
     """The :class:`PairShape` of ``child`` on ``parent`` with contact ``c``; ``object_diag``
     the whole object's bounding-box diagonal (m)."""
-    from n4d4d.rigging.joints import nested_fraction
+    from n4d4d.rigging.pair_fits import nested_fraction
 
     mean, _, vecs = surface_pca(child.vertices, child.faces)
     ext = np.array([_robust(child.points @ vecs[:, k]) for k in range(3)])
@@ -200,7 +200,7 @@ def _round_seat(axis, point, c: Contact, radius: float) -> bool:
 
 def candidates(child: PartGeometry, parent: PartGeometry, c: Contact, s: PairShape) -> list[Candidate]:
     """Every :class:`Candidate` of the pair, highest prior first (see module docstring)."""
-    from n4d4d.rigging.joints import pieces_near, snap_to_cylinder
+    from n4d4d.rigging.pair_fits import pieces_near, snap_to_cylinder
 
     out: list[Candidate] = []
     press = press_prior(s, c)

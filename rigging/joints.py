@@ -58,7 +58,6 @@ rigging stage fuses joints below its threshold.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,151 +66,24 @@ from n4d4d.budget import process_cpu_seconds as work_clock  # deadlines count wo
 
 from n4d4d.rigging.contact import analyse_contact
 from n4d4d.rigging.embedded import MAX_CONTACT_FRACTION, MIN_ENCLOSED_SPIN, contact_fraction
-from n4d4d.rigging.geometry import PartGeometry, rotate_about
+from n4d4d.rigging.geometry import PartGeometry
 from n4d4d.rigging.hypotheses import Candidate, candidates, pair_shape, ramp
+from n4d4d.rigging.pair_fits import nested_fraction, pieces_near, snap_to_cylinder  # noqa: F401 (public here too)
+from n4d4d.rigging.ranges import (  # noqa: F401 (public here too)
+    DRAWER_EXTENSION, HINGE_OPENING, MIN_SWEEP_TURN, SEPARABILITY_SAMPLES, _boxes_meet, _motion, _reach, drawer_travel,
+    hinge_opening, separable_range)
 from n4d4d.rigging.sweep import BlockedChecker, SweepChecker, sweep_prismatic, sweep_revolute
+from n4d4d.rigging.tree import (  # noqa: F401 (public here too)
+    MANY_PARTS, PIN_ALIGN, PIN_LINE, SEAM_GAP, _one_joint_per_pin, _relative_mover, _subtrees, contact_graph, hull_volume,
+    kinematic_tree)
 
 FULL_TURN_TOL = np.deg2rad(1.0)
-MANY_PARTS = 80  # above it the contact graph skips its winding-number term
 PROBE_GRID = 48  # cells along the child's diagonal for its interior probes
 log = logging.getLogger(__name__)
 
 
-def hull_volume(part: PartGeometry) -> float:
-    """Convex-hull volume (m^3) of a part's vertices, 0 if degenerate."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    try:
-        return float(ConvexHull(part.vertices).volume)
-    except (QhullError, ValueError):
-        return 0.0
-
-
-def contact_graph(parts: list[PartGeometry], deadline: float | None = None, *, seam: float = 0.0):
-    """The parts' contact graph: a ``networkx.Graph`` whose edges carry ``weight`` (see
-    :func:`kinematic_tree`) and ``touch`` (True when the two parts come within 1 % of the
-    smaller one's diagonal of each other). Once ``deadline`` (:func:`work_clock` s: CPU seconds of
-    this process) has passed, the remaining pairs are weighted by their bounding boxes' gap alone (and do not
-    touch); with more than :data:`MANY_PARTS` parts the inside term of the bond is left out
-    (a winding number per pair: minutes for a rack of 200 rods).
-
-    ``seam`` (a fraction of the largest part diagonal ``D``; 0: off): pairs closer than
-    ``seam * D`` are *seamed* (butted pieces of one structure, modelled a hair apart) and
-    weighted by their gap alone, before any pair further apart however wide its patch: a
-    merged mesh's panels are linked to each other before a drawer resting 3 mm over the
-    cabinet floor is linked to that floor (:data:`SEAM_GAP`)."""
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_nodes_from(p.name for p in parts)
-    D = max(p.diag for p in parts)
-    lo = np.array([p.vertices.min(0) for p in parts])
-    hi = np.array([p.vertices.max(0) for p in parts])
-    for i in range(len(parts)):
-        for j in range(i + 1, len(parts)):
-            a, b = parts[i], parts[j]
-            box_gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo[i] - hi[j], lo[j] - hi[i]))))
-            late = deadline is not None and work_clock() > deadline
-            if box_gap > 0.05 * D or late:  # far apart: the boxes' gap bounds the distance from below
-                g.add_edge(a.name, b.name, weight=box_gap / D + 0.05, touch=False)
-                continue
-            da, db = b.distance(a.points), a.distance(b.points)
-            gap = float(min(da.min(), db.min()))
-            small, d_small, large = (a, da, b) if a.area <= b.area else (b, db, a)
-            bond = float((d_small <= 0.01 * small.diag).mean())
-            seamed = seam > 0 and gap <= seam * D  # one structure: the gap alone weighs it
-            if not seamed and gap <= 0.05 * D and len(parts) <= MANY_PARTS:
-                bond += float(large.inside(small.points).mean())
-            weight = gap / D if seamed else gap / D + 0.05 * (1.0 - min(bond, 1.0))
-            g.add_edge(a.name, b.name, weight=weight, touch=bool(gap <= 0.01 * min(a.diag, b.diag)))
-    return g
-
-
-def kinematic_tree(parts: list[PartGeometry], root: str | None = None, graph=None) -> list[tuple[str, str]]:
-    """Parent -> child edges ``[(parent, child), ...]`` in breadth-first order.
-
-    Minimum spanning tree of the parts' graph (:func:`contact_graph`, or ``graph``) weighted
-    by ``gap / D + 0.05 (1 - bond)``: ``gap`` the closest distance between the two parts
-    (exact distances from each part's samples to the other's surface; for parts whose boxes
-    are more than ``0.05 D`` apart, the boxes' gap), ``D`` the largest part diagonal, and
-    ``bond`` (0..1) the fraction of the smaller part's samples touching the other (within 1 %
-    of its diagonal) plus the fraction inside it. Among parts that touch, a part mounted inside
-    another (a steering knuckle in a wheel hub) or resting on it over a wide patch (a lid on
-    its base, rather than a magazine grazing it) is linked first. Rooted at ``root`` or at
-    the part of largest convex-hull volume.
-    """
-    import networkx as nx
-
-    if len(parts) < 2:
-        return []
-    g = contact_graph(parts) if graph is None else graph
-    mst = nx.minimum_spanning_tree(g)
-    if root is None:
-        root = max(parts, key=hull_volume).name
-    return [(u, v) for u, v in nx.bfs_edges(mst, root)]
-
-
-def snap_to_cylinder(points: np.ndarray, origin: np.ndarray, axis: np.ndarray, max_radius: float):
-    """Refine a hinge line to the axis of a cylindrical surface (a hinge barrel or pin).
-
-    ``points (N, 3)`` (the child's contact samples) are projected on the plane normal to
-    ``axis`` and fitted with a circle (algebraic least squares, Kasa 1976). The fit is used
-    when its radius is below ``max_radius``, its RMS residual below 10 % of the radius and
-    the points cover at least 60 degrees of arc; returns the new origin, or ``origin``.
-    """
-    a = axis / np.linalg.norm(axis)
-    u = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
-    v = np.cross(a, u)
-    rel = points - origin
-    x, y = rel @ u, rel @ v
-    if len(x) < 8:
-        return origin
-    A = np.stack([x, y, np.ones_like(x)], 1)
-    sol = np.linalg.lstsq(A, x * x + y * y, rcond=None)[0]
-    cx, cy = sol[0] / 2, sol[1] / 2
-    r2 = sol[2] + cx * cx + cy * cy
-    if r2 <= 0:
-        return origin
-    r = np.sqrt(r2)
-    resid = np.sqrt(np.mean((np.hypot(x - cx, y - cy) - r) ** 2))
-    ang = np.sort(np.arctan2(y - cy, x - cx))
-    gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
-    cover = 2 * np.pi - gaps.max()
-    if r > max_radius or resid > 0.1 * r or cover < np.deg2rad(60.0):
-        return origin
-    return origin + cx * u + cy * v
-
-
-def pieces_near(part: PartGeometry, points: np.ndarray, eps: float, max_diag: float) -> list[PartGeometry]:
-    """Pieces (:meth:`~n4d4d.rigging.geometry.PartGeometry.pieces`) of ``part`` with a
-    diagonal under ``max_diag`` (m) and within ``eps`` (m) of ``points (N, 3)``; the 6
-    nearest, none when the part is one piece or more than 200."""
-    out = []
-    for k, g in enumerate(part.pieces()):
-        if g.diag > max_diag:
-            continue
-        d = float(g.distance(points).min())
-        if d <= eps:
-            out.append((d, k, g))
-    return [g for _, _, g in sorted(out, key=lambda t: t[:2])[:6]]
-
-
-def nested_fraction(child: PartGeometry, parent: PartGeometry) -> float:
-    """Fraction of the child's surface samples inside the parent's convex hull by more than
-    1 % of the parent's diagonal (0 when the hull is degenerate): a drawer sits inside its
-    cabinet's hull, a lid outside, a door flush with the front half on its boundary."""
-    eq = parent.hull_equations()
-    if eq is None:
-        return 0.0
-    tol = -0.01 * parent.diag
-    return float(np.all(child.points @ eq[:, :3].T + eq[:, 3] <= tol, axis=1).mean())
-
-
 PRESS_TRAVEL = 0.5  # a press without a pocket floor travels half its height (keys, buttons)
-MIN_SWEEP_TURN = np.deg2rad(30.0)  # no rotation usefulness under it ...
 FULL_SWEEP_TURN = np.deg2rad(60.0)  # ... full from it
-SEPARABILITY_SAMPLES = 12  # poses per side of a range tested against the other parts
 MAX_SWEEPS = 12  # candidates swept per joint at most
 TOUCH_PENALTY = 0.7  # confidence factor per other large part the child also touches
 SEPARABLE_OTHER = 0.5  # a part whose own joint is this confident moves away: it blocks no one
@@ -327,38 +199,6 @@ def _sweep(cand: Candidate, checker: SweepChecker, child: PartGeometry, shape, i
 #: ranges manufactured ones have (:func:`hinge_opening`, :func:`drawer_travel`), as
 #: PartNet-Mobility's annotations do
 LIMIT_CONVENTIONS = False
-HINGE_OPENING = np.pi / 2  # a hinged panel (door, lid, temple) opens a quarter turn at most
-DRAWER_EXTENSION = 0.85  # a drawer slides out this fraction of its depth at most
-
-
-def hinge_opening(lo: float, hi: float) -> tuple[float, float]:
-    """The range ``(lower <= 0, upper >= 0)`` (rad) a hinged panel is given from its free sweep
-    ``(lo, hi)``: its span capped at :data:`HINGE_OPENING`, taken from the larger free side
-    first (a door that the sweep lets swing 180 degrees until it meets the cabinet's side
-    opens 90 degrees, as PartNet-Mobility's doors, lids and temples mostly do: their median
-    range is 90 degrees). A free span under the cap is kept as it is. The cap is a
-    convention of manufactured hinges, not a collision (leave-one-category-out, a cap chosen
-    on the other categories is 76-104 degrees: see ``benchmarks/rigging.py``)."""
-    if hi - lo <= HINGE_OPENING:
-        return lo, hi
-    if hi >= -lo:
-        hi = min(hi, HINGE_OPENING)
-        return max(lo, hi - HINGE_OPENING), hi
-    lo = max(lo, -HINGE_OPENING)
-    return lo, min(hi, lo + HINGE_OPENING)
-
-
-def drawer_travel(lo: float, hi: float, depth: float) -> tuple[float, float]:
-    """The range ``(lower <= 0, upper >= 0)`` (m) of a drawer from its free slide ``(lo, hi)``
-    and its ``depth`` along the slide (m): one way only (the larger free side: out of the
-    carcass; a drawer free both ways, through an open back, still opens one way), at most
-    :data:`DRAWER_EXTENSION` of its depth (drawer runners keep part of the drawer engaged:
-    PartNet-Mobility's drawers open 0.74-0.91 of their depth; without the cap the sweep slides
-    them out whole, or both ways)."""
-    cap = DRAWER_EXTENSION * depth
-    if hi >= -lo:
-        return 0.0, min(hi, cap)
-    return max(lo, -cap), 0.0
 
 
 def infer_joint(parent: PartGeometry, child: PartGeometry, *, object_diag: float | None = None,
@@ -442,100 +282,6 @@ def _features(cand, use, kind, rng, cands, c, shape, child) -> dict:
             "cover_max": float(min(cover.max(), 2.0)), "cover_min": float(min(cover.min(), 2.0)),
             "gap": float(c.gap / max(child.diag, 1e-12)), "revolution": float(bool(shape.revolution)),
             "span": float(min(span, 4.0)), "other_prior": float(other)}
-
-
-def _subtrees(edges: list[tuple[str, str]]) -> dict[str, set[str]]:
-    children: dict[str, list[str]] = {}
-    for a, b in edges:
-        children.setdefault(a, []).append(b)
-    out: dict[str, set[str]] = {}
-    for _, b in reversed(edges):  # breadth-first edges reversed: children before parents
-        out[b] = {b}.union(*(out[k] for k in children.get(b, [])))
-    return out
-
-
-def _motion(joint: InferredJoint, pts: np.ndarray, q: float) -> np.ndarray:
-    if joint.type == "prismatic":
-        return pts + q * joint.axis
-    return rotate_about(pts, joint.origin, joint.axis, q)
-
-
-def separable_range(joint: InferredJoint, probes: np.ndarray, others: list[PartGeometry],
-                    blocked: list | None = None) -> tuple[str, float, float]:
-    """``(type, lower, upper)`` of ``joint`` once its moving probes ``(N, 3)`` (the child and
-    the parts it carries, at rest) are tested against ``others`` (parts that do not move with
-    it, its parent excluded; a part turning about its own axis of revolution is left as it is)
-    at :data:`SEPARABILITY_SAMPLES` poses per side: each side stops at
-    its last free pose; ``type`` becomes ``"revolute"`` for a continuous joint that collides
-    and ``"fixed"`` when what is left is no useful motion (under 30 degrees, or under 15 % of a
-    slide's range; a press keeps nothing less than its whole travel). ``blocked``, if a list,
-    receives the parts of ``others`` that stopped a side."""
-    if joint.type == "fixed" or not others or joint.source.endswith(":child-symmetry"):
-        return joint.type, joint.lower, joint.upper  # a solid of revolution about its own axis sweeps nothing new
-    checkers = [SweepChecker(probes, o, delta=0.005 * o.diag) for o in others]
-    for ch in checkers:  # rotated samples of a round part land elsewhere: a looser count
-        ch.allow = max(5, int(0.03 * len(probes)))
-    lo, hi = (-np.pi, np.pi) if joint.type == "continuous" else (joint.lower, joint.upper)
-
-    def free_to(end: float) -> float:
-        if end == 0:
-            return 0.0
-        qs = np.linspace(0.0, end, SEPARABILITY_SAMPLES + 1)[1:]
-        last = 0.0
-        for q in qs:
-            moved = _motion(joint, probes, float(q))
-            hit = [o for o, ch in zip(others, checkers) if ch.collides(moved)]
-            if hit:
-                if blocked is not None:
-                    blocked.extend(o for o in hit if all(o is not b for b in blocked))
-                return last
-            last = float(q)
-        return end
-
-    new_lo, new_hi = free_to(lo), free_to(hi)
-    if joint.type == "continuous":
-        if new_lo == lo and new_hi == hi:
-            return joint.type, joint.lower, joint.upper
-        kind = "revolute"
-    else:
-        kind = joint.type
-    if kind == "revolute":
-        if new_hi - new_lo < MIN_SWEEP_TURN:
-            return "fixed", 0.0, 0.0
-    elif joint.source.startswith("press"):
-        if new_hi < joint.upper:
-            return "fixed", 0.0, 0.0
-    elif max(new_hi, -new_lo) < 0.4 * max(joint.upper, -joint.lower):  # a slide: 0.4 x 35 % ~ 15 %
-        return "fixed", 0.0, 0.0
-    return kind, new_lo, new_hi
-
-
-SEAM_GAP = 1e-3  # merged meshes: pieces closer than this fraction of the largest part are seamed (one structure first)
-
-
-def _relative_mover(edges: list[tuple[str, str]], confident: set[str]):
-    """``moves(p, ref)``: whether part ``p`` moves relative to part ``ref`` by a confident
-    joint of its own: a joint in ``confident`` (child names) on the path from ``p`` up to
-    (not including) the lowest common ancestor of ``p`` and ``ref``. A part carried by the same
-    moving drawer as ``ref`` (the drawer's other panels) does not move relative to it."""
-    parent_of = {b: a for a, b in edges}
-
-    def up(n: str) -> list[str]:
-        out = [n]
-        while out[-1] in parent_of:
-            out.append(parent_of[out[-1]])
-        return out
-
-    def moves(p: str, ref: str) -> bool:
-        above = set(up(ref))
-        for n in up(p):
-            if n in above:
-                return False
-            if n in confident:
-                return True
-        return False
-
-    return moves
 
 
 def infer_joints(parts: list[PartGeometry], *, root: str | None = None,
@@ -648,45 +394,3 @@ def _enclosed(child: PartGeometry, nested: float, others: list[PartGeometry]) ->
                if np.all(o.vertices.min(0) <= lo) and np.all(o.vertices.max(0) >= hi))
 
 
-PIN_ALIGN = np.cos(np.deg2rad(10.0))  # two turning joints within 10 degrees of each other ...
-PIN_LINE = 0.25  # ... whose lines pass within this fraction of the pin's diagonal: one pin's
-
-
-def _one_joint_per_pin(joints: list[InferredJoint], by_name: dict) -> list[InferredJoint]:
-    """A round piece between two parts (an axle, a hub modelled apart from its arm) carries two
-    turning joints about one line: ``A -> pin`` and ``pin -> B`` where ``B`` is larger than the
-    pin and turns about the pin's own axis of revolution (a ``parent-symmetry`` candidate won:
-    the pin's shape, not ``B``'s contact, gave that axis). Relative to ``A``, ``B`` turns once;
-    the pin's own joint (``A -> pin``) is that turn and ``pin -> B`` is fixed (the arm is
-    carried by its hub). Axes within 10 degrees (:data:`PIN_ALIGN`) and lines within
-    :data:`PIN_LINE` of the pin's diagonal. A ``pin -> B`` joint found from the contact itself
-    (a faucet's handle on its stem) is kept: which of the two is the turn, the geometry does
-    not say."""
-    by_child = {j.child: j for j in joints}
-    out = []
-    for j in joints:
-        up = by_child.get(j.parent)
-        pin = by_name[j.parent]
-        if (j.type in ("revolute", "continuous") and up is not None and up.type in ("revolute", "continuous")
-                and "parent" in j.source.split(":")[-1] and by_name[j.child].diag > pin.diag
-                and abs(float(j.axis @ up.axis)) >= PIN_ALIGN):
-            r = j.origin - up.origin
-            if np.linalg.norm(r - (r @ up.axis) * up.axis) <= PIN_LINE * pin.diag:
-                j = InferredJoint(j.parent, j.child, "fixed", j.origin, j.axis, 0.0, 0.0, j.source + "+pin", 0.0)
-        out.append(j)
-    return out
-
-
-def _reach(joint: InferredJoint, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding box ``(lo (3,), hi (3,))`` of the space the probes sweep through."""
-    if joint.type == "prismatic":
-        ends = [probes + joint.lower * joint.axis, probes + joint.upper * joint.axis]
-        pts = np.concatenate(ends)
-        return pts.min(0), pts.max(0)
-    r = float(np.max(np.linalg.norm(probes - joint.origin, axis=1)))
-    return joint.origin - r, joint.origin + r
-
-
-def _boxes_meet(part: PartGeometry, box) -> bool:
-    lo, hi = part.vertices.min(0), part.vertices.max(0)
-    return bool(np.all(lo <= box[1]) and np.all(box[0] <= hi))
