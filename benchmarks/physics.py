@@ -134,7 +134,8 @@ def compare_coacd_defaults() -> None:
     import trimesh
 
     from n4d4d.asset import Mesh
-    from n4d4d.physics_validation.decomposition import convex_decomposition, run_coacd
+    from n4d4d.physics_validation.coacd_runner import run_coacd
+    from n4d4d.physics_validation.decomposition import convex_decomposition
     from n4d4d.physics_validation.hulls import reduce_hull
     from n4d4d.physics_validation.fidelity import collision_fidelity
 

@@ -56,160 +56,20 @@ This module does not place hulls in a simulator; it returns meshes in the part's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from typing import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from n4d4d.asset import Mesh
-from n4d4d.budget import Budget, HangError
-from n4d4d.errors import EmptyMeshError, InputError, TimeBudgetError
+from n4d4d.budget import Budget
+from n4d4d.errors import EmptyMeshError, InputError
 
-from .fidelity import asset_scale, collision_fidelity, fidelity_misses
-from .hulls import hull_of, merge_to_budget, reduce_hull
+from .candidates import overshoot, plane_cut_candidate
+from .coacd_runner import CoacdSettings
+from .fidelity import asset_scale, fidelity_misses, measure
+from .hulls import hull_of
+from .shell_search import decompose_shell, decompose_shells
 from .thresholds import FidelityThresholds, as_dict
-
-
-@dataclass(frozen=True)
-class CoacdSettings:
-    """CoACD parameters used here (see ``coacd.run_coacd``); defaults measured for speed at
-    equal fidelity (module docstring). ``threshold`` is CoACD's concavity bound (relative).
-
-    ``preprocess_mode`` "auto" here means: no CoACD remesh for a closed, consistently wound
-    mesh (trimesh's check; the pipeline's visual meshes are), CoACD's manifold remesh at
-    ``preprocess_resolution`` otherwise. CoACD's own "auto" test remeshed the closed 17k-face
-    duck, tripling its time and coarsening its hulls (6 s vs 21 s CPU, benchmarks/physics.py).
-    """
-
-    threshold: float = 0.04
-    preprocess_mode: str = "auto"
-    preprocess_resolution: int = 50
-    resolution: int = 1000
-    mcts_nodes: int = 12
-    mcts_iterations: int = 60
-    mcts_max_depth: int = 2
-    merge: bool = False
-
-    def kwargs(self, max_hulls: int, seed: int) -> dict:
-        """Keyword arguments of ``coacd.run_coacd`` (hull vertices are reduced here, not by
-        CoACD's ``decimate``)."""
-        return dict(threshold=self.threshold, max_convex_hull=max_hulls, preprocess_mode=self.preprocess_mode,
-                    preprocess_resolution=self.preprocess_resolution, resolution=self.resolution,
-                    mcts_nodes=self.mcts_nodes, mcts_iterations=self.mcts_iterations,
-                    mcts_max_depth=self.mcts_max_depth, merge=self.merge, decimate=False, seed=seed)
-
-
-#: argv of the CoACD child process (:mod:`._coacd_worker`); a module attribute so a test can
-#: stand a child that hangs in for it.
-COACD_COMMAND: tuple[str, ...] = ("-m", "n4d4d.physics_validation._coacd_worker")
-
-
-def run_worker(command: Sequence[str], vertices: np.ndarray, faces: np.ndarray, kwargs: dict, *,
-               budget: Budget, name: str = "", what: str = "CoACD") -> list[tuple[np.ndarray, np.ndarray]]:
-    """One decomposition child process (``python <command>``, the protocol of
-    :mod:`._coacd_worker`) under ``budget`` (:func:`n4d4d.budget.run_child`).
-
-    Returns:
-        The pieces, each ``(vertices (n, 3) float64, faces (m, 3) int64)``.
-
-    Raises:
-        TimeBudgetError: the budget's CPU seconds ran out (the child has been killed and reaped).
-        HangError: its wall-clock guard tripped first (likewise).
-        InputError: the method failed or the child died (its exit code and last words are given).
-    """
-    import pickle
-    import sys
-
-    from n4d4d.budget import run_child
-
-    payload = pickle.dumps((np.ascontiguousarray(vertices, dtype=np.float64),
-                            np.ascontiguousarray(faces, dtype=np.int32), dict(kwargs)))
-    out, err, code = run_child([sys.executable, *command], payload, budget, stage=what)
-    if code != 0 or not out:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-        raise InputError(f"{what} died (exit code {code}){': ' + tail[0] if tail else ''}", name or None)
-    status, result = pickle.loads(out)
-    if status != "ok":
-        raise InputError(f"{what} failed: {result}", name or None)
-    return result
-
-
-def run_coacd(vertices: np.ndarray, faces: np.ndarray, kwargs: dict, *, budget: Budget | None = None,
-              time_budget_s: float | None = None, name: str = "") -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
-    """``coacd.run_coacd`` in a killable child process (:mod:`._coacd_worker`), under a CPU budget.
-
-    Args:
-        vertices: ``(V, 3) float64`` (m). faces: ``(F, 3)`` int.
-        kwargs: keyword arguments of ``coacd.run_coacd``.
-        budget: the :class:`~n4d4d.budget.Budget` charged (CPU seconds of the child count).
-        time_budget_s: without ``budget``, CPU seconds of a fresh one (default 60).
-        name: asset / part name for errors.
-
-    Returns:
-        ``(pieces, cpu_seconds)``: CoACD's pieces, each ``(vertices (n, 3) float64, faces
-        (m, 3) int64)``, and the CPU seconds of the call (the child's, user + system), which
-        unlike wall time do not grow when other processes share the cores.
-
-    Raises:
-        TimeBudgetError: the budget ran out (the child has been killed and reaped);
-            :class:`~n4d4d.budget.HangError` when its wall-clock guard tripped first.
-        InputError: CoACD failed or the child died (its exit code and last words are given).
-    """
-    from n4d4d.budget import process_cpu_seconds
-
-    budget = budget or Budget(60.0 if time_budget_s is None else time_budget_s,
-                              what="CoACD convex decomposition", label=name or None)
-    c0 = process_cpu_seconds()
-    key = _cache_key(vertices, faces, kwargs)
-    if key is not None and key in _PIECES:
-        pieces, cost = _PIECES[key]
-        if budget.cpu_left() < cost:  # the run would not have fitted: stopped, as it would have been
-            raise TimeBudgetError(f"{budget.what} (CoACD) needs {cost:.1f} CPU s, {budget.cpu_left():.1f} left",
-                                  budget.label)
-        return pieces, 0.0
-    pieces = run_worker(COACD_COMMAND, vertices, faces, kwargs, budget=budget, name=name, what="CoACD")
-    cost = process_cpu_seconds() - c0
-    if key is not None:
-        _PIECES[key] = (pieces, cost)
-    while len(_PIECES) > PIECES_CACHED:
-        _PIECES.pop(next(iter(_PIECES)))
-    return pieces, cost
-
-
-#: CoACD results kept in this process (the last few), with the CPU seconds each took: the
-#: collision stage decomposes a part again with a larger hull budget when the first misses
-#: (``--max-hulls-fallback``) and again without the fast path when a small part's hull is
-#: blocked; CoACD's pieces do not depend on ``max_convex_hull`` when its merge is off
-#: (checked: husky's user rail, the same 15 pieces with 4, 32 and no limit), so the same
-#: input, settings and command are not run twice. A kept result is used only when the budget
-#: has its CPU seconds left (otherwise the call is stopped, as the run would have been).
-PIECES_CACHED = 8
-_PIECES: dict = {}
-
-
-def _cache_key(vertices, faces, kwargs) -> tuple | None:
-    import hashlib
-
-    if kwargs.get("merge", True):
-        return None  # CoACD's own merge depends on max_convex_hull: no reuse
-    h = hashlib.sha1(np.ascontiguousarray(vertices, dtype=np.float64).tobytes())
-    h.update(np.ascontiguousarray(faces, dtype=np.int64).tobytes())
-    return (tuple(COACD_COMMAND), h.hexdigest(),
-            tuple(sorted((k, v) for k, v in kwargs.items() if k != "max_convex_hull")))
-
-
-def _finish(pieces: Sequence[np.ndarray], max_hulls: int, max_vertices: int) -> list[Mesh]:
-    """Hulls of the pieces' vertices within the budgets: merged (cheapest added volume first,
-    :func:`.hulls.merge_to_budget`, which cuts every hull to ``max_vertices``) when there are
-    more than ``max_hulls``, else each cut to ``max_vertices``."""
-    if len(pieces) > max_hulls:
-        return merge_to_budget([Mesh(np.asarray(p, dtype=np.float64), np.zeros((0, 3), np.int64)) for p in pieces],
-                               max_hulls, max_vertices)
-    return [h for h in (reduce_hull(p, max_vertices) for p in pieces) if h is not None]
-
-
-def _summary(fid: dict) -> dict:
-    return {k: fid[k] for k in ("mean_pct", "p95_pct", "hausdorff_pct", "volume_ratio")}
 
 
 def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: int = 64,
@@ -312,12 +172,12 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     big = asset_diagonal if small else None  # judge at the asset's scale (small parts only)
     shells = closed_shells(tm)
     if len(shells) <= 1:
-        hulls, method, attempts, fid, used = _decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
+        hulls, method, attempts, fid, used = decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
                                                               fidelity, seed, budget, reserve, name, asset_diagonal=big,
                                                               fast_path=fast_path)
         shell_figures = None
     else:
-        hulls, attempts, shell_figures, used = _decompose_shells(shells, max_hulls, max_hull_vertices, settings,
+        hulls, attempts, shell_figures, used = decompose_shells(shells, max_hulls, max_hull_vertices, settings,
                                                                  fidelity, seed, budget, reserve, name, big, fast_path)
         method, fid = "shells", measure(mesh, hulls, fidelity, seed, big)
         if fidelity_misses(fid, fidelity) and max_hulls >= 2:
@@ -326,7 +186,7 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
             from .preprocess import coacd_input
 
             v, f = coacd_input(mesh)
-            cut = _plane_cut_candidate(mesh, v, f, max_hulls, max_hull_vertices, fidelity, seed, budget, reserve,
+            cut = plane_cut_candidate(mesh, v, f, max_hulls, max_hull_vertices, fidelity, seed, budget, reserve,
                                        big, attempts)
             if cut and ((len(cut[0][0]), overshoot(cut[0][4], fidelity), cut[0][1])
                         < (len(fidelity_misses(fid, fidelity)), overshoot(fid, fidelity), fid["p95_pct"])):
@@ -358,253 +218,3 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     if shell_figures is not None:
         figures["shells"] = shell_figures
     return tuple(hulls), figures
-
-
-#: A volume ratio within this factor of its bounds is a near miss: with the hull budget spent,
-#: it still gets one finer CoACD run (far misses get none; see :func:`_decompose_shell`).
-VOLUME_NEAR_MISS = 1.1
-
-
-def measure(mesh: Mesh, hulls, fidelity: FidelityThresholds, seed: int, asset_diagonal: float | None) -> dict:
-    """:func:`.fidelity.collision_fidelity` of ``hulls`` against ``mesh``, with ``asset_scale``
-    (mesh diagonal / ``asset_diagonal``) added when ``asset_diagonal`` is given: the figures of a
-    small part, judged at the asset's scale by :func:`.fidelity.fidelity_misses`.
-
-    A small part is sampled with ``asset_scale ** 2`` of :attr:`FidelityThresholds.samples`
-    (at least :data:`SMALL_PART_SAMPLES`): its distances are judged in units of the asset's
-    diagonal, ``asset_scale`` times the part's, so the sampling error of its mean in those
-    units (which falls as one over the root of the samples) stays at or below that of a part
-    judged at its own scale with the full count (102417's 16 buttons, scale 0.02-0.06: 20,000
-    -> 2,000 samples a side)."""
-    scale = float(mesh.diagonal / asset_diagonal) if asset_diagonal else None
-    n = fidelity.samples if scale is None else max(SMALL_PART_SAMPLES, min(fidelity.samples,
-                                                                        int(fidelity.samples * scale ** 2)))
-    fid = collision_fidelity(mesh, hulls, samples=n, seed=seed)
-    if scale is not None:
-        fid["asset_scale"] = scale
-    return fid
-
-
-#: Fewest surface samples a side for a small part's fidelity (:func:`measure`).
-SMALL_PART_SAMPLES = 2000
-
-
-def _decompose_shells(shells, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
-                      asset_diagonal=None, fast_path=True):
-    """Each shell on its own (hull budget by volume, CPU budget by faces), then merged to budget."""
-    if len(shells) >= max_hulls:  # a hull per shell at most: hull them all, merge the cheapest
-        hulls = merge_to_budget([Mesh(np.asarray(s.vertices), np.asarray(s.faces)) for s in shells],
-                                max_hulls, max_vertices)
-        figs = [{"shell": i, "faces": len(s.faces), "volume_m3": abs(float(s.volume)), "method": "merged hull"}
-                for i, s in enumerate(shells)]
-        return hulls, [], figs, settings
-    vols = np.array([max(abs(float(s.volume)), 0.0) for s in shells])
-    order = np.argsort(-vols)
-    spare = max(max_hulls - len(shells), 0)
-    share = 1 + np.floor(spare * vols / max(vols.sum(), 1e-300)).astype(int)
-    faces_left = sum(len(s.faces) for s in shells)
-    area = max(sum(float(s.area) for s in shells), 1e-300)
-    hulls, attempts, figs, used = [], [], [], settings
-    for i in order:
-        s = shells[i]
-        part_budget = budget.sub(max(budget.cpu_left(), 0.0) * len(s.faces) / max(faces_left, 1))
-        faces_left -= len(s.faces)
-        part = Mesh(np.asarray(s.vertices), np.asarray(s.faces))
-        fid_i = replace(fidelity, samples=max(2000, int(fidelity.samples * float(s.area) / area)))
-        h, method, att, _fid, used = _decompose_shell(part, s, int(share[i]), max_vertices, settings, fid_i,
-                                                      seed, part_budget, reserve,
-                                                      name, shell=int(i), asset_diagonal=asset_diagonal,
-                                                      fast_path=fast_path)
-        hulls += h
-        attempts += [{**a, "shell": int(i)} for a in att]
-        figs.append({"shell": int(i), "faces": len(s.faces), "volume_m3": float(vols[i]), "method": method,
-                     "hulls": len(h)})
-    if len(hulls) > max_hulls:
-        hulls = merge_to_budget(hulls, max_hulls, max_vertices)
-    return hulls, attempts, figs, used
-
-
-def _decompose_shell(mesh, tm, max_hulls, max_vertices, settings, fidelity, seed, budget, reserve, name,
-                     shell=None, asset_diagonal=None, fast_path=True):
-    """Fast path or CoACD (with finer retries) for one connected shell; a fallback
-    (:mod:`.fallback`) when the budget stops CoACD before a result meets the bounds.
-
-    Returns ``(hulls, method, attempts, fidelity figures, settings used)``.
-    """
-    from .fallback import fallback_candidates
-    from .preprocess import coacd_input
-
-    full = hull_of(mesh.vertices)
-    if full is None:  # a flat shell: nothing to collide with
-        raise EmptyMeshError("a shell of the part is flat (no volume)", name or None)
-    convexity = float(abs(tm.volume) / full.volume)
-    if settings.preprocess_mode == "auto":
-        closed = tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
-        settings = replace(settings, preprocess_mode="off" if closed else "on")
-    if max_hulls == 1:  # one hull is all the budget allows: its convex hull, nothing to choose
-        hull = reduce_hull(full.vertices, max_vertices)
-        return [hull], "convex", [], measure(mesh, [hull], fidelity, seed, asset_diagonal), settings
-    candidates, attempts = [], []  # candidates: (misses, p95, method, hulls, fid)
-    if fast_path and (convexity >= fidelity.convex_fast_path_ratio or asset_diagonal is not None):
-        hull = reduce_hull(full.vertices, max_vertices)
-        fid = measure(mesh, [hull], fidelity, seed, asset_diagonal)
-        candidates.append((fidelity_misses(fid, fidelity), fid["p95_pct"], "convex", [hull], fid))
-    thr, stopped, volume_retried, cut_tried, prev_hulls = settings.threshold, None, False, False, None
-    thin_tried = False
-    v = f = None
-    for _attempt in range(4):  # the first run, at most two finer retries, one crash retry
-        if any(not c[0] for c in candidates):
-            break
-        done = [a for a in attempts if "hulls" in a and "threshold" in a]  # CoACD runs
-        if done and budget.cpu_left() < 1.5 * done[-1]["cpu_seconds"] + 0.5:
-            attempts.append({"threshold": thr, "skipped": f"{budget.cpu_left():.1f} CPU s of budget left"})
-            break  # a finer run would not fit: keep the best so far (figures say so)
-        t1 = time.perf_counter()
-        try:
-            if v is None:
-                v, f = coacd_input(mesh) if settings.preprocess_mode == "off" else (mesh.vertices, mesh.faces)
-            budget.check("CoACD input")
-            pieces, cpu = run_coacd(v, f, replace(settings, threshold=thr).kwargs(max_hulls, seed),
-                                    budget=budget, name=name)
-        except TimeBudgetError as exc:
-            stopped = "hang" if isinstance(exc, HangError) else "cpu budget"
-            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "stopped": stopped})
-            break
-        except InputError as exc:
-            if settings.preprocess_mode != "off" or "died" not in str(exc):
-                raise
-            attempts.append({"threshold": thr, "seconds": time.perf_counter() - t1, "crashed": exc.problem})
-            settings, v = replace(settings, preprocess_mode="on"), None  # CoACD's manifold remesh, then again
-            continue
-        hulls = _finish([p[0] for p in pieces], max_hulls, max_vertices)
-        if not hulls:
-            raise InputError("CoACD returned no usable (non-flat) hull", name or None)
-        fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
-        misses = fidelity_misses(fid, fidelity)
-        attempts.append({"threshold": thr, "preprocess": settings.preprocess_mode, "seconds": time.perf_counter() - t1,
-                         "cpu_seconds": cpu, "coacd_cpu_seconds": cpu, "hulls": len(hulls), **_summary(fid),
-                         "misses": misses})
-        candidates.append((misses, fid["p95_pct"], "coacd", hulls, fid))
-        if misses and not cut_tried:  # cheaper than a finer CoACD run, and it sees a bend's volume
-            cut_tried = True
-            candidates += _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, budget,
-                                               reserve, asset_diagonal, attempts)
-            if any(not c[0] for c in candidates):
-                break
-        thr *= fidelity.retry_threshold_factor
-        ratio = fid["volume_ratio"]
-        wall = max(wall_thickness(tm) / mesh.diagonal, MIN_THRESHOLD)
-        thin = (shell is None and prev_hulls is not None and not thin_tried and wall < thr
-                and ratio > fidelity.max_volume_ratio and not any("distance" in m for m in misses))
-        if thin:
-            # A finer run still misses on the volume alone and the part is a thin wall: CoACD's
-            # concavity (a distance) stays under its threshold while the hulls fill the wall's
-            # bends, so the next run's threshold is the wall's thickness (twice volume over
-            # area) over the diagonal (husky's bumpers, 2.6 mm tubes: volume ratio 2.85 at 0.04,
-            # 1.85 at 0.024 with 32 hulls, 1.74 with 64; at 0.0049: 1.57 and 1.33). Not after
-            # the first run: 102417's link_2 meets the bounds at 0.024 (4.5 CPU s; 14.4 s at
-            # its wall's 0.0049). One-shell parts only: on husky's user rail (9 shells, each a
-            # share of the budget) the thin runs cost 53.6 CPU s and were stopped
-            thr, thin_tried = wall, True
-        prev_hulls = len(hulls)
-        near = fidelity.min_volume_ratio / VOLUME_NEAR_MISS <= ratio <= fidelity.max_volume_ratio * VOLUME_NEAR_MISS
-        volume_only = bool(misses) and len(hulls) >= max_hulls and not any("distance" in m for m in misses)
-        if volume_only and (not near or volume_retried) and not thin:
-            # Only the volume ratio misses and the hull budget is spent: a finer threshold cuts
-            # more pieces, which the budget merges back (PartNet-Mobility thin shells: three runs,
-            # 9 + 12 + 24 CPU s, volume ratio 1.55, 1.51, 1.54). A near miss gets one finer run
-            # (the camera body of 102417: 1.378 -> 1.316). The best so far stands.
-            attempts.append({"threshold": thr, "skipped": f"only the volume ratio misses ({ratio:.3f}) and the "
-                                                          f"{max_hulls}-hull budget is spent: a finer threshold is "
-                                                          "unlikely to help"})
-            break
-        volume_retried = volume_retried or volume_only
-    if stopped is not None and not any(not c[0] for c in candidates):
-        extra, att = fallback_candidates(mesh, full, v if v is not None else mesh.vertices,
-                                         f if f is not None else mesh.faces, max_hulls, max_vertices, settings,
-                                         fidelity, seed, reserve, name, reason=stopped, shell=shell,
-                                         asset_diagonal=asset_diagonal)
-        candidates += extra
-        attempts += att
-    if not cut_tried and max_hulls >= 2 and not any(not c[0] for c in candidates):
-        if v is None and settings.preprocess_mode == "off":
-            v, f = coacd_input(mesh)
-        candidates += _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, budget, reserve,
-                                           asset_diagonal, attempts)
-    if not candidates:  # unreachable: the fallback always has the convex hull
-        raise TimeBudgetError("convex decomposition found no hulls within its budget", name or None)
-    misses, _, method, hulls, fid = min(candidates, key=lambda c: (len(c[0]), overshoot(c[4], fidelity), c[1]))
-    reserve.chosen(method, shell)
-    return list(hulls), method, attempts, fid, settings
-
-
-#: CPU seconds the plane cuts may take when the search budget has less left: drawn from the
-#: part's fallback reserve (:class:`.fallback.Reserve`), as the cheaper methods are.
-PLANE_CUT_MIN_S = 2.0
-
-
-
-def _plane_cut_candidate(mesh, v, f, max_hulls, max_vertices, fidelity, seed, budget, reserve, asset_diagonal,
-                         attempts) -> list:
-    """The hulls of :func:`.plane_cuts.plane_cut_pieces` of the shell (``v``, ``f``: what
-    CoACD is given, simplified within 0.1% of the diagonal; ``mesh`` when None), measured
-    against ``mesh``, as a one-element candidate list (none when manifold3d refuses the
-    surface); its attempt record joins ``attempts``."""
-    from .plane_cuts import plane_cut_pieces
-
-    t1 = time.perf_counter()
-    own = budget.cpu_left() >= PLANE_CUT_MIN_S
-    b = budget if own else reserve.draw(0.5, "plane cuts")
-    c0 = b.cpu_used()
-    # no cap of their own below the search budget: capped at half the dearest CoACD run (at
-    # least 1 CPU s), husky's user rail (9 shells, CoACD runs of 0.2-3 s) came out at hull
-    # volume ratio 1.540 instead of 1.327 (64 hulls), failing the certificate; uncapped, a part
-    # the cuts cannot help pays for them (102417's link_2: 2.8-4.4 CPU s after a 3.2 s CoACD run)
-    cap = b
-    src = mesh if v is None else Mesh(np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64))
-    pieces = plane_cut_pieces(src, max_hulls, budget=cap)
-    if not own:
-        reserve.spend(b)
-    if not pieces:
-        attempts.append({"method": "plane-cuts", "skipped": "not a valid closed manifold"})
-        return []
-    hulls = _finish(pieces, max_hulls, max_vertices)
-    if not hulls:
-        return []
-    tri = np.asarray(src.vertices)[np.asarray(src.faces)]
-    solid = abs(float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0)
-    rough = sum(float(h.volume) for h in (hull_of(x.vertices) for x in hulls) if h is not None) / max(solid, 1e-300)
-    if rough > fidelity.max_volume_ratio and cap.cpu_left() <= 0:  # stopped short: not worth measuring
-        attempts.append({"method": "plane-cuts", "cpu_seconds": b.cpu_used() - c0,
-                         "skipped": f"stopped by the budget at hull volume ratio {rough:.2f}"})
-        return []
-    fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
-    misses = fidelity_misses(fid, fidelity)
-    attempts.append({"method": "plane-cuts", "seconds": time.perf_counter() - t1, "cpu_seconds": b.cpu_used() - c0,
-                     "hulls": len(hulls), **_summary(fid), "misses": misses})
-    return [(misses, fid["p95_pct"], "plane-cuts", hulls, fid)]
-
-
-#: Finest concavity threshold a thin-wall retry goes to (:func:`wall_thickness`).
-MIN_THRESHOLD = 0.004
-
-
-def wall_thickness(tm) -> float:
-    """Mean wall thickness (m) of a closed thin part: twice its volume over its area (exact
-    for a flat plate or a tube wall whose thickness is small beside its size)."""
-    return 2.0 * abs(float(tm.volume)) / max(float(tm.area), 1e-300)
-
-
-def overshoot(fid: dict, fidelity: FidelityThresholds) -> float:
-    """How far figures miss the bounds, summed relative excess (0 when they meet them): the
-    tie-break between candidates with as many misses (a volume ratio of 2.1 is a smaller
-    miss than 2.8, whatever their distances). Small parts (``asset_scale``) are judged on
-    distances only, as :func:`.fidelity.fidelity_misses` judges them."""
-    k = fid.get("asset_scale")
-    scale = 1.0 if k is None else float(k)
-    out = max(scale * fid["p95_pct"] / fidelity.max_hausdorff_p95_pct - 1.0, 0.0)
-    out += max(scale * fid["mean_pct"] / fidelity.max_mean_distance_pct - 1.0, 0.0)
-    if k is None:
-        r = fid["volume_ratio"]
-        out += max(r / fidelity.max_volume_ratio - 1.0, 0.0) + max(fidelity.min_volume_ratio / max(r, 1e-12) - 1.0, 0.0)
-    return out

@@ -47,7 +47,7 @@ def fallback_cpu_s(budget_s: float) -> float:
 
 
 def coarse_settings(settings):
-    """The :class:`~.decomposition.CoacdSettings` of step 2: ``settings`` with a concavity
+    """The :class:`~.coacd_runner.CoacdSettings` of step 2: ``settings`` with a concavity
     threshold of 0.1, one level of tree search, 20 iterations, 8 nodes and a sampling
     resolution of 500 (CoACD's defaults: 0.05, 3, 150, 20, 2000)."""
     return replace(settings, threshold=max(settings.threshold, 0.1), mcts_max_depth=1, mcts_iterations=20,
@@ -106,7 +106,7 @@ class Reserve:
 
 
 def _candidate(mesh, hulls, method, fidelity, seed, asset_diagonal=None):
-    from .decomposition import measure
+    from .fidelity import measure
 
     fid = measure(mesh, hulls, fidelity, seed, asset_diagonal)
     return (fidelity_misses(fid, fidelity), fid["p95_pct"], method, list(hulls), fid)
@@ -127,13 +127,14 @@ def fallback_candidates(mesh, full, vertices, faces, max_hulls: int, max_vertice
         name: for errors. reason: why the search stopped ("cpu budget" or "hang").
         shell: the shell's index, or None for a one-shell part.
         asset_diagonal: the asset's diagonal (m) for a small part judged at the asset's scale
-            (:func:`.decomposition.measure`), or None.
+            (:func:`.fidelity.measure`), or None.
 
     Returns:
         ``(candidates, attempts)``: ``(misses, p95, method, hulls, fidelity)`` tuples (methods
         "convex-hull", "coacd-coarse", "vhacd") and one attempt record per step run.
     """
-    from .decomposition import COACD_COMMAND, _finish, run_worker
+    from .candidates import finish_hulls
+    from .coacd_runner import COACD_COMMAND, run_worker
 
     event = {"shell": shell, "reason": reason, "tried": []}
     reserve.record(event)
@@ -148,7 +149,7 @@ def fallback_candidates(mesh, full, vertices, faces, max_hulls: int, max_vertice
         budget = reserve.draw(fraction, f"{method} fallback")
         try:
             pieces = run_worker(command, vertices, faces, kwargs, budget=budget, name=name, what=method)
-            hulls = _finish([p[0] for p in pieces], max_hulls, max_vertices)
+            hulls = finish_hulls([p[0] for p in pieces], max_hulls, max_vertices)
             if len(hulls) > max_hulls:
                 hulls = merge_to_budget(hulls, max_hulls, max_vertices)
             if hulls:

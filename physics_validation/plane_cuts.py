@@ -218,10 +218,27 @@ def plane_cut_pieces(mesh: Mesh, max_pieces: int, *, target_ratio: float = 1.1,
     if solid is None or solid.volume() <= 0:
         return None
     total = float(solid.volume())
-    floor = MIN_PIECE_FRACTION * total
-    pieces = [_Piece(c) for c in solid.decompose() if c.volume() > floor]
+    pieces = pieces_of(solid, MIN_PIECE_FRACTION * total)
     if not pieces:
         return None
+    return refine_pieces(pieces, total, max_pieces, target_ratio=target_ratio, budget=budget)
+
+
+def refine_pieces(pieces: list, total: float, max_pieces: int, *, target_ratio: float = 1.1,
+                  budget=None) -> list[np.ndarray]:
+    """The cutting of :func:`plane_cut_pieces` from given closed pieces: the greedy plane cuts,
+    then, when they stop short of ``target_ratio``, the halving to :data:`OVERCUT_FACTOR` times
+    ``max_pieces`` and the merge back, whichever holds less hull volume.
+
+    Args:
+        pieces: :class:`_Piece` s (manifold3d solids; :func:`pieces_of` makes them).
+        total: the solid's volume (m^3). max_pieces, target_ratio, budget: as
+            :func:`plane_cut_pieces`.
+
+    Returns:
+        The pieces' vertices, one ``(n, 3) float64`` array per piece.
+    """
+    floor = MIN_PIECE_FRACTION * total
     hull_sum = sum(p.hull_volume for p in pieces)
     heap = [(-p.excess, k) for k, p in enumerate(pieces)]
     heapq.heapify(heap)
@@ -251,6 +268,11 @@ def plane_cut_pieces(mesh: Mesh, max_pieces: int, *, target_ratio: float = 1.1,
     merged = merge_to_budget([Mesh(p.points, np.zeros((0, 3), np.int64)) for p in fine], max_pieces, 10 ** 9)
     merged_sum = sum(float(_hull_volume(h.vertices)) for h in merged)
     return [np.asarray(h.vertices) for h in merged] if merged_sum < hull_sum else [p.points for p in greedy]
+
+
+def pieces_of(solid, floor: float) -> list:
+    """The connected components of a manifold3d solid above ``floor`` m^3, as :class:`_Piece` s."""
+    return [_Piece(c) for c in solid.decompose() if c.volume() > floor]
 
 
 def _hull_volume(points: np.ndarray) -> float:

@@ -1,5 +1,5 @@
 """A small part's fidelity is sampled in proportion to the scale it is judged at
-(physics_validation.decomposition.measure).
+(physics_validation.fidelity.measure).
 
 Truth: the same figures measured with the full sample count. A part judged at the asset's scale
 ``k`` has its distances multiplied by ``k``; the sampling error of a mean falls as one over the
@@ -13,7 +13,7 @@ import trimesh
 import pytest
 
 from n4d4d.asset import Mesh
-from n4d4d.physics_validation.decomposition import SMALL_PART_SAMPLES, measure
+from n4d4d.physics_validation.fidelity import SMALL_PART_SAMPLES, measure
 from n4d4d.physics_validation.hulls import hull_of
 from n4d4d.physics_validation.thresholds import FidelityThresholds
 

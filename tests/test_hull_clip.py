@@ -12,7 +12,8 @@ import trimesh
 
 from n4d4d.asset import Asset, Joint, Mesh, Part
 from n4d4d.physics_validation import collision_stage
-from n4d4d.physics_validation.hull_clip import BOX_MARGIN_M, HULL_CLEARANCE_M, clip_points
+from n4d4d.physics_validation.hull_clip import BOX_MARGIN_M, HULL_CLEARANCE_M
+from n4d4d.physics_validation.hull_planes import clip_points
 
 from boxes import box_between
 

@@ -112,9 +112,9 @@ def test_a_hung_coacd_is_stopped_by_the_wall_guard_and_falls_back(monkeypatch):
     import sys
 
     from n4d4d.budget import Budget
-    from n4d4d.physics_validation import decomposition
+    from n4d4d.physics_validation import coacd_runner
 
-    monkeypatch.setattr(decomposition, "COACD_COMMAND", ("-c", "import time; time.sleep(120)"))
+    monkeypatch.setattr(coacd_runner, "COACD_COMMAND", ("-c", "import time; time.sleep(120)"))
     part = l_block().parts[0].mesh
     budget = Budget(0.1, min_wall_s=1.0, what="convex decomposition", label="l_block")
     t0 = time.perf_counter()
