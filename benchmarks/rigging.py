@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         for p in harness.all_robot_paths(unparsed=True):
             print(f"not read by the URDF reader (its errors, not rigging's): {p.relative_to(base)}")
     rows, results = [], []
-    print(f"{'robot':40s} {'joints':>6s} {'kept s':>8s} {'merged s':>9s}  error")
+    print(f"{'robot':40s} {'joints':>6s} {'kept s':>8s} {'merged s':>9s} {'sheets':>6s}  error")
     for p in paths:
         rs = harness.evaluate([p], seed=a.seed, time_budget_s=a.budget)
         results += rs
@@ -126,7 +126,8 @@ def main(argv=None) -> int:
         over = [r.track for r in rs if (r.stage_seconds or r.seconds) > a.budget]
         name = str(p.relative_to(base)) if base in p.parents else str(p)
         print(f"{name:40s} {(k.true_joints if k else 0):6d} {(k.seconds if k else 0):8.1f} "
-              f"{(m.seconds if m else 0):9.1f}  {err}{' OVER BUDGET: ' + ','.join(over) if over else ''}",
+              f"{(m.seconds if m else 0):9.1f} {(m.sheets_fused if m else 0):6d}  "
+              f"{err}{' OVER BUDGET: ' + ','.join(over) if over else ''}",
               flush=True)
         rows.append((name, err, over))
     n_err = sum(bool(e) for _, e, _ in rows)
@@ -160,7 +161,7 @@ def merged_subset(n_categories: int, budget: float, seed: int, json_path) -> int
                                           time_budget_s=budget, tracks=("merged",))
         r = results[-1]
         print(f"{r.name:28s} {r.category:18s} {r.seconds:6.1f} s  true {r.true_joints:3d}  matched {r.matched:3d}  "
-              f"extras {len(r.extras):3d}  {r.error or ''}", flush=True)
+              f"extras {len(r.extras):3d}  sheets fused {r.sheets_fused:3d}  {r.error or ''}", flush=True)
     for name in procedural.FAMILIES:
         asset, joints = procedural.FAMILIES[name]()
         results += harness.evaluate_asset(asset, joints, name, "procedural", seed=seed, time_budget_s=budget,

@@ -93,7 +93,8 @@ class Extra:
 class ObjectResult:
     """One object on one track: its joint records, extra joints, skeleton figures, time
     (``seconds`` in all, ``stage_seconds`` of the rigging stage itself, which ``budget_s``
-    bounds)."""
+    bounds), flat sheets the merged track fused into the piece they lie on
+    (:func:`n4d4d.rigging.sheets.fuse_sheets`)."""
 
     name: str
     track: str
@@ -108,6 +109,7 @@ class ObjectResult:
     stage_seconds: float = 0.0
     budget_s: float = float("inf")
     error: str | None = None
+    sheets_fused: int = 0
 
     @property
     def true_joints(self) -> int:
@@ -279,6 +281,7 @@ def evaluate_asset(truth, true_joints, name: str, category: str, *, seed: int = 
             rigged = articulate(asset, joints="infer", seed=seed, time_budget_s=time_budget_s, min_confidence=0.0)
             res.stage_seconds = float(rigged.stages[-1].seconds)
             fig = rigged.stages[-1].figures
+            res.sheets_fused = int(fig.get("sheets_fused", 0))
             mapping = ({p.name: p.name for p in rigged.parts} if track == "kept"
                        else body_of_parts(rigged.parts, truth.visual))
             score_joints(res, rigged.joints, true_joints, mapping, diag,

@@ -61,10 +61,12 @@ def _rigid(asset: Asset, t0: float, mode: str, notes: list[str], figures=None) -
                             notes=asset.notes + tuple(notes))
 
 
-def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = True) -> tuple[list[Part], str]:
+def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = True,
+                  counts: dict | None = None) -> tuple[list[Part], str]:
     """Rigid parts the input gives (existing parts, labels, and components when
     ``components``), small ones merged, and where they came from: ``"declared"`` or
-    ``"components"`` (the key of :data:`MIN_CONFIDENCE`)."""
+    ``"components"`` (the key of :data:`MIN_CONFIDENCE`). ``counts``, if a dict, receives
+    ``sheets_fused`` (flat sheets fused into the piece they lie on)."""
     from n4d4d.rigging.parts import component_groups, fuse_held, label_groups, merge_small, submesh
 
     if len(asset.parts) >= 2:
@@ -87,6 +89,8 @@ def _source_parts(asset: Asset, seed: int, notes: list[str], components: bool = 
         from n4d4d.rigging.sheets import fuse_sheets
 
         groups, sheets = fuse_sheets(visual, groups, seed=seed)
+        if counts is not None:
+            counts["sheets_fused"] = len(sheets)
         if sheets:
             notes.append(f"{len(sheets)} flat sheet(s) lying on another part fused into it: {', '.join(sheets[:8])}")
     if len(groups) < 2:
@@ -234,7 +238,8 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
 
     deadline = process_cpu_seconds() + float(time_budget_s)  # CPU seconds: a busy machine does not spend it
     notes: list[str] = []
-    parts, part_source = _source_parts(asset, seed, notes, components=components)
+    counts: dict = {}
+    parts, part_source = _source_parts(asset, seed, notes, components=components, counts=counts)
     from n4d4d.rigging.confidence import joint_confidence, threshold
 
     min_confidence = threshold(part_source) if min_confidence is None else float(min_confidence)
@@ -288,7 +293,8 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
     rec = StageRecord("rigging", time.monotonic() - t0,
                       {"mode": "articulated", "parts": len(parts), "joints": len(out_joints),
                        "joint_source": source, "joint_types": types, "parts_closed": rebuilt,
-                       "part_source": part_source, "min_confidence": min_confidence,
+                       "part_source": part_source, "sheets_fused": counts.get("sheets_fused", 0),
+                       "min_confidence": min_confidence,
                        "joint_confidence": confidence, "joint_candidates": sources, "joint_features": features})
     return asset.with_stage(rec, parts=tuple(parts), joints=out_joints, skeleton=None, skin_weights=None,
                             notes=asset.notes + tuple(notes))

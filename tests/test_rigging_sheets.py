@@ -66,15 +66,17 @@ def test_label_fused_into_its_key_flap_left_alone():
 def test_stage_parts_carry_the_label_on_its_key():
     """The rigging stage's parts of the merged mesh (``_source_parts``, before joints): the
     slab and two keys, the label's faces in key_0_0's part (so the label moves with its key and
-    no joint is inferred for it), and a note says so."""
+    no joint is inferred for it), and a note and the count (the stage's ``sheets_fused`` figure)
+    say so."""
     from n4d4d.asset import Asset
     from n4d4d.rigging.stage import _source_parts
 
     mesh, n0, key_faces = _keypad_with_label(with_flap=False)
     notes: list[str] = []
-    parts, source = _source_parts(Asset("keypad", visual=mesh), 0, notes)
+    counts: dict = {}
+    parts, source = _source_parts(Asset("keypad", visual=mesh), 0, notes, counts=counts)
     assert source == "components" and len(parts) == 3
     holder = [p for p in parts if set(range(n0, n0 + 8)) <= set(p.face_indices.tolist())]
     assert len(holder) == 1 and set(key_faces.tolist()) <= set(holder[0].face_indices.tolist())
     assert len(holder[0].face_indices) == len(key_faces) + 8
-    assert any("flat sheet" in n for n in notes)
+    assert any("flat sheet" in n for n in notes) and counts == {"sheets_fused": 1}
