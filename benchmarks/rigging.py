@@ -8,7 +8,9 @@ whether the harness runs on every pybullet_data robot without an error.
         # merged track only: the first object (SOURCES.tsv order) of each of the first 17
         # PartNet-Mobility categories of ../shared/data + the procedural families (issue 18's
         # precision subset, 181 true joints); prints class accuracy and extras per true joint at
-        # confidence 0, 0.95 and the shipped threshold
+        # confidence 0, 0.95 and the shipped threshold, the confidence's AUC (right joints
+        # above wrong ones), the class / extras curve over thresholds, and each category at the
+        # threshold chosen on the others; --from-json F re-prints that from a file
     python benchmarks/rigging.py --kept-dev --json kept.jsonl [--only 100809 11826 ...]
         # kept track only on the dev set: every PartNet-Mobility object of ../shared/data + the
         # procedural families; prints the limit-within-20% figure (issue 18) at confidence 0 and
@@ -91,7 +93,8 @@ def main(argv=None) -> int:
                     help="instead: the merged track on the first object of each of the first N categories + procedural")
     ap.add_argument("--kept-dev", action="store_true", help="instead: the kept track on the whole dev set")
     ap.add_argument("--only", nargs="*", default=None, help="with --kept-dev: these object ids / family names only")
-    ap.add_argument("--from-json", type=Path, default=None, help="with --kept-dev: report a --json file; run nothing")
+    ap.add_argument("--from-json", type=Path, default=None,
+                    help="with --kept-dev or --merged-subset: report a --json file; run nothing")
     ap.add_argument("--press-travel", action="store_true", help="instead: press travel against geometric sizes")
     ap.add_argument("--segmentation", action="store_true", help="instead: merged-mesh part recall per object")
     ap.add_argument("--no-creases", action="store_true", help="with --segmentation: no crease cuts")
@@ -109,6 +112,8 @@ def main(argv=None) -> int:
     if a.kept_dev:
         return kept_dev(a.budget, a.seed, a.json, a.only, a.from_json)
     if a.merged_subset:
+        if a.from_json is not None:
+            return merged_report([_records(json.loads(x)) for x in a.from_json.read_text().splitlines() if x.strip()])
         return merged_subset(a.merged_subset, a.budget, a.seed, a.json)
     base = Path(pybullet_data.getDataPath())
     paths = [base / r for r in a.robots] if a.robots else harness.all_robot_paths()
@@ -166,15 +171,48 @@ def merged_subset(n_categories: int, budget: float, seed: int, json_path) -> int
         asset, joints = procedural.FAMILIES[name]()
         results += harness.evaluate_asset(asset, joints, name, "procedural", seed=seed, time_budget_s=budget,
                                           tracks=("merged",))
-    ok = [r for r in results if r.error is None]
-    for t in (0.0, 0.95, shipped_thresholds()["merged"]):
-        f = figures(ok, t)
-        print(f"confidence >= {t:.3f}: {f['joints']} true joints, class {f['class_acc']:.3f}, "
-              f"extras {f['extra']} ({f['extra_per_joint']:.3f} per true joint)")
     if json_path is not None:
         from n4d4d.io.atomic import atomic_write_text
 
         atomic_write_text(json_path, "".join(json.dumps(r.to_json()) + "\n" for r in results))
+    return merged_report(results)
+
+
+CURVE = (0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.952, 0.97, 0.99, 1.0)
+
+
+def merged_report(results) -> int:
+    """The merged subset's figures: at confidence 0, 0.95 and the shipped threshold; the
+    confidence's AUC (right above wrong) for the rule score and for the learned model scored
+    leaving each category out; the class / extras curve over :data:`CURVE`; each category at the
+    threshold chosen on the other categories (rule score and learned model)."""
+    from n4d4d.rigging import training
+    from n4d4d.rigging.scoring import (confidence_auc, counts, figures, loco_thresholds, shipped_thresholds,
+                                       threshold_curve)
+
+    ok = [r for r in results if r.error is None and r.track == "merged"]
+    for r in results:
+        if r.error is not None:
+            print(f"error {r.name}: {r.error}")
+    for t in (0.0, 0.95, shipped_thresholds()["merged"]):
+        f = figures(ok, t)
+        print(f"confidence >= {t:.3f}: {f['joints']} true joints, class {f['class_acc']:.3f} (strict "
+              f"{f['strict_acc']:.3f}), extras {f['extra']} ({f['extra_per_joint']:.3f} per true joint)")
+    learned, learned_t = training.loco(ok)
+    learned = [r for r in learned if r.track == "merged"]
+    print(f"confidence AUC (right above wrong, all predicted movable joints): rule score {confidence_auc(ok):.3f}, "
+          f"learned model leaving each category out {confidence_auc(learned):.3f}")
+    print(f"{'threshold':>9s} {'class':>6s} {'strict':>6s} {'prec':>6s} {'extras':>6s} {'extra/j':>7s} {'false/j':>7s}")
+    for row in threshold_curve(ok, CURVE):
+        print(f"{row['threshold']:9.3f} {row['class_acc']:6.3f} {row['strict_acc']:6.3f} {row['precision']:6.3f} "
+              f"{row['extra']:6d} {row['extra_per_joint']:7.3f} {row['false_per_joint']:7.3f}")
+    for label, rs, th in (("rule score", ok, loco_thresholds(ok)["merged"]), ("learned model", learned,
+                                                                               learned_t["merged"])):
+        c = counts(rs, {"merged": th})
+        n = max(c["n"], 1)
+        print(f"leave-one-category-out threshold, {label}: class {c['tp'] / n:.3f}, extras {c['extra']} "
+              f"({c['extra'] / n:.3f} per true joint), false {c['fp'] / n:.3f} per true joint; thresholds "
+              + ", ".join(f"{k} {v:.2f}" for k, v in sorted(th.items())))
     return 0
 
 

@@ -16,6 +16,10 @@ Definitions (records from :mod:`n4d4d.rigging.harness`, errors from :mod:`n4d4d.
   18's "pivots within 2 mm of the source's where the parts are given"); **limit within 20 %**
   over true joints with a usable range;
 - **extra per joint**: emitted extras over true movable joints (the merged track's target);
+- **confidence AUC** (:func:`confidence_auc`): the area under the ROC curve of the
+  confidences of the predicted movable joints against whether each is right (extras wrong),
+  the ranking quality any threshold inherits; :func:`threshold_curve` tabulates the figures
+  over thresholds;
 - **threshold choice** (:func:`choose_threshold`): the confidence maximising F-beta with
   beta = 0.5 (precision weighted twice recall: a false joint in a simulator is worse than a
   missed one) among the thresholds that let through at most :data:`MAX_FALSE` false joints
@@ -139,6 +143,61 @@ def choose_threshold(results, beta: float = BETA, max_false: float = MAX_FALSE) 
         if f > best + 1e-12:
             best, best_t = f, t
     return best_t
+
+
+def roc_auc(scores, labels) -> float:
+    """Area under the ROC curve of ``scores (N,)`` against boolean ``labels (N,)``: the
+    probability that a random right item scores above a random wrong one (ties count half;
+    Mann-Whitney U / (n1 n0), Hanley & McNeil 1982); NaN without both labels."""
+    from scipy.stats import rankdata
+
+    s = np.asarray(scores, np.float64)
+    y = np.asarray(labels, bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    s = np.where(np.isfinite(s), s, -np.inf)
+    r = rankdata(s)
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def emitted_items(results) -> list[tuple[float, bool]]:
+    """``[(confidence, right), ...]`` of every predicted movable joint of ``results`` (matched
+    true joints: right when of the true motion class with an axis within
+    :data:`n4d4d.rigging.confidence.AXIS_OK_DEG`, the training label; extras: wrong)."""
+    from n4d4d.rigging.confidence import AXIS_OK_DEG
+
+    out = []
+    for r in results:
+        if r.error is not None or r.track == "skeleton":
+            continue
+        for x in r.records:
+            if x.pred_type not in ("none", "fixed"):
+                out.append((float(x.confidence), bool(x.class_ok) and (x.axis_deg is None or
+                                                                       x.axis_deg <= AXIS_OK_DEG)))
+        out += [(float(x.confidence), False) for x in r.extras]
+    return out
+
+
+def confidence_auc(results) -> float:
+    """:func:`roc_auc` of the confidences of ``results``' predicted movable joints against
+    whether each is right (:func:`emitted_items`): how well the confidence ranks right joints
+    above wrong ones, whatever the threshold (0.5: no better than chance)."""
+    items = emitted_items(results)
+    return roc_auc([c for c, _ in items], [ok for _, ok in items])
+
+
+def threshold_curve(results, thresholds) -> list[dict]:
+    """One row per threshold ``t`` of ``thresholds``: ``{"threshold", "class_acc", "strict_acc",
+    "precision", "extra", "extra_per_joint", "false_per_joint"}`` of ``results`` (one track)
+    at ``t`` (:func:`figures`, :func:`counts`)."""
+    out = []
+    for t in thresholds:
+        f, c = figures(results, t), counts(results, t)
+        out.append({"threshold": float(t), "class_acc": f["class_acc"], "strict_acc": f["strict_acc"],
+                    "precision": f["precision"], "extra": f["extra"], "extra_per_joint": f["extra_per_joint"],
+                    "false_per_joint": c["fp"] / c["n"] if c["n"] else float("nan")})
+    return out
 
 
 def loco_thresholds(results, beta: float = BETA) -> dict[str, dict[str, float]]:
