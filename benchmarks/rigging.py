@@ -121,7 +121,8 @@ def main(argv=None) -> int:
         for p in harness.all_robot_paths(unparsed=True):
             print(f"not read by the URDF reader (its errors, not rigging's): {p.relative_to(base)}")
     rows, results = [], []
-    print(f"{'robot':40s} {'joints':>6s} {'kept s':>8s} {'merged s':>9s} {'sheets':>6s}  error")
+    print(f"{'robot':40s} {'joints':>6s} {'kept s':>8s} {'merged s':>9s} {'sheets':>6s}  "
+          f"kept / merged stage CPU s: parts/closing/joints  error")
     for p in paths:
         rs = harness.evaluate([p], seed=a.seed, time_budget_s=a.budget)
         results += rs
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
         over = [r.track for r in rs if (r.stage_seconds or r.seconds) > a.budget]
         name = str(p.relative_to(base)) if base in p.parents else str(p)
         print(f"{name:40s} {(k.true_joints if k else 0):6d} {(k.seconds if k else 0):8.1f} "
-              f"{(m.seconds if m else 0):9.1f} {(m.sheets_fused if m else 0):6d}  "
+              f"{(m.seconds if m else 0):9.1f} {(m.sheets_fused if m else 0):6d}  {_cpu(k)} / {_cpu(m)}  "
               f"{err}{' OVER BUDGET: ' + ','.join(over) if over else ''}",
               flush=True)
         rows.append((name, err, over))
@@ -166,7 +167,7 @@ def merged_subset(n_categories: int, budget: float, seed: int, json_path) -> int
                                           time_budget_s=budget, tracks=("merged",))
         r = results[-1]
         print(f"{r.name:28s} {r.category:18s} {r.seconds:6.1f} s  true {r.true_joints:3d}  matched {r.matched:3d}  "
-              f"extras {len(r.extras):3d}  sheets fused {r.sheets_fused:3d}  {r.error or ''}", flush=True)
+              f"extras {len(r.extras):3d}  sheets fused {r.sheets_fused:3d}  {_cpu(r)}  {r.error or ''}", flush=True)
     for name in procedural.FAMILIES:
         asset, joints = procedural.FAMILIES[name]()
         results += harness.evaluate_asset(asset, joints, name, "procedural", seed=seed, time_budget_s=budget,
@@ -393,6 +394,12 @@ def segmentation(only, creases: bool, seed: int) -> int:
     print(f"{tot['movers']} moving bodies; part recall " + ", ".join(f"{k} {tot[k] / n:.3f} ({tot[k]})" for k in steps)
           + f"; surplus parts {tot['surplus']} (creases {'on' if creases else 'off'})")
     return 0
+
+
+def _cpu(r) -> str:
+    """A result's stage CPU seconds by step (parts / closing / joints)."""
+    c = (r.cpu_s if r is not None else None) or {}
+    return "cpu " + "/".join(f"{c[k]:.0f}" if k in c else "-" for k in ("parts", "closing", "joints"))
 
 
 def _fmt(v) -> str:

@@ -94,7 +94,8 @@ class ObjectResult:
     """One object on one track: its joint records, extra joints, skeleton figures, time
     (``seconds`` in all, ``stage_seconds`` of the rigging stage itself, which ``budget_s``
     bounds), flat sheets the merged track fused into the piece they lie on
-    (:func:`n4d4d.rigging.sheets.fuse_sheets`)."""
+    (:func:`n4d4d.rigging.sheets.fuse_sheets`), and the stage's CPU seconds by step (``cpu_s``:
+    ``parts``, ``closing``, ``joints``; None for a rigid result)."""
 
     name: str
     track: str
@@ -110,6 +111,7 @@ class ObjectResult:
     budget_s: float = float("inf")
     error: str | None = None
     sheets_fused: int = 0
+    cpu_s: dict | None = None
 
     @property
     def true_joints(self) -> int:
@@ -282,6 +284,7 @@ def evaluate_asset(truth, true_joints, name: str, category: str, *, seed: int = 
             res.stage_seconds = float(rigged.stages[-1].seconds)
             fig = rigged.stages[-1].figures
             res.sheets_fused = int(fig.get("sheets_fused", 0))
+            res.cpu_s = fig.get("cpu_s")
             mapping = ({p.name: p.name for p in rigged.parts} if track == "kept"
                        else body_of_parts(rigged.parts, truth.visual))
             score_joints(res, rigged.joints, true_joints, mapping, diag,

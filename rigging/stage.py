@@ -188,7 +188,9 @@ def rig_stage(asset: Asset, *, mode: str = "auto", joints: str = "from-file", ti
     Returns:
         A new Asset with a ``StageRecord("rigging", ...)`` appended (figures: mode used, part
         and joint counts, joint types, parts closed by voxel re-extraction, each inferred
-        joint's confidence and the candidate that won) and notes.
+        joint's confidence and the candidate that won, flat sheets fused, and ``cpu_s``: CPU
+        seconds of this process spent finding the parts, closing them and inferring joints)
+        and notes.
 
     Raises:
         StageInputError: ``asset.visual`` is missing. ValueError: unknown ``mode`` / ``joints``.
@@ -236,7 +238,9 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
     t0 = time.monotonic()
     from n4d4d.budget import process_cpu_seconds
 
-    deadline = process_cpu_seconds() + float(time_budget_s)  # CPU seconds: a busy machine does not spend it
+    cpu0 = process_cpu_seconds()
+    deadline = cpu0 + float(time_budget_s)  # CPU seconds: a busy machine does not spend it
+    cpu: dict[str, float] = {}
     notes: list[str] = []
     counts: dict = {}
     parts, part_source = _source_parts(asset, seed, notes, components=components, counts=counts)
@@ -248,7 +252,9 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         return _rigid(asset, t0, "rigid", notes)
 
     source_parts = parts  # joints are inferred on the parts as given, collisions on the closed
+    cpu["parts"] = process_cpu_seconds() - cpu0
     parts, rebuilt = _close_parts(parts, sheet_thickness)  # meshes (an open soup blocks nothing); later stages get those
+    cpu["closing"] = process_cpu_seconds() - cpu0 - cpu["parts"]
     if rebuilt:
         notes.append(f"{rebuilt} part mesh(es) were not watertight: closed by n4d4d.volume (winding-number "
                      "solid, or a shell about an open part)")
@@ -262,7 +268,9 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
         geos = [PartGeometry(s.name, s.mesh.vertices, s.mesh.faces, seed=seed,
                              solid=None if c.mesh is s.mesh else (c.mesh.vertices, c.mesh.faces))
                 for s, c in zip(source_parts, parts)]
+        t_joints = process_cpu_seconds()
         inferred = infer_joints(geos, deadline=deadline, components=part_source == "components")
+        cpu["joints"] = process_cpu_seconds() - t_joints
         if process_cpu_seconds() > deadline:
             notes.append(f"time budget of {time_budget_s:g} CPU s reached: joints not yet inferred left fixed")
         out = []
@@ -294,6 +302,7 @@ def articulate(asset: Asset, *, joints: str = "infer", time_budget_s: float = 12
                       {"mode": "articulated", "parts": len(parts), "joints": len(out_joints),
                        "joint_source": source, "joint_types": types, "parts_closed": rebuilt,
                        "part_source": part_source, "sheets_fused": counts.get("sheets_fused", 0),
+                       "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
                        "min_confidence": min_confidence,
                        "joint_confidence": confidence, "joint_candidates": sources, "joint_features": features})
     return asset.with_stage(rec, parts=tuple(parts), joints=out_joints, skeleton=None, skin_weights=None,
