@@ -46,7 +46,7 @@ from n4d4d.io.urdf_model import (JOINT_TYPES, MOVABLE, SHAPES, SKIPPED_SHAPES, U
                                  UrdfInertial, UrdfJoint, UrdfModel, inertial_problem, parse_urdf,
                                  resolve_filename, rpy_matrix)
 
-__all__ = ["BASE_MODES", "JOINT_TYPES", "MOVABLE", "SHAPES", "SKIPPED_SHAPES", "URDF_MESH_FORMATS", "UrdfGeometry", "UrdfInertial",
+__all__ = ["BASE_MODES", "JOINT_TYPES", "choose_urdf_up", "MOVABLE", "SHAPES", "SKIPPED_SHAPES", "URDF_MESH_FORMATS", "UrdfGeometry", "UrdfInertial",
            "UrdfJoint", "UrdfModel", "body_mesh", "file_collision", "file_inertials", "fixed_base_rule", "geometry_mesh",
            "inertial_problem", "link_meshes", "link_pieces", "load_urdf_asset", "parse_urdf", "read_geometry",
            "resolve_filename", "rigid_groups", "rpy_matrix"]
@@ -96,8 +96,60 @@ def fixed_base_rule(model: UrdfModel, base: str = "auto") -> tuple[bool, str]:
     return False, "base free"
 
 
+def choose_urdf_up(model: UrdfModel, geometry: str = "visual", up: str = "auto") -> tuple[UrdfModel, str, str]:
+    """The up axis ``model`` is read with, and why: ``(model, "z" | "y", sentence)``.
+
+    URDF is Z up by its specification, but some files are authored Y up (pybullet_data's
+    laikago, whose examples load it turned): read Z up, such a robot stands on its hind legs and
+    topples. ``up="auto"`` applies the rule of ``--up auto`` for meshes
+    (:func:`n4d4d.io.stage.choose_up`) to the links' geometry at the rest configuration (all joint
+    values 0): the file is read Y up (:data:`n4d4d.conventions.Y_UP_TO_Z_UP` as the root's pose,
+    so meshes, colliders, joints and inertials all turn with it) only when the Y-up reading
+    stands as authored and the Z-up one would not, or neither stands and the Y-up one rests on
+    clearly more support, and, Y up, the robot stands on its limbs: the root body (the root link
+    and what is welded to it) clear of the ground by more than the support tolerance, only
+    other links touching it (a planar arm authored Z up, pybullet_data's TwoJointRobot, would
+    otherwise be laid on its side); otherwise Z up, as written. ``"z"`` / ``"y"`` force it.
+    """
+    from dataclasses import replace
+
+    from n4d4d.asset import Mesh
+    from n4d4d.conventions import Y_UP_TO_Z_UP
+
+    if up not in ("auto", "y", "z"):
+        raise ValueError(f"up must be auto, y or z, got {up!r}")
+    axis, why = up, f"read {up.upper()} up (asked for)"
+    if up == "auto":
+        from n4d4d.io.stage import choose_up
+
+        by_link = link_pieces(model, geometry)
+        pieces = [m for items in by_link.values() for m in items]
+        if not pieces:
+            return model, "z", "Z up as URDF says (no geometry to judge)"
+        mesh = body_mesh(pieces)
+        axis, figures = choose_up(Mesh(mesh.vertices, mesh.faces))
+        why = f"read {axis.upper()} up (--up auto): {figures['rule']}"
+        if axis == "y":  # and it must stand on its limbs: its root body clear of the ground
+            from n4d4d.conventions import Y_UP_TO_Z_UP as Ry
+            from n4d4d.io.stage import SUPPORT_TOLERANCE
+
+            group = rigid_groups(model, merge_fixed=True)
+            z = {link: min(float((np.asarray(tm.vertices) @ Ry.T)[:, 2].min()) for tm, _ in items)
+                 for link, items in by_link.items() if items}
+            low = min(z.values())
+            root_low = min((v for link, v in z.items() if group[link] == group[model.root]), default=np.inf)
+            if root_low <= low + SUPPORT_TOLERANCE * mesh.diagonal:
+                axis, why = "z", ("read Z up (--up auto): the Y-up reading stands but on its root body, not on its "
+                                  "limbs: the file as written (Z up)")
+    if axis == "y":
+        T = np.eye(4)
+        T[:3, :3] = Y_UP_TO_Z_UP
+        model = replace(model, root_transform=T)
+    return model, axis, why
+
+
 def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | None = None,
-                    merge_fixed: bool = True, base: str = "auto"):
+                    merge_fixed: bool = True, base: str = "auto", up: str = "z"):
     """Load a URDF as an :class:`~n4d4d.asset.Asset` with parts, ground-truth joints, the
     links' visual materials and their own collision geometry.
 
@@ -112,6 +164,8 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
             either way (:func:`rigid_groups`).
         base: ``"auto"``, ``"fixed"`` or ``"free"``: whether the root is bolted to the world
             (:func:`fixed_base_rule`; the Asset's ``fixed_base``, the reason in its notes).
+        up: ``"z"`` (the default: URDF's specification), ``"y"``, or ``"auto"``
+            (:func:`choose_urdf_up`: a file authored Y up is turned; the reason in the notes).
 
     Returns:
         An Asset whose ``visual`` and ``source_mesh`` are all parts concatenated
@@ -133,6 +187,7 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
 
     model = parse_urdf(path)
     fixed, why_base = fixed_base_rule(model, base)
+    model, axis, why_up = choose_urdf_up(model, geometry, up)
     pieces = link_pieces(model, geometry)
     if not pieces:
         skipped = "; ".join(model.notes[:3])
@@ -187,6 +242,8 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
                               tuple(left_out), masses) if declared or masses or left_out else None
     if fixed or why_base != "base free":
         notes.append(why_base)
+    if up != "z":
+        notes.append(why_up)
     return Asset(name=stem, visual=merged, source_mesh=merged, parts=tuple(parts),
                  joints=tuple(joints), collision=collision, notes=tuple(notes), inertials=inertials,
                  fixed_base=fixed)

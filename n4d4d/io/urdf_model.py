@@ -87,7 +87,9 @@ class UrdfModel:
     """A parsed URDF: ``links`` maps name -> ``(visuals, collisions)`` tuples of geometries;
     ``inertials`` maps the links that declare one to their :class:`UrdfInertial`;
     ``notes`` says what was skipped (PyBullet-only shapes) or read as PyBullet reads it (a 3-vector
-    written with more numbers, a revolute limit without bounds)."""
+    written with more numbers, a revolute limit without bounds). ``root_transform`` is the
+    ``(4, 4)`` pose the root link is read at (None: identity, the file Z up as URDF says; a file
+    authored Y up is read with :data:`n4d4d.conventions.Y_UP_TO_Z_UP`, :func:`n4d4d.io.urdf.choose_urdf_up`)."""
 
     name: str
     path: Path
@@ -95,6 +97,7 @@ class UrdfModel:
     joints: tuple[UrdfJoint, ...]
     notes: tuple[str, ...] = ()
     inertials: dict = field(default_factory=dict)
+    root_transform: np.ndarray | None = None
 
     @property
     def root(self) -> str:
@@ -108,7 +111,7 @@ class UrdfModel:
     def link_transforms(self) -> dict[str, np.ndarray]:
         """Rest-pose (all joint values 0) world transform ``(4, 4)`` of every link reachable
         from the root (each link visited once, so even an unvalidated model terminates)."""
-        out = {self.root: np.eye(4)}
+        out = {self.root: np.eye(4) if self.root_transform is None else np.asarray(self.root_transform, np.float64)}
         by_parent: dict[str, list[UrdfJoint]] = {}
         for j in self.joints:
             by_parent.setdefault(j.parent, []).append(j)
