@@ -29,6 +29,13 @@ Budgets, fast path and fallbacks:
   concavity is a distance, so a thin bent plate is convex enough to it while its hulls fill
   the bend (pybullet_data husky's bumpers: 6 hulls at 2.8 times the solid's volume); the
   candidate, measured, is kept when its fidelity is better.
+- Hollow round parts (a tube, a ring: :func:`.sector_cuts.revolution_axis`) get angular sectors
+  refined by plane cuts (:mod:`.sector_cuts`) as that candidate instead: no single plane lowers
+  a tube's hull volume.
+- Congruent parts (:mod:`.congruent`): a part that is a rigid motion or mirror image of one
+  decomposed earlier in the process under the same budgets (a robot's repeated legs) is given
+  that part's hulls, moved onto it, when they measure as well on it (one fidelity measure
+  instead of a search; ``reused_from`` names the part).
 - Degrade, don't fail: when CoACD is stopped by the budget (or hangs) before any result meets
   the bounds, :mod:`.fallback` spends at most :func:`.fallback.fallback_cpu_s` more CPU seconds
   on cheaper methods (CoACD with coarse settings, V-HACD) and always has the convex hull of
@@ -64,8 +71,9 @@ from n4d4d.asset import Mesh
 from n4d4d.budget import Budget
 from n4d4d.errors import EmptyMeshError, InputError
 
-from .candidates import overshoot, plane_cut_candidate
+from .candidates import attempt_summary, overshoot, plane_cut_candidate
 from .coacd_runner import CoacdSettings
+from .congruent import remember, reuse
 from .fidelity import asset_scale, fidelity_misses, measure
 from .hulls import hull_of
 from .shell_search import decompose_shell, decompose_shells
@@ -121,7 +129,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     Returns:
         ``(hulls, figures)``: closed convex :class:`Mesh` es (outward faces, asset frame), and a
         JSON-ready dict: ``method`` ("convex" fast path, "coacd", "plane-cuts"
-        (:mod:`.plane_cuts`, when CoACD's result missed the bounds), "shells" when the part
+        (:mod:`.plane_cuts`, when CoACD's result missed the bounds), "sector-cuts" (the same for
+        a hollow round part, :mod:`.sector_cuts`), "shells" when the part
         has several connected shells, each decomposed on its own: ``shells`` lists them, or the
         fallback's: "coacd-coarse", "vhacd", "convex-hull"), ``hulls``,
         ``max_hull_vertices``, ``seconds`` (wall), ``cpu_seconds``, ``convexity_ratio`` (part /
@@ -170,6 +179,11 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     convexity = float(abs(tm.volume) / full.volume)
     small = asset_scale(mesh.diagonal, asset_diagonal, fidelity) is not None
     big = asset_diagonal if small else None  # judge at the asset's scale (small parts only)
+    key = (max_hulls, max_hull_vertices, settings, repr(sorted(as_dict(fidelity).items())), bool(fast_path), big,
+           int(seed))
+    hit = reuse(mesh, key, fidelity, seed, big)  # a congruent part decomposed before (a robot's other legs)
+    if hit is not None:
+        return _reused(hit, convexity, budget, t0, voids, void_volume, fidelity)
     shells = closed_shells(tm)
     if len(shells) <= 1:
         hulls, method, attempts, fid, used = decompose_shell(mesh, tm, max_hulls, max_hull_vertices, settings,
@@ -190,7 +204,7 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
                                        big, attempts)
             if cut and ((len(cut[0][0]), overshoot(cut[0][4], fidelity), cut[0][1])
                         < (len(fidelity_misses(fid, fidelity)), overshoot(fid, fidelity), fid["p95_pct"])):
-                hulls, method, fid = cut[0][3], "plane-cuts", cut[0][4]
+                hulls, method, fid = cut[0][3], cut[0][2], cut[0][4]
         if len(shells) > max_hulls:  # hulls had to bridge the gaps between shells: say why, and the way out
             fid = {**fid, "hint": f"the part is {len(shells)} separate shells, more than the {max_hulls} hulls "
                                   f"allowed: hulls bridge the gaps between shells (--max-hulls {len(shells)} "
@@ -217,4 +231,22 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     }
     if shell_figures is not None:
         figures["shells"] = shell_figures
+    remember(mesh, key, hulls, figures, name)
+    return tuple(hulls), figures
+
+
+def _reused(hit, convexity, budget, t0, voids, void_volume, fidelity) -> tuple[tuple[Mesh, ...], dict]:
+    """The figures of a decomposition reused from a congruent part (:func:`.congruent.reuse`)."""
+    hulls, fid, entry = hit
+    misses = fidelity_misses(fid, fidelity)
+    figures = {
+        **entry["figures"], "hulls": len(hulls), "max_hull_vertices": max(len(h.vertices) for h in hulls),
+        "seconds": time.perf_counter() - t0, "cpu_seconds": budget.cpu_used(), "convexity_ratio": convexity,
+        "volume_ratio": fid["volume_ratio"], "surface_distance_mean_pct": fid["mean_pct"],
+        "surface_distance_p95_pct": fid["p95_pct"], "fidelity": fid, "fidelity_passed": not misses,
+        "fidelity_misses": misses, "reused_from": entry["name"], "notes": [],
+        "attempts": [{"method": "congruent", "from": entry["name"], "cpu_seconds": budget.cpu_used(),
+                      **attempt_summary(fid), "misses": misses}],
+        "budget": budget.figures(), "enclosed_voids": voids, "void_volume_m3": void_volume,
+    }
     return tuple(hulls), figures
