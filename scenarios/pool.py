@@ -1,7 +1,8 @@
 """A persistent pool of build workers with a time and a memory limit per asset.
 
 :class:`WorkerPool` keeps ``workers`` long-lived processes (:mod:`n4d4d.scenarios.worker`)
-that import Warp, Newton and torch once and build many assets. Each asset runs under a
+that build many assets each, forked on Linux from one zygote that has imported Warp, Newton,
+PyBullet and the stage modules once for the whole pool (:mod:`n4d4d.scenarios.zygote`). Each asset runs under a
 watchdog in this process: a worker that dies (a native crash, ``os.abort()``, a kill from the
 kernel's OOM killer), runs past ``time_limit_s`` on one asset, or whose resident memory (its
 own plus its children's, CoACD included) goes over ``memory_limit_gb`` is killed with its
@@ -46,10 +47,13 @@ POLL_S = 0.25
 STDERR_TAIL = 600
 
 #: Thread-pool variables set for every worker (unless already set in the environment): one
-#: thread each, as Ray gives a ``num_cpus=1`` task, so the workers (not BLAS, OpenMP or torch
-#: threads inside one build) share the cores, and every build runs with the same thread count
-#: whatever the worker count or backend.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+#: thread each (BLAS, OpenMP, USD's work pool), as Ray gives a ``num_cpus=1`` task, so the
+#: workers (not threads inside one build) share the cores, every build runs with the same
+#: thread count whatever the worker count or backend, and the zygote the workers fork from
+#: has no thread but its main one (:mod:`n4d4d.scenarios.zygote`; creating a USD stage starts
+#: one otherwise).
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+               "PXR_WORK_THREAD_LIMIT")
 
 
 def faults_from_env() -> dict[str, str]:
@@ -65,7 +69,7 @@ def faults_from_env() -> dict[str, str]:
 
 @dataclass
 class _Worker:
-    proc: subprocess.Popen
+    proc: Any  # subprocess.Popen, or a zygote's ForkedWorker (pid, poll, wait)
     reader: Any  # Connection, results from the worker
     writer: Any  # Connection, tasks to the worker
     stderr: Any  # a temporary file opened in append mode
@@ -135,14 +139,19 @@ class WorkerPool:
         workers: processes (>= 1); started lazily, at most one per pending task.
         time_limit_s: wall seconds one task may take, or None for no limit.
         memory_limit_gb: resident GiB a worker and its children may use during a task, or None.
+        zygote: fork the workers from one process that has imported the engines and stage
+            modules once (:mod:`n4d4d.scenarios.zygote`; Linux); False, or where it cannot
+            run, starts each worker as its own ``python -m n4d4d.scenarios.worker`` process.
 
     Use as a context manager; :meth:`run` may be called several times.
     """
 
-    def __init__(self, workers: int, *, time_limit_s: float | None = None, memory_limit_gb: float | None = None):
+    def __init__(self, workers: int, *, time_limit_s: float | None = None, memory_limit_gb: float | None = None,
+                 zygote: bool = True):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.size = int(workers)
+        self.use_zygote, self._zygote, self._zygote_err = bool(zygote), None, None
         self.time_limit_s = time_limit_s
         self.memory_limit = None if memory_limit_gb is None else float(memory_limit_gb) * (1 << 30)
         self._workers: list[_Worker] = []
@@ -153,6 +162,19 @@ class WorkerPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _zygote_or_none(self, env: dict):
+        """The pool's :class:`~n4d4d.scenarios.zygote.Zygote`, started at the first worker;
+        None where it cannot run (not Linux, ``zygote=False``, or it failed: plain workers)."""
+        if self._zygote is None and self.use_zygote:
+            from n4d4d.scenarios.zygote import Zygote
+
+            try:
+                self._zygote_err = tempfile.TemporaryFile(mode="a+b", prefix="n4d4d-zygote-")
+                self._zygote = Zygote(env, self._zygote_err)
+            except OSError:
+                self.use_zygote = False
+        return self._zygote if self.use_zygote else None
+
     def _start(self) -> _Worker:
         from multiprocessing.connection import Connection
 
@@ -162,9 +184,17 @@ class WorkerPool:
         env = dict(os.environ)
         for var in THREAD_VARS:
             env.setdefault(var, "1")
-        proc = subprocess.Popen([sys.executable, "-m", "n4d4d.scenarios.worker", str(task_r), str(res_w)],
-                                pass_fds=(task_r, res_w), stdin=subprocess.DEVNULL,
-                                stdout=err, stderr=err, close_fds=True, env=env)
+        proc = None
+        zygote = self._zygote_or_none(env)
+        if zygote is not None:
+            try:
+                proc = zygote.fork(task_r, res_w, err.fileno())
+            except OSError:  # the zygote died: plain workers from now on
+                self.use_zygote = False
+        if proc is None:
+            proc = subprocess.Popen([sys.executable, "-m", "n4d4d.scenarios.worker", str(task_r), str(res_w)],
+                                    pass_fds=(task_r, res_w), stdin=subprocess.DEVNULL,
+                                    stdout=err, stderr=err, close_fds=True, env=env)
         os.close(task_r)
         os.close(res_w)
         w = _Worker(proc, Connection(res_r, writable=False), Connection(task_w, readable=False), err)
@@ -280,3 +310,9 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 pass
             self._retire(w)
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
+        if self._zygote_err is not None:
+            self._zygote_err.close()
+            self._zygote_err = None

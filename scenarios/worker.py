@@ -4,7 +4,8 @@ The worker reads tasks from file descriptor ``RFD`` and writes messages to ``WFD
 :class:`multiprocessing.connection.Connection` framings of pickles, until it reads ``None`` or
 its parent goes away. A task is ``(key, job, out_dir, options, keep_failed, name, fault)``;
 it answers ``("progress", key, stage, event)`` around each stage and ``("result", key,
-BatchResult)`` at the end. Heavy libraries (Warp, Newton, torch) are imported once, by the
+BatchResult)`` at the end. ``("probe", names)`` is answered with ``("probe", loaded)``, one
+bool per module name: whether this worker has imported it (what the zygote preloaded). Heavy libraries (Warp, Newton, torch) are imported once, by the
 first build, and reused for every later one.
 
 A plain subprocess rather than a ``multiprocessing`` child, so that no user ``__main__`` module
@@ -69,6 +70,9 @@ def serve(reader, writer) -> None:
             return
         if task is None:
             return
+        if len(task) == 2 and task[0] == "probe":  # ("probe", names): which modules are loaded
+            writer.send(("probe", [name in sys.modules for name in task[1]]))
+            continue
         key, job, out_dir, options, keep_failed, name, fault = task
         inject_fault(fault)
 
