@@ -177,7 +177,8 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
 
     from . import _newton_kernels as K
     from ._newton_sim import (STABILITY_ITERATIONS, STABILITY_SUBSTEPS, SUBSTEPS, XPBD_ITERATIONS, Stepper,
-                              anchor_joints_at_com, newton_modules, on_ground, start_at_rest, usd_sha256)
+                              anchor_joints_at_com, newton_modules, on_ground, pin_world_welded, start_at_rest,
+                              usd_sha256)
     from .penetration import HullWorld
 
     th = th or Thresholds()
@@ -197,6 +198,7 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     sub.add_usd(str(usd_path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
     anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
     start_at_rest(sub)  # every joint at its rest coordinate (0 clipped into its limits), as in PyBullet
+    pin_world_welded(sub)  # the fixed roots immovable, as PyBullet's static base
     offsets = recentre_revolutes(sub, newton)  # builder joint -> file coordinate minus Newton's (rad)
 
     link_of = {link.joint.name: link.index for link in model.links if link.joint is not None}

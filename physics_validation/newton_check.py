@@ -70,7 +70,7 @@ from n4d4d.conventions import GRAVITY_MAGNITUDE, xyzw_to_wxyz
 from n4d4d.errors import StageInputError, TimeBudgetError
 
 from ._newton_sim import (REST_DROP_ITERATIONS, REST_DROP_SUBSTEPS, Stepper, anchor_joints_at_com,
-                          newton_modules, on_ground, start_at_rest)
+                          newton_modules, on_ground, pin_world_welded, start_at_rest)
 from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, decided_failure, evaluate, settled
 
@@ -151,6 +151,7 @@ def _load(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], mu: float, *,
         joints.append((str(sub.joint_label[j]), sub.joint_child[j], float(masses[sorted(tree)].sum()), tree))
     labels = [str(sub.body_label[b]).rsplit("/", 1)[-1] for b in range(n)]
     shapes = (np.asarray(sub.shape_body[:sub.shape_count], dtype=np.int64), rest)
+    pin_world_welded(sub)  # a fixed base's root immovable (after its mass is read: the checks weigh by it)
     out = (on_ground(sub, xforms, mu), masses, points, com, joints, labels)
     return (*out, shapes) if with_shapes else out
 
