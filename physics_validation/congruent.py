@@ -27,8 +27,11 @@ import numpy as np
 
 from n4d4d.asset import Mesh
 
-#: Relative agreement of volume, area and each principal second moment of two congruent parts.
-FEATURE_TOLERANCE = 0.01
+#: Relative agreement of volume, area and each principal second moment of two congruent parts:
+#: a filter only (the moved hulls are measured on the part itself). Parts re-closed from one
+#: mesh in different poses differ by up to 0.2% (mini_cheetah's thighs), pybullet_data husky's
+#: front and rear bumpers by 1.06% in volume and 0.6% in moments.
+FEATURE_TOLERANCE = 0.02
 
 #: How much more a reused set may overshoot the bounds than it did on its own part (summed
 #: relative excess, :func:`.candidates.overshoot`).

@@ -50,7 +50,7 @@ def test_sector_pieces_reach_the_closed_form_hull_volume():
     solid = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).volume
     whole = hull_of(mesh.vertices).volume / solid
     assert whole > 5  # one hull fills the bore: the case the sectors are for
-    for k in (16, 32):
+    for k in (32,):
         pieces = sector_pieces(mesh, k)
         assert pieces is not None and len(pieces) <= k
         ratio = sum(hull_of(p).volume for p in pieces) / solid
