@@ -16,7 +16,14 @@ are used when they miss no more bounds than they did on their own part and their
 part is decomposed as usual (the cost of the trial: one fidelity measure). Parts whose
 principal moments are nearly equal have no well-defined axes; the measure rejects a wrong
 mapping. Only searches that cost at least :data:`MIN_SEARCH_CPU_S` are kept, the last
-:data:`KEPT` of them, under the same budgets, settings, seed and scale.
+:data:`KEPT` of them, under the same budgets, settings, seed and asset diagonal.
+
+A part whose mesh is the very same (bit for bit) as a kept one gets the kept hulls and figures
+unchanged, as a fresh search would give them (the search is seeded), so building one asset
+twice in a process gives the same hulls. A congruent part that is not the same gets moved
+hulls, which depend on which part was decomposed first: a process that builds many assets
+should scope the store to one asset (:func:`clear` at the start of each collision stage), so
+that its outputs do not depend on what the process built before.
 
 This module reuses and measures; it does not decompose.
 """
@@ -87,20 +94,38 @@ def moved_hulls(hulls, source: tuple, target: tuple) -> list[Mesh]:
     return out
 
 
+def clear() -> None:
+    """Forget every kept decomposition (call at the start of an asset's collision stage)."""
+    del _STORE[:]
+
+
+def _digest(mesh: Mesh) -> str:
+    import hashlib
+
+    h = hashlib.sha1(np.ascontiguousarray(mesh.vertices, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(mesh.faces, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
 def reuse(mesh: Mesh, key: tuple, fidelity, seed: int, asset_diagonal: float | None):
     """The hulls of a congruent part decomposed earlier under the same ``key`` (budgets,
     settings, seed, scale), moved onto ``mesh`` and measured, when they measure as well on it
     (module docstring); else None.
 
     Returns:
-        ``(hulls, fidelity figures, entry)`` where ``entry`` is the earlier part's record (its
-        ``name``, ``figures``), or None.
+        ``(hulls, fidelity figures, entry, same)`` where ``entry`` is the earlier part's record
+        (its ``name``, ``figures``) and ``same`` is True for the very same mesh (its hulls and
+        figures as they were), or None.
     """
     from .candidates import overshoot
     from .fidelity import fidelity_misses, measure
 
     if not _STORE:
         return None
+    digest = _digest(mesh)
+    for entry in reversed(_STORE):
+        if entry["key"] == key and entry["digest"] == digest:  # the same mesh: the search's own result
+            return list(entry["hulls"]), entry["figures"]["fidelity"], entry, True
     frame = part_frame(mesh)
     for entry in reversed(_STORE):
         if entry["key"] != key or not _agree(entry["frame"][2], frame[2]):
@@ -112,7 +137,7 @@ def reuse(mesh: Mesh, key: tuple, fidelity, seed: int, asset_diagonal: float | N
         src = entry["figures"]["fidelity"]
         if (len(fidelity_misses(fid, fidelity)) <= len(fidelity_misses(src, fidelity))
                 and overshoot(fid, fidelity) <= overshoot(src, fidelity) + OVERSHOOT_SLACK):
-            return hulls, fid, entry
+            return hulls, fid, entry, False
     return None
 
 
@@ -122,5 +147,6 @@ def remember(mesh: Mesh, key: tuple, hulls, figures: dict, name: str) -> None:
     search cost at least :data:`MIN_SEARCH_CPU_S`."""
     if figures.get("cpu_seconds", 0.0) < MIN_SEARCH_CPU_S or figures.get("reused_from"):
         return
-    _STORE.append({"key": key, "frame": part_frame(mesh), "hulls": tuple(hulls), "figures": figures, "name": name})
+    _STORE.append({"key": key, "frame": part_frame(mesh), "digest": _digest(mesh), "hulls": tuple(hulls),
+                   "figures": figures, "name": name})
     del _STORE[:-KEPT]

@@ -179,8 +179,8 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
     convexity = float(abs(tm.volume) / full.volume)
     small = asset_scale(mesh.diagonal, asset_diagonal, fidelity) is not None
     big = asset_diagonal if small else None  # judge at the asset's scale (small parts only)
-    key = (max_hulls, max_hull_vertices, settings, repr(sorted(as_dict(fidelity).items())), bool(fast_path), big,
-           int(seed))
+    key = (max_hulls, max_hull_vertices, settings, repr(sorted(as_dict(fidelity).items())), bool(fast_path),
+           asset_diagonal, int(seed), float(budget.cpu_s))
     hit = reuse(mesh, key, fidelity, seed, big)  # a congruent part decomposed before (a robot's other legs)
     if hit is not None:
         return _reused(hit, convexity, budget, t0, voids, void_volume, fidelity)
@@ -237,7 +237,10 @@ def convex_decomposition(mesh: Mesh, *, max_hulls: int = 32, max_hull_vertices: 
 
 def _reused(hit, convexity, budget, t0, voids, void_volume, fidelity) -> tuple[tuple[Mesh, ...], dict]:
     """The figures of a decomposition reused from a congruent part (:func:`.congruent.reuse`)."""
-    hulls, fid, entry = hit
+    hulls, fid, entry, same = hit
+    if same:  # the very same mesh: what its search gave, as a fresh search would give it
+        return tuple(hulls), {**entry["figures"], "seconds": time.perf_counter() - t0,
+                              "cpu_seconds": budget.cpu_used(), "budget": budget.figures()}
     misses = fidelity_misses(fid, fidelity)
     figures = {
         **entry["figures"], "hulls": len(hulls), "max_hull_vertices": max(len(h.vertices) for h in hulls),

@@ -75,3 +75,17 @@ def test_a_scaled_part_or_other_budgets_are_decomposed_afresh(store):
     assert fig.get("reused_from") is None  # volume 16% larger: not congruent
     _, fig = convex_decomposition(part, max_hulls=3, seed=0, name="fewer")
     assert fig.get("reused_from") is None  # another hull budget: another search
+
+
+def test_the_same_mesh_gets_its_own_result_unchanged_and_clear_forgets(store):
+    part = _l_block()
+    hulls, fig = convex_decomposition(part, max_hulls=4, seed=0, name="first")
+    again, fig2 = convex_decomposition(part, max_hulls=4, seed=0, name="again")
+    assert len(again) == len(hulls)
+    assert all(np.array_equal(a.vertices, h.vertices) and np.array_equal(a.faces, h.faces)
+               for a, h in zip(again, hulls))  # bit for bit, as the seeded search gives them
+    timing = {"seconds", "cpu_seconds", "budget"}
+    assert {k: v for k, v in fig2.items() if k not in timing} == {k: v for k, v in fig.items() if k not in timing}
+    congruent.clear()
+    _, fig3 = convex_decomposition(_moved(part, np.eye(3), np.array([0.1, 0.0, 0.0])), max_hulls=4, seed=0)
+    assert fig3.get("reused_from") is None  # nothing kept after clear()
