@@ -39,8 +39,12 @@ class BuildOptions(BaseModel):
     unit: Literal["mm", "cm", "m", "in"] | None = Field(None, description="length unit of the file")
     up: Literal["auto", "y", "z"] = Field(
         "auto", description="up axis of the file: auto reads glTF y up (its spec), a sample as its URDF says, "
-        "and OBJ/STL/PLY/OFF the way that stands as authored (z unless only the y reading stands; the load "
-        "stage's record says why)")
+        "OBJ/STL/PLY/OFF the way that stands as authored (z unless only the y reading stands; the load "
+        "stage's record says why), and a URDF z up (its spec) unless only its y reading stands on its limbs")
+    base: Literal["auto", "fixed", "free"] = Field(
+        "auto", description="a URDF's root link: fixed bolts it to the world (an arm on a table), free lets it "
+        "move; auto fixes a root that declares mass 0 (PyBullet's static base) or a 'world' root holding "
+        "the robot by fixed joints (the asset's notes say why)")
     solidify: float | None = Field(None, gt=0, description="wall thickness (m) given to an open sheet "
                                    "(zero-thickness input), offset symmetrically about it; default: a flat "
                                    "or open sheet is refused")

@@ -189,7 +189,7 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
         path = Path(source.path)
         if any(getattr(opts, k) is not None for k in ("height", "longest_side", "unit")):
             raise InputError("size options do not apply to URDF input (URDF lengths are metres)", path)
-        urdf = load_urdf_asset(path, merge_fixed=opts.merge_fixed)
+        urdf = load_urdf_asset(path, merge_fixed=opts.merge_fixed, base=opts.base, up=opts.up)
         offset = ground_offset(urdf.source_mesh.vertices)  # rest on z = 0 like every other input
         mesh = urdf.source_mesh.replace(vertices=urdf.source_mesh.vertices + offset)
         parts = tuple(dataclasses.replace(p, mesh=p.mesh.replace(vertices=p.mesh.vertices + offset))
@@ -197,6 +197,7 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
         joints = tuple(dataclasses.replace(j, origin=np.asarray(j.origin) + offset) for j in urdf.joints)
         collision = {n: tuple(h.translated(offset) for h in hs) for n, hs in urdf.collision.items()}
         factor, how = 1.0, "URDF lengths are metres (kept as authored), set on the ground"
+        notes = tuple(urdf.notes)  # dropped joints, merged links, the base and up-axis rules
     elif isinstance(source, Generated):
         path = None
         mesh, digest, gen_figures = generated_mesh(source)  # m, Z up, on the ground
@@ -242,5 +243,6 @@ def load_stage(source: Source, opts: BuildOptions) -> Asset:
     asset = Asset(name=safe_asset_name(opts.name) if opts.name else name, source_mesh=mesh, parts=parts,
                   joints=joints, collision=collision, material=material, provenance=provenance,
                   inertials=urdf.inertials if isinstance(source, UrdfFile) else None,
+                  fixed_base=bool(urdf.fixed_base) if isinstance(source, UrdfFile) else False,
                   notes=(how,) + notes)
     return asset.with_stage(StageRecord("load", time.perf_counter() - t0, figures))
