@@ -25,6 +25,16 @@ def _env() -> dict:
     return env
 
 
+def _fork(z: Zygote, err):
+    """A worker forked by ``z``: (worker, task pipe's write end, result pipe's read end)."""
+    task_r, task_w = os.pipe()
+    res_r, res_w = os.pipe()
+    w = z.fork(task_r, res_w, err.fileno())
+    os.close(task_r)
+    os.close(res_w)
+    return w, task_w, res_r
+
+
 def test_forked_worker_starts_with_the_engines_loaded_and_one_thread_was_forked(tmp_path):
     """A worker forked by the zygote is the zygote's child, and its first task finds Newton and
     the stage modules imported (the ``probe`` task of :func:`n4d4d.scenarios.worker.serve`
@@ -35,11 +45,7 @@ def test_forked_worker_starts_with_the_engines_loaded_and_one_thread_was_forked(
     err = tempfile.TemporaryFile(mode="a+b")
     z = Zygote(_env(), err)
     try:
-        task_r, task_w = os.pipe()
-        res_r, res_w = os.pipe()
-        w = z.fork(task_r, res_w, err.fileno())
-        os.close(task_r)
-        os.close(res_w)
+        w, task_w, res_r = _fork(z, err)
         writer, reader = Connection(task_w, readable=False), Connection(res_r, writable=False)
         assert psutil.Process(w.pid).ppid() == z.proc.pid
         assert psutil.Process(z.proc.pid).num_threads() == 1
@@ -61,11 +67,7 @@ def test_a_killed_worker_reads_as_killed():
     err = tempfile.TemporaryFile(mode="a+b")
     z = Zygote(_env(), err)
     try:
-        task_r, task_w = os.pipe()
-        res_r, res_w = os.pipe()
-        w = z.fork(task_r, res_w, err.fileno())
-        for fd in (task_r, res_w):
-            os.close(fd)
+        w, task_w, res_r = _fork(z, err)
         os.kill(w.pid, 9)
         assert w.wait(timeout=30) == -9
         os.close(task_w)
