@@ -96,7 +96,8 @@ def fixed_base_rule(model: UrdfModel, base: str = "auto") -> tuple[bool, str]:
     return False, "base free"
 
 
-def choose_urdf_up(model: UrdfModel, geometry: str = "visual", up: str = "auto") -> tuple[UrdfModel, str, str]:
+def choose_urdf_up(model: UrdfModel, geometry: str = "visual", up: str = "auto",
+                   pieces: dict | None = None) -> tuple[UrdfModel, str, str]:
     """The up axis ``model`` is read with, and why: ``(model, "z" | "y", sentence)``.
 
     URDF is Z up by its specification, but some files are authored Y up (pybullet_data's
@@ -110,6 +111,7 @@ def choose_urdf_up(model: UrdfModel, geometry: str = "visual", up: str = "auto")
     and what is welded to it) clear of the ground by more than the support tolerance, only
     other links touching it (a planar arm authored Z up, pybullet_data's TwoJointRobot, would
     otherwise be laid on its side); otherwise Z up, as written. ``"z"`` / ``"y"`` force it.
+    ``pieces``: :func:`link_pieces` of ``model`` read Z up, when the caller has them (else read here).
     """
     from dataclasses import replace
 
@@ -122,7 +124,7 @@ def choose_urdf_up(model: UrdfModel, geometry: str = "visual", up: str = "auto")
     if up == "auto":
         from n4d4d.io.stage import choose_up
 
-        by_link = link_pieces(model, geometry)
+        by_link = link_pieces(model, geometry) if pieces is None else pieces
         pieces = [m for items in by_link.values() for m in items]
         if not pieces:
             return model, "z", "Z up as URDF says (no geometry to judge)"
@@ -187,8 +189,10 @@ def load_urdf_asset(path: str | Path, *, geometry: str = "visual", name: str | N
 
     model = parse_urdf(path)
     fixed, why_base = fixed_base_rule(model, base)
-    model, axis, why_up = choose_urdf_up(model, geometry, up)
     pieces = link_pieces(model, geometry)
+    model, axis, why_up = choose_urdf_up(model, geometry, up, pieces=pieces)
+    if axis == "y":  # turned: the links' geometry read again at the new root pose
+        pieces = link_pieces(model, geometry)
     if not pieces:
         skipped = "; ".join(model.notes[:3])
         raise InputError("URDF links carry no geometry" + (f" ({skipped})" if skipped else ""), model.path)
