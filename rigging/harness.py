@@ -92,10 +92,11 @@ class Extra:
 @dataclass
 class ObjectResult:
     """One object on one track: its joint records, extra joints, skeleton figures, time
-    (``seconds`` in all, ``stage_seconds`` of the rigging stage itself, which ``budget_s``
-    bounds), flat sheets the merged track fused into the piece they lie on
-    (:func:`n4d4d.rigging.sheets.fuse_sheets`), and the stage's CPU seconds by step (``cpu_s``:
-    ``parts``, ``closing``, ``joints``; None for a rigid result)."""
+    (``seconds`` in all, wall; ``stage_seconds`` of the rigging stage itself, wall;
+    ``budget_s`` bounds the stage's CPU seconds, :attr:`over_budget`), flat sheets the merged
+    track fused into the piece they lie on (:func:`n4d4d.rigging.sheets.fuse_sheets`), and the
+    stage's CPU seconds by step (``cpu_s``: ``parts``, ``closing``, ``joints``; None for a
+    rigid result)."""
 
     name: str
     track: str
@@ -112,6 +113,14 @@ class ObjectResult:
     error: str | None = None
     sheets_fused: int = 0
     cpu_s: dict | None = None
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether the rigging stage spent more than ``budget_s``: its CPU seconds (``cpu_s``,
+        the budget's own clock: :func:`n4d4d.budget.process_cpu_seconds`) where recorded, else
+        its wall seconds (results written before ``cpu_s`` existed)."""
+        spent = sum(self.cpu_s.values()) if self.cpu_s else (self.stage_seconds or self.seconds)
+        return spent > self.budget_s
 
     @property
     def true_joints(self) -> int:

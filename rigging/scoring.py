@@ -364,7 +364,7 @@ def object_table(results, threshold=0.0):
                       _f(r.cd_j2j, "{:.3f}"), f"{r.seconds:.1f}", (r.error or "")[:50])
             continue
         f = figures([r], threshold) if r.error is None else {}
-        over = " (over budget)" if (r.stage_seconds or r.seconds) > r.budget_s else ""
+        over = " (over budget)" if r.over_budget else ""
         t.add_row(r.name, r.category, r.track, str(r.true_joints), str(r.matched), _f(f.get("class_acc")),
                   _f(f.get("strict_acc")), _f(f.get("axis_med"), "{:.1f}"), _f(f.get("pivot_med")),
                   str(f.get("extra", "")), "", f"{r.seconds:.1f}{over}", (r.error or "")[:50])

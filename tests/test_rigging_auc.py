@@ -39,3 +39,17 @@ def test_confidence_auc_and_curve_by_hand():
     assert [x["extra"] for x in rows] == [1, 1, 0, 0]
     assert [x["false_per_joint"] for x in rows] == [1.0, 0.5, 0.0, 0.0]
     assert rows[2]["precision"] == 1.0
+
+
+def test_over_budget_counts_the_stage_cpu_seconds():
+    """The rigging budget is CPU seconds (``n4d4d.budget.process_cpu_seconds``): a stage that
+    spent 71 CPU s in 218 s of wall time on a loaded machine is within a 120 s budget; 130
+    CPU s is over; a record without CPU figures (written before them) falls back on its
+    stage's wall seconds."""
+    r = ObjectResult("o", "merged", budget_s=120.0, seconds=230.0, stage_seconds=218.0,
+                     cpu_s={"parts": 2.0, "closing": 48.0, "joints": 21.0})
+    assert not r.over_budget
+    r.cpu_s = {"parts": 2.0, "closing": 48.0, "joints": 80.0}
+    assert r.over_budget
+    assert ObjectResult("o", "merged", budget_s=120.0, stage_seconds=130.0).over_budget
+    assert not ObjectResult("o", "merged", budget_s=120.0, stage_seconds=110.0).over_budget

@@ -41,6 +41,12 @@ def _load_results(path: Path):
     return out
 
 
+def _spent(r) -> str:
+    """What an over-budget result spent: stage CPU seconds (the budget's clock) and wall seconds."""
+    cpu = f"{sum(r.cpu_s.values()):.0f} CPU s, " if r.cpu_s else ""
+    return f"{cpu}{r.stage_seconds or r.seconds:.0f} s wall"
+
+
 @eval_app.command("rigging")
 def eval_rigging(
     paths: Optional[List[str]] = typer.Argument(
@@ -130,10 +136,10 @@ def eval_rigging(
         console.print(f"skeleton track: {skel['objects']} skins, CD-J2J {skel['cd_j2j']:.3f}, "
                       f"CD-J2B {skel['cd_j2b']:.3f} ({'target met' if skel['met'] else 'target MISSED'})")
     errors = [r for r in results if r.error]
-    over = [r for r in results if (r.stage_seconds or r.seconds) > r.budget_s]
+    over = [r for r in results if r.over_budget]
     if errors:
         console.print(f"[red]{len(errors)} error(s):[/red] " + "; ".join(f"{r.name} {r.track}: {r.error[:80]}"
                                                                for r in errors))
     if over:
         console.print(f"[yellow]{len(over)} over the time budget:[/yellow] "
-                      + "; ".join(f"{r.name} {r.track} {r.stage_seconds or r.seconds:.0f} s" for r in over))
+                      + "; ".join(f"{r.name} {r.track} {_spent(r)}" for r in over))
