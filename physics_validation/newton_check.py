@@ -163,7 +163,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
                  bodies: int | None = None, body_order: list[str] | None = None, budget=None,
                  stop_on_failure: list[dict] | None = None,
                  support_contact_m: float = StabilityThresholds.support_contact_m,
-                 skip_pairs=None, pair_counts: dict | None = None,
+                 skip_pairs=None, pair_counts: dict | None = None, substeps: int | None = None,
                  ) -> tuple[list[Trajectory], np.ndarray, list[dict]]:
     """Step the USD asset from each placement (one Newton world each); one trajectory per placement.
 
@@ -200,6 +200,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
             every pair the file allows.
         pair_counts: a dict filled with ``shape_pairs`` (the model's candidate shape pairs, all
             worlds, ground included) and ``tested`` (those handed to the collision pipeline).
+        substeps: XPBD substeps per step (default :data:`._newton_sim.REST_DROP_SUBSTEPS`; even).
 
     Returns:
         ``(trajectories, body masses (kg), joint force ratios)``, states sampled every second
@@ -252,7 +253,7 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
         tested = pairs[~skip]
     if pair_counts is not None:
         pair_counts.update(shape_pairs=int(len(pairs)), tested=int(len(pairs if tested is None else tested)))
-    sim = Stepper(model, iterations=iterations or REST_DROP_ITERATIONS, substeps=REST_DROP_SUBSTEPS,
+    sim = Stepper(model, iterations=iterations or REST_DROP_ITERATIONS, substeps=substeps or REST_DROP_SUBSTEPS,
                   observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}), shape_pairs=tested)
     ground = wp.zeros(W, dtype=wp.vec3, device="cpu")
 
@@ -365,9 +366,58 @@ def settle_usd_in_newton(path: str | Path, seconds: float = 2.0, *, time_step: f
             "seconds": time.perf_counter() - t0}
 
 
+#: Substeps of the first run of the rest and drop checks (:func:`check_newton`, ``coarse_first``):
+#: half of :data:`._newton_sim.REST_DROP_SUBSTEPS`, at half its cost.
+COARSE_SUBSTEPS = 2
+
+#: A coarse run's verdict stands when it passes with its penetration within this fraction of its
+#: bounds (:func:`clear_pass`).
+CLEAR_FRACTION = 0.5
+
+
+def window_means(traj: Trajectory, ratio: dict, th: StabilityThresholds) -> dict:
+    """Joint label -> mean of its force-ratio series ``ratio[label]`` ``(T,)`` over the last
+    ``th.rest_window_s`` of ``traj`` (what the rest check reports as ``joint_force_ratios``)."""
+    w0 = int(np.searchsorted(traj.times, traj.times[-1] - th.rest_window_s - 1e-9))
+    return {label: float(r[w0:].mean()) for label, r in ratio.items()}
+
+
+def clear_pass(result, ratios: dict, th: StabilityThresholds) -> bool:
+    """Whether a check run at :data:`COARSE_SUBSTEPS` is decided: it passed, its ground
+    penetration (peak and at rest) stays within :data:`CLEAR_FRACTION` of the bounds, and its
+    constraint forces at rest (ratios to the weight carried, 1 at a plain rest) exceed 1 by at
+    most that fraction of the certificate's allowance ``max_rest_force_ratio - 1``
+    (:class:`.thresholds.CertificateThresholds`' default: 1.25 x the weight), so that the
+    fine substeps could not turn it into a failure on what they were brought in for. Those were
+    penetration (a toppling body's far end sank 11.7 mm at 2 substeps, bound 9.2: 103100) and the
+    creep of light links (which fails a coarse run outright, and so is run again). Finer steps
+    are the more accurate, and in XPBD they penetrate and creep less (Macklin et al. 2019): a
+    clear coarse pass is what the fine run gives, at half the cost (102417's rest and drops:
+    23.6 against 47.7 CPU s, every verdict the same).
+
+    Args:
+        result: the coarse run's :class:`~n4d4d.asset.CheckResult` (:func:`.trajectory.evaluate`).
+        ratios: joint label -> the joint's force ratio at rest in that run (mean over the last
+            ``rest_window_s``: :func:`window_means`).
+        th: the stability thresholds it was judged by.
+    """
+    from .thresholds import CertificateThresholds
+
+    if not result.passed:
+        return False
+    m, bound = result.measured, result.threshold
+    if m["max_penetration_m"] > CLEAR_FRACTION * bound["max_penetration_m"]:
+        return False
+    if m["rest_penetration_m"] > CLEAR_FRACTION * th.max_penetration_m:
+        return False
+    limit = 1.0 + CLEAR_FRACTION * (CertificateThresholds().max_rest_force_ratio - 1.0)  # 1: the weight itself
+    forces = [m.get("rest_force_ratio", np.nan), *ratios.values()]
+    return not any(np.isfinite(f) and f > limit for f in forces)
+
+
 def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThresholds | None = None,
                  seed: int = 0, orientations: int = 3, time_budget_s: float = 60.0, budget=None,
-                 contact_filter: bool = False) -> dict:
+                 contact_filter: bool = False, coarse_first: bool = True) -> dict:
     """Rest and drop checks of ``asset`` in Newton, on its exported USD file ``usd_path``.
 
     The placements are exactly those of :func:`.pybullet_check.check_pybullet` with the same
@@ -393,6 +443,10 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
             19,164 shape pairs tested, a step 6% cheaper), while an asset whose joints XPBD
             lets come apart runs every placement twice (102417's buttons stray up to 6 cm:
             50.9 CPU s against 26.2 testing every pair).
+        coarse_first: run every placement at :data:`COARSE_SUBSTEPS` first and again at
+            :data:`._newton_sim.REST_DROP_SUBSTEPS` only those whose coarse verdict is not a
+            clear pass (:func:`clear_pass`; each check's ``details["substeps"]`` says which
+            decided it); False: every placement at the fine substeps.
 
     Returns:
         dict like :func:`.pybullet_check.check_pybullet`'s (``checks``: CheckResult records,
@@ -438,14 +492,16 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
             "coaxial_link_pairs": len(clear.coaxial) if clear else 0, "runs": 0, "retested": [],
             "worlds_rerun": []}
 
-    def sim(skip, worlds):
+    substeps = COARSE_SUBSTEPS if coarse_first else REST_DROP_SUBSTEPS
+
+    def sim(skip, worlds, n_sub=None):
         counts: dict = {}
         out = simulate_usd(path, [runs[w][1:] for w in worlds], mu=asset.material.dynamic_friction,
                            early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
                            support_contact_m=th.support_contact_m,
                            bodies=len(model.links), budget=budget, stop_on_failure=[stop[w] for w in worlds],
                            body_order=list(body_prim_names(model.frames).values()), skip_pairs=skip,
-                           pair_counts=counts)
+                           pair_counts=counts, substeps=n_sub or substeps)
         if filt["runs"] == 0:
             filt.update(counts)
         filt["runs"] += 1
@@ -479,6 +535,17 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
             trajs[w], ratios[w] = tr, r
         if skip is None:
             break
+    refined = []  # the worlds whose coarse verdict was not clear, run again at the fine substeps
+    if coarse_first:
+        refined = [w for w, (kind, _, _), tr in zip(range(len(runs)), runs, trajs)
+                   if not clear_pass(evaluate(tr, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
+                                               min_moment=model.min_moment, masses=masses,
+                                               drop_height_m=th.drop_height_m if kind == "drop" else 0.0),
+                                      window_means(tr, ratios[w], th), th)]
+        if refined:
+            t2, _, r2 = sim(skip, refined, REST_DROP_SUBSTEPS)
+            for w, tr, r in zip(refined, t2, r2):
+                trajs[w], ratios[w] = tr, r
     sim_seconds = time.perf_counter() - t0
 
     by_prim = {prim: name for name, prim in joint_names(kinematic_tree(asset)).items()}
@@ -488,16 +555,19 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         result = evaluate(traj, th, kind=kind, mass=model.total_mass, diagonal=model.diagonal,
                           min_moment=model.min_moment, drop_height_m=th.drop_height_m if kind == "drop" else 0.0,
                           masses=masses)
-        w0 = int(np.searchsorted(traj.times, traj.times[-1] - th.rest_window_s - 1e-9))
-        forces = {by_prim.get(label.rsplit("/", 1)[-1], label): float(r[w0:].mean()) for label, r in ratio.items()}
+        forces = {by_prim.get(label.rsplit("/", 1)[-1], label): r for label, r in window_means(traj, ratio, th).items()}
         orientation = xyzw_to_wxyz(Rotation.from_matrix(R).as_quat()).tolist()
         warn = result.details.get("warnings", []) + (outside if kind == "rest" else [])  # once, not per drop
+        n_sub = REST_DROP_SUBSTEPS if (not coarse_first or len(checks) in refined) else COARSE_SUBSTEPS
         checks.append(replace(result, engine="newton", measured={**result.measured, "joint_force_ratios": forces},
-                              details={**result.details, "orientation_wxyz": orientation, "warnings": warn},
+                              details={**result.details, "orientation_wxyz": orientation, "warnings": warn,
+                                       "substeps": n_sub},
                               seconds=sim_seconds / len(runs)))
     reasons = [f"{c.name}{'' if c.name == 'rest' else ' ' + str(i)}: {r}"
                for i, c in enumerate(checks) for r in c.reasons]
-    solver = f"SolverXPBD(iterations={REST_DROP_ITERATIONS}, substeps={REST_DROP_SUBSTEPS})"
+    solver = (f"SolverXPBD(iterations={REST_DROP_ITERATIONS}, substeps={COARSE_SUBSTEPS}, "
+              f"unclear worlds again at {REST_DROP_SUBSTEPS}: {len(refined)} of {len(runs)})" if coarse_first else
+              f"SolverXPBD(iterations={REST_DROP_ITERATIONS}, substeps={REST_DROP_SUBSTEPS})")
     return {"engine": "newton", "version": version("newton"), "solver": solver,
             "bodies": len(masses), "usd_sha256": digest, "contact_filter": filt, "checks": checks, "thresholds": as_dict(th),
             "passed": not reasons, "reasons": reasons, "warnings": outside,
