@@ -30,6 +30,10 @@ A convex hull cut by a plane stays convex, so cutting is exact and cheap. Two ki
   cylinder, at any angle); a prismatic joint's travel (its limits) moves the cut of the sliding
   hull back by the largest displacement along the plane's normal. 102417's three coaxial knob
   rings (continuous joints): overlap over a turn 3.0e-5 / 3.6e-5 m^3 before, none after.
+  A hull that the motion brings into a neighbour's where every cut the motion keeps would
+  uncover most of what it alone covers is dropped instead when it alone covers at most
+  :data:`MAX_DROPPED_FRACTION` of its part (never a part's last hull; the part's fidelity is
+  measured again, and its cuts undone if it then fails).
 
 The part solids themselves are disjoint ``--part-clearance`` apart (:mod:`n4d4d.volume.disjoint`,
 0.5 mm by default), so a plane through that gap exists locally wherever the hulls only bulge
@@ -239,6 +243,17 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
                 moving_why = ("keeping them apart through the joints' motion is not possible" if r is None
                               else f"{r[-1]} (through the joints' motion)")
                 if apart_moving(a, b, clearance * (1 - 1e-9), None):
+                    if r is not None and r[4] > clearance:
+                        # the motion brings them together and every cut it keeps would uncover most
+                        # of what one hull alone covers: drop the hull that alone covers the least
+                        # of its part, when that is at most MAX_DROPPED_FRACTION of the part's
+                        # surface (clip_collision re-measures the part and undoes its cuts if it
+                        # then fails): 102411's button link_1, one of its 17 CoACD hulls 1.8 mm
+                        # into its dial's sweep, 3.5% of its surface
+                        k = _droppable(((ka[ia], a, own_a, i), (kb[ib], b, own_b, j)), pts, by_part, H)
+                        if k is not None and set_points(k, np.zeros((0, 3))):
+                            fig(H[k].part)["dropped_for_motion"] = fig(H[k].part).get("dropped_for_motion", 0) + 1
+                            continue
                     unresolved.append({"parts": [int(i), int(j)], "hulls": [int(ka[ia]), int(kb[ib])],
                                        "depth_m": 0.0 if r is None else float(r[4]), "at_rest": False,
                                        "why": moving_why})
@@ -296,6 +311,26 @@ def clip_hulls(meshes, hulls, movable, pairs, *, clearance: float = HULL_CLEARAN
                "part_pairs_moving": sum(m is not None for m in (motions or [])),
                "unresolved": unresolved, "parts": {int(i): f for i, f in sorted(parts_fig.items())}}
     return out, figures
+
+
+#: A hull that a joint's motion brings into a neighbour's, and that no cut the motion keeps can
+#: part from it, is dropped when it alone covers at most this fraction of its part's surface
+#: (seeded samples); the part's fidelity is measured again afterwards (:func:`clip_collision`).
+MAX_DROPPED_FRACTION = 0.05
+
+
+def _droppable(sides, pts, by_part, H) -> int | None:
+    """Of ``sides`` (``(hull index, hull, its own samples, part)`` each), the hull that may be
+    dropped (:data:`MAX_DROPPED_FRACTION`; movable, not its part's last hull), the one that alone
+    covers the least of its part, or None."""
+    best, best_f = None, np.inf
+    for k, h, own, part in sides:
+        if not h.movable or sum(H[q].alive for q in by_part[part]) <= 1:
+            continue
+        f = len(own) / max(len(pts[part]), 1)
+        if f <= MAX_DROPPED_FRACTION and f < best_f:
+            best, best_f = k, f
+    return best
 
 
 def clip_collision(asset, collision: dict, per_part: dict, *, fidelity, seed: int = 0, max_vertices: int = 64,
