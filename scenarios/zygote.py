@@ -46,16 +46,29 @@ import time
 PACKET = 4096
 
 
+#: What a build imports lazily, inside its stages (measured: the modules one build of
+#: random_urdfs/001 and its ``save`` added to ``sys.modules`` after the stage modules and the
+#: engines were loaded). Nothing here makes a thread, an OpenGL context or a file: the report's
+#: renderer (:mod:`n4d4d.report.render`) is left out, since it makes a GL context on first use.
+PRELOAD = ("trimesh", "scipy.spatial", "scipy.ndimage", "scipy.optimize", "scipy.sparse.csgraph",
+           "skimage.measure", "manifold3d", "igl", "shapely", "rtree", "networkx", "lxml.etree", "PIL.Image",
+           "mujoco", "matplotlib.figure", "matplotlib.backends.backend_agg", "rich",
+           "n4d4d.io.urdf", "n4d4d.volume.remesh", "n4d4d.volume.sdf", "n4d4d.volume.texture",
+           "n4d4d.physics_validation.certificate", "n4d4d.physics_validation.stages",
+           "n4d4d.output", "n4d4d.report.plots", "n4d4d.report.html")
+
+
 def preload() -> list[str]:
     """Import what a build imports (the stage modules of :data:`n4d4d.pipeline.STAGES`, the
-    exporters, the batch driver) and load both physics engines; returns the modules that could
-    not be imported (a worker then imports them itself, and reports the error where it matters)."""
+    exporters, the batch driver, :data:`PRELOAD`) and load both physics engines; returns the
+    modules that could not be imported (a worker then imports them itself, and reports the
+    error where it matters)."""
     import importlib
 
     from n4d4d.pipeline import STAGES
 
     failed = []
-    for name in ["n4d4d.scenarios.batch", "n4d4d.exporters", *sorted({s.module for s in STAGES})]:
+    for name in ["n4d4d.scenarios.batch", "n4d4d.exporters", *sorted({s.module for s in STAGES}), *PRELOAD]:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a worker imports it again and gets the error
