@@ -45,6 +45,14 @@ a child outweighs :data:`LIGHT_LINK_RATIO` times (:func:`light_links`) is swept 
 drop checks' finer substeps instead (8 of 4 iterations: the caster sweeps at 50, explodes at 231);
 the solver named in the result says which ran, and a light link of a failing sweep is warned of.
 
+Links welded by fixed joints are one body in the sweeps (``ModelBuilder.collapse_fixed_joints``,
+every joint but those welds kept, the root's weld to the world too;
+the sweeps read only joint coordinates, and the overlaps come from the asset's own geometry):
+XPBD solves a fixed joint as one more constraint, and a chain of light welded links diverged
+(pybullet_data's TwoJointRobot, 0.2-0.5 kg links joined by four fixed joints: both sweeps read
+infinite speed; welded: 5.8 and 6.5 rad/s against a bound of 16), where PyBullet's multibody
+welds them exactly.
+
 The step (joint coordinates by ``newton.eval_ik``, the PD kernel, collision, XPBD substeps) is
 captured once as a Warp graph over :data:`CHUNK` steps and replayed (launch cost dominates on the
 CPU). The kernel records every driven joint's coordinate and speed each step into arrays read
@@ -196,6 +204,9 @@ def check_articulation_newton(asset: Asset, model: RigidModel, th: Thresholds | 
     wp, newton = newton_modules()
     sub = newton.ModelBuilder()
     sub.add_usd(str(usd_path), floating=False, enable_self_collisions=False, load_visual_shapes=False)
+    welds = [j for j in range(sub.joint_count) if sub.joint_type[j] == newton.JointType.FIXED and sub.joint_parent[j] >= 0]
+    if welds:  # welded links one body (module docstring); the root's weld to the world kept (pinned below)
+        sub.collapse_fixed_joints(joints_to_keep=[j for j in range(sub.joint_count) if j not in welds])
     anchor_joints_at_com(sub)  # the same joints, anchored where XPBD converges
     start_at_rest(sub)  # every joint at its rest coordinate (0 clipped into its limits), as in PyBullet
     pin_world_welded(sub)  # the fixed roots immovable, as PyBullet's static base
