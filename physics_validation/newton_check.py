@@ -15,7 +15,9 @@ little more than one. A static plane z = 0 with the asset's friction is shared b
 Solver: ``SolverXPBD`` with eight iterations per substep and sticky contact matching; every
 placement is stepped at two substeps first (:data:`COARSE_SUBSTEPS`) and again at four
 (:data:`._newton_sim.REST_DROP_SUBSTEPS`: the far end of a toppling body sank 11.7 mm at two)
-only where the coarse verdict is not a clear pass (:func:`clear_pass`); see
+only where the coarse verdict is not a clear pass (:func:`clear_pass`), and at eight of four
+iterations where that run fails only by sinking or creeping (:func:`penetration_only`: a light
+link under a heavy body); see
 :data:`._newton_sim.SUBSTEPS` for the sticky contacts; Newton's
 position-based rigid solver runs on the CPU device, and
 SolverMuJoCo needs the mujoco_warp package, which is not a dependency; SolverFeatherstone's
@@ -471,8 +473,10 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
             50.9 CPU s against 26.2 testing every pair).
         coarse_first: run every placement at :data:`COARSE_SUBSTEPS` first and again at
             :data:`._newton_sim.REST_DROP_SUBSTEPS` only those whose coarse verdict is not a
-            clear pass (:func:`clear_pass`; each check's ``details["substeps"]`` says which
-            decided it); False: every placement at the fine substeps.
+            clear pass (:func:`clear_pass`), and at :data:`._newton_sim.STABILITY_SUBSTEPS`
+            those that then fail only by sinking or creeping (:func:`penetration_only`); each
+            check's ``details["substeps"]`` says which run decided it. False: every placement
+            at the fine substeps, once.
 
     Returns:
         dict like :func:`.pybullet_check.check_pybullet`'s (``checks``: CheckResult records,
