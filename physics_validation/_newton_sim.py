@@ -29,9 +29,10 @@ SUBSTEPS = 2
 #: iterations (Macklin et al. 2019, "Small steps in physics simulation"). In the drop checks
 #: (peak / resting penetration, mm, 2 x 8 -> 8 x 4): the door 8867's 43 g handle under its 21 kg
 #: door 13.3 / 2.8 -> 7.3 / 0.3; the 382 kg microwave 7167 lying on its 9 kg door 18.4 / 3.9 ->
-#: 3.8 / 0.5. The rest and drop checks do not use them (:data:`REST_DROP_SUBSTEPS`): four
-#: iterations let 102417's gram-light buttons creep (its rest check failed, still moving at 8 s),
-#: and its rest and drops cost 3.5x (20.5 -> 71.4 CPU s).
+#: 3.8 / 0.5. The rest and drop checks use them only for a placement that fails by sinking or
+#: creeping alone at :data:`REST_DROP_SUBSTEPS` (:func:`.newton_check.penetration_only`; 7167
+#: then passes), not for all: four iterations let 102417's gram-light buttons creep (its rest
+#: check failed, still moving at 8 s), and its rest and drops cost 3.5x (20.5 -> 71.4 CPU s).
 STABILITY_ITERATIONS = 4
 STABILITY_SUBSTEPS = 8
 
