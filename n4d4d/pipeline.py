@@ -96,8 +96,12 @@ def _rigging(asset: Asset, opts: BuildOptions) -> Asset:
 
 
 def _collision(asset: Asset, opts: BuildOptions) -> Asset:
-    from n4d4d.physics_validation import collision_stage
+    """Collision hulls per part. Decompositions reused across congruent parts are scoped to this
+    asset (``congruent.clear()`` first), so that a long-lived worker's outputs never depend on
+    the assets it built before."""
+    from n4d4d.physics_validation import collision_stage, congruent
 
+    congruent.clear()
     return collision_stage(asset, max_hulls=opts.max_hulls, max_hull_vertices=opts.max_hull_vertices,
                            max_hulls_fallback=opts.max_hulls_fallback,
                            time_budget_s=opts.decomposition_time_budget, seed=opts.seed, collision=opts.collision)
