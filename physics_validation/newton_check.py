@@ -80,6 +80,16 @@ from .thresholds import StabilityThresholds, as_dict
 from .trajectory import Trajectory, decided_failure, evaluate, settled
 
 
+#: A body farther than this (m) from the origin in any coordinate has left any world a check
+#: places it in (placements sit at the origin, a drop falls 5 cm): its solve diverged. XPBD can
+#: diverge to large finite numbers (pybullet_data's minitaur: bodies 1e16 m below the ground,
+#: read as "sinks 9.5e18 mm into the ground"), which is an explosion. So is a body whose frame
+#: lies more than :data:`DIVERGED_BELOW` asset diagonals (at least 1 m) below the ground plane,
+#: which no contact lets a body reach (minitaur's rest world: 456 m down).
+DIVERGED_M = 1.0e4
+DIVERGED_BELOW = 10.0
+
+
 def _shape_points(newton, sub, s: int) -> np.ndarray:
     """``(n, 3) float64`` points of collider ``s`` of builder ``sub`` in the shape's own frame
     (m): a mesh's vertices times its scale; for an analytic shape (a URDF's primitives, written
@@ -262,6 +272,8 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
                   observables=frozenset({kinds.CONTACT_F, kinds.BODY_PARENT_F}), shape_pairs=tested)
     ground = wp.zeros(W, dtype=wp.vec3, device="cpu")
 
+    diag = max([float(d.get("diagonal", 0.0)) for d in (stop_on_failure or [])] + [0.0])
+    below = max(1.0, DIVERGED_BELOW * diag)  # a frame this far under the ground: diverged (DIVERGED_BELOW)
     lows = np.full((W, nb), np.inf)
     last_q = np.zeros((W, nb, 7))
     last_q[..., 6] = 1.0  # identity (x, y, z, w) until a finite state has been read
@@ -269,11 +281,14 @@ def simulate_usd(path: Path, xforms: list[tuple[np.ndarray, np.ndarray]], *, mu:
     def read(state):
         q = state.body_q.numpy().astype(np.float64).reshape(W, nb, 7)
         qd = state.body_qd.numpy().astype(np.float64).reshape(W, nb, 6)
-        # A world whose solve diverged (non-finite pose or velocity, or a quaternion of zero norm:
-        # pybullet_data's a1 did) is an explosion, not a crash: it keeps its last finite pose and
+        # A world whose solve diverged (non-finite pose or velocity, a quaternion of zero norm:
+        # pybullet_data's a1 did; or a body flung past DIVERGED_M: minitaur's sank 1e16 m) is an
+        # explosion, not a crash: it keeps its last finite pose and
         # reads infinite speed, so decided_failure ends it and evaluate names it "explosion".
         diverged = ~(np.isfinite(q).all(axis=(1, 2)) & np.isfinite(qd).all(axis=(1, 2))
-                     & (np.linalg.norm(q[..., 3:7], axis=-1) > 1e-6).all(axis=1))
+                     & (np.linalg.norm(q[..., 3:7], axis=-1) > 1e-6).all(axis=1)
+                     & (np.abs(q[..., :3]) <= DIVERGED_M).all(axis=(1, 2))
+                     & (q[..., 2] >= -below).all(axis=1))
         if diverged.any():
             q[diverged], qd[diverged] = last_q[diverged], np.inf
         last_q[:] = q
