@@ -17,10 +17,13 @@ def test_a_diverged_world_is_an_explosion_not_a_crash(tmp_path, monkeypatch):
     substeps = []
 
     class Poisoning(newton_check.Stepper):
+        # every run is poisoned (the coarse one and any re-run of its failed worlds at finer
+        # substeps: check_newton(coarse_first=True)), so the run that decides has diverged
         def step(self, dt):
             super().step(dt)
             substeps.append(dt)
-            if len(substeps) == 2:  # the state the first sample reads: world 0's body (the rest
+            self.steps = getattr(self, "steps", 0) + 1
+            if self.steps == 2:  # the state the first sample reads: world 0's body (the rest
                 q = self.states[0].body_q.numpy()  # run) gets a zero pose (a view of the CPU buffer)
                 q[0] = 0.0  # position and quaternion (x, y, z, w) all zero: a zero-norm rotation
 
