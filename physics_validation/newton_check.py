@@ -539,7 +539,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
 
     substeps = COARSE_SUBSTEPS if coarse_first else REST_DROP_SUBSTEPS
 
-    def sim(skip, worlds, n_sub=None, iterations=None):
+    def sim(skip, worlds, n_sub=None, iterations=None, filter_run=True):
         counts: dict = {}
         out = simulate_usd(path, [runs[w][1:] for w in worlds], mu=asset.material.dynamic_friction,
                            early_exit=th, time_step=th.time_step_s, steps=th.steps, name=asset.name,
@@ -549,7 +549,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
                            pair_counts=counts, substeps=n_sub or substeps)
         if filt["runs"] == 0:
             filt.update(counts)
-        filt["runs"] += 1
+        filt["runs"] += filter_run  # the filter's own runs (the finer re-runs are the solver's)
         return out
 
     def near(skip, trajs, worlds):  # per world: the skipped pairs its run does not show apart
@@ -588,7 +588,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
                                                drop_height_m=th.drop_height_m if kind == "drop" else 0.0),
                                       window_means(tr, ratios[w], th), th)]
         if refined:
-            t2, _, r2 = sim(skip, refined, REST_DROP_SUBSTEPS)
+            t2, _, r2 = sim(None, refined, REST_DROP_SUBSTEPS, filter_run=False)  # every pair: unverified otherwise
             for w, tr, r in zip(refined, t2, r2):
                 trajs[w], ratios[w] = tr, r
     finest = []  # failed by sinking or creeping alone: the light-link case, run at the finest substeps
@@ -596,7 +596,7 @@ def check_newton(asset: Asset, *, usd_path: str | Path, thresholds: StabilityThr
         finest = [w for w in (refined if coarse_first else range(len(runs)))
                   if penetration_only(trajs[w], runs[w][0], th, model, masses)]
         if finest:
-            t3, _, r3 = sim(skip, finest, STABILITY_SUBSTEPS, STABILITY_ITERATIONS)
+            t3, _, r3 = sim(None, finest, STABILITY_SUBSTEPS, STABILITY_ITERATIONS, filter_run=False)
             for w, tr, r in zip(finest, t3, r3):
                 trajs[w], ratios[w] = tr, r
     sim_seconds = time.perf_counter() - t0
