@@ -15,6 +15,9 @@ import numpy as np
 
 
 def main() -> None:
+    from n4d4d.budget import die_with_parent
+
+    die_with_parent()  # a killed build never leaves a decomposition running
     vertices, faces, kwargs = pickle.load(sys.stdin.buffer)
     try:
         import coacd

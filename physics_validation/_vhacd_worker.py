@@ -43,6 +43,9 @@ def _read_pieces(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def main() -> None:
+    from n4d4d.budget import die_with_parent
+
+    die_with_parent()  # a killed build never leaves a decomposition running
     vertices, faces, kwargs = pickle.load(sys.stdin.buffer)
     try:
         import pybullet

@@ -24,19 +24,7 @@ from __future__ import annotations
 import os
 import sys
 
-
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent exits (Linux; no-op elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG = 1
-    except OSError:  # pragma: no cover - no libc: the EOF on the task pipe still ends the worker
-        pass
+from n4d4d.budget import die_with_parent
 
 
 def inject_fault(fault: str | None) -> None:

@@ -114,7 +114,8 @@ def _worker(sock: socket.socket, fds: list[int]) -> None:
         os.close(err)
         from multiprocessing.connection import Connection
 
-        from n4d4d.scenarios.worker import die_with_parent, serve
+        from n4d4d.budget import die_with_parent
+        from n4d4d.scenarios.worker import serve
 
         die_with_parent()
         serve(Connection(task_r, writable=False), Connection(res_w, readable=False))
@@ -249,7 +250,7 @@ class ForkedWorker:
 
 
 def main(argv: list[str]) -> None:
-    from n4d4d.scenarios.worker import die_with_parent
+    from n4d4d.budget import die_with_parent
 
     die_with_parent()
     os.dup2(2, 1)
