@@ -4,7 +4,8 @@
 no legs (a legged asset's joints move in its gait; driven through their full range with the body
 fixed they would only dig its feet into the ground); ``drop`` when the parts form one body tree;
 ``gait`` (walk) and ``idle`` when it has legs (:func:`.legs.find_legs`); ``idle`` for a skeleton
-without legs; the input's own animation (``imported``) when it is a glTF file that has one
+without legs. An asset bolted to the world (``asset.fixed_base``: an arm on its table) gets no
+``drop`` and no ``gait`` (both carry the root), and ``articulate`` even with legs; the input's own animation (``imported``) when it is a glTF file that has one
 (:mod:`n4d4d.io.gltf_anim`).
 ``soft`` (:mod:`.soft`: a tetrahedral elastic body in Newton, dropped and pushed) when the asset
 is marked ``--deformable``, with its Young's modulus and Poisson ratio. An explicit list makes exactly
@@ -35,26 +36,30 @@ def auto_families(asset: Asset) -> tuple[list[str], dict[str, str]]:
     chosen, why = [], {}
     legs, _kind, no_legs = find_legs(asset) if (asset.parts or asset.skeleton is not None) else ([], "", "no parts")
     movable = [j for j in asset.joints if j.type != "fixed"]
-    if movable and not legs:
+    bolted = bool(asset.fixed_base)
+    if movable and (bolted or not legs):
         chosen.append("articulate")
     elif not movable:
         why["articulate"] = "no movable joint"
     else:
         why["articulate"] = "the asset has legs: its joints move in its gait"
     roots = {p.name for p in asset.parts} - {j.child for j in asset.joints}
-    if asset.parts and asset.collision and len(roots) == 1:
+    if bolted:
+        why["drop"] = "the base is bolted to the world (fixed_base): it does not fall"
+    elif asset.parts and asset.collision and len(roots) == 1:
         chosen.append("drop")
     else:
         why["drop"] = ("no collision hulls" if not asset.collision else
                        f"the parts form {len(roots)} unconnected bodies (a clip carries one root pose)")
-    if legs:
+    if legs and not bolted:
         chosen += ["gait", "idle"]
     else:
-        why["gait"] = no_legs
+        no_gait = "the base is bolted to the world (fixed_base): a gait carries the root" if legs else no_legs
+        why["gait"] = no_gait
         if asset.skeleton is not None and asset.skin_weights is not None:
             chosen.append("idle")
         else:
-            why["idle"] = no_legs
+            why["idle"] = no_gait
     return chosen, why
 
 
