@@ -190,3 +190,25 @@ def test_newton_sweeps_of_a_chain_of_welded_links(tmp_path):
     assert r.passed, r.reasons
     for joint, m in r.measured.items():
         assert m["peak_joint_speed"] <= m["speed_bound"], (joint, m["peak_joint_speed"])
+
+
+def test_validate_reads_the_weld_to_the_world(arms, tmp_path):
+    """``n4d4d validate``'s readers see what the exporters wrote: the USD's body0-less fixed
+    joint, the URDF's ``world`` link and the MJCF root without a free joint all read as a fixed
+    base (and the free arm as free in all three), so the validation's physics holds the base as
+    the build's certificate did."""
+    from n4d4d.exporters.mjcf import write_mjcf
+    from n4d4d.exporters.urdf import write_urdf
+    from n4d4d.exporters.usd import write_usd
+    from n4d4d.validate.read_mjcf import read_mjcf
+    from n4d4d.validate.read_urdf import read_urdf
+    from n4d4d.validate.read_usd import read_usd
+
+    for base, asset in arms.items():
+        read = {"usd": read_usd(write_usd(asset, tmp_path / f"{base}.usda")),
+                "urdf": read_urdf(write_urdf(asset, tmp_path / f"{base}.urdf")),
+                "mjcf": read_mjcf(write_mjcf(asset, tmp_path / f"{base}.xml"))}
+        for fmt, r in read.items():
+            assert r.asset.fixed_base is (base == "auto"), (base, fmt)
+            assert sorted(p.name for p in r.asset.parts) == ["base", "boom", "column"], (base, fmt)
+            assert sorted(j.type for j in r.asset.joints) == ["revolute", "revolute"], (base, fmt)

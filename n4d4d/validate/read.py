@@ -94,8 +94,10 @@ def primitive(kind: str, size: dict) -> "Mesh":
     return Mesh(tm.vertices, tm.faces)
 
 
-def build_asset(name: str, bodies: dict, joints: list[Joint], drives: dict, source: str) -> Asset:
-    """An Asset from ``bodies`` (name -> {"hulls": [Mesh], "visual": Mesh|None, "mass": MassProperties|None})."""
+def build_asset(name: str, bodies: dict, joints: list[Joint], drives: dict, source: str,
+                fixed_base: bool = False) -> Asset:
+    """An Asset from ``bodies`` (name -> {"hulls": [Mesh], "visual": Mesh|None, "mass": MassProperties|None});
+    ``fixed_base``: the file welds its root body to the world (``Asset.fixed_base``)."""
     from n4d4d.asset import Provenance
 
     parts, collision, mass = [], {}, {}
@@ -117,7 +119,8 @@ def build_asset(name: str, bodies: dict, joints: list[Joint], drives: dict, sour
         if b.get("mass") is not None:
             mass[bname] = b["mass"]
     return Asset(name=safe_name(name), parts=tuple(parts), joints=tuple(joints), collision=collision,
-                 mass=mass, drives=drives, provenance=Provenance(source=source, source_sha256="", seed=0))
+                 mass=mass, drives=drives, provenance=Provenance(source=source, source_sha256="", seed=0),
+                 fixed_base=bool(fixed_base))
 
 
 def read_file(path: str | Path) -> ReadResult:

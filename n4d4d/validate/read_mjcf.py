@@ -89,7 +89,10 @@ def read_mjcf(path: Path) -> ReadResult:
                                      max_force=float(hi) if hi > 0 else 100.0)
     checks.append(check("actuator_force_range", force_reasons, {"actuators": int(model.nu)}))
     name = bytes(model.names).split(b"\0", 1)[0].decode("utf-8", "replace") or path.stem  # the model name comes first
-    asset = build_asset(name, bodies, joints, drives, str(path))
+    # a body of the worldbody with no joint at all is welded to the world (MJCF's rule): a fixed base
+    roots = [b for b in range(1, model.nbody) if int(model.body_parentid[b]) == 0]
+    fixed_base = bool(roots) and all(int(model.body_jntnum[b]) == 0 for b in roots)
+    asset = build_asset(name, bodies, joints, drives, str(path), fixed_base=fixed_base)
     return ReadResult(asset=asset, checks=checks, format="mjcf")
 
 

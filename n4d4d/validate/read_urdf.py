@@ -106,6 +106,12 @@ def read_urdf(path: Path) -> ReadResult:
             tree_reasons.append(f"link '{cl}' is the child of joints '{child_of[cl]}' and '{j.get('name')}'")
         child_of[cl] = j.get("name")
     roots = [n for n in links if n not in child_of]
+    fixed_base, mount = False, []  # a geometry-less 'world' root holding the robot by fixed joints
+    if roots == ["world"] and not any(links["world"].find(t) is not None for t in ("visual", "collision", "inertial")):
+        out = [j for j in joints_el if j.find("parent") is not None and j.find("parent").get("link") == "world"]
+        if out and all(j.get("type") == "fixed" for j in out):  # ROS's convention: the robot is mounted
+            fixed_base, mount = True, out
+            notes.append("the root link 'world' holds the robot by fixed joints: the base is fixed")
     if len(roots) != 1:
         tree_reasons.append(f"URDF needs one root link; found {len(roots)}: {roots[:5]}")
     checks = [check("urdf_tree", tree_reasons, {"links": len(links), "joints": len(joints_el), "roots": roots})]
@@ -117,6 +123,8 @@ def read_urdf(path: Path) -> ReadResult:
     taken: set[str] = set()
     names = {n: safe_name(n, taken) for n in links}
     for n, lk in links.items():
+        if fixed_base and n == "world":
+            continue  # the world itself, not a body
         T = world.get(n, np.eye(4))
         hulls = []
         for k, col in enumerate(lk.findall("collision")):
@@ -146,6 +154,8 @@ def read_urdf(path: Path) -> ReadResult:
     joints, drives, effort_reasons = [], {}, []
     jtaken: set[str] = set()
     for j in joints_el:
+        if any(j is m for m in mount):
+            continue  # the weld to the world: Asset.fixed_base
         kind = j.get("type")
         pl, cl = j.find("parent").get("link"), j.find("child").get("link")
         if pl not in links or cl not in links:
@@ -173,7 +183,7 @@ def read_urdf(path: Path) -> ReadResult:
             drives[name] = Drive(joint=name, kind="linear" if kind == "prismatic" else "angular", stiffness=0.0,
                                  damping=float(dyn.get("damping", 0.0)), max_force=effort if effort > 0 else 100.0)
     checks.append(check("joint_effort", effort_reasons, {"without_effort": len(effort_reasons)}))
-    asset = build_asset(robot.get("name") or path.stem, bodies, joints, drives, str(path))
+    asset = build_asset(robot.get("name") or path.stem, bodies, joints, drives, str(path), fixed_base=fixed_base)
     return ReadResult(asset=asset, checks=checks, format="urdf", notes=notes)
 
 

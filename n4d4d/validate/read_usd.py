@@ -184,6 +184,7 @@ def read_usd(path: Path) -> ReadResult:
     linked: set = set()
     edges = []
     jtaken: set[str] = set()
+    welded: set = set()  # bodies a fixed joint welds to the world
     for p in prims:
         if not p.IsA(UsdPhysics.Joint):
             continue
@@ -238,8 +239,13 @@ def read_usd(path: Path) -> ReadResult:
                          "left out of the physics checks")
             continue
         if targets[0] is None or targets[1] is None:
-            notes.append(f"joint {p.GetPath()} attaches a body to the world: the physics checks treat "
-                         "that body as free")
+            if kind == "fixed":  # a weld to the world: the asset's base is fixed (Isaac Lab's fix_base)
+                welded.update(t for t in targets if t is not None)
+                notes.append(f"joint {p.GetPath()} welds {name_of[targets[1] or targets[0]]} to the world: "
+                             "the base is fixed")
+            else:
+                notes.append(f"joint {p.GetPath()} attaches a body to the world: the physics checks treat "
+                             "that body as free")
             for t in targets:
                 if t is not None:
                     linked.add(t)
@@ -277,7 +283,9 @@ def read_usd(path: Path) -> ReadResult:
     checks.append(check("joint_connected", [f"rigid body {b} has no joint in a multi-body asset" for b in unlinked],
                         {"bodies": len(name_of), "without_joint": len(unlinked)}))
     checks.append(_articulation_roots(stage, prims, name_of, edges))
-    asset = build_asset(root.GetName() or path.stem, bodies, joints, drives, str(path))
+    children = {b for _, b in edges}
+    fixed_base = any(b not in children for b in welded)  # the articulation's root is welded down
+    asset = build_asset(root.GetName() or path.stem, bodies, joints, drives, str(path), fixed_base=fixed_base)
     return ReadResult(asset=asset, checks=checks, format="usd", notes=notes, densities=densities)
 
 
