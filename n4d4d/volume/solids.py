@@ -536,7 +536,7 @@ def _close_solid(mesh, *, thickness, feature_voxels, resolution, max_resolution,
         # that and the target does the slab stand off (a fill between panels that are not one
         # wall's two faces: PartNet 103251/link_22, p95 = its median wall, 0.93 % at 256 cells and
         # 0.82 % at 320, so not the grid); then the shell is built too and set against it
-        reach = max(CAPPED_MAX_P95_FRACTION * diag, 0.5 * float(figures["winding"].get("median_wall_m", 0.0)))
+        reach = max(CAPPED_MAX_P95_FRACTION * diag, 0.5 * float(figures["winding"].get("median_wall_m") or 0.0))  # None: no wall measured
         if slab_p95 <= reach:
             return slab, figures
         slab_figures = dict(figures)
