@@ -97,8 +97,15 @@ def body_aabb(pb, cid: int, uid: int) -> tuple[np.ndarray, np.ndarray]:
 def load_body(pb, cid: int, key: str, asset: str, role: str, urdf: Path, joint_fractions=None) -> Body:
     """Load ``urdf`` (inertia from the file, hulls as collision shapes), set its joints to
     ``joint_fractions`` of their ranges (held there by position motors with the URDF's
-    effort), and measure its rest AABB in its own frame."""
-    uid = pb.loadURDF(str(urdf), basePosition=(0, 0, 0), useFixedBase=False,
+    effort), and measure its rest AABB in its own frame. An asset bolted to the world (its URDF
+    has a ``world`` root link or a zero-mass root: :func:`n4d4d.io.urdf.fixed_base_rule`, as the
+    build wrote it for ``Asset.fixed_base``) is loaded with a fixed base: it stays where it is
+    placed."""
+    from n4d4d.io.urdf import fixed_base_rule
+    from n4d4d.io.urdf_model import parse_urdf
+
+    fixed, _why = fixed_base_rule(parse_urdf(urdf))
+    uid = pb.loadURDF(str(urdf), basePosition=(0, 0, 0), useFixedBase=bool(fixed),
                       flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
     set_frame_pose(pb, cid, uid, (0, 0, 0), (1, 0, 0, 0))
     lo, hi = body_aabb(pb, cid, uid)

@@ -212,3 +212,31 @@ def test_validate_reads_the_weld_to_the_world(arms, tmp_path):
             assert r.asset.fixed_base is (base == "auto"), (base, fmt)
             assert sorted(p.name for p in r.asset.parts) == ["base", "boom", "column"], (base, fmt)
             assert sorted(j.type for j in r.asset.joints) == ["revolute", "revolute"], (base, fmt)
+
+
+def test_scenes_load_a_bolted_asset_with_a_fixed_base(arms, tmp_path):
+    """Scene placement loads the exported URDF of a bolted arm with PyBullet's fixed base: after
+    1 s under gravity its base has not moved (a free 1 kg 'world' link would fall and topple);
+    the free arm's base moves (it topples: its COM is 0.13 m off a 0.06 m half-width base)."""
+    import numpy as np
+    import pybullet as pb
+
+    from n4d4d.exporters.urdf import write_urdf
+    from n4d4d.scenarios.placement import frame_pose, load_body, set_frame_pose
+
+    for base, asset in arms.items():
+        cid = pb.connect(pb.DIRECT)
+        try:
+            pb.setGravity(0, 0, -9.81, physicsClientId=cid)
+            body = load_body(pb, cid, "arm", asset.name, "object", write_urdf(asset, tmp_path / f"{base}.urdf"))
+            set_frame_pose(pb, cid, body.uid, (0, 0, 0.5), (1, 0, 0, 0))
+            for _ in range(240):
+                pb.stepSimulation(physicsClientId=cid)
+            pos, _ = frame_pose(pb, cid, body.uid)
+            moved = float(np.linalg.norm(pos - np.array([0, 0, 0.5])))
+            if base == "auto":
+                assert moved < 1e-6, moved
+            else:
+                assert moved > 0.1, moved  # fell half a metre
+        finally:
+            pb.disconnect(cid)
