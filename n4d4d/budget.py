@@ -15,9 +15,7 @@ first build spends tens of CPU seconds compiling Warp and Newton kernels) is mea
 :func:`install_compile_meter`, which times every ``Module._compile`` call of Warp, and a budget
 subtracts what was compiled while it ran; :meth:`Budget.excluded` runs any other block that is
 nobody's work (importing the physics engines, once per process) the same way. Both are
-reported apart (:attr:`Budget.excluded_cpu_s`). Set-up that runs beside the stages, in a
-:func:`run_in_background` thread (the engines imported on an idle core while the first stages
-run), is left out of :func:`process_cpu_seconds` itself, read from that thread's own CPU clock.
+reported apart (:attr:`Budget.excluded_cpu_s`).
 
 CPU time is read with ``resource.getrusage`` (user + system, POSIX); a watched child's with
 psutil (``/proc`` on Linux). This module measures and decides; it kills nothing itself except
@@ -27,7 +25,6 @@ share CPU between stages: each stage makes its own Budget.
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
@@ -98,61 +95,11 @@ class HangError(TimeBudgetError):
 
 
 def process_cpu_seconds() -> float:
-    """CPU seconds (user + system) of this process, all threads, plus its reaped children,
-    less what :func:`run_in_background` threads have spent (work charged to nothing)."""
+    """CPU seconds (user + system) of this process, all threads, plus its reaped children."""
     import resource
 
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime - background_cpu_seconds()
-
-
-_BACKGROUND_LOCK = threading.Lock()
-#: One entry per :func:`run_in_background` thread: [thread, CPU seconds once it has ended or None].
-_BACKGROUND: list[list] = []
-
-
-def _thread_cpu(thread: threading.Thread) -> float:
-    """CPU seconds of a running thread of this process (its POSIX per-thread clock); 0.0 where
-    the platform has none (the thread's work is then charged like any other)."""
-    try:
-        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-    except (AttributeError, OSError, TypeError, ValueError):
-        return 0.0
-
-
-def background_cpu_seconds() -> float:
-    """CPU seconds spent so far by the threads :func:`run_in_background` started (running or
-    ended), read from each thread's own CPU clock."""
-    with _BACKGROUND_LOCK:
-        return sum(_thread_cpu(t) if done is None else done for t, done in _BACKGROUND)
-
-
-def run_in_background(fn: Callable[[], object], *, name: str) -> threading.Thread:
-    """Run ``fn()`` in a daemon thread whose CPU seconds no budget is charged for
-    (:func:`process_cpu_seconds` leaves them out): process set-up that is nobody's stage, such as
-    importing the physics engines while the first stages run (:func:`n4d4d.pipeline.prefetch_engines`).
-    An exception in ``fn`` is kept on the thread as ``thread.error`` (None when it returned), not
-    raised: whoever needs the result does the work again in its own thread and gets the error
-    there. Returns the started thread (``join()`` it before relying on the work)."""
-    entry: list = [None, None]
-
-    def body():
-        try:
-            fn()
-            th.error = None
-        except BaseException as exc:  # noqa: BLE001 - kept for the caller, raised again by its own call
-            th.error = exc
-        finally:
-            with _BACKGROUND_LOCK:  # its final figure, read while it still runs
-                entry[1] = time.thread_time()
-
-    th = threading.Thread(target=body, name=name, daemon=True)
-    th.error = None
-    entry[0] = th
-    with _BACKGROUND_LOCK:
-        th.start()  # ident is set once started; the lock keeps readers off until it is
-        _BACKGROUND.append(entry)
-    return th
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def die_with_parent() -> None:

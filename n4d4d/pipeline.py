@@ -19,10 +19,11 @@ name                  what                                         owner (module
 
 Each function is ``(Asset, BuildOptions) -> Asset`` (``load`` takes the source instead); this
 module only sequences them, times them and reports progress. It computes nothing itself.
-Writing files is :meth:`Asset.save` (:mod:`n4d4d.output`). One thing runs beside the stages:
-:func:`prefetch_engines` imports Warp and Newton (4-5 CPU s of Python-side code generation, once
-per process) in a background thread on an idle core while the first stages run, charged to no
-stage's budget, so the physics stage does not wait for it.
+Writing files is :meth:`Asset.save` (:mod:`n4d4d.output`). Nothing runs beside the stages: importing
+Warp and Newton in a background thread while the collision stage waited on CoACD saved 0.9 s of
+the duck's 8 s, and deadlocked once in ten builds (the import loading USD's native libraries while
+the main thread was inside manifold3d), so the engines are imported by the physics stage itself;
+batches import them once per pool instead (:mod:`n4d4d.scenarios.zygote`).
 """
 
 from __future__ import annotations
@@ -120,47 +121,6 @@ def _animate(asset: Asset, opts: BuildOptions) -> Asset:
     return animate_stage(asset, opts)
 
 
-_PREFETCH: list = []  # the engine-import thread of this process, once started
-
-
-def prefetch_engines(*, force: bool = False) -> bool:
-    """Start importing Warp and Newton (the certificate's second engine) in a background thread,
-    once per process, when the machine has an idle core (:func:`n4d4d.cpu.idle_cores` >= 1; with
-    none the thread would only share this process's core: the same CPU seconds, spent earlier,
-    for no gain in wall time). The thread's CPU is charged to no budget
-    (:func:`n4d4d.budget.run_in_background`); :func:`wait_for_engines` joins it. The import is
-    the same one the physics stage would run (``load_engines``), so outputs do not change; it
-    only moves 4-5 CPU s (measured on the 2-core machine: ``python -c "import newton"`` 4.1-4.5
-    CPU s) off the critical path while the static and collision stages run (CoACD runs in a
-    child process, and the main thread waits on it). ``force`` starts it whatever the load.
-    Returns True when a thread was started.
-    A failed import is not raised here: the physics stage imports again and reports it."""
-    import sys
-
-    from n4d4d.cpu import idle_cores
-
-    if _PREFETCH or "newton" in sys.modules or (not force and idle_cores() < 1):
-        return False
-    from n4d4d.budget import run_in_background
-
-    def load():
-        from n4d4d.physics_validation.certificate import load_engines
-
-        load_engines(("newton",))
-
-    _PREFETCH.append(run_in_background(load, name="n4d4d-engine-prefetch"))
-    return True
-
-
-def wait_for_engines() -> BaseException | None:
-    """Join the :func:`prefetch_engines` thread if one was started (the physics stage starts
-    after); returns the error its import raised, None when it succeeded or never ran."""
-    if not _PREFETCH:
-        return None
-    _PREFETCH[0].join()
-    return _PREFETCH[0].error
-
-
 def _physics(asset: Asset, opts: BuildOptions) -> Asset:
     """The certificate checks the USD that ships: the exporter writes ``asset.usda`` into a
     staging folder, Newton checks that file, and the report records its SHA-256
@@ -172,7 +132,6 @@ def _physics(asset: Asset, opts: BuildOptions) -> Asset:
     from n4d4d.exporters import FILE_NAMES, export
     from n4d4d.physics_validation import stability_stage
 
-    wait_for_engines()  # between budgets: the import itself is charged to nothing
     with tempfile.TemporaryDirectory(prefix=f"n4d4d-{asset.name}-") as staging:
         usd = export(asset, Path(staging), ("usda",))["usda"]
         assert usd.name == FILE_NAMES["usda"]
@@ -267,7 +226,6 @@ def build(source: SourceLike | None = None, *, sample: str | None = None,
         # one number reproduces a generated asset: its later stages are seeded by its sampling seed
         opts = opts.model_copy(update={"seed": int(src.seed)})
     asset = run_stage(STAGES[0], src, opts, progress, src.label)
-    prefetch_engines()  # once the source has loaded: a bad file fails before any import starts
     for stage in STAGES[1:]:
         asset = run_stage(stage, asset, opts, progress, asset.provenance.source)
     return asset

@@ -216,11 +216,10 @@ def with_joint_damping(asset, damping: float):
 def _build_job(job: Job, source: Source, opts: BuildOptions, progress):
     """The pipeline's stage table for one job; an :class:`AssetJob` with ``joint_damping``
     gets it applied right after the ``mass`` stage (where drives are computed)."""
-    from n4d4d.pipeline import STAGES, prefetch_engines, run_stage
+    from n4d4d.pipeline import STAGES, run_stage
 
     damping = job.joint_damping if isinstance(job, AssetJob) else None
     asset = run_stage(STAGES[0], source, opts, progress, source.label)
-    prefetch_engines()  # Warp and Newton imported on an idle core while the next stages run
     for stage in STAGES[1:]:
         asset = run_stage(stage, asset, opts, progress, asset.provenance.source)
         if stage.name == "mass" and damping is not None:
