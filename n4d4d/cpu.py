@@ -38,17 +38,6 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def idle_cores() -> int:
-    """Cores nothing else is using now: usable cores minus the rounded one-minute load average,
-    clipped to ``[0, cores]`` (all of them where the platform has no load average)."""
-    cores = usable_cores()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average (Windows): assume the machine is free
-        load = 0.0
-    return int(min(cores, max(0, cores - round(load))))
-
-
 def torch_threads(requested: int | None = None) -> int:
     """Threads for torch's CPU pool: ``requested`` if given (> 0), else the idle cores: usable
     cores minus the rounded one-minute load average, at least 1 (see the module docstring).
@@ -57,7 +46,12 @@ def torch_threads(requested: int | None = None) -> int:
         raise ValueError(f"threads must be >= 0, got {requested}")
     if requested:
         return int(requested)
-    return max(1, idle_cores())
+    cores = usable_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): assume the machine is free
+        load = 0.0
+    return int(min(cores, max(1, cores - round(load))))
 
 
 @contextmanager

@@ -2,8 +2,8 @@
 
 :class:`WorkerPool` keeps ``workers`` long-lived processes (:mod:`n4d4d.scenarios.worker`)
 that build many assets each, forked on Linux from one zygote that has imported Warp, Newton,
-PyBullet and the stage modules once for the whole pool (:mod:`n4d4d.scenarios.zygote`). Each asset runs under a
-watchdog in this process: a worker that dies (a native crash, ``os.abort()``, a kill from the
+PyBullet and the stage modules once for the whole pool (:mod:`n4d4d.scenarios.zygote`). Each
+asset runs under a watchdog in this process: a worker that dies (a native crash, ``os.abort()``, a kill from the
 kernel's OOM killer), runs past ``time_limit_s`` on one asset, or whose resident memory (its
 own plus its children's, CoACD included) goes over ``memory_limit_gb`` is killed with its
 children and replaced by a fresh one; that asset is reported failed with the reason (and the

@@ -5,8 +5,9 @@ The worker reads tasks from file descriptor ``RFD`` and writes messages to ``WFD
 its parent goes away. A task is ``(key, job, out_dir, options, keep_failed, name, fault)``;
 it answers ``("progress", key, stage, event)`` around each stage and ``("result", key,
 BatchResult)`` at the end. ``("probe", names)`` is answered with ``("probe", loaded)``, one
-bool per module name: whether this worker has imported it (what the zygote preloaded). Heavy libraries (Warp, Newton, torch) are imported once, by the
-first build, and reused for every later one.
+bool per module name: whether this worker has imported it (what the zygote preloaded). Heavy
+libraries (Warp, Newton, torch) are imported once, by the zygote or the first build, and reused
+for every later one.
 
 A plain subprocess rather than a ``multiprocessing`` child, so that no user ``__main__`` module
 is ever re-imported, and its standard output is sent to standard error so that a library that

@@ -211,6 +211,8 @@ class Zygote:
         return ForkedWorker(self, int(value))
 
     def poll(self, pid: int) -> int | None:
+        """Worker ``pid``'s return code as :attr:`subprocess.Popen.returncode` gives it (negative:
+        the signal that killed it), None while it runs. OSError when the zygote is gone."""
         return self._ask(("poll", pid))[1]
 
     def close(self) -> None:
@@ -233,6 +235,8 @@ class ForkedWorker:
         self.zygote, self.pid, self.returncode = zygote, pid, None
 
     def poll(self) -> int | None:
+        """The return code once the worker has ended (asked of the zygote, which reaps it), else
+        None; -9 once the zygote itself is gone (its workers die with it)."""
         if self.returncode is None:
             try:
                 self.returncode = self.zygote.poll(self.pid)
@@ -241,6 +245,8 @@ class ForkedWorker:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
+        """Poll until the worker ends; its return code. subprocess.TimeoutExpired after
+        ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:

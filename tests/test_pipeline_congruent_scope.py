@@ -13,7 +13,7 @@ def test_collision_stage_starts_with_an_empty_congruent_store(monkeypatch):
     import n4d4d.physics_validation as pv
 
     seen = []
-    congruent_store = congruent.__dict__["_STORE"]
+    congruent_store = congruent._STORE  # the store itself: nothing public lists it
     congruent_store.append(("left over from an earlier asset",))
 
     def fake_stage(asset, **kwargs):

@@ -4,9 +4,9 @@
 no legs (a legged asset's joints move in its gait; driven through their full range with the body
 fixed they would only dig its feet into the ground); ``drop`` when the parts form one body tree;
 ``gait`` (walk) and ``idle`` when it has legs (:func:`.legs.find_legs`); ``idle`` for a skeleton
-without legs. An asset bolted to the world (``asset.fixed_base``: an arm on its table) gets no
-``drop`` and no ``gait`` (both carry the root), and ``articulate`` even with legs; the input's own animation (``imported``) when it is a glTF file that has one
-(:mod:`n4d4d.io.gltf_anim`).
+without legs; the input's own animation (``imported``) when it is a glTF file that has one
+(:mod:`n4d4d.io.gltf_anim`). An asset bolted to the world (``asset.fixed_base``: an arm on its
+table) gets no ``drop`` and no ``gait`` (both carry the root), and ``articulate`` even with legs.
 ``soft`` (:mod:`.soft`: a tetrahedral elastic body in Newton, dropped and pushed) when the asset
 is marked ``--deformable``, with its Young's modulus and Poisson ratio. An explicit list makes exactly
 those families; one that does not fit the asset is skipped with the reason in the record. Every
