@@ -75,6 +75,7 @@ def within_hull(eq: np.ndarray, x: np.ndarray, tol: float, lo: np.ndarray, hi: n
 
 
 def extent(points: np.ndarray) -> float:
+    """Diagonal of the axis-aligned box of ``points (N, 3)`` (m, any frame)."""
     return float(np.linalg.norm(np.ptp(points, axis=0)))
 
 
@@ -94,6 +95,8 @@ def apart_along(a: np.ndarray, b: np.ndarray, axes: np.ndarray, gap: float) -> b
 
 
 def hull_vertices(points: np.ndarray) -> np.ndarray:
+    """The convex-hull vertices ``(K, 3)`` of ``points (N, 3)`` (Qhull); ``(0, 3)`` when fewer than
+    4 points or a degenerate (flat) set."""
     from .hulls import _qhull
 
     h = _qhull(points) if len(points) >= 4 else None
@@ -101,6 +104,7 @@ def hull_vertices(points: np.ndarray) -> np.ndarray:
 
 
 def hull_volume(m: Mesh) -> float:
+    """Volume (m^3) of the convex hull of mesh ``m``'s vertices (Qhull); 0.0 when degenerate."""
     from .hulls import _qhull
 
     h = _qhull(np.asarray(m.vertices))
